@@ -1,0 +1,33 @@
+#pragma once
+// The `wharf` command line. main.cc builds the root app; each area registers
+// its subcommands from its own cmd_<area>.cc so the CLI grows by files, not by
+// edits to one switch.
+#include <CLI/CLI.hpp>
+#include <string>
+
+namespace wharf::cli {
+
+// Options every subcommand shares; filled before a subcommand's callback runs.
+struct GlobalOptions {
+  std::string data_dir = "./wharf-data";  // --data, WHARF_DATA
+  std::string log_level = "info";         // --log-level, WHARF_LOG_LEVEL
+};
+
+GlobalOptions& global_options();
+
+// Returns the subcommand `name` of `parent`, creating it when absent, so two
+// areas can add commands under one group ("audit verify", "audit export").
+CLI::App& group(CLI::App& parent, const std::string& name, const std::string& description);
+
+// Adds `--data` to a subcommand (bound to global_options().data_dir).
+void add_data_option(CLI::App& cmd);
+
+void register_serve_commands(CLI::App& app);        // cmd_serve.cc
+void register_event_commands(CLI::App& app);        // cmd_events.cc: events *, audit verify
+void register_pipeline_commands(CLI::App& app);     // cmd_pipeline.cc: project, runs, deploy, rollback
+void register_projection_commands(CLI::App& app);   // cmd_projections.cc: projections *, audit export/replay/report
+void register_access_commands(CLI::App& app);       // cmd_access.cc: token create
+void register_kafka_commands(CLI::App& app);        // cmd_kafka.cc: worker, audit replay --brokers
+void register_gerrit_commands(CLI::App& app);       // cmd_gerrit.cc: gerrit ingest/status
+
+}  // namespace wharf::cli
