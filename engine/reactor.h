@@ -1,0 +1,98 @@
+#pragma once
+// The process manager, pure half: turns events into the next commands and
+// into work for the ports (engine/ports.h). Its state is a fold of the whole
+// log, so it is rebuilt after a crash by replaying the log.
+//
+// Contract for the runtime:
+//   - live: for each event in log order: state.apply(e); for r in react(state, e): do r.
+//   - restart: state = fold of the whole log; for r in recover(state): do r; then live.
+//   - "do": IssueCommand -> decide + append (ignore Rejection::Code::kStale);
+//     Start* -> the port's start() with that job; ScheduleTimer -> issue
+//     `expire` at due_us (a timer for a finished step is a no-op, so timers
+//     need no cancelling); CancelWork -> the port's cancel().
+// Work is keyed by run id + attempt (builds, tests with environment) or
+// deploy id + attempt; ports treat a repeated key as the same work. react()
+// emits a Start* only when the state shows the step outstanding, and recover()
+// emits exactly the outstanding ones, so a replay neither starts finished
+// work again nor forgets unfinished work.
+#include <string>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "engine/engine.h"
+#include "engine/ports.h"
+
+namespace wharf::engine {
+
+struct IssueCommand {
+  Command command;
+  Context context;  // actor "system"/CHANNEL_SYSTEM, deterministic command_id,
+                    // now_us = the triggering event's occurred_at_us (runtime may overwrite)
+};
+struct StartBuild {
+  BuildJob job;
+};
+struct StartDeploy {
+  DeployJob job;
+};
+struct StartTests {
+  TestJob job;
+};
+struct ScheduleTimer {
+  std::string key;  // unique per step attempt, e.g. "build/<run>/<attempt>"
+  int64_t due_us = 0;
+  ExpireTimer expire;
+};
+struct CancelWork {
+  wharf::v1::StepKind step = wharf::v1::STEP_KIND_UNSPECIFIED;
+  std::string id;           // run id (build, tests) or deploy id (deploy)
+  std::string environment;  // tests and deploy
+  uint32_t attempt = 0;
+};
+
+using Reaction =
+    std::variant<IssueCommand, StartBuild, StartDeploy, StartTests, ScheduleTimer, CancelWork>;
+
+// The fold of every stream the process manager cares about.
+class ProcessState {
+ public:
+  // Folds one event in; events must come in log order.
+  void apply(const Envelope& event);
+
+  const RunState* run(const std::string& run_id) const;
+  const EnvironmentState* environment(const std::string& project_id,
+                                      const std::string& environment) const;
+  const ProjectState* project(const std::string& project_id) const;
+  const AccessState* access(const std::string& project_id) const;
+  uint64_t last_position() const { return last_position_; }
+
+  // Everything, by stream id (for recover()).
+  const std::unordered_map<std::string, RunState>& runs() const { return runs_; }
+  const std::unordered_map<std::string, EnvironmentState>& environments() const {
+    return environments_;
+  }
+  const std::unordered_map<std::string, ProjectState>& projects() const { return projects_; }
+  const std::unordered_map<std::string, AccessState>& accesses() const { return accesses_; }
+
+ private:
+  std::unordered_map<std::string, RunState> runs_;                  // by run id
+  std::unordered_map<std::string, EnvironmentState> environments_;  // by stream id
+  std::unordered_map<std::string, ProjectState> projects_;          // by project id
+  std::unordered_map<std::string, AccessState> accesses_;           // by project id
+  uint64_t last_position_ = 0;
+};
+
+inline ProcessState evolve(ProcessState state, const Envelope& event) {
+  state.apply(event);
+  return state;
+}
+
+// What `event` calls for. `state` must already include `event`.
+std::vector<Reaction> react(const ProcessState& state, const Envelope& event);
+
+// After a restart: every piece of outstanding work (Start* with its timer)
+// and every follow-up command the log shows as due but not yet done.
+std::vector<Reaction> recover(const ProcessState& state);
+
+}  // namespace wharf::engine
