@@ -12,6 +12,10 @@
 #include "events/expected.h"
 #include "wharf/v1/envelope.pb.h"
 
+namespace rocksdb {
+class Env;
+}
+
 namespace wharf::events {
 
 using Envelope = wharf::v1::Envelope;
@@ -63,6 +67,11 @@ struct StoreOptions {
   bool sync = true;             // fsync each group commit; tests and benches may turn off
   bool create_if_missing = true;
   size_t max_batch_events = 4096;  // upper bound on events in one group commit
+  // Tests only: a RocksDB Env (e.g. one that injects write failures). Not owned.
+  rocksdb::Env* env = nullptr;
+  // Benchmarks only: false stores events without prev_hash/hash so the cost of
+  // the chain can be measured; such a store fails `audit verify`.
+  bool compute_hash_chain = true;
 };
 
 enum class Direction { kForward, kBackward };
@@ -100,6 +109,13 @@ class EventStore {
   // never past the last durable position.
   virtual Expected<std::vector<Envelope>, Error> read_all(uint64_t from_position,
                                                           size_t max_count) const = 0;
+
+  // Calls `visit` for each durable event with from_position <= position <=
+  // to_position (0 = head) in order, reusing one Envelope; stops early when
+  // `visit` returns false. Returns the last position visited (0 if none).
+  // Cheaper than read_all for replays: no vector, no per-event allocation.
+  virtual Expected<uint64_t, Error> scan(uint64_t from_position, uint64_t to_position,
+                                         const std::function<bool(const Envelope&)>& visit) const;
 
   // The event with this id, if any.
   virtual Expected<Envelope, Error> read_event(const std::string& event_id) const = 0;
