@@ -1,0 +1,203 @@
+#include "adapters/local/process.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+extern char** environ;
+
+namespace wharf::local {
+namespace {
+
+// Everything exec needs, built before fork: after fork in a threaded process
+// only async-signal-safe calls are allowed.
+struct PreparedExec {
+  std::vector<std::string> argv_storage;
+  std::vector<std::string> env_storage;
+  std::vector<char*> argv;
+  std::vector<char*> envp;
+  std::string cwd;
+  std::string log_file;
+
+  explicit PreparedExec(const ProcessSpec& spec)
+      : argv_storage(spec.argv), cwd(spec.cwd.string()), log_file(spec.log_file.string()) {
+    std::map<std::string, std::string> merged;
+    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+      std::string entry(*e);
+      auto eq = entry.find('=');
+      if (eq != std::string::npos) merged[entry.substr(0, eq)] = entry.substr(eq + 1);
+    }
+    for (const auto& [k, v] : spec.env) merged[k] = v;
+    for (const auto& [k, v] : merged) env_storage.push_back(k + "=" + v);
+    for (auto& a : argv_storage) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (auto& e : env_storage) envp.push_back(e.data());
+    envp.push_back(nullptr);
+  }
+};
+
+// In the child: redirect, chdir, reset signals, exec. Never returns.
+[[noreturn]] void exec_child(const PreparedExec& p) {
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD}) signal(sig, SIG_DFL);
+  int devnull = open("/dev/null", O_RDONLY);
+  if (devnull >= 0) dup2(devnull, 0);
+  int out = p.log_file.empty() ? open("/dev/null", O_WRONLY)
+                               : open(p.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (out >= 0) {
+    dup2(out, 1);
+    dup2(out, 2);
+  }
+  if (!p.cwd.empty() && chdir(p.cwd.c_str()) != 0) _exit(126);
+  execvpe(p.argv[0], p.argv.data(), p.envp.data());
+  _exit(127);
+}
+
+void ensure_log_dir(const ProcessSpec& spec) {
+  if (!spec.log_file.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(spec.log_file.parent_path(), ec);
+  }
+}
+
+}  // namespace
+
+Expected<pid_t, std::string> spawn_detached(const ProcessSpec& spec) {
+  if (spec.argv.empty()) return unexpected(std::string("empty argv"));
+  ensure_log_dir(spec);
+  PreparedExec prepared(spec);
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return unexpected(std::string("pipe: ") + strerror(errno));
+  pid_t middle = fork();
+  if (middle < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return unexpected(std::string("fork: ") + strerror(errno));
+  }
+  if (middle == 0) {
+    // Intermediate: new session, fork the real process, report its pid, leave.
+    close(fds[0]);
+    setsid();
+    pid_t grandchild = fork();
+    if (grandchild == 0) {
+      close(fds[1]);
+      exec_child(prepared);
+    }
+    ssize_t ignored = write(fds[1], &grandchild, sizeof grandchild);
+    (void)ignored;
+    _exit(grandchild > 0 ? 0 : 1);
+  }
+  close(fds[1]);
+  pid_t grandchild = -1;
+  ssize_t n;
+  do {
+    n = read(fds[0], &grandchild, sizeof grandchild);
+  } while (n < 0 && errno == EINTR);
+  close(fds[0]);
+  int status = 0;
+  while (waitpid(middle, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (n != static_cast<ssize_t>(sizeof grandchild) || grandchild <= 0) {
+    return unexpected(std::string("could not start ") + spec.argv[0]);
+  }
+  return grandchild;
+}
+
+Expected<RunResult, std::string> run_to_completion(const ProcessSpec& spec,
+                                                   std::chrono::milliseconds timeout,
+                                                   const std::atomic<bool>* cancel) {
+  if (spec.argv.empty()) return unexpected(std::string("empty argv"));
+  ensure_log_dir(spec);
+  PreparedExec prepared(spec);
+  pid_t pid = fork();
+  if (pid < 0) return unexpected(std::string("fork: ") + strerror(errno));
+  if (pid == 0) {
+    setpgid(0, 0);
+    exec_child(prepared);
+  }
+  setpgid(pid, pid);  // also from the parent, so killpg works before the child runs
+  RunResult result;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto pause = std::chrono::milliseconds(5);
+  for (;;) {
+    int status = 0;
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) {
+      if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+      if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
+      kill(-pid, SIGKILL);  // leftovers of the group (background jobs) go too
+      return result;
+    }
+    if (r < 0 && errno != EINTR) return unexpected(std::string("waitpid: ") + strerror(errno));
+    bool cancelled = cancel != nullptr && cancel->load();
+    if (cancelled || std::chrono::steady_clock::now() >= deadline) {
+      result.timed_out = !cancelled;
+      result.cancelled = cancelled;
+      kill(-pid, SIGKILL);
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
+      return result;
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(50));
+  }
+}
+
+bool process_alive(pid_t pid) {
+  if (pid <= 0) return false;
+  if (kill(pid, 0) != 0 && errno == ESRCH) return false;
+  // A zombie still answers kill(); /proc says what it really is.
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return false;
+  std::string content((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  auto close_paren = content.rfind(')');
+  if (close_paren == std::string::npos || close_paren + 2 >= content.size()) return true;
+  char state = content[close_paren + 2];
+  return state != 'Z' && state != 'X';
+}
+
+namespace {
+bool group_alive(pid_t pgid) { return kill(-pgid, 0) == 0 || errno != ESRCH; }
+}  // namespace
+
+void stop_process_group(pid_t pgid, std::chrono::milliseconds grace) {
+  if (pgid <= 0) return;
+  if (kill(-pgid, SIGTERM) != 0 && errno == ESRCH) return;
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!process_alive(pgid) && !group_alive(pgid)) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(-pgid, SIGKILL);
+}
+
+Expected<int, std::string> pick_free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return unexpected(std::string("socket: ") + strerror(errno));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    std::string err = strerror(errno);
+    close(fd);
+    return unexpected("bind: " + err);
+  }
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return static_cast<int>(ntohs(addr.sin_port));
+}
+
+}  // namespace wharf::local

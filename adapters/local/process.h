@@ -1,0 +1,52 @@
+#pragma once
+// Child processes for the local runners: each runs in its own session and
+// process group so it can be stopped as a whole, with stdout and stderr
+// appended to a log file.
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "events/expected.h"
+
+namespace wharf::local {
+
+struct ProcessSpec {
+  std::vector<std::string> argv;               // argv[0] is looked up in PATH
+  std::map<std::string, std::string> env;      // added to (and overriding) our environment
+  std::filesystem::path cwd;                   // empty: inherit
+  std::filesystem::path log_file;              // stdout+stderr appended; empty: /dev/null
+};
+
+// Starts `spec` detached: in a new session (pid == process group id) and not a
+// child of this process, so it keeps running when wharf dies and never becomes
+// our zombie. Returns its pid.
+Expected<pid_t, std::string> spawn_detached(const ProcessSpec& spec);
+
+struct RunResult {
+  int exit_code = -1;      // valid when exited normally
+  bool timed_out = false;
+  bool cancelled = false;
+  int signal = 0;          // terminating signal, 0 if it exited
+};
+
+// Runs `spec` to completion as our child in its own process group. When
+// `timeout` passes or `*cancel` turns true the whole group is killed.
+Expected<RunResult, std::string> run_to_completion(const ProcessSpec& spec,
+                                                   std::chrono::milliseconds timeout,
+                                                   const std::atomic<bool>* cancel = nullptr);
+
+// True while `pid` exists and is not a zombie.
+bool process_alive(pid_t pid);
+
+// SIGTERM to the group, then SIGKILL when it is still alive after `grace`.
+void stop_process_group(pid_t pgid, std::chrono::milliseconds grace);
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+Expected<int, std::string> pick_free_port();
+
+}  // namespace wharf::local
