@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -28,10 +29,21 @@ struct QueuedDeploy {
 struct SucceededDeploy {
   std::string event_id;  // of the DeploySucceeded; what a rollback targets
   std::string deploy_id;
+  uint32_t attempt = 0;
   std::string run_id;
   wharf::v1::DeploySpec spec;
   std::string url;
   int64_t occurred_at_us = 0;
+};
+
+// How a deploy attempt that left the queue ended.
+struct FinishedDeploy {
+  bool succeeded = false;
+  bool cancelled = false;
+  std::string run_id;
+  std::string url;
+  std::string reason;
+  std::string event_id;  // the DeploySucceeded / DeployFailed
 };
 
 struct EnvironmentState {
@@ -39,13 +51,16 @@ struct EnvironmentState {
   std::string environment;
   std::deque<QueuedDeploy> queue;  // front() is in flight
   int64_t in_flight_since_us = 0;  // when front() became in flight
-  std::vector<SucceededDeploy> succeeded;  // oldest first
-  std::unordered_set<std::string> known;   // "<deploy_id>#<attempt>" ever requested
-  std::unordered_set<std::string> removed; // "<deploy_id>#<attempt>" that left the queue
+  std::vector<SucceededDeploy> succeeded;                     // oldest first
+  std::unordered_map<std::string, FinishedDeploy> finished;  // by deploy_key()
+  std::unordered_set<std::string> rollbacks;                  // rollback ids seen
+  bool last_removed_was_in_flight = false;  // of the latest DeploySucceeded/Failed
 
   const QueuedDeploy* in_flight() const { return queue.empty() ? nullptr : &queue.front(); }
   // The queued (or in-flight) deploy, or nullptr.
   const QueuedDeploy* find(const std::string& deploy_id, uint32_t attempt) const;
+  // The finished deploy attempt, or nullptr.
+  const FinishedDeploy* find_finished(const std::string& deploy_id, uint32_t attempt) const;
   // The successful deploy with this DeploySucceeded event id, or nullptr.
   const SucceededDeploy* find_succeeded(const std::string& event_id) const;
   // The latest successful deploy of `version`, or nullptr. A version also
