@@ -1,0 +1,99 @@
+#pragma once
+// CommandBus: executes engine commands against the log. For one command:
+// read its stream and fold it, load what it reads (the project stream, a
+// target event), decide, append with ExpectedVersion::exact(version); on a
+// version conflict read again and decide again. The only writer of engine
+// events besides tools that import logs.
+//
+// execute() runs on the caller's thread. submit() queues: commands of one
+// stream run one after another in submission order on one worker, commands
+// of different streams run in parallel and share the store's group commits.
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "adapters/runtime/clock.h"
+#include "engine/engine.h"
+#include "events/event_store.h"
+
+namespace wharf::runtime {
+
+struct CommandResult {
+  std::string stream;
+  std::vector<std::string> event_ids;  // appended (or found already present)
+  uint64_t first_position = 0;
+  uint64_t last_position = 0;
+  bool nothing_to_do = false;  // decide returned no events: an idempotent repeat
+  bool already_present = false;
+};
+
+struct CommandError {
+  enum class Kind { kRejected, kStore };
+  Kind kind = Kind::kRejected;
+  engine::Rejection rejection;  // kRejected
+  events::Error store_error;    // kStore
+  std::string message() const;
+  bool stale() const {
+    return kind == Kind::kRejected && rejection.code == engine::Rejection::Code::kStale;
+  }
+};
+
+using CommandOutcome = Expected<CommandResult, CommandError>;
+
+class CommandBus {
+ public:
+  CommandBus(events::EventStore& store, const Clock& clock, size_t workers = 4);
+  ~CommandBus();  // stop()
+  CommandBus(const CommandBus&) = delete;
+  CommandBus& operator=(const CommandBus&) = delete;
+
+  // Decides and appends now. Retries version conflicts (up to 50 times).
+  CommandOutcome execute(const engine::Command& command, engine::Context context);
+
+  // Queues the command; `done` (optional) runs on the worker with the outcome.
+  // After stop() commands are dropped.
+  void submit(engine::Command command, engine::Context context,
+              std::function<void(const CommandOutcome&)> done = {});
+
+  // Blocks until every submitted command has been executed.
+  void drain();
+  void stop();
+
+  // A context for a command issued by wharf itself (actor "system").
+  engine::Context system_context(std::string command_id, std::string correlation_id = {}) const;
+  // A context for a person's command through `channel` with a fresh command id.
+  engine::Context user_context(const std::string& user, wharf::v1::Channel channel) const;
+
+  const Clock& clock() const { return clock_; }
+
+ private:
+  struct Queued {
+    engine::Command command;
+    engine::Context context;
+    std::function<void(const CommandOutcome&)> done;
+  };
+  struct Worker {
+    std::mutex mutex;
+    std::condition_variable wake;
+    std::deque<Queued> queue;
+    bool busy = false;
+    std::thread thread;
+  };
+  void work(Worker& worker);
+
+  events::EventStore& store_;
+  const Clock& clock_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::mutex idle_mutex_;
+  std::condition_variable idle_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace wharf::runtime

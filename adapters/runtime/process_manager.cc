@@ -1,0 +1,268 @@
+#include "adapters/runtime/process_manager.h"
+
+#include <spdlog/spdlog.h>
+
+#include <type_traits>
+
+namespace wharf::runtime {
+
+ProcessManager::ProcessManager(events::EventStore& store, CommandBus& bus, Ports ports,
+                               const Clock& clock)
+    : store_(store), bus_(bus), ports_(ports), clock_(clock) {}
+
+ProcessManager::~ProcessManager() { stop(); }
+
+Expected<void, std::string> ProcessManager::start() {
+  timers_ = std::make_unique<TimerQueue>(clock_);
+  std::vector<engine::Reaction> recovered;
+  uint64_t head = 0;
+  {
+    std::lock_guard lock(state_mutex_);
+    state_ = engine::ProcessState{};
+    uint64_t from = 1;
+    for (;;) {
+      auto batch = store_.read_all(from, 2048);
+      if (!batch) return unexpected("cannot read the log: " + batch.error().message);
+      if (batch->empty()) break;
+      for (const auto& event : *batch) state_.apply(event);
+      from = batch->back().position() + 1;
+    }
+    head = state_.last_position();
+    recovered = engine::recover(state_);
+    stats_.recovered = recovered.size();
+  }
+  auto checkpoint = store_.get_meta(kCheckpointKey);
+  spdlog::info("process manager: folded {} events (checkpoint {}), recovering {} reactions", head,
+               checkpoint ? *checkpoint : std::string("none"), recovered.size());
+  last_handled_.store(head);
+  checkpoint_written_ = checkpoint ? std::strtoull(checkpoint->c_str(), nullptr, 10) : 0;
+  for (const auto& reaction : recovered) carry_out(reaction);
+  write_checkpoint(true);
+  subscription_ = std::make_unique<events::Subscription>(
+      store_, head + 1, [this](const events::Envelope& event) { return handle(event); });
+  return {};
+}
+
+void ProcessManager::stop() {
+  if (subscription_) {
+    subscription_->stop();
+    subscription_.reset();
+  }
+  if (timers_) {
+    timers_->stop();
+    timers_.reset();
+  }
+  write_checkpoint(true);
+  handled_.notify_all();
+}
+
+bool ProcessManager::handle(const events::Envelope& event) {
+  std::vector<engine::Reaction> reactions;
+  {
+    std::lock_guard lock(state_mutex_);
+    state_.apply(event);
+    reactions = engine::react(state_, event);
+    ++stats_.events;
+  }
+  for (const auto& reaction : reactions) carry_out(reaction);
+  last_handled_.store(event.position());
+  {
+    std::lock_guard lock(handled_mutex_);
+  }
+  handled_.notify_all();
+  write_checkpoint(false);
+  return true;
+}
+
+void ProcessManager::carry_out(const engine::Reaction& reaction) {
+  std::visit(
+      [this](const auto& r) {
+        using T = std::decay_t<decltype(r)>;
+        if constexpr (std::is_same_v<T, engine::IssueCommand>) {
+          {
+            std::lock_guard lock(state_mutex_);
+            ++stats_.commands;
+          }
+          bus_.submit(r.command, r.context);
+        } else if constexpr (std::is_same_v<T, engine::StartBuild>) {
+          start_build(r.job);
+        } else if constexpr (std::is_same_v<T, engine::StartDeploy>) {
+          start_deploy(r.job);
+        } else if constexpr (std::is_same_v<T, engine::StartTests>) {
+          start_tests(r.job);
+        } else if constexpr (std::is_same_v<T, engine::ScheduleTimer>) {
+          {
+            std::lock_guard lock(state_mutex_);
+            ++stats_.timers;
+          }
+          engine::ExpireTimer expire = r.expire;
+          std::string key = r.key;
+          if (timers_) {
+            timers_->schedule(key, r.due_us, [this, expire, key] {
+              bus_.submit(expire, bus_.system_context("timer:" + key, expire.run_id));
+            });
+          }
+        } else if constexpr (std::is_same_v<T, engine::CancelWork>) {
+          {
+            std::lock_guard lock(state_mutex_);
+            ++stats_.cancels;
+          }
+          switch (r.step) {
+            case wharf::v1::STEP_KIND_BUILD:
+              if (ports_.build) ports_.build->cancel(r.id, r.attempt);
+              break;
+            case wharf::v1::STEP_KIND_DEPLOY:
+              if (ports_.deploy) ports_.deploy->cancel(r.id, r.attempt);
+              break;
+            case wharf::v1::STEP_KIND_TESTS:
+              if (ports_.tests) ports_.tests->cancel(r.id, r.attempt);
+              break;
+            default:
+              break;
+          }
+        }
+      },
+      reaction);
+}
+
+namespace {
+std::string attempt_key(const std::string& what, const std::string& id, uint32_t attempt) {
+  return what + ":" + id + ":" + std::to_string(attempt);
+}
+}  // namespace
+
+void ProcessManager::start_build(const engine::BuildJob& job) {
+  if (!ports_.build) {
+    spdlog::error("process manager: no build runner for run {}", job.run_id);
+    return;
+  }
+  {
+    std::lock_guard lock(state_mutex_);
+    ++stats_.builds_started;
+  }
+  CommandBus* bus = &bus_;
+  engine::Callbacks<engine::BuildOutcome> callbacks;
+  callbacks.progress = [bus, job](const engine::StepProgress& p) {
+    engine::RecordBuildProgress cmd;
+    cmd.run_id = job.run_id;
+    cmd.attempt = job.attempt;
+    cmd.kind = static_cast<engine::RecordBuildProgress::Kind>(p.kind);
+    cmd.external_id = p.external_id;
+    cmd.log_ref = p.log_ref;
+    cmd.message = p.message;
+    bus->submit(cmd, bus->system_context({}, job.run_id));
+  };
+  callbacks.done = [bus, job](const engine::BuildOutcome& o) {
+    engine::RecordBuildResult cmd;
+    cmd.run_id = job.run_id;
+    cmd.attempt = job.attempt;
+    cmd.succeeded = o.succeeded;
+    cmd.artifact_digest = o.artifact_digest;
+    cmd.artifact_uri = o.artifact_uri;
+    cmd.reason = o.reason;
+    cmd.exit_code = o.exit_code;
+    cmd.duration_ms = o.duration_ms;
+    bus->submit(cmd, bus->system_context(attempt_key("build-result", job.run_id, job.attempt),
+                                         job.run_id));
+  };
+  ports_.build->start(job, std::move(callbacks));
+}
+
+void ProcessManager::start_deploy(const engine::DeployJob& job) {
+  if (!ports_.deploy) {
+    spdlog::error("process manager: no deploy target for deploy {}", job.deploy_id);
+    return;
+  }
+  {
+    std::lock_guard lock(state_mutex_);
+    ++stats_.deploys_started;
+  }
+  CommandBus* bus = &bus_;
+  engine::Callbacks<engine::DeployOutcome> callbacks;
+  callbacks.progress = [bus, job](const engine::StepProgress& p) {
+    engine::RecordDeployProgress cmd;
+    cmd.project_id = job.project_id;
+    cmd.environment = job.environment;
+    cmd.deploy_id = job.deploy_id;
+    cmd.attempt = job.attempt;
+    cmd.kind = static_cast<engine::RecordDeployProgress::Kind>(p.kind);
+    cmd.external_id = p.external_id;
+    cmd.message = p.message;
+    cmd.percent = p.percent;
+    bus->submit(cmd, bus->system_context({}, job.run_id.empty() ? job.deploy_id : job.run_id));
+  };
+  callbacks.done = [bus, job](const engine::DeployOutcome& o) {
+    engine::RecordDeployResult cmd;
+    cmd.project_id = job.project_id;
+    cmd.environment = job.environment;
+    cmd.deploy_id = job.deploy_id;
+    cmd.attempt = job.attempt;
+    cmd.succeeded = o.succeeded;
+    cmd.url = o.url;
+    cmd.reason = o.reason;
+    bus->submit(cmd, bus->system_context(attempt_key("deploy-result", job.deploy_id, job.attempt),
+                                         job.run_id.empty() ? job.deploy_id : job.run_id));
+  };
+  ports_.deploy->start(job, std::move(callbacks));
+}
+
+void ProcessManager::start_tests(const engine::TestJob& job) {
+  if (!ports_.tests) {
+    spdlog::error("process manager: no test runner for run {}", job.run_id);
+    return;
+  }
+  {
+    std::lock_guard lock(state_mutex_);
+    ++stats_.tests_started;
+  }
+  CommandBus* bus = &bus_;
+  engine::Callbacks<engine::TestOutcome> callbacks;
+  callbacks.progress = [](const engine::StepProgress&) {};  // tests report only their result
+  callbacks.done = [bus, job](const engine::TestOutcome& o) {
+    engine::RecordTestResult cmd;
+    cmd.run_id = job.run_id;
+    cmd.environment = job.environment;
+    cmd.attempt = job.attempt;
+    cmd.passed = o.passed;
+    cmd.results = o.results;
+    cmd.reason = o.reason;
+    bus->submit(cmd, bus->system_context(
+                         attempt_key("tests-result", job.run_id + "/" + job.environment,
+                                     job.attempt),
+                         job.run_id));
+  };
+  ports_.tests->start(job, std::move(callbacks));
+}
+
+void ProcessManager::write_checkpoint(bool force) {
+  uint64_t position = last_handled_.load();
+  auto now = std::chrono::steady_clock::now();
+  if (position == checkpoint_written_) return;
+  if (!force && now - checkpoint_at_ < std::chrono::milliseconds(500)) return;
+  if (store_.put_meta(kCheckpointKey, std::to_string(position))) {
+    checkpoint_written_ = position;
+    checkpoint_at_ = now;
+  }
+}
+
+bool ProcessManager::wait_until_handled(uint64_t position,
+                                        std::chrono::steady_clock::time_point deadline) const {
+  std::unique_lock lock(handled_mutex_);
+  return handled_.wait_until(lock, deadline, [&] { return last_handled_.load() >= position; });
+}
+
+std::string ProcessManager::error() const {
+  return subscription_ ? subscription_->error() : std::string();
+}
+
+void ProcessManager::inspect(const std::function<void(const engine::ProcessState&)>& read) const {
+  std::lock_guard lock(state_mutex_);
+  read(state_);
+}
+
+ProcessManager::Stats ProcessManager::stats() const {
+  std::lock_guard lock(state_mutex_);
+  return stats_;
+}
+
+}  // namespace wharf::runtime

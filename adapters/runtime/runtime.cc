@@ -1,0 +1,56 @@
+#include "adapters/runtime/runtime.h"
+
+#include <spdlog/spdlog.h>
+
+namespace wharf::runtime {
+
+Runtime::Runtime(events::EventStore& store, RuntimeOptions options, Ports ports)
+    : store_(store),
+      options_(std::move(options)),
+      clock_(options_.clock ? options_.clock : &system_clock_),
+      ports_(ports) {
+  if (!ports_.build) {
+    local_build_ = std::make_unique<local::LocalBuildRunner>(options_.data_dir);
+    ports_.build = local_build_.get();
+  }
+  if (!ports_.deploy) {
+    local_deploy_ = std::make_unique<local::LocalDeployTarget>(options_.data_dir, options_.deploy);
+    ports_.deploy = local_deploy_.get();
+  }
+  if (!ports_.tests) {
+    local_tests_ = std::make_unique<local::LocalTestRunner>(options_.data_dir);
+    ports_.tests = local_tests_.get();
+  }
+  bus_ = std::make_unique<CommandBus>(store_, *clock_, options_.command_workers);
+  manager_ = std::make_unique<ProcessManager>(store_, *bus_, ports_, *clock_);
+}
+
+Runtime::~Runtime() { stop(); }
+
+Expected<void, std::string> Runtime::start() {
+  if (started_) return {};
+  if (local_deploy_ && options_.restore_services) {
+    if (int restored = local_deploy_->restore(); restored > 0) {
+      spdlog::info("runtime: restarted {} local service(s) whose process was gone", restored);
+    }
+  }
+  auto started = manager_->start();
+  if (!started) return started;
+  started_ = true;
+  return {};
+}
+
+void Runtime::stop() {
+  if (!started_) return;
+  started_ = false;
+  manager_->stop();
+  // The local runners stop watching (their processes live on); callbacks
+  // still in flight then reach a bus that drops them after stop().
+  local_tests_.reset();
+  local_build_.reset();
+  local_deploy_.reset();
+  bus_->drain();
+  bus_->stop();
+}
+
+}  // namespace wharf::runtime

@@ -1,0 +1,61 @@
+#pragma once
+// Runtime: what `wharf serve` (or a test harness) owns to run pipelines - a
+// CommandBus, a ProcessManager and the ports (the local runners under the
+// data directory unless others are given).
+//
+//   auto store = events::EventStore::open(dir + "/events");
+//   runtime::Runtime rt(**store, {.data_dir = dir});
+//   rt.start();                       // folds the log, recovers, subscribes
+//   rt.commands().execute(cmd, ctx);  // CLI / API commands
+//   rt.stop();
+#include <filesystem>
+#include <memory>
+
+#include "adapters/local/build_runner.h"
+#include "adapters/local/deploy_target.h"
+#include "adapters/local/test_runner.h"
+#include "adapters/runtime/clock.h"
+#include "adapters/runtime/command_bus.h"
+#include "adapters/runtime/process_manager.h"
+
+namespace wharf::runtime {
+
+struct RuntimeOptions {
+  std::filesystem::path data_dir;     // local runners' files (work, logs, artifacts, targets)
+  const Clock* clock = nullptr;       // default: the system clock
+  size_t command_workers = 4;
+  bool restore_services = true;       // restart local instances whose process is gone
+  local::DeployTargetOptions deploy;  // health timeout, stop grace
+};
+
+class Runtime {
+ public:
+  // Ports left null in `ports` are the local runners.
+  Runtime(events::EventStore& store, RuntimeOptions options, Ports ports = {});
+  ~Runtime();  // stop()
+
+  Expected<void, std::string> start();
+  // Stops reacting; builds and services keep running (adopted on the next start).
+  void stop();
+
+  CommandBus& commands() { return *bus_; }
+  ProcessManager& process_manager() { return *manager_; }
+  const Clock& clock() const { return *clock_; }
+  // The local deploy target when it is in use (null otherwise).
+  local::LocalDeployTarget* local_deploy_target() { return local_deploy_.get(); }
+
+ private:
+  events::EventStore& store_;
+  RuntimeOptions options_;
+  SystemClock system_clock_;
+  const Clock* clock_;
+  std::unique_ptr<local::LocalBuildRunner> local_build_;
+  std::unique_ptr<local::LocalDeployTarget> local_deploy_;
+  std::unique_ptr<local::LocalTestRunner> local_tests_;
+  Ports ports_;
+  std::unique_ptr<CommandBus> bus_;
+  std::unique_ptr<ProcessManager> manager_;
+  bool started_ = false;
+};
+
+}  // namespace wharf::runtime
