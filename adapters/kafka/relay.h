@@ -41,7 +41,7 @@ struct RelayOptions {
   size_t max_in_flight = 100000;     // events handed to the producer, not yet acknowledged
   std::chrono::milliseconds persist_interval{100};
   std::chrono::milliseconds backoff_min{100};   // producer reset / reconnect backoff
-  std::chrono::milliseconds backoff_max{10000};
+  std::chrono::milliseconds backoff_max{2000};
   std::chrono::seconds lag_log_interval{10};
   Properties producer_properties;    // extra librdkafka properties, applied last
   // Called on the relay thread each time the cursor passes an event, in order.
