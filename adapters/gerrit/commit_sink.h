@@ -1,0 +1,26 @@
+#pragma once
+// Where the ingestor sends ObserveCommit commands. In `wharf serve` and
+// `wharf gerrit ingest` this is the runtime's command bus (bus_sink.h), which
+// decides the command with the engine and appends CommitObserved (+ the run's
+// first events) to the log. The event id derives from the dedup key, so a
+// repeat is reported as kAlreadyObserved and nothing is written.
+#include <cstdint>
+#include <string>
+
+#include "engine/commands.h"
+#include "events/expected.h"
+
+namespace wharf::gerrit {
+
+enum class Observed { kNew, kAlreadyObserved };
+
+class CommitSink {
+ public:
+  virtual ~CommitSink() = default;
+  // Returns after the command's events are durable (or found present). An
+  // error means nothing was recorded: the event may be retried later.
+  virtual Expected<Observed, std::string> observe(const engine::ObserveCommit& command,
+                                                  const std::string& host) = 0;
+};
+
+}  // namespace wharf::gerrit
