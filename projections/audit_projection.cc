@@ -1,0 +1,163 @@
+#include "projections/audit_projection.h"
+
+#include <cstring>
+
+#include "projections/event_fields.h"
+#include "projections/keys.h"
+#include "wharf/views/v1/views.pb.h"
+
+namespace wharf::projections {
+
+using keys::Key;
+using wharf::v1::Payload;
+
+namespace {
+
+const char* role_name(wharf::v1::Role r) {
+  switch (r) {
+    case wharf::v1::ROLE_VIEWER: return "viewer";
+    case wharf::v1::ROLE_DEPLOYER: return "deployer";
+    case wharf::v1::ROLE_OWNER: return "owner";
+    default: return "no role";
+  }
+}
+
+std::string short_sha(const std::string& sha) { return sha.substr(0, 12); }
+
+std::string project_of(const Envelope& event, StateBatch& state) {
+  {
+    std::string project = payload_field(event, "project_id");
+    std::string run = payload_field(event, "run_id");
+    std::string deploy = payload_field(event, "deploy_id");
+    if (!project.empty()) {
+      if (!run.empty()) state.put(Key('r').add(run), project);
+      if (!deploy.empty()) state.put(Key('d').add(deploy), project);
+      return project;
+    }
+    if (!run.empty()) {
+      if (auto p = state.get(Key('r').add(run))) return *p;
+    }
+    if (!deploy.empty()) {
+      if (auto p = state.get(Key('d').add(deploy))) return *p;
+    }
+  }
+  for (const char* prefix : {"project-", "access-"}) {
+    if (event.stream_id().starts_with(prefix)) return event.stream_id().substr(strlen(prefix));
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string describe(const Envelope& event) {
+  const auto& p = event.payload();
+  switch (p.kind_case()) {
+    case Payload::kProjectCreated:
+      return "created project " + p.project_created().project_id() + " (" +
+             p.project_created().name() + "), owner " + p.project_created().owner();
+    case Payload::kRepositoryBound: return "bound repository of " + p.repository_bound().project_id();
+    case Payload::kEnvironmentDefined:
+      return "defined environment " + p.environment_defined().environment().name();
+    case Payload::kPermissionRequested:
+      return p.permission_requested().user() + " requested " +
+             role_name(p.permission_requested().role()) + ": " + p.permission_requested().reason();
+    case Payload::kPermissionGranted:
+      return "granted " + std::string(role_name(p.permission_granted().role())) + " to " +
+             p.permission_granted().user();
+    case Payload::kPermissionDenied:
+      return "denied " + std::string(role_name(p.permission_denied().role())) + " to " +
+             p.permission_denied().user() + ": " + p.permission_denied().reason();
+    case Payload::kPermissionRevoked:
+      return "revoked " + std::string(role_name(p.permission_revoked().role())) + " from " +
+             p.permission_revoked().user() + ": " + p.permission_revoked().reason();
+    case Payload::kTokenIssued:
+      return std::string("issued ") + (p.token_issued().admin() ? "admin " : "") + "token " +
+             p.token_issued().token_id() + " for " + p.token_issued().user();
+    case Payload::kAccessDenied:
+      return "access denied to " + p.access_denied().user() + " for " + p.access_denied().action() +
+             " (needs " + role_name(p.access_denied().missing_role()) + ")";
+    case Payload::kCommitObserved:
+      return "observed commit " + short_sha(p.commit_observed().commit_sha()) + " on " +
+             p.commit_observed().branch() + ": " + p.commit_observed().subject();
+    case Payload::kPipelineRunStarted: return "started run " + p.pipeline_run_started().run_id();
+    case Payload::kPipelineRunCompleted:
+      return "run " + p.pipeline_run_completed().run_id() +
+             (p.pipeline_run_completed().outcome() == wharf::v1::RUN_OUTCOME_SUCCEEDED
+                  ? " succeeded"
+                  : " failed: " + p.pipeline_run_completed().reason());
+    case Payload::kPipelineRunCancelled:
+      return "cancelled run " + p.pipeline_run_cancelled().run_id() + ": " +
+             p.pipeline_run_cancelled().reason();
+    case Payload::kBuildRequested:
+      return "requested build attempt " + std::to_string(p.build_requested().attempt()) + " of " +
+             short_sha(p.build_requested().commit_sha());
+    case Payload::kBuildQueued: return "build queued " + p.build_queued().external_id();
+    case Payload::kBuildStarted: return "build started " + p.build_started().external_id();
+    case Payload::kBuildSucceeded: return "build produced " + p.build_succeeded().artifact_digest();
+    case Payload::kBuildFailed: return "build failed: " + p.build_failed().reason();
+    case Payload::kVersionRecorded:
+      return "recorded version " + p.version_recorded().version() + " from " +
+             short_sha(p.version_recorded().commit_sha());
+    case Payload::kDeployRequested:
+      return "requested deploy of " + p.deploy_requested().spec().version() + " to " +
+             p.deploy_requested().environment() +
+             (p.deploy_requested().rollback_id().empty() ? "" : " (rollback)");
+    case Payload::kDeployStarted: return "deploy started in " + p.deploy_started().environment();
+    case Payload::kDeployProgressed: return "deploy progress: " + p.deploy_progressed().message();
+    case Payload::kDeploySucceeded:
+      return "deployed " + p.deploy_succeeded().spec().version() + " to " +
+             p.deploy_succeeded().environment();
+    case Payload::kDeployFailed:
+      return "deploy to " + p.deploy_failed().environment() + " failed: " + p.deploy_failed().reason();
+    case Payload::kRollbackRequested:
+      return "requested rollback of " + p.rollback_requested().environment() + " to " +
+             (p.rollback_requested().target_version().empty()
+                  ? p.rollback_requested().target_deploy_event_id()
+                  : p.rollback_requested().target_version()) +
+             ": " + p.rollback_requested().reason();
+    case Payload::kStageDeployRequested:
+      return "stage requests deploy of " + p.stage_deploy_requested().spec().version() + " to " +
+             p.stage_deploy_requested().environment();
+    case Payload::kStageDeployFinished:
+      return "stage deploy to " + p.stage_deploy_finished().environment() +
+             (p.stage_deploy_finished().succeeded() ? " finished"
+                                                    : " failed: " + p.stage_deploy_finished().reason());
+    case Payload::kTestsRequested: return "requested tests in " + p.tests_requested().environment();
+    case Payload::kTestsPassed: return "tests passed in " + p.tests_passed().environment();
+    case Payload::kTestsFailed:
+      return "tests failed in " + p.tests_failed().environment() + ": " + p.tests_failed().reason();
+    case Payload::kApprovalRequired:
+      return "approval required for " + p.approval_required().environment();
+    case Payload::kApprovalGranted:
+      return p.approval_granted().approved_by() + " approved " + p.approval_granted().environment();
+    case Payload::kStepTimedOut:
+      return "step timed out after " + std::to_string(p.step_timed_out().timeout_s()) + "s";
+    case Payload::KIND_NOT_SET: break;
+  }
+  return event.type();
+}
+
+void AuditProjection::apply(const Envelope& event, StateBatch& state) {
+  wharf::views::v1::AuditEntry entry;
+  entry.set_position(event.position());
+  entry.set_event_id(event.event_id());
+  entry.set_type(event.type().empty() ? wharf::events::payload_type(event.payload()) : event.type());
+  entry.set_stream_id(event.stream_id());
+  entry.set_actor(event.actor().id());
+  entry.set_channel(event.actor().channel());
+  entry.set_project_id(project_of(event, state));
+  entry.set_occurred_at_us(event.occurred_at_us());
+  entry.set_recorded_at_us(event.recorded_at_us());
+  entry.set_summary(describe(event));
+  entry.set_correlation_id(event.correlation_id());
+  entry.set_causation_id(event.causation_id());
+
+  const uint64_t pos = event.position();
+  state.append(Key('e').pos(pos), serialize(entry));
+  state.append(Key('t').pos(static_cast<uint64_t>(event.recorded_at_us())).pos(pos), "");
+  if (!entry.project_id().empty()) state.append(Key('p').add(entry.project_id()).pos(pos), "");
+  state.append(Key('a').add(entry.actor()).pos(pos), "");
+  state.append(Key('y').add(entry.type()).pos(pos), "");
+}
+
+}  // namespace wharf::projections

@@ -1,0 +1,227 @@
+#include "projections/environments_projection.h"
+
+#include "projections/keys.h"
+#include "wharf/views/v1/views.pb.h"
+
+namespace wharf::projections {
+
+using keys::Key;
+using wharf::v1::Payload;
+using namespace wharf::views::v1;
+
+namespace {
+
+class EnvFold {
+ public:
+  // `ordinal` orders environments created by one event (ProjectCreated).
+  EnvFold(const std::string& project, const std::string& env, const Envelope& event,
+          StateBatch& state, uint64_t ordinal = 0)
+      : entity_(Key('s').add(project).add(env)), event_(event), state_(state) {
+    if (!state.latest_message(entity_, &view_)) {
+      view_.set_project_id(project);
+      view_.set_environment(env);
+      state.append(Key('e').add(project).pos(event.position()).pos(ordinal), env);
+    }
+  }
+  EnvironmentView& view() { return view_; }
+
+  EnvironmentEvent& history(HistoryKind kind) {
+    line_.emplace();
+    line_->set_position(event_.position());
+    line_->set_event_id(event_.event_id());
+    line_->set_kind(kind);
+    line_->set_at_us(event_.recorded_at_us());
+    line_->set_actor(event_.actor().id());
+    line_->set_channel(event_.actor().channel());
+    line_->set_project_id(view_.project_id());
+    line_->set_environment(view_.environment());
+    return *line_;
+  }
+
+  void commit() {
+    view_.set_updated_at_us(event_.recorded_at_us());
+    view_.set_updated_position(event_.position());
+    state_.put_version_message(entity_, event_.position(), view_);
+    if (line_) {
+      state_.append(Key('h').add(view_.project_id()).add(view_.environment()).pos(event_.position()),
+                 serialize(*line_));
+    }
+  }
+
+ private:
+  std::string entity_;
+  const Envelope& event_;
+  StateBatch& state_;
+  EnvironmentView view_;
+  std::optional<EnvironmentEvent> line_;
+};
+
+// Index in the queue of the deploy attempt (attempt 0 matches any), or -1.
+int queued(const EnvironmentView& view, const std::string& deploy_id, uint32_t attempt) {
+  for (int i = 0; i < view.queue_size(); ++i) {
+    const auto& r = view.queue(i);
+    if (r.deploy_id() == deploy_id && (attempt == 0 || r.attempt() == 0 || r.attempt() == attempt)) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+void sync_in_flight(EnvironmentView& view) {
+  if (view.queue_size() == 0) {
+    view.clear_in_flight();
+  } else {
+    *view.mutable_in_flight() = view.queue(0);
+  }
+}
+
+void fill_from_record(EnvironmentEvent& line, const DeployRecord& r) {
+  line.set_deploy_id(r.deploy_id());
+  line.set_version(r.version());
+  line.set_artifact_digest(r.artifact_digest());
+  line.set_run_id(r.run_id());
+  line.set_rollback_id(r.rollback_id());
+  line.set_rollback_of_event_id(r.rollback_of_event_id());
+  line.set_requested_by(r.requested_by());
+  line.set_approved_by(r.approved_by());
+}
+
+}  // namespace
+
+void EnvironmentsProjection::apply(const Envelope& event, StateBatch& state) {
+  const auto& p = event.payload();
+  switch (p.kind_case()) {
+    case Payload::kProjectCreated:
+      for (int i = 0; i < p.project_created().environments_size(); ++i) {
+        EnvFold f(p.project_created().project_id(), p.project_created().environments(i).name(),
+                  event, state, static_cast<uint64_t>(i));
+        f.commit();
+      }
+      break;
+    case Payload::kEnvironmentDefined: {
+      const auto& d = p.environment_defined();
+      EnvFold f(d.project_id(), d.environment().name(), event, state);
+      f.commit();
+      break;
+    }
+    case Payload::kApprovalGranted: {
+      const auto& a = p.approval_granted();
+      state.put(Key('g').add(a.run_id()).add(a.environment()), a.approved_by());
+      break;
+    }
+    case Payload::kRollbackRequested: {
+      const auto& r = p.rollback_requested();
+      EnvFold f(r.project_id(), r.environment(), event, state);
+      *f.view().mutable_pending_rollback() = r;
+      f.view().set_rollbacks(f.view().rollbacks() + 1);
+      auto& line = f.history(HISTORY_KIND_ROLLBACK_REQUESTED);
+      line.set_rollback_id(r.rollback_id());
+      line.set_rollback_of_event_id(r.target_deploy_event_id());
+      line.set_version(r.target_version());
+      line.set_reason(r.reason());
+      line.set_requested_by(r.requested_by());
+      line.set_previous_version(f.view().current().version());
+      f.commit();
+      break;
+    }
+    case Payload::kDeployRequested: {
+      const auto& d = p.deploy_requested();
+      EnvFold f(d.project_id(), d.environment(), event, state);
+      DeployRecord rec;
+      rec.set_deploy_id(d.deploy_id());
+      rec.set_version(d.spec().version());
+      rec.set_artifact_digest(d.spec().artifact_digest());
+      rec.set_artifact_uri(d.spec().artifact_uri());
+      rec.set_run_id(d.run_id());
+      rec.set_attempt(d.attempt());
+      rec.set_requested_by(d.requested_by());
+      rec.set_requested_at_us(event.recorded_at_us());
+      rec.set_requested_position(event.position());
+      rec.set_rollback_id(d.rollback_id());
+      rec.set_rollback_of_event_id(d.rollback_of_event_id());
+      if (!d.rollback_id().empty() && f.view().pending_rollback().rollback_id() == d.rollback_id()) {
+        rec.set_rollback_reason(f.view().pending_rollback().reason());
+        if (rec.requested_by().empty()) rec.set_requested_by(f.view().pending_rollback().requested_by());
+        f.view().clear_pending_rollback();
+      }
+      if (!d.run_id().empty()) {
+        rec.set_approved_by(state.get(Key('g').add(d.run_id()).add(d.environment())).value_or(""));
+      }
+      *f.view().add_queue() = rec;
+      sync_in_flight(f.view());
+      auto& line = f.history(HISTORY_KIND_DEPLOY_REQUESTED);
+      fill_from_record(line, rec);
+      line.set_reason(rec.rollback_reason());
+      line.set_previous_version(f.view().current().version());
+      f.commit();
+      break;
+    }
+    case Payload::kDeployStarted: {
+      const auto& d = p.deploy_started();
+      EnvFold f(d.project_id(), d.environment(), event, state);
+      auto& line = f.history(HISTORY_KIND_DEPLOY_STARTED);
+      if (int i = queued(f.view(), d.deploy_id(), d.attempt()); i >= 0) {
+        fill_from_record(line, f.view().queue(i));
+      } else {
+        line.set_deploy_id(d.deploy_id());
+      }
+      f.commit();
+      break;
+    }
+    case Payload::kDeploySucceeded: {
+      const auto& d = p.deploy_succeeded();
+      EnvFold f(d.project_id(), d.environment(), event, state);
+      auto& view = f.view();
+      DeployRecord rec;
+      int i = queued(view, d.deploy_id(), d.attempt());
+      if (i >= 0) {
+        rec = view.queue(i);
+        view.mutable_queue()->DeleteSubrange(i, 1);
+        sync_in_flight(view);
+      }
+      rec.set_deploy_id(d.deploy_id());
+      rec.set_version(d.spec().version());
+      rec.set_artifact_digest(d.spec().artifact_digest());
+      rec.set_artifact_uri(d.spec().artifact_uri());
+      if (!d.run_id().empty()) rec.set_run_id(d.run_id());
+      if (!d.rollback_id().empty()) rec.set_rollback_id(d.rollback_id());
+      rec.set_deployed_at_us(event.recorded_at_us());
+      rec.set_position(event.position());
+      rec.set_event_id(event.event_id());
+      rec.set_url(d.url());
+      std::string previous_version = view.current().version();
+      if (view.has_current()) *view.mutable_previous() = view.current();
+      *view.mutable_current() = rec;
+      view.set_deploys_succeeded(view.deploys_succeeded() + 1);
+      auto& line = f.history(HISTORY_KIND_DEPLOY_SUCCEEDED);
+      fill_from_record(line, rec);
+      line.set_url(d.url());
+      line.set_reason(rec.rollback_reason());
+      line.set_previous_version(previous_version);
+      f.commit();
+      break;
+    }
+    case Payload::kDeployFailed: {
+      const auto& d = p.deploy_failed();
+      EnvFold f(d.project_id(), d.environment(), event, state);
+      auto& view = f.view();
+      auto& line = f.history(HISTORY_KIND_DEPLOY_FAILED);
+      if (int i = queued(view, d.deploy_id(), d.attempt()); i >= 0) {
+        fill_from_record(line, view.queue(i));
+        view.mutable_queue()->DeleteSubrange(i, 1);
+        sync_in_flight(view);
+      } else {
+        line.set_deploy_id(d.deploy_id());
+        line.set_run_id(d.run_id());
+      }
+      line.set_reason(d.cancelled() ? "cancelled: " + d.reason() : d.reason());
+      line.set_previous_version(view.current().version());
+      view.set_deploys_failed(view.deploys_failed() + 1);
+      f.commit();
+      break;
+    }
+    default: break;
+  }
+}
+
+}  // namespace wharf::projections

@@ -1,0 +1,261 @@
+#include "projections/runner.h"
+
+#include <algorithm>
+
+#include "projections/keys.h"
+
+namespace wharf::projections {
+
+namespace {
+
+rocksdb::Slice slice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+
+}  // namespace
+
+Expected<std::unique_ptr<ProjectionRunner>, Error> ProjectionRunner::open(
+    const std::string& dir, const events::EventStore* store, RunnerOptions options) {
+  std::unique_ptr<ProjectionRunner> self(new ProjectionRunner());
+  self->store_ = store;
+  self->options_ = options;
+  self->projections_ = make_projections();
+  auto db = ProjectionDb::open(dir, projection_names());
+  if (!db) return wharf::unexpected(db.error());
+  self->db_ = std::move(*db);
+  self->positions_.assign(self->projections_.size(), 0);
+  for (size_t i = 0; i < self->projections_.size(); ++i) {
+    if (auto r = self->ensure_schema(i); !r) return wharf::unexpected(r.error());
+    self->positions_[i] = self->db_->checkpoint(self->projections_[i]->name());
+  }
+  return self;
+}
+
+ProjectionRunner::~ProjectionRunner() { stop(); }
+
+Expected<void, Error> ProjectionRunner::ensure_schema(size_t index) {
+  const auto& p = *projections_[index];
+  const std::string want = std::to_string(p.schema_version());
+  std::string have;
+  auto s = db_->db()->Get(rocksdb::ReadOptions(), db_->cf(p.name()), slice(keys::kSchema), &have);
+  if (s.ok() && have == want) return {};
+  if (!s.ok() && !s.IsNotFound()) return fail(ErrorCode::kIo, p.name() + ": " + s.ToString());
+  if (s.ok() || db_->checkpoint(p.name()) != 0) {
+    // Written by other code: its state cannot be trusted, start over.
+    if (auto r = db_->reset(p.name()); !r) return r;
+  }
+  s = db_->db()->Put(rocksdb::WriteOptions(), db_->cf(p.name()), slice(keys::kSchema), want);
+  if (!s.ok()) return fail(ErrorCode::kIo, p.name() + ": " + s.ToString());
+  return {};
+}
+
+size_t ProjectionRunner::index_of(const std::string& name) const {
+  for (size_t i = 0; i < projections_.size(); ++i) {
+    if (projections_[i]->name() == name) return i;
+  }
+  return projections_.size();
+}
+
+Expected<void, Error> ProjectionRunner::apply(const std::vector<Envelope>& events) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  return apply_locked(events);
+}
+
+Expected<void, Error> ProjectionRunner::apply_locked(const std::vector<Envelope>& events) {
+  if (events.empty()) return {};
+  std::vector<uint64_t> from;
+  {
+    std::lock_guard<std::mutex> lock(position_mu_);
+    from = positions_;
+  }
+  std::shared_lock<std::shared_mutex> handles(handles_mu_);
+  rocksdb::WriteBatch batch;
+  std::vector<uint64_t> reached = from;
+  for (size_t i = 0; i < projections_.size(); ++i) {
+    auto* cf = db_->cf(projections_[i]->name());
+    StateBatch state(db_->db(), cf, &batch);
+    for (const auto& event : events) {
+      if (event.position() <= reached[i]) continue;
+      projections_[i]->apply(event, state);
+      reached[i] = event.position();
+    }
+    if (reached[i] != from[i]) batch.Put(cf, slice(keys::kCheckpoint), keys::encode_position(reached[i]));
+  }
+  if (batch.Count() == 0) return {};
+  rocksdb::WriteOptions wo;
+  wo.sync = false;  // the log is the durable record; a lost batch is re-applied from it
+  auto s = db_->db()->Write(wo, &batch);
+  if (!s.ok()) return fail(ErrorCode::kIo, "projections write failed: " + s.ToString());
+  {
+    std::lock_guard<std::mutex> lock(position_mu_);
+    positions_ = reached;
+  }
+  position_cv_.notify_all();
+  return {};
+}
+
+Expected<uint64_t, Error> ProjectionRunner::catch_up(const Progress& progress) {
+  if (store_ == nullptr) return fail(ErrorCode::kInvalidArgument, "no event store to catch up from");
+  std::lock_guard<std::mutex> lock(write_mu_);
+  uint64_t next = position() + 1;
+  for (;;) {
+    auto events = store_->read_all(next, options_.batch_events);
+    if (!events) {
+      return fail(ErrorCode::kLog, "reading the log at " + std::to_string(next) + ": " +
+                                       events.error().message);
+    }
+    if (events->empty()) break;
+    if (auto r = apply_locked(*events); !r) return wharf::unexpected(r.error());
+    next = events->back().position() + 1;
+    if (progress) progress(next - 1, store_->head_position());
+  }
+  return position();
+}
+
+Expected<void, Error> ProjectionRunner::start() {
+  if (store_ == nullptr) return fail(ErrorCode::kInvalidArgument, "no event store to follow");
+  if (subscription_) return {};
+  pending_.clear();
+  subscription_ = std::make_unique<events::Subscription>(
+      *store_, position() + 1, [this](const Envelope& event) {
+        pending_.push_back(event);
+        // Commit when the batch is full or nothing more is durable yet, so a
+        // quiet log never leaves events waiting in memory.
+        if (pending_.size() >= options_.batch_events ||
+            event.position() >= store_->head_position()) {
+          auto r = apply(pending_);
+          pending_.clear();
+          if (!r) {
+            std::lock_guard<std::mutex> lock(error_mu_);
+            error_ = r.error().message;
+            return false;
+          }
+        }
+        return true;
+      });
+  return {};
+}
+
+void ProjectionRunner::stop() {
+  if (!subscription_) return;
+  subscription_->stop();
+  std::string sub_error = subscription_->error();
+  subscription_.reset();
+  // Events handed over but not yet committed: commit them now.
+  if (!pending_.empty()) {
+    auto r = apply(pending_);
+    pending_.clear();
+    if (!r) sub_error = r.error().message;
+  }
+  if (!sub_error.empty()) {
+    std::lock_guard<std::mutex> lock(error_mu_);
+    error_ = sub_error;
+  }
+}
+
+std::string ProjectionRunner::error() const {
+  std::lock_guard<std::mutex> lock(error_mu_);
+  if (!error_.empty()) return error_;
+  return subscription_ ? subscription_->error() : std::string();
+}
+
+Expected<uint64_t, Error> ProjectionRunner::rebuild(const std::vector<std::string>& names,
+                                                    const Progress& progress) {
+  std::vector<std::string> targets = names.empty() ? projection_names() : names;
+  for (const auto& n : targets) {
+    if (index_of(n) == projections_.size()) {
+      return fail(ErrorCode::kInvalidArgument, "unknown projection '" + n + "'");
+    }
+  }
+  bool was_live = subscription_ != nullptr;
+  stop();
+  {
+    std::lock_guard<std::mutex> write(write_mu_);
+    std::unique_lock<std::shared_mutex> handles(handles_mu_);
+    for (const auto& n : targets) {
+      if (auto r = db_->reset(n); !r) return wharf::unexpected(r.error());
+      size_t i = index_of(n);
+      auto s = db_->db()->Put(rocksdb::WriteOptions(), db_->cf(n), slice(keys::kSchema),
+                              std::to_string(projections_[i]->schema_version()));
+      if (!s.ok()) return fail(ErrorCode::kIo, n + ": " + s.ToString());
+      std::lock_guard<std::mutex> lock(position_mu_);
+      positions_[i] = 0;
+    }
+  }
+  auto reached = catch_up(progress);
+  if (!reached) return reached;
+  if (was_live) {
+    if (auto r = start(); !r) return wharf::unexpected(r.error());
+  }
+  return reached;
+}
+
+uint64_t ProjectionRunner::position(const std::string& name) const {
+  size_t i = index_of(name);
+  std::lock_guard<std::mutex> lock(position_mu_);
+  return i < positions_.size() ? positions_[i] : 0;
+}
+
+uint64_t ProjectionRunner::position() const {
+  std::lock_guard<std::mutex> lock(position_mu_);
+  return positions_.empty() ? 0 : *std::min_element(positions_.begin(), positions_.end());
+}
+
+std::vector<std::pair<std::string, uint64_t>> ProjectionRunner::positions() const {
+  std::lock_guard<std::mutex> lock(position_mu_);
+  std::vector<std::pair<std::string, uint64_t>> out;
+  for (size_t i = 0; i < projections_.size(); ++i) out.emplace_back(projections_[i]->name(), positions_[i]);
+  return out;
+}
+
+Expected<void, Error> ProjectionRunner::wait_for(uint64_t min_position,
+                                                 std::chrono::milliseconds timeout,
+                                                 const std::vector<std::string>& names) const {
+  std::vector<size_t> watched;
+  for (const auto& n : names) {
+    size_t i = index_of(n);
+    if (i == projections_.size()) return fail(ErrorCode::kInvalidArgument, "unknown projection '" + n + "'");
+    watched.push_back(i);
+  }
+  if (names.empty()) {
+    for (size_t i = 0; i < projections_.size(); ++i) watched.push_back(i);
+  }
+  auto reached = [&] {
+    return std::all_of(watched.begin(), watched.end(),
+                       [&](size_t i) { return positions_[i] >= min_position; });
+  };
+  std::unique_lock<std::mutex> lock(position_mu_);
+  if (position_cv_.wait_for(lock, timeout, reached)) return {};
+  std::string lagging;
+  for (size_t i : watched) {
+    if (positions_[i] >= min_position) continue;
+    if (!lagging.empty()) lagging += ", ";
+    lagging += projections_[i]->name() + " at " + std::to_string(positions_[i]);
+  }
+  return fail(ErrorCode::kTimeout, "min_position " + std::to_string(min_position) +
+                                       " not reached within " + std::to_string(timeout.count()) +
+                                       " ms (" + lagging + ")");
+}
+
+Expected<std::vector<std::pair<std::string, std::string>>, Error> ProjectionRunner::digests() const {
+  auto handles = read_lock();
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& p : projections_) {
+    auto d = db_->digest(p->name());
+    if (!d) return wharf::unexpected(d.error());
+    out.emplace_back(p->name(), *d);
+  }
+  return out;
+}
+
+uint64_t ProjectionRunner::position_at_time(int64_t time_us) const {
+  if (time_us < 0) return 0;
+  auto handles = read_lock();
+  std::string target = keys::Key('t').pos(static_cast<uint64_t>(time_us)).pos(UINT64_MAX);
+  std::unique_ptr<rocksdb::Iterator> it(db_->db()->NewIterator(rocksdb::ReadOptions(), db_->cf("audit")));
+  it->SeekForPrev(target);
+  if (!it->Valid()) return 0;
+  auto key = it->key();
+  if (key.size() != 17 || key[0] != 't') return 0;
+  return keys::decode_position(std::string_view(key.data() + 9, 8));
+}
+
+}  // namespace wharf::projections

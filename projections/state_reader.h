@@ -1,0 +1,45 @@
+#pragma once
+// Read side of one projection's column family, as of a log position: every
+// answer is an index seek over versioned keys, never a replay.
+#include <google/protobuf/message.h>
+#include <rocksdb/db.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace wharf::projections {
+
+class StateReader {
+ public:
+  StateReader(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf);
+
+  // Value of versioned `entity` as of `position`: the newest version whose
+  // position is <= position. One SeekForPrev.
+  std::optional<std::string> get_at(const std::string& entity, uint64_t position);
+  template <typename M>
+  bool get_at(const std::string& entity, uint64_t position, M* out) {
+    auto bytes = get_at(entity, position);
+    return bytes && out->ParseFromString(*bytes);
+  }
+
+  std::optional<std::string> get(const std::string& key);
+
+  // Visits keys `prefix`+BE(pos)+... with pos in [min, max], newest first
+  // (backward) or oldest first (forward). `visit(pos, value)` returns false
+  // to stop.
+  using Visit = std::function<bool(uint64_t position, const rocksdb::Slice& value)>;
+  void scan_backward(const std::string& prefix, uint64_t min_position, uint64_t max_position,
+                     const Visit& visit);
+  void scan_forward(const std::string& prefix, uint64_t min_position, uint64_t max_position,
+                    const Visit& visit);
+
+ private:
+  rocksdb::DB* db_;
+  rocksdb::ColumnFamilyHandle* cf_;
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
+}  // namespace wharf::projections
