@@ -148,6 +148,7 @@ void apply(AccessState& state, const wharf::v1::Envelope& event) {
       const auto& g = p.permission_granted();
       state.project_id = g.project_id();
       state.roles[g.user()].insert(g.role());
+      state.ever_granted.insert(g.user() + "#" + std::to_string(g.role()));
       if (!g.request_id().empty()) {
         state.pending.erase(g.request_id());
         state.decided_requests.insert(g.request_id());

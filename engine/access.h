@@ -15,6 +15,7 @@ struct AccessState {
   std::map<std::string, std::set<wharf::v1::Role>> roles;             // by user
   std::map<std::string, wharf::v1::PermissionRequested> pending;      // by request id
   std::set<std::string> decided_requests;                             // granted or denied
+  std::set<std::string> ever_granted;  // "<user>#<role>", even if revoked since
 
   bool holds(const std::string& user, wharf::v1::Role role) const;
   // The user's highest role, ROLE_UNSPECIFIED when none.

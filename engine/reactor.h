@@ -17,6 +17,7 @@
 // work again nor forgets unfinished work.
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <variant>
 #include <vector>
 
@@ -43,6 +44,7 @@ struct ScheduleTimer {
   std::string key;  // unique per step attempt, e.g. "build/<run>/<attempt>"
   int64_t due_us = 0;
   ExpireTimer expire;
+  Context context;  // for issuing `expire`: command_id "timer/<key>" (set now_us when firing)
 };
 struct CancelWork {
   wharf::v1::StepKind step = wharf::v1::STEP_KIND_UNSPECIFIED;
@@ -65,6 +67,8 @@ class ProcessState {
                                       const std::string& environment) const;
   const ProjectState* project(const std::string& project_id) const;
   const AccessState* access(const std::string& project_id) const;
+  // True when the run was cancelled (its state is no longer kept).
+  bool run_cancelled(const std::string& run_id) const { return cancelled_runs_.count(run_id) > 0; }
   uint64_t last_position() const { return last_position_; }
 
   // Everything, by stream id (for recover()).
@@ -80,6 +84,10 @@ class ProcessState {
   std::unordered_map<std::string, EnvironmentState> environments_;  // by stream id
   std::unordered_map<std::string, ProjectState> projects_;          // by project id
   std::unordered_map<std::string, AccessState> accesses_;           // by project id
+  // Runs that succeeded or were cancelled are dropped one event later (react
+  // still sees them on their last event); cancelled ids are remembered.
+  std::unordered_set<std::string> cancelled_runs_;
+  std::string drop_next_;
   uint64_t last_position_ = 0;
 };
 
