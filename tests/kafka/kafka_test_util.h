@@ -12,6 +12,7 @@
 
 #include "adapters/kafka/topic_reader.h"
 #include "events/event_store.h"
+#include "events/hash_chain.h"
 #include "events/ids.h"
 
 namespace wharf::kafka::testing {
@@ -94,7 +95,7 @@ inline void expect_well_formed(const std::vector<TopicRecord>& records,
     auto stored = store.read_all(record.position, 1);
     ASSERT_TRUE(stored && stored->size() == 1) << "position " << record.position;
     const events::Envelope& event = stored->front();
-    EXPECT_EQ(record.value, event.SerializeAsString()) << "position " << record.position;
+    EXPECT_EQ(record.value, events::serialize_deterministic(event)) << "position " << record.position;
     EXPECT_EQ(record.event_id, event.event_id());
     EXPECT_EQ(record.type, event.type());
     EXPECT_EQ(record.key, event.payload().commit_observed().project_id());
