@@ -124,16 +124,18 @@ Expected<views::RunList, Error> Queries::list_runs(const RunFilter& filter,
   if (filter.before > 0) max = std::min(max, filter.before - 1);
   std::string prefix = filter.project_id.empty() ? Key('a').str() : Key('i').add(filter.project_id).str();
   size_t limit = std::max<size_t>(filter.limit, 1);
-  index.scan_backward(prefix, 0, max, [&](uint64_t created, const rocksdb::Slice& v) {
+  uint64_t last_indexed = 0;
+  index.scan_backward(prefix, 0, max, [&](uint64_t indexed, const rocksdb::Slice& v) {
     views::RunView run;
     if (!runs.get_at(Key('r').add(v.ToString()), *pos, &run)) return true;
+    if (!filter.project_id.empty() && run.project_id() != filter.project_id) return true;
     if (filter.status && run.status() != *filter.status) return true;
     if (!filter.commit_sha.empty() && !run.commit_sha().starts_with(filter.commit_sha)) return true;
     if (static_cast<size_t>(out.runs_size()) == limit) {
-      out.set_next_before(out.runs(out.runs_size() - 1).created_position());
+      out.set_next_before(last_indexed);
       return false;
     }
-    (void)created;
+    last_indexed = indexed;
     *out.add_runs() = std::move(run);
     return true;
   });

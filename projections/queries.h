@@ -41,7 +41,7 @@ struct RunFilter {
   std::string project_id;                // empty: every project
   std::optional<views::RunStatus> status;
   std::string commit_sha;
-  uint64_t before = 0;                   // paging: runs started before this position
+  uint64_t before = 0;                   // paging: next_before of the previous page
   size_t limit = 50;
 };
 

@@ -329,8 +329,10 @@ void RunsProjection::apply(const Envelope& event, StateBatch& state) {
   } else {
     bool had_project = !run.project_id().empty();
     fold(run, event, state);
+    // Indexed when the project becomes known, never back-dated: time travel
+    // to an earlier position must not list the run under the project.
     if (!had_project && !run.project_id().empty()) {
-      state.append(Key('i').add(run.project_id()).pos(run.created_position()), run_id);
+      state.append(Key('i').add(run.project_id()).pos(event.position()), run_id);
     }
   }
   run.set_updated_position(event.position());

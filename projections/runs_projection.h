@@ -4,7 +4,7 @@
 //
 // Keys (column family "runs"):
 //   'r' [run] BE(pos) -> wharf.views.v1.RunView   state as of pos
-//   'i' [project] BE(created_pos) -> run id       runs of a project, by start
+//   'i' [project] BE(pos) -> run id   runs of a project, from the event naming the project
 //   'a' BE(created_pos) -> run id                 every run, by start
 //   'd' [deploy_id] -> run id                     routes DeployStarted/Progressed
 #include "projections/projection.h"
