@@ -1,0 +1,273 @@
+#include "api/access_index.h"
+
+#include <algorithm>
+#include <mutex>
+
+#include "api/tokens.h"
+
+namespace wharf::api {
+
+using wharf::v1::Role;
+
+const char* role_name(Role role) {
+  switch (role) {
+    case wharf::v1::ROLE_VIEWER: return "viewer";
+    case wharf::v1::ROLE_DEPLOYER: return "deployer";
+    case wharf::v1::ROLE_OWNER: return "owner";
+    default: return "";
+  }
+}
+
+std::optional<Role> role_from_name(std::string_view name) {
+  if (name == "viewer") return wharf::v1::ROLE_VIEWER;
+  if (name == "deployer") return wharf::v1::ROLE_DEPLOYER;
+  if (name == "owner") return wharf::v1::ROLE_OWNER;
+  return std::nullopt;
+}
+
+namespace {
+
+// The payload's message and the string field `name` in it, if any.
+std::string payload_string(const events::Envelope& event, const char* name) {
+  const auto& payload = event.payload();
+  const auto* oneof = payload.GetDescriptor()->FindOneofByName("kind");
+  const auto* set = payload.GetReflection()->GetOneofFieldDescriptor(payload, oneof);
+  if (set == nullptr) return {};
+  const auto& inner = payload.GetReflection()->GetMessage(payload, set);
+  const auto* field = inner.GetDescriptor()->FindFieldByName(name);
+  if (field == nullptr || field->type() != google::protobuf::FieldDescriptor::TYPE_STRING ||
+      field->is_repeated()) {
+    return {};
+  }
+  return inner.GetReflection()->GetString(inner, field);
+}
+
+std::string secret_of(const wharf::v1::RepositoryBinding& binding) {
+  return binding.has_gerrit() ? binding.gerrit().webhook_secret_sha256() : std::string();
+}
+
+}  // namespace
+
+void AccessIndex::refresh() {
+  const uint64_t head = store_.head_position();
+  {
+    std::shared_lock lock(mu_);
+    if (cursor_ >= head) return;
+  }
+  std::unique_lock lock(mu_);
+  while (cursor_ < head) {
+    auto batch = store_.read_all(cursor_ + 1, 1024);
+    if (!batch || batch->empty()) break;
+    for (const auto& event : *batch) {
+      apply(event);
+      cursor_ = event.position();
+    }
+  }
+}
+
+uint64_t AccessIndex::position() const {
+  std::shared_lock lock(mu_);
+  return cursor_;
+}
+
+void AccessIndex::apply(const events::Envelope& event) {
+  const auto& p = event.payload();
+  const std::string run = payload_string(event, "run_id");
+  const std::string project_field = payload_string(event, "project_id");
+  if (!run.empty() && !project_field.empty()) run_project_.emplace(run, project_field);
+  const std::string deploy = payload_string(event, "deploy_id");
+  if (!deploy.empty() && !project_field.empty()) deploy_project_.emplace(deploy, project_field);
+
+  switch (p.kind_case()) {
+    case wharf::v1::Payload::kTokenIssued: {
+      const auto& t = p.token_issued();
+      tokens_by_hash_[t.token_sha256()] = Token{t.token_id(), t.user(), t.admin(), t.expires_at_us()};
+      break;
+    }
+    case wharf::v1::Payload::kProjectCreated: {
+      const auto& c = p.project_created();
+      projects_.insert(c.project_id());
+      webhook_secrets_[c.project_id()] = secret_of(c.repository());
+      if (!c.owner().empty()) {
+        roles_[c.project_id()][c.owner()][wharf::v1::ROLE_OWNER] =
+            GrantRecord{c.project_id(), c.owner(), wharf::v1::ROLE_OWNER, event.actor().id(),
+                        event.position()};
+      }
+      break;
+    }
+    case wharf::v1::Payload::kRepositoryBound:
+      webhook_secrets_[p.repository_bound().project_id()] =
+          secret_of(p.repository_bound().repository());
+      break;
+    case wharf::v1::Payload::kPermissionGranted: {
+      const auto& g = p.permission_granted();
+      roles_[g.project_id()][g.user()][g.role()] =
+          GrantRecord{g.project_id(), g.user(), g.role(), g.granted_by(), event.position()};
+      if (auto it = requests_.find(g.request_id()); !g.request_id().empty() && it != requests_.end()) {
+        it->second.status = "approved";
+        it->second.decided_by = g.granted_by();
+      }
+      break;
+    }
+    case wharf::v1::Payload::kPermissionRevoked: {
+      const auto& r = p.permission_revoked();
+      auto& held = roles_[r.project_id()][r.user()];
+      if (r.role() == wharf::v1::ROLE_UNSPECIFIED) {
+        held.clear();
+      } else {
+        held.erase(r.role());
+      }
+      break;
+    }
+    case wharf::v1::Payload::kPermissionRequested: {
+      const auto& r = p.permission_requested();
+      PermissionRequestRecord record;
+      record.request_id = r.request_id();
+      record.project_id = r.project_id();
+      record.user = r.user();
+      record.role = r.role();
+      record.reason = r.reason();
+      record.requested_at_us = event.occurred_at_us();
+      record.position = event.position();
+      requests_[r.request_id()] = std::move(record);
+      break;
+    }
+    case wharf::v1::Payload::kPermissionDenied: {
+      const auto& d = p.permission_denied();
+      if (auto it = requests_.find(d.request_id()); it != requests_.end()) {
+        it->second.status = "denied";
+        it->second.decided_by = d.denied_by();
+        it->second.decision_reason = d.reason();
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+AccessIndex::TokenCheck AccessIndex::check_token(std::string_view token, int64_t now) {
+  refresh();
+  const std::string hash = sha256_hex(token);
+  std::shared_lock lock(mu_);
+  TokenCheck check;
+  auto it = tokens_by_hash_.find(hash);
+  if (it == tokens_by_hash_.end()) return check;
+  check.principal = Principal{it->second.user, it->second.admin, it->second.token_id};
+  check.expires_at_us = it->second.expires_at_us;
+  const bool expired = it->second.expires_at_us != 0 && it->second.expires_at_us <= now;
+  check.status = expired ? TokenStatus::kExpired : TokenStatus::kValid;
+  return check;
+}
+
+Role AccessIndex::role_of(const std::string& user, const std::string& project) const {
+  std::shared_lock lock(mu_);
+  auto p = roles_.find(project);
+  if (p == roles_.end()) return wharf::v1::ROLE_UNSPECIFIED;
+  auto u = p->second.find(user);
+  if (u == p->second.end() || u->second.empty()) return wharf::v1::ROLE_UNSPECIFIED;
+  return u->second.rbegin()->first;  // roles are ordered viewer < deployer < owner
+}
+
+bool AccessIndex::allows(const Principal& who, const std::string& project, Role role) const {
+  if (who.admin) return true;
+  if (project.empty()) return false;
+  return role_of(who.user, project) >= role;
+}
+
+bool AccessIndex::project_exists(const std::string& project) const {
+  std::shared_lock lock(mu_);
+  return projects_.count(project) > 0;
+}
+
+std::vector<std::string> AccessIndex::visible_projects(const Principal& who) const {
+  std::shared_lock lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& project : projects_) {
+    if (who.admin) {
+      out.push_back(project);
+      continue;
+    }
+    auto p = roles_.find(project);
+    if (p == roles_.end()) continue;
+    auto u = p->second.find(who.user);
+    if (u != p->second.end() && !u->second.empty()) out.push_back(project);
+  }
+  return out;
+}
+
+std::optional<std::string> AccessIndex::webhook_secret_sha256(const std::string& project) const {
+  std::shared_lock lock(mu_);
+  auto it = webhook_secrets_.find(project);
+  if (it == webhook_secrets_.end() || it->second.empty()) return std::nullopt;
+  return it->second;
+}
+
+std::string AccessIndex::project_of_locked(const events::Envelope& event) const {
+  std::string project = payload_string(event, "project_id");
+  if (!project.empty()) return project;
+  if (auto run = payload_string(event, "run_id"); !run.empty()) {
+    auto it = run_project_.find(run);
+    if (it != run_project_.end()) return it->second;
+  }
+  if (auto deploy = payload_string(event, "deploy_id"); !deploy.empty()) {
+    auto it = deploy_project_.find(deploy);
+    if (it != deploy_project_.end()) return it->second;
+  }
+  const std::string& stream = event.stream_id();
+  for (std::string_view prefix : {"project-", "access-"}) {
+    if (stream.rfind(prefix, 0) == 0) return stream.substr(prefix.size());
+  }
+  return {};
+}
+
+std::string AccessIndex::project_of(const events::Envelope& event) const {
+  std::shared_lock lock(mu_);
+  return project_of_locked(event);
+}
+
+std::string AccessIndex::run_of(const events::Envelope& event) const {
+  std::string run = payload_string(event, "run_id");
+  return run.empty() ? event.correlation_id() : run;
+}
+
+bool AccessIndex::can_see(const Principal& who, const events::Envelope& event) const {
+  if (who.admin) return true;
+  return allows(who, project_of(event), wharf::v1::ROLE_VIEWER);
+}
+
+std::vector<PermissionRequestRecord> AccessIndex::requests(const std::string& project,
+                                                           const std::string& user) const {
+  std::shared_lock lock(mu_);
+  std::vector<PermissionRequestRecord> out;
+  for (const auto& [id, r] : requests_) {
+    if (!project.empty() && r.project_id != project) continue;
+    if (!user.empty() && r.user != user) continue;
+    out.push_back(r);
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.position < b.position; });
+  return out;
+}
+
+std::optional<PermissionRequestRecord> AccessIndex::request(const std::string& request_id) const {
+  std::shared_lock lock(mu_);
+  auto it = requests_.find(request_id);
+  if (it == requests_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<GrantRecord> AccessIndex::grants(const std::string& project,
+                                             const std::string& user) const {
+  std::shared_lock lock(mu_);
+  std::vector<GrantRecord> out;
+  for (const auto& [p, users] : roles_) {
+    if (!project.empty() && p != project) continue;
+    for (const auto& [u, held] : users) {
+      if (!user.empty() && u != user) continue;
+      for (const auto& [role, grant] : held) out.push_back(grant);
+    }
+  }
+  return out;
+}
+
+}  // namespace wharf::api

@@ -1,0 +1,114 @@
+#pragma once
+// Who may do what, folded from the log: tokens (TokenIssued), roles per
+// project (PermissionGranted/Revoked, and the owner of ProjectCreated),
+// permission requests and their outcome, webhook secrets (RepositoryBinding),
+// and which project each run/deploy belongs to (to scope events for
+// filtering). refresh() folds whatever the store appended since the last call,
+// so a grant is effective on the next request. Thread-safe.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "events/event_store.h"
+
+namespace wharf::api {
+
+struct Principal {
+  std::string user;
+  bool admin = false;
+  std::string token_id;
+};
+
+struct PermissionRequestRecord {
+  std::string request_id;
+  std::string project_id;
+  std::string user;
+  wharf::v1::Role role = wharf::v1::ROLE_UNSPECIFIED;
+  std::string reason;
+  std::string status = "pending";  // pending, approved, denied
+  std::string decided_by;
+  std::string decision_reason;
+  int64_t requested_at_us = 0;
+  uint64_t position = 0;
+};
+
+struct GrantRecord {
+  std::string project_id;
+  std::string user;
+  wharf::v1::Role role = wharf::v1::ROLE_UNSPECIFIED;
+  std::string granted_by;
+  uint64_t position = 0;
+};
+
+class AccessIndex {
+ public:
+  explicit AccessIndex(const events::EventStore& store) : store_(store) {}
+
+  // Folds every event up to the store's head. Cheap when nothing is new.
+  void refresh();
+  uint64_t position() const;
+
+  enum class TokenStatus { kValid, kUnknown, kExpired };
+  struct TokenCheck {
+    TokenStatus status = TokenStatus::kUnknown;
+    Principal principal;
+    int64_t expires_at_us = 0;
+  };
+  TokenCheck check_token(std::string_view token, int64_t now_us);
+
+  // Highest role `user` holds on `project` (ROLE_UNSPECIFIED when none).
+  wharf::v1::Role role_of(const std::string& user, const std::string& project) const;
+  // Admins may do anything; others need `role` or a higher one on `project`.
+  bool allows(const Principal& who, const std::string& project, wharf::v1::Role role) const;
+  bool project_exists(const std::string& project) const;
+  // Every project (sorted) that `who` may view.
+  std::vector<std::string> visible_projects(const Principal& who) const;
+  // Hex SHA-256 of the project's webhook secret, if one is configured.
+  std::optional<std::string> webhook_secret_sha256(const std::string& project) const;
+
+  // The project an event belongs to ("" for global events such as tokens),
+  // and its run ("" if none). Valid for events up to position().
+  std::string project_of(const events::Envelope& event) const;
+  std::string run_of(const events::Envelope& event) const;
+  // May `who` see this event? Admins see all; others see events of projects
+  // where they hold a role.
+  bool can_see(const Principal& who, const events::Envelope& event) const;
+
+  std::vector<PermissionRequestRecord> requests(const std::string& project,
+                                                const std::string& user) const;
+  std::optional<PermissionRequestRecord> request(const std::string& request_id) const;
+  std::vector<GrantRecord> grants(const std::string& project, const std::string& user) const;
+
+ private:
+  struct Token {
+    std::string token_id;
+    std::string user;
+    bool admin = false;
+    int64_t expires_at_us = 0;
+  };
+  void apply(const events::Envelope& event);
+  std::string project_of_locked(const events::Envelope& event) const;
+
+  const events::EventStore& store_;
+  mutable std::shared_mutex mu_;
+  uint64_t cursor_ = 0;
+  std::map<std::string, Token> tokens_by_hash_;
+  // project -> user -> roles held
+  std::map<std::string, std::map<std::string, std::map<wharf::v1::Role, GrantRecord>>> roles_;
+  std::set<std::string> projects_;
+  std::map<std::string, std::string> webhook_secrets_;
+  std::map<std::string, std::string> run_project_;
+  std::map<std::string, std::string> deploy_project_;
+  std::map<std::string, PermissionRequestRecord> requests_;
+};
+
+// "viewer", "deployer", "owner" <-> Role; "" / ROLE_UNSPECIFIED otherwise.
+const char* role_name(wharf::v1::Role role);
+std::optional<wharf::v1::Role> role_from_name(std::string_view name);
+
+}  // namespace wharf::api

@@ -1,0 +1,159 @@
+#pragma once
+// The API without its transport: routes, auth, JSON in and out. The Server
+// feeds it parsed requests; the fuzz target and unit tests call it directly.
+// handle() never throws: every failure becomes a JSON error response.
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/json/value.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/access_index.h"
+#include "api/config.h"
+#include "api/metrics.h"
+#include "api/router.h"
+#include "events/event_store.h"
+
+namespace wharf::api {
+
+namespace http = boost::beast::http;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+// A webhook delivery that passed the signature check, handed to the adapter
+// that registered for its kind ("gerrit", "generic").
+struct WebhookDelivery {
+  std::string kind;
+  std::string project_id;
+  std::string body;
+  std::map<std::string, std::string> headers;  // lower-case names
+};
+struct WebhookResult {
+  unsigned status = 202;
+  boost::json::value body = boost::json::object();
+};
+using WebhookHandler = std::function<WebhookResult(const WebhookDelivery&)>;
+
+// What the API serves from. The store is required; the rest is optional and
+// routes that need a missing piece are not registered.
+struct Services {
+  explicit Services(events::EventStore& s) : store(s) {}
+  events::EventStore& store;
+  std::map<std::string, WebhookHandler> webhooks;  // by kind
+  std::function<bool()> ready;                     // /readyz; unset = ready once started
+  std::function<int64_t()> clock_us;               // unset = system clock
+};
+
+enum class Access {
+  kPublic,         // no token
+  kAuthenticated,  // any valid token; the handler scopes what it shows
+  kViewer,         // role on the route's {project}
+  kDeployer,
+  kOwner,
+  kAdmin,
+  kWebhook,  // per-project HMAC signature instead of a token
+};
+const char* access_name(Access access);
+
+// Where an SSE stream starts and what it shows; the Server runs the stream.
+struct SseStart {
+  uint64_t after_position = 0;  // first event sent is the next one after this
+  std::string project;          // filter; empty = all the principal may see
+  std::string run;
+  Principal principal;
+};
+
+struct Reply {
+  Response response;
+  std::optional<SseStart> sse;
+};
+
+class App;
+
+// One request as a handler sees it.
+struct Context {
+  App& app;
+  const Request& request;
+  PathParams params;
+  std::multimap<std::string, std::string> query;
+  Principal principal;
+  std::string route;  // the matched pattern
+
+  const std::string& param(const std::string& name) const;
+  std::optional<std::string> query_value(const std::string& name) const;
+  // ?name= as an unsigned integer (400 wrong_type otherwise).
+  std::optional<uint64_t> query_uint(const std::string& name) const;
+  // Throws 403 (and audits the denial) unless the principal holds `role` on `project`.
+  void require(const std::string& project, wharf::v1::Role role) const;
+  void require_admin() const;
+  // The actor to record on events this request causes.
+  wharf::v1::Actor actor() const;
+};
+
+using Handler = std::function<Reply(Context&)>;
+
+struct RouteDef {
+  Access access = Access::kAuthenticated;
+  Handler handler;
+};
+
+class App {
+ public:
+  App(const ServerConfig& config, Services& services, MetricsRegistry& metrics);
+
+  Reply handle(const Request& request);
+
+  struct RouteInfo {
+    std::string method;   // "GET"
+    std::string pattern;  // "/api/v1/projects/{project}"
+    Access access;
+  };
+  // Every registered route, for the OpenAPI consistency test and the auth matrix.
+  std::vector<RouteInfo> routes() const;
+
+  // Event frames for an SSE stream: reads events after `cursor`, returns the
+  // frames the stream may show and advances `cursor` past every event read.
+  std::string sse_frames(const SseStart& start, uint64_t& cursor, size_t max_events);
+
+  Services& services() { return services_; }
+  AccessIndex& access() { return access_; }
+  MetricsRegistry& metrics() { return metrics_; }
+  const ServerConfig& config() const { return config_; }
+  int64_t now_us() const;
+  // Appends AccessDenied for the audit view (best effort: a failed append is logged).
+  void audit_denied(const Principal& who, const std::string& project, const std::string& action,
+                    wharf::v1::Role missing);
+  // Waits until the store's head reaches `position` (at most config.min_position_wait).
+  void wait_for_position(uint64_t position);
+
+  void add(http::verb method, std::string pattern, Access access, Handler handler);
+
+ private:
+  Reply dispatch(const Request& request, std::string& route_label);
+  void authenticate(Context& ctx, Access access);
+
+  ServerConfig config_;
+  Services& services_;
+  MetricsRegistry& metrics_;
+  AccessIndex access_;
+  Router<RouteDef> router_;
+  Counter& requests_;
+  Histogram& latency_;
+};
+
+// Response helpers for handlers.
+Reply json_reply(const Request& request, http::status status, const boost::json::value& body);
+Reply error_reply(const Request& request, http::status status, const std::string& code,
+                  const std::string& message, const boost::json::value& details = nullptr);
+
+// Route registration by resource (routes_*.cc).
+void add_ops_routes(App& app);
+void add_event_routes(App& app);
+void add_access_routes(App& app);
+void add_webhook_routes(App& app);
+
+}  // namespace wharf::api

@@ -1,0 +1,29 @@
+#pragma once
+// Everything the HTTP server can be told. `wharf serve` fills it from flags,
+// WHARF_* environment variables and the config file (docs/api.md lists them).
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace wharf::api {
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1";
+  uint16_t port = 8080;  // 0 = pick a free port; Server::port() tells which
+  unsigned threads = 0;  // 0 = std::thread::hardware_concurrency()
+  size_t max_connections = 1024;             // beyond: 503 + Retry-After, then close
+  unsigned retry_after_s = 1;                // Retry-After of that 503
+  size_t max_body_bytes = 1024 * 1024;       // beyond: 413
+  size_t max_header_bytes = 16 * 1024;       // beyond: 431
+  std::chrono::milliseconds idle_timeout{60'000};     // keep-alive wait for the next request
+  std::chrono::milliseconds request_timeout{15'000};  // a started request must arrive within
+  std::chrono::milliseconds write_timeout{30'000};    // a response / SSE frame must drain within
+  std::chrono::milliseconds drain_timeout{10'000};    // stop(): in-flight requests may finish
+  std::chrono::milliseconds min_position_wait{5'000}; // longest wait for ?min_position=
+  std::chrono::milliseconds sse_heartbeat{15'000};    // comment line on idle SSE streams
+  size_t max_page = 1000;                    // largest ?limit= on paged routes
+  size_t default_page = 100;
+};
+
+}  // namespace wharf::api

@@ -1,0 +1,33 @@
+#include "api/webhook_signature.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "events/hash_chain.h"
+
+namespace wharf::api {
+
+std::string hmac_sha256_hex(std::string_view key, std::string_view message) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(message.data()), message.size(), out, &len);
+  return events::to_hex(std::string_view(reinterpret_cast<const char*>(out), len));
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+bool signature_matches(std::string_view header, std::string_view body,
+                       std::string_view secret_sha256_hex) {
+  constexpr std::string_view kPrefix = "sha256=";
+  if (header.substr(0, kPrefix.size()) != kPrefix) return false;
+  std::string given(header.substr(kPrefix.size()));
+  for (auto& c : given) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return constant_time_equal(given, hmac_sha256_hex(secret_sha256_hex, body));
+}
+
+}  // namespace wharf::api

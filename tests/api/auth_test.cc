@@ -1,0 +1,191 @@
+// Bearer tokens, roles, AccessDenied auditing, webhook signatures.
+#include "api/webhook_signature.h"
+#include "tests/api/api_test_support.h"
+
+namespace wharf::api::testing {
+namespace {
+
+using beast::http::verb;
+
+TEST(AuthTest, NoTokenIs401WithChallenge) {
+  ApiHarness h;
+  auto r = h.get("/api/v1/events");
+  EXPECT_EQ(r.status, 401u);
+  EXPECT_EQ(r.error_code(), "unauthenticated");
+  EXPECT_EQ(r.headers["WWW-Authenticate"], "Bearer realm=\"wharf\"");
+}
+
+TEST(AuthTest, UnknownTokenIs401) {
+  ApiHarness h;
+  auto r = h.get("/api/v1/events", "wharf_not-a-real-token");
+  EXPECT_EQ(r.status, 401u);
+  EXPECT_EQ(r.error_code(), "invalid_token");
+}
+
+TEST(AuthTest, ExpiredTokenIs401WithClearMessage) {
+  ApiHarness h;
+  const std::string token = h.token_for("bob", false, now_us() - 1'000'000);
+  auto r = h.get("/api/v1/events", token);
+  EXPECT_EQ(r.status, 401u);
+  EXPECT_EQ(r.error_code(), "token_expired");
+  EXPECT_NE(r.body.find("expired"), std::string::npos);
+  EXPECT_TRUE(r.json().at("error").at("details").as_object().contains("expired_at_us"));
+}
+
+TEST(AuthTest, TokensAreStoredOnlyHashed) {
+  ApiHarness h;
+  const std::string token = h.token_for("carol");
+  auto events = h.store().read_stream("tokens", 1, 100, events::Direction::kForward);
+  ASSERT_TRUE(events);
+  bool found = false;
+  for (const auto& e : *events) {
+    EXPECT_EQ(e.SerializeAsString().find(token), std::string::npos);
+    if (e.payload().token_issued().user() == "carol") {
+      found = true;
+      EXPECT_EQ(e.payload().token_issued().token_sha256(), sha256_hex(token));
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST(AuthTest, FirstAdminTokenOnlyOnAStoreWithoutTokens) {
+  ApiHarness h;  // issued one already
+  auto again = issue_first_admin_token(h.store(), now_us());
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(again->has_value());
+}
+
+TEST(AuthTest, MissingProjectRoleIs403NamingTheRoleAndIsAudited) {
+  ApiHarness h;
+  h.create_project("shop", "alice");
+  const std::string bob = h.token_for("bob");
+  auto r = h.get("/api/v1/events?project=shop", bob);
+  EXPECT_EQ(r.status, 403u);
+  EXPECT_EQ(r.error_code(), "forbidden");
+  auto details = r.json().at("error").at("details");
+  EXPECT_EQ(details.at("missing_role").as_string(), "viewer");
+  EXPECT_EQ(details.at("project").as_string(), "shop");
+
+  auto audit = h.get("/api/v1/events?type=AccessDenied", h.admin_token());
+  ASSERT_EQ(audit.status, 200u);
+  auto events = audit.json().at("events").as_array();
+  ASSERT_EQ(events.size(), 1u);
+  auto data = events[0].at("data");
+  EXPECT_EQ(data.at("user").as_string(), "bob");
+  EXPECT_EQ(data.at("project_id").as_string(), "shop");
+  EXPECT_EQ(data.at("missing_role").as_string(), "ROLE_VIEWER");
+  EXPECT_EQ(data.at("action").as_string(), "GET /api/v1/events");
+}
+
+TEST(AuthTest, AdminRouteIs403ForOthers) {
+  ApiHarness h;
+  const std::string bob = h.token_for("bob");
+  auto r = h.post("/api/v1/tokens", R"({"user":"eve"})", bob);
+  EXPECT_EQ(r.status, 403u);
+  EXPECT_EQ(r.json().at("error").at("details").at("missing_role").as_string(), "admin");
+}
+
+TEST(AuthTest, AdminCreatesATokenThatWorks) {
+  ApiHarness h;
+  auto r = h.post("/api/v1/tokens", R"({"user":"dave","expires_in":"1d"})", h.admin_token());
+  ASSERT_EQ(r.status, 201u) << r.body;
+  const std::string token(r.json().at("token").as_string());
+  EXPECT_GT(r.json().at("expires_at_us").as_int64(), now_us());
+  EXPECT_EQ(h.get("/api/v1/events", token).status, 200u);
+}
+
+TEST(AuthTest, UsersSeeOnlyEventsOfTheirProjects) {
+  ApiHarness h;
+  h.create_project("mine", "alice");
+  h.create_project("theirs", "zed");
+  const std::string alice = h.token_for("alice");
+  auto r = h.get("/api/v1/events?limit=1000", alice);
+  ASSERT_EQ(r.status, 200u);
+  std::set<std::string> streams;
+  const auto body = r.json();
+  for (const auto& e : body.at("events").as_array()) streams.insert(std::string(e.at("stream").as_string()));
+  EXPECT_TRUE(streams.count("project-mine"));
+  EXPECT_FALSE(streams.count("project-theirs"));
+  EXPECT_FALSE(streams.count("tokens"));
+  // Admins see everything.
+  auto all = h.get("/api/v1/events?limit=1000", h.admin_token());
+  std::set<std::string> all_streams;
+  const auto all_body = all.json();
+  for (const auto& e : all_body.at("events").as_array()) all_streams.insert(std::string(e.at("stream").as_string()));
+  EXPECT_TRUE(all_streams.count("project-theirs"));
+  EXPECT_TRUE(all_streams.count("tokens"));
+}
+
+TEST(AuthTest, TokenDigestsAreRedactedInEventJson) {
+  ApiHarness h;
+  auto r = h.get("/api/v1/streams/tokens", h.admin_token());
+  ASSERT_EQ(r.status, 200u);
+  const auto body = r.json();
+  for (const auto& e : body.at("events").as_array()) {
+    EXPECT_EQ(e.at("data").at("token_sha256").as_string(), "redacted");
+  }
+}
+
+class WebhookTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    h.create_project("hooked", "alice", "s3cret");
+    h.create_project("plain", "alice");
+    h.services().webhooks["gerrit"] = [this](const WebhookDelivery& d) {
+      deliveries.push_back(d);
+      return WebhookResult{202, json::object{{"accepted", true}}};
+    };
+  }
+  HttpResult post(const std::string& target, const std::string& body,
+                  std::map<std::string, std::string> headers = {}) {
+    Client c(h.port());
+    return c.request(verb::post, target, "", body, headers);
+  }
+  ApiHarness h;
+  std::vector<WebhookDelivery> deliveries;
+};
+
+TEST_F(WebhookTest, ValidHmacSignatureIsDelivered) {
+  const std::string body = R"({"type":"patchset-created"})";
+  const std::string sig = "sha256=" + hmac_sha256_hex(sha256_hex("s3cret"), body);
+  auto r = post("/api/v1/webhooks/gerrit/hooked", body, {{"X-Wharf-Signature-256", sig}});
+  EXPECT_EQ(r.status, 202u) << r.body;
+  ASSERT_EQ(deliveries.size(), 1u);
+  EXPECT_EQ(deliveries[0].project_id, "hooked");
+  EXPECT_EQ(deliveries[0].body, body);
+  EXPECT_EQ(deliveries[0].headers["x-wharf-signature-256"], sig);
+}
+
+TEST_F(WebhookTest, SecretInQueryIsAcceptedForSendersThatCannotSign) {
+  auto r = post("/api/v1/webhooks/gerrit/hooked?secret=s3cret", "{}");
+  EXPECT_EQ(r.status, 202u);
+  EXPECT_EQ(deliveries.size(), 1u);
+}
+
+TEST_F(WebhookTest, WrongSignatureIs401) {
+  const std::string sig = "sha256=" + hmac_sha256_hex(sha256_hex("wrong"), "{}");
+  auto r = post("/api/v1/webhooks/gerrit/hooked", "{}", {{"X-Wharf-Signature-256", sig}});
+  EXPECT_EQ(r.status, 401u);
+  EXPECT_EQ(r.error_code(), "bad_signature");
+  EXPECT_TRUE(deliveries.empty());
+}
+
+TEST_F(WebhookTest, MissingSignatureIs401) {
+  auto r = post("/api/v1/webhooks/gerrit/hooked", "{}");
+  EXPECT_EQ(r.status, 401u);
+  EXPECT_EQ(r.error_code(), "missing_signature");
+}
+
+TEST_F(WebhookTest, ProjectWithoutSecretIs403) {
+  auto r = post("/api/v1/webhooks/gerrit/plain?secret=x", "{}");
+  EXPECT_EQ(r.status, 403u);
+  EXPECT_EQ(r.error_code(), "webhook_not_configured");
+}
+
+TEST_F(WebhookTest, UnknownKindIs404) {
+  auto r = post("/api/v1/webhooks/bitbucket/hooked?secret=s3cret", "{}");
+  EXPECT_EQ(r.status, 404u);
+}
+
+}  // namespace
+}  // namespace wharf::api::testing
