@@ -293,6 +293,7 @@ Decision decide_rollback(const EnvironmentState& env, const RequestRollback& c, 
 
 // Takes deploy `key` out of the queue.
 void remove(EnvironmentState& env, const std::string& deploy_id, uint32_t attempt, int64_t at_us) {
+  env.queued.erase(deploy_key(deploy_id, attempt));
   for (auto it = env.queue.begin(); it != env.queue.end(); ++it) {
     if (it->deploy_id == deploy_id && it->attempt == attempt) {
       env.last_removed_was_in_flight = it == env.queue.begin();
@@ -311,8 +312,14 @@ std::string deploy_key(const std::string& deploy_id, uint32_t attempt) {
 }
 
 const QueuedDeploy* EnvironmentState::find(const std::string& deploy_id, uint32_t attempt) const {
-  for (const auto& d : queue) {
-    if (d.deploy_id == deploy_id && d.attempt == attempt) return &d;
+  if (queue.empty()) return nullptr;
+  const QueuedDeploy& front = queue.front();
+  if (front.deploy_id == deploy_id && front.attempt == attempt) return &front;
+  // Long queues (a burst of runs) are the case to keep cheap: absent keys
+  // answer from the set; present ones are usually recent, so scan from the back.
+  if (!queued.count(deploy_key(deploy_id, attempt))) return nullptr;
+  for (auto it = queue.rbegin(); it != queue.rend(); ++it) {
+    if (it->deploy_id == deploy_id && it->attempt == attempt) return &*it;
   }
   return nullptr;
 }
@@ -355,6 +362,7 @@ void apply(EnvironmentState& env, const wharf::v1::Envelope& event) {
       d.rollback_id = r.rollback_id();
       d.request_event_id = event.event_id();
       d.spec = r.spec();
+      env.queued.insert(deploy_key(d.deploy_id, d.attempt));
       env.queue.push_back(std::move(d));
       break;
     }

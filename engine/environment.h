@@ -53,6 +53,7 @@ struct EnvironmentState {
   int64_t in_flight_since_us = 0;  // when front() became in flight
   std::vector<SucceededDeploy> succeeded;                     // oldest first
   std::unordered_map<std::string, FinishedDeploy> finished;  // by deploy_key()
+  std::unordered_set<std::string> queued;                     // deploy_key() of each in queue
   std::unordered_set<std::string> rollbacks;                  // rollback ids seen
   bool last_removed_was_in_flight = false;  // of the latest DeploySucceeded/Failed
 
