@@ -85,12 +85,13 @@ Expected<pid_t, std::string> spawn_detached(const ProcessSpec& spec) {
     return unexpected(std::string("fork: ") + strerror(errno));
   }
   if (middle == 0) {
-    // Intermediate: new session, fork the real process, report its pid, leave.
+    // Intermediate: fork the real process, report its pid, leave. The real
+    // process starts its own session, so its pid is its process group id.
     close(fds[0]);
-    setsid();
     pid_t grandchild = fork();
     if (grandchild == 0) {
       close(fds[1]);
+      setsid();
       exec_child(prepared);
     }
     ssize_t ignored = write(fds[1], &grandchild, sizeof grandchild);

@@ -12,7 +12,16 @@ ProcessManager::ProcessManager(events::EventStore& store, CommandBus& bus, Ports
 
 ProcessManager::~ProcessManager() { stop(); }
 
+void ProcessManager::CallbackSink::submit(const engine::Command& command,
+                                          const std::string& command_id,
+                                          const std::string& correlation_id) {
+  std::lock_guard lock(mutex);
+  if (bus) bus->submit(command, bus->system_context(command_id, correlation_id));
+}
+
 Expected<void, std::string> ProcessManager::start() {
+  sink_ = std::make_shared<CallbackSink>();
+  sink_->bus = &bus_;
   timers_ = std::make_unique<TimerQueue>(clock_);
   std::vector<engine::Reaction> recovered;
   uint64_t head = 0;
@@ -44,6 +53,10 @@ Expected<void, std::string> ProcessManager::start() {
 }
 
 void ProcessManager::stop() {
+  if (sink_) {
+    std::lock_guard lock(sink_->mutex);
+    sink_->bus = nullptr;
+  }
   if (subscription_) {
     subscription_->stop();
     subscription_.reset();
@@ -96,10 +109,14 @@ void ProcessManager::carry_out(const engine::Reaction& reaction) {
             ++stats_.timers;
           }
           engine::ExpireTimer expire = r.expire;
-          std::string key = r.key;
+          engine::Context context = r.context;
+          if (context.command_id.empty()) {
+            context = bus_.system_context("timer/" + r.key, expire.run_id);
+          }
           if (timers_) {
-            timers_->schedule(key, r.due_us, [this, expire, key] {
-              bus_.submit(expire, bus_.system_context("timer:" + key, expire.run_id));
+            timers_->schedule(r.key, r.due_us, [this, expire, context]() mutable {
+              context.now_us = clock_.now_us();
+              bus_.submit(expire, context);
             });
           }
         } else if constexpr (std::is_same_v<T, engine::CancelWork>) {
@@ -140,9 +157,9 @@ void ProcessManager::start_build(const engine::BuildJob& job) {
     std::lock_guard lock(state_mutex_);
     ++stats_.builds_started;
   }
-  CommandBus* bus = &bus_;
+  std::shared_ptr<CallbackSink> sink = sink_;
   engine::Callbacks<engine::BuildOutcome> callbacks;
-  callbacks.progress = [bus, job](const engine::StepProgress& p) {
+  callbacks.progress = [sink, job](const engine::StepProgress& p) {
     engine::RecordBuildProgress cmd;
     cmd.run_id = job.run_id;
     cmd.attempt = job.attempt;
@@ -150,9 +167,9 @@ void ProcessManager::start_build(const engine::BuildJob& job) {
     cmd.external_id = p.external_id;
     cmd.log_ref = p.log_ref;
     cmd.message = p.message;
-    bus->submit(cmd, bus->system_context({}, job.run_id));
+    sink->submit(cmd, {}, job.run_id);
   };
-  callbacks.done = [bus, job](const engine::BuildOutcome& o) {
+  callbacks.done = [sink, job](const engine::BuildOutcome& o) {
     engine::RecordBuildResult cmd;
     cmd.run_id = job.run_id;
     cmd.attempt = job.attempt;
@@ -162,8 +179,7 @@ void ProcessManager::start_build(const engine::BuildJob& job) {
     cmd.reason = o.reason;
     cmd.exit_code = o.exit_code;
     cmd.duration_ms = o.duration_ms;
-    bus->submit(cmd, bus->system_context(attempt_key("build-result", job.run_id, job.attempt),
-                                         job.run_id));
+    sink->submit(cmd, attempt_key("build-result", job.run_id, job.attempt), job.run_id);
   };
   ports_.build->start(job, std::move(callbacks));
 }
@@ -177,9 +193,9 @@ void ProcessManager::start_deploy(const engine::DeployJob& job) {
     std::lock_guard lock(state_mutex_);
     ++stats_.deploys_started;
   }
-  CommandBus* bus = &bus_;
+  std::shared_ptr<CallbackSink> sink = sink_;
   engine::Callbacks<engine::DeployOutcome> callbacks;
-  callbacks.progress = [bus, job](const engine::StepProgress& p) {
+  callbacks.progress = [sink, job](const engine::StepProgress& p) {
     engine::RecordDeployProgress cmd;
     cmd.project_id = job.project_id;
     cmd.environment = job.environment;
@@ -189,9 +205,9 @@ void ProcessManager::start_deploy(const engine::DeployJob& job) {
     cmd.external_id = p.external_id;
     cmd.message = p.message;
     cmd.percent = p.percent;
-    bus->submit(cmd, bus->system_context({}, job.run_id.empty() ? job.deploy_id : job.run_id));
+    sink->submit(cmd, {}, job.run_id.empty() ? job.deploy_id : job.run_id);
   };
-  callbacks.done = [bus, job](const engine::DeployOutcome& o) {
+  callbacks.done = [sink, job](const engine::DeployOutcome& o) {
     engine::RecordDeployResult cmd;
     cmd.project_id = job.project_id;
     cmd.environment = job.environment;
@@ -200,8 +216,8 @@ void ProcessManager::start_deploy(const engine::DeployJob& job) {
     cmd.succeeded = o.succeeded;
     cmd.url = o.url;
     cmd.reason = o.reason;
-    bus->submit(cmd, bus->system_context(attempt_key("deploy-result", job.deploy_id, job.attempt),
-                                         job.run_id.empty() ? job.deploy_id : job.run_id));
+    sink->submit(cmd, attempt_key("deploy-result", job.deploy_id, job.attempt),
+                 job.run_id.empty() ? job.deploy_id : job.run_id);
   };
   ports_.deploy->start(job, std::move(callbacks));
 }
@@ -215,10 +231,10 @@ void ProcessManager::start_tests(const engine::TestJob& job) {
     std::lock_guard lock(state_mutex_);
     ++stats_.tests_started;
   }
-  CommandBus* bus = &bus_;
+  std::shared_ptr<CallbackSink> sink = sink_;
   engine::Callbacks<engine::TestOutcome> callbacks;
   callbacks.progress = [](const engine::StepProgress&) {};  // tests report only their result
-  callbacks.done = [bus, job](const engine::TestOutcome& o) {
+  callbacks.done = [sink, job](const engine::TestOutcome& o) {
     engine::RecordTestResult cmd;
     cmd.run_id = job.run_id;
     cmd.environment = job.environment;
@@ -226,10 +242,8 @@ void ProcessManager::start_tests(const engine::TestJob& job) {
     cmd.passed = o.passed;
     cmd.results = o.results;
     cmd.reason = o.reason;
-    bus->submit(cmd, bus->system_context(
-                         attempt_key("tests-result", job.run_id + "/" + job.environment,
-                                     job.attempt),
-                         job.run_id));
+    sink->submit(cmd, attempt_key("tests-result", job.run_id + "/" + job.environment, job.attempt),
+                 job.run_id);
   };
   ports_.tests->start(job, std::move(callbacks));
 }

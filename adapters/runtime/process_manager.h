@@ -81,8 +81,18 @@ class ProcessManager {
   void start_tests(const engine::TestJob& job);
   void write_checkpoint(bool force);
 
+  // What port callbacks hold: the bus until stop(), then nothing, so a port
+  // that outlives this process manager cannot reach a destroyed bus.
+  struct CallbackSink {
+    std::mutex mutex;
+    CommandBus* bus = nullptr;
+    void submit(const engine::Command& command, const std::string& command_id,
+                const std::string& correlation_id);
+  };
+
   events::EventStore& store_;
   CommandBus& bus_;
+  std::shared_ptr<CallbackSink> sink_;
   Ports ports_;
   const Clock& clock_;
   std::unique_ptr<TimerQueue> timers_;
