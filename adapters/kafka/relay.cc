@@ -50,7 +50,13 @@ Properties producer_properties(const RelayOptions& options, const std::string& b
 Expected<std::unique_ptr<Relay>, std::string> Relay::create(events::EventStore& store,
                                                             RelayOptions options) {
   if (options.topic.empty()) return unexpected(std::string("kafka relay: empty topic name"));
-  if (options.cursor_key.empty()) options.cursor_key = "kafka.relay.cursor/" + options.topic;
+  if (options.cursor_key.empty()) {
+    // The embedded topic dies with the process; its cursor must not make a
+    // real broker's topic (configured later) skip the events it saw.
+    options.cursor_key = (options.brokers.empty() ? "kafka.relay.cursor/embedded/"
+                                                  : "kafka.relay.cursor/") +
+                         options.topic;
+  }
   std::unique_ptr<Relay> relay(new Relay(store, std::move(options)));
   const RelayOptions& opts = relay->options_;
 

@@ -35,7 +35,7 @@ namespace wharf::kafka {
 struct RelayOptions {
   std::string brokers;  // bootstrap.servers; empty => start the embedded cluster
   std::string topic = kDefaultEventsTopic;
-  std::string cursor_key;            // default "kafka.relay.cursor/<topic>"
+  std::string cursor_key;  // default "kafka.relay.cursor/<topic>" (".../embedded/<topic>" embedded)
   int embedded_partitions = 4;       // partitions of the topic in the embedded cluster
   size_t read_batch = 1000;          // events read from the log per step
   size_t max_in_flight = 100000;     // events handed to the producer, not yet acknowledged

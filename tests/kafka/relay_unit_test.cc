@@ -96,8 +96,33 @@ TEST(EmbeddedRelay, NoBrokersMeansEmbeddedClusterAndEveryEventOnceInOrder) {
   EXPECT_GT(partitions.size(), 1u) << "7 projects over 4 partitions should use several";
 
   relay->stop();
-  EXPECT_EQ(store->get_meta("kafka.relay.cursor/wharf.events").value(), std::to_string(head));
+  EXPECT_EQ(store->get_meta("kafka.relay.cursor/embedded/wharf.events").value(),
+            std::to_string(head));
   EXPECT_EQ(relay->stats().persisted_cursor, head);
+}
+
+// Moving from the embedded default to a real broker relays the whole log to
+// the broker: the embedded cursor belongs to a topic that died with it.
+TEST(EmbeddedRelay, EmbeddedCursorDoesNotSkipEventsOnARealBroker) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  const uint64_t head = append_events(*store, 200, 3);
+  {
+    auto embedded = make_relay(*store, {});
+    embedded->start();
+    ASSERT_TRUE(embedded->wait_delivered(head, deadline()));
+    embedded->stop();
+  }
+  auto cluster = EmbeddedCluster::start();  // stands in for a real broker here
+  ASSERT_TRUE(cluster);
+  RelayOptions options;
+  options.brokers = (*cluster)->bootstrap_servers();
+  auto relay = make_relay(*store, options);
+  EXPECT_EQ(relay->stats().persisted_cursor, 0u);
+  relay->start();
+  ASSERT_TRUE(relay->wait_delivered(head, deadline()));
+  testing::expect_exactly_once_in_order(read_all_records(options.brokers, kDefaultEventsTopic),
+                                        head);
 }
 
 TEST(EmbeddedRelay, LiveAppendsAreRelayedAsTheyHappen) {
@@ -220,7 +245,7 @@ TEST(EmbeddedRelay, UnreachableBrokerLeavesAppendsAndStopUnaffected) {
 TEST(EmbeddedRelay, CorruptCursorIsRefused) {
   TempDir dir;
   auto store = open_store(dir.path());
-  ASSERT_TRUE(store->put_meta("kafka.relay.cursor/wharf.events", "not-a-number"));
+  ASSERT_TRUE(store->put_meta("kafka.relay.cursor/embedded/wharf.events", "not-a-number"));
   auto relay = Relay::create(*store, {});
   ASSERT_FALSE(relay);
   EXPECT_NE(relay.error().find("not-a-number"), std::string::npos);
