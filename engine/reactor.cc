@@ -10,8 +10,8 @@ Context system_context(std::string command_id, const Envelope* cause) {
   ctx.actor.set_id("system");
   ctx.actor.set_channel(wharf::v1::CHANNEL_SYSTEM);
   ctx.command_id = std::move(command_id);
+  // now_us stays 0: the runtime stamps the time it issues the command.
   if (cause != nullptr) {
-    ctx.now_us = cause->occurred_at_us();
     ctx.correlation_id = cause->correlation_id();
     ctx.causation_id = cause->event_id();
   }

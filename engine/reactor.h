@@ -28,8 +28,8 @@ namespace wharf::engine {
 
 struct IssueCommand {
   Command command;
-  Context context;  // actor "system"/CHANNEL_SYSTEM, deterministic command_id,
-                    // now_us = the triggering event's occurred_at_us (runtime may overwrite)
+  Context context;  // actor "system"/CHANNEL_SYSTEM, deterministic command_id, causation =
+                    // the triggering event; now_us is 0: the runtime stamps it when issuing
 };
 struct StartBuild {
   BuildJob job;

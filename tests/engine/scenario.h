@@ -198,6 +198,8 @@ class Harness {
 
   void perform(Reaction r) {
     if (auto* issue = std::get_if<IssueCommand>(&r)) {
+      EXPECT_EQ(issue->context.now_us, 0) << "the runtime stamps the time";
+      issue->context.now_us = (log.now_us += 1000);
       Result res = log.execute(issue->command, issue->context);
       if (!res.has_value()) rejections.push_back(res.error());
       return;
