@@ -1,7 +1,277 @@
+// `wharf events append|tail|export` and `wharf audit verify`: the log from the
+// command line, for scripting, tests and auditors.
+#include <google/protobuf/stubs/logging.h>
+#include <google/protobuf/util/json_util.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <iterator>
+#include <memory>
+#include <stdexcept>
+
 #include "cli/commands.h"
+#include "events/event_store.h"
+#include "events/export.h"
+#include "events/hash_chain.h"
+#include "events/ids.h"
 
 namespace wharf::cli {
+namespace {
 
-void register_event_commands(CLI::App&) {}
+using events::Envelope;
+using events::EventStore;
+using events::ExpectedVersion;
+
+struct AppendArgs {
+  std::string stream;
+  std::string expected = "any";
+  std::string payload;  // JSON of wharf.v1.Payload; stdin when empty
+  bool envelope = false;
+  std::string event_id;
+  std::string actor;
+  std::string channel = "cli";
+  std::string correlation_id;
+  std::string causation_id;
+};
+
+struct TailArgs {
+  uint64_t from = 1;
+  uint64_t limit = 0;
+  bool follow = false;
+};
+
+struct ExportArgs {
+  std::string out;
+  uint64_t from = 1;
+  uint64_t to = 0;
+};
+
+struct VerifyArgs {
+  std::string file;
+};
+
+[[noreturn]] void fail(const std::string& message, int code = 1) {
+  std::fprintf(stderr, "wharf: %s\n", message.c_str());
+  std::fflush(stderr);
+  throw CLI::RuntimeError(code);
+}
+
+// Writers take the store's lock; readers open a read-only view that follows a
+// running server (`wharf serve`) instead of competing for the lock.
+enum class Access { kWrite, kRead };
+
+std::unique_ptr<EventStore> open_store(Access access) {
+  events::StoreOptions options;
+  options.read_only = access == Access::kRead;
+  auto store = EventStore::open(global_options().data_dir, options);
+  if (!store) fail(store.error().message);
+  return std::move(store.value());
+}
+
+ExpectedVersion parse_expected(const std::string& text) {
+  if (text == "any") return ExpectedVersion::any();
+  if (text == "none" || text == "no-stream") return ExpectedVersion::no_stream();
+  try {
+    size_t used = 0;
+    uint64_t v = std::stoull(text, &used);
+    if (used == text.size()) return ExpectedVersion::exact(v);
+  } catch (const std::exception&) {
+  }
+  fail("--expected must be any, none or a stream version, not '" + text + "'", 2);
+}
+
+wharf::v1::Channel parse_channel(const std::string& text) {
+  wharf::v1::Channel channel;
+  std::string upper = "CHANNEL_";
+  for (char c : text) upper.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  if (!wharf::v1::Channel_Parse(upper, &channel)) {
+    fail("--channel must be one of ui, api, gerrit, system, cli; not '" + text + "'", 2);
+  }
+  return channel;
+}
+
+template <typename Message>
+void parse_json(const std::string& json, Message* message, const std::string& what) {
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  auto status = google::protobuf::util::JsonStringToMessage(json, message, options);
+  if (!status.ok()) {
+    fail("bad " + what + " JSON: " + std::string(status.message()) + "\n  expected the protobuf JSON form of " +
+             message->GetDescriptor()->full_name() +
+             ", e.g. {\"projectCreated\":{\"projectId\":\"p1\",\"name\":\"Payments\"}}",
+         2);
+  }
+}
+
+std::string to_json(const google::protobuf::Message& message) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = false;
+  auto status = google::protobuf::util::MessageToJsonString(message, &out, options);
+  if (!status.ok()) fail("cannot print event as JSON: " + std::string(status.message()));
+  return out;
+}
+
+void run_append(const AppendArgs& args) {
+  std::string json = args.payload;
+  if (json.empty()) {
+    json.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  }
+  if (json.find_first_not_of(" \t\r\n") == std::string::npos) {
+    fail("no payload: pass --payload JSON or pipe the JSON to stdin", 2);
+  }
+  Envelope event;
+  if (args.envelope) {
+    parse_json(json, &event, "envelope");
+  } else {
+    parse_json(json, event.mutable_payload(), "payload");
+  }
+  if (events::payload_type(event.payload()).empty()) {
+    fail("the payload sets no event type (one field of wharf.v1.Payload, e.g. \"projectCreated\")", 2);
+  }
+  if (!args.event_id.empty()) event.set_event_id(args.event_id);
+  if (event.event_id().empty()) event.set_event_id(events::new_uuid());
+  if (event.occurred_at_us() == 0) {
+    event.set_occurred_at_us(std::chrono::duration_cast<std::chrono::microseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count());
+  }
+  if (!args.actor.empty() || !event.has_actor()) {
+    const char* user = std::getenv("USER");
+    event.mutable_actor()->set_id(!args.actor.empty() ? args.actor : (user != nullptr ? user : "cli"));
+    event.mutable_actor()->set_channel(parse_channel(args.channel));
+  }
+  if (!args.correlation_id.empty()) event.set_correlation_id(args.correlation_id);
+  if (!args.causation_id.empty()) event.set_causation_id(args.causation_id);
+
+  auto store = open_store(Access::kWrite);
+  auto result = store->append(args.stream, parse_expected(args.expected), {event});
+  if (!result) fail(std::string(events::to_string(result.error().code)) + ": " + result.error().message);
+  if (result->already_present) {
+    spdlog::info("event {} was already in the log; nothing written", event.event_id());
+  }
+  std::printf("%llu\n", static_cast<unsigned long long>(result->first_position));
+}
+
+volatile std::sig_atomic_t g_interrupted = 0;
+
+void run_tail(const TailArgs& args) {
+  auto store = open_store(Access::kRead);
+  uint64_t printed = 0;
+  uint64_t next = std::max<uint64_t>(args.from, 1);
+  auto print = [&](const Envelope& e) {
+    std::string line = to_json(e);
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fputc('\n', stdout);
+    next = e.position() + 1;
+    return args.limit == 0 || ++printed < args.limit;
+  };
+  auto scanned = store->scan(next, 0, print);
+  if (!scanned) fail(scanned.error().message);
+  std::fflush(stdout);
+  if (!args.follow) return;
+  std::signal(SIGINT, [](int) { g_interrupted = 1; });
+  std::signal(SIGTERM, [](int) { g_interrupted = 1; });
+  while (!g_interrupted && (args.limit == 0 || printed < args.limit)) {
+    store->wait_for_head_beyond(next - 1, std::chrono::steady_clock::now() + std::chrono::milliseconds(200));
+    auto more = store->scan(next, 0, print);
+    if (!more) fail(more.error().message);
+    std::fflush(stdout);
+  }
+}
+
+void run_export(const ExportArgs& args) {
+  auto store = open_store(Access::kRead);
+  events::ExportOptions options;
+  options.from_position = args.from;
+  options.to_position = args.to;
+  auto summary = events::export_events(*store, args.out, options);
+  if (!summary) fail(summary.error().message);
+  std::printf("exported positions %llu..%llu (%llu events) of store %s to %s; head hash %s\n",
+              static_cast<unsigned long long>(summary->from_position),
+              static_cast<unsigned long long>(summary->to_position),
+              static_cast<unsigned long long>(summary->events_written), store->store_id().c_str(),
+              args.out.c_str(), events::to_hex(summary->head_hash).c_str());
+}
+
+void run_verify(const VerifyArgs& args) {
+  // A flipped byte can make a string field invalid UTF-8; the report says so.
+  google::protobuf::LogSilencer quiet;
+  events::VerifyReport report =
+      args.file.empty() ? events::verify_store(global_options().data_dir) : events::verify_export(args.file);
+  if (report.ok) {
+    std::printf("OK: %s\n", report.message.c_str());
+    return;
+  }
+  if (report.first_bad_position != 0) {
+    fail("verification FAILED at position " + std::to_string(report.first_bad_position) + " (" +
+         std::to_string(report.events_checked) + " events before it verified): " + report.message);
+  }
+  fail("verification FAILED: " + report.message);
+}
+
+}  // namespace
+
+void register_event_commands(CLI::App& app) {
+  auto& events_group = group(app, "events", "append to, read and export the event log");
+
+  auto append_args = std::make_shared<AppendArgs>();
+  auto* append = events_group.add_subcommand(
+      "append",
+      "append one event; prints its global position.\n"
+      "The payload is the protobuf JSON of wharf.v1.Payload, e.g.\n"
+      "  wharf events append --stream project-p1 --expected none \\\n"
+      "    --payload '{\"projectCreated\":{\"projectId\":\"p1\",\"name\":\"Payments\"}}'\n"
+      "Without --payload the JSON is read from stdin.");
+  add_data_option(*append);
+  append->add_option("--stream", append_args->stream, "stream id, e.g. project-p1")->required();
+  append->add_option("--expected", append_args->expected,
+                     "expected stream version: any, none (stream must not exist) or N")
+      ->capture_default_str();
+  append->add_option("--payload", append_args->payload, "payload JSON (default: read stdin)");
+  append->add_flag("--envelope", append_args->envelope,
+                   "the JSON is a whole wharf.v1.Envelope (eventId, actor, correlationId, payload...)");
+  append->add_option("--event-id", append_args->event_id,
+                     "idempotency key (default: a new UUID); re-appending it writes nothing");
+  append->add_option("--actor", append_args->actor, "who (default: $USER)");
+  append->add_option("--channel", append_args->channel, "ui, api, gerrit, system or cli")
+      ->capture_default_str();
+  append->add_option("--correlation-id", append_args->correlation_id, "run or request this belongs to");
+  append->add_option("--causation-id", append_args->causation_id, "event or command that caused it");
+  append->callback([append_args] { run_append(*append_args); });
+
+  auto tail_args = std::make_shared<TailArgs>();
+  auto* tail = events_group.add_subcommand(
+      "tail", "print events as JSON lines (protobuf JSON of wharf.v1.Envelope), oldest first");
+  add_data_option(*tail);
+  tail->add_option("--from", tail_args->from, "first global position")->capture_default_str();
+  tail->add_option("--limit", tail_args->limit, "stop after N events (0 = no limit)");
+  tail->add_flag("--follow,-f", tail_args->follow, "keep printing new events until interrupted");
+  tail->callback([tail_args] { run_tail(*tail_args); });
+
+  auto export_args = std::make_shared<ExportArgs>();
+  auto* exp = events_group.add_subcommand(
+      "export",
+      "write a self-contained, hash-chained export file that `wharf audit verify --file` checks "
+      "without the store");
+  add_data_option(*exp);
+  exp->add_option("--out", export_args->out, "output file")->required();
+  exp->add_option("--from", export_args->from, "first position")->capture_default_str();
+  exp->add_option("--to", export_args->to, "last position (default: the head)");
+  exp->callback([export_args] { run_export(*export_args); });
+
+  auto& audit = group(app, "audit", "verify and export the tamper-evident log");
+  auto verify_args = std::make_shared<VerifyArgs>();
+  auto* verify = audit.add_subcommand(
+      "verify",
+      "recompute the hash chain of a store (--data) or an export file (--file); exits 1 naming "
+      "the first position that does not match");
+  add_data_option(*verify);
+  verify->add_option("--file", verify_args->file, "verify this export file instead of a store");
+  verify->callback([verify_args] { run_verify(*verify_args); });
+}
 
 }  // namespace wharf::cli

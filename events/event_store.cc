@@ -10,6 +10,8 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <stdlib.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -85,6 +87,11 @@ class RocksEventStore final : public EventStore {
     if (!db_) return;
     for (auto* handle : handles_) db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
     db_->Close().PermitUncheckedError();
+    db_.reset();
+    if (!secondary_dir_.empty()) {
+      std::error_code ec;
+      fs::remove_all(secondary_dir_, ec);
+    }
   }
 
   Expected<void, Error> open_db();
@@ -119,6 +126,8 @@ class RocksEventStore final : public EventStore {
   rocksdb::ColumnFamilyHandle* meta_cf() const { return handles_[3]; }
 
   Expected<void, Error> load_head();
+  // Read-only mode: catch up with the primary and reload the head.
+  void refresh() const;
   Expected<Envelope, Error> read_position(uint64_t position) const;
   // Latest version of `stream` written to RocksDB (durable or being written).
   uint64_t stored_stream_version(const std::string& stream) const;
@@ -128,14 +137,16 @@ class RocksEventStore final : public EventStore {
 
   const std::string dir_;
   const StoreOptions options_;
+  std::string secondary_dir_;  // read-only mode: the secondary instance's own files
+  mutable std::mutex refresh_mu_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // log, streams, event_ids, meta, others
   std::string store_id_;
 
-  std::atomic<uint64_t> head_position_{0};
+  mutable std::atomic<uint64_t> head_position_{0};
   mutable std::mutex head_mu_;
   mutable std::condition_variable head_cv_;
-  std::string head_hash_;
+  mutable std::string head_hash_;
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
@@ -160,7 +171,7 @@ Expected<void, Error> RocksEventStore::open_db() {
   }
   bool empty = !exists || fs::is_empty(dir_, ec);
   if (!exists) {
-    if (!options_.create_if_missing) {
+    if (!options_.create_if_missing || options_.read_only) {
       return fail(ErrorCode::kNotFound, "no event store at " + dir_);
     }
     fs::create_directories(dir_, ec);
@@ -172,7 +183,7 @@ Expected<void, Error> RocksEventStore::open_db() {
                 "not a wharf event store: " + dir_ +
                     " contains files but no RocksDB database (no CURRENT file); refusing to touch it");
   }
-  if (empty && !options_.create_if_missing) {
+  if (empty && (!options_.create_if_missing || options_.read_only)) {
     return fail(ErrorCode::kNotFound, "no event store at " + dir_);
   }
 
@@ -231,7 +242,18 @@ Expected<void, Error> RocksEventStore::open_db() {
     if (!known) descriptors.push_back({name, cf_options});
   }
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(db_options, dir_, descriptors, &handles_, &raw);
+  rocksdb::Status s;
+  if (options_.read_only) {
+    db_options.max_open_files = -1;  // required by secondary instances
+    std::string pattern = (fs::temp_directory_path() / "wharf-secondary-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      return fail(ErrorCode::kIo, "cannot create a directory for a read-only view of " + dir_);
+    }
+    secondary_dir_ = pattern;
+    s = rocksdb::DB::OpenAsSecondary(db_options, dir_, secondary_dir_, descriptors, &handles_, &raw);
+  } else {
+    s = rocksdb::DB::Open(db_options, dir_, descriptors, &handles_, &raw);
+  }
   if (!s.ok()) {
     if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
       return fail(ErrorCode::kIo, "event store " + dir_ + " is in use by another process: " + s.ToString());
@@ -244,7 +266,9 @@ Expected<void, Error> RocksEventStore::open_db() {
 
   std::string format;
   s = db_->Get(rocksdb::ReadOptions(), meta_cf(), rocksdb::Slice(keys::kFormatKey.data(), keys::kFormatKey.size()), &format);
-  if (s.IsNotFound()) {
+  if (s.IsNotFound() && options_.read_only) {
+    return fail(ErrorCode::kInvalidArgument, "not a wharf event store: " + dir_ + " has no format marker");
+  } else if (s.IsNotFound()) {
     // A new store, or one whose creation stopped before the marker was
     // written (then the log is empty too). Anything else is foreign.
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), log_cf()));
@@ -275,7 +299,7 @@ Expected<void, Error> RocksEventStore::open_db() {
   }
 
   if (auto loaded = load_head(); !loaded) return loaded;
-  writer_ = std::thread([this] { writer_loop(); });
+  if (!options_.read_only) writer_ = std::thread([this] { writer_loop(); });
   return {};
 }
 
@@ -311,12 +335,31 @@ Expected<void, Error> RocksEventStore::load_head() {
   return {};
 }
 
+void RocksEventStore::refresh() const {
+  std::lock_guard refreshing(refresh_mu_);
+  if (!db_->TryCatchUpWithPrimary().ok()) return;  // keep the old head; readers retry
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), log_cf()));
+  it->SeekToLast();
+  if (!it->Valid() || it->key().size() != 8) return;
+  uint64_t position = keys::read_be64(it->key().ToStringView());
+  if (position <= head_position()) return;
+  Envelope last;
+  if (!last.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) return;
+  {
+    std::lock_guard lock(head_mu_);
+    head_hash_ = last.hash();
+    head_position_.store(position, std::memory_order_release);
+  }
+  head_cv_.notify_all();
+}
+
 // ---------------------------------------------------------------- append
 
 Expected<AppendResult, Error> RocksEventStore::append(const std::string& stream,
                                                       ExpectedVersion expected,
                                                       std::vector<Envelope> events) {
   if (closed_.load()) return fail(ErrorCode::kClosed, "event store is closed");
+  if (options_.read_only) return fail(ErrorCode::kInvalidArgument, "event store " + dir_ + " is open read-only");
   if (stream.empty() || stream.find('\0') != std::string::npos || stream.size() > 1024) {
     return fail(ErrorCode::kInvalidArgument,
                 "bad stream id '" + stream + "': must be 1-1024 bytes without NUL");
@@ -609,6 +652,7 @@ Expected<std::vector<Envelope>, Error> RocksEventStore::read_stream(const std::s
                                                                     uint64_t from_version,
                                                                     size_t max_count,
                                                                     Direction direction) const {
+  if (options_.read_only) refresh();
   const uint64_t head = head_position();
   const std::string prefix = keys::stream_prefix(stream);
   std::vector<uint64_t> positions;
@@ -645,6 +689,7 @@ Expected<std::vector<Envelope>, Error> RocksEventStore::read_stream(const std::s
 Expected<uint64_t, Error> RocksEventStore::scan(
     uint64_t from_position, uint64_t to_position,
     const std::function<bool(const Envelope&)>& visit) const {
+  if (options_.read_only && (to_position == 0 || to_position > head_position())) refresh();
   const uint64_t head = head_position();
   const uint64_t last = to_position == 0 ? head : std::min(to_position, head);
   from_position = std::max<uint64_t>(from_position, 1);
@@ -688,6 +733,7 @@ Expected<std::vector<Envelope>, Error> RocksEventStore::read_all(uint64_t from_p
 }
 
 Expected<Envelope, Error> RocksEventStore::read_event(const std::string& event_id) const {
+  if (options_.read_only) refresh();
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), ids_cf(), event_id, &value);
   if (s.IsNotFound()) return fail(ErrorCode::kNotFound, "no event with id " + event_id);
@@ -701,6 +747,7 @@ Expected<Envelope, Error> RocksEventStore::read_event(const std::string& event_i
 }
 
 uint64_t RocksEventStore::stream_version(const std::string& stream) const {
+  if (options_.read_only) refresh();
   const uint64_t head = head_position();
   const std::string prefix = keys::stream_prefix(stream);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_cf()));
@@ -715,6 +762,15 @@ uint64_t RocksEventStore::stream_version(const std::string& stream) const {
 
 uint64_t RocksEventStore::wait_for_head_beyond(uint64_t position,
                                                std::chrono::steady_clock::time_point deadline) const {
+  if (options_.read_only) {  // nobody notifies a secondary: poll the primary
+    while (true) {
+      refresh();
+      auto now = std::chrono::steady_clock::now();
+      if (head_position() > position || closed_.load() || now >= deadline) return head_position();
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+          deadline - now, std::chrono::milliseconds(50)));
+    }
+  }
   std::unique_lock lock(head_mu_);
   head_cv_.wait_until(lock, deadline,
                       [&] { return head_position() > position || closed_.load(); });
@@ -723,6 +779,7 @@ uint64_t RocksEventStore::wait_for_head_beyond(uint64_t position,
 
 Expected<void, Error> RocksEventStore::put_meta(const std::string& key, const std::string& value) {
   if (closed_.load()) return fail(ErrorCode::kClosed, "event store is closed");
+  if (options_.read_only) return fail(ErrorCode::kInvalidArgument, "event store " + dir_ + " is open read-only");
   rocksdb::WriteOptions w;
   w.sync = options_.sync;
   rocksdb::Status s = db_->Put(w, meta_cf(), keys::user_meta_key(key), value);

@@ -67,6 +67,11 @@ struct StoreOptions {
   bool sync = true;             // fsync each group commit; tests and benches may turn off
   bool create_if_missing = true;
   size_t max_batch_events = 4096;  // upper bound on events in one group commit
+  // Open beside a running writer (e.g. `wharf serve`) without taking its lock:
+  // a RocksDB secondary instance that catches up with the primary whenever a
+  // reader reaches the head or waits in wait_for_head_beyond. Appends and
+  // put_meta then fail with kInvalidArgument. The store must exist.
+  bool read_only = false;
   // Tests only: a RocksDB Env (e.g. one that injects write failures). Not owned.
   rocksdb::Env* env = nullptr;
   // Benchmarks only: false stores events without prev_hash/hash so the cost of

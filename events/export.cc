@@ -56,6 +56,7 @@ class DelimitedReader {
   bool is_open() const { return fd_ >= 0; }
   // 1: read one; 0: clean end of file; -1: malformed.
   int next(google::protobuf::MessageLite* message) {
+    message->Clear();  // ParseDelimitedFromZeroCopyStream merges into the message
     bool clean_eof = false;
     if (ParseDelimitedFromZeroCopyStream(message, stream_.get(), &clean_eof)) return 1;
     return clean_eof ? 0 : -1;

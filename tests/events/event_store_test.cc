@@ -363,6 +363,44 @@ TEST(EventStore, SubscriptionFromMiddleAndHandlerStop) {
   EXPECT_EQ(sub.last_delivered(), 17u);
 }
 
+TEST(EventStoreReadOnly, FollowsALiveWriterWithoutItsLock) {
+  TempDir dir;
+  auto writer = open_store(dir.path());
+  ASSERT_TRUE(writer->append("s", ExpectedVersion::any(), {make_event("first")}));
+  StoreOptions options;
+  options.read_only = true;
+  auto reader = open_store(dir.path(), options);
+  EXPECT_EQ(reader->head_position(), 1u);
+  EXPECT_EQ(reader->store_id(), writer->store_id());
+  EXPECT_EQ(reader->append("s", ExpectedVersion::any(), {make_event()}).error().code,
+            ErrorCode::kInvalidArgument);
+
+  std::atomic<uint64_t> seen{0};
+  Subscription sub(*reader, 1, [&](const Envelope& e) {
+    seen.store(e.position());
+    return true;
+  });
+  ASSERT_TRUE(writer->append("s", ExpectedVersion::any(), {make_event("second"), make_event("third")}));
+  auto head = reader->wait_for_head_beyond(1, std::chrono::steady_clock::now() + std::chrono::seconds(30));
+  EXPECT_EQ(head, 3u);
+  EXPECT_EQ(reader->head_hash(), writer->head_hash());
+  EXPECT_EQ(reader->read_event("third")->position(), 3u);
+  EXPECT_EQ(reader->stream_version("s"), 3u);
+  for (int i = 0; i < 3000 && seen.load() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(seen.load(), 3u);
+  EXPECT_EQ(sub.error(), "");
+}
+
+TEST(EventStoreReadOnly, MissingStoreIsNotCreated) {
+  TempDir dir;
+  StoreOptions options;
+  options.read_only = true;
+  auto store = EventStore::open(dir.sub("none"), options);
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code, ErrorCode::kNotFound);
+  EXPECT_FALSE(std::filesystem::exists(dir.sub("none")));
+}
+
 TEST(EventStoreOpen, ForeignDirectoryWithFilesIsRefusedAndUntouched) {
   TempDir dir;
   { std::ofstream(dir.sub("notes.txt")) << "hello"; }

@@ -226,6 +226,24 @@ TEST(Export, FlippedByteInsideAnEventRecordIsNamed) {
   EXPECT_EQ(cut.first_bad_position, 50u) << cut.message;  // 49 is whole, 50 is cut
 }
 
+TEST(Export, EventsWithDifferentFieldsSetVerify) {
+  // Regression: records must not inherit fields from the record before them.
+  TempDir tmp;
+  auto store = open_store(tmp.sub("store"));
+  Envelope full = make_event("full", "with-name");
+  Envelope sparse = make_event("sparse", "x");
+  sparse.mutable_payload()->mutable_project_created()->clear_name();
+  sparse.clear_correlation_id();
+  sparse.clear_actor();
+  ASSERT_TRUE(store->append("s", ExpectedVersion::any(), {full, sparse}));
+  ASSERT_TRUE(export_events(*store, tmp.sub("mixed.wharf")));
+  auto report = verify_export(tmp.sub("mixed.wharf"));
+  EXPECT_TRUE(report.ok) << report.message;
+  auto file = read_export(tmp.sub("mixed.wharf"));
+  ASSERT_TRUE(file);
+  EXPECT_EQ(file->records[1].event().payload().project_created().name(), "");
+}
+
 TEST(Export, EmptyStoreExportsAndVerifies) {
   TempDir tmp;
   auto store = open_store(tmp.sub("store"));
