@@ -2,7 +2,6 @@
 // command line, for scripting, tests and auditors.
 #include <google/protobuf/stubs/logging.h>
 #include <google/protobuf/util/json_util.h>
-#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <csignal>
@@ -35,6 +34,7 @@ struct AppendArgs {
   std::string channel = "cli";
   std::string correlation_id;
   std::string causation_id;
+  int64_t occurred_at_us = 0;
 };
 
 struct TailArgs {
@@ -134,6 +134,7 @@ void run_append(const AppendArgs& args) {
   }
   if (!args.event_id.empty()) event.set_event_id(args.event_id);
   if (event.event_id().empty()) event.set_event_id(events::new_uuid());
+  if (args.occurred_at_us != 0) event.set_occurred_at_us(args.occurred_at_us);
   if (event.occurred_at_us() == 0) {
     event.set_occurred_at_us(std::chrono::duration_cast<std::chrono::microseconds>(
                                  std::chrono::system_clock::now().time_since_epoch())
@@ -151,7 +152,9 @@ void run_append(const AppendArgs& args) {
   auto result = store->append(args.stream, parse_expected(args.expected), {event});
   if (!result) fail(std::string(events::to_string(result.error().code)) + ": " + result.error().message);
   if (result->already_present) {
-    spdlog::info("event {} was already in the log; nothing written", event.event_id());
+    // stderr: stdout carries only the position, for scripts.
+    std::fprintf(stderr, "wharf: event %s was already in the log; nothing written\n",
+                 event.event_id().c_str());
   }
   std::printf("%llu\n", static_cast<unsigned long long>(result->first_position));
 }
@@ -236,6 +239,9 @@ void register_event_commands(CLI::App& app) {
                    "the JSON is a whole wharf.v1.Envelope (eventId, actor, correlationId, payload...)");
   append->add_option("--event-id", append_args->event_id,
                      "idempotency key (default: a new UUID); re-appending it writes nothing");
+  append->add_option("--occurred-at-us", append_args->occurred_at_us,
+                     "when it happened, µs since the epoch (default: now); give the same value "
+                     "with the same --event-id to make a retry idempotent");
   append->add_option("--actor", append_args->actor, "who (default: $USER)");
   append->add_option("--channel", append_args->channel, "ui, api, gerrit, system or cli")
       ->capture_default_str();

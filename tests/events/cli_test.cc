@@ -1,0 +1,178 @@
+// The `wharf` binary end to end: events append/tail/export and audit verify,
+// including tampered copies. Runs $WHARF_BIN (set by scripts/test) or the
+// binary of this build tree.
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "events/keys.h"
+#include "tests/events/raw_rocksdb.h"
+#include "tests/events/test_util.h"
+
+namespace wharf::events {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string wharf_bin() {
+  const char* env = std::getenv("WHARF_BIN");
+  return env != nullptr ? env : WHARF_DEFAULT_BIN;
+}
+
+struct CliRun {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class WharfCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(fs::exists(wharf_bin())) << "wharf binary not found at " << wharf_bin()
+                                         << " (build target `wharf` or set WHARF_BIN)";
+  }
+
+  CliRun wharf(const std::string& args, const std::string& stdin_text = "") {
+    const std::string n = std::to_string(runs_++);  // runs may overlap (tail --follow)
+    const std::string in = tmp_.sub("stdin" + n), out = tmp_.sub("stdout" + n), err = tmp_.sub("stderr" + n);
+    std::ofstream(in, std::ios::trunc) << stdin_text;
+    std::string command = "'" + wharf_bin() + "' " + args + " <'" + in + "' >'" + out + "' 2>'" + err + "'";
+    int status = std::system(command.c_str());
+    CliRun r;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = slurp(out);
+    r.err = slurp(err);
+    return r;
+  }
+
+  std::string data() const { return "--data '" + tmp_.sub("store") + "'"; }
+
+  testing::TempDir tmp_;
+  std::atomic<int> runs_{0};
+};
+
+TEST_F(WharfCli, AppendTailExportVerify) {
+  auto first = wharf("events append " + data() +
+                     " --stream project-p1 --expected none --actor alice"
+                     " --payload '{\"projectCreated\":{\"projectId\":\"p1\",\"name\":\"Payments\"}}'");
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(first.out, "1\n");
+  auto from_stdin = wharf("events append " + data() + " --stream project-p1 --expected 1",
+                          "{\"repositoryBound\":{\"projectId\":\"p1\"}}");
+  ASSERT_EQ(from_stdin.exit_code, 0) << from_stdin.err;
+  EXPECT_EQ(from_stdin.out, "2\n");
+  const std::string fixed = "events append " + data() +
+                            " --stream project-p1 --event-id fixed-id --occurred-at-us 1700000000000000"
+                            " --payload '{\"projectCreated\":{\"projectId\":\"p9\"}}'";
+  auto once = wharf(fixed);
+  ASSERT_EQ(once.exit_code, 0) << once.err;
+  EXPECT_EQ(once.out, "3\n");
+  auto retry = wharf(fixed);  // idempotent: the original position, nothing written
+  ASSERT_EQ(retry.exit_code, 0) << retry.err;
+  EXPECT_EQ(retry.out, "3\n");
+  auto changed_actor = wharf(fixed + " --actor mallory");
+  EXPECT_EQ(changed_actor.exit_code, 1);
+  EXPECT_NE(changed_actor.err.find("event_id_conflict"), std::string::npos) << changed_actor.err;
+
+  auto tail = wharf("events tail " + data());
+  ASSERT_EQ(tail.exit_code, 0) << tail.err;
+  std::istringstream lines(tail.out);
+  std::string line;
+  uint64_t expected = 1;
+  while (std::getline(lines, line)) {
+    Envelope e;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(line, &e).ok()) << line;
+    EXPECT_EQ(e.position(), expected++);
+  }
+  EXPECT_EQ(expected, 4u);
+  EXPECT_NE(tail.out.find("\"id\":\"alice\""), std::string::npos);
+  EXPECT_NE(tail.out.find("RepositoryBound"), std::string::npos);
+
+  auto exported = wharf("events export " + data() + " --out '" + tmp_.sub("all.wharf") + "'");
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  auto verify_store = wharf("audit verify " + data());
+  EXPECT_EQ(verify_store.exit_code, 0) << verify_store.err;
+  EXPECT_NE(verify_store.out.find("OK"), std::string::npos);
+  auto verify_file = wharf("audit verify --file '" + tmp_.sub("all.wharf") + "'");
+  EXPECT_EQ(verify_file.exit_code, 0) << verify_file.err;
+}
+
+TEST_F(WharfCli, ClearErrorsForBadInput) {
+  auto bad_json = wharf("events append " + data() + " --stream s --payload '{\"projectCreatd\":{}}'");
+  EXPECT_EQ(bad_json.exit_code, 2);
+  EXPECT_NE(bad_json.err.find("bad payload JSON"), std::string::npos) << bad_json.err;
+  EXPECT_NE(bad_json.err.find("projectCreatd"), std::string::npos) << bad_json.err;
+  auto no_type = wharf("events append " + data() + " --stream s --payload '{}'");
+  EXPECT_EQ(no_type.exit_code, 2);
+  auto bad_expected = wharf("events append " + data() + " --stream s --expected soon --payload "
+                            "'{\"projectCreated\":{}}'");
+  EXPECT_EQ(bad_expected.exit_code, 2);
+  ASSERT_EQ(wharf("events append " + data() + " --stream s --payload '{\"projectCreated\":{}}'").exit_code, 0);
+  auto conflict = wharf("events append " + data() + " --stream s --expected none --payload "
+                        "'{\"projectCreated\":{}}'");
+  EXPECT_EQ(conflict.exit_code, 1);
+  EXPECT_NE(conflict.err.find("conflict on stream s: expected no stream, actual version 1"), std::string::npos)
+      << conflict.err;
+  auto missing = wharf("events tail --data '" + tmp_.sub("nothing") + "'");
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_FALSE(fs::exists(tmp_.sub("nothing")));
+}
+
+TEST_F(WharfCli, AuditVerifyNamesTheTamperedPosition) {
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_EQ(wharf("events append " + data() + " --stream s --payload "
+                    "'{\"projectCreated\":{\"projectId\":\"p" + std::to_string(i) + "\"}}'")
+                  .exit_code,
+              0);
+  }
+  ASSERT_EQ(wharf("events export " + data() + " --out '" + tmp_.sub("all.wharf") + "'").exit_code, 0);
+
+  fs::copy(tmp_.sub("store"), tmp_.sub("copy"), fs::copy_options::recursive);
+  {
+    testing::RawStore raw(tmp_.sub("copy"));
+    std::string value = raw.get(keys::kLogFamily, keys::log_key(4));
+    value[value.size() / 2] = static_cast<char>(value[value.size() / 2] ^ 0x04);
+    raw.put(keys::kLogFamily, keys::log_key(4), value);
+  }
+  auto store = wharf("audit verify --data '" + tmp_.sub("copy") + "'");
+  EXPECT_EQ(store.exit_code, 1);
+  EXPECT_NE(store.err.find("FAILED at position 4"), std::string::npos) << store.err;
+
+  std::string bytes = slurp(tmp_.sub("all.wharf"));
+  size_t at = bytes.find(std::string("\x0a\x02p4", 4));  // ProjectCreated.project_id = "p4"
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + 3] = '7';  // p4 -> p7 inside the record of position 5
+  std::ofstream(tmp_.sub("tampered.wharf"), std::ios::binary) << bytes;
+  auto file = wharf("audit verify --file '" + tmp_.sub("tampered.wharf") + "'");
+  EXPECT_EQ(file.exit_code, 1);
+  EXPECT_NE(file.err.find("FAILED at position 5"), std::string::npos) << file.err;
+}
+
+TEST_F(WharfCli, TailFollowSeesAppendsFromAnotherProcess) {
+  ASSERT_EQ(wharf("events append " + data() + " --stream s --payload '{\"projectCreated\":{}}'").exit_code, 0);
+  CliRun follow;
+  std::thread tail([&] { follow = wharf("events tail --follow --limit 3 " + data()); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(wharf("events append " + data() + " --stream s --payload '{\"projectCreated\":{}}'").exit_code, 0);
+  }
+  tail.join();  // --limit 3 ends it once the third event arrives
+  EXPECT_EQ(follow.exit_code, 0) << follow.err;
+  EXPECT_EQ(std::count(follow.out.begin(), follow.out.end(), '\n'), 3) << follow.out;
+  EXPECT_NE(follow.out.find("\"position\":\"3\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace wharf::events
