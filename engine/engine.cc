@@ -132,6 +132,10 @@ Expected<std::vector<Envelope>, Rejection> decide(const StreamState& own, const 
   if (context.command_id.empty()) {
     return unexpected(Rejection{Code::kInvalidArgument, "the command has no command id"});
   }
+  if (const auto* timer = std::get_if<ExpireTimer>(&command);
+      timer != nullptr && timer->step == wharf::v1::STEP_KIND_UNSPECIFIED) {
+    return unexpected(Rejection{Code::kInvalidArgument, "a timer must name its step kind"});
+  }
   const std::string stream = stream_of(command);
   if (stream != own.stream_id()) {
     return unexpected(Rejection{Code::kWrongStream, std::string(command_name(command)) +

@@ -204,8 +204,7 @@ std::string repository_of(const wharf::v1::RepositoryBinding& binding) {
   return "";
 }
 
-Decision decide_observe(const RunState& run, const ObserveCommit& c, const Context& ctx,
-                        const ProjectState* project) {
+Decision decide_observe(const RunState& run, const ObserveCommit& c, const ProjectState* project) {
   if (project == nullptr || !project->exists) {
     return reject(Code::kNotFound, "project " + c.project_id + " does not exist");
   }
@@ -215,7 +214,6 @@ Decision decide_observe(const RunState& run, const ObserveCommit& c, const Conte
     return reject(Code::kInvalidArgument, "branch " + c.branch + " is not watched by project " +
                                               c.project_id);
   }
-  (void)ctx;
   std::string run_id = c.run_id.empty() ? run_id_of(c) : c.run_id;
   std::string dedup = c.dedup_key.empty() ? c.source + ":" + c.commit_sha : c.dedup_key;
   std::vector<NewEvent> out;
@@ -665,7 +663,7 @@ Decision decide(const RunState& run, const Command& command, const Context& cont
       [&](const auto& c) -> Decision {
         using T = std::decay_t<decltype(c)>;
         if constexpr (std::is_same_v<T, ObserveCommit>) {
-          return decide_observe(run, c, context, project);
+          return decide_observe(run, c, project);
         } else if constexpr (std::is_same_v<T, RequestBuild>) {
           return retry(run, c.run_id, RunStep::kBuild, "rebuilt");
         } else if constexpr (std::is_same_v<T, RetryStep>) {

@@ -103,7 +103,11 @@ TEST(Engine, RoutingAndWrongStreams) {
   auto no_id = decide(StreamState("run-r-1"), CancelRun{"r-1", ""}, Context{});
   ASSERT_FALSE(no_id.has_value());
   EXPECT_EQ(no_id.error().reason, "the command has no command id");
-  // A run command on a project stream is refused by the aggregate.
+  ExpireTimer no_step;
+  no_step.run_id = "r-1";
+  auto timer = decide(StreamState("run-r-1"), no_step, ctx);
+  ASSERT_FALSE(timer.has_value());
+  EXPECT_EQ(timer.error().code, Rejection::Code::kInvalidArgument);
   EXPECT_EQ(run_stream("x"), "run-x");
 }
 
