@@ -322,3 +322,37 @@ TEST_F(Rollback, AFailedDeployIsNeverATarget) {
 
 }  // namespace
 }  // namespace wharf::engine::testing
+
+namespace wharf::engine::testing {
+namespace {
+
+TEST(EnvironmentDecider, ManualDeployOfAVersionSeenHereNeedsNoDigest) {
+  Log log;
+  ASSERT_TRUE(log.when(demo_project("shop", {environment("staging")})));
+  ASSERT_TRUE(log.when(run_deploy("r-1", kV1)));
+  ASSERT_TRUE(log.when(result("r-1.staging", true)));
+  RequestDeploy again;
+  again.project_id = "shop";
+  again.environment = "staging";
+  again.spec.set_version(kV1);
+  auto r = log.when(again);
+  ASSERT_THAT(types(r), ElementsAre("DeployRequested"));
+  EXPECT_EQ(r->at(0).payload().deploy_requested().spec().artifact_uri(), "cas://" + kV1);
+}
+
+TEST(EnvironmentDecider, LatestOfVersionPrefersTheNewestDeploy) {
+  Log log;
+  ASSERT_TRUE(log.when(run_deploy("r-1", kV1)));
+  ASSERT_TRUE(log.when(result("r-1.staging", true)));
+  ASSERT_TRUE(log.when(run_deploy("r-2", kV1)));
+  auto second = log.when(result("r-2.staging", true));
+  ASSERT_TRUE(second.has_value());
+  EnvironmentState s = env_state(log);
+  ASSERT_NE(s.latest_of_version(kV1), nullptr);
+  EXPECT_EQ(s.latest_of_version(kV1)->event_id, second->at(0).event_id());
+  EXPECT_EQ(s.latest_of_version("aaaaaa"), nullptr);  // prefixes need 7 characters
+  EXPECT_NE(s.latest_of_version("aaaaaaa"), nullptr);
+}
+
+}  // namespace
+}  // namespace wharf::engine::testing

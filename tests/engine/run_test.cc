@@ -330,3 +330,41 @@ TEST(RunStages, TheRunKeepsItsSnapshotWhenTheProjectChanges) {
 
 }  // namespace
 }  // namespace wharf::engine::testing
+
+namespace wharf::engine::testing {
+namespace {
+
+TEST_F(RunDecider, RetryStepAfterFailedTestsRerunsThem) {
+  ASSERT_TRUE(log.when(build_ok("r-1", kDigest1)));
+  ASSERT_TRUE(log.when(stage_result("staging", true)));
+  ASSERT_TRUE(log.when(tests("staging", false)));
+  auto r = log.when(RetryStep{"r-1", ""});
+  ASSERT_THAT(types(r), ElementsAre("TestsRequested"));
+  EXPECT_EQ(r->at(0).payload().tests_requested().attempt(), 2u);
+  auto old = log.when(tests("staging", true, 1));
+  ASSERT_FALSE(old.has_value());
+  EXPECT_EQ(old.error().code, Rejection::Code::kStale);
+}
+
+TEST_F(RunDecider, CommandsOnUnknownRunsAreNotFound) {
+  for (const Command& c : std::vector<Command>{
+           RecordBuildProgress{"r-9", 1, RecordBuildProgress::Kind::kStarted, "", "", ""},
+           Approve{"r-9", "prod", ""}, RetryStep{"r-9", ""}, RunTests{"r-9", "staging", ""},
+           build_ok("r-9", kDigest1)}) {
+    auto r = log.when(c);
+    ASSERT_FALSE(r.has_value()) << command_name(c);
+    EXPECT_EQ(r.error().code, Rejection::Code::kNotFound) << command_name(c);
+    EXPECT_EQ(r.error().reason, "run r-9 does not exist");
+  }
+}
+
+TEST_F(RunDecider, ABuildResultDuringADeployIsStale) {
+  ASSERT_TRUE(log.when(build_ok("r-1", kDigest1)));
+  auto r = log.when(build_ok("r-1", kDigest1));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().reason,
+            "run r-1 is deploying to staging (attempt 1); cannot record build result for attempt 1");
+}
+
+}  // namespace
+}  // namespace wharf::engine::testing
