@@ -128,6 +128,40 @@ TEST(EventStore, IdempotentRetryReturnsOriginalPositionsAndWritesNothing) {
   EXPECT_EQ(store->head_position(), 3u);
 }
 
+TEST(EventStore, ConcurrentRetriesOfTheSameEventsStoreThemOnce) {
+  // Retries race the original inside one group commit and across the
+  // pipeline (staged but not yet durable): every caller gets the same
+  // positions and each event is stored once.
+  TempDir dir;
+  auto store = open_store(dir.path());
+  for (int round = 0; round < 30; ++round) {
+    std::vector<Envelope> events = {make_event("r" + std::to_string(round) + "-a"),
+                                    make_event("r" + std::to_string(round) + "-b")};
+    std::vector<AppendResult> results(6);
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < results.size(); ++t) {
+      threads.emplace_back([&, t] {
+        if (t % 2 == 0) {
+          ASSERT_TRUE(store->append("noise-" + std::to_string(t), ExpectedVersion::any(), {make_event()}));
+        }
+        auto r = store->append("retried", ExpectedVersion::any(), events);
+        ASSERT_TRUE(r) << r.error().message;
+        results[t] = *r;
+      });
+    }
+    for (auto& t : threads) t.join();
+    int fresh = 0;
+    for (const auto& r : results) {
+      EXPECT_EQ(r.first_position, results[0].first_position);
+      EXPECT_EQ(r.last_position, r.first_position + 1);
+      fresh += r.already_present ? 0 : 1;
+    }
+    EXPECT_EQ(fresh, 1) << "exactly one caller wrote the events";
+  }
+  EXPECT_EQ(store->stream_version("retried"), 60u);
+  EXPECT_EQ(store->head_position(), 60u + 30u * 3u);
+}
+
 TEST(EventStore, SameIdDifferentContentIsEventIdConflict) {
   TempDir dir;
   auto store = open_store(dir.path());

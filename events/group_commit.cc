@@ -1,0 +1,353 @@
+// The group-commit writer, in two threads so that staging the next batch
+// (validation, positions, hashes) overlaps the fsync of the current one:
+//
+//   callers --queue--> sequencer --ready_ (one batch)--> committer --> ack
+//
+// The sequencer validates against RocksDB plus what it staged earlier and
+// that may not be durable yet (staged_ids_, version_cache_). The committer
+// writes one synced WriteBatch per batch, then advances the head and answers
+// every caller of that batch. After a failed write every later batch fails
+// too (its staging assumed the failed one), and the store refuses appends
+// until reopened. Rules: docs/storage.md#durability-and-group-commit.
+#include <unordered_set>
+
+#include "events/hash_chain.h"
+#include "events/keys.h"
+#include "events/rocks_event_store.h"
+
+namespace wharf::events::internal {
+
+Expected<AppendResult, Error> RocksEventStore::append(const std::string& stream,
+                                                      ExpectedVersion expected,
+                                                      std::vector<Envelope> events) {
+  if (closed_.load()) return fail(ErrorCode::kClosed, "event store is closed");
+  if (options_.read_only) return fail(ErrorCode::kInvalidArgument, "event store " + dir_ + " is open read-only");
+  if (stream.empty() || stream.find('\0') != std::string::npos || stream.size() > 1024) {
+    return fail(ErrorCode::kInvalidArgument,
+                "bad stream id '" + stream + "': must be 1-1024 bytes without NUL");
+  }
+  if (events.empty()) return fail(ErrorCode::kInvalidArgument, "append to " + stream + " without events");
+  auto pending = std::make_unique<PendingAppend>();
+  pending->stream = stream;
+  pending->expected = expected;
+  pending->digests.reserve(events.size());
+  std::unordered_set<std::string_view> ids;
+  for (auto& event : events) {
+    if (event.event_id().empty()) {
+      return fail(ErrorCode::kInvalidArgument, "an event appended to " + stream + " has no event_id");
+    }
+    std::string type = payload_type(event.payload());
+    if (type.empty()) {
+      return fail(ErrorCode::kInvalidArgument, "event " + event.event_id() + " has no payload");
+    }
+    if (!ids.insert(event.event_id()).second) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "event id " + event.event_id() + " appears twice in one append to " + stream);
+    }
+    event.set_position(0);
+    event.set_stream_version(0);
+    event.set_recorded_at_us(0);
+    event.clear_prev_hash();
+    event.clear_hash();
+    event.set_stream_id(stream);
+    event.set_type(std::move(type));
+    pending->digests.push_back(sha256(serialize_deterministic(event)));
+  }
+  pending->events = std::move(events);
+  auto result = pending->done.get_future();
+  {
+    std::lock_guard lock(queue_mu_);
+    if (closed_.load()) return fail(ErrorCode::kClosed, "event store is closed");
+    queue_.push_back(pending.get());
+  }
+  queue_cv_.notify_one();
+  return result.get();
+}
+
+uint64_t RocksEventStore::stored_stream_version(const std::string& stream) const {
+  const std::string prefix = keys::stream_prefix(stream);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_cf()));
+  it->SeekForPrev(keys::stream_key(stream, UINT64_MAX));
+  if (!it->Valid() || !has_stream_prefix(it->key(), prefix)) return 0;
+  return keys::read_be64(it->key().ToStringView().substr(prefix.size()));
+}
+
+void RocksEventStore::start_writer() {
+  staged_position_ = head_position();
+  staged_hash_ = head_hash_;
+  writer_ = std::thread([this] { sequencer_loop(); });
+}
+
+std::string RocksEventStore::write_failure() const {
+  std::lock_guard lock(failure_mu_);
+  return write_failure_;
+}
+
+void RocksEventStore::sequencer_loop() {
+  committer_ = std::thread([this] { committer_loop(); });
+  std::vector<PendingAppend*> appends;
+  while (true) {
+    appends.clear();
+    {
+      std::unique_lock lock(queue_mu_);
+      queue_cv_.wait(lock, [&] { return !queue_.empty() || closed_.load(); });
+      if (closed_.load()) {
+        for (auto* p : queue_) p->done.set_value(fail(ErrorCode::kClosed, "event store is closed"));
+        queue_.clear();
+        break;
+      }
+      size_t events = 0;
+      while (!queue_.empty() &&
+             (appends.empty() || events + queue_.front()->events.size() <= options_.max_batch_events)) {
+        events += queue_.front()->events.size();
+        appends.push_back(queue_.front());
+        queue_.pop_front();
+      }
+    }
+    if (failed_.load()) {
+      for (auto* p : appends) p->done.set_value(fail(ErrorCode::kIo, write_failure()));
+      continue;
+    }
+    auto batch = stage(appends);
+    std::unique_lock lock(commit_mu_);
+    commit_cv_.wait(lock, [&] { return ready_ == nullptr; });
+    ready_ = std::move(batch);
+    lock.unlock();
+    commit_cv_.notify_all();
+  }
+  {
+    std::unique_lock lock(commit_mu_);
+    commit_cv_.wait(lock, [&] { return ready_ == nullptr; });
+    committer_stop_ = true;
+  }
+  commit_cv_.notify_all();
+  committer_.join();
+}
+
+void RocksEventStore::committer_loop() {
+  while (true) {
+    std::unique_ptr<StagedBatch> batch;
+    {
+      std::unique_lock lock(commit_mu_);
+      commit_cv_.wait(lock, [&] { return ready_ != nullptr || committer_stop_; });
+      if (ready_ == nullptr) return;
+      batch = std::move(ready_);
+    }
+    commit_cv_.notify_all();
+    commit(*batch);
+  }
+}
+
+uint64_t RocksEventStore::staged_stream_version(const std::string& stream) {
+  if (auto it = version_cache_.find(stream); it != version_cache_.end()) return it->second;
+  uint64_t v = stored_stream_version(stream);
+  version_cache_.emplace(stream, v);
+  return v;
+}
+
+std::unique_ptr<StagedBatch> RocksEventStore::stage(const std::vector<PendingAppend*>& appends) {
+  auto batch = std::make_unique<StagedBatch>();
+  batch->seq = ++staged_seq_;
+  batch->outcomes.reserve(appends.size());
+
+  // Forget staged ids the committer has made durable: RocksDB has them now.
+  const uint64_t committed = committed_seq_.load(std::memory_order_acquire);
+  while (!staged_ids_by_batch_.empty() && staged_ids_by_batch_.front().first <= committed) {
+    for (const auto& id : staged_ids_by_batch_.front().second) {
+      auto it = staged_ids_.find(id);
+      if (it != staged_ids_.end() && it->second.batch <= committed) staged_ids_.erase(it);
+    }
+    staged_ids_by_batch_.pop_front();
+  }
+  // The version cache may hold staged versions; clear it only when nothing is in flight.
+  if (version_cache_.size() > 100000 && committed + 1 == batch->seq) version_cache_.clear();
+  staged_ids_by_batch_.emplace_back(batch->seq, std::vector<std::string>());
+  auto& staged_here = staged_ids_by_batch_.back().second;
+
+  uint64_t next_position = staged_position_ + 1;
+  batch->first_position = next_position;
+  std::string prev_hash = staged_hash_;
+  const int64_t recorded_at = std::max(now_us(), last_recorded_at_us_);
+  std::string stored;
+  std::vector<std::string> lookup_values;
+  std::vector<rocksdb::Slice> lookup_keys;
+
+  for (auto* p : appends) {
+    StagedBatch::Outcome outcome{p, std::nullopt};
+    const size_t n = p->events.size();
+
+    // 1. Idempotency: find each id among staged ids, then in RocksDB.
+    std::vector<std::pair<uint64_t, std::string>> known(n);  // position, digest; 0 = unknown
+    lookup_keys.clear();
+    std::vector<size_t> lookup_index;
+    for (size_t i = 0; i < n; ++i) {
+      if (auto it = staged_ids_.find(p->events[i].event_id()); it != staged_ids_.end()) {
+        known[i] = {it->second.position, it->second.digest};
+      } else {
+        lookup_keys.emplace_back(p->events[i].event_id());
+        lookup_index.push_back(i);
+      }
+    }
+    if (!lookup_keys.empty()) {
+      std::vector<rocksdb::ColumnFamilyHandle*> families(lookup_keys.size(), ids_cf());
+      lookup_values.clear();
+      auto statuses = db_->MultiGet(rocksdb::ReadOptions(), families, lookup_keys, &lookup_values);
+      for (size_t k = 0; k < statuses.size() && !outcome.result; ++k) {
+        const std::string& id = p->events[lookup_index[k]].event_id();
+        if (statuses[k].IsNotFound()) continue;
+        if (!statuses[k].ok()) {
+          outcome.result = fail(code_of(statuses[k]), "cannot look up event id " + id + ": " + statuses[k].ToString());
+        } else if (lookup_values[k].size() != 8 + keys::kDigestSize) {
+          outcome.result = fail(ErrorCode::kCorruption, "event id index entry for " + id + " is malformed");
+        } else {
+          known[lookup_index[k]] = {keys::read_be64(lookup_values[k]), lookup_values[k].substr(8)};
+        }
+      }
+    }
+    size_t known_count = 0;
+    for (size_t i = 0; i < n && !outcome.result; ++i) {
+      if (known[i].first == 0) continue;
+      if (known[i].second != p->digests[i]) {
+        Error e;
+        e.code = ErrorCode::kEventIdConflict;
+        e.event_id = p->events[i].event_id();
+        e.position = known[i].first;
+        e.stream = p->stream;
+        e.message = "event id " + e.event_id + " already exists at position " +
+                    std::to_string(known[i].first) + " with different content";
+        outcome.result = unexpected(std::move(e));
+      }
+      ++known_count;
+    }
+    if (!outcome.result && known_count > 0 && known_count < n) {
+      size_t first_known = 0;
+      while (known[first_known].first == 0) ++first_known;
+      Error e;
+      e.code = ErrorCode::kEventIdConflict;
+      e.stream = p->stream;
+      e.event_id = p->events[first_known].event_id();
+      e.position = known[first_known].first;
+      e.message = "append to " + p->stream + " mixes " + std::to_string(known_count) +
+                  " existing event ids (e.g. " + e.event_id + ") with " +
+                  std::to_string(n - known_count) + " new ones";
+      outcome.result = unexpected(std::move(e));
+    }
+    if (!outcome.result && known_count == n) {
+      AppendResult r;  // an idempotent retry: the original positions, nothing written
+      r.first_position = known.front().first;
+      r.last_position = known.back().first;
+      r.stream_version = staged_stream_version(p->stream);
+      r.already_present = true;
+      outcome.result = std::move(r);
+    }
+    if (outcome.result) {
+      batch->outcomes.push_back(std::move(outcome));
+      continue;
+    }
+
+    // 2. Optimistic concurrency against the staged version of the stream.
+    uint64_t version = staged_stream_version(p->stream);
+    const auto kind = p->expected.kind;
+    bool matches = kind == ExpectedVersion::Kind::kAny ||
+                   (kind == ExpectedVersion::Kind::kNoStream && version == 0) ||
+                   (kind == ExpectedVersion::Kind::kExact && version == p->expected.version);
+    if (!matches) {
+      Error e;
+      e.code = ErrorCode::kConflict;
+      e.stream = p->stream;
+      e.expected_version = kind == ExpectedVersion::Kind::kExact ? p->expected.version : 0;
+      e.actual_version = version;
+      e.message = "conflict on stream " + p->stream + ": expected " +
+                  (kind == ExpectedVersion::Kind::kNoStream
+                       ? std::string("no stream")
+                       : "version " + std::to_string(p->expected.version)) +
+                  ", actual version " + std::to_string(version);
+      outcome.result = unexpected(std::move(e));
+      batch->outcomes.push_back(std::move(outcome));
+      continue;
+    }
+
+    // 3. Stage: dense positions, stream versions, the hash chain.
+    AppendResult r;
+    r.first_position = next_position;
+    for (size_t i = 0; i < n; ++i) {
+      Envelope& ev = p->events[i];
+      ev.set_position(next_position);
+      ev.set_stream_version(++version);
+      ev.set_recorded_at_us(recorded_at);
+      stored = serialize_deterministic(ev);  // the canonical bytes: hashes are still clear
+      std::string hash;
+      if (options_.compute_hash_chain) {
+        hash = chain_hash(prev_hash, sha256(stored));
+        append_digest_field(stored, kPrevHashField, prev_hash);
+        append_digest_field(stored, kHashField, hash);
+      } else {
+        hash = zero_hash();
+      }
+      batch->write.Put(log_cf(), keys::log_key(next_position), stored);
+      batch->write.Put(streams_cf(), keys::stream_key(p->stream, version), keys::be64(next_position));
+      batch->write.Put(ids_cf(), ev.event_id(), keys::event_id_value(next_position, p->digests[i]));
+      staged_ids_[ev.event_id()] = StagedId{next_position, p->digests[i], batch->seq};
+      staged_here.push_back(ev.event_id());
+      prev_hash = std::move(hash);
+      ++next_position;
+    }
+    version_cache_[p->stream] = version;
+    r.last_position = next_position - 1;
+    r.stream_version = version;
+    outcome.result = std::move(r);
+    batch->outcomes.push_back(std::move(outcome));
+  }
+
+  batch->last_position = next_position - 1;
+  batch->last_hash = prev_hash;
+  if (batch->last_position >= batch->first_position) {
+    staged_position_ = batch->last_position;
+    staged_hash_ = prev_hash;
+    last_recorded_at_us_ = recorded_at;
+  }
+  return batch;
+}
+
+void RocksEventStore::commit(StagedBatch& batch) {
+  std::string failure;
+  if (failed_.load()) {
+    failure = write_failure();
+  } else if (batch.write.Count() > 0) {
+    rocksdb::WriteOptions w;
+    w.sync = options_.sync;
+    rocksdb::Status s = db_->Write(w, &batch.write);
+    if (!s.ok()) {
+      failure = "write of positions " + std::to_string(batch.first_position) + ".." +
+                std::to_string(batch.last_position) + " failed: " + s.ToString() +
+                "; nothing of it was acknowledged and the store refuses appends until reopened";
+      std::lock_guard lock(failure_mu_);
+      write_failure_ = failure;
+      failed_.store(true);
+    }
+  }
+  if (!failure.empty()) {
+    // Even rejections of this batch were judged against state that is now
+    // lost; the caller learns only that the store failed.
+    for (auto& o : batch.outcomes) {
+      Error e;
+      e.code = ErrorCode::kIo;
+      e.stream = o.append->stream;
+      e.message = failure;
+      o.append->done.set_value(unexpected(std::move(e)));
+    }
+    return;
+  }
+  if (batch.last_position >= batch.first_position) {
+    {
+      std::lock_guard lock(head_mu_);
+      head_hash_ = batch.last_hash;
+      head_position_.store(batch.last_position, std::memory_order_release);
+    }
+    head_cv_.notify_all();
+  }
+  committed_seq_.store(batch.seq, std::memory_order_release);
+  for (auto& o : batch.outcomes) o.append->done.set_value(std::move(*o.result));
+}
+
+}  // namespace wharf::events::internal
