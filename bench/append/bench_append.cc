@@ -196,7 +196,7 @@ int main() {
   Result batch_nohash = store_phase("batch-nohash", batch_writers, seconds, 100, false);
   std::printf("  same without hash chain: %.0f events/s\n", batch_nohash.events_per_s);
   const double hash_us = hash_us_per_event();
-  std::printf("hash chain CPU: %.2f us/event (%.1f%% of the writer's time per event at the batch rate)\n",
+  std::printf("hash chain CPU: %.2f us/event (%.1f%% of one core at the batch rate)\n",
               hash_us, 100.0 * hash_us * batch.events_per_s / 1e6);
 
   const double ratio = single.events_per_s / baseline.events_per_s;
