@@ -81,8 +81,9 @@ Outcome Ingestor::ingest_line(std::string_view line, const std::string& source, 
 
 Outcome Ingestor::ingest_event(const GerritEvent& event, const std::string& source,
                                int64_t now_us) {
-  probe_.event(event.type, event.created_on, now_us);
   if (event.type == "dropped-output") {
+    // Its eventCreatedOn is when the gap ended: not a time the stream was whole.
+    probe_.event(event.type, 0, now_us);
     probe_.dropped_output();
     spdlog::warn("gerrit {}: Gerrit dropped events (dropped-output); catch-up is due",
                  options_.host);
@@ -94,6 +95,7 @@ Outcome Ingestor::ingest_event(const GerritEvent& event, const std::string& sour
     if (callback) callback();
     return Outcome::kDroppedOutput;
   }
+  probe_.event(event.type, event.created_on, now_us);
   if (!known_type(event.type)) {
     if (probe_.unknown_type(event.type)) {
       spdlog::info("gerrit {}: ignoring events of unknown type '{}'", options_.host, event.type);

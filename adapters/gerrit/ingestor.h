@@ -70,6 +70,7 @@ class Ingestor {
   void on_dropped_output(std::function<void()> callback);
 
   IngestProbe& probe() { return probe_; }
+  const ParseLimits& limits() const { return options_.limits; }
   const std::string& host() const { return options_.host; }
 
  private:
