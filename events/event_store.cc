@@ -21,6 +21,13 @@ namespace fs = std::filesystem;
 RocksEventStore::~RocksEventStore() {
   close();
   if (!db_) return;
+  if (!options_.read_only && !failed_.load()) {
+    // Flush so the next open need not replay the whole WAL into memtables
+    // (seconds for a large log). Durability does not depend on it.
+    rocksdb::FlushOptions flush;
+    flush.wait = true;
+    db_->Flush(flush, {log_cf(), streams_cf(), ids_cf(), meta_cf()}).PermitUncheckedError();
+  }
   for (auto* handle : handles_) db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
   db_->Close().PermitUncheckedError();
   db_.reset();
