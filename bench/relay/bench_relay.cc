@@ -23,6 +23,8 @@
 #include <random>
 #include <thread>
 
+#include <unistd.h>
+
 #include "adapters/kafka/embedded_cluster.h"
 #include "adapters/kafka/relay.h"
 #include "events/hash_chain.h"
@@ -267,7 +269,8 @@ int main() {
   std::string broker_kind = "apache-kafka", brokers, why_embedded;
   std::unique_ptr<kafka::EmbeddedCluster> embedded;
   try {
-    std::string out = run(peer + "/start " + broker_dir);
+    std::string out = run("WHARF_KAFKA_OWNER_PID=" + std::to_string(getpid()) + " " + peer +
+                          "/start " + broker_dir);
     brokers = out.substr(out.rfind("127.0.0.1:"));
     brokers.erase(brokers.find_last_not_of("\n") + 1);
   } catch (const std::exception& e) {

@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <string>
 
+#include <unistd.h>
+
 #include "tests/kafka/kafka_test_util.h"
 
 #ifndef WHARF_KAFKA_PEER_DIR
@@ -58,8 +60,10 @@ class KafkaBroker {
   }
 
  private:
+  // The broker dies with this process even when it crashes (start's watchdog).
   static std::string script(const std::string& name) {
-    return std::string(WHARF_KAFKA_PEER_DIR) + "/" + name;
+    return "WHARF_KAFKA_OWNER_PID=" + std::to_string(getpid()) + " " +
+           std::string(WHARF_KAFKA_PEER_DIR) + "/" + name;
   }
   void start() {
     try {
