@@ -231,6 +231,12 @@ std::string AccessIndex::run_of(const events::Envelope& event) const {
   return run.empty() ? event.correlation_id() : run;
 }
 
+std::string AccessIndex::project_of_deploy(const std::string& deploy_id) const {
+  std::shared_lock lock(mu_);
+  auto it = deploy_project_.find(deploy_id);
+  return it == deploy_project_.end() ? std::string() : it->second;
+}
+
 bool AccessIndex::can_see(const Principal& who, const events::Envelope& event) const {
   if (who.admin) return true;
   return allows(who, project_of(event), wharf::v1::ROLE_VIEWER);

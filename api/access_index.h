@@ -75,6 +75,8 @@ class AccessIndex {
   // and its run ("" if none). Valid for events up to position().
   std::string project_of(const events::Envelope& event) const;
   std::string run_of(const events::Envelope& event) const;
+  // Project of a deploy id seen in the log ("" if unknown).
+  std::string project_of_deploy(const std::string& deploy_id) const;
   // May `who` see this event? Admins see all; others see events of projects
   // where they hold a role.
   bool can_see(const Principal& who, const events::Envelope& event) const;

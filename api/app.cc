@@ -118,6 +118,12 @@ App::App(const ServerConfig& config, Services& services, MetricsRegistry& metric
   add_event_routes(*this);
   add_access_routes(*this);
   add_webhook_routes(*this);
+  if (services.queries != nullptr && services.commands != nullptr) {
+    add_project_routes(*this);
+    add_run_routes(*this);
+    add_environment_routes(*this);
+  }
+  if (services.queries != nullptr) add_audit_routes(*this);
 }
 
 void App::add(http::verb method, std::string pattern, Access access, Handler handler) {

@@ -18,6 +18,13 @@
 #include "api/router.h"
 #include "events/event_store.h"
 
+namespace wharf::runtime {
+class CommandBus;
+}
+namespace wharf::projections {
+class Queries;
+}
+
 namespace wharf::api {
 
 namespace http = boost::beast::http;
@@ -43,6 +50,15 @@ using WebhookHandler = std::function<WebhookResult(const WebhookDelivery&)>;
 struct Services {
   explicit Services(events::EventStore& s) : store(s) {}
   events::EventStore& store;
+  // Commands (projects, runs, deploys, rollbacks, permissions). Null: those
+  // routes are not registered.
+  runtime::CommandBus* commands = nullptr;
+  // Read models. Null: project/run/version/environment/audit/permission
+  // queries are not registered.
+  const projections::Queries* queries = nullptr;
+  // Where the local runners keep step logs (runtime::read_run_log). Empty:
+  // log routes are not registered.
+  std::string data_dir;
   std::map<std::string, WebhookHandler> webhooks;  // by kind
   std::function<bool()> ready;                     // /readyz; unset = ready once started
   std::function<int64_t()> clock_us;               // unset = system clock
@@ -155,5 +171,9 @@ void add_ops_routes(App& app);
 void add_event_routes(App& app);
 void add_access_routes(App& app);
 void add_webhook_routes(App& app);
+void add_project_routes(App& app);   // needs queries + commands
+void add_run_routes(App& app);       // needs queries + commands (+ data_dir for logs)
+void add_environment_routes(App& app);
+void add_audit_routes(App& app);
 
 }  // namespace wharf::api

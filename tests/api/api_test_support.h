@@ -15,10 +15,13 @@
 #include <random>
 #include <string>
 
+#include "adapters/runtime/command_bus.h"
 #include "api/server.h"
 #include "api/tokens.h"
 #include "events/event_store.h"
 #include "events/ids.h"
+#include "projections/queries.h"
+#include "projections/runner.h"
 
 namespace wharf::api::testing {
 
@@ -124,7 +127,17 @@ class ApiHarness {
     auto store = events::EventStore::open((dir_.path() / "events").string(), options);
     if (!store) throw std::runtime_error(store.error().message);
     store_ = std::move(*store);
+    auto runner = projections::ProjectionRunner::open((dir_.path() / "projections").string(),
+                                                      store_.get());
+    if (!runner) throw std::runtime_error(runner.error().message);
+    runner_ = std::move(*runner);
+    if (auto started = runner_->start(); !started) throw std::runtime_error(started.error().message);
+    queries_ = std::make_unique<projections::Queries>(*runner_);
+    bus_ = std::make_unique<runtime::CommandBus>(*store_, clock_, 2);
     services_ = std::make_unique<Services>(*store_);
+    services_->commands = bus_.get();
+    services_->queries = queries_.get();
+    services_->data_dir = dir_.path().string();
     config.port = 0;
     server_ = std::make_unique<Server>(config, *services_);
     auto first = issue_first_admin_token(*store_, now_us());
@@ -134,6 +147,8 @@ class ApiHarness {
   }
   ~ApiHarness() {
     server_->stop();
+    bus_->stop();
+    runner_->stop();
     store_->close();
   }
   static ServerConfig default_config() {
@@ -206,7 +221,11 @@ class ApiHarness {
 
  private:
   TempDir dir_;
+  runtime::SystemClock clock_;
   std::unique_ptr<events::EventStore> store_;
+  std::unique_ptr<projections::ProjectionRunner> runner_;
+  std::unique_ptr<projections::Queries> queries_;
+  std::unique_ptr<runtime::CommandBus> bus_;
   std::unique_ptr<Services> services_;
   std::unique_ptr<Server> server_;
   std::string admin_token_;

@@ -1,0 +1,89 @@
+#include "api/project_body.h"
+
+#include "api/api_error.h"
+#include "api/tokens.h"
+
+namespace wharf::api {
+
+namespace json = boost::json;
+
+namespace {
+
+uint32_t small_uint(const JsonBody& body, std::string_view name) {
+  auto v = body.optional_uint(name).value_or(0);
+  if (v > UINT32_MAX) {
+    throw bad_request("invalid_value", "field \"" + std::string(name) + "\" is too large",
+                      json::object{{"field", std::string(name)}});
+  }
+  return static_cast<uint32_t>(v);
+}
+
+}  // namespace
+
+wharf::v1::RepositoryBinding parse_repository(const JsonBody& body) {
+  wharf::v1::RepositoryBinding binding;
+  if (body.has("gerrit") == body.has("local_git")) {
+    throw bad_request("invalid_value", "repository needs exactly one of \"gerrit\" or \"local_git\"",
+                      json::object{{"field", "repository"}});
+  }
+  if (body.has("gerrit")) {
+    auto g = body.object("gerrit", {"host", "project", "branches", "trigger_words", "webhook_secret"});
+    auto* out = binding.mutable_gerrit();
+    out->set_host(g.required_string("host"));
+    out->set_project(g.required_string("project"));
+    for (auto& b : g.string_list("branches")) out->add_branches(b);
+    for (auto& w : g.string_list("trigger_words")) out->add_trigger_words(w);
+    if (auto secret = g.optional_string("webhook_secret"); secret && !secret->empty()) {
+      out->set_webhook_secret_sha256(sha256_hex(*secret));
+    }
+  } else {
+    auto l = body.object("local_git", {"path", "branch"});
+    binding.mutable_local_git()->set_path(l.required_string("path"));
+    binding.mutable_local_git()->set_branch(l.optional_string("branch").value_or("main"));
+  }
+  return binding;
+}
+
+wharf::v1::EnvironmentSpec parse_environment(const JsonBody& body,
+                                             const std::string& name_from_path) {
+  wharf::v1::EnvironmentSpec env;
+  if (!name_from_path.empty()) {
+    if (auto name = body.optional_string("name"); name && *name != name_from_path) {
+      throw bad_request("invalid_value", "body name \"" + *name + "\" differs from the path",
+                        json::object{{"field", "name"}});
+    }
+    env.set_name(name_from_path);
+  } else {
+    env.set_name(body.required_string("name"));
+  }
+  const auto target = body.enum_value("target", {"local", "kubernetes", "swarm"}, false);
+  if (!target || *target == "local") env.set_target(wharf::v1::TARGET_TYPE_LOCAL);
+  else if (*target == "kubernetes") env.set_target(wharf::v1::TARGET_TYPE_KUBERNETES);
+  else env.set_target(wharf::v1::TARGET_TYPE_SWARM);
+  for (auto& [k, v] : body.string_map("settings")) (*env.mutable_settings())[k] = v;
+  env.set_auto_deploy(body.optional_bool("auto_deploy").value_or(false));
+  env.set_requires_approval(body.optional_bool("requires_approval").value_or(false));
+  for (auto& t : body.object_list("post_deploy_tests", {"name", "command", "timeout_s"})) {
+    auto* suite = env.add_post_deploy_tests();
+    suite->set_name(t.required_string("name"));
+    suite->set_command(t.required_string("command"));
+    suite->set_timeout_s(small_uint(t, "timeout_s"));
+  }
+  env.set_replicas(body.has("replicas") ? small_uint(body, "replicas") : 1);
+  return env;
+}
+
+wharf::v1::PipelineTemplate parse_template(const JsonBody& body) {
+  wharf::v1::PipelineTemplate t;
+  auto build = body.object("build", {"command", "artifact_path", "timeout_s"});
+  t.mutable_build()->set_command(build.optional_string("command").value_or(""));
+  t.mutable_build()->set_artifact_path(build.optional_string("artifact_path").value_or(""));
+  t.mutable_build()->set_timeout_s(small_uint(build, "timeout_s"));
+  t.set_start_command(body.optional_string("start_command").value_or(""));
+  t.set_health_path(body.optional_string("health_path").value_or(""));
+  t.set_deploy_timeout_s(small_uint(body, "deploy_timeout_s"));
+  for (auto& [k, v] : body.string_map("config")) (*t.mutable_config())[k] = v;
+  return t;
+}
+
+}  // namespace wharf::api

@@ -1,0 +1,26 @@
+#pragma once
+// JSON request bodies of project configuration -> the protobuf messages the
+// engine's commands carry. Strict like every body (json_input.h). Webhook
+// secrets arrive in clear text and leave here only as their SHA-256.
+#include "api/json_input.h"
+#include "wharf/v1/project.pb.h"
+
+namespace wharf::api {
+
+// {"gerrit":{host, project, branches, trigger_words, webhook_secret}} or
+// {"local_git":{path, branch}}.
+wharf::v1::RepositoryBinding parse_repository(const JsonBody& body);
+// {name, target, settings, auto_deploy, requires_approval, post_deploy_tests, replicas};
+// `name` may come from the path instead (then `name_from_path` is set).
+wharf::v1::EnvironmentSpec parse_environment(const JsonBody& body,
+                                             const std::string& name_from_path = "");
+// {build:{command, artifact_path, timeout_s}, start_command, health_path, deploy_timeout_s, config}.
+wharf::v1::PipelineTemplate parse_template(const JsonBody& body);
+
+// Field lists, shared by the parsers and their callers.
+#define WHARF_ENVIRONMENT_FIELDS                                                          \
+  "name", "target", "settings", "auto_deploy", "requires_approval", "post_deploy_tests", \
+      "replicas"
+#define WHARF_TEMPLATE_FIELDS "build", "start_command", "health_path", "deploy_timeout_s", "config"
+
+}  // namespace wharf::api

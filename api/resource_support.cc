@@ -1,0 +1,139 @@
+#include "api/resource_support.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <boost/json/parse.hpp>
+
+#include "api/api_error.h"
+
+namespace wharf::api {
+
+namespace json = boost::json;
+
+runtime::CommandBus& command_bus(const Context& ctx) { return *ctx.app.services().commands; }
+const projections::Queries& queries(const Context& ctx) { return *ctx.app.services().queries; }
+
+namespace {
+
+http::status rejection_status(engine::Rejection::Code code) {
+  using Code = engine::Rejection::Code;
+  switch (code) {
+    case Code::kNotFound: return http::status::not_found;
+    case Code::kAlreadyExists: return http::status::conflict;
+    case Code::kInvalidArgument: return http::status::bad_request;
+    case Code::kInvalidTransition: return http::status::conflict;
+    case Code::kStale: return http::status::conflict;
+    case Code::kWrongStream: return http::status::internal_server_error;
+  }
+  return http::status::internal_server_error;
+}
+
+// Ids a client wants back from what a command appended.
+void collect_ids(const events::Envelope& event, json::object& out) {
+  const auto& payload = event.payload();
+  const auto* oneof = payload.GetDescriptor()->FindOneofByName("kind");
+  const auto* set = payload.GetReflection()->GetOneofFieldDescriptor(payload, oneof);
+  if (set == nullptr) return;
+  const auto& inner = payload.GetReflection()->GetMessage(payload, set);
+  for (const char* name : {"run_id", "deploy_id", "rollback_id", "request_id"}) {
+    const auto* field = inner.GetDescriptor()->FindFieldByName(name);
+    if (field == nullptr || field->type() != google::protobuf::FieldDescriptor::TYPE_STRING) {
+      continue;
+    }
+    const std::string value = inner.GetReflection()->GetString(inner, field);
+    if (!value.empty() && !out.contains(name)) out[name] = value;
+  }
+}
+
+}  // namespace
+
+Reply run_command(Context& ctx, engine::Command command) {
+  auto& bus = command_bus(ctx);
+  auto context = bus.user_context(ctx.principal.user, wharf::v1::CHANNEL_API);
+  auto outcome = bus.execute(command, context);
+  if (!outcome) {
+    const auto& error = outcome.error();
+    if (error.kind == runtime::CommandError::Kind::kRejected) {
+      throw ApiError(rejection_status(error.rejection.code),
+                     error.rejection.code == engine::Rejection::Code::kNotFound
+                         ? "not_found"
+                         : error.rejection.code == engine::Rejection::Code::kInvalidArgument
+                               ? "invalid_command"
+                               : "rejected",
+                     error.rejection.reason,
+                     json::object{{"command", engine::command_name(command)},
+                                  {"rejection", engine::to_string(error.rejection.code)}});
+    }
+    const bool conflict = error.store_error.code == events::ErrorCode::kConflict;
+    throw ApiError(conflict ? http::status::conflict : http::status::internal_server_error,
+                   conflict ? "conflict" : "store_error", error.message(),
+                   json::object{{"command", engine::command_name(command)}});
+  }
+  const auto& result = *outcome;
+  json::object body{{"command", engine::command_name(command)},
+                    {"stream", result.stream},
+                    {"position", result.last_position},
+                    {"first_position", result.first_position},
+                    {"nothing_to_do", result.nothing_to_do}};
+  json::array appended;
+  if (result.last_position >= result.first_position && result.first_position > 0) {
+    auto events = ctx.app.services().store.read_all(
+        result.first_position, result.last_position - result.first_position + 1);
+    if (events) {
+      for (const auto& e : *events) {
+        appended.push_back(json::object{{"position", e.position()},
+                                        {"type", e.type()},
+                                        {"event_id", e.event_id()}});
+        collect_ids(e, body);
+      }
+    }
+  }
+  body["events"] = std::move(appended);
+  return json_reply(ctx.request, http::status::accepted, body);
+}
+
+projections::QueryOptions query_options(const Context& ctx) {
+  projections::QueryOptions options;
+  options.min_position = ctx.query_uint("min_position").value_or(0);
+  options.timeout = ctx.app.config().min_position_wait;
+  if (auto at = ctx.query_value("at")) {
+    auto with = projections::with_at(options, *at);
+    if (!with) {
+      throw bad_request("invalid_value", "query parameter \"at\": " + with.error().message,
+                        json::object{{"field", "at"}, {"value", *at}});
+    }
+    options = *with;
+  }
+  return options;
+}
+
+void throw_query_error(const projections::Error& error) {
+  using Code = projections::ErrorCode;
+  switch (error.code) {
+    case Code::kNotFound: throw not_found(error.message);
+    case Code::kInvalidArgument: throw bad_request("invalid_value", error.message);
+    case Code::kTimeout:
+      throw ApiError(http::status::service_unavailable, "position_not_reached", error.message);
+    default:
+      throw ApiError(http::status::internal_server_error, "query_error", error.message,
+                     json::object{{"query_code", projections::to_string(error.code)}});
+  }
+}
+
+json::value view_json(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  std::string text;
+  auto status = google::protobuf::util::MessageToJsonString(message, &text, options);
+  if (!status.ok()) {
+    throw ApiError(http::status::internal_server_error, "internal", "cannot encode view");
+  }
+  return json::parse(text);
+}
+
+Reply view_reply(const Context& ctx, const google::protobuf::Message& message) {
+  return json_reply(ctx.request, http::status::ok, view_json(message));
+}
+
+}  // namespace wharf::api

@@ -1,0 +1,102 @@
+// Environments and versions of a project: what serves where (now or `at`),
+// the deploy/rollback history, deploying a version, rolling back to an
+// earlier deploy event or version.
+#include "api/api_error.h"
+#include "api/resource_support.h"
+
+namespace wharf::api {
+
+namespace json = boost::json;
+
+namespace {
+
+Reply list_versions(Context& ctx) {
+  const uint64_t limit = ctx.query_uint("limit").value_or(50);
+  if (limit == 0 || limit > ctx.app.config().max_page) {
+    throw bad_request("invalid_value", "query parameter \"limit\" is out of range",
+                      json::object{{"field", "limit"}, {"max", ctx.app.config().max_page}});
+  }
+  return view_reply(ctx, value_or_throw(queries(ctx).list_versions(
+                             ctx.param("project"), ctx.query_uint("before").value_or(0), limit,
+                             query_options(ctx))));
+}
+
+Reply get_version(Context& ctx) {
+  auto answer = value_or_throw(
+      queries(ctx).get_version(ctx.param("project"), ctx.param("version"), query_options(ctx)));
+  auto body = view_json(answer.value);
+  body.as_object()["position"] = answer.position;
+  return json_reply(ctx.request, http::status::ok, body);
+}
+
+Reply list_environments(Context& ctx) {
+  return view_reply(
+      ctx, value_or_throw(queries(ctx).list_environments(ctx.param("project"), query_options(ctx))));
+}
+
+Reply get_environment(Context& ctx) {
+  auto answer = value_or_throw(queries(ctx).get_environment(
+      ctx.param("project"), ctx.param("environment"), query_options(ctx)));
+  auto body = view_json(answer.value);
+  body.as_object()["position"] = answer.position;
+  return json_reply(ctx.request, http::status::ok, body);
+}
+
+Reply environment_history(Context& ctx) {
+  return view_reply(ctx, value_or_throw(queries(ctx).environment_history(
+                             ctx.param("project"), ctx.param("environment"), query_options(ctx))));
+}
+
+// Deploys a recorded version by hand; the rest of the spec comes from the project.
+Reply deploy_version(Context& ctx) {
+  auto body = JsonBody::parse(ctx.request.body(), {"version"});
+  const std::string version = body.required_string("version");
+  auto answer = value_or_throw(
+      queries(ctx).get_version(ctx.param("project"), version, query_options(ctx)));
+  engine::RequestDeploy command;
+  command.project_id = ctx.param("project");
+  command.environment = ctx.param("environment");
+  command.spec.set_version(answer.value.version());
+  command.spec.set_artifact_digest(answer.value.artifact_digest());
+  command.spec.set_artifact_uri(answer.value.artifact_uri());
+  return run_command(ctx, std::move(command));
+}
+
+// Rolls back to an earlier DeploySucceeded (by event id) or to the latest
+// successful deploy of a version here; the engine replays that event's spec.
+Reply rollback(Context& ctx) {
+  auto body = JsonBody::parse(ctx.request.body(),
+                              {"target_deploy_event_id", "target_version", "reason"});
+  engine::RequestRollback command;
+  command.project_id = ctx.param("project");
+  command.environment = ctx.param("environment");
+  command.target_deploy_event_id = body.optional_string("target_deploy_event_id").value_or("");
+  command.target_version = body.optional_string("target_version").value_or("");
+  command.reason = body.optional_string("reason").value_or("");
+  if (command.target_deploy_event_id.empty() == command.target_version.empty()) {
+    throw bad_request("invalid_value",
+                      "give exactly one of target_deploy_event_id or target_version",
+                      json::object{{"field", "target_deploy_event_id"}});
+  }
+  return run_command(ctx, std::move(command));
+}
+
+}  // namespace
+
+void add_environment_routes(App& app) {
+  app.add(http::verb::get, "/api/v1/projects/{project}/versions", Access::kViewer, list_versions);
+  app.add(http::verb::get, "/api/v1/projects/{project}/versions/{version}", Access::kViewer,
+          get_version);
+  app.add(http::verb::get, "/api/v1/projects/{project}/environments", Access::kViewer,
+          list_environments);
+  app.add(http::verb::get, "/api/v1/projects/{project}/environments/{environment}",
+          Access::kViewer, get_environment);
+  app.add(http::verb::get, "/api/v1/projects/{project}/environments/{environment}/history",
+          Access::kViewer, environment_history);
+  app.add(http::verb::post, "/api/v1/projects/{project}/environments/{environment}/deploy",
+          Access::kDeployer, deploy_version);
+  app.add(http::verb::post, "/api/v1/projects/{project}/environments/{environment}/rollback",
+          Access::kDeployer, rollback);
+}
+
+}  // namespace wharf::api

@@ -1,0 +1,111 @@
+// Projects: list (only those the caller holds a role on), create (the caller
+// becomes owner), read, bind the repository, define an environment.
+#include "api/api_error.h"
+#include "api/project_body.h"
+#include "api/resource_support.h"
+
+namespace wharf::api {
+
+namespace json = boost::json;
+
+namespace {
+
+void redact(views::ProjectView& project) {
+  auto* repo = project.mutable_repository();
+  if (repo->has_gerrit() && !repo->gerrit().webhook_secret_sha256().empty()) {
+    repo->mutable_gerrit()->set_webhook_secret_sha256("redacted");
+  }
+}
+
+// Visibility follows the same roles as every other check (AccessIndex: grants,
+// revocations and the creator's ownership), applied to the projection's list.
+Reply list_projects(Context& ctx) {
+  auto list = value_or_throw(queries(ctx).list_projects(query_options(ctx)));
+  auto& access = ctx.app.access();
+  access.refresh();
+  views::ProjectList visible;
+  visible.set_position(list.position());
+  for (auto& p : *list.mutable_projects()) {
+    if (!access.allows(ctx.principal, p.project_id(), wharf::v1::ROLE_VIEWER)) continue;
+    redact(p);
+    *visible.add_projects() = std::move(p);
+  }
+  return view_reply(ctx, visible);
+}
+
+Reply get_project(Context& ctx) {
+  auto answer = value_or_throw(queries(ctx).get_project(ctx.param("project"), query_options(ctx)));
+  redact(answer.value);
+  auto body = view_json(answer.value);
+  body.as_object()["position"] = answer.position;
+  return json_reply(ctx.request, http::status::ok, body);
+}
+
+Reply create_project(Context& ctx) {
+  auto body = JsonBody::parse(ctx.request.body(),
+                              {"project_id", "name", "repository", "environments", "template"});
+  engine::CreateProject command;
+  command.project_id = body.required_string("project_id");
+  command.name = body.optional_string("name").value_or(command.project_id);
+  if (body.has("repository")) {
+    command.repository = parse_repository(body.object("repository", {"gerrit", "local_git"}));
+  }
+  for (auto& env : body.object_list("environments", {WHARF_ENVIRONMENT_FIELDS})) {
+    command.environments.push_back(parse_environment(env));
+  }
+  command.pipeline = parse_template(body.object("template", {WHARF_TEMPLATE_FIELDS}));
+  command.owner = ctx.principal.user;
+  return run_command(ctx, std::move(command));
+}
+
+Reply bind_repository(Context& ctx) {
+  auto body = JsonBody::parse(ctx.request.body(), {"gerrit", "local_git"});
+  engine::BindRepository command;
+  command.project_id = ctx.param("project");
+  command.repository = parse_repository(body);
+  return run_command(ctx, std::move(command));
+}
+
+Reply define_environment(Context& ctx) {
+  auto body = JsonBody::parse(ctx.request.body(), {WHARF_ENVIRONMENT_FIELDS, "order"});
+  engine::DefineEnvironment command;
+  command.project_id = ctx.param("project");
+  command.environment = parse_environment(body, ctx.param("environment"));
+  if (auto order = body.optional_uint("order")) {
+    if (*order > 1000) throw bad_request("invalid_value", "order is at most 1000");
+    command.order = static_cast<int32_t>(*order);
+  }
+  return run_command(ctx, std::move(command));
+}
+
+// Starts a run by hand for a commit (what the Gerrit ingestor and the local
+// git watcher do automatically).
+Reply start_run(Context& ctx) {
+  auto body = JsonBody::parse(ctx.request.body(),
+                              {"commit_sha", "branch", "ref", "subject", "author"});
+  engine::ObserveCommit command;
+  command.project_id = ctx.param("project");
+  command.commit_sha = body.required_string("commit_sha");
+  command.branch = body.optional_string("branch").value_or("");
+  command.ref = body.optional_string("ref").value_or("");
+  command.subject = body.optional_string("subject").value_or("");
+  command.author.set_username(body.optional_string("author").value_or(ctx.principal.user));
+  command.source = "api";
+  command.dedup_key = "api:" + command.project_id + ":" + command.commit_sha;
+  return run_command(ctx, std::move(command));
+}
+
+}  // namespace
+
+void add_project_routes(App& app) {
+  app.add(http::verb::get, "/api/v1/projects", Access::kAuthenticated, list_projects);
+  app.add(http::verb::post, "/api/v1/projects", Access::kAuthenticated, create_project);
+  app.add(http::verb::get, "/api/v1/projects/{project}", Access::kViewer, get_project);
+  app.add(http::verb::put, "/api/v1/projects/{project}/repository", Access::kOwner,
+          bind_repository);
+  app.add(http::verb::put, "/api/v1/projects/{project}/environments/{environment}",
+          Access::kOwner, define_environment);
+  app.add(http::verb::post, "/api/v1/projects/{project}/runs", Access::kDeployer, start_run);
+}
+
+}  // namespace wharf::api
