@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 RocksEventStore::~RocksEventStore() {
   close();
   if (!db_) return;
-  if (!options_.read_only && !failed_.load()) {
+  if (writer_started_ && !failed_.load()) {
     // Flush so the next open need not replay the whole WAL into memtables
     // (seconds for a large log). Durability does not depend on it.
     rocksdb::FlushOptions flush;

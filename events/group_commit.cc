@@ -76,6 +76,7 @@ void RocksEventStore::start_writer() {
   staged_position_ = head_position();
   staged_hash_ = head_hash_;
   writer_ = std::thread([this] { sequencer_loop(); });
+  writer_started_ = true;
 }
 
 std::string RocksEventStore::write_failure() const {

@@ -151,6 +151,7 @@ class RocksEventStore final : public EventStore {
   std::deque<PendingAppend*> queue_;
   std::atomic<bool> closed_{false};
   std::thread writer_;  // the sequencer; it owns the committer thread
+  bool writer_started_ = false;  // open succeeded in writable mode
   std::once_flag close_once_;
 
   // Sequencer state: positions, hashes and versions as staged, which may be
