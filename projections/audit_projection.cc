@@ -24,22 +24,28 @@ const char* role_name(wharf::v1::Role r) {
 
 std::string short_sha(const std::string& sha) { return sha.substr(0, 12); }
 
-std::string project_of(const Envelope& event, StateBatch& state) {
-  {
-    std::string project = payload_field(event, "project_id");
-    std::string run = payload_field(event, "run_id");
-    std::string deploy = payload_field(event, "deploy_id");
-    if (!project.empty()) {
-      if (!run.empty()) state.put(Key('r').add(run), project);
-      if (!deploy.empty()) state.put(Key('d').add(deploy), project);
-      return project;
+}  // namespace
+
+std::string AuditProjection::project_of(const Envelope& event, StateBatch& state) {
+  const auto& p = event.payload();
+  std::string project = payload_field(event, "project_id");
+  if (!project.empty()) {
+    // Remember which project a run or deploy belongs to, once, from the
+    // events that open them.
+    if (p.has_commit_observed() || p.has_pipeline_run_started()) {
+      remember(state, Key('r').add(payload_field(event, "run_id")), project);
+    } else if (p.has_deploy_requested()) {
+      remember(state, Key('d').add(p.deploy_requested().deploy_id()), project);
     }
-    if (!run.empty()) {
-      if (auto p = state.get(Key('r').add(run))) return *p;
-    }
-    if (!deploy.empty()) {
-      if (auto p = state.get(Key('d').add(deploy))) return *p;
-    }
+    return project;
+  }
+  std::string run = payload_field(event, "run_id");
+  if (!run.empty()) {
+    if (auto known = recall(state, Key('r').add(run))) return *known;
+  }
+  std::string deploy = payload_field(event, "deploy_id");
+  if (!deploy.empty()) {
+    if (auto known = recall(state, Key('d').add(deploy))) return *known;
   }
   for (const char* prefix : {"project-", "access-"}) {
     if (event.stream_id().starts_with(prefix)) return event.stream_id().substr(strlen(prefix));
@@ -47,7 +53,22 @@ std::string project_of(const Envelope& event, StateBatch& state) {
   return "";
 }
 
-}  // namespace
+void AuditProjection::remember(StateBatch& state, const std::string& key, const std::string& project) {
+  state.append(key, project);
+  if (memo_.size() > 200000) memo_.clear();
+  memo_[key] = project;
+}
+
+std::optional<std::string> AuditProjection::recall(StateBatch& state, const std::string& key) {
+  if (auto it = memo_.find(key); it != memo_.end()) return it->second;
+  auto value = state.get(key);
+  if (value) {
+    if (memo_.size() > 200000) memo_.clear();
+    memo_[key] = *value;
+  }
+  return value;
+}
+
 
 std::string describe(const Envelope& event) {
   const auto& p = event.payload();
@@ -154,7 +175,6 @@ void AuditProjection::apply(const Envelope& event, StateBatch& state) {
 
   const uint64_t pos = event.position();
   state.append(Key('e').pos(pos), serialize(entry));
-  state.append(Key('t').pos(static_cast<uint64_t>(event.recorded_at_us())).pos(pos), "");
   if (!entry.project_id().empty()) state.append(Key('p').add(entry.project_id()).pos(pos), "");
   state.append(Key('a').add(entry.actor()).pos(pos), "");
   state.append(Key('y').add(entry.type()).pos(pos), "");

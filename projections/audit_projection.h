@@ -1,15 +1,17 @@
 #pragma once
 // Audit: every event as who / what / when / through which channel / on which
-// project, with indexes for the filters, plus the time index that maps an
-// RFC 3339 `at` to a log position.
+// project, with indexes for the filters. Its 'e' table also maps an RFC 3339
+// `at` to a log position (binary search: recorded_at never decreases).
 //
 // Keys (column family "audit"):
 //   'e' BE(pos) -> wharf.views.v1.AuditEntry
-//   't' BE(recorded_at_us) BE(pos) -> ""        time -> position (one seek)
 //   'p' [project] BE(pos) -> ""                 by project
 //   'a' [actor] BE(pos) -> ""                   by actor
 //   'y' [type] BE(pos) -> ""                    by event type
 //   'r' [run] -> project, 'd' [deploy] -> project   for events naming no project
+#include <optional>
+#include <unordered_map>
+
 #include "projections/projection.h"
 
 namespace wharf::projections {
@@ -19,6 +21,16 @@ class AuditProjection : public Projection {
   std::string name() const override { return "audit"; }
   uint32_t schema_version() const override { return 1; }
   void apply(const Envelope& event, StateBatch& state) override;
+  void reset() override { memo_.clear(); }
+
+ private:
+  std::string project_of(const Envelope& event, StateBatch& state);
+  void remember(StateBatch& state, const std::string& key, const std::string& project);
+  std::optional<std::string> recall(StateBatch& state, const std::string& key);
+
+  // Memo of the 'r'/'d' lookups (a bounded copy of stored state, cleared on
+  // reset) so most events need no DB read to find their project.
+  std::unordered_map<std::string, std::string> memo_;
 };
 
 // One human-readable line for an event ("deployed v12 to prod"), used by the

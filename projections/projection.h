@@ -26,6 +26,9 @@ class Projection {
   virtual uint32_t schema_version() const = 0;
   // Folds one event (position > the projection's checkpoint) into `state`.
   virtual void apply(const Envelope& event, StateBatch& state) = 0;
+  // Forgets in-memory memos of stored state; called when the projection's
+  // column family is reset for a rebuild.
+  virtual void reset() {}
 };
 
 // The six projections in a fixed order: projects, runs, versions,

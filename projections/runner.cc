@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "projections/keys.h"
+#include "wharf/views/v1/views.pb.h"
 
 namespace wharf::projections {
 
@@ -173,6 +174,7 @@ Expected<uint64_t, Error> ProjectionRunner::rebuild(const std::vector<std::strin
     for (const auto& n : targets) {
       if (auto r = db_->reset(n); !r) return wharf::unexpected(r.error());
       size_t i = index_of(n);
+      projections_[i]->reset();
       auto s = db_->db()->Put(rocksdb::WriteOptions(), db_->cf(n), slice(keys::kSchema),
                               std::to_string(projections_[i]->schema_version()));
       if (!s.ok()) return fail(ErrorCode::kIo, n + ": " + s.ToString());
@@ -247,15 +249,32 @@ Expected<std::vector<std::pair<std::string, std::string>>, Error> ProjectionRunn
 }
 
 uint64_t ProjectionRunner::position_at_time(int64_t time_us) const {
-  if (time_us < 0) return 0;
+  // Binary search over the audit entries (positions may have gaps in a
+  // replayed filtered export): the last entry recorded at or before time_us.
   auto handles = read_lock();
-  std::string target = keys::Key('t').pos(static_cast<uint64_t>(time_us)).pos(UINT64_MAX);
   std::unique_ptr<rocksdb::Iterator> it(db_->db()->NewIterator(rocksdb::ReadOptions(), db_->cf("audit")));
-  it->SeekForPrev(target);
-  if (!it->Valid()) return 0;
-  auto key = it->key();
-  if (key.size() != 17 || key[0] != 't') return 0;
-  return keys::decode_position(std::string_view(key.data() + 9, 8));
+  uint64_t lo = 1, hi = position("audit"), found = 0;
+  wharf::views::v1::AuditEntry entry;
+  while (lo <= hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    it->Seek(keys::Key('e').pos(mid).str());
+    if (!it->Valid() || it->key().size() != 9 || it->key()[0] != 'e') {
+      hi = mid - 1;
+      continue;
+    }
+    uint64_t pos = keys::decode_position(std::string_view(it->key().data() + 1, 8));
+    if (pos > hi || !entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      hi = mid - 1;
+      continue;
+    }
+    if (entry.recorded_at_us() <= time_us) {
+      found = pos;
+      lo = pos + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return found;
 }
 
 }  // namespace wharf::projections
