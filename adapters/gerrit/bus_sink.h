@@ -13,6 +13,8 @@ class BusCommitSink final : public CommitSink {
   explicit BusCommitSink(runtime::CommandBus& bus) : bus_(bus) {}
   Expected<Observed, std::string> observe(const engine::ObserveCommit& command,
                                           const std::string& host) override;
+  void observe_async(const engine::ObserveCommit& command, const std::string& host,
+                     Done done) override;
 
  private:
   runtime::CommandBus& bus_;

@@ -40,6 +40,7 @@ const char* to_string(Outcome outcome) {
     case Outcome::kDeduplicated: return "deduplicated";
     case Outcome::kObserved: return "observed";
     case Outcome::kSinkError: return "sink_error";
+    case Outcome::kSubmitted: return "submitted";
   }
   return "unknown";
 }
@@ -140,6 +141,11 @@ Outcome Ingestor::handle_locked(const GerritEvent& event, const std::string& sou
 }
 
 Outcome Ingestor::emit_locked(const CommitTrigger& trigger, const std::string& source) {
+  {
+    std::lock_guard lock(failed_mutex_);
+    for (const std::string& key : failed_keys_) recent_.erase(key);
+    failed_keys_.clear();
+  }
   if (recent_.contains(trigger.dedup_key)) {
     probe_.deduplicated();
     return Outcome::kDeduplicated;
@@ -148,6 +154,32 @@ Outcome Ingestor::emit_locked(const CommitTrigger& trigger, const std::string& s
   if (projects.empty()) {
     probe_.not_bound();
     return Outcome::kNotBound;
+  }
+  if (options_.async_sink) {
+    recent_.insert(trigger.dedup_key);
+    for (const ProjectBinding& binding : projects) {
+      sink_.observe_async(
+          to_command(trigger, binding.project_id, source), options_.host,
+          [this, key = trigger.dedup_key, project = binding.project_id,
+           what = trigger.event_type + " " + trigger.gerrit_project + " " + trigger.branch + "@" +
+                  trigger.commit_sha.substr(0, 12),
+           source](const Expected<Observed, std::string>& result) {
+            if (!result) {
+              probe_.sink_error(result.error());
+              spdlog::error("gerrit {}: could not record {} for project {}: {}", options_.host,
+                            key, project, result.error());
+              std::lock_guard lock(failed_mutex_);
+              failed_keys_.push_back(key);
+            } else if (*result == Observed::kNew) {
+              probe_.observed();
+              spdlog::info("gerrit {}: {} -> project {} ({})", options_.host, what, project,
+                           source);
+            } else {
+              probe_.deduplicated();
+            }
+          });
+    }
+    return Outcome::kSubmitted;
   }
   bool any_new = false;
   bool failed = false;

@@ -32,6 +32,10 @@ struct IngestOptions {
   ParseLimits limits;
   size_t dedup_window = 100'000;             // recent dedup keys kept in memory
   int64_t ref_update_hold_us = 5'000'000;    // 0: never hold
+  // Submit to the sink without waiting (CommitSink::observe_async): a burst
+  // shares group commits and the stream reader never waits for fsync. The
+  // outcome is then kSubmitted; results land in the probe.
+  bool async_sink = false;
 };
 
 enum class Outcome {
@@ -46,6 +50,7 @@ enum class Outcome {
   kDeduplicated,   // already observed
   kObserved,       // at least one ObserveCommit recorded new events
   kSinkError,      // the sink failed: nothing recorded, may be retried
+  kSubmitted,      // async_sink: handed to the sink, result pending
 };
 const char* to_string(Outcome outcome);
 
@@ -92,6 +97,10 @@ class Ingestor {
   RecentIds recent_;
   RecentIds merged_tips_;
   std::vector<Held> held_;
+  // Keys whose async recording failed, to drop from recent_ (own lock: the
+  // sink may call back on any thread, even inline).
+  std::mutex failed_mutex_;
+  std::vector<std::string> failed_keys_;
 };
 
 }  // namespace wharf::gerrit

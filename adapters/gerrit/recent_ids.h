@@ -27,6 +27,17 @@ class RecentIds {
     return true;
   }
 
+  // Forgets `key` (its recording failed, so a redelivery must get through).
+  void erase(const std::string& key) {
+    if (set_.erase(key) == 0) return;
+    for (auto it = order_.begin(); it != order_.end(); ++it) {
+      if (*it == key) {
+        order_.erase(it);
+        break;
+      }
+    }
+  }
+
   size_t size() const { return set_.size(); }
 
  private:

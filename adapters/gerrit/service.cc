@@ -20,6 +20,7 @@ int64_t wall_us() {
 GerritService::GerritService(events::EventStore& store, runtime::CommandBus& bus,
                              GerritConfig config, std::string status_dir)
     : store_(store),
+      bus_(bus),
       config_(std::move(config)),
       status_dir_(std::move(status_dir)),
       sink_(bus),
@@ -28,6 +29,7 @@ GerritService::GerritService(events::EventStore& store, runtime::CommandBus& bus
   ingest.host = config_.host;
   ingest.limits.max_line_bytes = config_.max_line_bytes;
   ingest.ref_update_hold_us = config_.ref_update_hold_ms * 1000;
+  ingest.async_sink = true;
   ingestor_ = std::make_unique<Ingestor>(ingest, bindings_, sink_, probe_);
 
   ConnectionOptions c;
@@ -92,6 +94,7 @@ Expected<void, std::string> GerritService::start() {
 
 void GerritService::stop() {
   if (connection_) connection_->stop();
+  bus_.drain();  // async recordings call back into the ingestor
   if (binding_feed_) {
     binding_feed_->stop();
     binding_feed_.reset();

@@ -58,6 +58,7 @@ class GerritService {
 
  private:
   events::EventStore& store_;
+  runtime::CommandBus& bus_;
   GerritConfig config_;
   std::string status_dir_;
   BindingSet bindings_;

@@ -69,6 +69,7 @@ class RealGerrit : public ::testing::Test {
     IngestOptions ingest;
     ingest.host = "127.0.0.1";
     ingest.ref_update_hold_us = 1'000'000;
+    ingest.async_sink = true;  // as in wharf serve
     ingestor_ = std::make_unique<Ingestor>(ingest, fx_->bindings(), *sink_, probe_);
     ConnectionOptions c;
     c.ssh.host = "127.0.0.1";
@@ -96,6 +97,7 @@ class RealGerrit : public ::testing::Test {
 
   void TearDown() override {
     if (connection_) connection_->stop();
+    if (fx_) fx_->bus().drain();  // async recordings call back into the ingestor
   }
 
   // CommitObserved of change `number` for its merge (branch ref), and in total.

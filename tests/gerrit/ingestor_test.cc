@@ -207,6 +207,29 @@ TEST_F(GerritIngestor, DroppedOutputAsksForCatchUp) {
   EXPECT_EQ(probe_.snapshot().unknown_types, 2u);
 }
 
+TEST_F(GerritIngestor, AsyncSinkRecordsOnceAndCountsInTheProbe) {
+  bind_sample_projects();
+  IngestOptions options;
+  options.host = "review.example.org";
+  options.ref_update_hold_us = 0;
+  options.async_sink = true;
+  Ingestor ingestor(options, fx_.bindings(), sink_, probe_);
+  for (const auto& line : samples()) (void)ingestor.ingest_line(line, "gerrit-stream", kNow);
+  for (const auto& line : samples()) {
+    EXPECT_NE(ingestor.ingest_line(webhook_shape(line), "gerrit-webhook", kNow),
+              Outcome::kSubmitted);  // all inside the window
+  }
+  fx_.bus().drain();
+  EXPECT_EQ(fx_.count("CommitObserved"), 6u);
+  EXPECT_EQ(probe_.snapshot().observed, 6u);
+  // A fresh window (restart): submitted again, recorded as already observed.
+  Ingestor restarted(options, fx_.bindings(), sink_, probe_);
+  EXPECT_EQ(restarted.ingest_line(sample(21), "gerrit-catchup", kNow), Outcome::kSubmitted);
+  fx_.bus().drain();
+  EXPECT_EQ(fx_.count("CommitObserved"), 6u);
+  EXPECT_EQ(probe_.snapshot().observed, 6u);
+}
+
 TEST(GerritProbe, StatsRoundTripThroughJson) {
   IngestProbe probe("h");
   probe.event("patchset-created", 1700000000, 5);
