@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "projections/keys.h"
-#include "wharf/views/v1/views.pb.h"
 
 namespace wharf::projections {
 
@@ -249,32 +248,19 @@ Expected<std::vector<std::pair<std::string, std::string>>, Error> ProjectionRunn
 }
 
 uint64_t ProjectionRunner::position_at_time(int64_t time_us) const {
-  // Binary search over the audit entries (positions may have gaps in a
-  // replayed filtered export): the last entry recorded at or before time_us.
+  // 't' BE(time) holds the first position recorded at that time: the answer
+  // is just before the first position of the next later time, or the audit
+  // checkpoint when no later time exists.
+  if (time_us < 0) return 0;
   auto handles = read_lock();
   std::unique_ptr<rocksdb::Iterator> it(db_->db()->NewIterator(rocksdb::ReadOptions(), db_->cf("audit")));
-  uint64_t lo = 1, hi = position("audit"), found = 0;
-  wharf::views::v1::AuditEntry entry;
-  while (lo <= hi) {
-    uint64_t mid = lo + (hi - lo) / 2;
-    it->Seek(keys::Key('e').pos(mid).str());
-    if (!it->Valid() || it->key().size() != 9 || it->key()[0] != 'e') {
-      hi = mid - 1;
-      continue;
-    }
-    uint64_t pos = keys::decode_position(std::string_view(it->key().data() + 1, 8));
-    if (pos > hi || !entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      hi = mid - 1;
-      continue;
-    }
-    if (entry.recorded_at_us() <= time_us) {
-      found = pos;
-      lo = pos + 1;
-    } else {
-      hi = mid - 1;
-    }
+  it->SeekForPrev(keys::Key('t').pos(static_cast<uint64_t>(time_us)).str());
+  if (!it->Valid() || it->key().size() != 9 || it->key()[0] != 't') return 0;
+  it->Next();
+  if (it->Valid() && it->key().size() == 9 && it->key()[0] == 't' && it->value().size() == 16) {
+    return keys::decode_position(std::string_view(it->value().data() + 8, 8)) - 1;
   }
-  return found;
+  return position("audit");
 }
 
 }  // namespace wharf::projections

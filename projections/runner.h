@@ -72,8 +72,8 @@ class ProjectionRunner {
   // (name, SHA-256 hex) per projection, over its whole column family.
   Expected<std::vector<std::pair<std::string, std::string>>, Error> digests() const;
 
-  // Last log position recorded at or before `time_us` (0 if none): a binary
-  // search over the audit projection's entries (O(log n) seeks).
+  // Last log position recorded at or before `time_us` (0 if none), from the
+  // audit projection's time index: two seeks.
   uint64_t position_at_time(int64_t time_us) const;
 
   // Readers hold this shared lock while using column family handles: rebuild
