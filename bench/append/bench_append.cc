@@ -1,6 +1,7 @@
 // bench_append: see README.md. Every phase runs for the same wall time on a
 // fresh directory of the same disk.
 #include <rocksdb/db.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -55,7 +56,17 @@ struct Result {
   double events_per_s = 0;
   double p99_us = 0;
   uint64_t events = 0;
+  double cpu_us_per_event = 0;  // process CPU (all threads, incl. RocksDB's) per event
 };
+
+// CPU seconds used by the whole process so far. The machine is shared, so
+// wall-clock rates also measure the neighbours; CPU per event does not.
+double process_cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
 
 double p99(std::vector<uint32_t>& samples) {
   if (samples.empty()) return 0;
@@ -72,6 +83,7 @@ Result run_phase(int writers, int seconds, F one_call) {
   std::vector<std::vector<uint32_t>> latencies(static_cast<size_t>(writers));
   std::vector<std::thread> threads;
   auto start = Clock::now();
+  const double cpu_start = process_cpu_seconds();
   for (int w = 0; w < writers; ++w) {
     threads.emplace_back([&, w] {
       std::mt19937_64 rng(static_cast<uint64_t>(w) * 7919 + 1);
@@ -89,12 +101,14 @@ Result run_phase(int writers, int seconds, F one_call) {
   stop = true;
   for (auto& t : threads) t.join();
   double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  const double cpu = process_cpu_seconds() - cpu_start;
   std::vector<uint32_t> all;
   for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
   Result r;
   r.events = events.load();
   r.events_per_s = static_cast<double>(r.events) / elapsed;
   r.p99_us = p99(all);
+  r.cpu_us_per_event = r.events > 0 ? cpu * 1e6 / static_cast<double>(r.events) : 0;
   return r;
 }
 
@@ -182,19 +196,20 @@ int main() {
   const int batch_writers = env_int("BENCH_BATCH_WRITERS", 4);
 
   Result baseline = baseline_raw_rocksdb(writers, seconds);
-  std::printf("baseline raw RocksDB Put(sync) %d writers: %.0f writes/s, p99 %.0f us\n", writers,
-              baseline.events_per_s, baseline.p99_us);
+  std::printf("baseline raw RocksDB Put(sync) %d writers: %.0f writes/s, p99 %.0f us, %.1f CPU-us/write\n",
+              writers, baseline.events_per_s, baseline.p99_us, baseline.cpu_us_per_event);
   Result single = store_phase("single", writers, seconds, 1, true);
-  std::printf("EventStore %d writers x 1 event: %.0f events/s, p99 %.0f us\n", writers,
-              single.events_per_s, single.p99_us);
+  std::printf("EventStore %d writers x 1 event: %.0f events/s, p99 %.0f us, %.1f CPU-us/event\n", writers,
+              single.events_per_s, single.p99_us, single.cpu_us_per_event);
   Result single_nohash = store_phase("single-nohash", writers, seconds, 1, false);
   std::printf("  same without hash chain: %.0f events/s, p99 %.0f us\n", single_nohash.events_per_s,
               single_nohash.p99_us);
   Result batch = store_phase("batch", batch_writers, seconds, 100, true);
-  std::printf("EventStore %d writers x 100-event batches: %.0f events/s, p99 %.0f us per batch\n",
-              batch_writers, batch.events_per_s, batch.p99_us);
+  std::printf("EventStore %d writers x 100-event batches: %.0f events/s, p99 %.0f us per batch, %.1f CPU-us/event\n",
+              batch_writers, batch.events_per_s, batch.p99_us, batch.cpu_us_per_event);
   Result batch_nohash = store_phase("batch-nohash", batch_writers, seconds, 100, false);
-  std::printf("  same without hash chain: %.0f events/s\n", batch_nohash.events_per_s);
+  std::printf("  same without hash chain: %.0f events/s, %.1f CPU-us/event\n", batch_nohash.events_per_s,
+              batch_nohash.cpu_us_per_event);
   const double hash_us = hash_us_per_event();
   std::printf("hash chain CPU: %.2f us/event (%.1f%% of one core at the batch rate)\n",
               hash_us, 100.0 * hash_us * batch.events_per_s / 1e6);
@@ -204,8 +219,10 @@ int main() {
       "{\"bench\":\"append\",\"events_per_s_single\":%.0f,\"events_per_s_batch100\":%.0f,"
       "\"baseline_events_per_s_single\":%.0f,\"ratio\":%.3f,\"p99_append_us\":%.0f,"
       "\"events_per_s_single_no_hash\":%.0f,\"events_per_s_batch100_no_hash\":%.0f,"
-      "\"hash_chain_us_per_event\":%.2f,\"writers\":%d,\"batch_writers\":%d,\"seconds_per_phase\":%d}\n",
+      "\"hash_chain_us_per_event\":%.2f,\"cpu_us_per_event_single\":%.1f,\"cpu_us_per_event_batch100\":%.1f,"
+      "\"cpu_us_per_event_batch100_no_hash\":%.1f,\"writers\":%d,\"batch_writers\":%d,\"seconds_per_phase\":%d}\n",
       single.events_per_s, batch.events_per_s, baseline.events_per_s, ratio, single.p99_us,
-      single_nohash.events_per_s, batch_nohash.events_per_s, hash_us, writers, batch_writers, seconds);
+      single_nohash.events_per_s, batch_nohash.events_per_s, hash_us, single.cpu_us_per_event,
+      batch.cpu_us_per_event, batch_nohash.cpu_us_per_event, writers, batch_writers, seconds);
   return 0;
 }
