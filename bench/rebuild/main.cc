@@ -283,6 +283,19 @@ RebuildResult rebuild(const std::string& dir, const wharf::events::EventStore& s
     std::fprintf(stderr, "%s\n", reached.error().message.c_str());
     std::exit(1);
   }
+  // Bytes of state each projection holds: what the rebuild had to write.
+  for (const auto& name : wharf::projections::projection_names()) {
+    const auto& db = (*runner)->db();
+    std::unique_ptr<rocksdb::Iterator> it(db.db()->NewIterator(rocksdb::ReadOptions(), db.cf(name)));
+    uint64_t keys = 0, bytes = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      ++keys;
+      bytes += it->key().size() + it->value().size();
+    }
+    std::fprintf(stderr, "  %-13s %9llu keys %8.1f MB (%.0f B/event)\n", name.c_str(),
+                 static_cast<unsigned long long>(keys), static_cast<double>(bytes) / 1e6,
+                 static_cast<double>(bytes) / static_cast<double>(*reached));
+  }
   return {static_cast<double>(*reached) / s, *(*runner)->digests()};
 }
 
