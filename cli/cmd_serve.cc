@@ -5,9 +5,20 @@
 
 #include <stdexcept>
 
+#include <chrono>
+#include <fstream>
+
+#include "adapters/gerrit/ingestor.h"
+#include "adapters/gerrit/service.h"
+#include "adapters/kafka/relay.h"
+#include "adapters/runtime/runtime.h"
+#include "api/server.h"
+#include "api/tokens.h"
 #include "cli/commands.h"
 #include "cli/config_file.h"
 #include "events/event_store.h"
+#include "projections/queries.h"
+#include "projections/runner.h"
 
 namespace wharf::cli {
 namespace {
@@ -21,6 +32,8 @@ struct ServeConfig {
   std::string topic = "wharf.events";
   bool relay = true;
   bool fsync = true;
+  std::string first_token_file;  // where the first admin token is written (0600)
+  gerrit::GerritConfig gerrit;   // host empty = no Gerrit connection
 };
 
 // Blocks SIGTERM/SIGINT in every thread started after this, then waits for one.
@@ -42,21 +55,163 @@ class ShutdownSignal {
   sigset_t set_{};
 };
 
+int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Prints the first admin token of an empty store once, and keeps it in a
+// file only root can read so scripts/run can show it again.
+void announce_first_token(events::EventStore& store, const std::string& file) {
+  auto issued = api::issue_first_admin_token(store, now_us());
+  if (!issued) throw std::runtime_error("cannot issue the first admin token: " + issued.error().message);
+  if (!issued->has_value()) return;
+  const auto& token = **issued;
+  spdlog::warn("first admin token (shown once; create more with `wharf token create`): {}",
+               token.token);
+  if (!file.empty()) {
+    std::ofstream out(file, std::ios::trunc);
+    out << token.token << "\n";
+    std::filesystem::permissions(file, std::filesystem::perms::owner_read |
+                                           std::filesystem::perms::owner_write);
+  }
+}
+
+void register_component_metrics(api::MetricsRegistry& metrics, const events::EventStore& store,
+                                const projections::ProjectionRunner& projections,
+                                const kafka::Relay* relay, const gerrit::GerritService* gerrit) {
+  metrics.gauge_function("wharf_log_head_position", "Last durable position of the event log", {},
+                         [&store] {
+                           return std::vector<api::MetricsRegistry::Sample>{
+                               {{}, static_cast<double>(store.head_position())}};
+                         });
+  metrics.gauge_function(
+      "wharf_projection_lag_events", "Log head minus the projection's checkpoint", {"projection"},
+      [&store, &projections] {
+        std::vector<api::MetricsRegistry::Sample> samples;
+        const auto head = store.head_position();
+        for (const auto& [name, position] : projections.positions()) {
+          samples.push_back({{name}, static_cast<double>(head - std::min(head, position))});
+        }
+        return samples;
+      });
+  if (relay != nullptr) {
+    metrics.gauge_function("wharf_kafka_relay_lag_events", "Events not yet acknowledged by Kafka",
+                           {}, [relay] {
+                             return std::vector<api::MetricsRegistry::Sample>{
+                                 {{}, static_cast<double>(relay->stats().lag_events)}};
+                           });
+    metrics.gauge_function("wharf_kafka_relay_lag_ms", "Age of the oldest unacknowledged event",
+                           {}, [relay] {
+                             return std::vector<api::MetricsRegistry::Sample>{
+                                 {{}, static_cast<double>(relay->stats().lag_ms)}};
+                           });
+  }
+  if (gerrit != nullptr) {
+    metrics.gauge_function("wharf_gerrit_connected", "1 while the stream-events session is up", {},
+                           [gerrit] {
+                             return std::vector<api::MetricsRegistry::Sample>{
+                                 {{}, gerrit->stats().connected ? 1.0 : 0.0}};
+                           });
+    metrics.gauge_function(
+        "wharf_gerrit_events", "Gerrit events by outcome", {"kind"}, [gerrit] {
+          const auto st = gerrit->stats();
+          return std::vector<api::MetricsRegistry::Sample>{
+              {{"lines"}, static_cast<double>(st.lines)},
+              {{"bad_lines"}, static_cast<double>(st.bad_lines)},
+              {{"unknown_types"}, static_cast<double>(st.unknown_types)},
+              {{"dropped_output"}, static_cast<double>(st.dropped_output)},
+              {{"deduplicated"}, static_cast<double>(st.deduplicated)},
+              {{"observed"}, static_cast<double>(st.observed)},
+              {{"reconnects"}, static_cast<double>(st.reconnects)}};
+        });
+  }
+}
+
 void run_serve(CLI::App& cmd, ServeConfig& config) {
   if (!config.config_file.empty()) apply_config_file(cmd, config.config_file);
   ShutdownSignal shutdown;  // before any thread starts
 
-  const auto& data = global_options().data_dir;
+  const std::string data = global_options().data_dir;
+  std::filesystem::create_directories(data);
   events::StoreOptions store_options;
   store_options.sync = config.fsync;
-  auto store = events::EventStore::open(data, store_options);
-  if (!store) throw std::runtime_error("cannot open store at " + data + ": " + store.error().message);
+  auto store = events::EventStore::open(store_dir(data), store_options);
+  if (!store) throw std::runtime_error("cannot open store at " + store_dir(data) + ": " + store.error().message);
   auto& log = **store;
-  spdlog::info("wharf serve: store {} at {} (head position {})", log.store_id(), data,
-               log.head_position());
+  spdlog::info("store {} at {} (head position {}, fsync {})", log.store_id(), store_dir(data),
+               log.head_position(), config.fsync ? "on" : "off");
+  announce_first_token(log, config.first_token_file);
+
+  auto projections = projections::ProjectionRunner::open(projections::projections_dir(data), &log);
+  if (!projections) throw std::runtime_error("cannot open projections: " + projections.error().message);
+  auto caught_up = (*projections)->catch_up([](uint64_t position, uint64_t head) {
+    spdlog::info("projections: catching up {}/{}", position, head);
+  });
+  if (!caught_up) throw std::runtime_error("projections catch-up failed: " + caught_up.error().message);
+  if (auto live = (*projections)->start(); !live) {
+    throw std::runtime_error("projections: " + live.error().message);
+  }
+  projections::Queries queries(**projections);
+
+  runtime::Runtime runtime(log, runtime::RuntimeOptions{.data_dir = data});
+  if (auto started = runtime.start(); !started) throw std::runtime_error("engine runtime: " + started.error());
+  spdlog::info("engine runtime started (local build, deploy and test runners under {})", data);
+
+  std::unique_ptr<kafka::Relay> relay;
+  if (config.relay) {
+    kafka::RelayOptions relay_options;
+    relay_options.brokers = config.brokers;
+    relay_options.topic = config.topic;
+    auto created = kafka::Relay::create(log, relay_options);
+    if (!created) throw std::runtime_error("kafka relay: " + created.error());
+    relay = std::move(*created);
+    relay->start();
+  } else {
+    spdlog::info("kafka relay disabled (--kafka-relay=false)");
+  }
+
+  std::unique_ptr<gerrit::GerritService> gerrit_service;
+  if (!config.gerrit.host.empty()) {
+    gerrit_service = std::make_unique<gerrit::GerritService>(log, runtime.commands(),
+                                                             config.gerrit, data);
+    if (auto started = gerrit_service->start(); !started) {
+      throw std::runtime_error("gerrit: " + started.error());
+    }
+  }
+
+  api::Services services(log);
+  services.commands = &runtime.commands();
+  services.queries = &queries;
+  services.data_dir = data;
+  if (gerrit_service) {
+    services.webhooks["gerrit"] = [&gerrit_service](const api::WebhookDelivery& delivery) {
+      const auto outcome = gerrit_service->handle_webhook(delivery.body);
+      api::WebhookResult result;
+      result.body = boost::json::object{{"outcome", gerrit::to_string(outcome)}};
+      return result;
+    };
+  }
+  api::ServerConfig server_config;
+  server_config.listen = config.listen;
+  server_config.port = static_cast<uint16_t>(config.port);
+  server_config.threads = static_cast<unsigned>(config.threads);
+  api::Server server(server_config, services);
+  register_component_metrics(server.metrics(), log, **projections, relay.get(),
+                             gerrit_service.get());
+  server.start();
+  spdlog::info("HTTP API listening on http://{}:{}/api/v1 (metrics at /metrics)", config.listen,
+               server.port());
 
   const int sig = shutdown.wait();
-  spdlog::info("wharf serve: {} received, draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  spdlog::info("{} received: draining HTTP, stopping engine, relay and projections",
+               sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  server.stop();
+  if (gerrit_service) gerrit_service->stop();
+  runtime.stop();
+  if (relay) relay->stop();
+  (*projections)->stop();
   log.close();
   spdlog::info("wharf serve: stopped cleanly");
 }
@@ -93,6 +248,28 @@ void register_serve_commands(CLI::App& app) {
   cmd->add_option("--fsync", config->fsync, "fsync every group commit (true/false)")
       ->envname("WHARF_FSYNC")
       ->capture_default_str();
+  cmd->add_option("--first-token-file", config->first_token_file,
+                  "on an empty store, also write the first admin token to this file (mode 0600)");
+  cmd->add_option("--gerrit-host", config->gerrit.host, "Gerrit SSH host; empty = no Gerrit")
+      ->envname("WHARF_GERRIT_HOST");
+  cmd->add_option("--gerrit-port", config->gerrit.port, "Gerrit SSH port")
+      ->envname("WHARF_GERRIT_PORT")
+      ->capture_default_str();
+  cmd->add_option("--gerrit-user", config->gerrit.user, "Gerrit user with Stream Events")
+      ->envname("WHARF_GERRIT_USER");
+  cmd->add_option("--gerrit-key-file", config->gerrit.key_file, "private key for that user")
+      ->envname("WHARF_GERRIT_KEY_FILE");
+  cmd->add_option("--gerrit-known-hosts", config->gerrit.known_hosts_file,
+                  "known_hosts file to check the server key against")
+      ->envname("WHARF_GERRIT_KNOWN_HOSTS");
+  cmd->add_option("--gerrit-http-url", config->gerrit.http_url,
+                  "Gerrit REST base URL used to catch up after disconnects")
+      ->envname("WHARF_GERRIT_HTTP_URL");
+  cmd->add_option("--gerrit-http-user", config->gerrit.http_user, "REST user")
+      ->envname("WHARF_GERRIT_HTTP_USER");
+  cmd->add_option("--gerrit-http-password", config->gerrit.http_password,
+                  "REST HTTP password")
+      ->envname("WHARF_GERRIT_HTTP_PASSWORD");
   cmd->callback([cmd, config] { run_serve(*cmd, *config); });
 }
 

@@ -19,6 +19,10 @@ GlobalOptions& global_options();
 // areas can add commands under one group ("audit verify", "audit export").
 CLI::App& group(CLI::App& parent, const std::string& name, const std::string& description);
 
+// Layout of a data directory: the event log in <data>/events, projections in
+// <data>/projections, the local runners' work, logs, artifacts and targets beside.
+std::string store_dir(const std::string& data_dir);
+
 // Adds `--data` to a subcommand (bound to global_options().data_dir).
 void add_data_option(CLI::App& cmd);
 

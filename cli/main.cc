@@ -20,6 +20,8 @@ CLI::App& group(CLI::App& parent, const std::string& name, const std::string& de
   return *created;
 }
 
+std::string store_dir(const std::string& data_dir) { return data_dir + "/events"; }
+
 void add_data_option(CLI::App& cmd) {
   cmd.add_option("--data", global_options().data_dir, "data directory of the store")
       ->envname("WHARF_DATA")
