@@ -1,7 +1,629 @@
+// `wharf project create`, `wharf commit`, `wharf runs list|show`, `wharf deploy`,
+// `wharf rollback`, `wharf cancel|retry|approve`: the pipeline from the command
+// line, operating on --data directly (the store must not be held by a running
+// `wharf serve`; use its HTTP API then). Reads open the store read-only, so
+// they also work beside `wharf serve`. With --wait, write commands host the
+// runtime (local runners) in this process until the run or deploy ends.
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "adapters/runtime/runtime.h"
+#include "adapters/runtime/step_logs.h"
 #include "cli/commands.h"
+#include "engine/engine.h"
+#include "events/event_store.h"
 
 namespace wharf::cli {
+namespace {
 
-void register_pipeline_commands(CLI::App&) {}
+namespace json = boost::json;
+using events::Envelope;
+using events::EventStore;
+
+[[noreturn]] void fail(const std::string& message) { throw std::runtime_error(message); }
+
+std::unique_ptr<EventStore> open_for_writing() {
+  const auto& data = global_options().data_dir;
+  auto store = EventStore::open(store_dir(data));
+  if (!store) {
+    fail("cannot open the store at " + store_dir(data) + ": " + store.error().message +
+         "\n(if `wharf serve` runs on this data directory, use its HTTP API, e.g. POST "
+         "/api/v1/projects/{project}/runs, or stop it first)");
+  }
+  return std::move(*store);
+}
+
+std::unique_ptr<EventStore> open_for_reading() {
+  const auto& data = global_options().data_dir;
+  events::StoreOptions options;
+  options.read_only = true;
+  options.create_if_missing = false;
+  auto store = EventStore::open(store_dir(data), options);
+  if (!store) fail("cannot read the store at " + store_dir(data) + ": " + store.error().message);
+  return std::move(*store);
+}
+
+std::vector<Envelope> read_all_events(const EventStore& store) {
+  std::vector<Envelope> out;
+  for (uint64_t from = 1;;) {
+    auto batch = store.read_all(from, 4096);
+    if (!batch) fail("cannot read the log: " + batch.error().message);
+    if (batch->empty()) return out;
+    from = batch->back().position() + 1;
+    for (auto& e : *batch) out.push_back(std::move(e));
+  }
+}
+
+std::vector<Envelope> read_stream(const EventStore& store, const std::string& stream) {
+  auto events = store.read_stream(stream, 1, 1 << 20, events::Direction::kForward);
+  if (!events) {
+    if (events.error().code == events::ErrorCode::kNotFound) return {};
+    fail("cannot read " + stream + ": " + events.error().message);
+  }
+  return std::move(*events);
+}
+
+std::string clock_time(int64_t us) {
+  std::time_t seconds = static_cast<std::time_t>(us / 1'000'000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &tm);
+  return text;
+}
+
+std::string short_digest(const std::string& digest) {
+  auto colon = digest.find(':');
+  return colon == std::string::npos ? digest.substr(0, 12) : digest.substr(colon + 1, 12);
+}
+
+// One line per event for progress output: what happened, in words.
+std::string describe(const Envelope& e) {
+  const auto& p = e.payload();
+  std::ostringstream out;
+  out << e.type();
+  switch (p.kind_case()) {
+    case v1::Payload::kCommitObserved:
+      out << " " << p.commit_observed().commit_sha().substr(0, 10) << " on "
+          << p.commit_observed().branch();
+      break;
+    case v1::Payload::kBuildRequested:
+      out << " attempt " << p.build_requested().attempt();
+      break;
+    case v1::Payload::kBuildStarted:
+      out << " " << p.build_started().external_id() << " log " << p.build_started().log_ref();
+      break;
+    case v1::Payload::kBuildSucceeded:
+      out << " " << p.build_succeeded().artifact_digest() << " in "
+          << p.build_succeeded().duration_ms() << " ms";
+      break;
+    case v1::Payload::kBuildFailed:
+      out << ": " << p.build_failed().reason();
+      break;
+    case v1::Payload::kVersionRecorded:
+      out << " " << p.version_recorded().version();
+      break;
+    case v1::Payload::kDeployRequested:
+      out << " " << p.deploy_requested().environment() << " <- "
+          << short_digest(p.deploy_requested().spec().artifact_digest())
+          << (p.deploy_requested().rollback_id().empty() ? "" : " (rollback)");
+      break;
+    case v1::Payload::kDeployProgressed:
+      out << ": " << p.deploy_progressed().message();
+      break;
+    case v1::Payload::kDeploySucceeded:
+      out << " " << p.deploy_succeeded().environment() << " serves "
+          << short_digest(p.deploy_succeeded().spec().artifact_digest()) << " at "
+          << p.deploy_succeeded().url();
+      break;
+    case v1::Payload::kDeployFailed:
+      out << " " << p.deploy_failed().environment() << ": " << p.deploy_failed().reason();
+      break;
+    case v1::Payload::kRollbackRequested:
+      out << " " << p.rollback_requested().environment() << " to "
+          << p.rollback_requested().target_deploy_event_id() << ": "
+          << p.rollback_requested().reason();
+      break;
+    case v1::Payload::kTestsRequested:
+      out << " " << p.tests_requested().environment() << " against "
+          << p.tests_requested().target_url();
+      break;
+    case v1::Payload::kTestsFailed:
+      out << " " << p.tests_failed().environment() << ": " << p.tests_failed().reason();
+      break;
+    case v1::Payload::kPipelineRunCompleted:
+      out << " " << v1::RunOutcome_Name(p.pipeline_run_completed().outcome()) << ": "
+          << p.pipeline_run_completed().reason();
+      break;
+    default:
+      break;
+  }
+  return out.str();
+}
+
+void print_event(const Envelope& e) {
+  std::printf("  %s  #%-6llu %s\n", clock_time(e.occurred_at_us()).c_str(),
+              static_cast<unsigned long long>(e.position()), describe(e).c_str());
+}
+
+// ---- project create ----
+
+struct ProjectArgs {
+  std::string file, id, name, repo, branch = "main";
+  std::vector<std::string> environments, tests, approvals, ports;
+  std::string build = "sh build.sh", artifact = "dist", start, health = "/healthz";
+  uint32_t build_timeout_s = 600, deploy_timeout_s = 120;
+};
+
+std::map<std::string, std::string> key_values(const std::vector<std::string>& items,
+                                              const char* what) {
+  std::map<std::string, std::string> out;
+  for (const auto& item : items) {
+    auto eq = item.find('=');
+    if (eq == std::string::npos) fail(std::string(what) + " must be ENV=VALUE: " + item);
+    out[item.substr(0, eq)] = item.substr(eq + 1);
+  }
+  return out;
+}
+
+std::string str(const json::object& o, const char* key, std::string fallback = {}) {
+  auto it = o.find(key);
+  return it != o.end() && it->value().is_string() ? std::string(it->value().as_string()) : fallback;
+}
+uint32_t num(const json::object& o, const char* key, uint32_t fallback = 0) {
+  auto it = o.find(key);
+  return it != o.end() && it->value().is_int64() ? static_cast<uint32_t>(it->value().as_int64())
+                                                 : fallback;
+}
+bool flag(const json::object& o, const char* key) {
+  auto it = o.find(key);
+  return it != o.end() && it->value().is_bool() && it->value().as_bool();
+}
+json::object obj(const json::object& o, const char* key) {
+  auto it = o.find(key);
+  return it != o.end() && it->value().is_object() ? it->value().as_object() : json::object{};
+}
+
+// The API's project body (POST /api/v1/projects): project_id, name,
+// repository.local_git{path,branch}, environments[], template{...}.
+engine::CreateProject project_from_json(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) fail("cannot read " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  boost::system::error_code ec;
+  auto value = json::parse(text.str(), ec);
+  if (ec || !value.is_object()) fail(path + " is not a JSON object");
+  const auto& body = value.as_object();
+  engine::CreateProject c;
+  c.project_id = str(body, "project_id");
+  c.name = str(body, "name", c.project_id);
+  auto local = obj(obj(body, "repository"), "local_git");
+  c.repository.mutable_local_git()->set_path(str(local, "path"));
+  c.repository.mutable_local_git()->set_branch(str(local, "branch", "main"));
+  if (auto it = body.find("environments"); it != body.end() && it->value().is_array()) {
+    for (const auto& item : it->value().as_array()) {
+      if (!item.is_object()) continue;
+      const auto& e = item.as_object();
+      v1::EnvironmentSpec env;
+      env.set_name(str(e, "name"));
+      env.set_target(v1::TARGET_TYPE_LOCAL);
+      env.set_auto_deploy(flag(e, "auto_deploy"));
+      env.set_requires_approval(flag(e, "requires_approval"));
+      env.set_replicas(num(e, "replicas", 1));
+      for (const auto& [k, v] : obj(e, "settings")) {
+        if (v.is_string()) (*env.mutable_settings())[std::string(k)] = std::string(v.as_string());
+      }
+      if (auto t = e.find("post_deploy_tests"); t != e.end() && t->value().is_array()) {
+        for (const auto& s : t->value().as_array()) {
+          if (!s.is_object()) continue;
+          auto* suite = env.add_post_deploy_tests();
+          suite->set_name(str(s.as_object(), "name"));
+          suite->set_command(str(s.as_object(), "command"));
+          suite->set_timeout_s(num(s.as_object(), "timeout_s"));
+        }
+      }
+      c.environments.push_back(env);
+    }
+  }
+  auto tmpl = obj(body, "template");
+  auto build = obj(tmpl, "build");
+  c.pipeline.mutable_build()->set_command(str(build, "command"));
+  c.pipeline.mutable_build()->set_artifact_path(str(build, "artifact_path"));
+  c.pipeline.mutable_build()->set_timeout_s(num(build, "timeout_s"));
+  c.pipeline.set_start_command(str(tmpl, "start_command"));
+  c.pipeline.set_health_path(str(tmpl, "health_path"));
+  c.pipeline.set_deploy_timeout_s(num(tmpl, "deploy_timeout_s"));
+  for (const auto& [k, v] : obj(tmpl, "config")) {
+    if (v.is_string()) (*c.pipeline.mutable_config())[std::string(k)] = std::string(v.as_string());
+  }
+  return c;
+}
+
+engine::CreateProject project_from_flags(const ProjectArgs& a) {
+  engine::CreateProject c;
+  c.pipeline.mutable_build()->set_command(a.build);
+  c.pipeline.mutable_build()->set_artifact_path(a.artifact);
+  c.pipeline.mutable_build()->set_timeout_s(a.build_timeout_s);
+  c.pipeline.set_start_command(a.start);
+  c.pipeline.set_health_path(a.health);
+  c.pipeline.set_deploy_timeout_s(a.deploy_timeout_s);
+  auto tests = key_values(a.tests, "--test");
+  auto ports = key_values(a.ports, "--port");
+  for (const auto& name : a.environments) {
+    v1::EnvironmentSpec env;
+    env.set_name(name);
+    env.set_target(v1::TARGET_TYPE_LOCAL);
+    env.set_auto_deploy(true);
+    env.set_replicas(1);
+    for (const auto& approval : a.approvals) env.set_requires_approval(env.requires_approval() || approval == name);
+    if (auto it = tests.find(name); it != tests.end()) {
+      auto* suite = env.add_post_deploy_tests();
+      suite->set_name("tests");
+      suite->set_command(it->second);
+      suite->set_timeout_s(300);
+    }
+    if (auto it = ports.find(name); it != ports.end()) (*env.mutable_settings())["port"] = it->second;
+    c.environments.push_back(env);
+  }
+  return c;
+}
+
+engine::Context cli_context(runtime::CommandBus& bus) {
+  const char* user = std::getenv("USER");
+  return bus.user_context(user ? user : "cli", v1::CHANNEL_CLI);
+}
+
+runtime::CommandResult execute_or_fail(runtime::CommandBus& bus, const engine::Command& command) {
+  auto outcome = bus.execute(command, cli_context(bus));
+  if (!outcome) fail(std::string(engine::command_name(command)) + " " + outcome.error().message());
+  return *outcome;
+}
+
+// Hosts the runtime until `done(event)` says the awaited outcome is in the log;
+// prints each event that `relevant` selects. Returns true when it finished.
+bool host_until(EventStore& store, uint64_t from_position, int timeout_s,
+                const std::function<bool(const Envelope&)>& relevant,
+                const std::function<bool(const Envelope&)>& done) {
+  runtime::Runtime rt(store, runtime::RuntimeOptions{.data_dir = global_options().data_dir});
+  if (auto started = rt.start(); !started) fail("cannot start the runtime: " + started.error());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  uint64_t next = from_position;
+  while (std::chrono::steady_clock::now() < deadline) {
+    store.wait_for_head_beyond(next - 1, std::chrono::steady_clock::now() + std::chrono::milliseconds(200));
+    auto batch = store.read_all(next, 1024);
+    if (!batch) fail("cannot read the log: " + batch.error().message);
+    for (const auto& e : *batch) {
+      next = e.position() + 1;
+      if (relevant(e)) print_event(e);
+      if (done(e)) {
+        rt.stop();
+        return true;
+      }
+    }
+  }
+  rt.stop();
+  return false;
+}
+
+// ---- commands ----
+
+void create_project(const ProjectArgs& a) {
+  engine::CreateProject c = a.file.empty() ? project_from_flags(a) : project_from_json(a.file);
+  if (!a.id.empty()) c.project_id = a.id;
+  if (!a.name.empty()) c.name = a.name;
+  if (c.project_id.empty()) c.project_id = c.name;
+  if (c.name.empty()) c.name = c.project_id;
+  if (!a.repo.empty()) {
+    c.repository.mutable_local_git()->set_path(std::filesystem::absolute(a.repo).string());
+    c.repository.mutable_local_git()->set_branch(a.branch);
+  }
+  if (c.project_id.empty()) fail("give the project a --name (or --id, or project_id in --file)");
+  auto store = open_for_writing();
+  runtime::SystemClock clock;
+  runtime::CommandBus bus(*store, clock, 1);
+  auto result = execute_or_fail(bus, c);
+  std::printf("project %s %s at position %llu (environments:", c.project_id.c_str(),
+              result.nothing_to_do ? "already exists" : "created",
+              static_cast<unsigned long long>(result.last_position));
+  for (const auto& env : c.environments) std::printf(" %s", env.name().c_str());
+  std::printf(")\n");
+}
+
+struct CommitArgs {
+  std::string project, sha, branch = "main", subject;
+  bool wait = false;
+  int timeout_s = 900;
+};
+
+void observe_commit(CommitArgs a) {
+  auto store = open_for_writing();
+  auto project = engine::fold(engine::project_stream(a.project),
+                              read_stream(*store, engine::project_stream(a.project)));
+  if (!project.project() || !project.project()->exists) fail("no project " + a.project);
+  if (a.sha.empty()) {
+    const auto& repo = project.project()->repository.local_git().path();
+    if (repo.empty()) fail("give --sha: project " + a.project + " has no local repository");
+    std::string cmd = "git -C '" + repo + "' rev-parse '" + a.branch + "' 2>/dev/null";
+    FILE* pipe = popen(cmd.c_str(), "r");
+    char line[128] = {0};
+    if (pipe && std::fgets(line, sizeof line, pipe)) a.sha = line;
+    if (pipe) pclose(pipe);
+    while (!a.sha.empty() && (a.sha.back() == '\n' || a.sha.back() == '\r')) a.sha.pop_back();
+    if (a.sha.empty()) fail("cannot read branch " + a.branch + " of " + repo);
+  }
+  runtime::SystemClock clock;
+  runtime::CommandBus bus(*store, clock, 1);
+  engine::ObserveCommit c;
+  c.project_id = a.project;
+  c.commit_sha = a.sha;
+  c.branch = a.branch;
+  c.subject = a.subject;
+  c.source = "cli";
+  auto result = execute_or_fail(bus, c);
+  std::string run = engine::run_id_of(c);
+  std::printf("commit %s: run %s %s\n", a.sha.c_str(), run.c_str(),
+              result.nothing_to_do ? "(seen before)" : "started");
+  bus.stop();
+  if (!a.wait) return;
+  bool finished = host_until(
+      *store, 1, a.timeout_s,
+      [&](const Envelope& e) { return e.correlation_id() == run; },
+      [&](const Envelope& e) {
+        return (e.type() == "PipelineRunCompleted" &&
+                e.payload().pipeline_run_completed().run_id() == run) ||
+               (e.type() == "PipelineRunCancelled" &&
+                e.payload().pipeline_run_cancelled().run_id() == run);
+      });
+  if (!finished) fail("run " + run + " did not finish within " + std::to_string(a.timeout_s) + " s");
+}
+
+void list_runs(const std::string& project) {
+  auto store = open_for_reading();
+  std::map<std::string, std::vector<Envelope>> runs;
+  std::vector<std::string> order;
+  for (auto& e : read_all_events(*store)) {
+    if (engine::stream_kind(e.stream_id()) != engine::StreamKind::kRun) continue;
+    if (!runs.count(e.stream_id())) order.push_back(e.stream_id());
+    runs[e.stream_id()].push_back(std::move(e));
+  }
+  std::printf("%-16s %-12s %-10s %-12s %-22s %s\n", "RUN", "PROJECT", "COMMIT", "STATUS", "STEP",
+              "VERSION");
+  for (const auto& stream : order) {
+    auto state = engine::fold(stream, runs[stream]);
+    const engine::RunState* run = state.run();
+    if (!run || (!project.empty() && run->project_id != project)) continue;
+    static const char* statuses[] = {"none", "running", "approval", "succeeded", "failed", "cancelled"};
+    static const char* steps[] = {"-", "build", "deploy", "tests", "approval"};
+    std::string step = steps[static_cast<int>(run->step)];
+    if (!run->environment().empty()) step += ":" + run->environment();
+    step += "#" + std::to_string(run->attempt);
+    std::printf("%-16s %-12s %-10s %-12s %-22s %s\n", run->run_id.c_str(), run->project_id.c_str(),
+                run->commit_sha.substr(0, 10).c_str(), statuses[static_cast<int>(run->status)],
+                step.c_str(), short_digest(run->artifact_digest).c_str());
+  }
+}
+
+void show_run(const std::string& run_id) {
+  auto store = open_for_reading();
+  auto events = read_stream(*store, engine::run_stream(run_id));
+  if (events.empty()) fail("no run " + run_id);
+  std::printf("run %s (stream %s)\n", run_id.c_str(), engine::run_stream(run_id).c_str());
+  for (const auto& e : events) print_event(e);
+  // The deploys of this run live on the environment streams.
+  std::printf("deploys:\n");
+  for (const auto& e : read_all_events(*store)) {
+    if (engine::stream_kind(e.stream_id()) == engine::StreamKind::kEnvironment &&
+        e.correlation_id() == run_id) {
+      print_event(e);
+    }
+  }
+  auto logs = runtime::list_run_logs(global_options().data_dir, run_id);
+  if (!logs.empty()) std::printf("logs:\n");
+  for (const auto& log : logs) {
+    std::printf("  %-20s %8llu bytes  %s\n", log.step.c_str(),
+                static_cast<unsigned long long>(log.size), log.path.c_str());
+  }
+}
+
+bool deploy_finished(const Envelope& e, const std::string& environment) {
+  if (e.type() == "DeploySucceeded") return e.payload().deploy_succeeded().environment() == environment;
+  if (e.type() == "DeployFailed") return e.payload().deploy_failed().environment() == environment;
+  return false;
+}
+
+struct DeployArgs {
+  std::string project, environment, version, to_event, reason;
+  bool wait = false;
+  int timeout_s = 300;
+};
+
+void deploy(const DeployArgs& a) {
+  auto store = open_for_writing();
+  // The version as recorded by a build of this project (version, digest or digest prefix).
+  const v1::VersionRecorded* found = nullptr;
+  auto all = read_all_events(*store);
+  for (const auto& e : all) {
+    if (e.type() != "VersionRecorded") continue;
+    const auto& v = e.payload().version_recorded();
+    if (v.project_id() != a.project) continue;
+    if (v.version() == a.version || v.artifact_digest() == a.version ||
+        (a.version.size() >= 7 && short_digest(v.artifact_digest()).rfind(a.version, 0) == 0)) {
+      found = &v;
+    }
+  }
+  if (!found) fail("project " + a.project + " has no recorded version " + a.version);
+  runtime::SystemClock clock;
+  runtime::CommandBus bus(*store, clock, 1);
+  engine::RequestDeploy c;
+  c.project_id = a.project;
+  c.environment = a.environment;
+  c.spec.set_version(found->version());
+  c.spec.set_artifact_digest(found->artifact_digest());
+  c.spec.set_artifact_uri(found->artifact_uri());
+  auto result = execute_or_fail(bus, c);
+  std::printf("deploy of %s to %s requested (position %llu)\n", found->version().c_str(),
+              a.environment.c_str(), static_cast<unsigned long long>(result.last_position));
+  bus.stop();
+  if (a.wait) {
+    uint64_t from = result.first_position;
+    std::string stream = engine::environment_stream(a.project, a.environment);
+    if (!host_until(*store, from, a.timeout_s,
+                    [&](const Envelope& e) { return e.stream_id() == stream; },
+                    [&](const Envelope& e) { return deploy_finished(e, a.environment); })) {
+      fail("the deploy did not finish within " + std::to_string(a.timeout_s) + " s");
+    }
+  }
+}
+
+void rollback(const DeployArgs& a) {
+  if (a.to_event.empty() == a.version.empty()) fail("give exactly one of --to-event or --to-version");
+  auto store = open_for_writing();
+  runtime::SystemClock clock;
+  runtime::CommandBus bus(*store, clock, 1);
+  engine::RequestRollback c;
+  c.project_id = a.project;
+  c.environment = a.environment;
+  c.target_deploy_event_id = a.to_event;
+  c.target_version = a.version;
+  c.reason = a.reason;
+  auto result = execute_or_fail(bus, c);
+  std::printf("rollback of %s requested (position %llu)\n", a.environment.c_str(),
+              static_cast<unsigned long long>(result.last_position));
+  bus.stop();
+  if (a.wait) {
+    std::string stream = engine::environment_stream(a.project, a.environment);
+    if (!host_until(*store, result.first_position, a.timeout_s,
+                    [&](const Envelope& e) { return e.stream_id() == stream; },
+                    [&](const Envelope& e) { return deploy_finished(e, a.environment); })) {
+      fail("the rollback did not finish within " + std::to_string(a.timeout_s) + " s");
+    }
+  }
+}
+
+template <typename Command>
+void simple_command(const Command& command, const std::string& what) {
+  auto store = open_for_writing();
+  runtime::SystemClock clock;
+  runtime::CommandBus bus(*store, clock, 1);
+  auto result = execute_or_fail(bus, command);
+  std::printf("%s (position %llu)\n", what.c_str(),
+              static_cast<unsigned long long>(result.last_position));
+}
+
+}  // namespace
+
+void register_pipeline_commands(CLI::App& app) {
+  // project create
+  auto& project = group(app, "project", "create pipeline projects");
+  auto pa = std::make_shared<ProjectArgs>();
+  auto* create = project.add_subcommand(
+      "create",
+      "Create a project built and deployed by the local runners.\n"
+      "  wharf project create --name hello --repo ./hello-repo --env staging --env prod \\\n"
+      "      --start 'exec python3 server.py' --test staging='curl -fsS $WHARF_TARGET_URL/healthz'\n"
+      "  wharf project create --file examples/hello-service/wharf-project.json --repo ./hello-repo");
+  add_data_option(*create);
+  create->add_option("--file", pa->file, "JSON project definition (the body of POST /api/v1/projects)");
+  create->add_option("--id", pa->id, "project id (default: the name)");
+  create->add_option("--name", pa->name, "project name");
+  create->add_option("--repo", pa->repo, "local git repository whose commits are built");
+  create->add_option("--branch", pa->branch, "branch that starts runs")->capture_default_str();
+  create->add_option("--env", pa->environments, "environment, in promotion order (repeat)");
+  create->add_option("--build", pa->build, "build command run in the checkout")->capture_default_str();
+  create->add_option("--artifact", pa->artifact, "file or directory the build produces")
+      ->capture_default_str();
+  create->add_option("--start", pa->start, "command that starts the artifact ($PORT is set)");
+  create->add_option("--health", pa->health, "HTTP path checked after start")->capture_default_str();
+  create->add_option("--test", pa->tests, "ENV=COMMAND post-deploy test (WHARF_TARGET_URL set)");
+  create->add_option("--approval", pa->approvals, "ENV that needs a manual approval");
+  create->add_option("--port", pa->ports, "ENV=PORT fixed port (slots PORT and PORT+1)");
+  create->callback([pa] { create_project(*pa); });
+
+  // commit
+  auto ca = std::make_shared<CommitArgs>();
+  auto* commit = app.add_subcommand("commit", "Observe a commit by hand: starts a pipeline run");
+  add_data_option(*commit);
+  commit->add_option("--project", ca->project, "project id")->required();
+  commit->add_option("--sha", ca->sha, "commit (default: head of --branch in the project's repo)");
+  commit->add_option("--branch", ca->branch, "branch")->capture_default_str();
+  commit->add_option("--subject", ca->subject, "commit subject for the record");
+  commit->add_flag("--wait", ca->wait, "run the pipeline in this process until the run ends");
+  commit->add_option("--timeout", ca->timeout_s, "seconds to wait")->capture_default_str();
+  commit->callback([ca] { observe_commit(*ca); });
+
+  // runs list / show
+  auto& runs = group(app, "runs", "pipeline runs");
+  auto list_project = std::make_shared<std::string>();
+  auto* list = runs.add_subcommand("list", "List pipeline runs and where each one is");
+  add_data_option(*list);
+  list->add_option("--project", *list_project, "only this project");
+  list->callback([list_project] { list_runs(*list_project); });
+  auto show_id = std::make_shared<std::string>();
+  auto* show = runs.add_subcommand("show", "Show a run's events, deploys and step logs");
+  add_data_option(*show);
+  show->add_option("run", *show_id, "run id")->required();
+  show->callback([show_id] { show_run(*show_id); });
+
+  // deploy / rollback
+  auto da = std::make_shared<DeployArgs>();
+  auto* dep = app.add_subcommand("deploy", "Deploy a recorded version to an environment by hand");
+  add_data_option(*dep);
+  dep->add_option("--project", da->project, "project id")->required();
+  dep->add_option("--env", da->environment, "environment")->required();
+  dep->add_option("--version", da->version, "version, artifact digest or its first 7+ hex")->required();
+  dep->add_flag("--wait", da->wait, "run the deploy in this process until it ends");
+  dep->add_option("--timeout", da->timeout_s, "seconds to wait")->capture_default_str();
+  dep->callback([da] { deploy(*da); });
+
+  auto ra = std::make_shared<DeployArgs>();
+  auto* rb = app.add_subcommand(
+      "rollback",
+      "Return an environment to an earlier successful deploy; the engine replays that\n"
+      "DeploySucceeded event's spec as a new deploy (history is not edited).");
+  add_data_option(*rb);
+  rb->add_option("--project", ra->project, "project id")->required();
+  rb->add_option("--env", ra->environment, "environment")->required();
+  rb->add_option("--to-event", ra->to_event, "event id of the DeploySucceeded to return to");
+  rb->add_option("--to-version", ra->version, "latest successful deploy of this version");
+  rb->add_option("--reason", ra->reason, "why (kept in the log)")->required();
+  rb->add_flag("--wait", ra->wait, "run the deploy in this process until it ends");
+  rb->add_option("--timeout", ra->timeout_s, "seconds to wait")->capture_default_str();
+  rb->callback([ra] { rollback(*ra); });
+
+  // cancel / retry / approve
+  auto run_arg = std::make_shared<std::pair<std::string, std::string>>();
+  auto* cancel = app.add_subcommand("cancel", "Cancel a pipeline run");
+  add_data_option(*cancel);
+  cancel->add_option("run", run_arg->first, "run id")->required();
+  cancel->add_option("--reason", run_arg->second, "why");
+  cancel->callback([run_arg] {
+    simple_command(engine::CancelRun{run_arg->first, run_arg->second}, "cancel requested");
+  });
+  auto retry_arg = std::make_shared<std::pair<std::string, std::string>>();
+  auto* retry = app.add_subcommand("retry", "Retry the step that failed a run");
+  add_data_option(*retry);
+  retry->add_option("run", retry_arg->first, "run id")->required();
+  retry->add_option("--reason", retry_arg->second, "why");
+  retry->callback([retry_arg] {
+    simple_command(engine::RetryStep{retry_arg->first, retry_arg->second}, "retry requested");
+  });
+  auto approve_arg = std::make_shared<engine::Approve>();
+  auto* approve = app.add_subcommand("approve", "Open a run's manual gate before an environment");
+  add_data_option(*approve);
+  approve->add_option("run", approve_arg->run_id, "run id")->required();
+  approve->add_option("--env", approve_arg->environment, "environment")->required();
+  approve->add_option("--comment", approve_arg->comment, "comment");
+  approve->callback([approve_arg] { simple_command(*approve_arg, "approved"); });
+}
 
 }  // namespace wharf::cli

@@ -25,7 +25,7 @@ struct RuntimeOptions {
   const Clock* clock = nullptr;       // default: the system clock
   size_t command_workers = 4;
   bool restore_services = true;       // restart local instances whose process is gone
-  local::DeployTargetOptions deploy;  // health timeout, stop grace
+  local::DeployTargetOptions deploy{};  // health timeout, stop grace
 };
 
 class Runtime {

@@ -15,7 +15,7 @@ using namespace wharf::runtime::testing;
 class EndToEndTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store_ = open_store(dir_.path() / "data");
+    store_ = open_store(dir_.path() / "data" / "events");
     RuntimeOptions options;
     options.data_dir = dir_.path() / "data";
     runtime_ = std::make_unique<Runtime>(*store_, options);

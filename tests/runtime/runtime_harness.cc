@@ -1,5 +1,5 @@
-// A process that hosts the runtime with the local runners over DATA (the store
-// itself, as in `wharf serve`) until SIGTERM, for the SIGKILL tests. Every 100 ms it writes
+// A process that hosts the runtime with the local runners over DATA (store in
+// DATA/events, as in `wharf serve`) until SIGTERM, for the SIGKILL tests. Every 100 ms it writes
 // DATA/harness-status ("<completed runs> <head position>") so the test can
 // follow it without opening the store (RocksDB allows one process at a time).
 #include <signal.h>
@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   std::filesystem::path data = argv[1];
   signal(SIGTERM, on_term);
   signal(SIGINT, on_term);
-  auto store = wharf::events::EventStore::open(data.string());
+  auto store = wharf::events::EventStore::open((data / "events").string());
   if (!store) {
     std::fprintf(stderr, "cannot open store: %s\n", store.error().message.c_str());
     return 1;

@@ -90,7 +90,7 @@ TEST(SigkillTest, KilledMidBuildAndMidDeployEveryRunFinishesAndNothingStartsTwic
   std::vector<std::string> runs;
   {
     // Set up the project and two commits, then hand the store to the harness.
-    auto store = open_store(data, true);
+    auto store = open_store(data / "events", true);
     SystemClock clock;  // the harness times steps out by the same clock
     CommandBus bus(*store, clock);
     auto ctx = [&] { return bus.user_context("alice", wharf::v1::CHANNEL_CLI); };
@@ -127,7 +127,7 @@ TEST(SigkillTest, KilledMidBuildAndMidDeployEveryRunFinishesAndNothingStartsTwic
   EXPECT_EQ(harness.terminate(), 0);
   ASSERT_TRUE(finished) << "runs did not finish; see " << (data / "harness.log").string();
 
-  auto store = open_store(data);
+  auto store = open_store(data / "events");
   for (const auto& run : runs) EXPECT_TRUE(run_completed(*store, run)) << run;
   auto lines = read_lines(side_effects);
   EXPECT_EQ(count_prefix(lines, "build "), 2u);
