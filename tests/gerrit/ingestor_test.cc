@@ -9,6 +9,9 @@
 #include <boost/json.hpp>
 
 #include "adapters/gerrit/bus_sink.h"
+#include "adapters/gerrit/stream_file.h"
+
+#include <sstream>
 #include "tests/gerrit/fixture.h"
 #include "tests/gerrit/store_fixture.h"
 
@@ -228,6 +231,26 @@ TEST_F(GerritIngestor, AsyncSinkRecordsOnceAndCountsInTheProbe) {
   fx_.bus().drain();
   EXPECT_EQ(fx_.count("CommitObserved"), 6u);
   EXPECT_EQ(probe_.snapshot().observed, 6u);
+}
+
+TEST_F(GerritIngestor, SavedStreamFileGoesThroughTheSamePath) {
+  bind_sample_projects();
+  auto ingestor = make();
+  std::string file;
+  for (const auto& line : samples()) file += line + "\n";
+  file += std::string(200 * 1024, 'x') + "\n";  // over the 64 KiB limit, never held whole
+  file += "{broken\r\n";
+  file += sample(4);                              // duplicate, and no trailing newline
+  std::istringstream in(file);
+  int64_t now = kNow;
+  StreamFileReport report = ingest_stream(in, *ingestor, "gerrit-file", [&] { return now++; },
+                                          64 * 1024);
+  EXPECT_EQ(report.lines, 32u);
+  EXPECT_EQ(report.count(Outcome::kTooLarge), 1u);
+  EXPECT_EQ(report.count(Outcome::kBadLine), 1u);
+  EXPECT_EQ(report.count(Outcome::kDeduplicated), 1u);
+  EXPECT_EQ(fx_.count("CommitObserved"), 6u);  // held ref-updates flushed at the end
+  EXPECT_NE(to_json(report).find("\"too_large\":1"), std::string::npos);
 }
 
 TEST(GerritProbe, StatsRoundTripThroughJson) {
