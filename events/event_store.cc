@@ -5,8 +5,12 @@
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include "events/hash_chain.h"
@@ -40,33 +44,10 @@ RocksEventStore::~RocksEventStore() {
 
 // ---------------------------------------------------------------- open
 
-Expected<void, Error> RocksEventStore::open_db() {
-  std::error_code ec;
-  bool exists = fs::exists(dir_, ec);
-  if (exists && !fs::is_directory(dir_, ec)) {
-    return fail(ErrorCode::kInvalidArgument, "not a wharf event store: " + dir_ + " is not a directory");
-  }
-  bool empty = !exists || fs::is_empty(dir_, ec);
-  if (!exists) {
-    if (!options_.create_if_missing || options_.read_only) {
-      return fail(ErrorCode::kNotFound, "no event store at " + dir_);
-    }
-    fs::create_directories(dir_, ec);
-    if (ec) return fail(ErrorCode::kIo, "cannot create " + dir_ + ": " + ec.message());
-  }
-  bool has_db = fs::exists(fs::path(dir_) / "CURRENT", ec);
-  if (!empty && !has_db) {
-    return fail(ErrorCode::kInvalidArgument,
-                "not a wharf event store: " + dir_ +
-                    " contains files but no RocksDB database (no CURRENT file); refusing to touch it");
-  }
-  if (empty && (!options_.create_if_missing || options_.read_only)) {
-    return fail(ErrorCode::kNotFound, "no event store at " + dir_);
-  }
+namespace {
 
+rocksdb::DBOptions make_db_options(const StoreOptions& options) {
   rocksdb::DBOptions db_options;
-  db_options.create_if_missing = empty;
-  db_options.create_missing_column_families = empty;
   db_options.paranoid_checks = true;
   // A record torn by a crash at the very end of the WAL was never acknowledged
   // (acknowledgement follows the sync); anything else corrupt fails the open.
@@ -75,24 +56,12 @@ Expected<void, Error> RocksEventStore::open_db() {
   db_options.allow_concurrent_memtable_write = false;  // one writer thread; needed by the hash memtable
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_options.keep_log_file_num = 3;
-  if (options_.env != nullptr) db_options.env = options_.env;
+  if (options.env != nullptr) db_options.env = options.env;
+  return db_options;
+}
 
-  std::vector<std::string> families;
-  if (has_db) {
-    rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, dir_, &families);
-    if (!s.ok()) {
-      return fail(code_of(s), "cannot read the RocksDB manifest in " + dir_ + ": " + s.ToString());
-    }
-    for (const char* required : {keys::kLogFamily, keys::kStreamsFamily, keys::kEventIdsFamily,
-                                 keys::kMetaFamily}) {
-      if (std::find(families.begin(), families.end(), required) == families.end()) {
-        return fail(ErrorCode::kInvalidArgument,
-                    "not a wharf event store: " + dir_ +
-                        " is a RocksDB database without the column family '" + required + "'");
-      }
-    }
-  }
-
+// The four wharf families (plus default and any `others` found on disk).
+std::vector<rocksdb::ColumnFamilyDescriptor> make_descriptors(const std::vector<std::string>& others) {
   rocksdb::ColumnFamilyOptions cf_options;
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
@@ -113,11 +82,101 @@ Expected<void, Error> RocksEventStore::open_db() {
       {keys::kMetaFamily, cf_options},
       {rocksdb::kDefaultColumnFamilyName, cf_options},
   };
-  for (const auto& name : families) {
+  for (const auto& name : others) {
     bool known = false;
     for (const auto& d : descriptors) known = known || d.name == name;
     if (!known) descriptors.push_back({name, cf_options});
   }
+  return descriptors;
+}
+
+void fsync_directory(const fs::path& dir) {
+  int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+// Creates a complete store (families, format marker, store id) beside `dir`
+// and renames it into place, so a crash during creation never leaves a
+// half-created store under `dir` (rename replaces an empty directory).
+Expected<void, Error> create_store(const std::string& dir, const StoreOptions& options) {
+  std::string target = dir;
+  while (target.size() > 1 && target.back() == '/') target.pop_back();
+  const fs::path parent = fs::path(target).parent_path();
+  std::error_code ec;
+  if (!parent.empty()) fs::create_directories(parent, ec);
+  if (ec) return fail(ErrorCode::kIo, "cannot create " + parent.string() + ": " + ec.message());
+  const std::string staging = target + ".creating-" + new_uuid().substr(0, 8);
+
+  rocksdb::DBOptions db_options = make_db_options(options);
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, staging, make_descriptors({}), &handles, &raw);
+  if (!s.ok()) return fail(ErrorCode::kIo, "cannot create event store in " + staging + ": " + s.ToString());
+  rocksdb::WriteBatch batch;
+  batch.Put(handles[3], rocksdb::Slice(keys::kFormatKey.data(), keys::kFormatKey.size()),
+            rocksdb::Slice(keys::kFormatMarker.data(), keys::kFormatMarker.size()));
+  batch.Put(handles[3], rocksdb::Slice(keys::kStoreIdKey.data(), keys::kStoreIdKey.size()), new_uuid());
+  rocksdb::WriteOptions w;
+  w.sync = true;
+  s = raw->Write(w, &batch);
+  for (auto* h : handles) raw->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  rocksdb::Status closed = raw->Close();
+  delete raw;
+  if (!s.ok() || !closed.ok()) {
+    fs::remove_all(staging, ec);
+    return fail(ErrorCode::kIo, "cannot initialize event store: " + (s.ok() ? closed : s).ToString());
+  }
+  fsync_directory(staging);
+  if (std::rename(staging.c_str(), target.c_str()) != 0) {
+    int err = errno;
+    fs::remove_all(staging, ec);
+    return fail(ErrorCode::kIo, "cannot move the new event store into " + target + ": " + std::strerror(err));
+  }
+  fsync_directory(parent);
+  return {};
+}
+
+}  // namespace
+
+Expected<void, Error> RocksEventStore::open_db() {
+  std::error_code ec;
+  bool exists = fs::exists(dir_, ec);
+  if (exists && !fs::is_directory(dir_, ec)) {
+    return fail(ErrorCode::kInvalidArgument, "not a wharf event store: " + dir_ + " is not a directory");
+  }
+  bool empty = !exists || fs::is_empty(dir_, ec);
+  bool has_db = exists && fs::exists(fs::path(dir_) / "CURRENT", ec);
+  if (!empty && !has_db) {
+    return fail(ErrorCode::kInvalidArgument,
+                "not a wharf event store: " + dir_ +
+                    " contains files but no RocksDB database (no CURRENT file); refusing to touch it");
+  }
+  if (empty) {
+    if (!options_.create_if_missing || options_.read_only) {
+      return fail(ErrorCode::kNotFound, "no event store at " + dir_);
+    }
+    if (auto created = create_store(dir_, options_); !created) return created;
+  }
+
+  rocksdb::DBOptions db_options = make_db_options(options_);
+  std::vector<std::string> families;
+  rocksdb::Status listed = rocksdb::DB::ListColumnFamilies(db_options, dir_, &families);
+  if (!listed.ok()) {
+    return fail(code_of(listed), "cannot read the RocksDB manifest in " + dir_ + ": " + listed.ToString());
+  }
+  for (const char* required : {keys::kLogFamily, keys::kStreamsFamily, keys::kEventIdsFamily,
+                               keys::kMetaFamily}) {
+    if (std::find(families.begin(), families.end(), required) == families.end()) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "not a wharf event store: " + dir_ +
+                      " is a RocksDB database without the column family '" + required + "'");
+    }
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = make_descriptors(families);
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s;
   if (options_.read_only) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <random>
 #include <sstream>
@@ -76,7 +77,8 @@ TEST(CrashTest, EveryAcknowledgedEventSurvivesSigkillExactlyOnce) {
   const int total = rounds();
   for (int round = 0; round < total; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
-    auto run = run_and_kill(dir, std::chrono::milliseconds(40 + rng() % 400));
+    // Every fourth round dies young: while creating or opening the store.
+    auto run = run_and_kill(dir, std::chrono::milliseconds(round % 4 == 0 ? 2 + rng() % 40 : 40 + rng() % 400));
     ASSERT_TRUE(WIFSIGNALED(run.status) && WTERMSIG(run.status) == SIGKILL)
         << "the child exited by itself (status " << run.status << "), output tail: "
         << run.output.substr(run.output.size() > 300 ? run.output.size() - 300 : 0);
@@ -92,6 +94,7 @@ TEST(CrashTest, EveryAcknowledgedEventSurvivesSigkillExactlyOnce) {
     }
     killed_with_work += this_round > 0 ? 1 : 0;
 
+    if (acknowledged.empty() && !std::filesystem::exists(dir)) continue;  // killed before creating it
     auto store = EventStore::open(dir);
     ASSERT_TRUE(store) << "reopen after SIGKILL failed: " << store.error().message;
     uint64_t max_position = 0;
@@ -106,7 +109,7 @@ TEST(CrashTest, EveryAcknowledgedEventSurvivesSigkillExactlyOnce) {
     auto report = verify_store(dir);
     ASSERT_TRUE(report.ok) << report.message;  // dense, chain links, each id indexed once
   }
-  EXPECT_GT(killed_with_work, static_cast<uint64_t>(total / 2)) << "most rounds should kill a busy child";
+  EXPECT_GT(killed_with_work, static_cast<uint64_t>(total / 3)) << "most rounds should kill a busy child";
   RecordProperty("acknowledged_events", static_cast<int>(acknowledged.size()));
   std::printf("crash test: %d rounds, %zu acknowledged events, all present exactly once\n", total,
               acknowledged.size());

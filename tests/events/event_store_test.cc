@@ -448,6 +448,23 @@ TEST(EventStoreOpen, ForeignDirectoryWithFilesIsRefusedAndUntouched) {
             1);
 }
 
+TEST(EventStoreOpen, CreatesMissingParentsAndAcceptsATrailingSlash) {
+  TempDir dir;
+  const std::string nested = dir.sub("a/b/store/");
+  std::string id;
+  {
+    auto store = open_store(nested);
+    ASSERT_TRUE(store->append("s", ExpectedVersion::any(), {make_event()}));
+    id = store->store_id();
+  }
+  auto again = open_store(dir.sub("a/b/store"));
+  EXPECT_EQ(again->store_id(), id);
+  EXPECT_EQ(again->head_position(), 1u);
+  for (const auto& entry : std::filesystem::directory_iterator(dir.sub("a/b"))) {
+    EXPECT_EQ(entry.path().filename(), "store") << "creation leaves nothing beside the store";
+  }
+}
+
 TEST(EventStoreOpen, MissingDirectoryWithoutCreateIsNotFound) {
   TempDir dir;
   StoreOptions options;
