@@ -140,7 +140,6 @@ struct ReplayArgs {
 };
 struct ReportArgs {
   std::string file, project, from, to;
-  bool data_given = false;
 };
 
 void run_rebuild(const RebuildArgs& args) {
@@ -241,7 +240,6 @@ void run_audit_report(const ReportArgs& args) {
   std::unique_ptr<pj::ProjectionRunner> runner;
   uint64_t from = 0, to = UINT64_MAX;
   if (!args.file.empty()) {
-    if (args.data_given) fail("give either --data or --file, not both", 2);
     scratch = std::make_unique<Scratch>("", false);
     runner = open_runner(scratch->path(), nullptr);
     auto replayed = pj::replay_export(args.file, *runner);
@@ -328,10 +326,8 @@ void register_projection_commands(CLI::App& app) {
       "report",
       "a table of who deployed what where, who approved, what failed, what was rolled back and "
       "why; from the store (--data) or from an export file (--file), no server needed");
-  report->add_option("--data", global_options().data_dir, "data directory of the store")
-      ->envname("WHARF_DATA")
-      ->each([report_args](const std::string&) { report_args->data_given = true; });
-  report->add_option("--file", report_args->file, "report from this export file instead");
+  add_data_option(*report);
+  report->add_option("--file", report_args->file, "report from this export file (then --data is not used)");
   report->add_option("--project", report_args->project, "only this project");
   report->add_option("--from", report_args->from, "RFC 3339 time (or position)");
   report->add_option("--to", report_args->to, "RFC 3339 time (or position)");

@@ -233,7 +233,12 @@ void print_deploy_report(std::ostream& out, const Queries& queries, const std::s
   }
   std::sort(lines.begin(), lines.end(),
             [](const auto& a, const auto& b) { return a.position() < b.position(); });
-  out << "Deploy report, positions " << from << ".." << to << ": " << lines.size() << " entries\n";
+  out << "Deploy report";
+  if (!project_id.empty()) out << " of " << project_id;
+  if (from > 1 || to != UINT64_MAX) {
+    out << ", positions " << from << ".." << (to == UINT64_MAX ? std::string("head") : std::to_string(to));
+  }
+  out << ": " << lines.size() << " entries\n";
   std::vector<std::vector<std::string>> rows{{"TIME", "PROJECT", "ENVIRONMENT", "WHAT", "VERSION",
                                               "PREVIOUS", "BY", "APPROVED BY", "RUN", "WHY"}};
   for (const auto& e : lines) {
