@@ -121,7 +121,12 @@ void LocalBuildRunner::run(const engine::BuildJob& job, std::shared_ptr<Jobs::Jo
   int64_t started_at = wall_ms();
   if (marker) {  // started before: adopt it if it runs or has finished
     pid = static_cast<pid_t>(json_int(*marker, "pid"));
-    if (pid == 0) pid = read_pid(work);
+    // Started but the pid not recorded (a crash right after the spawn): the
+    // script writes its pid first thing, so wait a moment for it.
+    for (int i = 0; pid == 0 && i < 40; ++i) {
+      pid = read_pid(work);
+      if (pid == 0 && !read_status(work)) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
     if (json_int(*marker, "started_at_ms") > 0) started_at = json_int(*marker, "started_at_ms");
     if (!read_status(work) && !process_alive(pid)) pid = 0;  // vanished: run again
   }
@@ -211,9 +216,11 @@ void LocalBuildRunner::run(const engine::BuildJob& job, std::shared_ptr<Jobs::Jo
   outcome.artifact_digest = stored->digest;
   outcome.artifact_uri = stored->path.string();
   append_line(log, "wharf: artifact " + stored->digest + " stored at " + stored->path.string());
-  std::error_code ec;
-  fs::remove_all(work / "src", ec);  // the artifact is stored; the checkout is not needed
   conclude(outcome);
+  // Only after the result is recorded: a crash before this point must still
+  // find the checkout to store the artifact from.
+  std::error_code ec;
+  fs::remove_all(work / "src", ec);
 }
 
 }  // namespace wharf::local

@@ -1,5 +1,6 @@
 #include "adapters/local/deploy_target.h"
 
+#include <fstream>
 #include <thread>
 
 #include "adapters/local/artifact_store.h"
@@ -18,6 +19,7 @@ namespace {
 // Records the start, then becomes the service (exec keeps the pid, which is
 // also the process group id, so stopping the group stops everything it forks).
 constexpr const char* kStartScript = R"sh(
+echo $$ > "$WHARF_PID_FILE"
 printf '%s %s %s %s\n' "$WHARF_SIDE_EFFECT_KIND" "$WHARF_DEPLOY_ID" "$WHARF_ATTEMPT" "$$" >> "$WHARF_SIDE_EFFECTS"
 exec /bin/sh -c "$WHARF_START_COMMAND"
 )sh";
@@ -28,6 +30,24 @@ std::optional<json::object> object_at(const json::object& o, const char* key) {
   auto it = o.find(key);
   if (it == o.end() || !it->value().is_object()) return std::nullopt;
   return it->value().as_object();
+}
+
+// The pid an instance's start script wrote first thing. A crash between
+// spawning and recording the pid in the state file leaves only this; the
+// script may still be starting, so give it a moment to appear.
+pid_t recorded_pid(const json::object& instance, std::chrono::milliseconds patience) {
+  pid_t pid = static_cast<pid_t>(json_int(instance, "pid"));
+  if (pid > 0) return pid;
+  const std::string file = json_string(instance, "pid_file");
+  if (file.empty()) return 0;
+  auto deadline = std::chrono::steady_clock::now() + patience;
+  for (;;) {
+    std::ifstream in(file);
+    long value = 0;
+    if (in >> value && value > 0) return static_cast<pid_t>(value);
+    if (std::chrono::steady_clock::now() >= deadline) return 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 bool same_key(const json::object& instance, const engine::DeployJob& job) {
@@ -88,6 +108,7 @@ Expected<pid_t, std::string> spawn_instance(const DataLayout& layout, const json
   spec.env["WHARF_DEPLOY_ID"] = json_string(instance, "deploy_id");
   spec.env["WHARF_ATTEMPT"] = std::to_string(json_int(instance, "attempt"));
   spec.env["WHARF_START_COMMAND"] = json_string(instance, "start_command");
+  spec.env["WHARF_PID_FILE"] = json_string(instance, "pid_file");
   spec.env["WHARF_ARTIFACT"] = artifact.string();
   return spawn_detached(spec);
 }
@@ -135,7 +156,7 @@ void LocalDeployTarget::run(const engine::DeployJob& job, std::shared_ptr<Jobs::
     pid = 0;
     kind = "restore";
   } else if (auto pending = object_at(state, "pending")) {
-    pid_t pending_pid = static_cast<pid_t>(json_int(*pending, "pid"));
+    pid_t pending_pid = recorded_pid(*pending, std::chrono::seconds(2));
     if (same_key(*pending, job) && process_alive(pending_pid)) {
       instance = *pending;  // started before a restart: keep checking it
       pid = pending_pid;
@@ -176,6 +197,11 @@ void LocalDeployTarget::run(const engine::DeployJob& job, std::shared_ptr<Jobs::
                 {"start_command", job.spec.start_command()},
                 {"health_path", job.spec.health_path()},
                 {"log", log.string()},
+                {"pid_file", (state_path.parent_path() /
+                              (safe_name(job.environment) + "." +
+                               safe_name(job.deploy_id) + "-" + std::to_string(job.attempt) +
+                               ".pid"))
+                                 .string()},
                 {"env", env}};
   }
   if (pid == 0) {
@@ -274,10 +300,19 @@ std::optional<ServingInstance> LocalDeployTarget::serving(const std::string& pro
 void LocalDeployTarget::stop_all() {
   std::error_code ec;
   if (!fs::exists(layout_.targets_dir(), ec)) return;
-  std::vector<fs::path> files;
+  std::vector<fs::path> files, pid_files;
   for (auto it = fs::recursive_directory_iterator(layout_.targets_dir(), ec);
        !ec && it != fs::end(it); it.increment(ec)) {
     if (it->path().extension() == ".json") files.push_back(it->path());
+    if (it->path().extension() == ".pid") pid_files.push_back(it->path());
+  }
+  // Every instance ever started left its pid file: this also reaches one a
+  // crash left behind without a place in any state file.
+  for (const auto& file : pid_files) {
+    std::ifstream in(file);
+    long pid = 0;
+    if (in >> pid && pid > 0) stop_process_group(static_cast<pid_t>(pid), options_.stop_grace);
+    fs::remove(file, ec);
   }
   for (const auto& file : files) {
     auto state = read_json_file(file);
