@@ -59,6 +59,7 @@ Expected<AppendResult, Error> RocksEventStore::append(const std::string& stream,
     std::lock_guard lock(queue_mu_);
     if (closed_.load()) return fail(ErrorCode::kClosed, "event store is closed");
     queue_.push_back(pending.get());
+    queued_events_ += pending->events.size();
   }
   queue_cv_.notify_one();
   return result.get();
@@ -91,7 +92,13 @@ void RocksEventStore::sequencer_loop() {
     appends.clear();
     {
       std::unique_lock lock(queue_mu_);
-      queue_cv_.wait(lock, [&] { return !queue_.empty() || closed_.load(); });
+      // Stage the next batch while the committer syncs only when enough is
+      // queued to be worth its own fsync; otherwise wait for the committer
+      // to go idle so that everything queued meanwhile shares one sync.
+      queue_cv_.wait(lock, [&] {
+        return closed_.load() ||
+               (!queue_.empty() && (!committer_busy_.load() || queued_events_ >= kPipelineMinEvents));
+      });
       if (closed_.load()) {
         for (auto* p : queue_) p->done.set_value(fail(ErrorCode::kClosed, "event store is closed"));
         queue_.clear();
@@ -102,6 +109,7 @@ void RocksEventStore::sequencer_loop() {
              (appends.empty() || events + queue_.front()->events.size() <= options_.max_batch_events)) {
         events += queue_.front()->events.size();
         appends.push_back(queue_.front());
+        queued_events_ -= queue_.front()->events.size();
         queue_.pop_front();
       }
     }
@@ -113,6 +121,7 @@ void RocksEventStore::sequencer_loop() {
     std::unique_lock lock(commit_mu_);
     commit_cv_.wait(lock, [&] { return ready_ == nullptr; });
     ready_ = std::move(batch);
+    committer_busy_.store(true);
     lock.unlock();
     commit_cv_.notify_all();
   }
@@ -136,6 +145,14 @@ void RocksEventStore::committer_loop() {
     }
     commit_cv_.notify_all();
     commit(*batch);
+    {
+      std::lock_guard lock(commit_mu_);
+      if (ready_ == nullptr) committer_busy_.store(false);
+    }
+    {
+      std::lock_guard lock(queue_mu_);  // no lost wake-up for the sequencer
+    }
+    queue_cv_.notify_all();
   }
 }
 

@@ -149,6 +149,10 @@ class RocksEventStore final : public EventStore {
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::deque<PendingAppend*> queue_;
+  size_t queued_events_ = 0;  // events in queue_
+  // Below this many queued events the sequencer waits for the committer to
+  // go idle instead of staging a small batch that would need its own fsync.
+  static constexpr size_t kPipelineMinEvents = 64;
   std::atomic<bool> closed_{false};
   std::thread writer_;  // the sequencer; it owns the committer thread
   bool writer_started_ = false;  // open succeeded in writable mode
@@ -171,6 +175,7 @@ class RocksEventStore final : public EventStore {
   bool committer_stop_ = false;
   std::thread committer_;
   std::atomic<uint64_t> committed_seq_{0};
+  std::atomic<bool> committer_busy_{false};  // a batch is handed off and not yet committed
 
   // Set by the committer when a write fails; the store then refuses appends.
   mutable std::mutex failure_mu_;
