@@ -40,9 +40,10 @@ void run_ingest(const IngestArgs& args) {
   if (!in) fail("cannot open " + args.file);
   events::StoreOptions options;
   options.create_if_missing = false;
-  auto store = events::EventStore::open(global_options().data_dir, options);
+  const std::string dir = store_dir(global_options().data_dir);
+  auto store = events::EventStore::open(dir, options);
   if (!store) {
-    fail("cannot open the store at " + global_options().data_dir + ": " + store.error().message +
+    fail("cannot open the store at " + dir + ": " + store.error().message +
          " (is `wharf serve` running on it? stop it first)");
   }
   gerrit::BindingSet bindings;
