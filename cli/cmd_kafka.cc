@@ -88,7 +88,7 @@ struct RelayCommandOptions {
 
 int run_relay(const RelayCommandOptions& options) {
   events::StoreOptions store_options;
-  auto store = events::EventStore::open(global_options().data_dir, store_options);
+  auto store = events::EventStore::open(store_dir(global_options().data_dir), store_options);
   if (!store) throw std::runtime_error("opening the store: " + store.error().message);
   kafka::RelayOptions relay_options;
   relay_options.brokers = options.brokers;
