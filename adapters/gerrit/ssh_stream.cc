@@ -64,6 +64,10 @@ Expected<std::unique_ptr<SshStream>, std::string> SshStream::open(const SshOptio
       SSH_OK) {
     return unexpected("cannot read the private key " + options.key_file);
   }
+  // "none" first: it makes libssh read the server's ext-info (server-sig-algs)
+  // before choosing the signature; otherwise an RSA key may be offered as
+  // SHA-1 "ssh-rsa", which libssh refuses by default.
+  (void)ssh_userauth_none(s->session_, nullptr);
   int auth = ssh_userauth_publickey(s->session_, nullptr, key);
   ssh_key_free(key);
   if (auth != SSH_AUTH_SUCCESS) {

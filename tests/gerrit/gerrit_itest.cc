@@ -68,7 +68,7 @@ class RealGerrit : public ::testing::Test {
     sink_ = std::make_unique<BusCommitSink>(fx_->bus());
     IngestOptions ingest;
     ingest.host = "127.0.0.1";
-    ingest.ref_update_hold_us = 1'000'000;
+    ingest.ref_update_hold_us = 3'000'000;
     ingest.async_sink = true;  // as in wharf serve
     ingestor_ = std::make_unique<Ingestor>(ingest, fx_->bindings(), *sink_, probe_);
     ConnectionOptions c;
@@ -144,7 +144,7 @@ TEST_F(RealGerrit, PushVoteSubmitAndRecheckEachStartOneRun) {
 
   peer_->approve_and_submit(a);  // comment-added (no trigger word), ref-updated, change-merged
   ASSERT_TRUE(eventually([&] { return merged(a.number) == 1; }));
-  std::this_thread::sleep_for(2500ms);  // past the ref-update hold
+  std::this_thread::sleep_for(4000ms);  // past the ref-update hold
   EXPECT_EQ(commits(), 2u);             // the merge's branch ref-updated is not a second run
   EXPECT_EQ(fx_->commits()[1].commit_sha(), a.sha);  // fast-forward: newRev == patch set
 
