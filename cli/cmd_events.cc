@@ -66,7 +66,7 @@ enum class Access { kWrite, kRead };
 std::unique_ptr<EventStore> open_store(Access access) {
   events::StoreOptions options;
   options.read_only = access == Access::kRead;
-  auto store = EventStore::open(global_options().data_dir, options);
+  auto store = EventStore::open(store_dir(global_options().data_dir), options);
   if (!store) fail(store.error().message);
   return std::move(store.value());
 }
@@ -204,7 +204,8 @@ void run_verify(const VerifyArgs& args) {
   // A flipped byte can make a string field invalid UTF-8; the report says so.
   google::protobuf::LogSilencer quiet;
   events::VerifyReport report =
-      args.file.empty() ? events::verify_store(global_options().data_dir) : events::verify_export(args.file);
+      args.file.empty() ? events::verify_store(store_dir(global_options().data_dir))
+                        : events::verify_export(args.file);
   if (report.ok) {
     std::printf("OK: %s\n", report.message.c_str());
     return;

@@ -139,9 +139,10 @@ TEST_F(WharfCli, AuditVerifyNamesTheTamperedPosition) {
   }
   ASSERT_EQ(wharf("events export " + data() + " --out '" + tmp_.sub("all.wharf") + "'").exit_code, 0);
 
+  // The event store lives in DATA/events (cli/commands.h store_dir).
   fs::copy(tmp_.sub("store"), tmp_.sub("copy"), fs::copy_options::recursive);
   {
-    testing::RawStore raw(tmp_.sub("copy"));
+    testing::RawStore raw(tmp_.sub("copy") + "/events");
     std::string value = raw.get(keys::kLogFamily, keys::log_key(4));
     value[value.size() / 2] = static_cast<char>(value[value.size() / 2] ^ 0x04);
     raw.put(keys::kLogFamily, keys::log_key(4), value);
