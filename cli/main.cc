@@ -1,3 +1,4 @@
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
@@ -32,6 +33,8 @@ void add_data_option(CLI::App& cmd) {
 
 int main(int argc, char** argv) {
   using namespace wharf::cli;
+  // Logs go to stderr so that command output on stdout stays parseable.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("wharf"));
   CLI::App app{"wharf — event-sourced release orchestration"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "wharf 0.1.0");
