@@ -127,12 +127,20 @@ class Session : public std::enable_shared_from_this<Session> {
 
   const ServerConfig& config() const { return server_.config; }
 
+  // One deadline at a time. The generation guards against a timer that
+  // fired just as the operation it guarded completed (its handler may already
+  // be queued when cancel() is called).
   void arm(std::chrono::milliseconds after) {
+    const uint64_t generation = ++timer_generation_;
     timer_.expires_after(after);
-    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (ec == asio::error::operation_aborted) return;
+    timer_.async_wait([self = shared_from_this(), generation](beast::error_code ec) {
+      if (ec == asio::error::operation_aborted || generation != self->timer_generation_) return;
       self->on_timer();
     });
+  }
+  void disarm() {
+    ++timer_generation_;
+    timer_.cancel();
   }
 
   void on_timer() {
@@ -240,7 +248,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_request() {
     state_ = State::kBusy;
-    timer_.cancel();
+    disarm();
     Reply reply = server_.app.handle(parser_->get());
     if (reply.sse) return start_sse(std::move(*reply.sse));
     keep_alive_ = reply.response.keep_alive() && !server_.draining;
@@ -326,7 +334,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void close() {
     if (state_ == State::kClosed) return;
     state_ = State::kClosed;
-    timer_.cancel();
+    disarm();
     beast::error_code ec;
     socket_.shutdown(tcp::socket::shutdown_both, ec);
     socket_.close(ec);
@@ -336,6 +344,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Server::Impl& server_;
   const uint64_t id_;
   asio::steady_timer timer_;
+  uint64_t timer_generation_ = 0;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   Response response_;

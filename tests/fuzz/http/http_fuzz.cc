@@ -118,14 +118,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t split = size / 2;
   for (size_t end : {split, size}) {
     while (offset < end && !parser.is_done()) {
-      size_t used = parser.put(boost::asio::buffer(data + offset, end - offset), ec);
+      // put() may consume bytes and still ask for more: keep both facts.
+      const size_t used = parser.put(boost::asio::buffer(data + offset, end - offset), ec);
+      offset += used;
       if (ec == http::error::need_more) {
         ec = {};
         break;
       }
       if (ec) return 0;
       if (used == 0) break;
-      offset += used;
     }
   }
   if (!parser.is_done()) return 0;
