@@ -33,7 +33,7 @@ namespace pj = wharf::projections;
 std::unique_ptr<events::EventStore> open_existing_store() {
   events::StoreOptions options;
   options.create_if_missing = false;
-  auto store = events::EventStore::open(global_options().data_dir, options);
+  auto store = events::EventStore::open(store_dir(global_options().data_dir), options);
   if (!store) fail(store.error().message);
   return std::move(store.value());
 }

@@ -155,7 +155,9 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   }
   projections::Queries queries(**projections);
 
-  runtime::Runtime runtime(log, runtime::RuntimeOptions{.data_dir = data});
+  // Concurrent commands to different streams share group commits; Gerrit
+  // bursts and many runs at once need more than a handful of workers.
+  runtime::Runtime runtime(log, runtime::RuntimeOptions{.data_dir = data, .command_workers = 16});
   if (auto started = runtime.start(); !started) throw std::runtime_error("engine runtime: " + started.error());
   spdlog::info("engine runtime started (local build, deploy and test runners under {})", data);
 
