@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <list>
+#include <optional>
+#include <unordered_map>
+
 #include "events/ids.h"
 
 namespace wharf::runtime {
@@ -14,8 +18,55 @@ std::string CommandError::message() const {
          "): " + store_error.message;
 }
 
-CommandBus::CommandBus(events::EventStore& store, const Clock& clock, size_t workers)
-    : store_(store), clock_(clock) {
+// Folded states by stream, least recently used first out. A state is taken
+// out while a command uses it and put back after, so no lock is held while
+// reading the store or deciding.
+class CommandBus::StreamCache {
+ public:
+  explicit StreamCache(size_t capacity) : capacity_(capacity) {}
+
+  std::optional<engine::StreamState> take(const std::string& stream) {
+    std::lock_guard lock(mutex_);
+    auto found = index_.find(stream);
+    if (found == index_.end()) return std::nullopt;
+    engine::StreamState state = std::move(*found->second);
+    lru_.erase(found->second);
+    index_.erase(found);
+    return state;
+  }
+
+  void put(engine::StreamState state) {
+    if (capacity_ == 0) return;
+    std::lock_guard lock(mutex_);
+    if (auto found = index_.find(state.stream_id()); found != index_.end()) {
+      // Another command on the same stream put its state back first; keep
+      // the newer one.
+      if (found->second->version() < state.version()) *found->second = std::move(state);
+      lru_.splice(lru_.begin(), lru_, found->second);
+      return;
+    }
+    lru_.push_front(std::move(state));
+    index_.emplace(lru_.front().stream_id(), lru_.begin());
+    while (lru_.size() > capacity_) {
+      index_.erase(lru_.back().stream_id());
+      lru_.pop_back();
+    }
+  }
+
+  std::atomic<uint64_t> hits{0};
+  std::atomic<uint64_t> misses{0};
+  std::atomic<uint64_t> events_read{0};
+
+ private:
+  const size_t capacity_;
+  std::mutex mutex_;
+  std::list<engine::StreamState> lru_;
+  std::unordered_map<std::string, std::list<engine::StreamState>::iterator> index_;
+};
+
+CommandBus::CommandBus(events::EventStore& store, const Clock& clock, size_t workers,
+                       size_t cached_streams)
+    : store_(store), clock_(clock), cache_(std::make_unique<StreamCache>(cached_streams)) {
   if (workers == 0) workers = 1;
   for (size_t i = 0; i < workers; ++i) workers_.push_back(std::make_unique<Worker>());
   for (auto& w : workers_) {
@@ -26,23 +77,11 @@ CommandBus::CommandBus(events::EventStore& store, const Clock& clock, size_t wor
 
 CommandBus::~CommandBus() { stop(); }
 
-namespace {
-
-Expected<std::vector<events::Envelope>, events::Error> read_whole_stream(
-    const events::EventStore& store, const std::string& stream) {
-  std::vector<events::Envelope> all;
-  uint64_t from = 1;
-  for (;;) {
-    auto batch = store.read_stream(stream, from, 1024, events::Direction::kForward);
-    if (!batch) {
-      if (batch.error().code == events::ErrorCode::kNotFound) return all;
-      return unexpected(batch.error());
-    }
-    if (batch->empty()) return all;
-    from = batch->back().stream_version() + 1;
-    for (auto& e : *batch) all.push_back(std::move(e));
-  }
+CommandBus::CacheStats CommandBus::cache_stats() const {
+  return {cache_->hits.load(), cache_->misses.load(), cache_->events_read.load()};
 }
+
+namespace {
 
 CommandError store_failure(events::Error error) {
   CommandError e;
@@ -53,18 +92,67 @@ CommandError store_failure(events::Error error) {
 
 }  // namespace
 
+Expected<void, events::Error> CommandBus::catch_up(engine::StreamState& state) {
+  constexpr size_t kBatch = 1024;
+  bool refolded = state.version() == 0;
+  for (;;) {
+    auto batch = store_.read_stream(state.stream_id(), state.version() + 1, kBatch,
+                                    events::Direction::kForward);
+    if (!batch) {
+      if (batch.error().code == events::ErrorCode::kNotFound) return {};
+      return unexpected(batch.error());
+    }
+    cache_->events_read += batch->size();
+    bool restart = false;
+    for (const auto& event : *batch) {
+      if (event.stream_version() != state.version() + 1 && !refolded) {
+        // Not the continuation of what was folded (cannot happen with an
+        // append-only store): fold the stream again from its start, once.
+        state = engine::StreamState(state.stream_id());
+        refolded = restart = true;
+        break;
+      }
+      state.apply(event);
+    }
+    if (!restart && batch->size() < kBatch) return {};  // reached the end
+  }
+}
+
+Expected<engine::StreamState, events::Error> CommandBus::acquire(const std::string& stream) {
+  std::optional<engine::StreamState> state = cache_->take(stream);
+  if (state) {
+    ++cache_->hits;
+  } else {
+    ++cache_->misses;
+    state.emplace(stream);
+  }
+  if (auto caught_up = catch_up(*state); !caught_up) return unexpected(caught_up.error());
+  return std::move(*state);
+}
+
+void CommandBus::release(engine::StreamState state) { cache_->put(std::move(state)); }
+
 CommandOutcome CommandBus::execute(const engine::Command& command, engine::Context context) {
   if (context.command_id.empty()) context.command_id = events::new_uuid();
   if (context.now_us == 0) context.now_us = clock_.now_us();
   const std::string stream = engine::stream_of(command);
 
+  // Hands an acquired state back to the cache on every way out.
+  struct Lease {
+    CommandBus& bus;
+    std::optional<engine::StreamState> state;
+    ~Lease() {
+      if (state) bus.release(std::move(*state));
+    }
+  };
+
   // What the command reads besides its own stream does not change its
   // append's expected version, so it is loaded once.
-  std::optional<engine::StreamState> project;
+  Lease project{*this, std::nullopt};
   if (std::string reads = engine::reads_of(command); !reads.empty()) {
-    auto history = read_whole_stream(store_, reads);
-    if (!history) return unexpected(store_failure(history.error()));
-    project = engine::fold(reads, *history);
+    auto state = acquire(reads);
+    if (!state) return unexpected(store_failure(state.error()));
+    project.state = std::move(*state);
   }
   std::optional<events::Envelope> target;
   if (std::string id = engine::target_event_of(command); !id.empty()) {
@@ -76,13 +164,17 @@ CommandOutcome CommandBus::execute(const engine::Command& command, engine::Conte
     }
   }
   engine::Lookups lookups;
-  lookups.project = project ? project->project() : nullptr;
+  lookups.project = project.state ? project.state->project() : nullptr;
   lookups.target_event = target ? &*target : nullptr;
 
+  Lease own_lease{*this, std::nullopt};
+  {
+    auto state = acquire(stream);
+    if (!state) return unexpected(store_failure(state.error()));
+    own_lease.state = std::move(*state);
+  }
+  engine::StreamState& own = *own_lease.state;
   for (int round = 0;; ++round) {
-    auto history = read_whole_stream(store_, stream);
-    if (!history) return unexpected(store_failure(history.error()));
-    engine::StreamState own = engine::fold(stream, *history);
     auto decided = engine::decide(own, command, context, lookups);
     if (!decided) {
       CommandError e;
@@ -98,6 +190,8 @@ CommandOutcome CommandBus::execute(const engine::Command& command, engine::Conte
     for (const auto& event : *decided) result.event_ids.push_back(event.event_id());
     auto expected = own.version() == 0 ? events::ExpectedVersion::no_stream()
                                        : events::ExpectedVersion::exact(own.version());
+    // The cached state is not advanced with the appended events: the next
+    // command reads them back as the store recorded them (positions, hashes).
     auto appended = store_.append(stream, expected, std::move(*decided));
     if (appended) {
       result.first_position = appended->first_position;
@@ -106,7 +200,13 @@ CommandOutcome CommandBus::execute(const engine::Command& command, engine::Conte
       return result;
     }
     const auto& error = appended.error();
-    if (error.code == events::ErrorCode::kConflict && round < 50) continue;
+    if (error.code == events::ErrorCode::kConflict && round < 50) {
+      // Someone appended since: fold in their events and decide again.
+      if (auto caught_up = catch_up(own); !caught_up) {
+        return unexpected(store_failure(caught_up.error()));
+      }
+      continue;
+    }
     if (error.code == events::ErrorCode::kEventIdConflict) {
       // These ids were appended by an earlier try of the same command (same
       // command id) with other details, e.g. another timestamp: it is done.

@@ -5,6 +5,14 @@
 // version conflict read again and decide again. The only writer of engine
 // events besides tools that import logs.
 //
+// Folded states are cached per stream (LRU, bounded by count): a command
+// reads only the events after the cached version, so a long-lived stream
+// (an environment, which grows with every deploy) costs the same per command
+// on its 1,000th deploy as on its first. Events are immutable and versions
+// dense, so a cached state is always a valid prefix; an append by someone
+// else shows up as newer events (or as a conflict, after which the bus
+// catches up and decides again).
+//
 // execute() runs on the caller's thread. submit() queues: commands of one
 // stream run one after another in submission order on one worker, commands
 // of different streams run in parallel and share the store's group commits.
@@ -49,7 +57,11 @@ using CommandOutcome = Expected<CommandResult, CommandError>;
 
 class CommandBus {
  public:
-  CommandBus(events::EventStore& store, const Clock& clock, size_t workers = 4);
+  static constexpr size_t kDefaultCachedStreams = 4096;
+
+  // `cached_streams` bounds the folded-state cache (0 disables it).
+  CommandBus(events::EventStore& store, const Clock& clock, size_t workers = 4,
+             size_t cached_streams = kDefaultCachedStreams);
   ~CommandBus();  // stop()
   CommandBus(const CommandBus&) = delete;
   CommandBus& operator=(const CommandBus&) = delete;
@@ -73,7 +85,22 @@ class CommandBus {
 
   const Clock& clock() const { return clock_; }
 
+  struct CacheStats {
+    uint64_t hits = 0;    // a cached state was caught up
+    uint64_t misses = 0;  // the stream was folded from its first event
+    uint64_t events_read = 0;
+  };
+  CacheStats cache_stats() const;
+
  private:
+  class StreamCache;
+  // The current folded state of `stream`: the cached one caught up with the
+  // store, or a full fold. The caller owns it until it hands it back with
+  // release() (a stream in use by two threads at once is folded twice).
+  Expected<engine::StreamState, events::Error> acquire(const std::string& stream);
+  Expected<void, events::Error> catch_up(engine::StreamState& state);
+  void release(engine::StreamState state);
+
   struct Queued {
     engine::Command command;
     engine::Context context;
@@ -90,6 +117,7 @@ class CommandBus {
 
   events::EventStore& store_;
   const Clock& clock_;
+  std::unique_ptr<StreamCache> cache_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::mutex idle_mutex_;
   std::condition_variable idle_;
