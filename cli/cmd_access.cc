@@ -27,7 +27,7 @@ void create_token(const TokenCreateOptions& options) {
     expires_at = now + *us;
   }
   const auto& data = global_options().data_dir;
-  auto store = events::EventStore::open(data);
+  auto store = events::EventStore::open(store_dir(data));
   if (!store) throw std::runtime_error("cannot open store at " + data + ": " + store.error().message);
   wharf::v1::Actor actor;
   actor.set_id("cli");
