@@ -123,12 +123,28 @@ void populate(events::EventStore& store, size_t projects) {
 // ---- load generator ---------------------------------------------------------
 
 struct LoadResult {
+  std::vector<double> latencies;
+  double seconds = 0;
+  size_t bytes = 0;
   double req_per_s = 0;
   double p99_ms = 0;
   double p50_ms = 0;
   double mean_body = 0;
   size_t errors = 0;
 };
+
+// Sums rounds measured in alternation with the other side, so a change in
+// machine load (other processes) hits both sides alike.
+void merge(LoadResult& into, const LoadResult& round) {
+  into.latencies.insert(into.latencies.end(), round.latencies.begin(), round.latencies.end());
+  into.seconds += round.seconds;
+  into.bytes += round.bytes;
+  into.errors += round.errors;
+  into.req_per_s = static_cast<double>(into.latencies.size()) / into.seconds;
+  into.p99_ms = percentile(into.latencies, 0.99);
+  into.p50_ms = percentile(into.latencies, 0.50);
+  into.mean_body = static_cast<double>(into.bytes) / static_cast<double>(into.latencies.size());
+}
 
 class Load {
  public:
@@ -156,6 +172,9 @@ class Load {
       bytes += c->bytes;
       r.errors += c->errors;
     }
+    r.seconds = seconds;
+    r.bytes = bytes;
+    r.latencies = all;
     r.req_per_s = static_cast<double>(all.size()) / seconds;
     r.p99_ms = percentile(all, 0.99);
     r.p50_ms = percentile(all, 0.50);
@@ -364,29 +383,30 @@ int main() {
     targets.push_back("/api/v1/projects/proj" + std::to_string(i) + "/versions");
     targets.push_back("/api/v1/projects/proj" + std::to_string(i) + "/environments");
   }
-  // Warm up, then measure.
-  Load(server.port(), 8, targets, bearer).run(std::chrono::seconds(1));
-  auto ours = Load(server.port(), connections, targets, bearer).run(seconds);
+  // Warm up (and learn the mean body size for the baseline), then measure
+  // both sides in alternating one-second rounds.
+  auto warm = Load(server.port(), 8, targets, bearer).run(std::chrono::seconds(1));
+  std::string body(static_cast<size_t>(std::max(2.0, warm.mean_body)), ' ');
+  body.front() = '{';
+  body.back() = '}';
+  Baseline baseline(threads, body);
+  Load(baseline.port(), 8, {"/"}, bearer).run(std::chrono::seconds(1));
+  LoadResult ours;
+  LoadResult base;
+  for (long long round = 0; round < seconds.count(); ++round) {
+    merge(ours, Load(server.port(), connections, targets, bearer).run(std::chrono::seconds(1)));
+    merge(base, Load(baseline.port(), connections, {"/"}, bearer).run(std::chrono::seconds(1)));
+  }
   std::fprintf(stderr, "wharf:    %.0f req/s, p50 %.2f ms, p99 %.2f ms, mean body %.0f B, errors %zu\n",
                ours.req_per_s, ours.p50_ms, ours.p99_ms, ours.mean_body, ours.errors);
+  std::fprintf(stderr, "baseline: %.0f req/s, p50 %.2f ms, p99 %.2f ms\n", base.req_per_s,
+               base.p50_ms, base.p99_ms);
 
   double sse_p99 = sse_latency_p99(server.port(), bearer, **store, sse_events);
   std::fprintf(stderr, "sse:      event -> client p99 %.2f ms over %zu events\n", sse_p99, sse_events);
   server.stop();
   bus.stop();
   (*runner)->stop();
-
-  std::string body(static_cast<size_t>(ours.mean_body), ' ');
-  body.front() = '{';
-  body.back() = '}';
-  LoadResult base;
-  {
-    Baseline baseline(threads, body);
-    Load(baseline.port(), 8, {"/"}, bearer).run(std::chrono::seconds(1));
-    base = Load(baseline.port(), connections, {"/"}, bearer).run(seconds);
-  }
-  std::fprintf(stderr, "baseline: %.0f req/s, p50 %.2f ms, p99 %.2f ms\n", base.req_per_s,
-               base.p50_ms, base.p99_ms);
   (*store)->close();
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
