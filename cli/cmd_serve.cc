@@ -55,16 +55,10 @@ class ShutdownSignal {
   sigset_t set_{};
 };
 
-int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // Prints the first admin token of an empty store once, and keeps it in a
 // file only root can read so scripts/run can show it again.
 void announce_first_token(events::EventStore& store, const std::string& file) {
-  auto issued = api::issue_first_admin_token(store, now_us());
+  auto issued = api::issue_first_admin_token(store, api::now_us());
   if (!issued) throw std::runtime_error("cannot issue the first admin token: " + issued.error().message);
   if (!issued->has_value()) return;
   const auto& token = **issued;
