@@ -1,5 +1,6 @@
 // Projects: list (only those the caller holds a role on), create (the caller
-// becomes owner), read, bind the repository, define an environment.
+// becomes owner), read, bind the repository, define an environment, replace
+// the pipeline template.
 #include "api/api_error.h"
 #include "api/project_body.h"
 #include "api/resource_support.h"
@@ -66,6 +67,15 @@ Reply bind_repository(Context& ctx) {
   return run_command(ctx, std::move(command));
 }
 
+// Body: the template object exactly as project creation's "template" field.
+Reply update_template(Context& ctx) {
+  auto body = JsonBody::parse(ctx.request.body(), {WHARF_TEMPLATE_FIELDS});
+  engine::UpdatePipelineTemplate command;
+  command.project_id = ctx.param("project");
+  command.pipeline = parse_template(body);
+  return run_command(ctx, std::move(command));
+}
+
 Reply define_environment(Context& ctx) {
   auto body = JsonBody::parse(ctx.request.body(), {WHARF_ENVIRONMENT_FIELDS, "order"});
   engine::DefineEnvironment command;
@@ -103,6 +113,8 @@ void add_project_routes(App& app) {
   app.add(http::verb::get, "/api/v1/projects/{project}", Access::kViewer, get_project);
   app.add(http::verb::put, "/api/v1/projects/{project}/repository", Access::kOwner,
           bind_repository);
+  app.add(http::verb::put, "/api/v1/projects/{project}/template", Access::kOwner,
+          update_template);
   app.add(http::verb::put, "/api/v1/projects/{project}/environments/{environment}",
           Access::kOwner, define_environment);
   app.add(http::verb::post, "/api/v1/projects/{project}/runs", Access::kDeployer, start_run);

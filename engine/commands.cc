@@ -13,6 +13,7 @@ struct Name;
 WHARF_COMMAND_NAME(CreateProject)
 WHARF_COMMAND_NAME(BindRepository)
 WHARF_COMMAND_NAME(DefineEnvironment)
+WHARF_COMMAND_NAME(UpdatePipelineTemplate)
 WHARF_COMMAND_NAME(ObserveCommit)
 WHARF_COMMAND_NAME(RequestBuild)
 WHARF_COMMAND_NAME(RecordBuildProgress)

@@ -58,6 +58,13 @@ struct BindRepository {
   wharf::v1::RepositoryBinding repository;
 };
 
+// Replaces the pipeline template. Runs already started keep theirs (their
+// PipelineRunStarted carries a copy); runs started afterwards use this one.
+struct UpdatePipelineTemplate {
+  std::string project_id;
+  wharf::v1::PipelineTemplate pipeline;  // needs a build command
+};
+
 // Adds an environment, or replaces the one with the same name (keeping its
 // place unless `order` is given).
 struct DefineEnvironment {
@@ -264,12 +271,12 @@ struct RevokePermission {
 };
 
 using Command =
-    std::variant<CreateProject, BindRepository, DefineEnvironment,                      //
-                 ObserveCommit, RequestBuild, RecordBuildProgress, RecordBuildResult,  //
-                 RunTests, RecordTestResult, Approve, CancelRun, RetryStep,            //
-                 RecordStageDeployResult, ExpireTimer,                                 //
+    std::variant<CreateProject, BindRepository, DefineEnvironment, UpdatePipelineTemplate,  //
+                 ObserveCommit, RequestBuild, RecordBuildProgress, RecordBuildResult,       //
+                 RunTests, RecordTestResult, Approve, CancelRun, RetryStep,                 //
+                 RecordStageDeployResult, ExpireTimer,                                      //
                  RequestDeploy, RecordDeployProgress, RecordDeployResult, CancelDeploy,
-                 RequestRollback,  //
+                 RequestRollback,                                                           //
                  RequestPermission, GrantPermission, DenyPermission, RevokePermission>;
 
 // The command's name ("ObserveCommit"), for logs and metrics.

@@ -57,6 +57,7 @@ std::string stream_of(const Command& command) {
           [](const CreateProject& c) { return project_stream(c.project_id); },
           [](const BindRepository& c) { return project_stream(c.project_id); },
           [](const DefineEnvironment& c) { return project_stream(c.project_id); },
+          [](const UpdatePipelineTemplate& c) { return project_stream(c.project_id); },
           [](const ObserveCommit& c) { return run_stream(run_id_of(c)); },
           [](const RequestBuild& c) { return run_stream(c.run_id); },
           [](const RecordBuildProgress& c) { return run_stream(c.run_id); },

@@ -96,6 +96,21 @@ Decision decide_bind(const ProjectState& state, const BindRepository& c) {
   return events;
 }
 
+Decision decide_update_template(const ProjectState& state, const UpdatePipelineTemplate& c) {
+  if (!state.exists) return reject(Code::kNotFound, "project " + c.project_id + " does not exist");
+  if (c.pipeline.build().command().empty()) {
+    return reject(Code::kInvalidArgument, "a pipeline template needs a build command");
+  }
+  NewEvent event;
+  auto* updated = event.payload.mutable_pipeline_template_updated();
+  updated->set_project_id(c.project_id);
+  *updated->mutable_template_() = c.pipeline;
+  event.correlation_id = c.project_id;
+  std::vector<NewEvent> events;
+  events.push_back(std::move(event));
+  return events;
+}
+
 Decision decide_define(const ProjectState& state, const DefineEnvironment& c) {
   if (!state.exists) return reject(Code::kNotFound, "project " + c.project_id + " does not exist");
   if (auto why = check_environment(c.environment); !why.empty()) {
@@ -158,6 +173,9 @@ void apply(ProjectState& state, const wharf::v1::Envelope& event) {
       place_environment(state.environments, p.environment_defined().environment(),
                         p.environment_defined().order());
       break;
+    case wharf::v1::Payload::kPipelineTemplateUpdated:
+      state.pipeline = p.pipeline_template_updated().template_();
+      break;
     default:
       break;
   }
@@ -167,6 +185,9 @@ Decision decide(const ProjectState& state, const Command& command, const Context
   if (const auto* c = std::get_if<CreateProject>(&command)) return decide_create(state, *c, context);
   if (const auto* c = std::get_if<BindRepository>(&command)) return decide_bind(state, *c);
   if (const auto* c = std::get_if<DefineEnvironment>(&command)) return decide_define(state, *c);
+  if (const auto* c = std::get_if<UpdatePipelineTemplate>(&command)) {
+    return decide_update_template(state, *c);
+  }
   return reject(Code::kWrongStream,
                 std::string(command_name(command)) + " is not decided on a project stream");
 }

@@ -27,7 +27,7 @@ inline ProjectState evolve(ProjectState state, const wharf::v1::Envelope& event)
   apply(state, event);
   return state;
 }
-// Decides CreateProject, BindRepository, DefineEnvironment.
+// Decides CreateProject, BindRepository, DefineEnvironment, UpdatePipelineTemplate.
 Decision decide(const ProjectState& state, const Command& command, const Context& context);
 
 }  // namespace wharf::engine

@@ -94,6 +94,8 @@ std::string describe(const Envelope& event) {
     case Payload::kRepositoryBound: return "bound repository of " + p.repository_bound().project_id();
     case Payload::kEnvironmentDefined:
       return "defined environment " + p.environment_defined().environment().name();
+    case Payload::kPipelineTemplateUpdated:
+      return "updated pipeline template of " + p.pipeline_template_updated().project_id();
     case Payload::kPermissionRequested:
       return p.permission_requested().user() + " requested " +
              role_name(p.permission_requested().role()) + ": " + p.permission_requested().reason();

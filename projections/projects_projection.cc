@@ -37,6 +37,9 @@ void ProjectsProjection::apply(const Envelope& event, StateBatch& state) {
     case wharf::v1::Payload::kEnvironmentDefined:
       project_id = payload.environment_defined().project_id();
       break;
+    case wharf::v1::Payload::kPipelineTemplateUpdated:
+      project_id = payload.pipeline_template_updated().project_id();
+      break;
     default: return;
   }
   const std::string entity = Key('p').add(project_id);
@@ -65,6 +68,9 @@ void ProjectsProjection::apply(const Envelope& event, StateBatch& state) {
     case wharf::v1::Payload::kEnvironmentDefined:
       define_environment(view, payload.environment_defined().environment(),
                          payload.environment_defined().order());
+      break;
+    case wharf::v1::Payload::kPipelineTemplateUpdated:
+      *view.mutable_template_() = payload.pipeline_template_updated().template_();
       break;
     default: break;
   }

@@ -1,7 +1,7 @@
 #pragma once
 // Projects: configuration of each project (repository binding, environments
 // in promotion order, pipeline template), from ProjectCreated,
-// RepositoryBound and EnvironmentDefined.
+// RepositoryBound, EnvironmentDefined and PipelineTemplateUpdated.
 //
 // Keys (column family "projects"):
 //   'p' [project] BE(pos) -> wharf.views.v1.ProjectView   state as of pos
@@ -13,7 +13,8 @@ namespace wharf::projections {
 class ProjectsProjection : public Projection {
  public:
   std::string name() const override { return "projects"; }
-  uint32_t schema_version() const override { return 1; }
+  // 2: PipelineTemplateUpdated changes the template.
+  uint32_t schema_version() const override { return 2; }
   void apply(const Envelope& event, StateBatch& state) override;
 };
 

@@ -94,6 +94,32 @@ TEST_F(ResourcesTest, BindRepositoryAndDefineEnvironment) {
   EXPECT_TRUE(envs[1].at("requires_approval").as_bool());
 }
 
+TEST_F(ResourcesTest, OwnerUpdatesThePipelineTemplateDeployerMayNot) {
+  const std::string olive = h.token_for("olive");
+  create_shop(olive);
+  h.grant("shop", "dan", wharf::v1::ROLE_DEPLOYER);
+  const std::string body =
+      R"({"build": {"command": "make release", "artifact_path": "dist/app"},
+          "start_command": "./dist/app --port $PORT", "health_path": "/ready",
+          "deploy_timeout_s": 90, "config": {"LOG_LEVEL": "debug"}})";
+  auto denied = call(verb::put, "/api/v1/projects/shop/template", h.token_for("dan"), body);
+  EXPECT_EQ(denied.status, 403u) << denied.body;
+
+  const uint64_t pos = command(verb::put, "/api/v1/projects/shop/template", olive, body);
+  auto p = call(verb::get, with_min("/api/v1/projects/shop", pos), olive).json();
+  const auto& t = p.at("template");
+  EXPECT_EQ(t.at("build").at("command").as_string(), "make release");
+  EXPECT_EQ(t.at("build").at("artifact_path").as_string(), "dist/app");
+  EXPECT_EQ(t.at("start_command").as_string(), "./dist/app --port $PORT");
+  EXPECT_EQ(t.at("health_path").as_string(), "/ready");
+  EXPECT_EQ(t.at("config").at("LOG_LEVEL").as_string(), "debug");
+
+  auto no_build = call(verb::put, "/api/v1/projects/shop/template", olive,
+                       R"({"start_command": "./app"})");
+  EXPECT_EQ(no_build.status, 400u) << no_build.body;
+  EXPECT_NE(no_build.body.find("build command"), std::string::npos) << no_build.body;
+}
+
 TEST_F(ResourcesTest, EnvironmentBodyRejectsBadEnum) {
   create_shop(h.admin_token());
   auto r = call(verb::put, "/api/v1/projects/shop/environments/prod", h.admin_token(),

@@ -107,6 +107,69 @@ TEST(ProjectDecider, DefineEnvironmentAppendsReplacesAndReorders) {
   EXPECT_THAT(r.error().reason, HasSubstr("past the end"));
 }
 
+TEST(ProjectDecider, UpdatePipelineTemplateRejectsUnknownProjectAndEmptyBuild) {
+  Log log;
+  UpdatePipelineTemplate update;
+  update.project_id = "shop";
+  update.pipeline.mutable_build()->set_command("make release");
+  auto missing = log.when(update);
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code, Rejection::Code::kNotFound);
+  EXPECT_EQ(missing.error().reason, "project shop does not exist");
+
+  ASSERT_TRUE(log.when(demo_project()).has_value());
+  UpdatePipelineTemplate no_build;
+  no_build.project_id = "shop";
+  no_build.pipeline.set_start_command("./app");
+  auto empty = log.when(no_build);
+  ASSERT_FALSE(empty.has_value());
+  EXPECT_EQ(empty.error().code, Rejection::Code::kInvalidArgument);
+  EXPECT_THAT(empty.error().reason, HasSubstr("needs a build command"));
+  EXPECT_EQ(log.streams["project-shop"].size(), 1u);  // only ProjectCreated
+}
+
+TEST(ProjectDecider, UpdatePipelineTemplateReplacesTheTemplate) {
+  Log log;
+  ASSERT_TRUE(log.when(demo_project()).has_value());
+  UpdatePipelineTemplate update;
+  update.project_id = "shop";
+  update.pipeline.mutable_build()->set_command("make release");
+  update.pipeline.set_start_command("./app-v2 --port $PORT");
+  auto r = log.when(update, "olive");
+  ASSERT_THAT(types(r), ElementsAre("PipelineTemplateUpdated"));
+  EXPECT_EQ(r->at(0).stream_id(), "project-shop");
+  EXPECT_EQ(r->at(0).payload().pipeline_template_updated().project_id(), "shop");
+  StreamState s = fold("project-shop", log.streams["project-shop"]);
+  EXPECT_EQ(s.project()->pipeline.build().command(), "make release");
+  EXPECT_EQ(s.project()->pipeline.start_command(), "./app-v2 --port $PORT");
+}
+
+// A run started before the update keeps its copy; a run started after
+// builds with the new command.
+TEST(ProjectDecider, RunsStartedAfterAnUpdateUseTheNewTemplate) {
+  Log log;
+  ASSERT_TRUE(log.when(demo_project("shop", {environment("staging")})).has_value());
+  auto before = log.when(commit("aaa111"));
+  ASSERT_TRUE(before.has_value());
+  ASSERT_THAT(types(before), ElementsAre("CommitObserved", "PipelineRunStarted", "BuildRequested"));
+  EXPECT_EQ(before->at(2).payload().build_requested().step().command(), "make");
+
+  UpdatePipelineTemplate update;
+  update.project_id = "shop";
+  update.pipeline.mutable_build()->set_command("make release");
+  ASSERT_TRUE(log.when(update).has_value());
+
+  auto after = log.when(commit("bbb222"));
+  ASSERT_TRUE(after.has_value());
+  ASSERT_THAT(types(after), ElementsAre("CommitObserved", "PipelineRunStarted", "BuildRequested"));
+  EXPECT_EQ(after->at(1).payload().pipeline_run_started().template_().build().command(),
+            "make release");
+  EXPECT_EQ(after->at(2).payload().build_requested().step().command(), "make release");
+  // The earlier run's recorded template is untouched.
+  const auto& first_run = log.streams[before->at(1).stream_id()];
+  EXPECT_EQ(first_run.at(1).payload().pipeline_run_started().template_().build().command(), "make");
+}
+
 TEST(ProjectDecider, EvolveIsALeftFold) {
   Log log;
   ASSERT_TRUE(log.when(demo_project("shop", {environment("staging")})));

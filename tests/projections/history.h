@@ -90,6 +90,15 @@ inline Payload environment_defined(const std::string& project, const std::string
   return p;
 }
 
+inline Payload pipeline_template_updated(const std::string& project,
+                                         const std::string& build_command) {
+  Payload p;
+  auto* u = p.mutable_pipeline_template_updated();
+  u->set_project_id(project);
+  u->mutable_template_()->mutable_build()->set_command(build_command);
+  return p;
+}
+
 inline Payload commit_observed(const std::string& project, const std::string& run,
                                const std::string& sha, const std::string& author) {
   Payload p;

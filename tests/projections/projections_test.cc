@@ -436,6 +436,40 @@ TEST_F(ScriptedHistory, MinPositionWaitsThenTimesOut) {
   EXPECT_EQ(runner_->position(), pos);
 }
 
+// The project view takes the new template; reading `at` the position before
+// the update still shows the old one.
+TEST(ProjectsProjectionTest, PipelineTemplateUpdatedReplacesTheTemplate) {
+  TempDir dir;
+  auto store = open_store(dir.path("log"));
+  ASSERT_TRUE(store);
+  History h(*store);
+  Payload created = project_created("shop", {"staging"}, "alice");
+  created.mutable_project_created()->mutable_template_()->mutable_build()->set_command("make");
+  created.mutable_project_created()->mutable_template_()->set_start_command("./app");
+  const uint64_t before = h.add("project-shop", created, "alice", CHANNEL_UI);
+  const uint64_t after =
+      h.add("project-shop", pipeline_template_updated("shop", "make release"), "alice", CHANNEL_UI);
+
+  auto runner = ProjectionRunner::open(dir.path("projections"), store.get());
+  ASSERT_TRUE(runner) << runner.error().message;
+  auto reached = (*runner)->catch_up();
+  ASSERT_TRUE(reached) << reached.error().message;
+  ASSERT_EQ(*reached, after);
+
+  Queries q(**runner);
+  auto now = q.get_project("shop", {});
+  ASSERT_TRUE(now) << now.error().message;
+  EXPECT_EQ(now->value.template_().build().command(), "make release");
+  EXPECT_EQ(now->value.template_().start_command(), "");  // replaced whole, not merged
+  EXPECT_EQ(now->value.updated_position(), after);
+  QueryOptions then;
+  then.at_position = before;
+  auto old = q.get_project("shop", then);
+  ASSERT_TRUE(old) << old.error().message;
+  EXPECT_EQ(old->value.template_().build().command(), "make");
+  EXPECT_EQ(old->value.template_().start_command(), "./app");
+}
+
 TEST(QueryOptionsTest, ParsesAtAsPositionOrTime) {
   auto p = with_at({}, "42");
   ASSERT_TRUE(p);
