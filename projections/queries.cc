@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <functional>
 
 #include "projections/keys.h"
 #include "projections/state_reader.h"
@@ -247,18 +248,21 @@ Expected<views::EnvironmentHistory, Error> Queries::environment_history(
   return out;
 }
 
-Expected<views::PermissionList, Error> Queries::project_permissions(const std::string& project_id,
-                                                                    const QueryOptions& o) const {
-  auto pos = resolve({"permissions"}, o);
-  if (!pos) return wharf::unexpected(pos.error());
-  auto lock = runner_.read_lock();
-  StateReader index(runner_.db().db(), runner_.db().cf("permissions"));
-  StateReader grants(runner_.db().db(), runner_.db().cf("permissions"));
+namespace {
+
+// Role assignments as of `pos`, walking an index ('m' by project or 'u' by
+// user) whose values name the other half of each grant key.
+views::PermissionList assignments_at(const ProjectionRunner& runner, uint64_t pos,
+                                     const std::string& index_key,
+                                     const std::function<std::string(const std::string&)>& grant_key) {
+  auto lock = runner.read_lock();
+  StateReader index(runner.db().db(), runner.db().cf("permissions"));
+  StateReader grants(runner.db().db(), runner.db().cf("permissions"));
   views::PermissionList out;
-  out.set_position(*pos);
-  index.scan_forward(Key('m').add(project_id), 0, *pos, [&](uint64_t, const rocksdb::Slice& v) {
+  out.set_position(pos);
+  index.scan_forward(index_key, 0, pos, [&](uint64_t, const rocksdb::Slice& v) {
     views::RoleAssignment a;
-    if (grants.get_at(Key('g').add(project_id).add(v.ToString()), *pos, &a) && a.roles_size() > 0) {
+    if (grants.get_at(grant_key(v.ToString()), pos, &a) && a.roles_size() > 0) {
       *out.add_assignments() = std::move(a);
     }
     return true;
@@ -266,23 +270,24 @@ Expected<views::PermissionList, Error> Queries::project_permissions(const std::s
   return out;
 }
 
+}  // namespace
+
+Expected<views::PermissionList, Error> Queries::project_permissions(const std::string& project_id,
+                                                                    const QueryOptions& o) const {
+  auto pos = resolve({"permissions"}, o);
+  if (!pos) return wharf::unexpected(pos.error());
+  return assignments_at(runner_, *pos, Key('m').add(project_id), [&](const std::string& user) {
+    return Key('g').add(project_id).add(user).str();
+  });
+}
+
 Expected<views::PermissionList, Error> Queries::user_permissions(const std::string& user,
                                                                  const QueryOptions& o) const {
   auto pos = resolve({"permissions"}, o);
   if (!pos) return wharf::unexpected(pos.error());
-  auto lock = runner_.read_lock();
-  StateReader index(runner_.db().db(), runner_.db().cf("permissions"));
-  StateReader grants(runner_.db().db(), runner_.db().cf("permissions"));
-  views::PermissionList out;
-  out.set_position(*pos);
-  index.scan_forward(Key('u').add(user), 0, *pos, [&](uint64_t, const rocksdb::Slice& v) {
-    views::RoleAssignment a;
-    if (grants.get_at(Key('g').add(v.ToString()).add(user), *pos, &a) && a.roles_size() > 0) {
-      *out.add_assignments() = std::move(a);
-    }
-    return true;
+  return assignments_at(runner_, *pos, Key('u').add(user), [&](const std::string& project_id) {
+    return Key('g').add(project_id).add(user).str();
   });
-  return out;
 }
 
 Expected<Answer<wharf::v1::Role>, Error> Queries::role_of(const std::string& project_id,
