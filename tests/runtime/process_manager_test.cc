@@ -150,10 +150,17 @@ TEST_F(ProcessManagerTest, CancelStopsTheRunningBuild) {
 TEST_F(ProcessManagerTest, OneDeployAtATimePerEnvironment) {
   build_.auto_complete(FakeBuildRunner::success());
   create_project({"staging"});
-  std::string first = observe("1111111");
-  std::string second = observe("2222222");
+  std::string run_a = observe("1111111");
+  std::string run_b = observe("2222222");
   // Both runs reach the environment; only the first deploy is handed out.
+  // Builds finish concurrently, so the queue order is the order of the
+  // DeployRequested events in the log, not the order the commits came in.
   ASSERT_TRUE(eventually([&] { return count("DeployRequested") == 2; }));
+  auto requested = events_of_type(*store_, "DeployRequested");
+  std::string first = requested[0].payload().deploy_requested().run_id();
+  std::string second = requested[1].payload().deploy_requested().run_id();
+  ASSERT_NE(first, second);
+  ASSERT_TRUE((first == run_a && second == run_b) || (first == run_b && second == run_a));
   ASSERT_TRUE(eventually([&] { return deploy_.starts() == 1; }));
   runtime_->commands().drain();
   ASSERT_TRUE(runtime_->process_manager().wait_until_handled(
