@@ -12,10 +12,12 @@
 #include "adapters/gerrit/service.h"
 #include "adapters/kafka/relay.h"
 #include "adapters/runtime/runtime.h"
+#include "adapters/workers/task_dispatcher.h"
 #include "api/server.h"
 #include "api/tokens.h"
 #include "cli/commands.h"
 #include "cli/config_file.h"
+#include "cli/shutdown_signal.h"
 #include "events/event_store.h"
 #include "projections/queries.h"
 #include "projections/runner.h"
@@ -34,25 +36,8 @@ struct ServeConfig {
   bool fsync = true;
   std::string first_token_file;  // where the first admin token is written (0600)
   gerrit::GerritConfig gerrit;   // host empty = no Gerrit connection
-};
-
-// Blocks SIGTERM/SIGINT in every thread started after this, then waits for one.
-class ShutdownSignal {
- public:
-  ShutdownSignal() {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGTERM);
-    sigaddset(&set_, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
-  }
-  int wait() {
-    int sig = 0;
-    sigwait(&set_, &sig);
-    return sig;
-  }
-
- private:
-  sigset_t set_{};
+  std::string workers = "local";  // "local": in-process runners; "kafka": `wharf worker`s
+  wharf::workers::TaskTopics tasks;  // bootstrap filled from the relay's brokers
 };
 
 // Prints the first admin token of an empty store once, and keeps it in a
@@ -123,6 +108,51 @@ void register_component_metrics(api::MetricsRegistry& metrics, const events::Eve
   }
 }
 
+void register_worker_metrics(api::MetricsRegistry& metrics,
+                             const workers::TaskDispatcher& dispatcher) {
+  metrics.gauge_function(
+      "wharf_worker_tasks", "Tasks handed to `wharf worker`s, by state", {"state"}, [&dispatcher] {
+        const auto st = dispatcher.stats();
+        return std::vector<api::MetricsRegistry::Sample>{
+            {{"sent"}, static_cast<double>(st.tasks_sent)},
+            {{"results"}, static_cast<double>(st.results_received)},
+            {{"unmatched_results"}, static_cast<double>(st.results_unmatched)},
+            {{"waiting"}, static_cast<double>(st.waiting)}};
+      });
+}
+
+// With --workers kafka: the ports that hand work to `wharf worker` processes
+// over the relay's Kafka (a real broker, or the embedded one for one machine).
+std::unique_ptr<workers::TaskDispatcher> start_task_dispatcher(ServeConfig& config,
+                                                               const kafka::Relay* relay) {
+  if (config.workers == "local") return nullptr;
+  if (config.workers != "kafka") {
+    throw std::runtime_error("--workers must be local or kafka, not '" + config.workers + "'");
+  }
+  config.tasks.bootstrap = !config.brokers.empty() ? config.brokers
+                           : relay != nullptr      ? relay->bootstrap_servers()
+                                                   : "";
+  if (config.tasks.bootstrap.empty()) {
+    throw std::runtime_error("--workers kafka needs --kafka-brokers or the embedded relay");
+  }
+  Expected<void, std::string> made;
+  if (config.brokers.empty() && relay != nullptr && relay->embedded_cluster() != nullptr) {
+    // The embedded cluster has no CreateTopics API; it is told directly.
+    for (const auto& topic : {config.tasks.tasks, config.tasks.results}) {
+      if (made) made = relay->embedded_cluster()->create_topic(topic, config.tasks.partitions);
+    }
+  } else {
+    made = workers::ensure_topics(config.tasks);
+  }
+  if (!made) {
+    spdlog::warn("workers: could not create {} and {} ({}); relying on auto-creation",
+                 config.tasks.tasks, config.tasks.results, made.error());
+  }
+  auto dispatcher = workers::TaskDispatcher::create(config.tasks);
+  if (!dispatcher) throw std::runtime_error("workers: " + dispatcher.error());
+  return std::move(*dispatcher);
+}
+
 void run_serve(CLI::App& cmd, ServeConfig& config) {
   if (!config.config_file.empty()) apply_config_file(cmd, config.config_file);
   ShutdownSignal shutdown;  // before any thread starts
@@ -149,12 +179,6 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   }
   projections::Queries queries(**projections);
 
-  // Concurrent commands to different streams share group commits; Gerrit
-  // bursts and many runs at once need more than a handful of workers.
-  runtime::Runtime runtime(log, runtime::RuntimeOptions{.data_dir = data, .command_workers = 16});
-  if (auto started = runtime.start(); !started) throw std::runtime_error("engine runtime: " + started.error());
-  spdlog::info("engine runtime started (local build, deploy and test runners under {})", data);
-
   std::unique_ptr<kafka::Relay> relay;
   if (config.relay) {
     kafka::RelayOptions relay_options;
@@ -166,6 +190,23 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
     relay->start();
   } else {
     spdlog::info("kafka relay disabled (--kafka-relay=false)");
+  }
+
+  std::unique_ptr<workers::TaskDispatcher> dispatcher = start_task_dispatcher(config, relay.get());
+  runtime::Ports ports;
+  if (dispatcher) {
+    ports = {&dispatcher->build_runner(), &dispatcher->deploy_target(), &dispatcher->test_runner()};
+  }
+  // Concurrent commands to different streams share group commits; Gerrit
+  // bursts and many runs at once need more than a handful of workers.
+  runtime::Runtime runtime(log, runtime::RuntimeOptions{.data_dir = data, .command_workers = 16},
+                           ports);
+  if (auto started = runtime.start(); !started) throw std::runtime_error("engine runtime: " + started.error());
+  if (dispatcher) {
+    spdlog::info("engine runtime started (builds, deploys and tests run on `wharf worker`s via {})",
+                 config.tasks.tasks);
+  } else {
+    spdlog::info("engine runtime started (local build, deploy and test runners under {})", data);
   }
 
   std::unique_ptr<gerrit::GerritService> gerrit_service;
@@ -196,6 +237,7 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   api::Server server(server_config, services);
   register_component_metrics(server.metrics(), log, **projections, relay.get(),
                              gerrit_service.get());
+  if (dispatcher) register_worker_metrics(server.metrics(), *dispatcher);
   server.start();
   spdlog::info("HTTP API listening on http://{}:{}/api/v1 (metrics at /metrics)", config.listen,
                server.port());
@@ -206,6 +248,7 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   server.stop();
   if (gerrit_service) gerrit_service->stop();
   runtime.stop();
+  if (dispatcher) dispatcher->stop();
   if (relay) relay->stop();
   (*projections)->stop();
   log.close();
@@ -240,6 +283,22 @@ void register_serve_commands(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--kafka-relay", config->relay, "relay the log to Kafka (true/false)")
       ->envname("WHARF_KAFKA_RELAY")
+      ->capture_default_str();
+  cmd->add_option("--workers", config->workers,
+                  "where builds, deploys and tests run: local (in this process) or kafka "
+                  "(`wharf worker` processes on the task topic)")
+      ->envname("WHARF_WORKERS")
+      ->check(CLI::IsMember({"local", "kafka"}))
+      ->capture_default_str();
+  cmd->add_option("--task-topic", config->tasks.tasks, "topic tasks are published to")
+      ->envname("WHARF_TASK_TOPIC")
+      ->capture_default_str();
+  cmd->add_option("--result-topic", config->tasks.results, "topic workers report results on")
+      ->envname("WHARF_RESULT_TOPIC")
+      ->capture_default_str();
+  cmd->add_option("--task-partitions", config->tasks.partitions,
+                  "partitions of both topics when wharf creates them (bounds useful workers)")
+      ->envname("WHARF_TASK_PARTITIONS")
       ->capture_default_str();
   cmd->add_option("--fsync", config->fsync, "fsync every group commit (true/false)")
       ->envname("WHARF_FSYNC")

@@ -31,7 +31,8 @@ void register_event_commands(CLI::App& app);        // cmd_events.cc: events *, 
 void register_pipeline_commands(CLI::App& app);     // cmd_pipeline.cc: project, runs, deploy, rollback
 void register_projection_commands(CLI::App& app);   // cmd_projections.cc: projections *, audit export/replay/report
 void register_access_commands(CLI::App& app);       // cmd_access.cc: token create
-void register_kafka_commands(CLI::App& app);        // cmd_kafka.cc: worker, audit replay --brokers
+void register_kafka_commands(CLI::App& app);        // cmd_kafka.cc: kafka relay, audit replay-kafka
 void register_gerrit_commands(CLI::App& app);       // cmd_gerrit.cc: gerrit ingest/status
+void register_worker_commands(CLI::App& app);       // cmd_worker.cc: worker
 
 }  // namespace wharf::cli

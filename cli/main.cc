@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   register_access_commands(app);
   register_kafka_commands(app);
   register_gerrit_commands(app);
+  register_worker_commands(app);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,92 @@
+// `wharf worker`: runs builds, deploys and tests handed out by
+// `wharf serve --workers kafka`, as one member of a Kafka consumer group.
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <stdexcept>
+#include <thread>
+
+#include "adapters/local/build_runner.h"
+#include "adapters/local/deploy_target.h"
+#include "adapters/local/test_runner.h"
+#include "adapters/workers/task_worker.h"
+#include "cli/commands.h"
+#include "cli/config_file.h"
+#include "cli/shutdown_signal.h"
+
+namespace wharf::cli {
+namespace {
+
+struct WorkerConfig {
+  std::string config_file;
+  workers::WorkerOptions options;
+  int session_timeout_ms = 6000;
+};
+
+void run_worker(CLI::App& cmd, WorkerConfig& config) {
+  if (!config.config_file.empty()) apply_config_file(cmd, config.config_file);
+  ShutdownSignal shutdown;  // before any thread starts
+  const std::filesystem::path data = global_options().data_dir;
+  std::filesystem::create_directories(data);
+  config.options.session_timeout = std::chrono::milliseconds(config.session_timeout_ms);
+
+  // The runners are created after the worker and reset before it, so no
+  // callback of theirs can outlive the worker it reports to.
+  std::unique_ptr<workers::TaskWorker> worker;
+  auto build = std::make_unique<local::LocalBuildRunner>(data);
+  auto deploy = std::make_unique<local::LocalDeployTarget>(data);
+  auto tests = std::make_unique<local::LocalTestRunner>(data);
+  auto created = workers::TaskWorker::create(config.options, {build.get(), deploy.get(), tests.get()});
+  if (!created) throw std::runtime_error("worker: " + created.error());
+  worker = std::move(*created);
+  spdlog::info("worker {}: local runners under {}", worker->name(), data.string());
+
+  std::thread consumer([&worker] { worker->run(); });
+  const int sig = shutdown.wait();
+  spdlog::info("worker {}: {} received, leaving the group", worker->name(),
+               sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  worker->stop();
+  consumer.join();
+  tests.reset();
+  deploy.reset();
+  build.reset();
+  const auto st = worker->stats();
+  spdlog::info("worker {}: stopped cleanly ({} started, {} finished, {} cancels)", worker->name(),
+               st.started, st.finished, st.cancels);
+}
+
+}  // namespace
+
+void register_worker_commands(CLI::App& app) {
+  auto config = std::make_shared<WorkerConfig>();
+  CLI::App* cmd = app.add_subcommand(
+      "worker",
+      "Run builds, deploys and tests for `wharf serve --workers kafka`: join a Kafka consumer\n"
+      "group on the task topic and report on the result topic. Start as many as you need;\n"
+      "a killed worker's tasks move to the others after the session timeout.\n"
+      "Settings come from flags, then WHARF_* environment variables, then --config FILE (TOML).");
+  add_data_option(*cmd);
+  cmd->add_option("--config", config->config_file, "TOML file with any of the settings below")
+      ->envname("WHARF_CONFIG");
+  cmd->add_option("--brokers", config->options.topics.bootstrap, "Kafka bootstrap servers")
+      ->envname("WHARF_KAFKA_BROKERS")
+      ->required();
+  cmd->add_option("--group", config->options.group, "consumer group shared by all workers")
+      ->envname("WHARF_WORKER_GROUP")
+      ->capture_default_str();
+  cmd->add_option("--name", config->options.name, "this worker's name (default host-pid)")
+      ->envname("WHARF_WORKER_NAME");
+  cmd->add_option("--task-topic", config->options.topics.tasks, "topic tasks arrive on")
+      ->envname("WHARF_TASK_TOPIC")
+      ->capture_default_str();
+  cmd->add_option("--result-topic", config->options.topics.results, "topic results go to")
+      ->envname("WHARF_RESULT_TOPIC")
+      ->capture_default_str();
+  cmd->add_option("--session-timeout-ms", config->session_timeout_ms,
+                  "how long the group waits for a silent worker before moving its tasks")
+      ->envname("WHARF_WORKER_SESSION_TIMEOUT_MS")
+      ->capture_default_str();
+  cmd->callback([cmd, config] { run_worker(*cmd, *config); });
+}
+
+}  // namespace wharf::cli
