@@ -83,6 +83,7 @@ Expected<std::unique_ptr<TaskDispatcher>, std::string> TaskDispatcher::create(Ta
                                          {"auto.offset.reset", "earliest"},
                                          {"enable.auto.commit", "true"},
                                          {"enable.partition.eof", "false"},
+                                         {"fetch.wait.max.ms", "100"},
                                          {"allow.auto.create.topics", "true"}},
                                         "wharf-serve-results");
   if (!consumer_conf) return unexpected(consumer_conf.error());

@@ -55,6 +55,7 @@ Expected<std::unique_ptr<TaskWorker>, std::string> TaskWorker::create(WorkerOpti
        {"auto.offset.reset", "earliest"},
        {"enable.auto.commit", "false"},
        {"enable.partition.eof", "false"},
+       {"fetch.wait.max.ms", "100"},
        {"allow.auto.create.topics", "true"},
        {"session.timeout.ms", std::to_string(o.session_timeout.count())},
        {"heartbeat.interval.ms", std::to_string(std::max<int64_t>(500, o.session_timeout.count() / 3))}},
