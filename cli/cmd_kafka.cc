@@ -18,13 +18,6 @@
 namespace wharf::cli {
 namespace {
 
-struct ReplayKafkaOptions {
-  std::string brokers;
-  std::string topic = kafka::kDefaultEventsTopic;
-  std::string work_dir;  // projections are rebuilt here; default: a temp dir, removed after
-  int timeout_s = 120;
-};
-
 // Folds the verified events into fresh projections and prints their digests,
 // the same (name, SHA-256) pairs the server's projections report.
 int rebuild_projections(const std::vector<events::Envelope>& events, const std::string& dir) {
@@ -44,6 +37,8 @@ int rebuild_projections(const std::vector<events::Envelope>& events, const std::
   for (const auto& [name, digest] : *digests) std::cout << "  " << name << " " << digest << "\n";
   return 0;
 }
+
+}  // namespace
 
 int replay_kafka(const ReplayKafkaOptions& options) {
   auto audit = kafka::audit_topic(options.brokers, options.topic,
@@ -77,6 +72,8 @@ int replay_kafka(const ReplayKafkaOptions& options) {
   if (temporary) std::filesystem::remove_all(dir);
   return rc;
 }
+
+namespace {
 
 std::atomic<bool> interrupted{false};
 

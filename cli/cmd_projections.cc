@@ -135,6 +135,7 @@ struct ExportArgs {
 };
 struct ReplayArgs {
   std::string file, project, scratch;
+  ReplayKafkaOptions kafka;  // brokers set: replay from the events topic instead
   bool keep = false;
   bool digests = false;
 };
@@ -204,7 +205,12 @@ void run_audit_export(const ExportArgs& args) {
 }
 
 void run_audit_replay(const ReplayArgs& args) {
-  if (args.file.empty()) fail("audit replay needs --file FILE (an export)", 2);
+  if (!args.kafka.brokers.empty()) {
+    if (!args.file.empty()) fail("audit replay takes --file or --brokers, not both", 2);
+    if (int rc = replay_kafka(args.kafka); rc != 0) throw CLI::RuntimeError(rc);
+    return;
+  }
+  if (args.file.empty()) fail("audit replay needs --file FILE (an export) or --brokers B", 2);
   Scratch scratch(args.scratch, args.keep);
   auto runner = open_runner(scratch.path(), nullptr);
   auto replayed = pj::replay_export(args.file, *runner);
@@ -315,6 +321,11 @@ void register_projection_commands(CLI::App& app) {
       "verify an export file, rebuild the projections from it alone in a scratch directory (no "
       "server, no store) and print each project's version history and environment timeline");
   replay->add_option("--file", replay_args->file, "export file (wharf audit export)");
+  replay->add_option("--brokers", replay_args->kafka.brokers,
+                     "replay the events topic on these Kafka brokers instead of a file "
+                     "(same as audit replay-kafka)");
+  replay->add_option("--topic", replay_args->kafka.topic, "events topic (with --brokers)")
+      ->capture_default_str();
   replay->add_option("--project", replay_args->project, "only this project");
   replay->add_option("--scratch", replay_args->scratch, "use this directory (default: a temp dir)");
   replay->add_flag("--keep", replay_args->keep, "keep the temp scratch directory");

@@ -26,6 +26,16 @@ std::string store_dir(const std::string& data_dir);
 // Adds `--data` to a subcommand (bound to global_options().data_dir).
 void add_data_option(CLI::App& cmd);
 
+// `wharf audit replay-kafka`, also reached as `wharf audit replay --brokers`:
+// reads the events topic alone, verifies the chain, prints projection digests.
+struct ReplayKafkaOptions {
+  std::string brokers;
+  std::string topic = "wharf.events";
+  std::string work_dir;  // projections are rebuilt here; default: a temp dir, removed after
+  int timeout_s = 120;
+};
+int replay_kafka(const ReplayKafkaOptions& options);  // cmd_kafka.cc; exit status
+
 void register_serve_commands(CLI::App& app);        // cmd_serve.cc
 void register_event_commands(CLI::App& app);        // cmd_events.cc: events *, audit verify
 void register_pipeline_commands(CLI::App& app);     // cmd_pipeline.cc: project, runs, deploy, rollback
