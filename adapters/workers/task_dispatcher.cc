@@ -84,6 +84,10 @@ Expected<std::unique_ptr<TaskDispatcher>, std::string> TaskDispatcher::create(Ta
                                          {"enable.auto.commit", "true"},
                                          {"enable.partition.eof", "false"},
                                          {"fetch.wait.max.ms", "100"},
+                                         // A crashed serve's member blocks the results
+                                         // partitions until it times out; keep that short.
+                                         {"session.timeout.ms", "6000"},
+                                         {"heartbeat.interval.ms", "2000"},
                                          {"allow.auto.create.topics", "true"}},
                                         "wharf-serve-results");
   if (!consumer_conf) return unexpected(consumer_conf.error());

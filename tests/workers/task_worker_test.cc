@@ -180,6 +180,28 @@ TEST_F(TaskWorkerTest, AnUnfinishedTaskGoesToTheNextWorkerAndAFinishedOneDoesNot
   EXPECT_EQ(finished.done(), 1u);
 }
 
+TEST_F(TaskWorkerTest, AfterServeRestartsTheRepeatedTaskBringsTheOutcomeOnce) {
+  start_worker();
+  Recorder<engine::BuildOutcome> before_restart, after_restart;
+  dispatcher_->build_runner().start(build_job("r-4"), before_restart.callbacks());
+  ASSERT_TRUE(eventually([&] { return worker_->build.starts() == 1; }, kWait));
+  // Serve goes away with the build running; the new process manager asks
+  // again for the step it has no result for.
+  dispatcher_.reset();
+  auto restarted = TaskDispatcher::create(topics_, "test-serve");
+  ASSERT_TRUE(restarted) << restarted.error();
+  dispatcher_ = std::move(*restarted);
+  dispatcher_->build_runner().start(build_job("r-4"), after_restart.callbacks());
+  ASSERT_TRUE(eventually([&] { return worker_->build.starts_of("r-4#1") == 2; }, kWait));
+
+  // The fake, like the local runners, reports the one build to both requests.
+  ASSERT_TRUE(worker_->build.complete("r-4#1", FakeBuildRunner::success()));
+  ASSERT_TRUE(eventually([&] { return dispatcher_->stats().results_received >= 2; }, kWait));
+  EXPECT_EQ(after_restart.done(), 1u);
+  EXPECT_EQ(before_restart.done(), 0u);
+  EXPECT_EQ(dispatcher_->stats().results_unmatched, dispatcher_->stats().results_received - 1);
+}
+
 TEST_F(TaskWorkerTest, AnUnreadableTaskIsSkippedAndTheNextOneRuns) {
   start_worker();
   {
