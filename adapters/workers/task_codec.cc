@@ -25,11 +25,20 @@ std::string partition_key(const v1::Task& task) {
   return task.key();
 }
 
-v1::Task to_task(const engine::BuildJob& job) {
+namespace {
+
+v1::Task task_for(v1::TaskKind kind, const std::string& key, uint32_t attempt) {
   v1::Task task;
-  task.set_kind(v1::TASK_KIND_BUILD);
-  task.set_key(job.run_id);
-  task.set_attempt(job.attempt);
+  task.set_kind(kind);
+  task.set_key(key);
+  task.set_attempt(attempt);
+  return task;
+}
+
+}  // namespace
+
+v1::Task to_task(const engine::BuildJob& job) {
+  v1::Task task = task_for(v1::TASK_KIND_BUILD, job.run_id, job.attempt);
   auto* build = task.mutable_build();
   build->set_run_id(job.run_id);
   build->set_project_id(job.project_id);
@@ -40,10 +49,7 @@ v1::Task to_task(const engine::BuildJob& job) {
 }
 
 v1::Task to_task(const engine::DeployJob& job) {
-  v1::Task task;
-  task.set_kind(v1::TASK_KIND_DEPLOY);
-  task.set_key(job.deploy_id);
-  task.set_attempt(job.attempt);
+  v1::Task task = task_for(v1::TASK_KIND_DEPLOY, job.deploy_id, job.attempt);
   auto* deploy = task.mutable_deploy();
   deploy->set_deploy_id(job.deploy_id);
   deploy->set_project_id(job.project_id);
@@ -54,10 +60,7 @@ v1::Task to_task(const engine::DeployJob& job) {
 }
 
 v1::Task to_task(const engine::TestJob& job) {
-  v1::Task task;
-  task.set_kind(v1::TASK_KIND_TEST);
-  task.set_key(job.run_id);
-  task.set_attempt(job.attempt);
+  v1::Task task = task_for(v1::TASK_KIND_TEST, job.run_id, job.attempt);
   auto* test = task.mutable_test();
   test->set_run_id(job.run_id);
   test->set_project_id(job.project_id);
@@ -68,10 +71,7 @@ v1::Task to_task(const engine::TestJob& job) {
 }
 
 v1::Task cancel_task(v1::TaskKind kind, const std::string& key, uint32_t attempt) {
-  v1::Task task;
-  task.set_kind(kind);
-  task.set_key(key);
-  task.set_attempt(attempt);
+  v1::Task task = task_for(kind, key, attempt);
   task.set_cancel(true);
   return task;
 }
