@@ -5,9 +5,11 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "adapters/local/artifact_store.h"
+#include "adapters/local/file_lock.h"
 #include "adapters/local/process.h"
 #include "adapters/local/state_file.h"
 
@@ -108,6 +110,9 @@ void LocalBuildRunner::run(const engine::BuildJob& job, std::shared_ptr<Jobs::Jo
     jobs_.finish(key, outcome);
   };
 
+  // Check and claim the key under a lock shared with other processes on this
+  // data directory; held until the build's pid is recorded.
+  std::optional<FileLock> claim(std::in_place, marker_path.string() + ".lock");
   auto marker = read_json_file(marker_path);
   if (marker && json_string(*marker, "state") == "done") {
     auto it = marker->find("result");
@@ -168,6 +173,7 @@ void LocalBuildRunner::run(const engine::BuildJob& job, std::shared_ptr<Jobs::Jo
                                   {"pid", pid},
                                   {"started_at_ms", started_at}});
   }
+  claim.reset();
   progress({engine::StepProgress::Kind::kStarted, "local:" + std::to_string(pid), log.string(),
             "build running as pid " + std::to_string(pid), 0});
 
@@ -196,6 +202,17 @@ void LocalBuildRunner::run(const engine::BuildJob& job, std::shared_ptr<Jobs::Jo
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
 
+  // Another process watching the same build may have concluded it already
+  // (and moved its checkout away): then its recorded result is the result.
+  claim.emplace(marker_path.string() + ".lock");
+  if (auto concluded = read_json_file(marker_path);
+      concluded && json_string(*concluded, "state") == "done") {
+    auto it = concluded->find("result");
+    if (it != concluded->end() && it->value().is_object()) {
+      jobs_.finish(key, outcome_from_json(it->value().as_object()));
+      return;
+    }
+  }
   BuildOutcome outcome;
   outcome.exit_code = *status;
   outcome.duration_ms = static_cast<uint64_t>(wall_ms() - started_at);

@@ -6,6 +6,7 @@
 #include "adapters/local/artifact_store.h"
 #include "adapters/local/http_probe.h"
 #include "adapters/local/process.h"
+#include "adapters/local/file_lock.h"
 #include "adapters/local/state_file.h"
 
 namespace wharf::local {
@@ -126,6 +127,8 @@ void LocalDeployTarget::run(const engine::DeployJob& job, std::shared_ptr<Jobs::
   auto note = [&](const std::string& line) { append_line(log, "wharf: " + line); };
 
   std::lock_guard env_lock(environment_mutex(job.project_id, job.environment));
+  // And across processes sharing this data directory (workers).
+  FileLock env_file_lock(state_path.string() + ".lock");
   json::object state = read_json_file(state_path).value_or(json::object{});
   auto fail = [&](const std::string& reason, pid_t kill_pid) {
     if (kill_pid > 0) stop_process_group(kill_pid, options_.stop_grace);

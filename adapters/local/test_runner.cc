@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "adapters/local/process.h"
+#include "adapters/local/file_lock.h"
 #include "adapters/local/state_file.h"
 
 namespace wharf::local {
@@ -87,6 +88,8 @@ void LocalTestRunner::run(const engine::TestJob& job, std::shared_ptr<Jobs::Job>
     }
     jobs_.finish(key, outcome);
   };
+  // One run of these suites across processes sharing this data directory.
+  FileLock claim(marker.string() + ".lock");
   if (auto recorded = read_json_file(marker)) {
     conclude(outcome_from_json(*recorded));
     return;

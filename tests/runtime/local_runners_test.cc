@@ -114,6 +114,28 @@ TEST(LocalBuildRunner, BuildsTheCommitAndAdoptsARepeatedStart) {
   EXPECT_EQ(read_lines(data / "sideeffects.log").size(), 1u);
 }
 
+// Two workers that share a data directory can be handed the same task at the
+// same moment (a consumer-group rebalance): the second adopts the first's
+// build instead of starting another.
+TEST(LocalBuildRunner, TwoRunnersOnOneDataDirBuildATaskOnce) {
+  TempDir dir;
+  fs::path repo = dir.path() / "repo";
+  std::string sha = make_hello_repo(repo);
+  fs::path data = dir.path() / "data";
+  LocalBuildRunner one(data), other(data);
+  for (const char* run : {"race-1", "race-2", "race-3"}) {
+    Waiter<engine::BuildOutcome> a, b;
+    one.start(build_job(repo, sha, run, "sleep 1; sh build.sh"), a.callbacks());
+    other.start(build_job(repo, sha, run, "sleep 1; sh build.sh"), b.callbacks());
+    auto first = a.get();
+    auto second = b.get();
+    ASSERT_TRUE(first.succeeded) << first.reason;
+    ASSERT_TRUE(second.succeeded) << second.reason;
+    EXPECT_EQ(first.artifact_digest, second.artifact_digest);
+  }
+  EXPECT_EQ(read_lines(data / "sideeffects.log").size(), 3u);
+}
+
 TEST(LocalBuildRunner, ReportsFailuresAndTimeouts) {
   TempDir dir;
   fs::path repo = dir.path() / "repo";
@@ -203,6 +225,22 @@ TEST_F(LocalDeployTargetTest, ARepeatedDeployOfTheServingKeyIsReportedNotRedone)
   EXPECT_TRUE(again.succeeded);
   EXPECT_EQ(again.url, first.url);
   EXPECT_EQ(read_lines(data_ / "sideeffects.log").size(), starts);
+}
+
+TEST_F(LocalDeployTargetTest, TwoTargetsOnOneDataDirDeployAKeyOnce) {
+  // As two workers sharing the data directory, handed the same deploy at once.
+  LocalDeployTarget other(data_, {std::chrono::seconds(20), std::chrono::seconds(2)});
+  Waiter<engine::DeployOutcome> a, b;
+  target_.start(deploy_job("twice", digests_[0]), a.callbacks());
+  other.start(deploy_job("twice", digests_[0]), b.callbacks());
+  auto first = a.get();
+  auto second = b.get();
+  ASSERT_TRUE(first.succeeded) << first.reason;
+  ASSERT_TRUE(second.succeeded) << second.reason;
+  EXPECT_EQ(first.url, second.url);
+  size_t deploys = 0;
+  for (const auto& line : read_lines(data_ / "sideeffects.log")) deploys += line.rfind("deploy ", 0) == 0;
+  EXPECT_EQ(deploys, 1u);
 }
 
 TEST_F(LocalDeployTargetTest, FixedPortAlternatesBetweenTwoSlots) {
