@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "adapters/kafka/embedded_cluster.h"
+#include "bench/kafka_broker.h"
 #include "adapters/kafka/relay.h"
 #include "events/hash_chain.h"
 #include "events/ids.h"
@@ -45,16 +46,6 @@ int64_t now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::string run(const std::string& command) {
-  std::string output;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return {};
-  std::array<char, 4096> buffer{};
-  while (fgets(buffer.data(), buffer.size(), pipe) != nullptr) output += buffer.data();
-  if (pclose(pipe) != 0) throw std::runtime_error(output);
-  return output;
 }
 
 // Appends `count` events over 16 projects, `batch` per append.
@@ -266,30 +257,23 @@ int main() {
   const std::string peer = WHARF_KAFKA_PEER_DIR;
   const std::string broker_dir = (root / "broker").string();
 
-  std::string broker_kind = "apache-kafka", brokers, why_embedded;
-  std::unique_ptr<kafka::EmbeddedCluster> embedded;
+  std::unique_ptr<bench::BenchBroker> broker;
   try {
-    std::string out = run("WHARF_KAFKA_OWNER_PID=" + std::to_string(getpid()) + " " + peer +
-                          "/start " + broker_dir);
-    brokers = out.substr(out.rfind("127.0.0.1:"));
-    brokers.erase(brokers.find_last_not_of("\n") + 1);
+    broker = std::make_unique<bench::BenchBroker>(
+        peer, broker_dir,
+        std::vector<std::string>{"bench.relay.0", "bench.baseline.0", "bench.relay.1",
+                                 "bench.baseline.1", "bench.lag", "bench.warmup"},
+        3);
   } catch (const std::exception& e) {
-    broker_kind = "embedded";
-    why_embedded = e.what();
-    auto cluster = kafka::EmbeddedCluster::start();
-    if (!cluster) {
-      std::fprintf(stderr, "no broker: %s\n", cluster.error().c_str());
-      return 1;
-    }
-    embedded = std::move(*cluster);
-    for (const char* t : {"bench.relay.0", "bench.baseline.0", "bench.relay.1",
-                          "bench.baseline.1", "bench.lag", "bench.warmup"}) {
-      if (!embedded->create_topic(t, 3)) return 1;
-    }
-    brokers = embedded->bootstrap_servers();
-    std::fprintf(stderr, "bench_relay: no Apache Kafka broker (%s); using the embedded cluster\n",
-                 why_embedded.c_str());
+    std::fprintf(stderr, "bench_relay: %s\n", e.what());
+    return 1;
   }
+  if (broker->embedded()) {
+    std::fprintf(stderr, "bench_relay: no Apache Kafka broker (%s); using the embedded cluster\n",
+                 broker->why_embedded().c_str());
+  }
+  const std::string broker_kind = broker->kind();
+  const std::string brokers = broker->bootstrap();
   std::fprintf(stderr, "bench_relay: broker %s at %s, %zu events\n", broker_kind.c_str(),
                brokers.c_str(), n);
 
@@ -325,7 +309,7 @@ int main() {
     std::fprintf(stderr, "bench_relay failed: %s\n", e.what());
     rc = 1;
   }
-  if (!embedded) std::system((peer + "/stop " + broker_dir + " >/dev/null 2>&1").c_str());
+  broker.reset();
   std::error_code ec;
   std::filesystem::remove_all(root, ec);
   return rc;
