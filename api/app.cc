@@ -110,6 +110,7 @@ App::App(const ServerConfig& config, Services& services, MetricsRegistry& metric
       services_(services),
       metrics_(metrics),
       access_(services.store),
+      response_cache_(config.response_cache_entries),
       requests_(metrics.counter("wharf_http_requests_total", "HTTP requests by route and status",
                                 {"method", "route", "status"})),
       latency_(metrics.histogram("wharf_http_request_duration_seconds",

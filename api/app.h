@@ -15,6 +15,7 @@
 #include "api/access_index.h"
 #include "api/config.h"
 #include "api/metrics.h"
+#include "api/response_cache.h"
 #include "api/router.h"
 #include "events/event_store.h"
 
@@ -138,6 +139,7 @@ class App {
   Services& services() { return services_; }
   AccessIndex& access() { return access_; }
   MetricsRegistry& metrics() { return metrics_; }
+  ResponseCache& response_cache() { return response_cache_; }
   const ServerConfig& config() const { return config_; }
   int64_t now_us() const;
   // Appends AccessDenied for the audit view (best effort: a failed append is logged).
@@ -156,6 +158,7 @@ class App {
   Services& services_;
   MetricsRegistry& metrics_;
   AccessIndex access_;
+  ResponseCache response_cache_;
   Router<RouteDef> router_;
   Counter& requests_;
   Histogram& latency_;

@@ -24,6 +24,9 @@ struct ServerConfig {
   std::chrono::milliseconds sse_heartbeat{15'000};    // comment line on idle SSE streams
   size_t max_page = 1000;                    // largest ?limit= on paged routes
   size_t default_page = 100;
+  // Rendered answers of the hottest read routes kept while the log's head
+  // does not move (api/response_cache.h); 0 disables the cache.
+  size_t response_cache_entries = 4096;
 };
 
 }  // namespace wharf::api

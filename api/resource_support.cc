@@ -130,6 +130,16 @@ json::value view_json(const google::protobuf::Message& message) {
 // The JSON text goes out as is (api/proto_json.h: protobuf's mapping written
 // straight from reflection): no round trip through Boost.JSON on the hottest
 // read routes.
+Reply json_text_reply(const Context& ctx, std::string body) {
+  Reply reply;
+  reply.response = Response(http::status::ok, ctx.request.version());
+  reply.response.set(http::field::content_type, "application/json");
+  reply.response.body() = std::move(body);
+  reply.response.keep_alive(ctx.request.keep_alive());
+  reply.response.prepare_payload();
+  return reply;
+}
+
 Reply view_reply(const Context& ctx, const google::protobuf::Message& message) {
   Reply reply;
   reply.response = Response(http::status::ok, ctx.request.version());

@@ -34,6 +34,25 @@ T value_or_throw(Expected<T, projections::Error> result) {
 // A view message as JSON (proto field names, defaults printed).
 boost::json::value view_json(const google::protobuf::Message& message);
 Reply view_reply(const Context& ctx, const google::protobuf::Message& message);
+// 200 with `body`, JSON text.
+Reply json_text_reply(const Context& ctx, std::string body);
+
+// view_reply for an answer that depends only on the log (and `key`, which
+// must name the route and every parameter that shapes the answer): served
+// from the App's ResponseCache while the log's head is where it was when the
+// answer was rendered. `compute` returns the view message (with position()).
+template <typename Compute>
+Reply cached_view_reply(const Context& ctx, const std::string& key, Compute compute) {
+  auto& cache = ctx.app.response_cache();
+  const uint64_t head = ctx.app.services().store.head_position();
+  if (auto body = cache.get(key, head)) return json_text_reply(ctx, *body);
+  const auto message = compute();
+  Reply reply = view_reply(ctx, message);
+  // Cached only when the answer is as of the head read before the query:
+  // then it is what the query answers until the next append.
+  if (message.position() == head) cache.put(key, head, reply.response.body());
+  return reply;
+}
 
 runtime::CommandBus& command_bus(const Context& ctx);
 const projections::Queries& queries(const Context& ctx);

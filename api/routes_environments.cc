@@ -10,15 +10,30 @@ namespace json = boost::json;
 
 namespace {
 
+// Response-cache key: the route and every parameter that shapes its answer
+// (parameters are validated before the cache is consulted).
+std::string cache_key(std::initializer_list<std::string_view> parts) {
+  std::string key;
+  for (auto part : parts) {
+    key.append(part);
+    key.push_back('\0');
+  }
+  return key;
+}
+
 Reply list_versions(Context& ctx) {
   const uint64_t limit = ctx.query_uint("limit").value_or(50);
   if (limit == 0 || limit > ctx.app.config().max_page) {
     throw bad_request("invalid_value", "query parameter \"limit\" is out of range",
                       json::object{{"field", "limit"}, {"max", ctx.app.config().max_page}});
   }
-  return view_reply(ctx, value_or_throw(queries(ctx).list_versions(
-                             ctx.param("project"), ctx.query_uint("before").value_or(0), limit,
-                             query_options(ctx))));
+  const uint64_t before = ctx.query_uint("before").value_or(0);
+  const auto options = query_options(ctx);
+  const auto key = cache_key({"versions", ctx.param("project"), std::to_string(before),
+                              std::to_string(limit), ctx.query_value("at").value_or("")});
+  return cached_view_reply(ctx, key, [&] {
+    return value_or_throw(queries(ctx).list_versions(ctx.param("project"), before, limit, options));
+  });
 }
 
 Reply get_version(Context& ctx) {
@@ -30,8 +45,12 @@ Reply get_version(Context& ctx) {
 }
 
 Reply list_environments(Context& ctx) {
-  return view_reply(
-      ctx, value_or_throw(queries(ctx).list_environments(ctx.param("project"), query_options(ctx))));
+  const auto options = query_options(ctx);
+  const auto key =
+      cache_key({"environments", ctx.param("project"), ctx.query_value("at").value_or("")});
+  return cached_view_reply(ctx, key, [&] {
+    return value_or_throw(queries(ctx).list_environments(ctx.param("project"), options));
+  });
 }
 
 Reply get_environment(Context& ctx) {
@@ -43,8 +62,13 @@ Reply get_environment(Context& ctx) {
 }
 
 Reply environment_history(Context& ctx) {
-  return view_reply(ctx, value_or_throw(queries(ctx).environment_history(
-                             ctx.param("project"), ctx.param("environment"), query_options(ctx))));
+  const auto options = query_options(ctx);
+  const auto key = cache_key({"history", ctx.param("project"), ctx.param("environment"),
+                              ctx.query_value("at").value_or("")});
+  return cached_view_reply(ctx, key, [&] {
+    return value_or_throw(queries(ctx).environment_history(ctx.param("project"),
+                                                          ctx.param("environment"), options));
+  });
 }
 
 // Deploys a recorded version by hand; the rest of the spec comes from the project.
