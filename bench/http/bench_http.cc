@@ -6,7 +6,11 @@
 // body of the same mean size. Also: event -> SSE client latency.
 //
 // Env: WHARF_BENCH_PROJECTS (1000), WHARF_BENCH_SECONDS (5 per side),
-//      WHARF_BENCH_CONNECTIONS (64), WHARF_BENCH_SSE_EVENTS (300).
+//      WHARF_BENCH_CONNECTIONS (64), WHARF_BENCH_SSE_EVENTS (300),
+//      WHARF_BENCH_RESPONSE_CACHE (the server's response cache entries; default
+//      as `wharf serve`, 0 = off), WHARF_BENCH_WRITES_PER_S (0: events appended
+//      in the background during both sides' rounds; every append makes the
+//      response cache stale).
 // Last stdout line: {"bench":"http","req_per_s":…,"baseline_req_per_s":…,"ratio":…,"p99_ms":…,…}
 #include <spdlog/spdlog.h>
 
@@ -346,6 +350,9 @@ int main() {
   const size_t connections = env_size("WHARF_BENCH_CONNECTIONS", 64);
   const size_t sse_events = env_size("WHARF_BENCH_SSE_EVENTS", 300);
   const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  const size_t cache_entries =
+      env_size("WHARF_BENCH_RESPONSE_CACHE", api::ServerConfig{}.response_cache_entries);
+  const size_t writes_per_s = env_size("WHARF_BENCH_WRITES_PER_S", 0);
 
   const auto dir = std::filesystem::temp_directory_path() /
                    ("wharf-bench-http-" + std::to_string(std::random_device{}()));
@@ -372,6 +379,7 @@ int main() {
   api::ServerConfig config;
   config.port = 0;
   config.threads = threads;
+  config.response_cache_entries = cache_entries;
   api::Server server(config, services);
   server.start();
   auto token = api::issue_first_admin_token(**store, api::now_us());
@@ -391,16 +399,37 @@ int main() {
   body.back() = '}';
   Baseline baseline(threads, body);
   Load(baseline.port(), 8, {"/"}, bearer).run(std::chrono::seconds(1));
+  // Optional background writes, during both sides' rounds alike.
+  std::atomic<bool> writing{writes_per_s > 0};
+  size_t written = 0;
+  std::thread writer([&] {
+    if (!writing) return;
+    const auto period = std::chrono::microseconds(1'000'000 / writes_per_s);
+    auto next = Clock::now();
+    while (writing) {
+      v1::Payload p;
+      p.mutable_deploy_progressed()->set_deploy_id("bench-writes");
+      p.mutable_deploy_progressed()->set_percent(static_cast<uint32_t>(written % 100));
+      append(**store, "bench-writes", {p});
+      ++written;
+      next += period;
+      std::this_thread::sleep_until(next);
+    }
+  });
   LoadResult ours;
   LoadResult base;
   for (long long round = 0; round < seconds.count(); ++round) {
     merge(ours, Load(server.port(), connections, targets, bearer).run(std::chrono::seconds(1)));
     merge(base, Load(baseline.port(), connections, {"/"}, bearer).run(std::chrono::seconds(1)));
   }
+  writing = false;
+  writer.join();
   std::fprintf(stderr, "wharf:    %.0f req/s, p50 %.2f ms, p99 %.2f ms, mean body %.0f B, errors %zu\n",
                ours.req_per_s, ours.p50_ms, ours.p99_ms, ours.mean_body, ours.errors);
   std::fprintf(stderr, "baseline: %.0f req/s, p50 %.2f ms, p99 %.2f ms\n", base.req_per_s,
                base.p50_ms, base.p99_ms);
+  std::fprintf(stderr, "response cache %zu entries (%zu now), %zu background writes\n",
+               cache_entries, server.app().response_cache().size(), written);
 
   double sse_p99 = sse_latency_p99(server.port(), bearer, **store, sse_events);
   std::fprintf(stderr, "sse:      event -> client p99 %.2f ms over %zu events\n", sse_p99, sse_events);
@@ -416,8 +445,10 @@ int main() {
       "{\"bench\":\"http\",\"route\":\"GET /api/v1/projects/{p}/versions + /environments\","
       "\"projects\":%zu,\"connections\":%zu,\"threads\":%u,\"seconds\":%lld,"
       "\"req_per_s\":%.0f,\"baseline_req_per_s\":%.0f,\"ratio\":%.3f,\"p99_ms\":%.2f,"
-      "\"baseline_p99_ms\":%.2f,\"body_bytes\":%.0f,\"errors\":%zu,\"sse_p99_ms\":%.2f}\n",
+      "\"baseline_p99_ms\":%.2f,\"body_bytes\":%.0f,\"errors\":%zu,\"sse_p99_ms\":%.2f,"
+      "\"response_cache\":%zu,\"writes_per_s\":%zu}\n",
       projects, connections, threads, static_cast<long long>(seconds.count()), ours.req_per_s,
-      base.req_per_s, ratio, ours.p99_ms, base.p99_ms, ours.mean_body, ours.errors, sse_p99);
+      base.req_per_s, ratio, ours.p99_ms, base.p99_ms, ours.mean_body, ours.errors, sse_p99,
+      cache_entries, writes_per_s);
   return ours.errors == 0 ? 0 : 1;
 }
