@@ -1,5 +1,7 @@
 #include "projections/environments_projection.h"
 
+#include <optional>
+
 #include "projections/keys.h"
 #include "wharf/views/v1/views.pb.h"
 
@@ -11,19 +13,25 @@ using namespace wharf::views::v1;
 
 namespace {
 
+constexpr size_t kMemoEnvironments = 100000;
+
 class EnvFold {
  public:
   // `ordinal` orders environments created by one event (ProjectCreated).
-  EnvFold(const std::string& project, const std::string& env, const Envelope& event,
-          StateBatch& state, uint64_t ordinal = 0)
+  EnvFold(std::unordered_map<std::string, EnvironmentView>& memo, const std::string& project,
+          const std::string& env, const Envelope& event, StateBatch& state, uint64_t ordinal = 0)
       : entity_(Key('s').add(project).add(env)), event_(event), state_(state) {
-    if (!state.latest_message(entity_, &view_)) {
-      view_.set_project_id(project);
-      view_.set_environment(env);
-      state.append(Key('e').add(project).pos(event.position()).pos(ordinal), env);
-    }
+    if (memo.size() >= kMemoEnvironments) memo.clear();
+    auto [it, inserted] = memo.try_emplace(entity_);
+    view_ = &it->second;
+    if (inserted && state.latest_message(entity_, view_)) return;
+    if (!inserted) return;
+    view_->set_project_id(project);
+    view_->set_environment(env);
+    created_ = true;
+    state.append(Key('e').add(project).pos(event.position()).pos(ordinal), env);
   }
-  EnvironmentView& view() { return view_; }
+  EnvironmentView& view() { return *view_; }
 
   EnvironmentEvent& history(HistoryKind kind) {
     line_.emplace();
@@ -33,18 +41,20 @@ class EnvFold {
     line_->set_at_us(event_.recorded_at_us());
     line_->set_actor(event_.actor().id());
     line_->set_channel(event_.actor().channel());
-    line_->set_project_id(view_.project_id());
-    line_->set_environment(view_.environment());
     return *line_;
   }
 
-  void commit() {
-    view_.set_updated_at_us(event_.recorded_at_us());
-    view_.set_updated_position(event_.position());
-    state_.put_version_message(entity_, event_.position(), view_);
+  // `view_changed` false: the event changed nothing but the history (its
+  // line carries the update); a new environment is written all the same.
+  void commit(bool view_changed = true) {
+    if (view_changed || created_) {
+      view_->set_updated_at_us(event_.recorded_at_us());
+      view_->set_updated_position(event_.position());
+      state_.put_version_message(entity_, event_.position(), *view_);
+    }
     if (line_) {
-      state_.append(Key('h').add(view_.project_id()).add(view_.environment()).pos(event_.position()),
-                 serialize(*line_));
+      state_.append(Key('h').add(view_->project_id()).add(view_->environment()).pos(event_.position()),
+                    serialize(*line_));
     }
   }
 
@@ -52,7 +62,8 @@ class EnvFold {
   std::string entity_;
   const Envelope& event_;
   StateBatch& state_;
-  EnvironmentView view_;
+  EnvironmentView* view_ = nullptr;
+  bool created_ = false;
   std::optional<EnvironmentEvent> line_;
 };
 
@@ -65,14 +76,6 @@ int queued(const EnvironmentView& view, const std::string& deploy_id, uint32_t a
     }
   }
   return -1;
-}
-
-void sync_in_flight(EnvironmentView& view) {
-  if (view.queue_size() == 0) {
-    view.clear_in_flight();
-  } else {
-    *view.mutable_in_flight() = view.queue(0);
-  }
 }
 
 void fill_from_record(EnvironmentEvent& line, const DeployRecord& r) {
@@ -93,14 +96,14 @@ void EnvironmentsProjection::apply(const Envelope& event, StateBatch& state) {
   switch (p.kind_case()) {
     case Payload::kProjectCreated:
       for (int i = 0; i < p.project_created().environments_size(); ++i) {
-        EnvFold f(p.project_created().project_id(), p.project_created().environments(i).name(),
+        EnvFold f(memo_, p.project_created().project_id(), p.project_created().environments(i).name(),
                   event, state, static_cast<uint64_t>(i));
         f.commit();
       }
       break;
     case Payload::kEnvironmentDefined: {
       const auto& d = p.environment_defined();
-      EnvFold f(d.project_id(), d.environment().name(), event, state);
+      EnvFold f(memo_, d.project_id(), d.environment().name(), event, state);
       f.commit();
       break;
     }
@@ -111,7 +114,7 @@ void EnvironmentsProjection::apply(const Envelope& event, StateBatch& state) {
     }
     case Payload::kRollbackRequested: {
       const auto& r = p.rollback_requested();
-      EnvFold f(r.project_id(), r.environment(), event, state);
+      EnvFold f(memo_, r.project_id(), r.environment(), event, state);
       *f.view().mutable_pending_rollback() = r;
       f.view().set_rollbacks(f.view().rollbacks() + 1);
       auto& line = f.history(HISTORY_KIND_ROLLBACK_REQUESTED);
@@ -126,7 +129,7 @@ void EnvironmentsProjection::apply(const Envelope& event, StateBatch& state) {
     }
     case Payload::kDeployRequested: {
       const auto& d = p.deploy_requested();
-      EnvFold f(d.project_id(), d.environment(), event, state);
+      EnvFold f(memo_, d.project_id(), d.environment(), event, state);
       DeployRecord rec;
       rec.set_deploy_id(d.deploy_id());
       rec.set_version(d.spec().version());
@@ -148,7 +151,6 @@ void EnvironmentsProjection::apply(const Envelope& event, StateBatch& state) {
         rec.set_approved_by(state.get(Key('g').add(d.run_id()).add(d.environment())).value_or(""));
       }
       *f.view().add_queue() = rec;
-      sync_in_flight(f.view());
       auto& line = f.history(HISTORY_KIND_DEPLOY_REQUESTED);
       fill_from_record(line, rec);
       line.set_reason(rec.rollback_reason());
@@ -158,26 +160,25 @@ void EnvironmentsProjection::apply(const Envelope& event, StateBatch& state) {
     }
     case Payload::kDeployStarted: {
       const auto& d = p.deploy_started();
-      EnvFold f(d.project_id(), d.environment(), event, state);
+      EnvFold f(memo_, d.project_id(), d.environment(), event, state);
       auto& line = f.history(HISTORY_KIND_DEPLOY_STARTED);
       if (int i = queued(f.view(), d.deploy_id(), d.attempt()); i >= 0) {
         fill_from_record(line, f.view().queue(i));
       } else {
         line.set_deploy_id(d.deploy_id());
       }
-      f.commit();
+      f.commit(false);
       break;
     }
     case Payload::kDeploySucceeded: {
       const auto& d = p.deploy_succeeded();
-      EnvFold f(d.project_id(), d.environment(), event, state);
+      EnvFold f(memo_, d.project_id(), d.environment(), event, state);
       auto& view = f.view();
       DeployRecord rec;
       int i = queued(view, d.deploy_id(), d.attempt());
       if (i >= 0) {
         rec = view.queue(i);
         view.mutable_queue()->DeleteSubrange(i, 1);
-        sync_in_flight(view);
       }
       rec.set_deploy_id(d.deploy_id());
       rec.set_version(d.spec().version());
@@ -203,13 +204,12 @@ void EnvironmentsProjection::apply(const Envelope& event, StateBatch& state) {
     }
     case Payload::kDeployFailed: {
       const auto& d = p.deploy_failed();
-      EnvFold f(d.project_id(), d.environment(), event, state);
+      EnvFold f(memo_, d.project_id(), d.environment(), event, state);
       auto& view = f.view();
       auto& line = f.history(HISTORY_KIND_DEPLOY_FAILED);
       if (int i = queued(view, d.deploy_id(), d.attempt()); i >= 0) {
         fill_from_record(line, view.queue(i));
         view.mutable_queue()->DeleteSubrange(i, 1);
-        sync_in_flight(view);
       } else {
         line.set_deploy_id(d.deploy_id());
         line.set_run_id(d.run_id());
@@ -222,6 +222,28 @@ void EnvironmentsProjection::apply(const Envelope& event, StateBatch& state) {
     }
     default: break;
   }
+}
+
+bool environment_at(StateReader& reader, const std::string& project_id,
+                    const std::string& environment, uint64_t position, EnvironmentView* out) {
+  if (!reader.get_at(Key('s').add(project_id).add(environment), position, out)) return false;
+  if (out->queue_size() > 0) *out->mutable_in_flight() = out->queue(0);
+  reader.scan_backward(Key('h').add(project_id).add(environment), out->updated_position() + 1,
+                       position, [&](uint64_t at, const rocksdb::Slice& value) {
+                         EnvironmentEvent line;
+                         line.ParseFromArray(value.data(), static_cast<int>(value.size()));
+                         out->set_updated_position(at);
+                         out->set_updated_at_us(line.at_us());
+                         return false;
+                       });
+  return true;
+}
+
+void read_history_line(const rocksdb::Slice& value, const std::string& project_id,
+                       const std::string& environment, EnvironmentEvent* out) {
+  out->ParseFromArray(value.data(), static_cast<int>(value.size()));
+  out->set_project_id(project_id);
+  out->set_environment(environment);
 }
 
 }  // namespace wharf::projections

@@ -27,7 +27,7 @@ class Projection {
   // Folds one event (position > the projection's checkpoint) into `state`.
   virtual void apply(const Envelope& event, StateBatch& state) = 0;
   // Forgets in-memory memos of stored state; called when the projection's
-  // column family is reset for a rebuild.
+  // column family is reset for a rebuild and when a batch fails to commit.
   virtual void reset() {}
 };
 

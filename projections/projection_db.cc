@@ -33,6 +33,10 @@ class EntityPrefix : public rocksdb::SliceTransform {
 rocksdb::ColumnFamilyOptions column_family_options() {
   rocksdb::ColumnFamilyOptions options;
   options.write_buffer_size = 32 << 20;
+  // Young levels are rewritten soon: compressing them costs a rebuild CPU
+  // (flushes run on the same two cores) for files that do not live long.
+  options.compression_per_level = {rocksdb::kNoCompression, rocksdb::kNoCompression,
+                                   rocksdb::kSnappyCompression};
   options.memtable_insert_with_hint_prefix_extractor = std::make_shared<EntityPrefix>();
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(64 << 20);
@@ -177,6 +181,15 @@ Expected<std::string, Error> ProjectionDb::digest(const std::string& name) const
   unsigned int n = 0;
   EVP_DigestFinal_ex(ctx.get(), out, &n);
   return hex(out, n);
+}
+
+Expected<void, Error> ProjectionDb::flush() {
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  fo.allow_write_stall = true;
+  auto s = db_->Flush(fo, handles_);
+  if (!s.ok()) return fail(ErrorCode::kIo, "projections flush failed: " + s.ToString());
+  return {};
 }
 
 uint64_t ProjectionDb::checkpoint(const std::string& name) const {

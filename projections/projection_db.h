@@ -32,6 +32,10 @@ class ProjectionDb {
   // each length-prefixed. Includes the checkpoint.
   Expected<std::string, Error> digest(const std::string& name) const;
 
+  // Writes every column family's memtable to SST files and waits: state
+  // written without the WAL survives a crash only once flushed.
+  Expected<void, Error> flush();
+
   // Last applied position stored in the column family (0 when none).
   uint64_t checkpoint(const std::string& name) const;
 

@@ -4,7 +4,9 @@
 #include <cctype>
 #include <functional>
 
+#include "projections/environments_projection.h"
 #include "projections/keys.h"
+#include "projections/runs_projection.h"
 #include "projections/state_reader.h"
 #include "projections/time_format.h"
 
@@ -118,7 +120,6 @@ Expected<views::RunList, Error> Queries::list_runs(const RunFilter& filter,
   if (!pos) return wharf::unexpected(pos.error());
   auto lock = runner_.read_lock();
   StateReader index(runner_.db().db(), runner_.db().cf("runs"));
-  StateReader runs(runner_.db().db(), runner_.db().cf("runs"));
   views::RunList out;
   out.set_position(*pos);
   uint64_t max = *pos;
@@ -128,7 +129,7 @@ Expected<views::RunList, Error> Queries::list_runs(const RunFilter& filter,
   uint64_t last_indexed = 0;
   index.scan_backward(prefix, 0, max, [&](uint64_t indexed, const rocksdb::Slice& v) {
     views::RunView run;
-    if (!runs.get_at(Key('r').add(v.ToString()), *pos, &run)) return true;
+    if (!run_at(runner_.db().db(), runner_.db().cf("runs"), v.ToString(), *pos, &run)) return true;
     if (!filter.project_id.empty() && run.project_id() != filter.project_id) return true;
     if (filter.status && run.status() != *filter.status) return true;
     if (!filter.commit_sha.empty() && !run.commit_sha().starts_with(filter.commit_sha)) return true;
@@ -148,9 +149,8 @@ Expected<Answer<views::RunView>, Error> Queries::get_run(const std::string& run_
   auto pos = resolve({"runs"}, o);
   if (!pos) return wharf::unexpected(pos.error());
   auto lock = runner_.read_lock();
-  StateReader reader(runner_.db().db(), runner_.db().cf("runs"));
   Answer<views::RunView> out{*pos, {}};
-  if (!reader.get_at(Key('r').add(run_id), *pos, &out.value)) {
+  if (!run_at(runner_.db().db(), runner_.db().cf("runs"), run_id, *pos, &out.value)) {
     return wharf::unexpected(not_found("run " + run_id, *pos));
   }
   return out;
@@ -208,7 +208,7 @@ Expected<views::EnvironmentList, Error> Queries::list_environments(const std::st
   out.set_position(*pos);
   index.scan_forward(Key('e').add(project_id), 0, *pos, [&](uint64_t, const rocksdb::Slice& v) {
     views::EnvironmentView view;
-    if (envs.get_at(Key('s').add(project_id).add(v.ToString()), *pos, &view)) {
+    if (environment_at(envs, project_id, v.ToString(), *pos, &view)) {
       *out.add_environments() = std::move(view);
     }
     return true;
@@ -223,7 +223,7 @@ Expected<Answer<views::EnvironmentView>, Error> Queries::get_environment(
   auto lock = runner_.read_lock();
   StateReader reader(runner_.db().db(), runner_.db().cf("environments"));
   Answer<views::EnvironmentView> out{*pos, {}};
-  if (!reader.get_at(Key('s').add(project_id).add(environment), *pos, &out.value)) {
+  if (!environment_at(reader, project_id, environment, *pos, &out.value)) {
     return wharf::unexpected(not_found("environment " + environment + " of " + project_id, *pos));
   }
   return out;
@@ -237,12 +237,12 @@ Expected<views::EnvironmentHistory, Error> Queries::environment_history(
   StateReader reader(runner_.db().db(), runner_.db().cf("environments"));
   views::EnvironmentHistory out;
   out.set_position(*pos);
-  if (!reader.get_at(Key('s').add(project_id).add(environment), *pos, out.mutable_environment())) {
+  if (!environment_at(reader, project_id, environment, *pos, out.mutable_environment())) {
     return wharf::unexpected(not_found("environment " + environment + " of " + project_id, *pos));
   }
   reader.scan_forward(Key('h').add(project_id).add(environment), 0, *pos,
                       [&](uint64_t, const rocksdb::Slice& v) {
-                        out.add_events()->ParseFromArray(v.data(), static_cast<int>(v.size()));
+                        read_history_line(v, project_id, environment, out.add_events());
                         return true;
                       });
   return out;

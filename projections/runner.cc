@@ -1,6 +1,7 @@
 #include "projections/runner.h"
 
 #include <algorithm>
+#include <future>
 
 #include "projections/keys.h"
 
@@ -59,7 +60,7 @@ Expected<void, Error> ProjectionRunner::apply(const std::vector<Envelope>& event
   return apply_locked(events);
 }
 
-Expected<void, Error> ProjectionRunner::apply_locked(const std::vector<Envelope>& events) {
+Expected<void, Error> ProjectionRunner::apply_locked(const std::vector<Envelope>& events, bool wal) {
   if (events.empty()) return {};
   std::vector<uint64_t> from;
   {
@@ -67,7 +68,9 @@ Expected<void, Error> ProjectionRunner::apply_locked(const std::vector<Envelope>
     from = positions_;
   }
   std::shared_lock<std::shared_mutex> handles(handles_mu_);
-  rocksdb::WriteBatch batch;
+  // Reused across batches: its buffer keeps its capacity (no regrowth).
+  rocksdb::WriteBatch& batch = batch_;
+  batch.Clear();
   std::vector<uint64_t> reached = from;
   for (size_t i = 0; i < projections_.size(); ++i) {
     auto* cf = db_->cf(projections_[i]->name());
@@ -82,8 +85,13 @@ Expected<void, Error> ProjectionRunner::apply_locked(const std::vector<Envelope>
   if (batch.Count() == 0) return {};
   rocksdb::WriteOptions wo;
   wo.sync = false;  // the log is the durable record; a lost batch is re-applied from it
+  wo.disableWAL = !wal;  // catch_up: durable at its flushes instead
   auto s = db_->db()->Write(wo, &batch);
-  if (!s.ok()) return fail(ErrorCode::kIo, "projections write failed: " + s.ToString());
+  if (!s.ok()) {
+    // The projections' memos already hold this batch's state: forget them.
+    for (auto& p : projections_) p->reset();
+    return fail(ErrorCode::kIo, "projections write failed: " + s.ToString());
+  }
   {
     std::lock_guard<std::mutex> lock(position_mu_);
     positions_ = reached;
@@ -95,18 +103,55 @@ Expected<void, Error> ProjectionRunner::apply_locked(const std::vector<Envelope>
 Expected<uint64_t, Error> ProjectionRunner::catch_up(const Progress& progress) {
   if (store_ == nullptr) return fail(ErrorCode::kInvalidArgument, "no event store to catch up from");
   std::lock_guard<std::mutex> lock(write_mu_);
+  // Batches are written without the WAL, so state is durable only once
+  // flushed: flush every N batches (then report progress) and before
+  // returning, also on errors, so no later WAL write (the live subscription)
+  // can be recovered on top of a lost WAL-less batch.
+  size_t unflushed = 0;
+  auto durable = [&]() -> Expected<void, Error> {
+    if (unflushed == 0) return {};
+    unflushed = 0;
+    std::shared_lock<std::shared_mutex> handles(handles_mu_);
+    if (auto r = db_->flush(); !r) return r;
+    if (progress) progress(position(), store_->head_position());
+    return {};
+  };
+  using Batch = Expected<std::vector<Envelope>, events::Error>;
+  auto read = [this](uint64_t from, std::vector<Envelope> done) {
+    // The next batch is read on another thread while this one is folded; that
+    // thread also frees the batch folded before (freeing envelopes costs).
+    return std::async(std::launch::async, [this, from, done = std::move(done)]() mutable {
+      std::vector<Envelope>().swap(done);
+      return store_->read_all(from, options_.batch_events);
+    });
+  };
   uint64_t next = position() + 1;
+  std::future<Batch> pending = read(next, {});
+  std::vector<Envelope> folding;
   for (;;) {
-    auto events = store_->read_all(next, options_.batch_events);
+    Batch events = pending.get();
     if (!events) {
+      (void)durable();
       return fail(ErrorCode::kLog, "reading the log at " + std::to_string(next) + ": " +
                                        events.error().message);
     }
     if (events->empty()) break;
-    if (auto r = apply_locked(*events); !r) return wharf::unexpected(r.error());
     next = events->back().position() + 1;
-    if (progress) progress(next - 1, store_->head_position());
+    pending = read(next, std::move(folding));
+    folding = std::move(*events);
+    if (auto r = apply_locked(folding, false); !r) {
+      pending.wait();
+      (void)durable();
+      return wharf::unexpected(r.error());
+    }
+    if (++unflushed >= std::max<size_t>(options_.flush_every_batches, 1)) {
+      if (auto r = durable(); !r) {
+        pending.wait();
+        return wharf::unexpected(r.error());
+      }
+    }
   }
+  if (auto r = durable(); !r) return wharf::unexpected(r.error());
   return position();
 }
 

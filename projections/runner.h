@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include <rocksdb/write_batch.h>
+
 #include "events/event_store.h"
 #include "projections/error.h"
 #include "projections/projection.h"
@@ -26,9 +28,16 @@ namespace wharf::projections {
 
 struct RunnerOptions {
   size_t batch_events = 2048;  // events folded per WriteBatch while catching up
+  // catch_up() (and so rebuild()) writes its batches without the WAL and
+  // makes them durable with a flush of every column family each
+  // `flush_every_batches` batches and at the end. A crash in between loses
+  // only unflushed batches: each column family's flushed state is a prefix of
+  // its batches with the checkpoint they carry, so it resumes from there.
+  size_t flush_every_batches = 64;
 };
 
-// Called after each committed batch: (position reached, log head).
+// Called after each durable point of catch_up()/rebuild() (a flush, and the
+// end): (position reached, log head). Every position reported survives a crash.
 using Progress = std::function<void(uint64_t position, uint64_t head)>;
 
 class ProjectionRunner {
@@ -89,7 +98,8 @@ class ProjectionRunner {
  private:
   ProjectionRunner() = default;
   Expected<void, Error> ensure_schema(size_t index);
-  Expected<void, Error> apply_locked(const std::vector<Envelope>& events);
+  // `wal` false: written without the WAL (catch_up, which flushes).
+  Expected<void, Error> apply_locked(const std::vector<Envelope>& events, bool wal = true);
   size_t index_of(const std::string& name) const;
 
   const events::EventStore* store_ = nullptr;
@@ -103,6 +113,7 @@ class ProjectionRunner {
   mutable std::mutex position_mu_;
   mutable std::condition_variable position_cv_;
   std::vector<uint64_t> positions_;  // parallel to projections_
+  rocksdb::WriteBatch batch_;        // apply_locked's, under write_mu_
 
   std::unique_ptr<events::Subscription> subscription_;
   std::vector<Envelope> pending_;  // subscription thread only

@@ -1,5 +1,9 @@
 #include "projections/runs_projection.h"
 
+#include <algorithm>
+#include <memory>
+#include <optional>
+
 #include "projections/keys.h"
 #include "wharf/views/v1/views.pb.h"
 
@@ -47,6 +51,10 @@ std::string run_of(const Envelope& event, StateBatch& state) {
   }
 }
 
+// Steps fold() may have changed (it adds new ones at the end): only these
+// are serialized and compared with their stored bytes afterwards.
+thread_local std::vector<const TimelineStep*> touched;
+
 // The newest step matching kind/environment/attempt (attempt 0 = any); created
 // when absent so a history with gaps (a filtered export) still folds.
 TimelineStep* step(RunView& run, StepKind kind, const std::string& environment, uint32_t attempt,
@@ -55,6 +63,7 @@ TimelineStep* step(RunView& run, StepKind kind, const std::string& environment, 
     auto* s = run.mutable_steps(i);
     if (s->kind() == kind && s->environment() == environment &&
         (attempt == 0 || s->attempt() == attempt)) {
+      touched.push_back(s);
       return s;
     }
   }
@@ -71,6 +80,7 @@ TimelineStep* step(RunView& run, StepKind kind, const std::string& environment, 
 TimelineStep* deploy_step(RunView& run, const std::string& deploy_id) {
   for (int i = run.steps_size() - 1; i >= 0; --i) {
     if (run.steps(i).kind() == STEP_KIND_DEPLOY && run.steps(i).deploy_id() == deploy_id) {
+      touched.push_back(&run.steps(i));
       return run.mutable_steps(i);
     }
   }
@@ -156,7 +166,10 @@ void fold(RunView& run, const Envelope& event, StateBatch& state) {
       run.set_ended_at_us(event.recorded_at_us());
       run.clear_waiting_for_approval();
       for (auto& s : *run.mutable_steps()) {
-        if (open(s.status())) end_step(&s, STEP_STATUS_CANCELLED, event);
+        if (open(s.status())) {
+          end_step(&s, STEP_STATUS_CANCELLED, event);
+          touched.push_back(&s);
+        }
       }
       break;
     }
@@ -311,12 +324,39 @@ void fold(RunView& run, const Envelope& event, StateBatch& state) {
 
 }  // namespace
 
+namespace {
+
+std::string step_entity(const std::string& run_id, uint64_t index) {
+  return Key('s').add(run_id).pos(index);
+}
+
+constexpr size_t kMemoRuns = 100000;
+
+}  // namespace
+
+bool RunsProjection::load(const std::string& run_id, StateBatch& state, Run& run) {
+  auto header = state.latest(Key('r').add(run_id));
+  if (!header) return false;
+  run.view.ParseFromString(*header);
+  run.header = std::move(*header);
+  for (uint64_t i = 0;; ++i) {
+    auto step = state.latest(step_entity(run_id, i));
+    if (!step) break;
+    run.view.add_steps()->ParseFromString(*step);
+    run.steps.push_back(std::move(*step));
+  }
+  return true;
+}
+
 void RunsProjection::apply(const Envelope& event, StateBatch& state) {
   std::string run_id = run_of(event, state);
   if (run_id.empty()) return;
-  const std::string entity = Key('r').add(run_id);
-  RunView run;
-  if (!state.latest_message(entity, &run)) {
+  if (memo_.size() >= kMemoRuns) memo_.clear();
+  auto [it, inserted] = memo_.try_emplace(run_id);
+  Run& m = it->second;
+  RunView& run = m.view;
+  touched.clear();
+  if (!(inserted ? load(run_id, state, m) : !m.header.empty())) {
     run.set_run_id(run_id);
     run.set_status(RUN_STATUS_RUNNING);
     run.set_created_position(event.position());
@@ -335,8 +375,77 @@ void RunsProjection::apply(const Envelope& event, StateBatch& state) {
       state.append(Key('i').add(run.project_id()).pos(event.position()), run_id);
     }
   }
-  run.set_updated_position(event.position());
-  state.put_version_message(entity, event.position(), run);
+  // Write what changed: each changed step, and the header when it changed or
+  // nothing else did (so the run's newest key is this event's position).
+  bool wrote = false;
+  for (int i = 0; i < run.steps_size(); ++i) {
+    const size_t index = static_cast<size_t>(i);
+    if (index < m.steps.size() &&
+        std::find(touched.begin(), touched.end(), &run.steps(i)) == touched.end()) {
+      continue;
+    }
+    std::string bytes = serialize(run.steps(i));
+    if (index < m.steps.size() && m.steps[index] == bytes) continue;
+    state.put_version(step_entity(run_id, index), event.position(), bytes);
+    if (index < m.steps.size()) {
+      m.steps[index] = std::move(bytes);
+    } else {
+      m.steps.push_back(std::move(bytes));
+    }
+    wrote = true;
+  }
+  google::protobuf::RepeatedPtrField<TimelineStep> steps;
+  steps.Swap(run.mutable_steps());
+  std::string header = serialize(run);
+  steps.Swap(run.mutable_steps());
+  if (!wrote || header != m.header) {
+    state.put_version(Key('r').add(run_id), event.position(), header);
+    m.header = std::move(header);
+  }
+}
+
+void add_steps_at(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* runs, const std::string& run_id,
+                  uint64_t position, uint64_t header_position, RunView* out) {
+  out->clear_steps();
+  uint64_t updated = header_position;
+  const std::string prefix = Key('s').add(run_id);
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), runs));
+  // Keys sort by (step index, position): the last key of each index at or
+  // before `position` is that step as of `position`.
+  std::optional<uint64_t> index;
+  std::string value;
+  auto emit = [&] {
+    if (index) out->add_steps()->ParseFromString(value);
+  };
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
+    auto key = it->key();
+    if (!key.starts_with(prefix) || key.size() != prefix.size() + 16) break;
+    uint64_t i = keys::decode_position(std::string_view(key.data() + prefix.size(), 8));
+    uint64_t at = keys::decode_position(std::string_view(key.data() + prefix.size() + 8, 8));
+    if (at > position) continue;
+    if (index && *index != i) emit();
+    index = i;
+    value.assign(it->value().data(), it->value().size());
+    updated = std::max(updated, at);
+  }
+  emit();
+  out->set_updated_position(updated);
+}
+
+bool run_at(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* runs, const std::string& run_id,
+            uint64_t position, RunView* out) {
+  const std::string entity = Key('r').add(run_id);
+  std::string target = entity;
+  keys::append_position(target, position);
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), runs));
+  it->SeekForPrev(target);
+  if (!it->Valid()) return false;
+  auto key = it->key();
+  if (key.size() != entity.size() + 8 || !key.starts_with(entity)) return false;
+  if (!out->ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) return false;
+  add_steps_at(db, runs, run_id, position,
+               keys::decode_position(std::string_view(key.data() + entity.size(), 8)), out);
+  return true;
 }
 
 }  // namespace wharf::projections
