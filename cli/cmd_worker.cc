@@ -9,6 +9,8 @@
 #include "adapters/local/build_runner.h"
 #include "adapters/local/deploy_target.h"
 #include "adapters/local/test_runner.h"
+#include "adapters/kubernetes/deploy_target.h"
+#include "adapters/runtime/deploy_router.h"
 #include "adapters/workers/task_worker.h"
 #include "cli/commands.h"
 #include "cli/config_file.h"
@@ -34,7 +36,9 @@ void run_worker(CLI::App& cmd, WorkerConfig& config) {
   // callback of theirs can outlive the worker it reports to.
   std::unique_ptr<workers::TaskWorker> worker;
   auto build = std::make_unique<local::LocalBuildRunner>(data);
-  auto deploy = std::make_unique<local::LocalDeployTarget>(data);
+  auto local_deploy = std::make_unique<local::LocalDeployTarget>(data);
+  auto kubernetes_deploy = std::make_unique<kubernetes::KubernetesDeployTarget>();
+  auto deploy = std::make_unique<runtime::DeployRouter>(*local_deploy, *kubernetes_deploy);
   auto tests = std::make_unique<local::LocalTestRunner>(data);
   auto created = workers::TaskWorker::create(config.options, {build.get(), deploy.get(), tests.get()});
   if (!created) throw std::runtime_error("worker: " + created.error());
@@ -48,6 +52,8 @@ void run_worker(CLI::App& cmd, WorkerConfig& config) {
   worker->stop();
   consumer.join();
   tests.reset();
+  kubernetes_deploy.reset();
+  local_deploy.reset();
   deploy.reset();
   build.reset();
   const auto st = worker->stats();

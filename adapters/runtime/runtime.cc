@@ -15,7 +15,9 @@ Runtime::Runtime(events::EventStore& store, RuntimeOptions options, Ports ports)
   }
   if (!ports_.deploy) {
     local_deploy_ = std::make_unique<local::LocalDeployTarget>(options_.data_dir, options_.deploy);
-    ports_.deploy = local_deploy_.get();
+    kubernetes_deploy_ = std::make_unique<kubernetes::KubernetesDeployTarget>();
+    deploy_router_ = std::make_unique<DeployRouter>(*local_deploy_, *kubernetes_deploy_);
+    ports_.deploy = deploy_router_.get();
   }
   if (!ports_.tests) {
     local_tests_ = std::make_unique<local::LocalTestRunner>(options_.data_dir);
@@ -48,6 +50,7 @@ void Runtime::stop() {
   // still in flight then reach a bus that drops them after stop().
   local_tests_.reset();
   local_build_.reset();
+  kubernetes_deploy_.reset();
   local_deploy_.reset();
   bus_->drain();
   bus_->stop();

@@ -14,8 +14,10 @@
 #include "adapters/local/build_runner.h"
 #include "adapters/local/deploy_target.h"
 #include "adapters/local/test_runner.h"
+#include "adapters/kubernetes/deploy_target.h"
 #include "adapters/runtime/clock.h"
 #include "adapters/runtime/command_bus.h"
+#include "adapters/runtime/deploy_router.h"
 #include "adapters/runtime/process_manager.h"
 
 namespace wharf::runtime {
@@ -30,7 +32,8 @@ struct RuntimeOptions {
 
 class Runtime {
  public:
-  // Ports left null in `ports` are the local runners.
+  // Ports left null in `ports` are the local runners (deploys: routed by the
+  // environment's target type to the local target or Kubernetes).
   Runtime(events::EventStore& store, RuntimeOptions options, Ports ports = {});
   ~Runtime();  // stop()
 
@@ -51,6 +54,8 @@ class Runtime {
   const Clock* clock_;
   std::unique_ptr<local::LocalBuildRunner> local_build_;
   std::unique_ptr<local::LocalDeployTarget> local_deploy_;
+  std::unique_ptr<kubernetes::KubernetesDeployTarget> kubernetes_deploy_;
+  std::unique_ptr<DeployRouter> deploy_router_;
   std::unique_ptr<local::LocalTestRunner> local_tests_;
   Ports ports_;
   std::unique_ptr<CommandBus> bus_;

@@ -1,0 +1,35 @@
+#pragma once
+// One blocking HTTP/1.1 exchange over http:// or https:// (Boost.Beast,
+// OpenSSL with the system's CA store or a given CA file, SNI and host-name
+// verification). For the adapters that call other systems' REST APIs
+// (Kubernetes, Gerrit catch-up); one connection per call, no redirects.
+#include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "events/expected.h"
+
+namespace wharf::http_client {
+
+struct Request {
+  std::string method = "GET";
+  std::string url;  // http(s)://host[:port]/path?query
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::chrono::milliseconds timeout{std::chrono::seconds(10)};
+  std::string ca_file;        // https: trust this CA bundle instead of the system's
+  bool verify_tls = true;     // https: false only for test peers with throwaway certs
+};
+
+struct Response {
+  int status = 0;
+  std::string body;
+  std::string content_type;
+};
+
+// Fails only when no HTTP answer came (resolve, connect, TLS, timeout); any
+// status code is a Response.
+Expected<Response, std::string> send(const Request& request);
+
+}  // namespace wharf::http_client

@@ -1,0 +1,65 @@
+#pragma once
+// KubernetesDeployTarget: puts a DeploySpec in place by patching a Deployment
+// (strategic merge: the named container's image and env, the pod template's
+// deploy annotation) and waiting for the rollout the way `kubectl rollout
+// status` does. The environment's target settings name the cluster:
+//
+//   api_url        https://host:6443 (required)
+//   deployment     Deployment name (required)
+//   namespace      default "default"
+//   container      default: the deployment name
+//   image          image reference; "{version}" and "{digest}" are replaced
+//                  (default: the spec's artifact_uri)
+//   token          bearer token, or token_file (default: the in-pod service
+//                  account token file when it exists)
+//   ca_file        CA bundle for https; insecure_skip_tls_verify=true for test clusters
+//   url            what the environment serves at (reported as the deploy URL)
+//   rollout_timeout_s  default 600 (Kubernetes' own progress deadline default)
+//
+// Idempotent by deploy id + attempt: the Deployment carries the key in the
+// annotation wharf.dev/deploy, so a repeated start (after a wharf or worker
+// restart) only watches the rollout it already asked for. A rollback is a
+// deploy of the recorded spec, so it patches the old image back.
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "adapters/local/active_jobs.h"
+#include "adapters/local/task_group.h"
+#include "engine/ports.h"
+#include "events/expected.h"
+
+namespace wharf::kubernetes {
+
+struct ClusterTarget {
+  std::string api_url, ns = "default", deployment, container, image, token, ca_file, url;
+  bool insecure = false;
+  std::chrono::seconds rollout_timeout{600};
+};
+
+// The cluster target of one deploy, from its spec; fails naming what is missing.
+Expected<ClusterTarget, std::string> cluster_target_of(const wharf::v1::DeploySpec& spec);
+
+class KubernetesDeployTarget final : public engine::DeployTarget {
+ public:
+  explicit KubernetesDeployTarget(std::chrono::milliseconds poll = std::chrono::seconds(1));
+  ~KubernetesDeployTarget() override;  // stops watching; rollouts go on in the cluster
+
+  void start(const engine::DeployJob& job, engine::Callbacks<engine::DeployOutcome> callbacks) override;
+  // Stops watching and reports the deploy as failed; the cluster keeps the
+  // patched spec (Kubernetes has no "undo this patch"): roll back to undo.
+  void cancel(const std::string& deploy_id, uint32_t attempt) override;
+
+ private:
+  using Jobs = local::ActiveJobs<engine::DeployOutcome>;
+  void run(const engine::DeployJob& job, std::shared_ptr<Jobs::Job> active);
+
+  std::chrono::milliseconds poll_;
+  Jobs jobs_;
+  local::TaskGroup tasks_;
+};
+
+}  // namespace wharf::kubernetes
