@@ -1,27 +1,17 @@
 #include "adapters/gerrit/catchup.h"
 
 #include <openssl/evp.h>
-#include <openssl/ssl.h>
 #include <time.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <algorithm>
 #include <cstdio>
 
 #include "adapters/gerrit/dedup_key.h"
+#include "adapters/http/http_client.h"
 
 namespace wharf::gerrit {
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace asio = boost::asio;
 namespace json = boost::json;
 
 namespace {
@@ -33,22 +23,6 @@ std::string base64(const std::string& in) {
                           static_cast<int>(in.size()));
   out.resize(static_cast<size_t>(n));
   return out;
-}
-
-template <typename Stream>
-Expected<std::string, std::string> exchange(Stream& stream, const http::request<http::empty_body>& req,
-                                            const std::string& url) {
-  http::write(stream, req);
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(64 * 1024 * 1024);
-  http::read(stream, buffer, parser);
-  auto& res = parser.get();
-  if (res.result() != http::status::ok) {
-    std::string body = res.body().substr(0, 200);
-    return unexpected("GET " + url + ": HTTP " + std::to_string(res.result_int()) + " " + body);
-  }
-  return std::move(res.body());
 }
 
 const json::value* at(const json::object& o, std::string_view key) { return o.if_contains(key); }
@@ -92,56 +66,25 @@ int64_t parse_gerrit_timestamp(const std::string& text) {
 Expected<std::string, std::string> rest_get(const RestOptions& options, const std::string& path) {
   auto parsed = boost::urls::parse_uri(options.base_url);
   if (!parsed) return unexpected("bad Gerrit URL '" + options.base_url + "'");
-  const bool tls = parsed->scheme() == "https";
-  if (!tls && parsed->scheme() != "http") {
+  if (parsed->scheme() != "https" && parsed->scheme() != "http") {
     return unexpected("Gerrit URL must be http:// or https://: " + options.base_url);
   }
-  const std::string host = std::string(parsed->host());
-  const std::string port = parsed->has_port() ? std::string(parsed->port()) : (tls ? "443" : "80");
-  std::string prefix = std::string(parsed->path());
-  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
-  const std::string target = prefix + path;
-  const std::string url = options.base_url + path;
-
-  http::request<http::empty_body> req{http::verb::get, target, 11};
-  req.set(http::field::host, host);
-  req.set(http::field::user_agent, "wharf-gerrit");
-  req.set(http::field::accept, "application/json");
+  std::string base = options.base_url;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  http_client::Request req;
+  req.url = base + path;
+  req.timeout = std::chrono::seconds(options.timeout_s);
+  req.headers = {{"Accept", "application/json"}};
   if (!options.user.empty()) {
-    req.set(http::field::authorization, "Basic " + base64(options.user + ":" + options.http_password));
+    req.headers.emplace_back("Authorization", "Basic " + base64(options.user + ":" + options.http_password));
   }
-  try {
-    asio::io_context io;
-    asio::ip::tcp::resolver resolver(io);
-    auto endpoints = resolver.resolve(host, port);
-    const auto timeout = std::chrono::seconds(options.timeout_s);
-    if (!tls) {
-      beast::tcp_stream stream(io);
-      stream.expires_after(timeout);
-      stream.connect(endpoints);
-      auto body = exchange(stream, req, url);
-      beast::error_code ignored;
-      stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-      return body;
-    }
-    asio::ssl::context ctx(asio::ssl::context::tls_client);
-    ctx.set_default_verify_paths();
-    ctx.set_verify_mode(asio::ssl::verify_peer);
-    beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
-    if (!SSL_set_tlsext_host_name(stream.native_handle(), host.c_str())) {
-      return unexpected("cannot set TLS server name for " + host);
-    }
-    stream.set_verify_callback(asio::ssl::host_name_verification(host));
-    beast::get_lowest_layer(stream).expires_after(timeout);
-    beast::get_lowest_layer(stream).connect(endpoints);
-    stream.handshake(asio::ssl::stream_base::client);
-    auto body = exchange(stream, req, url);
-    beast::error_code ignored;
-    stream.shutdown(ignored);
-    return body;
-  } catch (const std::exception& e) {
-    return unexpected("GET " + url + ": " + e.what());
+  auto response = http_client::send(req);
+  if (!response) return unexpected(response.error());
+  if (response->status != 200) {
+    return unexpected("GET " + req.url + ": HTTP " + std::to_string(response->status) + " " +
+                      response->body.substr(0, 200));
   }
+  return std::move(response->body);
 }
 
 Expected<std::vector<GerritEvent>, std::string> events_from_changes(const std::string& body,
