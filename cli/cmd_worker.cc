@@ -11,6 +11,7 @@
 #include "adapters/local/test_runner.h"
 #include "adapters/kubernetes/deploy_target.h"
 #include "adapters/runtime/deploy_router.h"
+#include "adapters/swarm/deploy_target.h"
 #include "adapters/workers/task_worker.h"
 #include "cli/commands.h"
 #include "cli/config_file.h"
@@ -38,7 +39,8 @@ void run_worker(CLI::App& cmd, WorkerConfig& config) {
   auto build = std::make_unique<local::LocalBuildRunner>(data);
   auto local_deploy = std::make_unique<local::LocalDeployTarget>(data);
   auto kubernetes_deploy = std::make_unique<kubernetes::KubernetesDeployTarget>();
-  auto deploy = std::make_unique<runtime::DeployRouter>(*local_deploy, *kubernetes_deploy);
+  auto swarm_deploy = std::make_unique<swarm::SwarmDeployTarget>();
+  auto deploy = std::make_unique<runtime::DeployRouter>(*local_deploy, *kubernetes_deploy, *swarm_deploy);
   auto tests = std::make_unique<local::LocalTestRunner>(data);
   auto created = workers::TaskWorker::create(config.options, {build.get(), deploy.get(), tests.get()});
   if (!created) throw std::runtime_error("worker: " + created.error());
@@ -53,6 +55,7 @@ void run_worker(CLI::App& cmd, WorkerConfig& config) {
   consumer.join();
   tests.reset();
   kubernetes_deploy.reset();
+  swarm_deploy.reset();
   local_deploy.reset();
   deploy.reset();
   build.reset();

@@ -8,6 +8,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 
 namespace wharf::http_client {
@@ -88,6 +89,17 @@ Expected<Response, std::string> send(const Request& request) {
   } catch (const std::exception& e) {
     return unexpected(what + ": " + e.what());
   }
+}
+
+std::string describe(const Response& response) {
+  std::error_code ec;
+  auto parsed = boost::json::parse(response.body, ec);
+  if (!ec && parsed.is_object()) {
+    if (auto* m = parsed.as_object().if_contains("message"); m && m->is_string()) {
+      return "HTTP " + std::to_string(response.status) + ": " + std::string(m->as_string());
+    }
+  }
+  return "HTTP " + std::to_string(response.status) + ": " + response.body.substr(0, 300);
 }
 
 }  // namespace wharf::http_client

@@ -32,4 +32,8 @@ struct Response {
 // status code is a Response.
 Expected<Response, std::string> send(const Request& request);
 
+// "HTTP <status>: <message>" for an error answer: the "message" of a JSON
+// error body (Kubernetes Status, Docker/Portainer errors), else the body's start.
+std::string describe(const Response& response);
+
 }  // namespace wharf::http_client

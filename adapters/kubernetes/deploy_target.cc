@@ -35,18 +35,6 @@ std::string read_token(const std::string& path) {
   return token;
 }
 
-// Status.message of a Kubernetes error body, else the body itself (trimmed).
-std::string reason_of(const http_client::Response& r) {
-  std::error_code ec;
-  auto parsed = json::parse(r.body, ec);
-  if (!ec && parsed.is_object()) {
-    if (auto* m = parsed.as_object().if_contains("message"); m && m->is_string()) {
-      return "HTTP " + std::to_string(r.status) + ": " + std::string(m->as_string());
-    }
-  }
-  return "HTTP " + std::to_string(r.status) + ": " + r.body.substr(0, 300);
-}
-
 class Cluster {
  public:
   explicit Cluster(const ClusterTarget& t) : t_(t) {}
@@ -71,7 +59,7 @@ class Cluster {
     auto response = http_client::send(req);
     if (!response) return unexpected(response.error());
     if (response->status != 200 && response->status != 201) {
-      return unexpected(method + " deployment " + t_.ns + "/" + t_.deployment + ": " + reason_of(*response));
+      return unexpected(method + " deployment " + t_.ns + "/" + t_.deployment + ": " + http_client::describe(*response));
     }
     std::error_code ec;
     auto parsed = json::parse(response->body, ec);

@@ -2,28 +2,22 @@
 
 namespace wharf::runtime {
 
-engine::DeployTarget* DeployRouter::target_for(wharf::v1::TargetType type) {
+engine::DeployTarget& DeployRouter::target_for(wharf::v1::TargetType type) {
   switch (type) {
-    case wharf::v1::TARGET_TYPE_KUBERNETES: return &kubernetes_;
-    case wharf::v1::TARGET_TYPE_SWARM: return nullptr;
-    default: return &local_;
+    case wharf::v1::TARGET_TYPE_KUBERNETES: return kubernetes_;
+    case wharf::v1::TARGET_TYPE_SWARM: return swarm_;
+    default: return local_;
   }
 }
 
 void DeployRouter::start(const engine::DeployJob& job,
                          engine::Callbacks<engine::DeployOutcome> callbacks) {
-  engine::DeployTarget* target = target_for(job.spec.target());
-  if (target == nullptr) {
-    if (callbacks.done) {
-      callbacks.done({false, "", "Docker Swarm (Portainer) deploys are not built yet in this wharf"});
-    }
-    return;
-  }
+  engine::DeployTarget& target = target_for(job.spec.target());
   {
     std::lock_guard lock(mutex_);
-    by_deploy_[job.deploy_id] = target;
+    by_deploy_[job.deploy_id] = &target;
   }
-  target->start(job, std::move(callbacks));
+  target.start(job, std::move(callbacks));
 }
 
 void DeployRouter::cancel(const std::string& deploy_id, uint32_t attempt) {
@@ -33,14 +27,13 @@ void DeployRouter::cancel(const std::string& deploy_id, uint32_t attempt) {
     auto it = by_deploy_.find(deploy_id);
     if (it != by_deploy_.end()) target = it->second;
   }
-  // Unknown here (e.g. started before a restart): both targets ignore
-  // cancels of keys they do not run.
+  // Unknown here (e.g. started before a restart): every target ignores
+  // cancels of keys it does not run.
   if (target != nullptr) {
     target->cancel(deploy_id, attempt);
-  } else {
-    local_.cancel(deploy_id, attempt);
-    kubernetes_.cancel(deploy_id, attempt);
+    return;
   }
+  for (engine::DeployTarget* t : {&local_, &kubernetes_, &swarm_}) t->cancel(deploy_id, attempt);
 }
 
 }  // namespace wharf::runtime

@@ -16,7 +16,8 @@ Runtime::Runtime(events::EventStore& store, RuntimeOptions options, Ports ports)
   if (!ports_.deploy) {
     local_deploy_ = std::make_unique<local::LocalDeployTarget>(options_.data_dir, options_.deploy);
     kubernetes_deploy_ = std::make_unique<kubernetes::KubernetesDeployTarget>();
-    deploy_router_ = std::make_unique<DeployRouter>(*local_deploy_, *kubernetes_deploy_);
+    swarm_deploy_ = std::make_unique<swarm::SwarmDeployTarget>();
+    deploy_router_ = std::make_unique<DeployRouter>(*local_deploy_, *kubernetes_deploy_, *swarm_deploy_);
     ports_.deploy = deploy_router_.get();
   }
   if (!ports_.tests) {
@@ -51,6 +52,7 @@ void Runtime::stop() {
   local_tests_.reset();
   local_build_.reset();
   kubernetes_deploy_.reset();
+  swarm_deploy_.reset();
   local_deploy_.reset();
   bus_->drain();
   bus_->stop();

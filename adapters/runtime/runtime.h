@@ -15,6 +15,7 @@
 #include "adapters/local/deploy_target.h"
 #include "adapters/local/test_runner.h"
 #include "adapters/kubernetes/deploy_target.h"
+#include "adapters/swarm/deploy_target.h"
 #include "adapters/runtime/clock.h"
 #include "adapters/runtime/command_bus.h"
 #include "adapters/runtime/deploy_router.h"
@@ -33,7 +34,7 @@ struct RuntimeOptions {
 class Runtime {
  public:
   // Ports left null in `ports` are the local runners (deploys: routed by the
-  // environment's target type to the local target or Kubernetes).
+  // environment's target type to the local target, Kubernetes or Swarm).
   Runtime(events::EventStore& store, RuntimeOptions options, Ports ports = {});
   ~Runtime();  // stop()
 
@@ -55,6 +56,7 @@ class Runtime {
   std::unique_ptr<local::LocalBuildRunner> local_build_;
   std::unique_ptr<local::LocalDeployTarget> local_deploy_;
   std::unique_ptr<kubernetes::KubernetesDeployTarget> kubernetes_deploy_;
+  std::unique_ptr<swarm::SwarmDeployTarget> swarm_deploy_;
   std::unique_ptr<DeployRouter> deploy_router_;
   std::unique_ptr<local::LocalTestRunner> local_tests_;
   Ports ports_;

@@ -1,0 +1,218 @@
+#include "adapters/swarm/deploy_target.h"
+
+#include <spdlog/spdlog.h>
+
+#include <thread>
+
+#include "adapters/http/http_client.h"
+#include "adapters/swarm/service_update.h"
+
+namespace wharf::swarm {
+namespace json = boost::json;
+
+namespace {
+
+std::string setting(const wharf::v1::DeploySpec& spec, const char* key, std::string fallback = {}) {
+  auto it = spec.target_settings().find(key);
+  return it != spec.target_settings().end() && !it->second.empty() ? it->second : fallback;
+}
+
+std::string replace_all(std::string text, const std::string& from, const std::string& to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+// Portainer's API with one login per deploy (renewed once when a JWT expires).
+class Portainer {
+ public:
+  explicit Portainer(const PortainerTarget& t) : t_(t) {
+    base_ = t.portainer_url;
+    while (!base_.empty() && base_.back() == '/') base_.pop_back();
+  }
+
+  std::string service_path() const {
+    return "/api/endpoints/" + t_.endpoint_id + "/docker/services/" + t_.service;
+  }
+
+  Expected<http_client::Response, std::string> call(const std::string& method, const std::string& path,
+                                                    const std::string& body = {}) {
+    for (int tries = 0;; ++tries) {
+      if (t_.api_key.empty() && jwt_.empty()) {
+        if (auto logged_in = login(); !logged_in) return unexpected(logged_in.error());
+      }
+      http_client::Request req = request(method, base_ + path, body);
+      req.headers.emplace_back("Accept", "application/json");
+      if (!body.empty()) req.headers.emplace_back("Content-Type", "application/json");
+      if (!t_.api_key.empty()) {
+        req.headers.emplace_back("X-API-Key", t_.api_key);
+      } else {
+        req.headers.emplace_back("Authorization", "Bearer " + jwt_);
+      }
+      auto response = http_client::send(req);
+      if (!response) return response;
+      if (response->status == 401 && t_.api_key.empty() && tries == 0) {
+        jwt_.clear();  // the session expired: log in again once
+        continue;
+      }
+      return response;
+    }
+  }
+
+ private:
+  http_client::Request request(const std::string& method, const std::string& url, const std::string& body) const {
+    http_client::Request req;
+    req.method = method;
+    req.url = url;
+    req.body = body;
+    req.ca_file = t_.ca_file;
+    req.verify_tls = !t_.insecure;
+    return req;
+  }
+
+  Expected<void, std::string> login() {
+    http_client::Request req = request(
+        "POST", base_ + "/api/auth",
+        json::serialize(json::object{{"username", t_.username}, {"password", t_.password}}));
+    req.headers = {{"Content-Type", "application/json"}};
+    auto response = http_client::send(req);
+    if (!response) return unexpected(response.error());
+    if (response->status != 200) return unexpected("Portainer login: " + http_client::describe(*response));
+    std::error_code ec;
+    auto parsed = json::parse(response->body, ec);
+    if (ec || !parsed.is_object() || !parsed.as_object().contains("jwt")) {
+      return unexpected(std::string("Portainer login: no jwt in the answer"));
+    }
+    jwt_ = std::string(parsed.as_object().at("jwt").as_string());
+    return {};
+  }
+
+  const PortainerTarget& t_;
+  std::string base_;
+  std::string jwt_;
+};
+
+Expected<json::object, std::string> inspect(Portainer& portainer, const std::string& where) {
+  auto response = portainer.call("GET", portainer.service_path());
+  if (!response) return unexpected(response.error());
+  if (response->status != 200) return unexpected("inspect service " + where + ": " + http_client::describe(*response));
+  std::error_code ec;
+  auto parsed = json::parse(response->body, ec);
+  if (ec || !parsed.is_object()) return unexpected("unreadable service " + where);
+  return std::move(parsed.as_object());
+}
+
+uint64_t version_of(const json::object& service) {
+  auto* v = service.if_contains("Version");
+  if (!v || !v->is_object()) return 0;
+  auto* index = v->as_object().if_contains("Index");
+  return index && index->is_int64() ? static_cast<uint64_t>(index->as_int64())
+         : index && index->is_uint64() ? index->as_uint64()
+                                       : 0;
+}
+
+}  // namespace
+
+Expected<PortainerTarget, std::string> portainer_target_of(const wharf::v1::DeploySpec& spec) {
+  PortainerTarget t;
+  t.portainer_url = setting(spec, "portainer_url");
+  t.service = setting(spec, "service");
+  if (t.portainer_url.empty()) return unexpected(std::string("swarm target needs settings.portainer_url"));
+  if (t.service.empty()) return unexpected(std::string("swarm target needs settings.service"));
+  t.endpoint_id = setting(spec, "endpoint_id", "1");
+  t.api_key = setting(spec, "api_key");
+  t.username = setting(spec, "username");
+  t.password = setting(spec, "password");
+  if (t.api_key.empty() && t.username.empty()) {
+    return unexpected(std::string("swarm target needs settings.api_key or settings.username/password"));
+  }
+  t.image = setting(spec, "image", spec.artifact_uri());
+  t.image = replace_all(replace_all(t.image, "{version}", spec.version()), "{digest}", spec.artifact_digest());
+  if (t.image.empty()) return unexpected(std::string("swarm target needs settings.image or an artifact_uri"));
+  t.ca_file = setting(spec, "ca_file");
+  t.insecure = setting(spec, "insecure_skip_tls_verify") == "true";
+  t.url = setting(spec, "url");
+  const std::string timeout = setting(spec, "update_timeout_s");
+  if (!timeout.empty()) t.update_timeout = std::chrono::seconds(std::stoll(timeout));
+  return t;
+}
+
+SwarmDeployTarget::SwarmDeployTarget(std::chrono::milliseconds poll) : poll_(poll) {}
+
+SwarmDeployTarget::~SwarmDeployTarget() { tasks_.stop_and_join(); }
+
+void SwarmDeployTarget::start(const engine::DeployJob& job,
+                              engine::Callbacks<engine::DeployOutcome> callbacks) {
+  auto active = jobs_.add(local::job_key(job.deploy_id, job.attempt), std::move(callbacks));
+  if (!active) return;
+  tasks_.run([this, job, active] { run(job, active); });
+}
+
+void SwarmDeployTarget::cancel(const std::string& deploy_id, uint32_t attempt) {
+  jobs_.cancel(local::job_key(deploy_id, attempt));
+}
+
+void SwarmDeployTarget::run(const engine::DeployJob& job, std::shared_ptr<Jobs::Job> active) {
+  const std::string key = local::job_key(job.deploy_id, job.attempt);
+  auto fail = [&](const std::string& reason) {
+    spdlog::warn("swarm: deploy {} failed: {}", key, reason);
+    jobs_.finish(key, {false, "", reason});
+  };
+  auto target = portainer_target_of(job.spec);
+  if (!target) return fail(target.error());
+  Portainer portainer(*target);
+  const std::string where = target->service + " (Portainer endpoint " + target->endpoint_id + ")";
+
+  auto service = inspect(portainer, where);
+  if (!service) return fail(service.error());
+  if (deploy_key_of(*service) == key) {
+    jobs_.progress(key, {engine::StepProgress::Kind::kStarted, "swarm:" + target->service, "",
+                         "already updated; watching " + where, 0});
+  } else {
+    const SpecChange change{target->image, key, job.spec.replicas(),
+                            {job.spec.config().begin(), job.spec.config().end()}};
+    // The update replaces the spec at a version: a concurrent change makes it
+    // "out of sequence", so inspect again and resend.
+    for (int attempt = 0;; ++attempt) {
+      const std::string body = json::serialize(updated_spec(*service, change));
+      auto response = portainer.call(
+          "POST", portainer.service_path() + "/update?version=" + std::to_string(version_of(*service)), body);
+      if (!response) return fail(response.error());
+      if (response->status == 200) break;
+      const bool stale = response->status == 500 && response->body.find("out of sequence") != std::string::npos;
+      if (!stale || attempt >= 4) return fail("update service " + where + ": " + http_client::describe(*response));
+      service = inspect(portainer, where);
+      if (!service) return fail(service.error());
+    }
+    spdlog::info("swarm: deploy {} updated {} to {}", key, where, target->image);
+    jobs_.progress(key, {engine::StepProgress::Kind::kStarted, "swarm:" + target->service, "",
+                         "updated " + where + " to " + target->image, 0});
+  }
+
+  const auto deadline = std::chrono::steady_clock::now() + target->update_timeout;
+  std::string last;
+  while (!tasks_.stopping()) {
+    if (active->cancel.load()) return fail("cancelled while updating (Swarm goes on with the update)");
+    auto now = inspect(portainer, where);
+    if (!now) return fail(now.error());
+    if (deploy_key_of(*now) != key) return fail("another deploy replaced " + where + " during the update");
+    const UpdateVerdict verdict = verdict_of(*now);
+    if (verdict.state == UpdateVerdict::State::kDone) {
+      jobs_.finish(key, {true, target->url, ""});
+      return;
+    }
+    if (verdict.state == UpdateVerdict::State::kFailed) return fail(verdict.message);
+    if (verdict.message != last) {
+      jobs_.progress(key, {engine::StepProgress::Kind::kProgress, "swarm:" + target->service, "", verdict.message, 0});
+      last = verdict.message;
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      return fail("update of " + where + " not done after " + std::to_string(target->update_timeout.count()) +
+                  " s: " + verdict.message);
+    }
+    std::this_thread::sleep_for(poll_);
+  }
+}
+
+}  // namespace wharf::swarm

@@ -1,0 +1,58 @@
+#pragma once
+// SwarmDeployTarget: puts a DeploySpec in place by updating a Docker Swarm
+// service through Portainer's Docker proxy: inspect the service, send back its
+// full Spec with the new image (and env, replicas, a deploy label, a bumped
+// ForceUpdate) at the inspected version — re-inspecting on "update out of
+// sequence" — then wait for UpdateStatus "completed"; "paused" and rollback_*
+// fail the deploy with the daemon's message. Target settings:
+//
+//   portainer_url  https://portainer:9443 (required)
+//   service        service id or name (required)
+//   endpoint_id    Portainer environment id (default 1)
+//   api_key        Portainer access token (X-API-Key), or username + password
+//                  (JWT from /api/auth, renewed once on 401)
+//   image          image reference; "{version}" and "{digest}" are replaced
+//                  (default: the spec's artifact_uri)
+//   ca_file, insecure_skip_tls_verify, url, update_timeout_s (default 300)
+//
+// Idempotent by deploy id + attempt: the service Spec carries the key in the
+// label wharf.deploy, so a repeated start only watches the update it sent.
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "adapters/local/active_jobs.h"
+#include "adapters/local/task_group.h"
+#include "engine/ports.h"
+#include "events/expected.h"
+
+namespace wharf::swarm {
+
+struct PortainerTarget {
+  std::string portainer_url, endpoint_id = "1", service, api_key, username, password, image, ca_file, url;
+  bool insecure = false;
+  std::chrono::seconds update_timeout{300};
+};
+
+Expected<PortainerTarget, std::string> portainer_target_of(const wharf::v1::DeploySpec& spec);
+
+class SwarmDeployTarget final : public engine::DeployTarget {
+ public:
+  explicit SwarmDeployTarget(std::chrono::milliseconds poll = std::chrono::seconds(1));
+  ~SwarmDeployTarget() override;
+
+  void start(const engine::DeployJob& job, engine::Callbacks<engine::DeployOutcome> callbacks) override;
+  // Stops watching and fails the deploy; Swarm goes on with the update
+  // (roll back to undo).
+  void cancel(const std::string& deploy_id, uint32_t attempt) override;
+
+ private:
+  using Jobs = local::ActiveJobs<engine::DeployOutcome>;
+  void run(const engine::DeployJob& job, std::shared_ptr<Jobs::Job> active);
+
+  std::chrono::milliseconds poll_;
+  Jobs jobs_;
+  local::TaskGroup tasks_;
+};
+
+}  // namespace wharf::swarm
