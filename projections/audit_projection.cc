@@ -53,21 +53,6 @@ std::string AuditProjection::project_of(const Envelope& event, StateBatch& state
   return "";
 }
 
-void AuditProjection::record_time(const Envelope& event, StateBatch& state) {
-  const int64_t at = event.recorded_at_us();
-  if (!last_time_) {
-    last_time_ = INT64_MIN;
-    if (auto latest = state.latest(Key('t'))) {
-      last_time_ = static_cast<int64_t>(keys::decode_position(*latest));
-    }
-  }
-  if (at <= *last_time_) return;  // same time as the event before: its first position stands
-  last_time_ = at;
-  std::string value = keys::encode_position(static_cast<uint64_t>(at));
-  keys::append_position(value, event.position());
-  state.put_version(Key('t'), static_cast<uint64_t>(at), std::move(value));
-}
-
 void AuditProjection::remember(StateBatch& state, const std::string& key, const std::string& project) {
   state.append(key, project);
   if (memo_.size() > 200000) memo_.clear();
@@ -177,7 +162,6 @@ std::string describe(const Envelope& event) {
 
 void AuditProjection::apply(const Envelope& event, StateBatch& state) {
   wharf::views::v1::AuditEntry entry;
-  entry.set_position(event.position());
   entry.set_event_id(event.event_id());
   entry.set_type(event.type().empty() ? wharf::events::payload_type(event.payload()) : event.type());
   entry.set_stream_id(event.stream_id());
@@ -192,10 +176,16 @@ void AuditProjection::apply(const Envelope& event, StateBatch& state) {
 
   const uint64_t pos = event.position();
   state.append(Key('e').pos(pos), serialize(entry));
-  record_time(event, state);
   if (!entry.project_id().empty()) state.append(Key('p').add(entry.project_id()).pos(pos), "");
   state.append(Key('a').add(entry.actor()).pos(pos), "");
   state.append(Key('y').add(entry.type()).pos(pos), "");
+}
+
+bool read_audit_entry(const rocksdb::Slice& value, uint64_t position,
+                      wharf::views::v1::AuditEntry* out) {
+  if (!out->ParseFromArray(value.data(), static_cast<int>(value.size()))) return false;
+  out->set_position(position);
+  return true;
 }
 
 }  // namespace wharf::projections

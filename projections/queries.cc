@@ -4,6 +4,7 @@
 #include <cctype>
 #include <functional>
 
+#include "projections/audit_projection.h"
 #include "projections/environments_projection.h"
 #include "projections/keys.h"
 #include "projections/runs_projection.h"
@@ -400,9 +401,9 @@ Expected<views::AuditPage, Error> Queries::audit(const AuditFilter& f, const Que
   auto visit = [&](uint64_t position, const rocksdb::Slice& value) {
     views::AuditEntry e;
     if (direct) {
-      e.ParseFromArray(value.data(), static_cast<int>(value.size()));
+      read_audit_entry(value, position, &e);
     } else if (auto bytes = entries.get(Key('e').pos(position))) {
-      e.ParseFromString(*bytes);
+      read_audit_entry(*bytes, position, &e);
     } else {
       return true;
     }

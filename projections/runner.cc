@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <future>
+#include <optional>
 
 #include "projections/keys.h"
+#include "wharf/views/v1/views.pb.h"
 
 namespace wharf::projections {
 
@@ -293,19 +295,39 @@ Expected<std::vector<std::pair<std::string, std::string>>, Error> ProjectionRunn
 }
 
 uint64_t ProjectionRunner::position_at_time(int64_t time_us) const {
-  // 't' BE(time) holds the first position recorded at that time: the answer
-  // is just before the first position of the next later time, or the audit
-  // checkpoint when no later time exists.
+  // The audit entries 'e' BE(pos) -> AuditEntry, whose recorded_at never
+  // decreases along positions: binary search for the last entry recorded at
+  // or before `time_us`; the answer is just before the next entry (the first
+  // later one), or the audit checkpoint when there is none.
   if (time_us < 0) return 0;
   auto handles = read_lock();
   std::unique_ptr<rocksdb::Iterator> it(db_->db()->NewIterator(rocksdb::ReadOptions(), db_->cf("audit")));
-  it->SeekForPrev(keys::Key('t').pos(static_cast<uint64_t>(time_us)).str());
-  if (!it->Valid() || it->key().size() != 9 || it->key()[0] != 't') return 0;
-  it->Next();
-  if (it->Valid() && it->key().size() == 9 && it->key()[0] == 't' && it->value().size() == 16) {
-    return keys::decode_position(std::string_view(it->value().data() + 8, 8)) - 1;
+  const uint64_t checkpoint = position("audit");
+  // The first entry at or after `from` (and at most `checkpoint`): its
+  // position and recorded_at.
+  auto entry_from = [&](uint64_t from) -> std::optional<std::pair<uint64_t, int64_t>> {
+    it->Seek(keys::Key('e').pos(from).str());
+    if (!it->Valid() || it->key().size() != 9 || it->key()[0] != 'e') return std::nullopt;
+    uint64_t at = keys::decode_position(std::string_view(it->key().data() + 1, 8));
+    if (at > checkpoint) return std::nullopt;
+    wharf::views::v1::AuditEntry e;
+    e.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()));
+    return std::make_pair(at, e.recorded_at_us());
+  };
+  uint64_t lo = 1, hi = checkpoint, last = 0;  // last: newest entry at or before time_us
+  while (lo <= hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    auto e = entry_from(mid);
+    if (e && e->second <= time_us) {
+      last = e->first;
+      lo = e->first + 1;
+    } else {
+      hi = mid - 1;
+    }
   }
-  return position("audit");
+  if (last == 0) return 0;
+  if (auto next = entry_from(last + 1)) return next->first - 1;
+  return checkpoint;
 }
 
 }  // namespace wharf::projections

@@ -27,7 +27,7 @@
 namespace wharf::projections {
 
 struct RunnerOptions {
-  size_t batch_events = 2048;  // events folded per WriteBatch while catching up
+  size_t batch_events = 8192;  // events folded per WriteBatch while catching up
   // catch_up() (and so rebuild()) writes its batches without the WAL and
   // makes them durable with a flush of every column family each
   // `flush_every_batches` batches and at the end. A crash in between loses

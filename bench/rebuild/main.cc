@@ -283,7 +283,11 @@ struct RebuildResult {
 };
 
 RebuildResult rebuild(const std::string& dir, const wharf::events::EventStore& store) {
-  auto runner = wharf::projections::ProjectionRunner::open(dir, &store);
+  wharf::projections::RunnerOptions options;
+  if (const char* batch = std::getenv("WHARF_BENCH_BATCH")) {
+    options.batch_events = std::strtoull(batch, nullptr, 10);
+  }
+  auto runner = wharf::projections::ProjectionRunner::open(dir, &store, options);
   if (!runner) {
     std::fprintf(stderr, "%s\n", runner.error().message.c_str());
     std::exit(1);

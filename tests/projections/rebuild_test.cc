@@ -148,5 +148,62 @@ TEST(Rebuild, ChangedSchemaVersionResetsTheProjection) {
   EXPECT_EQ(digests_of(**runner), before);
 }
 
+// The runs, environments and audit layouts changed (steps as their own keys,
+// no duplicated in_flight, no time keys): a directory written by the previous
+// versions is rebuilt at open, never misread.
+TEST(Rebuild, PreviousLayoutVersionsAreRebuiltAtOpen) {
+  TempDir dir;
+  auto store = open_store(dir.path("log"));
+  ASSERT_TRUE(store);
+  const uint64_t head = append_random_history(*store, 6, 40);
+  Digests before;
+  {
+    auto runner = ProjectionRunner::open(dir.path("p"), store.get());
+    ASSERT_TRUE((*runner)->catch_up());
+    before = digests_of(**runner);
+    auto* db = (*runner)->db().db();
+    for (const auto& [name, old_version] : {std::pair<std::string, std::string>{"runs", "1"},
+                                            {"environments", "1"},
+                                            {"audit", "2"}}) {
+      ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), (*runner)->db().cf(name),
+                          rocksdb::Slice(keys::kSchema.data(), keys::kSchema.size()), old_version)
+                      .ok());
+    }
+  }
+  auto runner = ProjectionRunner::open(dir.path("p"), store.get());
+  ASSERT_TRUE(runner);
+  EXPECT_EQ((*runner)->position("runs"), 0u);
+  EXPECT_EQ((*runner)->position("environments"), 0u);
+  EXPECT_EQ((*runner)->position("audit"), 0u);
+  EXPECT_EQ((*runner)->position("versions"), head);
+  ASSERT_TRUE((*runner)->catch_up());
+  EXPECT_EQ(digests_of(**runner), before);
+}
+
+// Time -> position when the folded events have gaps (a filtered export
+// replayed without a store): the position just before the next later entry.
+TEST(Rebuild, PositionAtTimeWithGapsInTheFoldedEvents) {
+  TempDir dir;
+  auto runner = ProjectionRunner::open(dir.path("p"), nullptr);
+  ASSERT_TRUE(runner);
+  std::vector<Envelope> events;
+  for (auto [position, at] : {std::pair<uint64_t, int64_t>{5, 100}, {9, 200}, {12, 200}, {20, 300}}) {
+    Envelope& e = events.emplace_back();
+    e.set_position(position);
+    e.set_recorded_at_us(at);
+    e.set_event_id("e" + std::to_string(position));
+    e.set_stream_id("project-p");
+    *e.mutable_payload() = project_created("p" + std::to_string(position), {"prod"}, "alice");
+  }
+  ASSERT_TRUE((*runner)->apply(events));
+  EXPECT_EQ((*runner)->position_at_time(50), 0u);
+  EXPECT_EQ((*runner)->position_at_time(100), 8u);
+  EXPECT_EQ((*runner)->position_at_time(150), 8u);
+  EXPECT_EQ((*runner)->position_at_time(200), 19u);
+  EXPECT_EQ((*runner)->position_at_time(299), 19u);
+  EXPECT_EQ((*runner)->position_at_time(300), 20u);
+  EXPECT_EQ((*runner)->position_at_time(1000), 20u);
+}
+
 }  // namespace
 }  // namespace wharf::projections
