@@ -2,14 +2,14 @@
 // The broker a Kafka benchmark runs against: a real Apache Kafka started as
 // the tests do (tests/peers/kafka/start), or, when none can start (no jars, no
 // Java), librdkafka's embedded cluster — and the JSON line says which.
+#include <unistd.h>
+
 #include <array>
 #include <cstdio>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <unistd.h>
 
 #include "adapters/kafka/embedded_cluster.h"
 

@@ -6,10 +6,10 @@
 #include <stdexcept>
 #include <thread>
 
+#include "adapters/kubernetes/deploy_target.h"
 #include "adapters/local/build_runner.h"
 #include "adapters/local/deploy_target.h"
 #include "adapters/local/test_runner.h"
-#include "adapters/kubernetes/deploy_target.h"
 #include "adapters/runtime/deploy_router.h"
 #include "adapters/swarm/deploy_target.h"
 #include "adapters/workers/task_worker.h"
@@ -40,9 +40,11 @@ void run_worker(CLI::App& cmd, WorkerConfig& config) {
   auto local_deploy = std::make_unique<local::LocalDeployTarget>(data);
   auto kubernetes_deploy = std::make_unique<kubernetes::KubernetesDeployTarget>();
   auto swarm_deploy = std::make_unique<swarm::SwarmDeployTarget>();
-  auto deploy = std::make_unique<runtime::DeployRouter>(*local_deploy, *kubernetes_deploy, *swarm_deploy);
+  auto deploy =
+      std::make_unique<runtime::DeployRouter>(*local_deploy, *kubernetes_deploy, *swarm_deploy);
   auto tests = std::make_unique<local::LocalTestRunner>(data);
-  auto created = workers::TaskWorker::create(config.options, {build.get(), deploy.get(), tests.get()});
+  auto created =
+      workers::TaskWorker::create(config.options, {build.get(), deploy.get(), tests.get()});
   if (!created) throw std::runtime_error("worker: " + created.error());
   worker = std::move(*created);
   spdlog::info("worker {}: local runners under {}", worker->name(), data.string());

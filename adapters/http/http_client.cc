@@ -36,7 +36,8 @@ Expected<Response, std::string> send(const Request& request) {
   auto parsed = boost::urls::parse_uri(request.url);
   if (!parsed) return unexpected("bad URL " + request.url);
   const bool tls = parsed->scheme() == "https";
-  if (!tls && parsed->scheme() != "http") return unexpected("URL must be http:// or https://: " + request.url);
+  if (!tls && parsed->scheme() != "http")
+    return unexpected("URL must be http:// or https://: " + request.url);
   const std::string host = std::string(parsed->host());
   const std::string port = parsed->has_port() ? std::string(parsed->port()) : (tls ? "443" : "80");
   std::string target = std::string(parsed->encoded_path());
@@ -44,12 +45,13 @@ Expected<Response, std::string> send(const Request& request) {
   if (parsed->has_query()) target += "?" + std::string(parsed->encoded_query());
 
   http::request<http::string_body> req{http::string_to_verb(request.method), target, 11};
-  if (req.method() == http::verb::unknown) return unexpected("unknown HTTP method " + request.method);
+  if (req.method() == http::verb::unknown)
+    return unexpected("unknown HTTP method " + request.method);
   req.set(http::field::host, host);
   req.set(http::field::user_agent, "wharf");
   for (const auto& [name, value] : request.headers) req.set(name, value);
-  if (!request.body.empty() || req.method() == http::verb::patch || req.method() == http::verb::post ||
-      req.method() == http::verb::put) {
+  if (!request.body.empty() || req.method() == http::verb::patch ||
+      req.method() == http::verb::post || req.method() == http::verb::put) {
     req.body() = request.body;
     req.prepare_payload();
   }

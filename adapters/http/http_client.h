@@ -18,8 +18,8 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::chrono::milliseconds timeout{std::chrono::seconds(10)};
-  std::string ca_file;        // https: trust this CA bundle instead of the system's
-  bool verify_tls = true;     // https: false only for test peers with throwaway certs
+  std::string ca_file;     // https: trust this CA bundle instead of the system's
+  bool verify_tls = true;  // https: false only for test peers with throwaway certs
 };
 
 struct Response {

@@ -45,7 +45,8 @@ class Cluster {
     return base + "/apis/apps/v1/namespaces/" + t_.ns + "/deployments/" + t_.deployment;
   }
 
-  Expected<json::object, std::string> call(const std::string& method, const std::string& content_type,
+  Expected<json::object, std::string> call(const std::string& method,
+                                           const std::string& content_type,
                                            const std::string& body) const {
     http_client::Request req;
     req.method = method;
@@ -59,7 +60,8 @@ class Cluster {
     auto response = http_client::send(req);
     if (!response) return unexpected(response.error());
     if (response->status != 200 && response->status != 201) {
-      return unexpected(method + " deployment " + t_.ns + "/" + t_.deployment + ": " + http_client::describe(*response));
+      return unexpected(method + " deployment " + t_.ns + "/" + t_.deployment + ": " +
+                        http_client::describe(*response));
     }
     std::error_code ec;
     auto parsed = json::parse(response->body, ec);
@@ -78,15 +80,19 @@ Expected<ClusterTarget, std::string> cluster_target_of(const wharf::v1::DeploySp
   t.api_url = setting(spec, "api_url");
   t.deployment = setting(spec, "deployment");
   if (t.api_url.empty()) return unexpected(std::string("kubernetes target needs settings.api_url"));
-  if (t.deployment.empty()) return unexpected(std::string("kubernetes target needs settings.deployment"));
+  if (t.deployment.empty())
+    return unexpected(std::string("kubernetes target needs settings.deployment"));
   t.ns = setting(spec, "namespace", "default");
   t.container = setting(spec, "container", t.deployment);
   t.image = setting(spec, "image", spec.artifact_uri());
-  t.image = replace_all(replace_all(t.image, "{version}", spec.version()), "{digest}", spec.artifact_digest());
-  if (t.image.empty()) return unexpected(std::string("kubernetes target needs settings.image or an artifact_uri"));
+  t.image = replace_all(replace_all(t.image, "{version}", spec.version()), "{digest}",
+                        spec.artifact_digest());
+  if (t.image.empty())
+    return unexpected(std::string("kubernetes target needs settings.image or an artifact_uri"));
   t.token = setting(spec, "token");
-  const std::string token_file = setting(spec, "token_file",
-                                         std::filesystem::exists(kServiceAccountToken) ? kServiceAccountToken : "");
+  const std::string token_file =
+      setting(spec, "token_file",
+              std::filesystem::exists(kServiceAccountToken) ? kServiceAccountToken : "");
   if (t.token.empty() && !token_file.empty()) {
     t.token = read_token(token_file);
     if (t.token.empty()) return unexpected("cannot read a token from " + token_file);
@@ -101,7 +107,9 @@ Expected<ClusterTarget, std::string> cluster_target_of(const wharf::v1::DeploySp
 
 KubernetesDeployTarget::KubernetesDeployTarget(std::chrono::milliseconds poll) : poll_(poll) {}
 
-KubernetesDeployTarget::~KubernetesDeployTarget() { tasks_.stop_and_join(); }
+KubernetesDeployTarget::~KubernetesDeployTarget() {
+  tasks_.stop_and_join();
+}
 
 void KubernetesDeployTarget::start(const engine::DeployJob& job,
                                    engine::Callbacks<engine::DeployOutcome> callbacks) {
@@ -128,7 +136,11 @@ void KubernetesDeployTarget::run(const engine::DeployJob& job, std::shared_ptr<J
   auto current = cluster.call("GET", "", "");
   if (!current) return fail(current.error());
   if (deploy_key_of(*current) != key) {
-    PatchInput patch{target->container, target->image, key, job.spec.version(), job.spec.replicas(),
+    PatchInput patch{target->container,
+                     target->image,
+                     key,
+                     job.spec.version(),
+                     job.spec.replicas(),
                      {job.spec.config().begin(), job.spec.config().end()}};
     auto patched = cluster.call("PATCH", "application/strategic-merge-patch+json",
                                 strategic_merge_patch(patch));
@@ -144,10 +156,12 @@ void KubernetesDeployTarget::run(const engine::DeployJob& job, std::shared_ptr<J
   const auto deadline = std::chrono::steady_clock::now() + target->rollout_timeout;
   std::string last_message;
   while (!tasks_.stopping()) {
-    if (active->cancel.load()) return fail("cancelled while rolling out (the cluster keeps the new spec)");
+    if (active->cancel.load())
+      return fail("cancelled while rolling out (the cluster keeps the new spec)");
     auto now = cluster.call("GET", "", "");
     if (!now) return fail(now.error());
-    if (deploy_key_of(*now) != key) return fail("another deploy replaced " + where + " during the rollout");
+    if (deploy_key_of(*now) != key)
+      return fail("another deploy replaced " + where + " during the rollout");
     const Rollout rollout = rollout_of(*now);
     if (rollout.state == Rollout::State::kDone) {
       jobs_.finish(key, {true, target->url, ""});
@@ -155,7 +169,8 @@ void KubernetesDeployTarget::run(const engine::DeployJob& job, std::shared_ptr<J
     }
     if (rollout.state == Rollout::State::kFailed) return fail(rollout.message);
     if (rollout.message != last_message) {
-      jobs_.progress(key, {engine::StepProgress::Kind::kProgress, "k8s:" + where, "", rollout.message, 0});
+      jobs_.progress(
+          key, {engine::StepProgress::Kind::kProgress, "k8s:" + where, "", rollout.message, 0});
       last_message = rollout.message;
     }
     if (std::chrono::steady_clock::now() > deadline) {

@@ -48,7 +48,8 @@ class KubernetesDeployTarget final : public engine::DeployTarget {
   explicit KubernetesDeployTarget(std::chrono::milliseconds poll = std::chrono::seconds(1));
   ~KubernetesDeployTarget() override;  // stops watching; rollouts go on in the cluster
 
-  void start(const engine::DeployJob& job, engine::Callbacks<engine::DeployOutcome> callbacks) override;
+  void start(const engine::DeployJob& job,
+             engine::Callbacks<engine::DeployOutcome> callbacks) override;
   // Stops watching and reports the deploy as failed; the cluster keeps the
   // patched spec (Kubernetes has no "undo this patch"): roll back to undo.
   void cancel(const std::string& deploy_id, uint32_t attempt) override;

@@ -32,7 +32,8 @@ Rollout rollout_of(const json::object& deployment) {
   const auto& status = object_at(deployment, "status");
   const std::string name = string_at(metadata, "name");
   if (int_at(metadata, "generation") > int_at(status, "observedGeneration")) {
-    return {Rollout::State::kWaiting, "waiting for deployment \"" + name + "\" spec update to be observed"};
+    return {Rollout::State::kWaiting,
+            "waiting for deployment \"" + name + "\" spec update to be observed"};
   }
   if (auto it = status.find("conditions"); it != status.end() && it->value().is_array()) {
     for (const auto& c : it->value().as_array()) {
@@ -41,8 +42,8 @@ Rollout rollout_of(const json::object& deployment) {
       if (string_at(condition, "type") == "Progressing" &&
           string_at(condition, "reason") == "ProgressDeadlineExceeded") {
         return {Rollout::State::kFailed,
-                "deployment \"" + name + "\" exceeded its progress deadline: " +
-                    string_at(condition, "message")};
+                "deployment \"" + name +
+                    "\" exceeded its progress deadline: " + string_at(condition, "message")};
       }
     }
   }
@@ -59,8 +60,8 @@ Rollout rollout_of(const json::object& deployment) {
             std::to_string(replicas - updated) + " old replicas are pending termination"};
   }
   if (available < updated) {
-    return {Rollout::State::kWaiting, std::to_string(available) + " of " +
-                                          std::to_string(updated) + " updated replicas are available"};
+    return {Rollout::State::kWaiting, std::to_string(available) + " of " + std::to_string(updated) +
+                                          " updated replicas are available"};
   }
   return {Rollout::State::kDone, "deployment \"" + name + "\" successfully rolled out"};
 }
@@ -71,16 +72,19 @@ std::string deploy_key_of(const json::object& deployment) {
 
 std::string strategic_merge_patch(const PatchInput& input) {
   json::array env;
-  for (const auto& [name, value] : input.env) env.push_back(json::object{{"name", name}, {"value", value}});
+  for (const auto& [name, value] : input.env)
+    env.push_back(json::object{{"name", name}, {"value", value}});
   json::object container{{"name", input.container}, {"image", input.image}};
   if (!env.empty()) container["env"] = std::move(env);
-  json::object annotations{{kDeployAnnotation, input.deploy_key}, {"wharf.dev/version", input.version}};
+  json::object annotations{{kDeployAnnotation, input.deploy_key},
+                           {"wharf.dev/version", input.version}};
   json::object spec{
       {"template",
        json::object{{"metadata", json::object{{"annotations", annotations}}},
                     {"spec", json::object{{"containers", json::array{std::move(container)}}}}}}};
   if (input.replicas > 0) spec["replicas"] = input.replicas;
-  json::object patch{{"metadata", json::object{{"annotations", annotations}}}, {"spec", std::move(spec)}};
+  json::object patch{{"metadata", json::object{{"annotations", annotations}}},
+                     {"spec", std::move(spec)}};
   return json::serialize(patch);
 }
 

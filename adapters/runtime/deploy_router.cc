@@ -4,9 +4,12 @@ namespace wharf::runtime {
 
 engine::DeployTarget& DeployRouter::target_for(wharf::v1::TargetType type) {
   switch (type) {
-    case wharf::v1::TARGET_TYPE_KUBERNETES: return kubernetes_;
-    case wharf::v1::TARGET_TYPE_SWARM: return swarm_;
-    default: return local_;
+    case wharf::v1::TARGET_TYPE_KUBERNETES:
+      return kubernetes_;
+    case wharf::v1::TARGET_TYPE_SWARM:
+      return swarm_;
+    default:
+      return local_;
   }
 }
 

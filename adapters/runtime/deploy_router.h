@@ -16,7 +16,8 @@ class DeployRouter final : public engine::DeployTarget {
                engine::DeployTarget& swarm)
       : local_(local), kubernetes_(kubernetes), swarm_(swarm) {}
 
-  void start(const engine::DeployJob& job, engine::Callbacks<engine::DeployOutcome> callbacks) override;
+  void start(const engine::DeployJob& job,
+             engine::Callbacks<engine::DeployOutcome> callbacks) override;
   void cancel(const std::string& deploy_id, uint32_t attempt) override;
 
  private:

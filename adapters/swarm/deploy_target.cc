@@ -36,7 +36,8 @@ class Portainer {
     return "/api/endpoints/" + t_.endpoint_id + "/docker/services/" + t_.service;
   }
 
-  Expected<http_client::Response, std::string> call(const std::string& method, const std::string& path,
+  Expected<http_client::Response, std::string> call(const std::string& method,
+                                                    const std::string& path,
                                                     const std::string& body = {}) {
     for (int tries = 0;; ++tries) {
       if (t_.api_key.empty() && jwt_.empty()) {
@@ -61,7 +62,8 @@ class Portainer {
   }
 
  private:
-  http_client::Request request(const std::string& method, const std::string& url, const std::string& body) const {
+  http_client::Request request(const std::string& method, const std::string& url,
+                               const std::string& body) const {
     http_client::Request req;
     req.method = method;
     req.url = url;
@@ -78,7 +80,8 @@ class Portainer {
     req.headers = {{"Content-Type", "application/json"}};
     auto response = http_client::send(req);
     if (!response) return unexpected(response.error());
-    if (response->status != 200) return unexpected("Portainer login: " + http_client::describe(*response));
+    if (response->status != 200)
+      return unexpected("Portainer login: " + http_client::describe(*response));
     std::error_code ec;
     auto parsed = json::parse(response->body, ec);
     if (ec || !parsed.is_object() || !parsed.as_object().contains("jwt")) {
@@ -96,7 +99,8 @@ class Portainer {
 Expected<json::object, std::string> inspect(Portainer& portainer, const std::string& where) {
   auto response = portainer.call("GET", portainer.service_path());
   if (!response) return unexpected(response.error());
-  if (response->status != 200) return unexpected("inspect service " + where + ": " + http_client::describe(*response));
+  if (response->status != 200)
+    return unexpected("inspect service " + where + ": " + http_client::describe(*response));
   std::error_code ec;
   auto parsed = json::parse(response->body, ec);
   if (ec || !parsed.is_object()) return unexpected("unreadable service " + where);
@@ -107,7 +111,7 @@ uint64_t version_of(const json::object& service) {
   auto* v = service.if_contains("Version");
   if (!v || !v->is_object()) return 0;
   auto* index = v->as_object().if_contains("Index");
-  return index && index->is_int64() ? static_cast<uint64_t>(index->as_int64())
+  return index && index->is_int64()    ? static_cast<uint64_t>(index->as_int64())
          : index && index->is_uint64() ? index->as_uint64()
                                        : 0;
 }
@@ -118,18 +122,22 @@ Expected<PortainerTarget, std::string> portainer_target_of(const wharf::v1::Depl
   PortainerTarget t;
   t.portainer_url = setting(spec, "portainer_url");
   t.service = setting(spec, "service");
-  if (t.portainer_url.empty()) return unexpected(std::string("swarm target needs settings.portainer_url"));
+  if (t.portainer_url.empty())
+    return unexpected(std::string("swarm target needs settings.portainer_url"));
   if (t.service.empty()) return unexpected(std::string("swarm target needs settings.service"));
   t.endpoint_id = setting(spec, "endpoint_id", "1");
   t.api_key = setting(spec, "api_key");
   t.username = setting(spec, "username");
   t.password = setting(spec, "password");
   if (t.api_key.empty() && t.username.empty()) {
-    return unexpected(std::string("swarm target needs settings.api_key or settings.username/password"));
+    return unexpected(
+        std::string("swarm target needs settings.api_key or settings.username/password"));
   }
   t.image = setting(spec, "image", spec.artifact_uri());
-  t.image = replace_all(replace_all(t.image, "{version}", spec.version()), "{digest}", spec.artifact_digest());
-  if (t.image.empty()) return unexpected(std::string("swarm target needs settings.image or an artifact_uri"));
+  t.image = replace_all(replace_all(t.image, "{version}", spec.version()), "{digest}",
+                        spec.artifact_digest());
+  if (t.image.empty())
+    return unexpected(std::string("swarm target needs settings.image or an artifact_uri"));
   t.ca_file = setting(spec, "ca_file");
   t.insecure = setting(spec, "insecure_skip_tls_verify") == "true";
   t.url = setting(spec, "url");
@@ -140,7 +148,9 @@ Expected<PortainerTarget, std::string> portainer_target_of(const wharf::v1::Depl
 
 SwarmDeployTarget::SwarmDeployTarget(std::chrono::milliseconds poll) : poll_(poll) {}
 
-SwarmDeployTarget::~SwarmDeployTarget() { tasks_.stop_and_join(); }
+SwarmDeployTarget::~SwarmDeployTarget() {
+  tasks_.stop_and_join();
+}
 
 void SwarmDeployTarget::start(const engine::DeployJob& job,
                               engine::Callbacks<engine::DeployOutcome> callbacks) {
@@ -170,18 +180,24 @@ void SwarmDeployTarget::run(const engine::DeployJob& job, std::shared_ptr<Jobs::
     jobs_.progress(key, {engine::StepProgress::Kind::kStarted, "swarm:" + target->service, "",
                          "already updated; watching " + where, 0});
   } else {
-    const SpecChange change{target->image, key, job.spec.replicas(),
+    const SpecChange change{target->image,
+                            key,
+                            job.spec.replicas(),
                             {job.spec.config().begin(), job.spec.config().end()}};
     // The update replaces the spec at a version: a concurrent change makes it
     // "out of sequence", so inspect again and resend.
     for (int attempt = 0;; ++attempt) {
       const std::string body = json::serialize(updated_spec(*service, change));
       auto response = portainer.call(
-          "POST", portainer.service_path() + "/update?version=" + std::to_string(version_of(*service)), body);
+          "POST",
+          portainer.service_path() + "/update?version=" + std::to_string(version_of(*service)),
+          body);
       if (!response) return fail(response.error());
       if (response->status == 200) break;
-      const bool stale = response->status == 500 && response->body.find("out of sequence") != std::string::npos;
-      if (!stale || attempt >= 4) return fail("update service " + where + ": " + http_client::describe(*response));
+      const bool stale =
+          response->status == 500 && response->body.find("out of sequence") != std::string::npos;
+      if (!stale || attempt >= 4)
+        return fail("update service " + where + ": " + http_client::describe(*response));
       service = inspect(portainer, where);
       if (!service) return fail(service.error());
     }
@@ -193,10 +209,12 @@ void SwarmDeployTarget::run(const engine::DeployJob& job, std::shared_ptr<Jobs::
   const auto deadline = std::chrono::steady_clock::now() + target->update_timeout;
   std::string last;
   while (!tasks_.stopping()) {
-    if (active->cancel.load()) return fail("cancelled while updating (Swarm goes on with the update)");
+    if (active->cancel.load())
+      return fail("cancelled while updating (Swarm goes on with the update)");
     auto now = inspect(portainer, where);
     if (!now) return fail(now.error());
-    if (deploy_key_of(*now) != key) return fail("another deploy replaced " + where + " during the update");
+    if (deploy_key_of(*now) != key)
+      return fail("another deploy replaced " + where + " during the update");
     const UpdateVerdict verdict = verdict_of(*now);
     if (verdict.state == UpdateVerdict::State::kDone) {
       jobs_.finish(key, {true, target->url, ""});
@@ -204,12 +222,13 @@ void SwarmDeployTarget::run(const engine::DeployJob& job, std::shared_ptr<Jobs::
     }
     if (verdict.state == UpdateVerdict::State::kFailed) return fail(verdict.message);
     if (verdict.message != last) {
-      jobs_.progress(key, {engine::StepProgress::Kind::kProgress, "swarm:" + target->service, "", verdict.message, 0});
+      jobs_.progress(key, {engine::StepProgress::Kind::kProgress, "swarm:" + target->service, "",
+                           verdict.message, 0});
       last = verdict.message;
     }
     if (std::chrono::steady_clock::now() > deadline) {
-      return fail("update of " + where + " not done after " + std::to_string(target->update_timeout.count()) +
-                  " s: " + verdict.message);
+      return fail("update of " + where + " not done after " +
+                  std::to_string(target->update_timeout.count()) + " s: " + verdict.message);
     }
     std::this_thread::sleep_for(poll_);
   }

@@ -29,7 +29,8 @@
 namespace wharf::swarm {
 
 struct PortainerTarget {
-  std::string portainer_url, endpoint_id = "1", service, api_key, username, password, image, ca_file, url;
+  std::string portainer_url, endpoint_id = "1", service, api_key, username, password, image,
+                             ca_file, url;
   bool insecure = false;
   std::chrono::seconds update_timeout{300};
 };
@@ -41,7 +42,8 @@ class SwarmDeployTarget final : public engine::DeployTarget {
   explicit SwarmDeployTarget(std::chrono::milliseconds poll = std::chrono::seconds(1));
   ~SwarmDeployTarget() override;
 
-  void start(const engine::DeployJob& job, engine::Callbacks<engine::DeployOutcome> callbacks) override;
+  void start(const engine::DeployJob& job,
+             engine::Callbacks<engine::DeployOutcome> callbacks) override;
   // Stops watching and fails the deploy; Swarm goes on with the update
   // (roll back to undo).
   void cancel(const std::string& deploy_id, uint32_t attempt) override;

@@ -58,12 +58,15 @@ std::string deploy_key_of(const json::object& service) {
 
 UpdateVerdict verdict_of(const json::object& service) {
   auto* status = service.if_contains("UpdateStatus");
-  if (!status || !status->is_object()) return {UpdateVerdict::State::kWaiting, "no update status yet"};
+  if (!status || !status->is_object())
+    return {UpdateVerdict::State::kWaiting, "no update status yet"};
   const std::string state = string_at(status->as_object(), "State");
   const std::string message = string_at(status->as_object(), "Message");
-  if (state == "completed") return {UpdateVerdict::State::kDone, message.empty() ? "update completed" : message};
+  if (state == "completed")
+    return {UpdateVerdict::State::kDone, message.empty() ? "update completed" : message};
   if (state == "paused" || state.rfind("rollback_", 0) == 0) {
-    return {UpdateVerdict::State::kFailed, "service update " + state + (message.empty() ? "" : ": " + message)};
+    return {UpdateVerdict::State::kFailed,
+            "service update " + state + (message.empty() ? "" : ": " + message)};
   }
   return {UpdateVerdict::State::kWaiting, "service update " + (state.empty() ? "pending" : state)};
 }

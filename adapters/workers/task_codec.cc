@@ -88,8 +88,8 @@ engine::DeployJob deploy_job(const v1::Task& task) {
 
 engine::TestJob test_job(const v1::Task& task) {
   const auto& t = task.test();
-  engine::TestJob job{t.run_id(), t.project_id(), t.environment(), task.attempt(),
-                      t.target_url(), {}};
+  engine::TestJob job{t.run_id(),     t.project_id(), t.environment(),
+                      task.attempt(), t.target_url(), {}};
   job.suites.assign(t.suites().begin(), t.suites().end());
   return job;
 }
@@ -148,8 +148,8 @@ v1::TestTaskOutcome to_proto(const engine::TestOutcome& outcome) {
 }
 
 engine::BuildOutcome from_proto(const v1::BuildTaskOutcome& o) {
-  return {o.succeeded(), o.artifact_digest(), o.artifact_uri(), o.reason(), o.exit_code(),
-          o.duration_ms()};
+  return {o.succeeded(), o.artifact_digest(), o.artifact_uri(),
+          o.reason(),    o.exit_code(),       o.duration_ms()};
 }
 
 engine::DeployOutcome from_proto(const v1::DeployTaskOutcome& o) {

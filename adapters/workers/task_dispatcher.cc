@@ -71,7 +71,7 @@ void log_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void*) {
 }  // namespace
 
 Expected<std::unique_ptr<TaskDispatcher>, std::string> TaskDispatcher::create(TaskTopics topics,
-                                                                                std::string group) {
+                                                                              std::string group) {
   auto producer_conf = kafka::make_conf(producer_properties(topics), "wharf-serve-tasks");
   if (!producer_conf) return unexpected(producer_conf.error());
   rd_kafka_conf_set_dr_msg_cb(producer_conf->get(), log_delivery);
@@ -118,7 +118,9 @@ TaskDispatcher::TaskDispatcher(TaskTopics topics, kafka::KafkaHandle producer,
   receiver_ = std::thread([this] { receive_loop(); });
 }
 
-TaskDispatcher::~TaskDispatcher() { stop(); }
+TaskDispatcher::~TaskDispatcher() {
+  stop();
+}
 
 void TaskDispatcher::stop() {
   if (stopping_.exchange(true)) return;
@@ -155,11 +157,11 @@ void TaskDispatcher::cancel(v1::TaskKind kind, const std::string& key, uint32_t 
 void TaskDispatcher::publish(const v1::Task& task) {
   const std::string bytes = task.SerializeAsString();
   const std::string key = partition_key(task);
-  rd_kafka_resp_err_t err = rd_kafka_producev(
-      producer_.get(), RD_KAFKA_V_TOPIC(topics_.tasks.c_str()),
-      RD_KAFKA_V_KEY(key.data(), key.size()),
-      RD_KAFKA_V_VALUE(const_cast<char*>(bytes.data()), bytes.size()),
-      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+  rd_kafka_resp_err_t err =
+      rd_kafka_producev(producer_.get(), RD_KAFKA_V_TOPIC(topics_.tasks.c_str()),
+                        RD_KAFKA_V_KEY(key.data(), key.size()),
+                        RD_KAFKA_V_VALUE(const_cast<char*>(bytes.data()), bytes.size()),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     // Only a full local queue or a fatal producer error gets here; the step's
     // timeout in the engine then fails it visibly rather than hanging.

@@ -58,7 +58,8 @@ Expected<void, std::string> ensure_topics(const TaskTopics& topics, int replicat
   const rd_kafka_topic_result_t** results = rd_kafka_CreateTopics_result_topics(result, &count);
   for (size_t i = 0; i < count; ++i) {
     rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) continue;
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+      continue;
     return unexpected(std::string("topic ") + rd_kafka_topic_result_name(results[i]) + ": " +
                       rd_kafka_err2str(err));
   }

@@ -9,10 +9,10 @@
 namespace wharf::workers {
 
 struct TaskTopics {
-  std::string bootstrap;                 // bootstrap.servers
-  std::string tasks = "wharf.tasks";     // serve -> workers, keyed by run
-  std::string results = "wharf.results"; // workers -> serve
-  int partitions = 6;                    // upper bound on useful workers
+  std::string bootstrap;                  // bootstrap.servers
+  std::string tasks = "wharf.tasks";      // serve -> workers, keyed by run
+  std::string results = "wharf.results";  // workers -> serve
+  int partitions = 6;                     // upper bound on useful workers
 };
 
 // Creates both topics with `partitions` partitions when they do not exist

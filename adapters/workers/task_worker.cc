@@ -36,30 +36,33 @@ using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, Partition
 Expected<std::unique_ptr<TaskWorker>, std::string> TaskWorker::create(WorkerOptions options,
                                                                       WorkerPorts ports) {
   if (!ports.build || !ports.deploy || !ports.tests) {
-    return unexpected(std::string("a worker needs a build runner, a deploy target and a test runner"));
+    return unexpected(
+        std::string("a worker needs a build runner, a deploy target and a test runner"));
   }
   if (options.name.empty()) options.name = default_name();
-  auto producer_conf = kafka::make_conf(producer_properties(options.topics),
-                                        "wharf-worker-" + options.name);
+  auto producer_conf =
+      kafka::make_conf(producer_properties(options.topics), "wharf-worker-" + options.name);
   if (!producer_conf) return unexpected(producer_conf.error());
   rd_kafka_conf_set_dr_msg_cb(producer_conf->get(), &TaskWorker::delivered);
   auto producer = kafka::make_handle(RD_KAFKA_PRODUCER, std::move(*producer_conf));
   if (!producer) return unexpected(producer.error());
 
-  std::unique_ptr<TaskWorker> worker(new TaskWorker(std::move(options), ports, std::move(*producer)));
+  std::unique_ptr<TaskWorker> worker(
+      new TaskWorker(std::move(options), ports, std::move(*producer)));
   const auto& o = worker->options_;
-  auto consumer_conf = kafka::make_conf(
-      {{"bootstrap.servers", o.topics.bootstrap},
-       {"group.id", o.group},
-       {"client.id", "wharf-worker-" + o.name},
-       {"auto.offset.reset", "earliest"},
-       {"enable.auto.commit", "false"},
-       {"enable.partition.eof", "false"},
-       {"fetch.wait.max.ms", "100"},
-       {"allow.auto.create.topics", "true"},
-       {"session.timeout.ms", std::to_string(o.session_timeout.count())},
-       {"heartbeat.interval.ms", std::to_string(std::max<int64_t>(500, o.session_timeout.count() / 3))}},
-      "wharf-worker-" + o.name);
+  auto consumer_conf =
+      kafka::make_conf({{"bootstrap.servers", o.topics.bootstrap},
+                        {"group.id", o.group},
+                        {"client.id", "wharf-worker-" + o.name},
+                        {"auto.offset.reset", "earliest"},
+                        {"enable.auto.commit", "false"},
+                        {"enable.partition.eof", "false"},
+                        {"fetch.wait.max.ms", "100"},
+                        {"allow.auto.create.topics", "true"},
+                        {"session.timeout.ms", std::to_string(o.session_timeout.count())},
+                        {"heartbeat.interval.ms",
+                         std::to_string(std::max<int64_t>(500, o.session_timeout.count() / 3))}},
+                       "wharf-worker-" + o.name);
   if (!consumer_conf) return unexpected(consumer_conf.error());
   rd_kafka_conf_set_rebalance_cb(consumer_conf->get(), &TaskWorker::rebalanced);
   rd_kafka_conf_set_opaque(consumer_conf->get(), worker.get());
@@ -101,8 +104,8 @@ void TaskWorker::run() {
       last_commit = std::chrono::steady_clock::now();
     }
   }
-  spdlog::info("worker {}: stopping; {} task(s) still running are left to the group",
-               options_.name, in_flight_.load());
+  spdlog::info("worker {}: stopping; {} task(s) still running are left to the group", options_.name,
+               in_flight_.load());
   rd_kafka_flush(producer_.get(), 5000);
   commit(true);
   rd_kafka_consumer_close(consumer_.get());
@@ -129,9 +132,15 @@ void TaskWorker::handle(const rd_kafka_message_t& message) {
     ++cancels_;
     spdlog::info("worker {}: cancel {}", options_.name, task_name(task));
     switch (task.kind()) {
-      case v1::TASK_KIND_BUILD: ports_.build->cancel(task.key(), task.attempt()); break;
-      case v1::TASK_KIND_DEPLOY: ports_.deploy->cancel(task.key(), task.attempt()); break;
-      default: ports_.tests->cancel(task.key(), task.attempt()); break;
+      case v1::TASK_KIND_BUILD:
+        ports_.build->cancel(task.key(), task.attempt());
+        break;
+      case v1::TASK_KIND_DEPLOY:
+        ports_.deploy->cancel(task.key(), task.attempt());
+        break;
+      default:
+        ports_.tests->cancel(task.key(), task.attempt());
+        break;
     }
     return;
   }
@@ -165,19 +174,22 @@ void TaskWorker::start_task(const v1::Task& task, int32_t partition, int64_t off
   };
   switch (task.kind()) {
     case v1::TASK_KIND_BUILD:
-      ports_.build->start(build_job(task), {progress, [finish](const engine::BuildOutcome& o) {
-                                              finish([&](v1::TaskResult& r) { *r.mutable_build() = to_proto(o); });
-                                            }});
+      ports_.build->start(build_job(task),
+                          {progress, [finish](const engine::BuildOutcome& o) {
+                             finish([&](v1::TaskResult& r) { *r.mutable_build() = to_proto(o); });
+                           }});
       break;
     case v1::TASK_KIND_DEPLOY:
-      ports_.deploy->start(deploy_job(task), {progress, [finish](const engine::DeployOutcome& o) {
-                                                finish([&](v1::TaskResult& r) { *r.mutable_deploy() = to_proto(o); });
-                                              }});
+      ports_.deploy->start(deploy_job(task),
+                           {progress, [finish](const engine::DeployOutcome& o) {
+                              finish([&](v1::TaskResult& r) { *r.mutable_deploy() = to_proto(o); });
+                            }});
       break;
     default:
-      ports_.tests->start(test_job(task), {progress, [finish](const engine::TestOutcome& o) {
-                                             finish([&](v1::TaskResult& r) { *r.mutable_test() = to_proto(o); });
-                                           }});
+      ports_.tests->start(test_job(task),
+                          {progress, [finish](const engine::TestOutcome& o) {
+                             finish([&](v1::TaskResult& r) { *r.mutable_test() = to_proto(o); });
+                           }});
       break;
   }
 }
@@ -186,12 +198,12 @@ void TaskWorker::publish(v1::TaskResult result, std::unique_ptr<Completion> comp
   const std::string bytes = result.SerializeAsString();
   const std::string& key = result.key();
   const bool is_outcome = completion != nullptr;
-  rd_kafka_resp_err_t err = rd_kafka_producev(
-      producer_.get(), RD_KAFKA_V_TOPIC(options_.topics.results.c_str()),
-      RD_KAFKA_V_KEY(key.data(), key.size()),
-      RD_KAFKA_V_VALUE(const_cast<char*>(bytes.data()), bytes.size()),
-      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(completion.get()),
-      RD_KAFKA_V_END);
+  rd_kafka_resp_err_t err =
+      rd_kafka_producev(producer_.get(), RD_KAFKA_V_TOPIC(options_.topics.results.c_str()),
+                        RD_KAFKA_V_KEY(key.data(), key.size()),
+                        RD_KAFKA_V_VALUE(const_cast<char*>(bytes.data()), bytes.size()),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                        RD_KAFKA_V_OPAQUE(completion.get()), RD_KAFKA_V_END);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     // The offset stays uncommitted: after a restart the task is redelivered
     // and the port reports its (recorded) outcome again.
@@ -227,7 +239,8 @@ void TaskWorker::commit(bool sync) {
   for (auto& [id, p] : partitions_) {
     const int64_t upto = p.in_flight.empty() ? p.next : *p.in_flight.begin();
     if (upto <= p.committed || upto < 0) continue;
-    rd_kafka_topic_partition_list_add(offsets.get(), options_.topics.tasks.c_str(), id)->offset = upto;
+    rd_kafka_topic_partition_list_add(offsets.get(), options_.topics.tasks.c_str(), id)->offset =
+        upto;
     p.committed = upto;
   }
   if (offsets->cnt == 0) return;

@@ -95,8 +95,8 @@ class Tally {
 };
 
 engine::BuildJob job_of(size_t i, const std::string& prefix) {
-  engine::BuildJob job{prefix + std::to_string(i), "bench", 1, std::string(40, 'a'),
-                       "/srv/git/bench", {}};
+  engine::BuildJob job{prefix + std::to_string(i), "bench",          1,
+                       std::string(40, 'a'),       "/srv/git/bench", {}};
   job.step.set_command("make dist");
   job.step.set_artifact_path("dist");
   return job;
@@ -107,7 +107,8 @@ template <typename Send>
 void pace(size_t n, size_t rate, Send send) {
   const auto start = Clock::now();
   for (size_t i = 0; i < n; ++i) {
-    if (rate > 0) std::this_thread::sleep_until(start + std::chrono::microseconds(i * 1000000 / rate));
+    if (rate > 0)
+      std::this_thread::sleep_until(start + std::chrono::microseconds(i * 1000000 / rate));
     send(i);
   }
 }
@@ -139,22 +140,27 @@ Result run_wharf(const workers::TaskTopics& topics, size_t n, size_t paced) {
   Tally tally;
   auto send = [&](size_t i, const std::string& prefix) {
     const auto sent = Clock::now();
-    (*dispatcher)->build_runner().start(job_of(i, prefix),
-                                        {nullptr, [&tally, sent](const engine::BuildOutcome&) { tally.done(sent); }});
+    (*dispatcher)
+        ->build_runner()
+        .start(job_of(i, prefix),
+               {nullptr, [&tally, sent](const engine::BuildOutcome&) { tally.done(sent); }});
   };
   // Warm-up: the group settles and every partition has a leader and a reader.
   pace(200, 0, [&](size_t i) { send(i, "warm-"); });
-  if (!tally.wait_for(200, std::chrono::seconds(120))) throw std::runtime_error("warm-up timed out");
+  if (!tally.wait_for(200, std::chrono::seconds(120)))
+    throw std::runtime_error("warm-up timed out");
   tally.reset();
 
   Result result;
   const auto start = Clock::now();
   pace(n, 0, [&](size_t i) { send(i, "run-"); });
-  if (!tally.wait_for(n, std::chrono::seconds(600))) throw std::runtime_error("throughput timed out");
+  if (!tally.wait_for(n, std::chrono::seconds(600)))
+    throw std::runtime_error("throughput timed out");
   result.per_s = n / std::chrono::duration<double>(Clock::now() - start).count();
   tally.reset();
   pace(paced, 200, [&](size_t i) { send(i, "paced-"); });
-  if (!tally.wait_for(paced, std::chrono::seconds(120))) throw std::runtime_error("paced timed out");
+  if (!tally.wait_for(paced, std::chrono::seconds(120)))
+    throw std::runtime_error("paced timed out");
   result.p99_ms = tally.p99();
 
   for (auto& w : group) w->stop();
@@ -184,8 +190,10 @@ Result run_baseline(const workers::TaskTopics& topics, const std::string& reques
                     const std::string& replies, size_t n, size_t paced) {
   const auto producer_props = workers::producer_properties(topics);
   auto consumer_props = [&](const std::string& group) {
-    return kafka::Properties{{"bootstrap.servers", topics.bootstrap}, {"group.id", group},
-                             {"auto.offset.reset", "earliest"}, {"fetch.wait.max.ms", "100"},
+    return kafka::Properties{{"bootstrap.servers", topics.bootstrap},
+                             {"group.id", group},
+                             {"auto.offset.reset", "earliest"},
+                             {"fetch.wait.max.ms", "100"},
                              {"enable.partition.eof", "false"}};
   };
   auto sender = client(RD_KAFKA_PRODUCER, producer_props, "baseline-send");
@@ -210,7 +218,8 @@ Result run_baseline(const workers::TaskTopics& topics, const std::string& reques
         if (m == nullptr) continue;
         if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
           rd_kafka_producev(out.get(), RD_KAFKA_V_TOPIC(replies.c_str()),
-                            RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, m->len),
+                            RD_KAFKA_V_KEY(m->key, m->key_len),
+                            RD_KAFKA_V_VALUE(m->payload, m->len),
                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
         }
         rd_kafka_message_destroy(m);
@@ -250,7 +259,8 @@ Result run_baseline(const workers::TaskTopics& topics, const std::string& reques
                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
   };
   pace(200, 0, [&](size_t i) { send(i, "warm-"); });
-  if (!tally.wait_for(200, std::chrono::seconds(120))) throw std::runtime_error("baseline warm-up timed out");
+  if (!tally.wait_for(200, std::chrono::seconds(120)))
+    throw std::runtime_error("baseline warm-up timed out");
   tally.reset();
   Result result;
   const auto start = Clock::now();
@@ -259,7 +269,8 @@ Result run_baseline(const workers::TaskTopics& topics, const std::string& reques
   result.per_s = n / std::chrono::duration<double>(Clock::now() - start).count();
   tally.reset();
   pace(paced, 200, [&](size_t i) { send(i, "paced-"); });
-  if (!tally.wait_for(paced, std::chrono::seconds(120))) throw std::runtime_error("baseline paced timed out");
+  if (!tally.wait_for(paced, std::chrono::seconds(120)))
+    throw std::runtime_error("baseline paced timed out");
   result.p99_ms = tally.p99();
   stop = true;
   for (auto& e : echoes) e.join();
@@ -307,13 +318,16 @@ int main() {
       echo.results = "bench.echo.out" + r;
       if (!broker.embedded()) {
         for (const auto& pair : {t, echo}) {
-          if (auto made = workers::ensure_topics(pair); !made) throw std::runtime_error(made.error());
+          if (auto made = workers::ensure_topics(pair); !made)
+            throw std::runtime_error(made.error());
         }
       }
       const Result b = run_baseline(echo, echo.tasks, echo.results, n, paced);
-      std::fprintf(stderr, "round %d baseline: %.0f/s, p99 %.1f ms at 200/s\n", round, b.per_s, b.p99_ms);
+      std::fprintf(stderr, "round %d baseline: %.0f/s, p99 %.1f ms at 200/s\n", round, b.per_s,
+                   b.p99_ms);
       const Result w = run_wharf(t, n, paced);
-      std::fprintf(stderr, "round %d wharf:    %.0f/s, p99 %.1f ms at 200/s\n", round, w.per_s, w.p99_ms);
+      std::fprintf(stderr, "round %d wharf:    %.0f/s, p99 %.1f ms at 200/s\n", round, w.per_s,
+                   w.p99_ms);
       baseline.per_s = std::max(baseline.per_s, b.per_s);
       wharf.per_s = std::max(wharf.per_s, w.per_s);
       baseline.p99_ms = round == 0 ? b.p99_ms : std::min(baseline.p99_ms, b.p99_ms);

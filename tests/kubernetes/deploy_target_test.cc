@@ -1,5 +1,7 @@
 // The Kubernetes deploy target against tests/peers/kubernetes (a test peer
 // speaking the apps/v1 Deployment API over a real socket).
+#include "adapters/kubernetes/deploy_target.h"
+
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -10,7 +12,6 @@
 #include <future>
 
 #include "adapters/http/http_client.h"
-#include "adapters/kubernetes/deploy_target.h"
 #include "adapters/runtime/runtime.h"
 #include "tests/runtime/e2e_support.h"
 
@@ -34,7 +35,8 @@ class KubernetesPeer {
     close(out[1]);
     FILE* in = fdopen(out[0], "r");
     char line[256] = {};
-    if (fgets(line, sizeof line, in) == nullptr) throw std::runtime_error("the Kubernetes peer did not start");
+    if (fgets(line, sizeof line, in) == nullptr)
+      throw std::runtime_error("the Kubernetes peer did not start");
     fclose(in);
     std::string text(line);
     url_ = "http://" + text.substr(text.find("127.0.0.1:"));
@@ -50,8 +52,8 @@ class KubernetesPeer {
     http_client::Request req;
     req.method = "POST";
     req.url = url_ + "/peer/deployments";
-    req.body = boost::json::serialize(
-        boost::json::object{{"name", name}, {"image", image}, {"replicas", replicas}, {"container", "app"}});
+    req.body = boost::json::serialize(boost::json::object{
+        {"name", name}, {"image", image}, {"replicas", replicas}, {"container", "app"}});
     auto r = http_client::send(req);
     if (!r || r->status != 201) throw std::runtime_error("peer: cannot create " + name);
   }
@@ -138,7 +140,9 @@ TEST(KubernetesDeployTarget, PatchesTheImageAndWaitsForTheRollout) {
   EXPECT_EQ(d["status"].at("availableReplicas").as_int64(), 3);
   // The rollout was watched, not assumed.
   bool saw_waiting = false;
-  for (const auto& m : r.progress) saw_waiting |= m.find("replicas") != std::string::npos || m.find("observed") != std::string::npos;
+  for (const auto& m : r.progress)
+    saw_waiting |=
+        m.find("replicas") != std::string::npos || m.find("observed") != std::string::npos;
   EXPECT_TRUE(saw_waiting);
 }
 
@@ -159,7 +163,8 @@ TEST(KubernetesDeployTarget, ProgressDeadlineExceededFailsTheDeploy) {
   KubernetesDeployTarget target(std::chrono::milliseconds(50));
   const Result r = deploy(target, job("web-c", "crashloop"));
   EXPECT_FALSE(r.outcome.succeeded);
-  EXPECT_NE(r.outcome.reason.find("exceeded its progress deadline"), std::string::npos) << r.outcome.reason;
+  EXPECT_NE(r.outcome.reason.find("exceeded its progress deadline"), std::string::npos)
+      << r.outcome.reason;
 }
 
 TEST(KubernetesDeployTarget, AWrongTokenOrAMissingDeploymentIsAClearFailure) {
@@ -167,7 +172,8 @@ TEST(KubernetesDeployTarget, AWrongTokenOrAMissingDeploymentIsAClearFailure) {
   peer().create("web-d", "registry.example/web:1.0.0");
   const Result unauthorized = deploy(target, job("web-d", "1.0.1", "wrong"));
   EXPECT_FALSE(unauthorized.outcome.succeeded);
-  EXPECT_NE(unauthorized.outcome.reason.find("HTTP 401"), std::string::npos) << unauthorized.outcome.reason;
+  EXPECT_NE(unauthorized.outcome.reason.find("HTTP 401"), std::string::npos)
+      << unauthorized.outcome.reason;
   EXPECT_EQ(peer().patches("web-d"), 0);
 
   const Result missing = deploy(target, job("no-such-deployment", "1.0.0"));
@@ -212,16 +218,20 @@ TEST(KubernetesPipeline, ARunDeploysToKubernetesAndARollbackPatchesTheOldImageBa
 
   auto image = [&] {
     auto d = peer().get("hello");
-    return std::string(d["spec"].at("template").at("spec").at("containers").as_array()[0].at("image").as_string());
+    return std::string(
+        d["spec"].at("template").at("spec").at("containers").as_array()[0].at("image").as_string());
   };
   std::vector<std::string> images;
   for (const auto& sha : {first, second}) {
     auto commit = make_commit("hello", sha);
     ASSERT_TRUE(rt.commands().execute(commit, ctx()));
     const std::string run = engine::run_id_of(commit);
-    ASSERT_TRUE(eventually([&] { return run_completed(*store, run) ||
-                                        run_completed(*store, run, wharf::v1::RUN_OUTCOME_FAILED); },
-                           std::chrono::seconds(90)));
+    ASSERT_TRUE(eventually(
+        [&] {
+          return run_completed(*store, run) ||
+                 run_completed(*store, run, wharf::v1::RUN_OUTCOME_FAILED);
+        },
+        std::chrono::seconds(90)));
     ASSERT_TRUE(run_completed(*store, run)) << "run " << run << " failed";
     images.push_back(image());
   }
@@ -229,7 +239,8 @@ TEST(KubernetesPipeline, ARunDeploysToKubernetesAndARollbackPatchesTheOldImageBa
   auto requested = events_of_type(*store, "DeployRequested");
   ASSERT_EQ(requested.size(), 2u);
   for (size_t i = 0; i < 2; ++i) {
-    EXPECT_EQ(images[i], "registry.example/hello:" + requested[i].payload().deploy_requested().spec().version());
+    EXPECT_EQ(images[i], "registry.example/hello:" +
+                             requested[i].payload().deploy_requested().spec().version());
   }
   EXPECT_NE(images[0], images[1]);
 

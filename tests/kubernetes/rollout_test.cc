@@ -1,7 +1,7 @@
 // kubectl's rollout-status rule and the patch wharf sends (pure).
-#include <gtest/gtest.h>
-
 #include "adapters/kubernetes/rollout.h"
+
+#include <gtest/gtest.h>
 
 namespace wharf::kubernetes {
 namespace {
@@ -10,21 +10,24 @@ namespace json = boost::json;
 
 json::object deployment(int64_t generation, int64_t observed, int64_t wanted, int64_t replicas,
                         int64_t updated, int64_t available) {
-  return json::object{
-      {"metadata", json::object{{"name", "web"}, {"generation", generation}}},
-      {"spec", json::object{{"replicas", wanted}}},
-      {"status", json::object{{"observedGeneration", observed},
-                              {"replicas", replicas},
-                              {"updatedReplicas", updated},
-                              {"availableReplicas", available}}}};
+  return json::object{{"metadata", json::object{{"name", "web"}, {"generation", generation}}},
+                      {"spec", json::object{{"replicas", wanted}}},
+                      {"status", json::object{{"observedGeneration", observed},
+                                              {"replicas", replicas},
+                                              {"updatedReplicas", updated},
+                                              {"availableReplicas", available}}}};
 }
 
 TEST(Rollout, FollowsKubectlRolloutStatus) {
   EXPECT_EQ(rollout_of(deployment(3, 2, 3, 3, 3, 3)).state, Rollout::State::kWaiting);
-  EXPECT_NE(rollout_of(deployment(3, 2, 3, 3, 3, 3)).message.find("spec update"), std::string::npos);
-  EXPECT_EQ(rollout_of(deployment(3, 3, 3, 4, 1, 1)).message, "1 of 3 new replicas have been updated");
-  EXPECT_EQ(rollout_of(deployment(3, 3, 3, 4, 3, 3)).message, "1 old replicas are pending termination");
-  EXPECT_EQ(rollout_of(deployment(3, 3, 3, 3, 3, 2)).message, "2 of 3 updated replicas are available");
+  EXPECT_NE(rollout_of(deployment(3, 2, 3, 3, 3, 3)).message.find("spec update"),
+            std::string::npos);
+  EXPECT_EQ(rollout_of(deployment(3, 3, 3, 4, 1, 1)).message,
+            "1 of 3 new replicas have been updated");
+  EXPECT_EQ(rollout_of(deployment(3, 3, 3, 4, 3, 3)).message,
+            "1 old replicas are pending termination");
+  EXPECT_EQ(rollout_of(deployment(3, 3, 3, 3, 3, 2)).message,
+            "2 of 3 updated replicas are available");
   const Rollout done = rollout_of(deployment(3, 3, 3, 3, 3, 3));
   EXPECT_EQ(done.state, Rollout::State::kDone);
   EXPECT_EQ(done.message, "deployment \"web\" successfully rolled out");
@@ -33,7 +36,8 @@ TEST(Rollout, FollowsKubectlRolloutStatus) {
 TEST(Rollout, ProgressDeadlineExceededFails) {
   json::object d = deployment(2, 2, 3, 4, 1, 0);
   d["status"].as_object()["conditions"] = json::array{
-      json::object{{"type", "Available"}, {"status", "False"}, {"reason", "MinimumReplicasUnavailable"}},
+      json::object{
+          {"type", "Available"}, {"status", "False"}, {"reason", "MinimumReplicasUnavailable"}},
       json::object{{"type", "Progressing"},
                    {"status", "False"},
                    {"reason", "ProgressDeadlineExceeded"},
@@ -59,10 +63,12 @@ TEST(Rollout, PatchMergesOneContainerByNameAndMarksTheDeploy) {
   EXPECT_EQ(containers[0].at("name").as_string(), "app");
   EXPECT_EQ(containers[0].at("image").as_string(), "registry/web:1.2.0");
   EXPECT_EQ(containers[0].at("env").as_array()[0].at("name").as_string(), "GREETING");
-  EXPECT_EQ(spec.at("template").at("metadata").at("annotations").at(kDeployAnnotation).as_string(), "d-1#2");
+  EXPECT_EQ(spec.at("template").at("metadata").at("annotations").at(kDeployAnnotation).as_string(),
+            "d-1#2");
   EXPECT_EQ(deploy_key_of(patch.as_object()), "d-1#2");
   input.replicas = 0;
-  EXPECT_FALSE(json::parse(strategic_merge_patch(input)).at("spec").as_object().contains("replicas"));
+  EXPECT_FALSE(
+      json::parse(strategic_merge_patch(input)).at("spec").as_object().contains("replicas"));
 }
 
 }  // namespace

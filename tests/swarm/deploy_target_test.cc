@@ -1,5 +1,7 @@
 // The Swarm deploy target against tests/peers/portainer (a test peer speaking
 // Portainer's API and its Docker proxy over a real socket).
+#include "adapters/swarm/deploy_target.h"
+
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -10,7 +12,6 @@
 #include <future>
 
 #include "adapters/http/http_client.h"
-#include "adapters/swarm/deploy_target.h"
 
 namespace wharf::swarm {
 namespace {
@@ -30,7 +31,8 @@ class PortainerPeer {
     close(out[1]);
     FILE* in = fdopen(out[0], "r");
     char line[256] = {};
-    if (fgets(line, sizeof line, in) == nullptr) throw std::runtime_error("the Portainer peer did not start");
+    if (fgets(line, sizeof line, in) == nullptr)
+      throw std::runtime_error("the Portainer peer did not start");
     fclose(in);
     std::string text(line);
     url_ = "http://" + text.substr(text.find("127.0.0.1:"));
@@ -50,7 +52,8 @@ class PortainerPeer {
     if (!r || r->status >= 300) throw std::runtime_error("peer: POST " + path + " failed");
   }
   void create(const std::string& name, const std::string& image) {
-    post("/peer/services", boost::json::serialize(boost::json::object{{"name", name}, {"image", image}}));
+    post("/peer/services",
+         boost::json::serialize(boost::json::object{{"name", name}, {"image", image}}));
   }
   boost::json::object inspect(const std::string& name) {
     http_client::Request req;
@@ -107,7 +110,8 @@ engine::DeployOutcome deploy(SwarmDeployTarget& target, const engine::DeployJob&
 }
 
 std::string image_of(const boost::json::object& service) {
-  return std::string(service.at("Spec").at("TaskTemplate").at("ContainerSpec").at("Image").as_string());
+  return std::string(
+      service.at("Spec").at("TaskTemplate").at("ContainerSpec").at("Image").as_string());
 }
 
 TEST(SwarmDeployTarget, UpdatesTheServiceAndWaitsForCompletion) {
@@ -120,10 +124,12 @@ TEST(SwarmDeployTarget, UpdatesTheServiceAndWaitsForCompletion) {
   EXPECT_EQ(image_of(service), "registry.example/web:1.1.0");
   EXPECT_EQ(service.at("UpdateStatus").at("State").as_string(), "completed");
   // The full spec went back: the env kept what it had and gained the config.
-  EXPECT_EQ(boost::json::serialize(service.at("Spec").at("TaskTemplate").at("ContainerSpec").at("Env")),
-            R"(["GREETING=hello","KEEP=1"])");
-  EXPECT_EQ(service.at("PreviousSpec").at("TaskTemplate").at("ContainerSpec").at("Image").as_string(),
-            "registry.example/web:1.0.0");
+  EXPECT_EQ(
+      boost::json::serialize(service.at("Spec").at("TaskTemplate").at("ContainerSpec").at("Env")),
+      R"(["GREETING=hello","KEEP=1"])");
+  EXPECT_EQ(
+      service.at("PreviousSpec").at("TaskTemplate").at("ContainerSpec").at("Image").as_string(),
+      "registry.example/web:1.0.0");
 }
 
 TEST(SwarmDeployTarget, ARepeatedStartWatchesWithoutUpdatingAgain) {
@@ -153,7 +159,8 @@ TEST(SwarmDeployTarget, APausedUpdateFailsTheDeployWithTheDaemonsMessage) {
   SwarmDeployTarget target(std::chrono::milliseconds(50));
   const auto outcome = deploy(target, job("web-d", "crashloop"));
   EXPECT_FALSE(outcome.succeeded);
-  EXPECT_EQ(outcome.reason, "service update paused: update paused due to failure or early termination of task x1");
+  EXPECT_EQ(outcome.reason,
+            "service update paused: update paused due to failure or early termination of task x1");
 }
 
 TEST(SwarmDeployTarget, CredentialsAndSessions) {
@@ -177,7 +184,8 @@ TEST(SwarmDeployTarget, CredentialsAndSessions) {
 
   const auto missing = deploy(target, job("no-such-service", "1.0.0"));
   EXPECT_FALSE(missing.succeeded);
-  EXPECT_NE(missing.reason.find("HTTP 404: service no-such-service not found"), std::string::npos) << missing.reason;
+  EXPECT_NE(missing.reason.find("HTTP 404: service no-such-service not found"), std::string::npos)
+      << missing.reason;
 }
 
 }  // namespace

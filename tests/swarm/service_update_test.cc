@@ -1,7 +1,7 @@
 // The full-spec rewrite and the UpdateStatus verdict (pure).
-#include <gtest/gtest.h>
-
 #include "adapters/swarm/service_update.h"
+
+#include <gtest/gtest.h>
 
 namespace wharf::swarm {
 namespace {

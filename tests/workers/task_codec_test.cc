@@ -1,8 +1,8 @@
 // What a worker receives is exactly what the process manager asked for, and
 // what serve receives is exactly what the runner reported.
-#include <gtest/gtest.h>
-
 #include "adapters/workers/task_codec.h"
+
+#include <gtest/gtest.h>
 
 namespace wharf::workers {
 namespace {
@@ -76,7 +76,8 @@ TEST(TaskCodec, OutcomesAndProgressRoundTrip) {
   EXPECT_EQ(build_back.exit_code, 2);
   EXPECT_EQ(build_back.duration_ms, 1234u);
 
-  engine::DeployOutcome deploy_back = from_proto(to_proto(engine::DeployOutcome{true, "http://h", ""}));
+  engine::DeployOutcome deploy_back =
+      from_proto(to_proto(engine::DeployOutcome{true, "http://h", ""}));
   EXPECT_TRUE(deploy_back.succeeded);
   EXPECT_EQ(deploy_back.url, "http://h");
 
@@ -88,7 +89,8 @@ TEST(TaskCodec, OutcomesAndProgressRoundTrip) {
   EXPECT_EQ(tests_back.results[0].name(), "smoke");
   EXPECT_EQ(tests_back.reason, "smoke failed");
 
-  engine::StepProgress started{engine::StepProgress::Kind::kStarted, "local:42", "/l", "running", 10};
+  engine::StepProgress started{engine::StepProgress::Kind::kStarted, "local:42", "/l", "running",
+                               10};
   engine::StepProgress back = from_proto(to_proto(started));
   EXPECT_EQ(back.kind, engine::StepProgress::Kind::kStarted);
   EXPECT_EQ(back.external_id, "local:42");

@@ -2,6 +2,8 @@
 // fake ports on the worker side: jobs arrive intact, outcomes and progress
 // come back to the right callbacks, cancels reach the running task, and a
 // task is committed only once its outcome is on the result topic.
+#include "adapters/workers/task_worker.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -9,7 +11,6 @@
 
 #include "adapters/kafka/embedded_cluster.h"
 #include "adapters/workers/task_dispatcher.h"
-#include "adapters/workers/task_worker.h"
 #include "tests/runtime/fake_ports.h"
 #include "tests/runtime/runtime_fixture.h"
 

@@ -4,8 +4,8 @@
 // which adopts the build still running (its process outlives the worker)
 // instead of starting it again. Every run finishes; DATA/sideeffects.log shows
 // each build and deploy started exactly once.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
