@@ -30,6 +30,7 @@ struct ServeConfig {
   std::string listen = "127.0.0.1";
   int port = 8080;
   int threads = 0;  // 0 = one per core
+  int response_cache_entries = 4096;  // 0 = off
   std::string brokers;  // empty = embedded Kafka (librdkafka mock cluster)
   std::string topic = "wharf.events";
   bool relay = true;
@@ -234,6 +235,7 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   server_config.listen = config.listen;
   server_config.port = static_cast<uint16_t>(config.port);
   server_config.threads = static_cast<unsigned>(config.threads);
+  server_config.response_cache_entries = static_cast<size_t>(config.response_cache_entries);
   api::Server server(server_config, services);
   register_component_metrics(server.metrics(), log, **projections, relay.get(),
                              gerrit_service.get());
@@ -274,6 +276,12 @@ void register_serve_commands(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--threads", config->threads, "HTTP worker threads (0 = one per core)")
       ->envname("WHARF_THREADS")
+      ->capture_default_str();
+  cmd->add_option("--response-cache", config->response_cache_entries,
+                  "rendered answers kept for repeated reads while the log head stands still "
+                  "(entries; 0 = off)")
+      ->envname("WHARF_RESPONSE_CACHE")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--kafka-brokers", config->brokers,
                   "Kafka bootstrap servers; empty = embedded in-process cluster")
