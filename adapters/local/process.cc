@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <string_view>
 #include <thread>
 
 extern char** environ;
@@ -158,10 +159,18 @@ Expected<RunResult, std::string> run_to_completion(const ProcessSpec& spec,
 bool process_alive(pid_t pid) {
   if (pid <= 0) return false;
   if (kill(pid, 0) != 0 && errno == ESRCH) return false;
-  // A zombie still answers kill(); /proc says what it really is.
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  if (!stat) return false;
-  std::string content((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  // A zombie still answers kill(); /proc says what it really is. Read with
+  // read(2), not a stream: a process that vanishes between open and read
+  // fails the read with ESRCH, which libstdc++'s filebuf turns into an
+  // exception.
+  const std::string path = "/proc/" + std::to_string(pid) + "/stat";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buffer[1024];
+  const ssize_t n = ::read(fd, buffer, sizeof buffer);
+  ::close(fd);
+  if (n <= 0) return false;  // gone meanwhile
+  const std::string_view content(buffer, static_cast<size_t>(n));
   auto close_paren = content.rfind(')');
   if (close_paren == std::string::npos || close_paren + 2 >= content.size()) return true;
   char state = content[close_paren + 2];
