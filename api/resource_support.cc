@@ -1,5 +1,7 @@
 #include "api/resource_support.h"
 
+#include <algorithm>
+
 #include <boost/json/parse.hpp>
 
 #include "api/api_error.h"
@@ -95,6 +97,14 @@ projections::QueryOptions query_options(const Context& ctx) {
   projections::QueryOptions options;
   options.min_position = ctx.query_uint("min_position").value_or(0);
   options.timeout = ctx.app.config().min_position_wait;
+  // A command (any method but GET/HEAD) acts on the state as the log has it
+  // now: what the client's previous request appended may not have reached
+  // the projections yet, so wait (bounded) for the head instead of answering
+  // 404 for a run or version that exists.
+  const auto method = ctx.request.method();
+  if (method != http::verb::get && method != http::verb::head) {
+    options.min_position = std::max(options.min_position, ctx.app.services().store.head_position());
+  }
   if (auto at = ctx.query_value("at")) {
     auto with = projections::with_at(options, *at);
     if (!with) {

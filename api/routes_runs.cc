@@ -1,8 +1,6 @@
 // Pipeline runs of a project: list with filters, one run with its step
 // timeline, cancel / retry / approve, and step logs by byte offset (like
 // Jenkins' progressive text: ask again from X-Next-Offset while X-More-Data).
-#include <algorithm>
-
 #include "adapters/runtime/step_logs.h"
 #include "api/api_error.h"
 #include "api/resource_support.h"
@@ -17,13 +15,8 @@ constexpr size_t kMaxLogChunk = 1024 * 1024;
 
 // The run, checked to belong to the path's project (so a role on one project
 // never reaches another project's runs).
-views::RunView run_of_project(const Context& ctx, uint64_t* position = nullptr,
-                              bool latest = false) {
+views::RunView run_of_project(const Context& ctx, uint64_t* position = nullptr) {
   projections::QueryOptions options = query_options(ctx);
-  // A command acts on the run as the log has it now: a run created by the
-  // previous request may not have reached the projection yet, so wait
-  // (bounded) for the head instead of answering 404.
-  if (latest) options.min_position = std::max(options.min_position, ctx.app.services().store.head_position());
   auto answer = value_or_throw(queries(ctx).get_run(ctx.param("run"), options));
   if (answer.value.project_id() != ctx.param("project")) {
     throw not_found("run \"" + ctx.param("run") + "\" is not a run of project \"" +
@@ -72,21 +65,21 @@ Reply get_run(Context& ctx) {
 
 Reply cancel_run(Context& ctx) {
   auto body = JsonBody::parse(ctx.request.body(), {"reason"});
-  run_of_project(ctx, nullptr, true);
+  run_of_project(ctx);
   engine::CancelRun command{ctx.param("run"), body.optional_string("reason").value_or("")};
   return run_command(ctx, std::move(command));
 }
 
 Reply retry_step(Context& ctx) {
   auto body = JsonBody::parse(ctx.request.body(), {"reason"});
-  run_of_project(ctx, nullptr, true);
+  run_of_project(ctx);
   engine::RetryStep command{ctx.param("run"), body.optional_string("reason").value_or("")};
   return run_command(ctx, std::move(command));
 }
 
 Reply approve_gate(Context& ctx) {
   auto body = JsonBody::parse(ctx.request.body(), {"environment", "comment"});
-  auto run = run_of_project(ctx, nullptr, true);
+  auto run = run_of_project(ctx);
   engine::Approve command;
   command.run_id = ctx.param("run");
   command.environment = body.optional_string("environment").value_or(run.waiting_for_approval());
