@@ -4,7 +4,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <thread>
 
 #include "adapters/http/http_client.h"
 #include "adapters/kubernetes/rollout.h"
@@ -15,18 +14,6 @@ namespace json = boost::json;
 namespace {
 
 constexpr const char* kServiceAccountToken = "/var/run/secrets/kubernetes.io/serviceaccount/token";
-
-std::string setting(const wharf::v1::DeploySpec& spec, const char* key, std::string fallback = {}) {
-  auto it = spec.target_settings().find(key);
-  return it != spec.target_settings().end() && !it->second.empty() ? it->second : fallback;
-}
-
-std::string replace_all(std::string text, const std::string& from, const std::string& to) {
-  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
-    text.replace(at, from.size(), to);
-  }
-  return text;
-}
 
 std::string read_token(const std::string& path) {
   std::ifstream in(path);
@@ -77,6 +64,7 @@ class Cluster {
 
 Expected<ClusterTarget, std::string> cluster_target_of(const wharf::v1::DeploySpec& spec) {
   ClusterTarget t;
+  using remote_deploy::setting;
   t.api_url = setting(spec, "api_url");
   t.deployment = setting(spec, "deployment");
   if (t.api_url.empty()) return unexpected(std::string("kubernetes target needs settings.api_url"));
@@ -84,9 +72,7 @@ Expected<ClusterTarget, std::string> cluster_target_of(const wharf::v1::DeploySp
     return unexpected(std::string("kubernetes target needs settings.deployment"));
   t.ns = setting(spec, "namespace", "default");
   t.container = setting(spec, "container", t.deployment);
-  t.image = setting(spec, "image", spec.artifact_uri());
-  t.image = replace_all(replace_all(t.image, "{version}", spec.version()), "{digest}",
-                        spec.artifact_digest());
+  t.image = remote_deploy::image_of(spec);
   if (t.image.empty())
     return unexpected(std::string("kubernetes target needs settings.image or an artifact_uri"));
   t.token = setting(spec, "token");
@@ -100,41 +86,24 @@ Expected<ClusterTarget, std::string> cluster_target_of(const wharf::v1::DeploySp
   t.ca_file = setting(spec, "ca_file");
   t.insecure = setting(spec, "insecure_skip_tls_verify") == "true";
   t.url = setting(spec, "url");
-  const std::string timeout = setting(spec, "rollout_timeout_s");
-  if (!timeout.empty()) t.rollout_timeout = std::chrono::seconds(std::stoll(timeout));
+  t.rollout_timeout = remote_deploy::seconds_setting(spec, "rollout_timeout_s", t.rollout_timeout);
   return t;
 }
 
-KubernetesDeployTarget::KubernetesDeployTarget(std::chrono::milliseconds poll) : poll_(poll) {}
+KubernetesDeployTarget::KubernetesDeployTarget(std::chrono::milliseconds poll)
+    : poll_(poll), runner_("kubernetes", [this](remote_deploy::Deploy& d) { run(d); }) {}
 
-KubernetesDeployTarget::~KubernetesDeployTarget() {
-  tasks_.stop_and_join();
-}
-
-void KubernetesDeployTarget::start(const engine::DeployJob& job,
-                                   engine::Callbacks<engine::DeployOutcome> callbacks) {
-  auto active = jobs_.add(local::job_key(job.deploy_id, job.attempt), std::move(callbacks));
-  if (!active) return;  // joined the same key in progress
-  tasks_.run([this, job, active] { run(job, active); });
-}
-
-void KubernetesDeployTarget::cancel(const std::string& deploy_id, uint32_t attempt) {
-  jobs_.cancel(local::job_key(deploy_id, attempt));
-}
-
-void KubernetesDeployTarget::run(const engine::DeployJob& job, std::shared_ptr<Jobs::Job> active) {
-  const std::string key = local::job_key(job.deploy_id, job.attempt);
-  auto fail = [&](const std::string& reason) {
-    spdlog::warn("kubernetes: deploy {} failed: {}", key, reason);
-    jobs_.finish(key, {false, "", reason});
-  };
+void KubernetesDeployTarget::run(remote_deploy::Deploy& deploy) {
+  const engine::DeployJob& job = deploy.job();
+  const std::string& key = deploy.key();
   auto target = cluster_target_of(job.spec);
-  if (!target) return fail(target.error());
+  if (!target) return deploy.fail(target.error());
   Cluster cluster(*target);
   const std::string where = target->ns + "/" + target->deployment;
+  const std::string external_id = "k8s:" + where;
 
   auto current = cluster.call("GET", "", "");
-  if (!current) return fail(current.error());
+  if (!current) return deploy.fail(current.error());
   if (deploy_key_of(*current) != key) {
     PatchInput patch{target->container,
                      target->image,
@@ -144,41 +113,26 @@ void KubernetesDeployTarget::run(const engine::DeployJob& job, std::shared_ptr<J
                      {job.spec.config().begin(), job.spec.config().end()}};
     auto patched = cluster.call("PATCH", "application/strategic-merge-patch+json",
                                 strategic_merge_patch(patch));
-    if (!patched) return fail(patched.error());
+    if (!patched) return deploy.fail(patched.error());
     spdlog::info("kubernetes: deploy {} patched {} to {}", key, where, target->image);
-    jobs_.progress(key, {engine::StepProgress::Kind::kStarted, "k8s:" + where, "",
-                         "patched " + where + " to " + target->image, 0});
+    deploy.progress(engine::StepProgress::Kind::kStarted, external_id,
+                    "patched " + where + " to " + target->image);
   } else {
-    jobs_.progress(key, {engine::StepProgress::Kind::kStarted, "k8s:" + where, "",
-                         "already patched; watching the rollout of " + where, 0});
+    deploy.progress(engine::StepProgress::Kind::kStarted, external_id,
+                    "already patched; watching the rollout of " + where);
   }
 
-  const auto deadline = std::chrono::steady_clock::now() + target->rollout_timeout;
-  std::string last_message;
-  while (!tasks_.stopping()) {
-    if (active->cancel.load())
-      return fail("cancelled while rolling out (the cluster keeps the new spec)");
+  remote_deploy::Watch how{external_id, "rollout of " + where,
+                           poll_,       target->rollout_timeout,
+                           target->url, " (the cluster keeps the new spec)"};
+  remote_deploy::watch(deploy, how, [&]() -> Expected<remote_deploy::Verdict, std::string> {
     auto now = cluster.call("GET", "", "");
-    if (!now) return fail(now.error());
-    if (deploy_key_of(*now) != key)
-      return fail("another deploy replaced " + where + " during the rollout");
-    const Rollout rollout = rollout_of(*now);
-    if (rollout.state == Rollout::State::kDone) {
-      jobs_.finish(key, {true, target->url, ""});
-      return;
+    if (!now) return unexpected(now.error());
+    if (deploy_key_of(*now) != key) {
+      return unexpected("another deploy replaced " + where + " during the rollout");
     }
-    if (rollout.state == Rollout::State::kFailed) return fail(rollout.message);
-    if (rollout.message != last_message) {
-      jobs_.progress(
-          key, {engine::StepProgress::Kind::kProgress, "k8s:" + where, "", rollout.message, 0});
-      last_message = rollout.message;
-    }
-    if (std::chrono::steady_clock::now() > deadline) {
-      return fail("rollout of " + where + " not done after " +
-                  std::to_string(target->rollout_timeout.count()) + " s: " + rollout.message);
-    }
-    std::this_thread::sleep_for(poll_);
-  }
+    return rollout_of(*now);
+  });
 }
 
 }  // namespace wharf::kubernetes

@@ -20,15 +20,10 @@
 // annotation wharf.dev/deploy, so a repeated start (after a wharf or worker
 // restart) only watches the rollout it already asked for. A rollback is a
 // deploy of the recorded spec, so it patches the old image back.
-#include <atomic>
 #include <chrono>
-#include <map>
-#include <memory>
-#include <mutex>
 #include <string>
 
-#include "adapters/local/active_jobs.h"
-#include "adapters/local/task_group.h"
+#include "adapters/remote_deploy/remote_deploy.h"
 #include "engine/ports.h"
 #include "events/expected.h"
 
@@ -46,21 +41,22 @@ Expected<ClusterTarget, std::string> cluster_target_of(const wharf::v1::DeploySp
 class KubernetesDeployTarget final : public engine::DeployTarget {
  public:
   explicit KubernetesDeployTarget(std::chrono::milliseconds poll = std::chrono::seconds(1));
-  ~KubernetesDeployTarget() override;  // stops watching; rollouts go on in the cluster
 
   void start(const engine::DeployJob& job,
-             engine::Callbacks<engine::DeployOutcome> callbacks) override;
+             engine::Callbacks<engine::DeployOutcome> callbacks) override {
+    runner_.start(job, std::move(callbacks));
+  }
   // Stops watching and reports the deploy as failed; the cluster keeps the
   // patched spec (Kubernetes has no "undo this patch"): roll back to undo.
-  void cancel(const std::string& deploy_id, uint32_t attempt) override;
+  void cancel(const std::string& deploy_id, uint32_t attempt) override {
+    runner_.cancel(deploy_id, attempt);
+  }
 
  private:
-  using Jobs = local::ActiveJobs<engine::DeployOutcome>;
-  void run(const engine::DeployJob& job, std::shared_ptr<Jobs::Job> active);
+  void run(remote_deploy::Deploy& deploy);
 
   std::chrono::milliseconds poll_;
-  Jobs jobs_;
-  local::TaskGroup tasks_;
+  remote_deploy::DeployRunner runner_;  // last: joins the threads that use the above
 };
 
 }  // namespace wharf::kubernetes

@@ -6,17 +6,13 @@
 #include <map>
 #include <string>
 
-#include "engine/ports.h"
+#include "adapters/remote_deploy/remote_deploy.h"
 
 namespace wharf::kubernetes {
 
 inline constexpr const char* kDeployAnnotation = "wharf.dev/deploy";  // "<deploy id>#<attempt>"
 
-struct Rollout {
-  enum class State { kWaiting, kDone, kFailed };
-  State state = State::kWaiting;
-  std::string message;  // for progress lines and failure reasons
-};
+using Rollout = remote_deploy::Verdict;
 
 // The verdict on a Deployment object (GET …/deployments/{name}):
 // waiting while the controller has not observed the latest generation, or

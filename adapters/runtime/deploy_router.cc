@@ -20,6 +20,17 @@ void DeployRouter::start(const engine::DeployJob& job,
     std::lock_guard lock(mutex_);
     by_deploy_[job.deploy_id] = &target;
   }
+  // Forget the route once the deploy has its outcome, so the map holds only
+  // deploys in flight.
+  auto done = std::move(callbacks.done);
+  callbacks.done = [this, id = job.deploy_id,
+                    done = std::move(done)](const engine::DeployOutcome& o) {
+    {
+      std::lock_guard lock(mutex_);
+      by_deploy_.erase(id);
+    }
+    if (done) done(o);
+  };
   target.start(job, std::move(callbacks));
 }
 

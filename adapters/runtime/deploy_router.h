@@ -27,7 +27,7 @@ class DeployRouter final : public engine::DeployTarget {
   engine::DeployTarget& kubernetes_;
   engine::DeployTarget& swarm_;
   std::mutex mutex_;
-  std::map<std::string, engine::DeployTarget*> by_deploy_;  // for cancel
+  std::map<std::string, engine::DeployTarget*> by_deploy_;  // deploys in flight, for cancel
 };
 
 }  // namespace wharf::runtime

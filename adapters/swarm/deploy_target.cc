@@ -2,8 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <thread>
-
 #include "adapters/http/http_client.h"
 #include "adapters/swarm/service_update.h"
 
@@ -11,18 +9,6 @@ namespace wharf::swarm {
 namespace json = boost::json;
 
 namespace {
-
-std::string setting(const wharf::v1::DeploySpec& spec, const char* key, std::string fallback = {}) {
-  auto it = spec.target_settings().find(key);
-  return it != spec.target_settings().end() && !it->second.empty() ? it->second : fallback;
-}
-
-std::string replace_all(std::string text, const std::string& from, const std::string& to) {
-  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
-    text.replace(at, from.size(), to);
-  }
-  return text;
-}
 
 // Portainer's API with one login per deploy (renewed once when a JWT expires).
 class Portainer {
@@ -119,6 +105,7 @@ uint64_t version_of(const json::object& service) {
 }  // namespace
 
 Expected<PortainerTarget, std::string> portainer_target_of(const wharf::v1::DeploySpec& spec) {
+  using remote_deploy::setting;
   PortainerTarget t;
   t.portainer_url = setting(spec, "portainer_url");
   t.service = setting(spec, "service");
@@ -133,52 +120,33 @@ Expected<PortainerTarget, std::string> portainer_target_of(const wharf::v1::Depl
     return unexpected(
         std::string("swarm target needs settings.api_key or settings.username/password"));
   }
-  t.image = setting(spec, "image", spec.artifact_uri());
-  t.image = replace_all(replace_all(t.image, "{version}", spec.version()), "{digest}",
-                        spec.artifact_digest());
+  t.image = remote_deploy::image_of(spec);
   if (t.image.empty())
     return unexpected(std::string("swarm target needs settings.image or an artifact_uri"));
   t.ca_file = setting(spec, "ca_file");
   t.insecure = setting(spec, "insecure_skip_tls_verify") == "true";
   t.url = setting(spec, "url");
-  const std::string timeout = setting(spec, "update_timeout_s");
-  if (!timeout.empty()) t.update_timeout = std::chrono::seconds(std::stoll(timeout));
+  t.update_timeout = remote_deploy::seconds_setting(spec, "update_timeout_s", t.update_timeout);
   return t;
 }
 
-SwarmDeployTarget::SwarmDeployTarget(std::chrono::milliseconds poll) : poll_(poll) {}
+SwarmDeployTarget::SwarmDeployTarget(std::chrono::milliseconds poll)
+    : poll_(poll), runner_("swarm", [this](remote_deploy::Deploy& d) { run(d); }) {}
 
-SwarmDeployTarget::~SwarmDeployTarget() {
-  tasks_.stop_and_join();
-}
-
-void SwarmDeployTarget::start(const engine::DeployJob& job,
-                              engine::Callbacks<engine::DeployOutcome> callbacks) {
-  auto active = jobs_.add(local::job_key(job.deploy_id, job.attempt), std::move(callbacks));
-  if (!active) return;
-  tasks_.run([this, job, active] { run(job, active); });
-}
-
-void SwarmDeployTarget::cancel(const std::string& deploy_id, uint32_t attempt) {
-  jobs_.cancel(local::job_key(deploy_id, attempt));
-}
-
-void SwarmDeployTarget::run(const engine::DeployJob& job, std::shared_ptr<Jobs::Job> active) {
-  const std::string key = local::job_key(job.deploy_id, job.attempt);
-  auto fail = [&](const std::string& reason) {
-    spdlog::warn("swarm: deploy {} failed: {}", key, reason);
-    jobs_.finish(key, {false, "", reason});
-  };
+void SwarmDeployTarget::run(remote_deploy::Deploy& deploy) {
+  const engine::DeployJob& job = deploy.job();
+  const std::string& key = deploy.key();
   auto target = portainer_target_of(job.spec);
-  if (!target) return fail(target.error());
+  if (!target) return deploy.fail(target.error());
   Portainer portainer(*target);
   const std::string where = target->service + " (Portainer endpoint " + target->endpoint_id + ")";
+  const std::string external_id = "swarm:" + target->service;
 
   auto service = inspect(portainer, where);
-  if (!service) return fail(service.error());
+  if (!service) return deploy.fail(service.error());
   if (deploy_key_of(*service) == key) {
-    jobs_.progress(key, {engine::StepProgress::Kind::kStarted, "swarm:" + target->service, "",
-                         "already updated; watching " + where, 0});
+    deploy.progress(engine::StepProgress::Kind::kStarted, external_id,
+                    "already updated; watching " + where);
   } else {
     const SpecChange change{target->image,
                             key,
@@ -192,46 +160,32 @@ void SwarmDeployTarget::run(const engine::DeployJob& job, std::shared_ptr<Jobs::
           "POST",
           portainer.service_path() + "/update?version=" + std::to_string(version_of(*service)),
           body);
-      if (!response) return fail(response.error());
+      if (!response) return deploy.fail(response.error());
       if (response->status == 200) break;
       const bool stale =
           response->status == 500 && response->body.find("out of sequence") != std::string::npos;
-      if (!stale || attempt >= 4)
-        return fail("update service " + where + ": " + http_client::describe(*response));
+      if (!stale || attempt >= 4) {
+        return deploy.fail("update service " + where + ": " + http_client::describe(*response));
+      }
       service = inspect(portainer, where);
-      if (!service) return fail(service.error());
+      if (!service) return deploy.fail(service.error());
     }
     spdlog::info("swarm: deploy {} updated {} to {}", key, where, target->image);
-    jobs_.progress(key, {engine::StepProgress::Kind::kStarted, "swarm:" + target->service, "",
-                         "updated " + where + " to " + target->image, 0});
+    deploy.progress(engine::StepProgress::Kind::kStarted, external_id,
+                    "updated " + where + " to " + target->image);
   }
 
-  const auto deadline = std::chrono::steady_clock::now() + target->update_timeout;
-  std::string last;
-  while (!tasks_.stopping()) {
-    if (active->cancel.load())
-      return fail("cancelled while updating (Swarm goes on with the update)");
+  remote_deploy::Watch how{external_id, "update of " + where,
+                           poll_,       target->update_timeout,
+                           target->url, " (Swarm goes on with the update)"};
+  remote_deploy::watch(deploy, how, [&]() -> Expected<remote_deploy::Verdict, std::string> {
     auto now = inspect(portainer, where);
-    if (!now) return fail(now.error());
-    if (deploy_key_of(*now) != key)
-      return fail("another deploy replaced " + where + " during the update");
-    const UpdateVerdict verdict = verdict_of(*now);
-    if (verdict.state == UpdateVerdict::State::kDone) {
-      jobs_.finish(key, {true, target->url, ""});
-      return;
+    if (!now) return unexpected(now.error());
+    if (deploy_key_of(*now) != key) {
+      return unexpected("another deploy replaced " + where + " during the update");
     }
-    if (verdict.state == UpdateVerdict::State::kFailed) return fail(verdict.message);
-    if (verdict.message != last) {
-      jobs_.progress(key, {engine::StepProgress::Kind::kProgress, "swarm:" + target->service, "",
-                           verdict.message, 0});
-      last = verdict.message;
-    }
-    if (std::chrono::steady_clock::now() > deadline) {
-      return fail("update of " + where + " not done after " +
-                  std::to_string(target->update_timeout.count()) + " s: " + verdict.message);
-    }
-    std::this_thread::sleep_for(poll_);
-  }
+    return verdict_of(*now);
+  });
 }
 
 }  // namespace wharf::swarm

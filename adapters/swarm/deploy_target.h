@@ -21,8 +21,7 @@
 #include <memory>
 #include <string>
 
-#include "adapters/local/active_jobs.h"
-#include "adapters/local/task_group.h"
+#include "adapters/remote_deploy/remote_deploy.h"
 #include "engine/ports.h"
 #include "events/expected.h"
 
@@ -40,21 +39,22 @@ Expected<PortainerTarget, std::string> portainer_target_of(const wharf::v1::Depl
 class SwarmDeployTarget final : public engine::DeployTarget {
  public:
   explicit SwarmDeployTarget(std::chrono::milliseconds poll = std::chrono::seconds(1));
-  ~SwarmDeployTarget() override;
 
   void start(const engine::DeployJob& job,
-             engine::Callbacks<engine::DeployOutcome> callbacks) override;
+             engine::Callbacks<engine::DeployOutcome> callbacks) override {
+    runner_.start(job, std::move(callbacks));
+  }
   // Stops watching and fails the deploy; Swarm goes on with the update
   // (roll back to undo).
-  void cancel(const std::string& deploy_id, uint32_t attempt) override;
+  void cancel(const std::string& deploy_id, uint32_t attempt) override {
+    runner_.cancel(deploy_id, attempt);
+  }
 
  private:
-  using Jobs = local::ActiveJobs<engine::DeployOutcome>;
-  void run(const engine::DeployJob& job, std::shared_ptr<Jobs::Job> active);
+  void run(remote_deploy::Deploy& deploy);
 
   std::chrono::milliseconds poll_;
-  Jobs jobs_;
-  local::TaskGroup tasks_;
+  remote_deploy::DeployRunner runner_;  // last: joins the threads that use the above
 };
 
 }  // namespace wharf::swarm

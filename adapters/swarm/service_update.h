@@ -6,6 +6,8 @@
 #include <map>
 #include <string>
 
+#include "adapters/remote_deploy/remote_deploy.h"
+
 namespace wharf::swarm {
 
 inline constexpr const char* kDeployLabel = "wharf.deploy";  // "<deploy id>#<attempt>"
@@ -26,11 +28,7 @@ boost::json::object updated_spec(const boost::json::object& service, const SpecC
 // The label wharf left on the service's Spec, or "".
 std::string deploy_key_of(const boost::json::object& service);
 
-struct UpdateVerdict {
-  enum class State { kWaiting, kDone, kFailed };
-  State state = State::kWaiting;
-  std::string message;
-};
+using UpdateVerdict = remote_deploy::Verdict;
 
 // completed = done; paused and rollback_* = failed (with the daemon's
 // message); updating or no UpdateStatus yet = waiting.

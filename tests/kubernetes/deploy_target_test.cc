@@ -3,16 +3,13 @@
 #include "adapters/kubernetes/deploy_target.h"
 
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <boost/json.hpp>
-#include <cstdio>
 #include <future>
 
 #include "adapters/http/http_client.h"
 #include "adapters/runtime/runtime.h"
+#include "tests/peers/python_peer.h"
 #include "tests/runtime/e2e_support.h"
 
 namespace wharf::kubernetes {
@@ -21,37 +18,14 @@ namespace {
 // The peer process; stopped at exit.
 class KubernetesPeer {
  public:
-  KubernetesPeer() {
-    int out[2];
-    if (pipe(out) != 0) throw std::runtime_error("pipe");
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], 1);
-      close(out[0]);
-      execl("/usr/bin/env", "env", "python3", WHARF_K8S_PEER, "--token", "s3cret", "--step", "0.15",
-            "--deadline", "1.5", nullptr);
-      _exit(127);
-    }
-    close(out[1]);
-    FILE* in = fdopen(out[0], "r");
-    char line[256] = {};
-    if (fgets(line, sizeof line, in) == nullptr)
-      throw std::runtime_error("the Kubernetes peer did not start");
-    fclose(in);
-    std::string text(line);
-    url_ = "http://" + text.substr(text.find("127.0.0.1:"));
-    while (!url_.empty() && (url_.back() == '\n' || url_.back() == '\r')) url_.pop_back();
-  }
-  ~KubernetesPeer() {
-    kill(pid_, SIGTERM);
-    waitpid(pid_, nullptr, 0);
-  }
-  const std::string& url() const { return url_; }
+  KubernetesPeer()
+      : process_(WHARF_K8S_PEER, {"--token", "s3cret", "--step", "0.15", "--deadline", "1.5"}) {}
+  const std::string& url() const { return process_.url(); }
 
   void create(const std::string& name, const std::string& image, int replicas = 2) {
     http_client::Request req;
     req.method = "POST";
-    req.url = url_ + "/peer/deployments";
+    req.url = url() + "/peer/deployments";
     req.body = boost::json::serialize(boost::json::object{
         {"name", name}, {"image", image}, {"replicas", replicas}, {"container", "app"}});
     auto r = http_client::send(req);
@@ -59,22 +33,21 @@ class KubernetesPeer {
   }
   boost::json::object get(const std::string& name) {
     http_client::Request req;
-    req.url = url_ + "/apis/apps/v1/namespaces/default/deployments/" + name;
+    req.url = url() + "/apis/apps/v1/namespaces/default/deployments/" + name;
     req.headers = {{"Authorization", "Bearer s3cret"}};
     auto r = http_client::send(req);
     return boost::json::parse(r.value().body).as_object();
   }
   int64_t patches(const std::string& name) {
     http_client::Request req;
-    req.url = url_ + "/peer/stats";
+    req.url = url() + "/peer/stats";
     auto stats = boost::json::parse(http_client::send(req).value().body).as_object();
     auto* n = stats.if_contains("default/" + name);
     return n ? n->as_int64() : 0;
   }
 
  private:
-  pid_t pid_ = 0;
-  std::string url_;
+  wharf::testing::PythonPeer process_;
 };
 
 KubernetesPeer& peer() {

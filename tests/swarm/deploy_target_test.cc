@@ -3,50 +3,24 @@
 #include "adapters/swarm/deploy_target.h"
 
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <boost/json.hpp>
-#include <cstdio>
 #include <future>
 
 #include "adapters/http/http_client.h"
+#include "tests/peers/python_peer.h"
 
 namespace wharf::swarm {
 namespace {
 
 class PortainerPeer {
  public:
-  PortainerPeer() {
-    int out[2];
-    if (pipe(out) != 0) throw std::runtime_error("pipe");
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], 1);
-      close(out[0]);
-      execl("/usr/bin/env", "env", "python3", WHARF_PORTAINER_PEER, "--step", "0.3", nullptr);
-      _exit(127);
-    }
-    close(out[1]);
-    FILE* in = fdopen(out[0], "r");
-    char line[256] = {};
-    if (fgets(line, sizeof line, in) == nullptr)
-      throw std::runtime_error("the Portainer peer did not start");
-    fclose(in);
-    std::string text(line);
-    url_ = "http://" + text.substr(text.find("127.0.0.1:"));
-    while (!url_.empty() && (url_.back() == '\n' || url_.back() == '\r')) url_.pop_back();
-  }
-  ~PortainerPeer() {
-    kill(pid_, SIGTERM);
-    waitpid(pid_, nullptr, 0);
-  }
-  const std::string& url() const { return url_; }
+  PortainerPeer() : process_(WHARF_PORTAINER_PEER, {"--step", "0.3"}) {}
+  const std::string& url() const { return process_.url(); }
   void post(const std::string& path, const std::string& body = "{}") {
     http_client::Request req;
     req.method = "POST";
-    req.url = url_ + path;
+    req.url = url() + path;
     req.body = body;
     auto r = http_client::send(req);
     if (!r || r->status >= 300) throw std::runtime_error("peer: POST " + path + " failed");
@@ -57,21 +31,20 @@ class PortainerPeer {
   }
   boost::json::object inspect(const std::string& name) {
     http_client::Request req;
-    req.url = url_ + "/api/endpoints/1/docker/v1.41/services/" + name;
+    req.url = url() + "/api/endpoints/1/docker/v1.41/services/" + name;
     req.headers = {{"X-API-Key", "ptr_testkey"}};
     return boost::json::parse(http_client::send(req).value().body).as_object();
   }
   int64_t updates(const std::string& name) {
     http_client::Request req;
-    req.url = url_ + "/peer/stats";
+    req.url = url() + "/peer/stats";
     auto stats = boost::json::parse(http_client::send(req).value().body).as_object();
     auto* n = stats.if_contains(name);
     return n ? n->as_int64() : 0;
   }
 
  private:
-  pid_t pid_ = 0;
-  std::string url_;
+  wharf::testing::PythonPeer process_;
 };
 
 PortainerPeer& peer() {
