@@ -111,6 +111,7 @@ App::App(const ServerConfig& config, Services& services, MetricsRegistry& metric
       metrics_(metrics),
       access_(services.store),
       response_cache_(config.response_cache_entries),
+      static_files_(config.ui_dir),
       requests_(metrics.counter("wharf_http_requests_total", "HTTP requests by route and status",
                                 {"method", "route", "status"})),
       latency_(metrics.histogram("wharf_http_request_duration_seconds",
@@ -119,6 +120,7 @@ App::App(const ServerConfig& config, Services& services, MetricsRegistry& metric
   add_event_routes(*this);
   add_access_routes(*this);
   add_webhook_routes(*this);
+  add_session_routes(*this);
   if (services.queries != nullptr && services.commands != nullptr) {
     add_project_routes(*this);
     add_run_routes(*this);
@@ -229,6 +231,12 @@ Reply App::dispatch(const Request& request, std::string& route_label) {
                        "request path has an invalid percent-escape");
   }
   if (match.kind == Kind::kNotFound) {
+    if (auto file = static_files_.serve(request, path)) {
+      route_label = "static";
+      Reply reply;
+      reply.response = std::move(*file);
+      return reply;
+    }
     return error_reply(request, http::status::not_found, "route_not_found",
                        "no route " + path, json::object{{"path", path}});
   }

@@ -17,6 +17,7 @@
 #include "api/metrics.h"
 #include "api/response_cache.h"
 #include "api/router.h"
+#include "api/static_files.h"
 #include "events/event_store.h"
 
 namespace wharf::runtime {
@@ -159,6 +160,7 @@ class App {
   MetricsRegistry& metrics_;
   AccessIndex access_;
   ResponseCache response_cache_;
+  StaticFiles static_files_;  // the web UI at / (config.ui_dir)
   Router<RouteDef> router_;
   Counter& requests_;
   Histogram& latency_;
@@ -178,5 +180,6 @@ void add_project_routes(App& app);   // needs queries + commands
 void add_run_routes(App& app);       // needs queries + commands (+ data_dir for logs)
 void add_environment_routes(App& app);
 void add_audit_routes(App& app);
+void add_session_routes(App& app);  // who am I, export downloads
 
 }  // namespace wharf::api

@@ -27,6 +27,9 @@ struct ServerConfig {
   // Rendered answers of the hottest read routes kept while the log's head
   // does not move (api/response_cache.h); 0 disables the cache.
   size_t response_cache_entries = 4096;
+  // Built web UI (ui/dist: index.html + assets/) served at / for every GET
+  // outside /api (api/static_files.h); empty = no UI.
+  std::string ui_dir;
 };
 
 }  // namespace wharf::api

@@ -31,6 +31,7 @@ struct ServeConfig {
   int port = 8080;
   int threads = 0;  // 0 = one per core
   int response_cache_entries = 4096;  // 0 = off
+  std::string ui_dir = WHARF_DEFAULT_UI_DIR;  // built web UI; empty = none
   std::string brokers;  // empty = embedded Kafka (librdkafka mock cluster)
   std::string topic = "wharf.events";
   bool relay = true;
@@ -236,6 +237,7 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   server_config.port = static_cast<uint16_t>(config.port);
   server_config.threads = static_cast<unsigned>(config.threads);
   server_config.response_cache_entries = static_cast<size_t>(config.response_cache_entries);
+  server_config.ui_dir = config.ui_dir;
   api::Server server(server_config, services);
   register_component_metrics(server.metrics(), log, **projections, relay.get(),
                              gerrit_service.get());
@@ -243,6 +245,15 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   server.start();
   spdlog::info("HTTP API listening on http://{}:{}/api/v1 (metrics at /metrics)", config.listen,
                server.port());
+  if (config.ui_dir.empty()) {
+    spdlog::info("web UI off (--ui-dir is empty)");
+  } else if (api::StaticFiles(config.ui_dir).built()) {
+    spdlog::info("web UI at http://{}:{}/ (from {})", config.listen, server.port(), config.ui_dir);
+  } else {
+    spdlog::warn("web UI not built: no index.html in {} (run scripts/build-ui); / answers a 404 "
+                 "page saying so",
+                 config.ui_dir);
+  }
 
   const int sig = shutdown.wait();
   spdlog::info("{} received: draining HTTP, stopping engine, relay and projections",
@@ -282,6 +293,10 @@ void register_serve_commands(CLI::App& app) {
                   "(entries; 0 = off)")
       ->envname("WHARF_RESPONSE_CACHE")
       ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--ui-dir", config->ui_dir,
+                  "built web UI (index.html + assets/) served at /; empty = no UI")
+      ->envname("WHARF_UI_DIR")
       ->capture_default_str();
   cmd->add_option("--kafka-brokers", config->brokers,
                   "Kafka bootstrap servers; empty = embedded in-process cluster")
