@@ -77,6 +77,11 @@ void AccessIndex::apply(const events::Envelope& event) {
   if (!run.empty() && !project_field.empty()) run_project_.emplace(run, project_field);
   const std::string deploy = payload_string(event, "deploy_id");
   if (!deploy.empty() && !project_field.empty()) deploy_project_.emplace(deploy, project_field);
+  if (std::string scope = project_of_locked(event); scope.empty()) {
+    last_unplaced_ = event.position();
+  } else {
+    last_change_[scope] = event.position();
+  }
 
   switch (p.kind_case()) {
     case wharf::v1::Payload::kTokenIssued: {
@@ -219,6 +224,12 @@ std::string AccessIndex::project_of_locked(const events::Envelope& event) const 
     if (stream.rfind(prefix, 0) == 0) return stream.substr(prefix.size());
   }
   return {};
+}
+
+uint64_t AccessIndex::last_change(const std::string& project) const {
+  std::shared_lock lock(mu_);
+  auto it = last_change_.find(project);
+  return std::max(last_unplaced_, it == last_change_.end() ? 0 : it->second);
 }
 
 std::string AccessIndex::project_of(const events::Envelope& event) const {

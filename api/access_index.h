@@ -12,6 +12,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "events/event_store.h"
@@ -77,6 +78,10 @@ class AccessIndex {
   std::string run_of(const events::Envelope& event) const;
   // Project of a deploy id seen in the log ("" if unknown).
   std::string project_of_deploy(const std::string& deploy_id) const;
+  // Newest folded position of an event of `project` or of an event placed in
+  // no project (which may concern any): an answer about `project` as of a
+  // position >= this is still the answer as of position() (response cache).
+  uint64_t last_change(const std::string& project) const;
   // May `who` see this event? Admins see all; others see events of projects
   // where they hold a role.
   bool can_see(const Principal& who, const events::Envelope& event) const;
@@ -107,6 +112,8 @@ class AccessIndex {
   std::map<std::string, std::string> run_project_;
   std::map<std::string, std::string> deploy_project_;
   std::map<std::string, PermissionRequestRecord> requests_;
+  std::unordered_map<std::string, uint64_t> last_change_;  // by project
+  uint64_t last_unplaced_ = 0;                             // events of no project
 };
 
 // "viewer", "deployer", "owner" <-> Role; "" / ROLE_UNSPECIFIED otherwise.

@@ -7,6 +7,7 @@
 #include "adapters/runtime/command_bus.h"
 #include "api/app.h"
 #include "api/json_input.h"
+#include "api/proto_json.h"
 #include "projections/queries.h"
 
 namespace wharf::api {
@@ -18,6 +19,8 @@ namespace views = wharf::views::v1;
 // "stream", "events":[{position,type}], and "run_id"/"deploy_id"/
 // "rollback_id"/"request_id" when the appended events carry them}.
 Reply run_command(Context& ctx, engine::Command command);
+// The same without the reply: the appended result, or the same errors thrown.
+runtime::CommandResult execute_command(Context& ctx, const engine::Command& command);
 
 // ?at= (position or RFC 3339 time) and ?min_position=.
 projections::QueryOptions query_options(const Context& ctx);
@@ -37,21 +40,45 @@ Reply view_reply(const Context& ctx, const google::protobuf::Message& message);
 // 200 with `body`, JSON text.
 Reply json_text_reply(const Context& ctx, std::string body);
 
-// view_reply for an answer that depends only on the log (and `key`, which
-// must name the route and every parameter that shapes the answer): served
-// from the App's ResponseCache while the log's head is where it was when the
-// answer was rendered. `compute` returns the view message (with position()).
+// view_reply for an answer about the route's {project} that depends only on
+// the log (and `key`, which must name the route and every parameter that
+// shapes the answer): served from the App's ResponseCache while no event of
+// that project (nor one placed in no project) was appended after the
+// position it was rendered as of, with "position" then the current head;
+// with ?at= only while the head has not moved. `compute` returns the view
+// message (with position()).
 template <typename Compute>
 Reply cached_view_reply(const Context& ctx, const std::string& key, Compute compute) {
   auto& cache = ctx.app.response_cache();
+  if (!cache.enabled()) return view_reply(ctx, compute());
   const uint64_t head = ctx.app.services().store.head_position();
-  if (auto body = cache.get(key, head)) return json_text_reply(ctx, *body);
-  const auto message = compute();
-  Reply reply = view_reply(ctx, message);
-  // Cached only when the answer is as of the head read before the query:
-  // then it is what the query answers until the next append.
-  if (message.position() == head) cache.put(key, head, reply.response.body());
-  return reply;
+  const bool exact = ctx.query_value("at").has_value();
+  // A min_position beyond the head is the query's to wait for (or refuse).
+  if (ctx.query_uint("min_position").value_or(0) <= head) {
+    auto& access = ctx.app.access();
+    access.refresh();  // folds at least up to `head`
+    if (access.position() >= head) {
+      if (auto body = cache.get(key, head, access.last_change(ctx.param("project")))) {
+        return json_text_reply(ctx, std::move(*body));
+      }
+    }
+  }
+  auto message = compute();
+  const uint64_t position = message.position();
+  // ?at= answers below the head stay uncached (an RFC 3339 time maps to a
+  // position the projections may not have reached yet).
+  if (!exact || position == head) {
+    message.set_position(ResponseCache::kPositionMark);
+    std::string marked;
+    marked.reserve(4096);
+    if (append_view_json(message, marked)) {
+      if (auto body = cache.put(key, position, exact, marked)) {
+        return json_text_reply(ctx, std::move(*body));
+      }
+    }
+    message.set_position(position);
+  }
+  return view_reply(ctx, message);
 }
 
 runtime::CommandBus& command_bus(const Context& ctx);

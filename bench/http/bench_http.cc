@@ -9,8 +9,11 @@
 //      WHARF_BENCH_CONNECTIONS (64), WHARF_BENCH_SSE_EVENTS (300),
 //      WHARF_BENCH_RESPONSE_CACHE (the server's response cache entries; default
 //      as `wharf serve`, 0 = off), WHARF_BENCH_WRITES_PER_S (0: events appended
-//      in the background during both sides' rounds; every append makes the
-//      response cache stale).
+//      in the background during both sides' rounds: deploy progress of a
+//      random project's staging deploy, which makes that project's cached
+//      answers stale), WHARF_BENCH_WRITES_UNPLACED=1 (the background events
+//      belong to no project instead: every cached answer goes stale on each,
+//      which is how the cache behaved before it was scoped per project).
 // Last stdout line: {"bench":"http","req_per_s":…,"baseline_req_per_s":…,"ratio":…,"p99_ms":…,…}
 #include <spdlog/spdlog.h>
 
@@ -202,8 +205,8 @@ class Load {
 
   void send(Conn& c) {
     if (Clock::now() >= end_) return;
-    c.req = http::request<http::empty_body>(http::verb::get,
-                                            targets_[c.rng() % targets_.size()], 11);
+    c.req =
+        http::request<http::empty_body>(http::verb::get, targets_[c.rng() % targets_.size()], 11);
     c.req.set(http::field::host, "127.0.0.1");
     c.req.set(http::field::authorization, "Bearer " + token_);
     c.sent = Clock::now();
@@ -216,7 +219,8 @@ class Load {
         const auto& res = c.parser->get();
         if (res.result() != http::status::ok) ++c.errors;
         c.bytes += res.body().size();
-        c.latencies.push_back(std::chrono::duration<double, std::milli>(Clock::now() - c.sent).count());
+        c.latencies.push_back(
+            std::chrono::duration<double, std::milli>(Clock::now() - c.sent).count());
         send(c);
       });
     });
@@ -235,7 +239,8 @@ class Load {
 class Baseline {
  public:
   Baseline(unsigned threads, std::string body)
-      : body_(std::move(body)), acceptor_(ioc_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+      : body_(std::move(body)),
+        acceptor_(ioc_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
     accept();
     for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
   }
@@ -250,17 +255,18 @@ class Baseline {
     Session(tcp::socket s, const std::string& body) : socket(std::move(s)), body(body) {}
     void read() {
       req = {};
-      http::async_read(socket, buffer, req, [self = shared_from_this()](beast::error_code ec, size_t) {
-        if (ec) return;
-        self->res = http::response<http::string_body>(http::status::ok, 11);
-        self->res.set(http::field::content_type, "application/json");
-        self->res.body() = self->body;
-        self->res.keep_alive(self->req.keep_alive());
-        self->res.prepare_payload();
-        http::async_write(self->socket, self->res, [self](beast::error_code ec2, size_t) {
-          if (!ec2) self->read();
-        });
-      });
+      http::async_read(
+          socket, buffer, req, [self = shared_from_this()](beast::error_code ec, size_t) {
+            if (ec) return;
+            self->res = http::response<http::string_body>(http::status::ok, 11);
+            self->res.set(http::field::content_type, "application/json");
+            self->res.body() = self->body;
+            self->res.keep_alive(self->req.keep_alive());
+            self->res.prepare_payload();
+            http::async_write(self->socket, self->res, [self](beast::error_code ec2, size_t) {
+              if (!ec2) self->read();
+            });
+          });
     }
     tcp::socket socket;
     const std::string& body;
@@ -287,8 +293,9 @@ double sse_latency_p99(uint16_t port, const std::string& token, events::EventSto
   asio::io_context ioc;
   tcp::socket socket(ioc);
   socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-  const std::string req = "GET /api/v1/events/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
-                          token + "\r\n\r\n";
+  const std::string req =
+      "GET /api/v1/events/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
+      "\r\n\r\n";
   asio::write(socket, asio::buffer(req));
   std::mutex mu;
   std::map<uint64_t, Clock::time_point> sent;
@@ -353,6 +360,7 @@ int main() {
   const size_t cache_entries =
       env_size("WHARF_BENCH_RESPONSE_CACHE", api::ServerConfig{}.response_cache_entries);
   const size_t writes_per_s = env_size("WHARF_BENCH_WRITES_PER_S", 0);
+  const bool writes_unplaced = env_size("WHARF_BENCH_WRITES_UNPLACED", 0) != 0;
 
   const auto dir = std::filesystem::temp_directory_path() /
                    ("wharf-bench-http-" + std::to_string(std::random_device{}()));
@@ -365,8 +373,10 @@ int main() {
   populate(**store, projects);
   auto runner = projections::ProjectionRunner::open((dir / "projections").string(), store->get());
   if (!runner) throw std::runtime_error(runner.error().message);
-  if (auto caught = (*runner)->catch_up(); !caught) throw std::runtime_error(caught.error().message);
-  if (auto started = (*runner)->start(); !started) throw std::runtime_error(started.error().message);
+  if (auto caught = (*runner)->catch_up(); !caught)
+    throw std::runtime_error(caught.error().message);
+  if (auto started = (*runner)->start(); !started)
+    throw std::runtime_error(started.error().message);
   std::fprintf(stderr, "bench_http: %zu projects, %llu events, ready in %.1f s\n", projects,
                static_cast<unsigned long long>((*store)->head_position()),
                std::chrono::duration<double>(Clock::now() - t0).count());
@@ -406,11 +416,14 @@ int main() {
     if (!writing) return;
     const auto period = std::chrono::microseconds(1'000'000 / writes_per_s);
     auto next = Clock::now();
+    std::mt19937 rng(7);
     while (writing) {
       v1::Payload p;
-      p.mutable_deploy_progressed()->set_deploy_id("bench-writes");
-      p.mutable_deploy_progressed()->set_percent(static_cast<uint32_t>(written % 100));
-      append(**store, "bench-writes", {p});
+      const std::string project = "proj" + std::to_string(rng() % projects);
+      auto* progressed = p.mutable_deploy_progressed();
+      progressed->set_deploy_id(writes_unplaced ? "bench-writes" : project + "-staging-d1");
+      progressed->set_percent(static_cast<uint32_t>(written % 100));
+      append(**store, writes_unplaced ? "bench-writes" : "env-" + project + "-staging", {p});
       ++written;
       next += period;
       std::this_thread::sleep_until(next);
@@ -424,15 +437,22 @@ int main() {
   }
   writing = false;
   writer.join();
-  std::fprintf(stderr, "wharf:    %.0f req/s, p50 %.2f ms, p99 %.2f ms, mean body %.0f B, errors %zu\n",
+  std::fprintf(stderr,
+               "wharf:    %.0f req/s, p50 %.2f ms, p99 %.2f ms, mean body %.0f B, errors %zu\n",
                ours.req_per_s, ours.p50_ms, ours.p99_ms, ours.mean_body, ours.errors);
   std::fprintf(stderr, "baseline: %.0f req/s, p50 %.2f ms, p99 %.2f ms\n", base.req_per_s,
                base.p50_ms, base.p99_ms);
-  std::fprintf(stderr, "response cache %zu entries (%zu now), %zu background writes\n",
-               cache_entries, server.app().response_cache().size(), written);
+  const auto& cache = server.app().response_cache();
+  std::fprintf(stderr,
+               "response cache %zu entries (%zu now, %llu hits, %llu misses), %zu background "
+               "writes (%s)\n",
+               cache_entries, cache.size(), static_cast<unsigned long long>(cache.hits()),
+               static_cast<unsigned long long>(cache.misses()), written,
+               writes_unplaced ? "no project" : "random projects");
 
   double sse_p99 = sse_latency_p99(server.port(), bearer, **store, sse_events);
-  std::fprintf(stderr, "sse:      event -> client p99 %.2f ms over %zu events\n", sse_p99, sse_events);
+  std::fprintf(stderr, "sse:      event -> client p99 %.2f ms over %zu events\n", sse_p99,
+               sse_events);
   server.stop();
   bus.stop();
   (*runner)->stop();
@@ -446,9 +466,9 @@ int main() {
       "\"projects\":%zu,\"connections\":%zu,\"threads\":%u,\"seconds\":%lld,"
       "\"req_per_s\":%.0f,\"baseline_req_per_s\":%.0f,\"ratio\":%.3f,\"p99_ms\":%.2f,"
       "\"baseline_p99_ms\":%.2f,\"body_bytes\":%.0f,\"errors\":%zu,\"sse_p99_ms\":%.2f,"
-      "\"response_cache\":%zu,\"writes_per_s\":%zu}\n",
+      "\"response_cache\":%zu,\"writes_per_s\":%zu,\"writes_unplaced\":%s}\n",
       projects, connections, threads, static_cast<long long>(seconds.count()), ours.req_per_s,
       base.req_per_s, ratio, ours.p99_ms, base.p99_ms, ours.mean_body, ours.errors, sse_p99,
-      cache_entries, writes_per_s);
+      cache_entries, writes_per_s, writes_unplaced ? "true" : "false");
   return ours.errors == 0 ? 0 : 1;
 }
