@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/slice_transform.h>
+#include <rocksdb/sst_file_writer.h>
 #include <rocksdb/table.h>
 
 #include <algorithm>
@@ -71,6 +72,7 @@ std::string projections_dir(const std::string& data_dir) {
 Expected<std::unique_ptr<ProjectionDb>, Error> ProjectionDb::open(
     const std::string& dir, const std::vector<std::string>& names) {
   std::unique_ptr<ProjectionDb> self(new ProjectionDb());
+  self->dir_ = dir;
   self->names_ = names;
   self->cf_options_ = column_family_options();
 
@@ -108,10 +110,12 @@ Expected<std::unique_ptr<ProjectionDb>, Error> ProjectionDb::open(
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(options, dir, descriptors, &handles, &raw);
-  if (!s.ok()) return fail(ErrorCode::kIo, "cannot open projections DB " + dir + ": " + s.ToString());
+  if (!s.ok())
+    return fail(ErrorCode::kIo, "cannot open projections DB " + dir + ": " + s.ToString());
   self->db_.reset(raw);
   self->handles_.assign(handles.begin() + 1, handles.begin() + 1 + names.size());
-  for (size_t i = 1 + names.size(); i < handles.size(); ++i) self->db_->DestroyColumnFamilyHandle(handles[i]);
+  for (size_t i = 1 + names.size(); i < handles.size(); ++i)
+    self->db_->DestroyColumnFamilyHandle(handles[i]);
   self->db_->DestroyColumnFamilyHandle(handles[0]);
 
   std::string format;
@@ -132,7 +136,8 @@ Expected<std::unique_ptr<ProjectionDb>, Error> ProjectionDb::open(
   } else if (!s.ok()) {
     return fail(ErrorCode::kIo, "projections DB " + dir + ": " + s.ToString());
   } else if (format != kFormat) {
-    return fail(ErrorCode::kCorruption, dir + " holds format '" + format + "', expected " + kFormat);
+    return fail(ErrorCode::kCorruption,
+                dir + " holds format '" + format + "', expected " + kFormat);
   }
   return self;
 }
@@ -176,7 +181,8 @@ Expected<std::string, Error> ProjectionDb::digest(const std::string& name) const
     hash_sized(ctx.get(), it->key());
     hash_sized(ctx.get(), it->value());
   }
-  if (!it->status().ok()) return fail(ErrorCode::kIo, "digest " + name + ": " + it->status().ToString());
+  if (!it->status().ok())
+    return fail(ErrorCode::kIo, "digest " + name + ": " + it->status().ToString());
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   EVP_DigestFinal_ex(ctx.get(), out, &n);
@@ -196,11 +202,63 @@ uint64_t ProjectionDb::checkpoint(const std::string& name) const {
   auto* handle = cf(name);
   if (handle == nullptr) return 0;
   std::string value;
-  auto s = db_->Get(rocksdb::ReadOptions(), handle, rocksdb::Slice(keys::kCheckpoint.data(),
-                                                                    keys::kCheckpoint.size()),
-                    &value);
+  auto s = db_->Get(rocksdb::ReadOptions(), handle,
+                    rocksdb::Slice(keys::kCheckpoint.data(), keys::kCheckpoint.size()), &value);
   if (!s.ok() || value.size() != 8) return 0;
   return keys::decode_position(value);
+}
+
+void ProjectionDb::clear_bulk_files() const {
+  std::error_code ec;
+  std::filesystem::remove_all(std::filesystem::path(dir_) / "bulk", ec);
+}
+
+Expected<void, Error> ProjectionDb::ingest(const std::string& name, BulkSink& sink) {
+  auto* handle = cf(name);
+  if (handle == nullptr) return fail(ErrorCode::kInvalidArgument, "unknown projection " + name);
+  if (sink.size() == 0) return {};
+  const auto bulk = std::filesystem::path(dir_) / "bulk";
+  std::error_code ec;
+  std::filesystem::create_directories(bulk, ec);
+  rocksdb::Options options(rocksdb::DBOptions(), cf_options_);
+  // The CPU a rebuild would spend compressing is the scarce resource; the
+  // files land uncompressed (later compactions compress what they rewrite).
+  options.compression_per_level.clear();
+  options.compression = rocksdb::kNoCompression;
+  options.bottommost_compression = rocksdb::kNoCompression;
+  constexpr uint64_t kFileBytes = 256ull << 20;
+  std::vector<std::string> files;
+  std::unique_ptr<rocksdb::SstFileWriter> writer;
+  rocksdb::Status status;
+  auto finish = [&] {
+    if (writer && status.ok()) status = writer->Finish();
+    writer.reset();
+  };
+  const bool drained = sink.drain_sorted([&](std::string_view key, std::string_view value) {
+    if (writer && writer->FileSize() >= kFileBytes) finish();
+    if (!status.ok()) return false;
+    if (!writer) {
+      writer = std::make_unique<rocksdb::SstFileWriter>(rocksdb::EnvOptions(), options, handle);
+      files.push_back((bulk / (name + "-" + std::to_string(files.size()) + ".sst")).string());
+      status = writer->Open(files.back());
+      if (!status.ok()) return false;
+    }
+    status = writer->Put(rocksdb::Slice(key.data(), key.size()),
+                         rocksdb::Slice(value.data(), value.size()));
+    return status.ok();
+  });
+  finish();
+  if (!drained || !status.ok()) {
+    for (const auto& f : files) std::filesystem::remove(f, ec);
+    return fail(ErrorCode::kIo, name + ": writing SST files: " + status.ToString());
+  }
+  rocksdb::IngestExternalFileOptions io;
+  io.move_files = true;  // hard links: no copy
+  status = db_->IngestExternalFile(handle, files, io);
+  for (const auto& f : files) std::filesystem::remove(f, ec);
+  if (!status.ok())
+    return fail(ErrorCode::kIo, name + ": ingesting SST files: " + status.ToString());
+  return {};
 }
 
 }  // namespace wharf::projections

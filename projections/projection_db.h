@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "projections/error.h"
+#include "projections/state_batch.h"
 
 namespace wharf::projections {
 
@@ -39,9 +40,17 @@ class ProjectionDb {
   // Last applied position stored in the column family (0 when none).
   uint64_t checkpoint(const std::string& name) const;
 
+  // Writes `sink` (sorted; the last write of a key wins) as SST files under
+  // DIR/bulk and ingests them into the named column family in one atomic
+  // step (they are durable once this returns). Empties the sink.
+  Expected<void, Error> ingest(const std::string& name, BulkSink& sink);
+  // Removes what an interrupted ingest() left under DIR/bulk.
+  void clear_bulk_files() const;
+
  private:
   ProjectionDb() = default;
   std::unique_ptr<rocksdb::DB> db_;
+  std::string dir_;
   std::vector<std::string> names_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // parallel to names_
   rocksdb::ColumnFamilyOptions cf_options_;

@@ -11,7 +11,9 @@ namespace wharf::projections {
 
 namespace {
 
-rocksdb::Slice slice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+rocksdb::Slice slice(std::string_view s) {
+  return rocksdb::Slice(s.data(), s.size());
+}
 
 }  // namespace
 
@@ -32,7 +34,9 @@ Expected<std::unique_ptr<ProjectionRunner>, Error> ProjectionRunner::open(
   return self;
 }
 
-ProjectionRunner::~ProjectionRunner() { stop(); }
+ProjectionRunner::~ProjectionRunner() {
+  stop();
+}
 
 Expected<void, Error> ProjectionRunner::ensure_schema(size_t index) {
   const auto& p = *projections_[index];
@@ -62,7 +66,8 @@ Expected<void, Error> ProjectionRunner::apply(const std::vector<Envelope>& event
   return apply_locked(events);
 }
 
-Expected<void, Error> ProjectionRunner::apply_locked(const std::vector<Envelope>& events, bool wal) {
+Expected<void, Error> ProjectionRunner::apply_locked(const std::vector<Envelope>& events,
+                                                     bool wal) {
   if (events.empty()) return {};
   std::vector<uint64_t> from;
   {
@@ -82,11 +87,12 @@ Expected<void, Error> ProjectionRunner::apply_locked(const std::vector<Envelope>
       projections_[i]->apply(event, state);
       reached[i] = event.position();
     }
-    if (reached[i] != from[i]) batch.Put(cf, slice(keys::kCheckpoint), keys::encode_position(reached[i]));
+    if (reached[i] != from[i])
+      batch.Put(cf, slice(keys::kCheckpoint), keys::encode_position(reached[i]));
   }
   if (batch.Count() == 0) return {};
   rocksdb::WriteOptions wo;
-  wo.sync = false;  // the log is the durable record; a lost batch is re-applied from it
+  wo.sync = false;       // the log is the durable record; a lost batch is re-applied from it
   wo.disableWAL = !wal;  // catch_up: durable at its flushes instead
   auto s = db_->db()->Write(wo, &batch);
   if (!s.ok()) {
@@ -102,8 +108,130 @@ Expected<void, Error> ProjectionRunner::apply_locked(const std::vector<Envelope>
   return {};
 }
 
+std::future<ProjectionRunner::LogBatch> ProjectionRunner::read_ahead(
+    uint64_t from, std::vector<Envelope> done) const {
+  return std::async(std::launch::async, [this, from, done = std::move(done)]() mutable {
+    std::vector<Envelope>().swap(done);
+    return store_->read_all(from, options_.batch_events);
+  });
+}
+
+namespace {
+
+// Relative fold cost per event (measured, bench_rebuild): spreads the
+// projections over the bulk threads so that each thread gets a similar share.
+int fold_weight(const std::string& name) {
+  if (name == "audit" || name == "runs") return 3;
+  if (name == "environments") return 2;
+  return 1;
+}
+
+}  // namespace
+
+Expected<void, Error> ProjectionRunner::bulk_load(const Progress& progress) {
+  if (options_.bulk_segment_bytes == 0) return {};
+  std::vector<size_t> targets;
+  {
+    std::lock_guard<std::mutex> lock(position_mu_);
+    for (size_t i = 0; i < positions_.size(); ++i) {
+      if (positions_[i] == 0) targets.push_back(i);
+    }
+  }
+  if (targets.empty() || store_->head_position() == 0) return {};
+  db_->clear_bulk_files();
+
+  // Projections (indexes into `targets`) per thread, heaviest first onto
+  // the least loaded thread.
+  const size_t threads = std::clamp<size_t>(options_.bulk_threads, 1, targets.size());
+  std::vector<std::vector<size_t>> groups(threads);
+  {
+    std::vector<size_t> order(targets.size());
+    for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+    auto weight = [&](size_t k) { return fold_weight(projections_[targets[k]]->name()); };
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return weight(a) > weight(b); });
+    std::vector<int> load(threads, 0);
+    for (size_t k : order) {
+      const size_t g = std::min_element(load.begin(), load.end()) - load.begin();
+      groups[g].push_back(k);
+      load[g] += weight(k);
+    }
+  }
+  // Runs `work(k)` for every target, each group on its own thread.
+  auto parallel = [&](const auto& work) {
+    std::vector<std::future<void>> others;
+    for (size_t g = 1; g < groups.size(); ++g) {
+      others.push_back(std::async(std::launch::async, [&, g] {
+        for (size_t k : groups[g]) work(k);
+      }));
+    }
+    for (size_t k : groups[0]) work(k);
+    for (auto& f : others) f.get();
+  };
+  auto forget = [&] {
+    for (size_t i : targets) projections_[i]->reset();
+  };
+
+  uint64_t reached = 0;
+  std::future<LogBatch> pending = read_ahead(1, {});
+  std::vector<Envelope> folding;
+  for (bool more = true; more;) {
+    std::shared_lock<std::shared_mutex> handles(handles_mu_);
+    std::vector<BulkSink> sinks(targets.size());
+    std::vector<std::unique_ptr<StateBatch>> states;
+    for (size_t k = 0; k < targets.size(); ++k) {
+      states.push_back(std::make_unique<StateBatch>(
+          db_->db(), db_->cf(projections_[targets[k]]->name()), &sinks[k]));
+    }
+    const uint64_t segment_start = reached;
+    for (;;) {
+      LogBatch events = pending.get();
+      if (!events) {
+        forget();
+        return fail(ErrorCode::kLog, "reading the log at " + std::to_string(reached + 1) + ": " +
+                                         events.error().message);
+      }
+      if (events->empty()) {
+        more = false;
+        break;
+      }
+      pending = read_ahead(events->back().position() + 1, std::move(folding));
+      folding = std::move(*events);
+      parallel([&](size_t k) {
+        for (const auto& event : folding) projections_[targets[k]]->apply(event, *states[k]);
+      });
+      reached = folding.back().position();
+      size_t bytes = 0;
+      for (const auto& sink : sinks) bytes += sink.bytes();
+      if (bytes >= options_.bulk_segment_bytes) break;
+    }
+    if (reached == segment_start) break;
+    states.clear();
+    std::vector<std::optional<Error>> errors(targets.size());
+    parallel([&](size_t k) {
+      sinks[k].put(keys::kCheckpoint, keys::encode_position(reached));
+      if (auto r = db_->ingest(projections_[targets[k]]->name(), sinks[k]); !r)
+        errors[k] = r.error();
+    });
+    for (const auto& e : errors) {
+      if (!e) continue;
+      if (more) pending.wait();
+      forget();
+      return wharf::unexpected(*e);
+    }
+    {
+      std::lock_guard<std::mutex> lock(position_mu_);
+      for (size_t i : targets) positions_[i] = reached;
+    }
+    position_cv_.notify_all();
+    if (progress) progress(reached, store_->head_position());
+  }
+  return {};
+}
+
 Expected<uint64_t, Error> ProjectionRunner::catch_up(const Progress& progress) {
-  if (store_ == nullptr) return fail(ErrorCode::kInvalidArgument, "no event store to catch up from");
+  if (store_ == nullptr)
+    return fail(ErrorCode::kInvalidArgument, "no event store to catch up from");
   std::lock_guard<std::mutex> lock(write_mu_);
   // Batches are written without the WAL, so state is durable only once
   // flushed: flush every N batches (then report progress) and before
@@ -118,28 +246,21 @@ Expected<uint64_t, Error> ProjectionRunner::catch_up(const Progress& progress) {
     if (progress) progress(position(), store_->head_position());
     return {};
   };
-  using Batch = Expected<std::vector<Envelope>, events::Error>;
-  auto read = [this](uint64_t from, std::vector<Envelope> done) {
-    // The next batch is read on another thread while this one is folded; that
-    // thread also frees the batch folded before (freeing envelopes costs).
-    return std::async(std::launch::async, [this, from, done = std::move(done)]() mutable {
-      std::vector<Envelope>().swap(done);
-      return store_->read_all(from, options_.batch_events);
-    });
-  };
+  if (auto r = bulk_load(progress); !r) return wharf::unexpected(r.error());
   uint64_t next = position() + 1;
-  std::future<Batch> pending = read(next, {});
+  // The next batch is read on another thread while this one is folded.
+  std::future<LogBatch> pending = read_ahead(next, {});
   std::vector<Envelope> folding;
   for (;;) {
-    Batch events = pending.get();
+    LogBatch events = pending.get();
     if (!events) {
       (void)durable();
-      return fail(ErrorCode::kLog, "reading the log at " + std::to_string(next) + ": " +
-                                       events.error().message);
+      return fail(ErrorCode::kLog,
+                  "reading the log at " + std::to_string(next) + ": " + events.error().message);
     }
     if (events->empty()) break;
     next = events->back().position() + 1;
-    pending = read(next, std::move(folding));
+    pending = read_ahead(next, std::move(folding));
     folding = std::move(*events);
     if (auto r = apply_locked(folding, false); !r) {
       pending.wait();
@@ -250,7 +371,8 @@ uint64_t ProjectionRunner::position() const {
 std::vector<std::pair<std::string, uint64_t>> ProjectionRunner::positions() const {
   std::lock_guard<std::mutex> lock(position_mu_);
   std::vector<std::pair<std::string, uint64_t>> out;
-  for (size_t i = 0; i < projections_.size(); ++i) out.emplace_back(projections_[i]->name(), positions_[i]);
+  for (size_t i = 0; i < projections_.size(); ++i)
+    out.emplace_back(projections_[i]->name(), positions_[i]);
   return out;
 }
 
@@ -260,7 +382,8 @@ Expected<void, Error> ProjectionRunner::wait_for(uint64_t min_position,
   std::vector<size_t> watched;
   for (const auto& n : names) {
     size_t i = index_of(n);
-    if (i == projections_.size()) return fail(ErrorCode::kInvalidArgument, "unknown projection '" + n + "'");
+    if (i == projections_.size())
+      return fail(ErrorCode::kInvalidArgument, "unknown projection '" + n + "'");
     watched.push_back(i);
   }
   if (names.empty()) {
@@ -283,7 +406,8 @@ Expected<void, Error> ProjectionRunner::wait_for(uint64_t min_position,
                                        " ms (" + lagging + ")");
 }
 
-Expected<std::vector<std::pair<std::string, std::string>>, Error> ProjectionRunner::digests() const {
+Expected<std::vector<std::pair<std::string, std::string>>, Error> ProjectionRunner::digests()
+    const {
   auto handles = read_lock();
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& p : projections_) {
@@ -301,7 +425,8 @@ uint64_t ProjectionRunner::position_at_time(int64_t time_us) const {
   // later one), or the audit checkpoint when there is none.
   if (time_us < 0) return 0;
   auto handles = read_lock();
-  std::unique_ptr<rocksdb::Iterator> it(db_->db()->NewIterator(rocksdb::ReadOptions(), db_->cf("audit")));
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->db()->NewIterator(rocksdb::ReadOptions(), db_->cf("audit")));
   const uint64_t checkpoint = position("audit");
   // The first entry at or after `from` (and at most `checkpoint`): its
   // position and recorded_at.

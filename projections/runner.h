@@ -6,18 +6,19 @@
 // WriteBatch as the state it covers, so after a restart or SIGKILL the runner
 // resumes from the checkpoint and converges to the same state: a batch is
 // either wholly there or not at all.
+#include <rocksdb/write_batch.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <rocksdb/write_batch.h>
 
 #include "events/event_store.h"
 #include "projections/error.h"
@@ -34,10 +35,20 @@ struct RunnerOptions {
   // only unflushed batches: each column family's flushed state is a prefix of
   // its batches with the checkpoint they carry, so it resumes from there.
   size_t flush_every_batches = 64;
+  // catch_up() folds the projections whose checkpoint is 0 (a rebuild, a new
+  // node) in memory and writes their state as SST files, ingested directly
+  // (ProjectionDb::ingest), instead of through WriteBatches and the
+  // memtable: in segments of at most this many bytes of state (all of them
+  // together), each ingested with its checkpoint. 0: the WriteBatch path only.
+  size_t bulk_segment_bytes = size_t{1} << 30;
+  // Threads folding those projections side by side, each from the same batch
+  // of the log (read once, on a thread of its own).
+  size_t bulk_threads = 2;
 };
 
-// Called after each durable point of catch_up()/rebuild() (a flush, and the
-// end): (position reached, log head). Every position reported survives a crash.
+// Called after each durable point of catch_up()/rebuild() (a flush, an
+// ingested bulk segment, and the end): (position reached, log head). Every
+// position reported survives a crash.
 using Progress = std::function<void(uint64_t position, uint64_t head)>;
 
 class ProjectionRunner {
@@ -46,8 +57,9 @@ class ProjectionRunner {
   // then fed with apply() only (auditors replaying an export file). A
   // projection whose stored schema version differs from its code is reset to
   // position 0 here.
-  static Expected<std::unique_ptr<ProjectionRunner>, Error> open(
-      const std::string& dir, const events::EventStore* store, RunnerOptions options = {});
+  static Expected<std::unique_ptr<ProjectionRunner>, Error> open(const std::string& dir,
+                                                                 const events::EventStore* store,
+                                                                 RunnerOptions options = {});
   ~ProjectionRunner();  // stops the subscription
 
   // Reads the log from the lowest checkpoint to the current head on this
@@ -101,6 +113,12 @@ class ProjectionRunner {
   // `wal` false: written without the WAL (catch_up, which flushes).
   Expected<void, Error> apply_locked(const std::vector<Envelope>& events, bool wal = true);
   size_t index_of(const std::string& name) const;
+  using LogBatch = Expected<std::vector<Envelope>, events::Error>;
+  // Reads up to batch_events events from `from` on another thread (which also
+  // frees `done`, a batch already folded: freeing envelopes costs).
+  std::future<LogBatch> read_ahead(uint64_t from, std::vector<Envelope> done) const;
+  // catch_up()'s first phase: the projections at position 0, from SST files.
+  Expected<void, Error> bulk_load(const Progress& progress);
 
   const events::EventStore* store_ = nullptr;
   RunnerOptions options_;

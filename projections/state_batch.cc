@@ -3,6 +3,9 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
+#include <algorithm>
+#include <cstring>
+
 #include "projections/keys.h"
 
 namespace wharf::projections {
@@ -16,6 +19,36 @@ std::string serialize(const google::protobuf::Message& message) {
     message.SerializeToCodedStream(&coded);
   }
   return out;
+}
+
+void BulkSink::put(std::string_view key, std::string_view value) {
+  Entry e;
+  unsigned char head[8] = {};
+  std::memcpy(head, key.data(), std::min<size_t>(8, key.size()));
+  e.head = 0;
+  for (unsigned char b : head) e.head = (e.head << 8) | b;
+  e.offset = arena_.size();
+  e.key_size = static_cast<uint32_t>(key.size());
+  e.value_size = static_cast<uint32_t>(value.size());
+  e.seq = entries_.size();
+  arena_.append(key).append(value);
+  entries_.push_back(e);
+}
+
+void BulkSink::sort() {
+  // Keys shorter than 8 bytes are zero-padded in `head`: equal heads fall
+  // back to the full comparison, which also orders a key before its extensions.
+  std::sort(entries_.begin(), entries_.end(), [this](const Entry& a, const Entry& b) {
+    if (a.head != b.head) return a.head < b.head;
+    const int c = key(a).compare(key(b));
+    if (c != 0) return c < 0;
+    return a.seq < b.seq;
+  });
+}
+
+void BulkSink::clear() {
+  std::string().swap(arena_);
+  std::vector<Entry>().swap(entries_);
 }
 
 std::optional<std::string> StateBatch::latest(const std::string& entity) {
@@ -33,7 +66,7 @@ std::optional<std::string> StateBatch::latest(const std::string& entity) {
 void StateBatch::put_version(const std::string& entity, uint64_t position, std::string value) {
   std::string key = entity;
   keys::append_position(key, position);
-  batch_->Put(cf_, key, value);
+  write(key, value);
   latest_[entity] = std::move(value);
 }
 
@@ -46,7 +79,7 @@ std::optional<std::string> StateBatch::get(const std::string& key) {
 }
 
 void StateBatch::put(const std::string& key, std::string value) {
-  batch_->Put(cf_, key, value);
+  write(key, value);
   plain_[key] = std::move(value);
 }
 

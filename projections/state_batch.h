@@ -1,7 +1,8 @@
 #pragma once
-// Write side of one projection's column family during one WriteBatch. Reads
-// see the batch's own pending writes first (an overlay), then the DB, so
-// several events folded into one batch build on each other.
+// Write side of one projection's column family during one WriteBatch (or,
+// for a rebuild from position 0, one BulkSink segment). Reads see the
+// batch's own pending writes first (an overlay), then the DB, so several
+// events folded into one batch build on each other.
 #include <google/protobuf/message.h>
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
@@ -9,7 +10,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace wharf::projections {
 
@@ -17,10 +20,56 @@ namespace wharf::projections {
 // digests of two rebuilds are comparable.
 std::string serialize(const google::protobuf::Message& message);
 
+// Every write of one projection during a bulk segment (ProjectionRunner's
+// rebuild from position 0), in order, in one arena: sorted once at the end
+// and written as SST files (ProjectionDb::ingest) instead of going through
+// the memtable.
+class BulkSink {
+ public:
+  void put(std::string_view key, std::string_view value);
+  size_t bytes() const { return arena_.size(); }
+  size_t size() const { return entries_.size(); }
+  // Sorts by key (of equal keys the last write wins), calls emit(key, value)
+  // in ascending key order until it returns false, then empties the sink.
+  template <typename Emit>
+  bool drain_sorted(Emit emit) {
+    sort();
+    bool ok = true;
+    for (size_t i = 0; i < entries_.size() && ok; ++i) {
+      if (i + 1 < entries_.size() && key(entries_[i]) == key(entries_[i + 1])) continue;
+      ok = emit(key(entries_[i]), value(entries_[i]));
+    }
+    clear();
+    return ok;
+  }
+  void clear();
+
+ private:
+  struct Entry {
+    uint64_t head;  // first 8 key bytes, big-endian: most comparisons end here
+    uint64_t offset;
+    uint32_t key_size;
+    uint32_t value_size;
+    uint64_t seq;
+  };
+  std::string_view key(const Entry& e) const { return {arena_.data() + e.offset, e.key_size}; }
+  std::string_view value(const Entry& e) const {
+    return {arena_.data() + e.offset + e.key_size, e.value_size};
+  }
+  void sort();
+
+  std::string arena_;
+  std::vector<Entry> entries_;
+};
+
 class StateBatch {
  public:
   StateBatch(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, rocksdb::WriteBatch* batch)
       : db_(db), cf_(cf), batch_(batch) {}
+  // Bulk mode: writes go to `sink`; reads see every write since construction
+  // (kept for the whole segment), then the DB (earlier segments).
+  StateBatch(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, BulkSink* sink)
+      : db_(db), cf_(cf), batch_(nullptr), sink_(sink) {}
 
   // Newest version of a versioned entity (key without position), if any.
   std::optional<std::string> latest(const std::string& entity);
@@ -31,7 +80,7 @@ class StateBatch {
   std::optional<std::string> get(const std::string& key);
   void put(const std::string& key, std::string value);
   // Write-only: for keys this batch never reads back (indexes, audit lines).
-  void append(const std::string& key, const std::string& value) { batch_->Put(cf_, key, value); }
+  void append(const std::string& key, const std::string& value) { write(key, value); }
 
   template <typename M>
   bool latest_message(const std::string& entity, M* out) {
@@ -44,9 +93,18 @@ class StateBatch {
   }
 
  private:
+  void write(const std::string& key, const std::string& value) {
+    if (sink_ != nullptr) {
+      sink_->put(key, value);
+    } else {
+      batch_->Put(cf_, key, value);
+    }
+  }
+
   rocksdb::DB* db_;
   rocksdb::ColumnFamilyHandle* cf_;
   rocksdb::WriteBatch* batch_;
+  BulkSink* sink_ = nullptr;
   std::unique_ptr<rocksdb::Iterator> iterator_;  // the DB as of batch start
   std::unordered_map<std::string, std::string> latest_;
   std::unordered_map<std::string, std::string> plain_;

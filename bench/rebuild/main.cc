@@ -1,6 +1,8 @@
 // bench_rebuild: rebuild-all-projections throughput against a scan + decode
 // baseline of the same log, p99 of a time-travel query, digest equality of two
-// rebuilds. Last stdout line: one JSON object (see README.md).
+// rebuilds (and of a third through the WriteBatch path, bulk SST ingestion
+// off: the in-run "before"; WHARF_BENCH_SKIP_WRITEBATCH=1 skips it). Last
+// stdout line: one JSON object (see README.md).
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -28,7 +30,9 @@ using Clock = std::chrono::steady_clock;
 double cpu_seconds() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
-  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  auto s = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
   return s(u.ru_utime) + s(u.ru_stime);
 }
 
@@ -282,8 +286,11 @@ struct RebuildResult {
   std::vector<std::pair<std::string, std::string>> digests;
 };
 
-RebuildResult rebuild(const std::string& dir, const wharf::events::EventStore& store) {
+// `bulk` false: the WriteBatch path (what a rebuild did before SST ingestion).
+RebuildResult rebuild(const std::string& dir, const wharf::events::EventStore& store,
+                      bool bulk = true) {
   wharf::projections::RunnerOptions options;
+  if (!bulk) options.bulk_segment_bytes = 0;
   if (const char* batch = std::getenv("WHARF_BENCH_BATCH")) {
     options.batch_events = std::strtoull(batch, nullptr, 10);
   }
@@ -304,7 +311,8 @@ RebuildResult rebuild(const std::string& dir, const wharf::events::EventStore& s
   // Bytes of state each projection holds: what the rebuild had to write.
   for (const auto& name : wharf::projections::projection_names()) {
     const auto& db = (*runner)->db();
-    std::unique_ptr<rocksdb::Iterator> it(db.db()->NewIterator(rocksdb::ReadOptions(), db.cf(name)));
+    std::unique_ptr<rocksdb::Iterator> it(
+        db.db()->NewIterator(rocksdb::ReadOptions(), db.cf(name)));
     uint64_t keys = 0, bytes = 0;
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       ++keys;
@@ -372,7 +380,8 @@ int main() {
   const double baseline = static_cast<double>(scanned) / seconds_since(base_start);
   const double baseline_cpu = static_cast<double>(scanned) / (cpu_seconds() - base_cpu_start);
   std::fprintf(stderr,
-               "baseline: %llu events scanned+decoded, %.0f events/s, %.0f events/CPU-s (%llu payload bytes)\n",
+               "baseline: %llu events scanned+decoded, %.0f events/s, %.0f events/CPU-s (%llu "
+               "payload bytes)\n",
                static_cast<unsigned long long>(scanned), baseline, baseline_cpu,
                static_cast<unsigned long long>(bytes));
 
@@ -382,12 +391,24 @@ int main() {
   auto second = rebuild((root / "projections-b").string(), store);
   std::fprintf(stderr, "rebuild 2: %.0f events/s, %.0f events/CPU-s\n", second.events_per_s,
                second.events_per_cpu_s);
-  const bool digests_equal = first.digests == second.digests && !first.digests.empty();
+  // The same log through the WriteBatch path (bulk ingestion off): the
+  // in-run "before", and the digests it must match.
+  const bool with_writebatch = std::getenv("WHARF_BENCH_SKIP_WRITEBATCH") == nullptr;
+  RebuildResult old_path;
+  if (with_writebatch) {
+    old_path = rebuild((root / "projections-c").string(), store, false);
+    std::fprintf(stderr,
+                 "rebuild through WriteBatches (bulk off): %.0f events/s, %.0f events/CPU-s\n",
+                 old_path.events_per_s, old_path.events_per_cpu_s);
+  }
+  const bool digests_equal = first.digests == second.digests && !first.digests.empty() &&
+                             (!with_writebatch || old_path.digests == first.digests);
   const double events_per_s = (first.events_per_s + second.events_per_s) / 2;
   const double events_per_cpu_s = (first.events_per_cpu_s + second.events_per_cpu_s) / 2;
 
   // p99 of "which version ran in prod at random time T" on the hot project.
-  auto runner = wharf::projections::ProjectionRunner::open((root / "projections-a").string(), &store);
+  auto runner =
+      wharf::projections::ProjectionRunner::open((root / "projections-a").string(), &store);
   wharf::projections::Queries queries(**runner);
   auto first_event = store.read_all(1, 1);
   const int64_t t0 = first_event->front().recorded_at_us();
@@ -405,7 +426,8 @@ int main() {
   std::sort(latencies_ms.begin(), latencies_ms.end());
   const double p99 = latencies_ms[latencies_ms.size() * 99 / 100];
   std::fprintf(stderr, "at-query: %llu/20000 answered with a version; p50 %.3f ms, p99 %.3f ms\n",
-               static_cast<unsigned long long>(answered), latencies_ms[latencies_ms.size() / 2], p99);
+               static_cast<unsigned long long>(answered), latencies_ms[latencies_ms.size() / 2],
+               p99);
 
   runner->reset();
   opened->reset();
@@ -413,9 +435,11 @@ int main() {
   std::filesystem::remove_all(root, ec);
   std::printf(
       "{\"bench\":\"rebuild\",\"events\":%llu,\"events_per_s\":%.0f,\"baseline_events_per_s\":%.0f,"
-      "\"ratio\":%.3f,\"cpu_ratio\":%.3f,\"p99_at_query_ms\":%.4f,\"digests_equal\":%s}\n",
+      "\"ratio\":%.3f,\"cpu_ratio\":%.3f,\"writebatch_events_per_s\":%.0f,\"writebatch_ratio\":%."
+      "3f,"
+      "\"p99_at_query_ms\":%.4f,\"digests_equal\":%s}\n",
       static_cast<unsigned long long>(head), events_per_s, baseline, events_per_s / baseline,
-      events_per_cpu_s / baseline_cpu, p99,
+      events_per_cpu_s / baseline_cpu, old_path.events_per_s, old_path.events_per_s / baseline, p99,
       digests_equal ? "true" : "false");
   return digests_equal ? 0 : 1;
 }

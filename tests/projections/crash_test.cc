@@ -45,10 +45,10 @@ struct KillResult {
 };
 
 // Runs the child until it reports a position >= kill_at, then SIGKILLs it.
-KillResult run_and_kill(const std::string& store, const std::string& projections,
-                        const char* mode, uint64_t kill_at) {
+KillResult run_and_kill(const std::string& store, const std::string& projections, const char* mode,
+                        uint64_t kill_at, const char* segment_bytes) {
   FILE* out = nullptr;
-  pid_t pid = spawn({WHARF_REBUILD_CHILD, store, projections, mode, "64"}, &out);
+  pid_t pid = spawn({WHARF_REBUILD_CHILD, store, projections, mode, "64", segment_bytes}, &out);
   EXPECT_GT(pid, 0);
   KillResult result;
   char line[64];
@@ -81,24 +81,31 @@ TEST(CrashTest, SigkillMidRebuildResumesToTheSameDigests) {
     auto store = open_store(dir.path("log"));
     ASSERT_TRUE(store);
     head = append_random_history(*store, 42, std::getenv("CI") ? 12000 : 20000);
-    auto reference = ProjectionRunner::open(dir.path("reference"), store.get());
+    RunnerOptions writebatch;  // the reference: no bulk ingestion
+    writebatch.bulk_segment_bytes = 0;
+    auto reference = ProjectionRunner::open(dir.path("reference"), store.get(), writebatch);
     ASSERT_TRUE(reference);
     ASSERT_EQ(*(*reference)->catch_up(), head);
     expected = *(*reference)->digests();
   }  // the child needs the store's lock
 
   // A catch-up into an empty directory killed part-way, then rebuilds killed
-  // at several points of the same directory.
+  // at several points of the same directory: through WriteBatches ("0") and
+  // through bulk SST segments of 200 kB (ingested one after another).
   struct Round {
     const char* mode;
     uint64_t kill_at;
+    const char* segment_bytes;
   };
-  const Round rounds[] = {{"catchup", head / 3}, {"rebuild", head / 4}, {"rebuild", head / 2},
-                          {"rebuild", head * 3 / 4}};
+  const Round rounds[] = {{"catchup", head / 3, "0"},          {"rebuild", head / 4, "0"},
+                          {"rebuild", head / 2, "200000"},     {"rebuild", head * 3 / 4, "0"},
+                          {"rebuild", head * 2 / 3, "200000"}, {"rebuild", head / 3, "200000"}};
   int killed_mid_way = 0;
   for (const auto& round : rounds) {
-    SCOPED_TRACE(std::string(round.mode) + " killed at " + std::to_string(round.kill_at));
-    auto killed = run_and_kill(dir.path("log"), dir.path("projections"), round.mode, round.kill_at);
+    SCOPED_TRACE(std::string(round.mode) + " killed at " + std::to_string(round.kill_at) +
+                 ", segments of " + round.segment_bytes + " bytes");
+    auto killed = run_and_kill(dir.path("log"), dir.path("projections"), round.mode, round.kill_at,
+                               round.segment_bytes);
     auto store = open_store(dir.path("log"));
     ASSERT_TRUE(store);
     auto runner = ProjectionRunner::open(dir.path("projections"), store.get());

@@ -1,7 +1,8 @@
 // Child process for the SIGKILL test: rebuilds (or catches up) the
 // projections of a store, printing each committed position on stdout so the
 // parent can kill it mid-way.
-//   projections_rebuild_child STORE_DIR PROJECTIONS_DIR rebuild|catchup BATCH
+//   projections_rebuild_child STORE_DIR PROJECTIONS_DIR rebuild|catchup BATCH SEGMENT_BYTES
+// (SEGMENT_BYTES: RunnerOptions::bulk_segment_bytes, 0 = the WriteBatch path)
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -10,8 +11,10 @@
 #include "projections/runner.h"
 
 int main(int argc, char** argv) {
-  if (argc != 5) {
-    std::fprintf(stderr, "usage: %s STORE_DIR PROJECTIONS_DIR rebuild|catchup BATCH\n", argv[0]);
+  if (argc != 6) {
+    std::fprintf(stderr,
+                 "usage: %s STORE_DIR PROJECTIONS_DIR rebuild|catchup BATCH SEGMENT_BYTES\n",
+                 argv[0]);
     return 2;
   }
   wharf::events::StoreOptions store_options;
@@ -23,6 +26,7 @@ int main(int argc, char** argv) {
   }
   wharf::projections::RunnerOptions options;
   options.batch_events = static_cast<size_t>(std::atoi(argv[4]));
+  options.bulk_segment_bytes = static_cast<size_t>(std::strtoull(argv[5], nullptr, 10));
   auto runner = wharf::projections::ProjectionRunner::open(argv[2], store->get(), options);
   if (!runner) {
     std::fprintf(stderr, "projections: %s\n", runner.error().message.c_str());

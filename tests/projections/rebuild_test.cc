@@ -4,6 +4,8 @@
 // survive a reopen and the runner resumes from them.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -187,7 +189,8 @@ TEST(Rebuild, PositionAtTimeWithGapsInTheFoldedEvents) {
   auto runner = ProjectionRunner::open(dir.path("p"), nullptr);
   ASSERT_TRUE(runner);
   std::vector<Envelope> events;
-  for (auto [position, at] : {std::pair<uint64_t, int64_t>{5, 100}, {9, 200}, {12, 200}, {20, 300}}) {
+  for (auto [position, at] :
+       {std::pair<uint64_t, int64_t>{5, 100}, {9, 200}, {12, 200}, {20, 300}}) {
     Envelope& e = events.emplace_back();
     e.set_position(position);
     e.set_recorded_at_us(at);
@@ -203,6 +206,76 @@ TEST(Rebuild, PositionAtTimeWithGapsInTheFoldedEvents) {
   EXPECT_EQ((*runner)->position_at_time(299), 19u);
   EXPECT_EQ((*runner)->position_at_time(300), 20u);
   EXPECT_EQ((*runner)->position_at_time(1000), 20u);
+}
+
+// A rebuild from position 0 writes SST files and ingests them (bulk); the
+// WriteBatch path (bulk off) is the reference: the same digests and answers
+// with one segment or many, one fold thread or several, for every projection
+// at once or a few while the others are current.
+TEST(Rebuild, BulkFromZeroEqualsTheWriteBatchPath) {
+  TempDir dir;
+  auto store = open_store(dir.path("log"));
+  ASSERT_TRUE(store);
+  append_random_history(*store, 11, 900);
+  const uint64_t head = append_random_history(*store, 12, 300);
+
+  RunnerOptions reference_options;
+  reference_options.bulk_segment_bytes = 0;
+  reference_options.batch_events = 64;
+  auto reference = ProjectionRunner::open(dir.path("reference"), store.get(), reference_options);
+  ASSERT_TRUE(reference);
+  ASSERT_EQ(*(*reference)->catch_up(), head);
+  const Digests want = digests_of(**reference);
+  ASSERT_EQ(want.size(), 6u);
+  const std::string answers = snapshot(Queries(**reference), {});
+
+  struct Case {
+    const char* name;
+    size_t segment_bytes;
+    size_t threads;
+    size_t batch_events;
+  };
+  int cases = 0;
+  for (const Case& c : {Case{"one segment, two threads", size_t{1} << 30, 2, 8192},
+                        Case{"many segments, one thread", 4096, 1, 50},
+                        Case{"many segments, more threads than cores", 20000, 4, 128}}) {
+    SCOPED_TRACE(c.name);
+    RunnerOptions options;
+    options.bulk_segment_bytes = c.segment_bytes;
+    options.bulk_threads = c.threads;
+    options.batch_events = c.batch_events;
+    auto bulk =
+        ProjectionRunner::open(dir.path("bulk-" + std::to_string(++cases)), store.get(), options);
+    ASSERT_TRUE(bulk);
+    std::vector<uint64_t> progress;
+    auto reached =
+        (*bulk)->catch_up([&](uint64_t position, uint64_t) { progress.push_back(position); });
+    ASSERT_TRUE(reached) << reached.error().message;
+    EXPECT_EQ(*reached, head);
+    EXPECT_EQ(digests_of(**bulk), want);
+    EXPECT_EQ(snapshot(Queries(**bulk), {}), answers);
+    ASSERT_FALSE(progress.empty());
+    EXPECT_EQ(progress.back(), head);
+    EXPECT_TRUE(std::is_sorted(progress.begin(), progress.end()));
+    if (c.segment_bytes < 100000) {
+      EXPECT_GT(progress.size(), 2u) << "several segments ingested";
+    }
+    for (const auto& [name, pos] : (*bulk)->positions()) EXPECT_EQ(pos, head) << name;
+  }
+
+  // Rebuild a few in place (bulk) while the others stay current, then more
+  // events arrive and catch_up takes the WriteBatch path for all of them.
+  auto partial = ProjectionRunner::open(dir.path("partial"), store.get());
+  ASSERT_TRUE(partial);
+  ASSERT_TRUE((*partial)->catch_up());
+  ASSERT_TRUE((*partial)->rebuild({"audit", "runs"}));
+  EXPECT_EQ(digests_of(**partial), want);
+  const uint64_t later = append_random_history(*store, 13, 200);
+  ASSERT_EQ(*(*reference)->catch_up(), later);
+  ASSERT_EQ(*(*partial)->catch_up(), later);
+  EXPECT_EQ(digests_of(**partial), digests_of(**reference));
+  EXPECT_FALSE(
+      std::filesystem::exists(std::filesystem::path(dir.path("partial")) / "bulk" / "audit-0.sst"));
 }
 
 }  // namespace
