@@ -43,18 +43,8 @@ Reply get_project(Context& ctx) {
 }
 
 Reply create_project(Context& ctx) {
-  auto body = JsonBody::parse(ctx.request.body(),
-                              {"project_id", "name", "repository", "environments", "template"});
-  engine::CreateProject command;
-  command.project_id = body.required_string("project_id");
-  command.name = body.optional_string("name").value_or(command.project_id);
-  if (body.has("repository")) {
-    command.repository = parse_repository(body.object("repository", {"gerrit", "local_git"}));
-  }
-  for (auto& env : body.object_list("environments", {WHARF_ENVIRONMENT_FIELDS})) {
-    command.environments.push_back(parse_environment(env));
-  }
-  command.pipeline = parse_template(body.object("template", {WHARF_TEMPLATE_FIELDS}));
+  engine::CreateProject command =
+      parse_create_project(JsonBody::parse(ctx.request.body(), {WHARF_PROJECT_FIELDS}));
   command.owner = ctx.principal.user;
   return run_command(ctx, std::move(command));
 }

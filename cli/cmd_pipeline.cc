@@ -18,6 +18,9 @@
 
 #include "adapters/runtime/runtime.h"
 #include "adapters/runtime/step_logs.h"
+#include "api/api_error.h"
+#include "api/project_body.h"
+#include "api/tokens.h"
 #include "cli/commands.h"
 #include "engine/engine.h"
 #include "events/event_store.h"
@@ -29,7 +32,9 @@ namespace json = boost::json;
 using events::Envelope;
 using events::EventStore;
 
-[[noreturn]] void fail(const std::string& message) { throw std::runtime_error(message); }
+[[noreturn]] void fail(const std::string& message) {
+  throw std::runtime_error(message);
+}
 
 std::unique_ptr<EventStore> open_for_writing() {
   const auto& data = global_options().data_dir;
@@ -162,7 +167,15 @@ struct ProjectArgs {
   std::vector<std::string> environments, tests, approvals, ports;
   std::string build = "sh build.sh", artifact = "dist", start, health = "/healthz";
   uint32_t build_timeout_s = 600, deploy_timeout_s = 120;
+  // A Gerrit-bound project instead of --repo.
+  std::string gerrit_host, gerrit_project, webhook_secret;
+  std::vector<std::string> gerrit_branches, trigger_words;
+  std::vector<std::string> flags_given;  // pipeline flags set on the command line
 };
+
+// The flags that describe the pipeline itself; with --file the file does.
+constexpr const char* kPipelineFlags[] = {"--env",    "--build", "--artifact", "--start",
+                                          "--health", "--test",  "--approval", "--port"};
 
 std::map<std::string, std::string> key_values(const std::vector<std::string>& items,
                                               const char* what) {
@@ -175,78 +188,29 @@ std::map<std::string, std::string> key_values(const std::vector<std::string>& it
   return out;
 }
 
-std::string str(const json::object& o, const char* key, std::string fallback = {}) {
-  auto it = o.find(key);
-  return it != o.end() && it->value().is_string() ? std::string(it->value().as_string()) : fallback;
-}
-uint32_t num(const json::object& o, const char* key, uint32_t fallback = 0) {
-  auto it = o.find(key);
-  return it != o.end() && it->value().is_int64() ? static_cast<uint32_t>(it->value().as_int64())
-                                                 : fallback;
-}
-bool flag(const json::object& o, const char* key) {
-  auto it = o.find(key);
-  return it != o.end() && it->value().is_bool() && it->value().as_bool();
-}
-json::object obj(const json::object& o, const char* key) {
-  auto it = o.find(key);
-  return it != o.end() && it->value().is_object() ? it->value().as_object() : json::object{};
-}
-
-// The API's project body (POST /api/v1/projects): project_id, name,
-// repository.local_git{path,branch}, environments[], template{...}.
-engine::CreateProject project_from_json(const std::string& path) {
+// The API's project body (POST /api/v1/projects), through the API's own
+// parser: the same fields, the same strictness (an unknown field, or one the
+// definition does not use, is an error naming it).
+engine::CreateProject project_from_json(const std::string& path, const std::string& default_id) {
   std::ifstream in(path);
   if (!in) fail("cannot read " + path);
   std::stringstream text;
   text << in.rdbuf();
-  boost::system::error_code ec;
-  auto value = json::parse(text.str(), ec);
-  if (ec || !value.is_object()) fail(path + " is not a JSON object");
-  const auto& body = value.as_object();
-  engine::CreateProject c;
-  c.project_id = str(body, "project_id");
-  c.name = str(body, "name", c.project_id);
-  auto local = obj(obj(body, "repository"), "local_git");
-  c.repository.mutable_local_git()->set_path(str(local, "path"));
-  c.repository.mutable_local_git()->set_branch(str(local, "branch", "main"));
-  if (auto it = body.find("environments"); it != body.end() && it->value().is_array()) {
-    for (const auto& item : it->value().as_array()) {
-      if (!item.is_object()) continue;
-      const auto& e = item.as_object();
-      v1::EnvironmentSpec env;
-      env.set_name(str(e, "name"));
-      env.set_target(v1::TARGET_TYPE_LOCAL);
-      env.set_auto_deploy(flag(e, "auto_deploy"));
-      env.set_requires_approval(flag(e, "requires_approval"));
-      env.set_replicas(num(e, "replicas", 1));
-      for (const auto& [k, v] : obj(e, "settings")) {
-        if (v.is_string()) (*env.mutable_settings())[std::string(k)] = std::string(v.as_string());
-      }
-      if (auto t = e.find("post_deploy_tests"); t != e.end() && t->value().is_array()) {
-        for (const auto& s : t->value().as_array()) {
-          if (!s.is_object()) continue;
-          auto* suite = env.add_post_deploy_tests();
-          suite->set_name(str(s.as_object(), "name"));
-          suite->set_command(str(s.as_object(), "command"));
-          suite->set_timeout_s(num(s.as_object(), "timeout_s"));
+  try {
+    return api::parse_create_project(api::JsonBody::parse(text.str(), {WHARF_PROJECT_FIELDS}),
+                                     default_id);
+  } catch (const api::ApiError& e) {
+    std::string allowed;
+    if (const auto* details = e.details().if_object()) {
+      if (const auto* list = details->if_contains("allowed"); list != nullptr && list->is_array()) {
+        for (const auto& name : list->as_array()) {
+          if (name.is_string())
+            allowed += (allowed.empty() ? "" : ", ") + std::string(name.as_string());
         }
       }
-      c.environments.push_back(env);
     }
+    fail(path + ": " + e.what() + (allowed.empty() ? "" : " (allowed here: " + allowed + ")"));
   }
-  auto tmpl = obj(body, "template");
-  auto build = obj(tmpl, "build");
-  c.pipeline.mutable_build()->set_command(str(build, "command"));
-  c.pipeline.mutable_build()->set_artifact_path(str(build, "artifact_path"));
-  c.pipeline.mutable_build()->set_timeout_s(num(build, "timeout_s"));
-  c.pipeline.set_start_command(str(tmpl, "start_command"));
-  c.pipeline.set_health_path(str(tmpl, "health_path"));
-  c.pipeline.set_deploy_timeout_s(num(tmpl, "deploy_timeout_s"));
-  for (const auto& [k, v] : obj(tmpl, "config")) {
-    if (v.is_string()) (*c.pipeline.mutable_config())[std::string(k)] = std::string(v.as_string());
-  }
-  return c;
 }
 
 engine::CreateProject project_from_flags(const ProjectArgs& a) {
@@ -265,14 +229,16 @@ engine::CreateProject project_from_flags(const ProjectArgs& a) {
     env.set_target(v1::TARGET_TYPE_LOCAL);
     env.set_auto_deploy(true);
     env.set_replicas(1);
-    for (const auto& approval : a.approvals) env.set_requires_approval(env.requires_approval() || approval == name);
+    for (const auto& approval : a.approvals)
+      env.set_requires_approval(env.requires_approval() || approval == name);
     if (auto it = tests.find(name); it != tests.end()) {
       auto* suite = env.add_post_deploy_tests();
       suite->set_name("tests");
       suite->set_command(it->second);
       suite->set_timeout_s(300);
     }
-    if (auto it = ports.find(name); it != ports.end()) (*env.mutable_settings())["port"] = it->second;
+    if (auto it = ports.find(name); it != ports.end())
+      (*env.mutable_settings())["port"] = it->second;
     c.environments.push_back(env);
   }
   return c;
@@ -299,7 +265,8 @@ bool host_until(EventStore& store, uint64_t from_position, int timeout_s,
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
   uint64_t next = from_position;
   while (std::chrono::steady_clock::now() < deadline) {
-    store.wait_for_head_beyond(next - 1, std::chrono::steady_clock::now() + std::chrono::milliseconds(200));
+    store.wait_for_head_beyond(next - 1,
+                               std::chrono::steady_clock::now() + std::chrono::milliseconds(200));
     auto batch = store.read_all(next, 1024);
     if (!batch) fail("cannot read the log: " + batch.error().message);
     for (const auto& e : *batch) {
@@ -318,14 +285,47 @@ bool host_until(EventStore& store, uint64_t from_position, int timeout_s,
 // ---- commands ----
 
 void create_project(const ProjectArgs& a) {
-  engine::CreateProject c = a.file.empty() ? project_from_flags(a) : project_from_json(a.file);
+  if (!a.file.empty() && !a.flags_given.empty()) {
+    fail(a.flags_given.front() + " is not used with --file: the file defines the pipeline (" +
+         a.file + ")");
+  }
+  const bool gerrit = !a.gerrit_host.empty() || !a.gerrit_project.empty();
+  if (gerrit && (a.gerrit_host.empty() || a.gerrit_project.empty())) {
+    fail("a Gerrit-bound project needs both --gerrit-host and --gerrit-project");
+  }
+  if (!gerrit &&
+      (!a.gerrit_branches.empty() || !a.trigger_words.empty() || !a.webhook_secret.empty())) {
+    fail(
+        "--gerrit-branch, --trigger-word and --webhook-secret need --gerrit-host and "
+        "--gerrit-project");
+  }
+  if (gerrit && !a.repo.empty())
+    fail("give either --repo (a local repository) or --gerrit-host/--gerrit-project");
+  engine::CreateProject c = a.file.empty()
+                                ? project_from_flags(a)
+                                : project_from_json(a.file, a.id.empty() ? a.name : a.id);
   if (!a.id.empty()) c.project_id = a.id;
   if (!a.name.empty()) c.name = a.name;
   if (c.project_id.empty()) c.project_id = c.name;
   if (c.name.empty()) c.name = c.project_id;
+  // A flag replaces the file's repository of its own kind (the demo's
+  // placeholder path); one of the other kind would be silently dropped.
+  if ((gerrit && c.repository.has_local_git()) || (!a.repo.empty() && c.repository.has_gerrit())) {
+    fail(std::string(gerrit ? "--gerrit-host" : "--repo") + " conflicts with the " +
+         (gerrit ? "local_git" : "gerrit") + " repository in " + a.file);
+  }
   if (!a.repo.empty()) {
     c.repository.mutable_local_git()->set_path(std::filesystem::absolute(a.repo).string());
     c.repository.mutable_local_git()->set_branch(a.branch);
+  }
+  if (gerrit) {
+    v1::GerritSource g;
+    g.set_host(a.gerrit_host);
+    g.set_project(a.gerrit_project);
+    for (const auto& b : a.gerrit_branches) g.add_branches(b);
+    for (const auto& w : a.trigger_words) g.add_trigger_words(w);
+    if (!a.webhook_secret.empty()) g.set_webhook_secret_sha256(api::sha256_hex(a.webhook_secret));
+    *c.repository.mutable_gerrit() = std::move(g);
   }
   if (c.project_id.empty()) fail("give the project a --name (or --id, or project_id in --file)");
   auto store = open_for_writing();
@@ -376,15 +376,15 @@ void observe_commit(CommitArgs a) {
   bus.stop();
   if (!a.wait) return;
   bool finished = host_until(
-      *store, 1, a.timeout_s,
-      [&](const Envelope& e) { return e.correlation_id() == run; },
+      *store, 1, a.timeout_s, [&](const Envelope& e) { return e.correlation_id() == run; },
       [&](const Envelope& e) {
         return (e.type() == "PipelineRunCompleted" &&
                 e.payload().pipeline_run_completed().run_id() == run) ||
                (e.type() == "PipelineRunCancelled" &&
                 e.payload().pipeline_run_cancelled().run_id() == run);
       });
-  if (!finished) fail("run " + run + " did not finish within " + std::to_string(a.timeout_s) + " s");
+  if (!finished)
+    fail("run " + run + " did not finish within " + std::to_string(a.timeout_s) + " s");
 }
 
 void list_runs(const std::string& project) {
@@ -402,7 +402,8 @@ void list_runs(const std::string& project) {
     auto state = engine::fold(stream, runs[stream]);
     const engine::RunState* run = state.run();
     if (!run || (!project.empty() && run->project_id != project)) continue;
-    static const char* statuses[] = {"none", "running", "approval", "succeeded", "failed", "cancelled"};
+    static const char* statuses[] = {"none",      "running", "approval",
+                                     "succeeded", "failed",  "cancelled"};
     static const char* steps[] = {"-", "build", "deploy", "tests", "approval"};
     std::string step = steps[static_cast<int>(run->step)];
     if (!run->environment().empty()) step += ":" + run->environment();
@@ -436,7 +437,8 @@ void show_run(const std::string& run_id) {
 }
 
 bool deploy_finished(const Envelope& e, const std::string& environment) {
-  if (e.type() == "DeploySucceeded") return e.payload().deploy_succeeded().environment() == environment;
+  if (e.type() == "DeploySucceeded")
+    return e.payload().deploy_succeeded().environment() == environment;
   if (e.type() == "DeployFailed") return e.payload().deploy_failed().environment() == environment;
   return false;
 }
@@ -477,16 +479,17 @@ void deploy(const DeployArgs& a) {
   if (a.wait) {
     uint64_t from = result.first_position;
     std::string stream = engine::environment_stream(a.project, a.environment);
-    if (!host_until(*store, from, a.timeout_s,
-                    [&](const Envelope& e) { return e.stream_id() == stream; },
-                    [&](const Envelope& e) { return deploy_finished(e, a.environment); })) {
+    if (!host_until(
+            *store, from, a.timeout_s, [&](const Envelope& e) { return e.stream_id() == stream; },
+            [&](const Envelope& e) { return deploy_finished(e, a.environment); })) {
       fail("the deploy did not finish within " + std::to_string(a.timeout_s) + " s");
     }
   }
 }
 
 void rollback(const DeployArgs& a) {
-  if (a.to_event.empty() == a.version.empty()) fail("give exactly one of --to-event or --to-version");
+  if (a.to_event.empty() == a.version.empty())
+    fail("give exactly one of --to-event or --to-version");
   auto store = open_for_writing();
   runtime::SystemClock clock;
   runtime::CommandBus bus(*store, clock, 1);
@@ -502,9 +505,10 @@ void rollback(const DeployArgs& a) {
   bus.stop();
   if (a.wait) {
     std::string stream = engine::environment_stream(a.project, a.environment);
-    if (!host_until(*store, result.first_position, a.timeout_s,
-                    [&](const Envelope& e) { return e.stream_id() == stream; },
-                    [&](const Envelope& e) { return deploy_finished(e, a.environment); })) {
+    if (!host_until(
+            *store, result.first_position, a.timeout_s,
+            [&](const Envelope& e) { return e.stream_id() == stream; },
+            [&](const Envelope& e) { return deploy_finished(e, a.environment); })) {
       fail("the rollback did not finish within " + std::to_string(a.timeout_s) + " s");
     }
   }
@@ -528,26 +532,51 @@ void register_pipeline_commands(CLI::App& app) {
   auto pa = std::make_shared<ProjectArgs>();
   auto* create = project.add_subcommand(
       "create",
-      "Create a project built and deployed by the local runners.\n"
+      "Create a project built and deployed by the local runners, its commits from a local\n"
+      "repository (--repo) or a Gerrit project (--gerrit-host, --gerrit-project).\n"
       "  wharf project create --name hello --repo ./hello-repo --env staging --env prod \\\n"
-      "      --start 'exec python3 server.py' --test staging='curl -fsS $WHARF_TARGET_URL/healthz'\n"
-      "  wharf project create --file examples/hello-service/wharf-project.json --repo ./hello-repo");
+      "      --start 'exec python3 server.py' --test staging='curl -fsS "
+      "$WHARF_TARGET_URL/healthz'\n"
+      "  wharf project create --name app --gerrit-host review.example.com --gerrit-project app \\\n"
+      "      --gerrit-branch main --trigger-word recheck --env staging\n"
+      "  wharf project create --file examples/hello-service/wharf-project.json --repo "
+      "./hello-repo\n"
+      "A --file is the body of POST /api/v1/projects; an unknown field is an error naming it.");
   add_data_option(*create);
-  create->add_option("--file", pa->file, "JSON project definition (the body of POST /api/v1/projects)");
+  create->add_option("--file", pa->file,
+                     "JSON project definition (the body of POST /api/v1/projects)");
   create->add_option("--id", pa->id, "project id (default: the name)");
   create->add_option("--name", pa->name, "project name");
   create->add_option("--repo", pa->repo, "local git repository whose commits are built");
   create->add_option("--branch", pa->branch, "branch that starts runs")->capture_default_str();
   create->add_option("--env", pa->environments, "environment, in promotion order (repeat)");
-  create->add_option("--build", pa->build, "build command run in the checkout")->capture_default_str();
+  create->add_option("--build", pa->build, "build command run in the checkout")
+      ->capture_default_str();
   create->add_option("--artifact", pa->artifact, "file or directory the build produces")
       ->capture_default_str();
   create->add_option("--start", pa->start, "command that starts the artifact ($PORT is set)");
-  create->add_option("--health", pa->health, "HTTP path checked after start")->capture_default_str();
+  create->add_option("--health", pa->health, "HTTP path checked after start")
+      ->capture_default_str();
   create->add_option("--test", pa->tests, "ENV=COMMAND post-deploy test (WHARF_TARGET_URL set)");
   create->add_option("--approval", pa->approvals, "ENV that needs a manual approval");
   create->add_option("--port", pa->ports, "ENV=PORT fixed port (slots PORT and PORT+1)");
-  create->callback([pa] { create_project(*pa); });
+  create->add_option("--gerrit-host", pa->gerrit_host,
+                     "bind to a Gerrit server instead of --repo (the host as in its events)");
+  create->add_option("--gerrit-project", pa->gerrit_project,
+                     "the Gerrit project whose changes start runs");
+  create->add_option(
+      "--gerrit-branch", pa->gerrit_branches,
+      "branch filter, exact or glob such as 'release/*' (repeat; default: every branch)");
+  create->add_option("--trigger-word", pa->trigger_words,
+                     "a review comment holding this word starts a run, e.g. recheck (repeat)");
+  create->add_option("--webhook-secret", pa->webhook_secret,
+                     "HMAC secret of Gerrit webhook POSTs (only its SHA-256 is recorded)");
+  create->callback([pa, create] {
+    for (const char* flag : kPipelineFlags) {
+      if (create->count(flag) > 0) pa->flags_given.emplace_back(flag);
+    }
+    create_project(*pa);
+  });
 
   // commit
   auto ca = std::make_shared<CommitArgs>();
@@ -580,7 +609,8 @@ void register_pipeline_commands(CLI::App& app) {
   add_data_option(*dep);
   dep->add_option("--project", da->project, "project id")->required();
   dep->add_option("--env", da->environment, "environment")->required();
-  dep->add_option("--version", da->version, "version, artifact digest or its first 7+ hex")->required();
+  dep->add_option("--version", da->version, "version, artifact digest or its first 7+ hex")
+      ->required();
   dep->add_flag("--wait", da->wait, "run the deploy in this process until it ends");
   dep->add_option("--timeout", da->timeout_s, "seconds to wait")->capture_default_str();
   dep->callback([da] { deploy(*da); });

@@ -39,14 +39,16 @@ Expected<std::string, Error> hash_at(const EventStore& store, uint64_t position)
     return false;
   });
   if (!r) return unexpected(r.error());
-  if (*r != position) return fail(ErrorCode::kNotFound, "no event at position " + std::to_string(position));
+  if (*r != position)
+    return fail(ErrorCode::kNotFound, "no event at position " + std::to_string(position));
   return hash;
 }
 
 // Reads delimited messages from a file descriptor it owns.
 class DelimitedReader {
  public:
-  explicit DelimitedReader(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+  explicit DelimitedReader(const std::string& path)
+      : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
     if (fd_ >= 0) stream_ = std::make_unique<FileInputStream>(fd_);
   }
   ~DelimitedReader() {
@@ -149,8 +151,9 @@ Expected<ExportSummary, Error> export_events(const EventStore& store, const std:
       ::unlink(tmp.c_str());
       if (!scanned) return unexpected(scanned.error());
       if (!read_error.message.empty()) return unexpected(read_error);
-      return fail(ErrorCode::kCorruption, "the log ends at " + std::to_string(expected - 1) +
-                                              " before position " + std::to_string(summary.to_position),
+      return fail(ErrorCode::kCorruption,
+                  "the log ends at " + std::to_string(expected - 1) + " before position " +
+                      std::to_string(summary.to_position),
                   expected);
     }
     ok = out.Flush() && ok;
@@ -162,17 +165,20 @@ Expected<ExportSummary, Error> export_events(const EventStore& store, const std:
     return fail(ErrorCode::kIo, "cannot write " + tmp + ": " + std::strerror(errno));
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return fail(ErrorCode::kIo, "cannot rename " + tmp + " to " + path + ": " + std::strerror(errno));
+    return fail(ErrorCode::kIo,
+                "cannot rename " + tmp + " to " + path + ": " + std::strerror(errno));
   }
   return summary;
 }
 
 Expected<ExportFile, Error> read_export(const std::string& path) {
   DelimitedReader reader(path);
-  if (!reader.is_open()) return fail(ErrorCode::kNotFound, "cannot open " + path + ": " + std::strerror(errno));
+  if (!reader.is_open())
+    return fail(ErrorCode::kNotFound, "cannot open " + path + ": " + std::strerror(errno));
   ExportFile file;
   if (reader.next(&file.header) != 1 || file.header.format() != kExportFormat) {
-    return fail(ErrorCode::kCorruption, path + " is not a wharf export (no " + kExportFormat + " header)");
+    return fail(ErrorCode::kCorruption,
+                path + " is not a wharf export (no " + kExportFormat + " header)");
   }
   while (true) {
     wharf::v1::ExportRecord record;
@@ -180,9 +186,10 @@ Expected<ExportFile, Error> read_export(const std::string& path) {
     if (r == 0) break;
     uint64_t position = file.header.from_position() + file.records.size();
     if (r < 0) {
-      return fail(ErrorCode::kCorruption,
-                  path + ": the record for position " + std::to_string(position) + " does not decode",
-                  position);
+      return fail(
+          ErrorCode::kCorruption,
+          path + ": the record for position " + std::to_string(position) + " does not decode",
+          position);
     }
     file.records.push_back(std::move(record));
   }
@@ -194,7 +201,8 @@ VerifyReport verify_export(const std::string& path) {
   if (!reader.is_open()) return bad(0, 0, "cannot open " + path + ": " + std::strerror(errno));
   wharf::v1::ExportHeader header;
   if (reader.next(&header) != 1 || header.format() != kExportFormat) {
-    return bad(0, 0, path + " is not a wharf export (no " + std::string(kExportFormat) + " header)");
+    return bad(0, 0,
+               path + " is not a wharf export (no " + std::string(kExportFormat) + " header)");
   }
   if (header.hash_before().size() != keys::kDigestSize) {
     return bad(0, 0, path + ": the header's hash_before is not a SHA-256");
@@ -209,25 +217,31 @@ VerifyReport verify_export(const std::string& path) {
     const std::string at = "position " + std::to_string(expected);
     if (r < 0) return bad(expected, checked, at + ": the record does not decode");
     if (expected > header.to_position()) {
-      return bad(expected, checked, at + ": record beyond the header's to_position " +
-                                        std::to_string(header.to_position()));
+      return bad(
+          expected, checked,
+          at + ": record beyond the header's to_position " + std::to_string(header.to_position()));
     }
     std::string hash;
     if (record.has_event()) {
       const Envelope& e = record.event();
       if (e.position() != expected) {
-        return bad(expected, checked, at + ": the record says position " + std::to_string(e.position()));
+        return bad(expected, checked,
+                   at + ": the record says position " + std::to_string(e.position()));
       }
-      if (e.prev_hash() != prev) return bad(expected, checked, at + ": prev_hash does not link to the previous event");
+      if (e.prev_hash() != prev)
+        return bad(expected, checked, at + ": prev_hash does not link to the previous event");
       hash = chain_hash(prev, content_digest(e));
-      if (hash != e.hash()) return bad(expected, checked, at + ": the event's content does not match its hash");
+      if (hash != e.hash())
+        return bad(expected, checked, at + ": the event's content does not match its hash");
     } else if (record.has_omitted()) {
       const auto& o = record.omitted();
       if (o.position() != expected) {
-        return bad(expected, checked, at + ": the omitted record says position " + std::to_string(o.position()));
+        return bad(expected, checked,
+                   at + ": the omitted record says position " + std::to_string(o.position()));
       }
       hash = chain_hash(prev, o.content_digest());
-      if (hash != o.hash()) return bad(expected, checked, at + ": the omitted event's digest does not match its hash");
+      if (hash != o.hash())
+        return bad(expected, checked, at + ": the omitted event's digest does not match its hash");
     } else {
       return bad(expected, checked, at + ": empty record");
     }
@@ -236,19 +250,25 @@ VerifyReport verify_export(const std::string& path) {
     ++expected;
   }
   if (expected != header.to_position() + 1) {
-    return bad(expected, checked, "the export ends before position " + std::to_string(expected) +
-                                      " but the header says it runs to " +
-                                      std::to_string(header.to_position()));
+    return bad(expected, checked,
+               "the export ends before position " + std::to_string(expected) +
+                   " but the header says it runs to " + std::to_string(header.to_position()));
   }
   if (prev != header.head_hash()) {
-    return bad(header.to_position(), checked, "the chain does not end at the header's head_hash");
+    // Every record verified; what fails is the header's claim about them.
+    return bad(0, checked,
+               "the header's head hash " + to_hex(header.head_hash()) +
+                   " does not match the chain: all " + std::to_string(checked) +
+                   " records link, and the hash at position " +
+                   std::to_string(header.to_position()) + " is " + to_hex(prev));
   }
   VerifyReport ok;
   ok.ok = true;
   ok.events_checked = checked;
   ok.message = "export of store " + header.store_id() + ", positions " +
-               std::to_string(header.from_position()) + ".." + std::to_string(header.to_position()) +
-               " (" + header.filter() + "): chain verifies, head hash " + to_hex(header.head_hash());
+               std::to_string(header.from_position()) + ".." +
+               std::to_string(header.to_position()) + " (" + header.filter() +
+               "): chain verifies, head hash " + to_hex(header.head_hash());
   return ok;
 }
 

@@ -89,6 +89,15 @@ size_t BindingSet::size() const {
   return by_project_id_.size();
 }
 
+std::vector<std::string> BindingSet::hosts() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> out;
+  for (const auto& [id, source] : by_project_id_) {
+    if (std::find(out.begin(), out.end(), source.host()) == out.end()) out.push_back(source.host());
+  }
+  return out;
+}
+
 std::vector<ProjectBinding> BindingSet::match(const std::string& host,
                                               const std::string& gerrit_project,
                                               const std::string& branch) const {

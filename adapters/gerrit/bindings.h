@@ -41,6 +41,8 @@ class BindingSet {
   std::vector<ProjectBinding> match(const std::string& host, const std::string& gerrit_project,
                                     const std::string& branch) const;
   size_t size() const;
+  // The distinct hosts of the bindings ("" for a binding that accepts any host).
+  std::vector<std::string> hosts() const;
 
  private:
   mutable std::mutex mutex_;

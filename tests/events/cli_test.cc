@@ -1,5 +1,6 @@
 // The `wharf` binary end to end: events append/tail/export and audit verify,
-// including tampered copies. Runs $WHARF_BIN (set by scripts/test) or the
+// including tampered copies; project create (Gerrit binding, strict --file)
+// and gerrit ingest --json. Runs $WHARF_BIN (set by scripts/test) or the
 // binary of this build tree.
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
@@ -10,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "events/export.h"
 #include "events/keys.h"
 #include "tests/events/raw_rocksdb.h"
 #include "tests/events/test_util.h"
@@ -46,9 +48,11 @@ class WharfCli : public ::testing::Test {
 
   CliRun wharf(const std::string& args, const std::string& stdin_text = "") {
     const std::string n = std::to_string(runs_++);  // runs may overlap (tail --follow)
-    const std::string in = tmp_.sub("stdin" + n), out = tmp_.sub("stdout" + n), err = tmp_.sub("stderr" + n);
+    const std::string in = tmp_.sub("stdin" + n), out = tmp_.sub("stdout" + n),
+                      err = tmp_.sub("stderr" + n);
     std::ofstream(in, std::ios::trunc) << stdin_text;
-    std::string command = "'" + wharf_bin() + "' " + args + " <'" + in + "' >'" + out + "' 2>'" + err + "'";
+    std::string command =
+        "'" + wharf_bin() + "' " + args + " <'" + in + "' >'" + out + "' 2>'" + err + "'";
     int status = std::system(command.c_str());
     CliRun r;
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -64,18 +68,20 @@ class WharfCli : public ::testing::Test {
 };
 
 TEST_F(WharfCli, AppendTailExportVerify) {
-  auto first = wharf("events append " + data() +
-                     " --stream project-p1 --expected none --actor alice"
-                     " --payload '{\"projectCreated\":{\"projectId\":\"p1\",\"name\":\"Payments\"}}'");
+  auto first =
+      wharf("events append " + data() +
+            " --stream project-p1 --expected none --actor alice"
+            " --payload '{\"projectCreated\":{\"projectId\":\"p1\",\"name\":\"Payments\"}}'");
   ASSERT_EQ(first.exit_code, 0) << first.err;
   EXPECT_EQ(first.out, "1\n");
   auto from_stdin = wharf("events append " + data() + " --stream project-p1 --expected 1",
                           "{\"repositoryBound\":{\"projectId\":\"p1\"}}");
   ASSERT_EQ(from_stdin.exit_code, 0) << from_stdin.err;
   EXPECT_EQ(from_stdin.out, "2\n");
-  const std::string fixed = "events append " + data() +
-                            " --stream project-p1 --event-id fixed-id --occurred-at-us 1700000000000000"
-                            " --payload '{\"projectCreated\":{\"projectId\":\"p9\"}}'";
+  const std::string fixed =
+      "events append " + data() +
+      " --stream project-p1 --event-id fixed-id --occurred-at-us 1700000000000000"
+      " --payload '{\"projectCreated\":{\"projectId\":\"p9\"}}'";
   auto once = wharf(fixed);
   ASSERT_EQ(once.exit_code, 0) << once.err;
   EXPECT_EQ(once.out, "3\n");
@@ -110,20 +116,26 @@ TEST_F(WharfCli, AppendTailExportVerify) {
 }
 
 TEST_F(WharfCli, ClearErrorsForBadInput) {
-  auto bad_json = wharf("events append " + data() + " --stream s --payload '{\"projectCreatd\":{}}'");
+  auto bad_json =
+      wharf("events append " + data() + " --stream s --payload '{\"projectCreatd\":{}}'");
   EXPECT_EQ(bad_json.exit_code, 2);
   EXPECT_NE(bad_json.err.find("bad payload JSON"), std::string::npos) << bad_json.err;
   EXPECT_NE(bad_json.err.find("projectCreatd"), std::string::npos) << bad_json.err;
   auto no_type = wharf("events append " + data() + " --stream s --payload '{}'");
   EXPECT_EQ(no_type.exit_code, 2);
-  auto bad_expected = wharf("events append " + data() + " --stream s --expected soon --payload "
+  auto bad_expected = wharf("events append " + data() +
+                            " --stream s --expected soon --payload "
                             "'{\"projectCreated\":{}}'");
   EXPECT_EQ(bad_expected.exit_code, 2);
-  ASSERT_EQ(wharf("events append " + data() + " --stream s --payload '{\"projectCreated\":{}}'").exit_code, 0);
-  auto conflict = wharf("events append " + data() + " --stream s --expected none --payload "
+  ASSERT_EQ(wharf("events append " + data() + " --stream s --payload '{\"projectCreated\":{}}'")
+                .exit_code,
+            0);
+  auto conflict = wharf("events append " + data() +
+                        " --stream s --expected none --payload "
                         "'{\"projectCreated\":{}}'");
   EXPECT_EQ(conflict.exit_code, 1);
-  EXPECT_NE(conflict.err.find("conflict on stream s: expected no stream, actual version 1"), std::string::npos)
+  EXPECT_NE(conflict.err.find("conflict on stream s: expected no stream, actual version 1"),
+            std::string::npos)
       << conflict.err;
   auto missing = wharf("events tail --data '" + tmp_.sub("nothing") + "'");
   EXPECT_NE(missing.exit_code, 0);
@@ -132,12 +144,15 @@ TEST_F(WharfCli, ClearErrorsForBadInput) {
 
 TEST_F(WharfCli, AuditVerifyNamesTheTamperedPosition) {
   for (int i = 0; i < 6; ++i) {
-    ASSERT_EQ(wharf("events append " + data() + " --stream s --payload "
-                    "'{\"projectCreated\":{\"projectId\":\"p" + std::to_string(i) + "\"}}'")
+    ASSERT_EQ(wharf("events append " + data() +
+                    " --stream s --payload "
+                    "'{\"projectCreated\":{\"projectId\":\"p" +
+                    std::to_string(i) + "\"}}'")
                   .exit_code,
               0);
   }
-  ASSERT_EQ(wharf("events export " + data() + " --out '" + tmp_.sub("all.wharf") + "'").exit_code, 0);
+  ASSERT_EQ(wharf("events export " + data() + " --out '" + tmp_.sub("all.wharf") + "'").exit_code,
+            0);
 
   // The event store lives in DATA/events (cli/commands.h store_dir).
   fs::copy(tmp_.sub("store"), tmp_.sub("copy"), fs::copy_options::recursive);
@@ -161,13 +176,139 @@ TEST_F(WharfCli, AuditVerifyNamesTheTamperedPosition) {
   EXPECT_NE(file.err.find("FAILED at position 5"), std::string::npos) << file.err;
 }
 
+TEST_F(WharfCli, AuditVerifySaysTheHeadersHeadHashFailed) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(wharf("events append " + data() + " --stream s --payload '{\"projectCreated\":{}}'")
+                  .exit_code,
+              0);
+  }
+  ASSERT_EQ(wharf("events export " + data() + " --out '" + tmp_.sub("all.wharf") + "'").exit_code,
+            0);
+  auto file = read_export(tmp_.sub("all.wharf"));
+  ASSERT_TRUE(file) << file.error().message;
+  std::string bytes = slurp(tmp_.sub("all.wharf"));
+  size_t at = bytes.find(file->header.head_hash());
+  ASSERT_NE(at, std::string::npos);
+  bytes[at] = static_cast<char>(bytes[at] ^ 0x01);
+  std::ofstream(tmp_.sub("bad-head.wharf"), std::ios::binary) << bytes;
+  auto verify = wharf("audit verify --file '" + tmp_.sub("bad-head.wharf") + "'");
+  EXPECT_EQ(verify.exit_code, 1);
+  EXPECT_NE(verify.err.find("header's head hash"), std::string::npos) << verify.err;
+  EXPECT_EQ(verify.err.find("FAILED at position"), std::string::npos) << verify.err;
+}
+
+TEST_F(WharfCli, ProjectCreateBindsAGerritProjectFromFlags) {
+  auto created = wharf(
+      "project create " + data() +
+      " --name app --gerrit-host review.example.com --gerrit-project team/app"
+      " --gerrit-branch main --gerrit-branch 'release/*' --trigger-word recheck --env staging");
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  auto tail = wharf("events tail " + data());
+  ASSERT_EQ(tail.exit_code, 0) << tail.err;
+  Envelope e;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(tail.out.substr(0, tail.out.find('\n')), &e)
+          .ok());
+  ASSERT_TRUE(e.payload().project_created().repository().has_gerrit()) << tail.out;
+  const auto& g = e.payload().project_created().repository().gerrit();
+  EXPECT_EQ(g.host(), "review.example.com");
+  EXPECT_EQ(g.project(), "team/app");
+  ASSERT_EQ(g.branches_size(), 2);
+  EXPECT_EQ(g.branches(1), "release/*");
+  ASSERT_EQ(g.trigger_words_size(), 1);
+  EXPECT_EQ(g.trigger_words(0), "recheck");
+
+  auto half = wharf("project create " + data() + " --name b --gerrit-host review.example.com");
+  EXPECT_EQ(half.exit_code, 1);
+  EXPECT_NE(half.err.find("--gerrit-project"), std::string::npos) << half.err;
+}
+
+TEST_F(WharfCli, ProjectFileIsParsedStrictlyAndKeepsItsGerritBinding) {
+  auto write = [&](const std::string& name, const std::string& json) {
+    std::ofstream(tmp_.sub(name)) << json;
+    return "'" + tmp_.sub(name) + "'";
+  };
+  auto bound =
+      wharf("project create " + data() + " --file " +
+            write("gerrit.json",
+                  R"({"project_id":"g1","repository":{"gerrit":{"host":"review.example.com",
+                       "project":"app","branches":["main"],"trigger_words":["recheck"]}},
+                       "environments":[{"name":"staging"}],"template":{"build":{"command":"make"}}})"));
+  ASSERT_EQ(bound.exit_code, 0) << bound.err;
+  auto tail = wharf("events tail " + data());
+  EXPECT_NE(tail.out.find("\"host\":\"review.example.com\""), std::string::npos) << tail.out;
+
+  auto typo = wharf(
+      "project create " + data() + " --file " +
+      write(
+          "typo.json",
+          R"({"project_id":"g2","repository":{"gerrit":{"host":"h","project":"p","branch":["main"]}}})"));
+  EXPECT_EQ(typo.exit_code, 1);
+  EXPECT_NE(typo.err.find("repository.gerrit.branch"), std::string::npos) << typo.err;
+  auto top = wharf("project create " + data() + " --file " +
+                   write("top.json", R"({"project_id":"g3","enviroments":[]})"));
+  EXPECT_EQ(top.exit_code, 1);
+  EXPECT_NE(top.err.find("\"enviroments\""), std::string::npos) << top.err;
+  auto unused_flag = wharf("project create " + data() + " --env prod --file " +
+                           write("ok.json", R"({"project_id":"g4"})"));
+  EXPECT_EQ(unused_flag.exit_code, 1);
+  EXPECT_NE(unused_flag.err.find("--env is not used with --file"), std::string::npos)
+      << unused_flag.err;
+  auto other_kind = wharf("project create " + data() + " --repo . --file '" +
+                          tmp_.sub("gerrit.json") + "' --id g5");
+  EXPECT_EQ(other_kind.exit_code, 1);
+  EXPECT_NE(other_kind.err.find("conflicts with the gerrit repository"), std::string::npos)
+      << other_kind.err;
+  auto listed = wharf("events tail " + data());
+  EXPECT_EQ(listed.out.find("\"g2\""), std::string::npos) << "a rejected file wrote nothing";
+}
+
+// A ref-updated held until end of file starts a run; --json counts it, and a
+// --host no binding knows warns once.
+TEST_F(WharfCli, GerritIngestJsonCountsEventsReleasedFromTheHold) {
+  ASSERT_EQ(
+      wharf(
+          "project create " + data() +
+          " --name app --gerrit-host review.example.com --gerrit-project app --gerrit-branch main")
+          .exit_code,
+      0);
+  const std::string line =
+      R"({"type":"ref-updated","submitter":{"name":"A","email":"a@example.com","username":"a"},)"
+      R"("refUpdate":{"oldRev":"1111111111111111111111111111111111111111",)"
+      R"("newRev":"2222222222222222222222222222222222222222","refName":"main","project":"app"},)"
+      R"("eventCreatedOn":1700000000})";
+  std::ofstream(tmp_.sub("stream.jsonl")) << line << "\n";
+  auto ingest = wharf("gerrit ingest " + data() + " --host review.example.com --json --file '" +
+                      tmp_.sub("stream.jsonl") + "'");
+  ASSERT_EQ(ingest.exit_code, 0) << ingest.err;
+  EXPECT_NE(ingest.out.find("\"held\":1"), std::string::npos) << ingest.out;
+  EXPECT_NE(ingest.out.find("\"observed\":1"), std::string::npos) << ingest.out;
+  EXPECT_EQ(ingest.err.find("matches no Gerrit binding"), std::string::npos) << ingest.err;
+  auto tail = wharf("events tail " + data());
+  EXPECT_NE(tail.out.find("PipelineRunStarted"), std::string::npos) << tail.out;
+
+  std::ofstream(tmp_.sub("three.jsonl")) << line << "\n" << line << "\n" << line << "\n";
+  auto wrong_host = wharf("gerrit ingest " + data() + " --host gerrit.other.org --json --file '" +
+                          tmp_.sub("three.jsonl") + "'");
+  ASSERT_EQ(wrong_host.exit_code, 0) << wrong_host.err;
+  size_t first = wrong_host.err.find("--host gerrit.other.org matches no Gerrit binding");
+  ASSERT_NE(first, std::string::npos) << wrong_host.err;
+  EXPECT_EQ(wrong_host.err.find("matches no Gerrit binding", first + 30), std::string::npos)
+      << "warned more than once: " << wrong_host.err;
+  EXPECT_NE(wrong_host.err.find("review.example.com"), std::string::npos) << wrong_host.err;
+}
+
 TEST_F(WharfCli, TailFollowSeesAppendsFromAnotherProcess) {
-  ASSERT_EQ(wharf("events append " + data() + " --stream s --payload '{\"projectCreated\":{}}'").exit_code, 0);
+  ASSERT_EQ(wharf("events append " + data() + " --stream s --payload '{\"projectCreated\":{}}'")
+                .exit_code,
+            0);
   CliRun follow;
   std::thread tail([&] { follow = wharf("events tail --follow --limit 3 " + data()); });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   for (int i = 0; i < 2; ++i) {
-    ASSERT_EQ(wharf("events append " + data() + " --stream s --payload '{\"projectCreated\":{}}'").exit_code, 0);
+    ASSERT_EQ(wharf("events append " + data() + " --stream s --payload '{\"projectCreated\":{}}'")
+                  .exit_code,
+              0);
   }
   tail.join();  // --limit 3 ends it once the third event arrives
   EXPECT_EQ(follow.exit_code, 0) << follow.err;
