@@ -125,6 +125,7 @@ App::App(const ServerConfig& config, Services& services, MetricsRegistry& metric
     add_project_routes(*this);
     add_run_routes(*this);
     add_environment_routes(*this);
+    add_maintenance_routes(*this);
   }
   if (services.queries != nullptr) add_audit_routes(*this);
 }

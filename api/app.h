@@ -29,6 +29,7 @@ class Queries;
 
 namespace wharf::api {
 
+class MaintenanceHost;
 namespace http = boost::beast::http;
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
@@ -62,6 +63,9 @@ struct Services {
   // log routes are not registered.
   std::string data_dir;
   std::map<std::string, WebhookHandler> webhooks;  // by kind
+  // Service logs and terminals (api/maintenance.h). Null: those routes are
+  // not registered (test cases still are).
+  MaintenanceHost* maintenance = nullptr;
   std::function<bool()> ready;                     // /readyz; unset = ready once started
   std::function<int64_t()> clock_us;               // unset = system clock
 };
@@ -88,6 +92,11 @@ struct SseStart {
 struct Reply {
   Response response;
   std::optional<SseStart> sse;
+  // Set by routes that take the connection over (service logs, the WebSocket
+  // terminal: api/maintenance.h): the Server gives up the socket and calls
+  // this with its native handle, now the callee's to close, and the request.
+  // It runs on a server thread and must not block.
+  std::function<void(int fd, Request request)> takeover;
 };
 
 class App;
@@ -180,6 +189,7 @@ void add_project_routes(App& app);   // needs queries + commands
 void add_run_routes(App& app);       // needs queries + commands (+ data_dir for logs)
 void add_environment_routes(App& app);
 void add_audit_routes(App& app);
+void add_maintenance_routes(App& app);  // needs queries + commands (+ maintenance)
 void add_session_routes(App& app);  // who am I, export downloads
 
 }  // namespace wharf::api

@@ -18,6 +18,17 @@ uint32_t small_uint(const JsonBody& body, std::string_view name) {
   return static_cast<uint32_t>(v);
 }
 
+// [{name, command, timeout_s}]: post-deploy suites and named test cases.
+void parse_suites(const JsonBody& body, std::string_view field,
+                  google::protobuf::RepeatedPtrField<wharf::v1::TestSuite>& out) {
+  for (auto& t : body.object_list(field, {"name", "command", "timeout_s"})) {
+    auto* suite = out.Add();
+    suite->set_name(t.required_string("name"));
+    suite->set_command(t.required_string("command"));
+    suite->set_timeout_s(small_uint(t, "timeout_s"));
+  }
+}
+
 }  // namespace
 
 wharf::v1::RepositoryBinding parse_repository(const JsonBody& body) {
@@ -63,11 +74,17 @@ wharf::v1::EnvironmentSpec parse_environment(const JsonBody& body,
   for (auto& [k, v] : body.string_map("settings")) (*env.mutable_settings())[k] = v;
   env.set_auto_deploy(body.optional_bool("auto_deploy").value_or(false));
   env.set_requires_approval(body.optional_bool("requires_approval").value_or(false));
-  for (auto& t : body.object_list("post_deploy_tests", {"name", "command", "timeout_s"})) {
-    auto* suite = env.add_post_deploy_tests();
-    suite->set_name(t.required_string("name"));
-    suite->set_command(t.required_string("command"));
-    suite->set_timeout_s(small_uint(t, "timeout_s"));
+  parse_suites(body, "post_deploy_tests", *env.mutable_post_deploy_tests());
+  parse_suites(body, "test_cases", *env.mutable_test_cases());
+  for (auto& name : body.string_list("after_deploy_test_cases")) {
+    bool declared = false;
+    for (const auto& t : env.test_cases()) declared = declared || t.name() == name;
+    if (!declared) {
+      throw bad_request("invalid_value",
+                        "after_deploy_test_cases names \"" + name + "\", which test_cases does not declare",
+                        json::object{{"field", "after_deploy_test_cases"}});
+    }
+    env.add_after_deploy_test_cases(name);
   }
   env.set_replicas(body.has("replicas") ? small_uint(body, "replicas") : 1);
   return env;
@@ -84,21 +101,6 @@ wharf::v1::PipelineTemplate parse_template(const JsonBody& body) {
   t.set_deploy_timeout_s(small_uint(body, "deploy_timeout_s"));
   for (auto& [k, v] : body.string_map("config")) (*t.mutable_config())[k] = v;
   return t;
-}
-
-engine::CreateProject parse_create_project(const JsonBody& body, const std::string& default_id) {
-  engine::CreateProject command;
-  command.project_id = default_id.empty() ? body.required_string("project_id")
-                                          : body.optional_string("project_id").value_or(default_id);
-  command.name = body.optional_string("name").value_or(command.project_id);
-  if (body.has("repository")) {
-    command.repository = parse_repository(body.object("repository", {"gerrit", "local_git"}));
-  }
-  for (auto& env : body.object_list("environments", {WHARF_ENVIRONMENT_FIELDS})) {
-    command.environments.push_back(parse_environment(env));
-  }
-  command.pipeline = parse_template(body.object("template", {WHARF_TEMPLATE_FIELDS}));
-  return command;
 }
 
 }  // namespace wharf::api

@@ -36,7 +36,8 @@ void collect_ids(const events::Envelope& event, json::object& out) {
   const auto* set = payload.GetReflection()->GetOneofFieldDescriptor(payload, oneof);
   if (set == nullptr) return;
   const auto& inner = payload.GetReflection()->GetMessage(payload, set);
-  for (const char* name : {"run_id", "deploy_id", "rollback_id", "request_id"}) {
+  for (const char* name :
+       {"run_id", "deploy_id", "rollback_id", "request_id", "test_run_id", "session_id"}) {
     const auto* field = inner.GetDescriptor()->FindFieldByName(name);
     if (field == nullptr || field->type() != google::protobuf::FieldDescriptor::TYPE_STRING) {
       continue;
@@ -48,7 +49,7 @@ void collect_ids(const events::Envelope& event, json::object& out) {
 
 }  // namespace
 
-Reply run_command(Context& ctx, engine::Command command) {
+runtime::CommandResult execute_command(Context& ctx, const engine::Command& command) {
   auto& bus = command_bus(ctx);
   auto context = bus.user_context(ctx.principal.user, wharf::v1::CHANNEL_API);
   auto outcome = bus.execute(command, context);
@@ -70,7 +71,11 @@ Reply run_command(Context& ctx, engine::Command command) {
                    conflict ? "conflict" : "store_error", error.message(),
                    json::object{{"command", engine::command_name(command)}});
   }
-  const auto& result = *outcome;
+  return std::move(*outcome);
+}
+
+Reply run_command(Context& ctx, engine::Command command) {
+  const auto result = execute_command(ctx, command);
   json::object body{{"command", engine::command_name(command)},
                     {"stream", result.stream},
                     {"position", result.last_position},

@@ -251,10 +251,21 @@ class Session : public std::enable_shared_from_this<Session> {
     disarm();
     Reply reply = server_.app.handle(parser_->get());
     if (reply.sse) return start_sse(std::move(*reply.sse));
+    if (reply.takeover) return hand_over(std::move(reply.takeover));
     keep_alive_ = reply.response.keep_alive() && !server_.draining;
     reply.response.keep_alive(keep_alive_);
     response_ = std::move(reply.response);
     write_response();
+  }
+
+  // The route streams on its own (api/maintenance.h): it gets the socket.
+  void hand_over(std::function<void(int, Request)> takeover) {
+    disarm();
+    state_ = State::kClosed;
+    beast::error_code ec;
+    const int fd = socket_.release(ec);
+    if (ec) return;
+    takeover(fd, parser_->release());
   }
 
   void reply_and_close(Response res) {

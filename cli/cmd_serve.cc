@@ -17,6 +17,7 @@
 #include "api/tokens.h"
 #include "cli/commands.h"
 #include "cli/config_file.h"
+#include "cli/maintenance_serve.h"
 #include "cli/shutdown_signal.h"
 #include "events/event_store.h"
 #include "projections/queries.h"
@@ -40,6 +41,7 @@ struct ServeConfig {
   gerrit::GerritConfig gerrit;   // host empty = no Gerrit connection
   std::string workers = "local";  // "local": in-process runners; "kafka": `wharf worker`s
   wharf::workers::TaskTopics tasks;  // bootstrap filled from the relay's brokers
+  MaintenanceConfig maintenance;     // health monitor, logs and terminals (docs/operations.md)
 };
 
 // Prints the first admin token of an empty store once, and keeps it in a
@@ -220,8 +222,10 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
     }
   }
 
+  MaintenanceServe maintenance(config.maintenance, runtime);
   api::Services services(log);
   services.commands = &runtime.commands();
+  maintenance.attach(services);
   services.queries = &queries;
   services.data_dir = data;
   if (gerrit_service) {
@@ -242,6 +246,7 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   register_component_metrics(server.metrics(), log, **projections, relay.get(),
                              gerrit_service.get());
   if (dispatcher) register_worker_metrics(server.metrics(), *dispatcher);
+  maintenance.register_metrics(server.metrics());
   server.start();
   spdlog::info("HTTP API listening on http://{}:{}/api/v1 (metrics at /metrics)", config.listen,
                server.port());
@@ -259,6 +264,7 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   spdlog::info("{} received: draining HTTP, stopping engine, relay and projections",
                sig == SIGTERM ? "SIGTERM" : "SIGINT");
   server.stop();
+  maintenance.stop();
   if (gerrit_service) gerrit_service->stop();
   runtime.stop();
   if (dispatcher) dispatcher->stop();
@@ -348,6 +354,7 @@ void register_serve_commands(CLI::App& app) {
   cmd->add_option("--gerrit-http-password", config->gerrit.http_password,
                   "REST HTTP password")
       ->envname("WHARF_GERRIT_HTTP_PASSWORD");
+  add_maintenance_options(*cmd, config->maintenance);
   cmd->callback([cmd, config] { run_serve(*cmd, *config); });
 }
 

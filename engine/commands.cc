@@ -34,6 +34,12 @@ WHARF_COMMAND_NAME(RequestPermission)
 WHARF_COMMAND_NAME(GrantPermission)
 WHARF_COMMAND_NAME(DenyPermission)
 WHARF_COMMAND_NAME(RevokePermission)
+WHARF_COMMAND_NAME(ObserveHealth)
+WHARF_COMMAND_NAME(RequestTestCases)
+WHARF_COMMAND_NAME(RecordTestCaseResults)
+WHARF_COMMAND_NAME(OpenServiceLogs)
+WHARF_COMMAND_NAME(OpenTerminal)
+WHARF_COMMAND_NAME(CloseTerminal)
 #undef WHARF_COMMAND_NAME
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "engine/maintenance_commands.h"
 #include "wharf/v1/envelope.pb.h"
 
 namespace wharf::engine {
@@ -277,7 +278,9 @@ using Command =
                  RecordStageDeployResult, ExpireTimer,                                      //
                  RequestDeploy, RecordDeployProgress, RecordDeployResult, CancelDeploy,
                  RequestRollback,                                                           //
-                 RequestPermission, GrantPermission, DenyPermission, RevokePermission>;
+                 RequestPermission, GrantPermission, DenyPermission, RevokePermission,
+                 ObserveHealth, RequestTestCases, RecordTestCaseResults, OpenServiceLogs,
+                 OpenTerminal, CloseTerminal>;
 
 // The command's name ("ObserveCommit"), for logs and metrics.
 const char* command_name(const Command& command);

@@ -86,6 +86,12 @@ std::string stream_of(const Command& command) {
           [](const GrantPermission& c) { return access_stream(c.project_id); },
           [](const DenyPermission& c) { return access_stream(c.project_id); },
           [](const RevokePermission& c) { return access_stream(c.project_id); },
+          [](const ObserveHealth& c) { return environment_stream(c.project_id, c.environment); },
+          [](const RequestTestCases& c) { return environment_stream(c.project_id, c.environment); },
+          [](const RecordTestCaseResults& c) { return environment_stream(c.project_id, c.environment); },
+          [](const OpenServiceLogs& c) { return environment_stream(c.project_id, c.environment); },
+          [](const OpenTerminal& c) { return environment_stream(c.project_id, c.environment); },
+          [](const CloseTerminal& c) { return environment_stream(c.project_id, c.environment); },
       },
       command);
 }
@@ -95,6 +101,7 @@ std::string reads_of(const Command& command) {
   if (const auto* c = std::get_if<RequestDeploy>(&command)) {
     if (c->run_id.empty()) return project_stream(c->project_id);
   }
+  if (const auto* c = std::get_if<RequestTestCases>(&command)) return project_stream(c->project_id);
   return "";
 }
 

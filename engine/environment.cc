@@ -403,10 +403,12 @@ void apply(EnvironmentState& env, const wharf::v1::Envelope& event) {
     default:
       break;
   }
+  apply(env.maintenance, event);
 }
 
 Decision decide(const EnvironmentState& env, const Command& command, const Context& context,
                 const ProjectState* project, const wharf::v1::Envelope* target_event) {
+  if (is_maintenance(command)) return decide_maintenance(env, command, context, project);
   if (const auto* c = std::get_if<RequestDeploy>(&command)) {
     return decide_request(env, *c, context, project);
   }

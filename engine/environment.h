@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/decision.h"
+#include "engine/maintenance.h"
 #include "engine/project.h"
 
 namespace wharf::engine {
@@ -56,6 +57,7 @@ struct EnvironmentState {
   std::unordered_set<std::string> queued;                     // deploy_key() of each in queue
   std::unordered_set<std::string> rollbacks;                  // rollback ids seen
   bool last_removed_was_in_flight = false;  // of the latest DeploySucceeded/Failed
+  MaintenanceState maintenance;  // health, test cases, log/terminal sessions (maintenance.h)
 
   const QueuedDeploy* in_flight() const { return queue.empty() ? nullptr : &queue.front(); }
   // The queued (or in-flight) deploy, or nullptr.
@@ -77,7 +79,8 @@ inline EnvironmentState evolve(EnvironmentState state, const wharf::v1::Envelope
   return state;
 }
 // Decides RequestDeploy, RecordDeployProgress, RecordDeployResult,
-// CancelDeploy, RequestRollback and deploy ExpireTimer. `project` is needed by
+// CancelDeploy, RequestRollback, deploy ExpireTimer and the maintenance
+// commands (maintenance.h). `project` is needed by
 // manual RequestDeploy; `target_event` by RequestRollback with an event id.
 Decision decide(const EnvironmentState& state, const Command& command, const Context& context,
                 const ProjectState* project, const wharf::v1::Envelope* target_event);

@@ -1,5 +1,7 @@
 #include "engine/reactor.h"
 
+#include "engine/maintenance_reactor.h"
+
 namespace wharf::engine {
 namespace {
 
@@ -337,6 +339,7 @@ std::vector<Reaction> react(const ProcessState& state, const Envelope& e) {
     default:
       break;
   }
+  react_maintenance(state, e, out);
   return out;
 }
 
@@ -377,6 +380,7 @@ std::vector<Reaction> recover(const ProcessState& state) {
     }
     dispatch(state, env, nullptr, out);
   }
+  recover_maintenance(state, out);
   return out;
 }
 

@@ -40,6 +40,11 @@ struct StartDeploy {
 struct StartTests {
   TestJob job;
 };
+// Named test cases of an environment (engine/maintenance_reactor.h): job.run_id
+// is the test run id, attempt 1; the result is a RecordTestCaseResults.
+struct StartTestCases {
+  TestJob job;
+};
 struct ScheduleTimer {
   std::string key;  // unique per step attempt, e.g. "build/<run>/<attempt>"
   int64_t due_us = 0;
@@ -53,8 +58,8 @@ struct CancelWork {
   uint32_t attempt = 0;
 };
 
-using Reaction =
-    std::variant<IssueCommand, StartBuild, StartDeploy, StartTests, ScheduleTimer, CancelWork>;
+using Reaction = std::variant<IssueCommand, StartBuild, StartDeploy, StartTests, ScheduleTimer,
+                              CancelWork, StartTestCases>;
 
 // The fold of every stream the process manager cares about.
 class ProcessState {

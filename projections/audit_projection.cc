@@ -155,7 +155,28 @@ std::string describe(const Envelope& event) {
       return p.approval_granted().approved_by() + " approved " + p.approval_granted().environment();
     case Payload::kStepTimedOut:
       return "step timed out after " + std::to_string(p.step_timed_out().timeout_s()) + "s";
-    default: break;  // kinds without a summary of their own (newer schema): the type
+    case Payload::kHealthChanged:
+      return p.health_changed().environment() + " became " +
+             (p.health_changed().to() == wharf::v1::HEALTH_STATE_HEALTHY ? "healthy" : "unhealthy") +
+             ": " + p.health_changed().detail();
+    case Payload::kTestCasesRequested:
+      return "requested " + std::to_string(p.test_cases_requested().cases_size()) +
+             " test case(s) in " + p.test_cases_requested().environment() + " (" +
+             p.test_cases_requested().trigger() + ")";
+    case Payload::kTestCasesFinished:
+      return "test cases " + p.test_cases_finished().test_run_id() +
+             (p.test_cases_finished().passed() ? " passed" : " failed: " + p.test_cases_finished().reason());
+    case Payload::kServiceLogsOpened:
+      return p.service_logs_opened().user() + " opened the logs of " +
+             p.service_logs_opened().environment() + " (" + p.service_logs_opened().source() + ")";
+    case Payload::kTerminalOpened:
+      return p.terminal_opened().user() + " opened a terminal in " +
+             p.terminal_opened().environment() + " (" + p.terminal_opened().where() + ")";
+    case Payload::kTerminalClosed:
+      return "terminal " + p.terminal_closed().session_id() + " closed after " +
+             std::to_string(p.terminal_closed().duration_ms()) + " ms: " +
+             p.terminal_closed().reason();
+    case Payload::KIND_NOT_SET: break;
   }
   return event.type();
 }

@@ -194,6 +194,8 @@ void EnvironmentsProjection::apply(const Envelope& event, StateBatch& state) {
       if (view.has_current()) *view.mutable_previous() = view.current();
       *view.mutable_current() = rec;
       view.set_deploys_succeeded(view.deploys_succeeded() + 1);
+      view.set_health(wharf::v1::HEALTH_STATE_UNSPECIFIED);  // the new deploy is probed afresh
+      view.clear_health_detail();
       auto& line = f.history(HISTORY_KIND_DEPLOY_SUCCEEDED);
       fill_from_record(line, rec);
       line.set_url(d.url());
@@ -218,6 +220,75 @@ void EnvironmentsProjection::apply(const Envelope& event, StateBatch& state) {
       line.set_previous_version(view.current().version());
       view.set_deploys_failed(view.deploys_failed() + 1);
       f.commit();
+      break;
+    }
+    case Payload::kHealthChanged: {
+      const auto& h = p.health_changed();
+      EnvFold f(memo_, h.project_id(), h.environment(), event, state);
+      f.view().set_health(h.to());
+      f.view().set_health_detail(h.detail());
+      f.view().set_health_changed_at_us(event.recorded_at_us());
+      f.view().set_health_changes(f.view().health_changes() + 1);
+      auto& line = f.history(HISTORY_KIND_HEALTH_CHANGED);
+      line.set_deploy_id(h.deploy_id());
+      line.set_version(h.version());
+      line.set_health(h.to());
+      line.set_reason(h.detail());
+      line.set_url(h.url());
+      f.commit();
+      break;
+    }
+    case Payload::kTestCasesRequested: {
+      const auto& r = p.test_cases_requested();
+      EnvFold f(memo_, r.project_id(), r.environment(), event, state);
+      TestCasesSummary& t = *f.view().mutable_last_test_cases();
+      t.Clear();
+      t.set_test_run_id(r.test_run_id());
+      t.set_deploy_id(r.deploy_id());
+      t.set_version(r.version());
+      t.set_trigger(r.trigger());
+      t.set_requested_by(r.requested_by());
+      for (const auto& c : r.cases()) t.add_cases(c.name());
+      t.set_status("running");
+      t.set_requested_at_us(event.recorded_at_us());
+      auto& line = f.history(HISTORY_KIND_TEST_CASES_REQUESTED);
+      line.set_deploy_id(r.deploy_id());
+      line.set_version(r.version());
+      line.set_test_run_id(r.test_run_id());
+      line.set_requested_by(r.requested_by());
+      line.set_url(r.target_url());
+      line.set_reason(r.trigger());
+      *line.mutable_test_cases() = t.cases();
+      f.commit();
+      break;
+    }
+    case Payload::kTestCasesFinished: {
+      const auto& r = p.test_cases_finished();
+      EnvFold f(memo_, r.project_id(), r.environment(), event, state);
+      TestCasesSummary& t = *f.view().mutable_last_test_cases();
+      const bool latest = t.test_run_id() == r.test_run_id();
+      if (latest) {
+        t.set_status(r.passed() ? "passed" : "failed");
+        t.set_finished_at_us(event.recorded_at_us());
+        uint64_t duration_ms = 0;
+        for (const auto& c : r.results()) {
+          if (c.passed()) {
+            t.set_passed(t.passed() + 1);
+          } else {
+            t.set_failed(t.failed() + 1);
+          }
+          duration_ms += c.duration_ms();
+        }
+        t.set_duration_ms(duration_ms);
+      }
+      auto& line = f.history(HISTORY_KIND_TEST_CASES_FINISHED);
+      line.set_deploy_id(r.deploy_id());
+      line.set_version(r.version());
+      line.set_test_run_id(r.test_run_id());
+      line.set_passed(r.passed());
+      line.set_reason(r.reason());
+      *line.mutable_test_results() = r.results();
+      f.commit(latest);
       break;
     }
     default: break;

@@ -90,13 +90,20 @@ std::mutex& LocalDeployTarget::environment_mutex(const std::string& project_id,
 
 namespace {
 
+// The working directory of an instance: its artifact directory (or the
+// directory holding a single-file artifact).
+fs::path instance_dir(const json::object& instance) {
+  fs::path artifact = json_string(instance, "artifact_dir");
+  return fs::is_directory(artifact) ? artifact : artifact.parent_path();
+}
+
 // Starts the instance described by `instance` (fields below); returns its pid.
 Expected<pid_t, std::string> spawn_instance(const DataLayout& layout, const json::object& instance,
                                             const char* side_effect_kind) {
   ProcessSpec spec;
   spec.argv = {"/bin/sh", "-c", kStartScript};
   fs::path artifact = json_string(instance, "artifact_dir");
-  spec.cwd = fs::is_directory(artifact) ? artifact : artifact.parent_path();
+  spec.cwd = instance_dir(instance);
   spec.log_file = json_string(instance, "log");
   if (auto env = object_at(instance, "env")) {
     for (const auto& [k, v] : *env) {
@@ -296,6 +303,8 @@ std::optional<ServingInstance> LocalDeployTarget::serving(const std::string& pro
   s.url = json_string(*current, "url");
   s.version = json_string(*current, "version");
   s.artifact_digest = json_string(*current, "artifact_digest");
+  s.log_file = json_string(*current, "log");
+  s.work_dir = instance_dir(*current).string();
   s.alive = process_alive(s.pid);
   return s;
 }

@@ -44,6 +44,8 @@ struct ServingInstance {
   std::string url;
   std::string version;
   std::string artifact_digest;
+  std::string log_file;  // the instance's stdout and stderr (and wharf's notes on it)
+  std::string work_dir;  // where it runs (a terminal opens here)
   bool alive = false;
 };
 

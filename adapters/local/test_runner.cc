@@ -1,6 +1,7 @@
 #include "adapters/local/test_runner.h"
 
 #include <chrono>
+#include <fstream>
 
 #include "adapters/local/process.h"
 #include "adapters/local/file_lock.h"
@@ -23,7 +24,8 @@ json::object outcome_to_json(const TestOutcome& o) {
     results.push_back(json::object{{"name", r.name()},
                                    {"passed", r.passed()},
                                    {"summary", r.summary()},
-                                   {"duration_ms", r.duration_ms()}});
+                                   {"duration_ms", r.duration_ms()},
+                                   {"output", r.output()}});
   }
   return {{"passed", o.passed}, {"reason", o.reason}, {"results", results}};
 }
@@ -43,10 +45,25 @@ TestOutcome outcome_from_json(const json::object& j) {
       result.set_passed(p != r.end() && p->value().is_bool() && p->value().as_bool());
       result.set_summary(json_string(r, "summary"));
       result.set_duration_ms(static_cast<uint64_t>(json_int(r, "duration_ms")));
+      result.set_output(json_string(r, "output"));
       o.results.push_back(result);
     }
   }
   return o;
+}
+
+// What a suite appended to `log` after byte `from`: its last `max_bytes`.
+std::string output_since(const fs::path& log, uint64_t from, size_t max_bytes = 4096) {
+  std::error_code ec;
+  uint64_t size = fs::file_size(log, ec);
+  if (ec || size <= from) return {};
+  uint64_t start = size - from > max_bytes ? size - max_bytes : from;
+  std::ifstream in(log, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(start));
+  std::string out(static_cast<size_t>(size - start), '\0');
+  in.read(out.data(), static_cast<std::streamsize>(out.size()));
+  out.resize(static_cast<size_t>(in.gcount()));
+  return out;
 }
 
 }  // namespace
@@ -112,6 +129,8 @@ void LocalTestRunner::run(const engine::TestJob& job, std::shared_ptr<Jobs::Job>
     spec.cwd = layout_.root() / "work";
     spec.log_file = log;
     auto timeout = std::chrono::seconds(suite.timeout_s() > 0 ? suite.timeout_s() : 300);
+    std::error_code size_ec;
+    const uint64_t log_before = fs::exists(log) ? fs::file_size(log, size_ec) : 0;
     auto began = std::chrono::steady_clock::now();
     auto result = run_to_completion(spec, timeout, &active->cancel);
     if (tasks_.stopping()) return;  // interrupted by shutdown: the next start runs it again
@@ -133,6 +152,7 @@ void LocalTestRunner::run(const engine::TestJob& job, std::shared_ptr<Jobs::Job>
       suite_result.set_passed(result->exit_code == 0);
       suite_result.set_summary("exit " + std::to_string(result->exit_code));
     }
+    suite_result.set_output(output_since(log, log_before));
     append_line(log, "wharf: suite " + suite.name() + ": " + suite_result.summary());
     outcome.results.push_back(suite_result);
     if (!suite_result.passed()) {

@@ -103,6 +103,8 @@ void ProcessManager::carry_out(const engine::Reaction& reaction) {
           start_deploy(r.job);
         } else if constexpr (std::is_same_v<T, engine::StartTests>) {
           start_tests(r.job);
+        } else if constexpr (std::is_same_v<T, engine::StartTestCases>) {
+          start_test_cases(r.job);
         } else if constexpr (std::is_same_v<T, engine::ScheduleTimer>) {
           {
             std::lock_guard lock(state_mutex_);
@@ -244,6 +246,31 @@ void ProcessManager::start_tests(const engine::TestJob& job) {
     cmd.reason = o.reason;
     sink->submit(cmd, attempt_key("tests-result", job.run_id + "/" + job.environment, job.attempt),
                  job.run_id);
+  };
+  ports_.tests->start(job, std::move(callbacks));
+}
+
+void ProcessManager::start_test_cases(const engine::TestJob& job) {
+  if (!ports_.tests) {
+    spdlog::error("process manager: no test runner for test cases {}", job.run_id);
+    return;
+  }
+  {
+    std::lock_guard lock(state_mutex_);
+    ++stats_.test_cases_started;
+  }
+  std::shared_ptr<CallbackSink> sink = sink_;
+  engine::Callbacks<engine::TestOutcome> callbacks;
+  callbacks.progress = [](const engine::StepProgress&) {};
+  callbacks.done = [sink, job](const engine::TestOutcome& o) {
+    engine::RecordTestCaseResults cmd;
+    cmd.project_id = job.project_id;
+    cmd.environment = job.environment;
+    cmd.test_run_id = job.run_id;
+    cmd.passed = o.passed;
+    cmd.results = o.results;
+    cmd.reason = o.reason;
+    sink->submit(cmd, attempt_key("test-cases-result", job.run_id, job.attempt), job.run_id);
   };
   ports_.tests->start(job, std::move(callbacks));
 }

@@ -67,6 +67,7 @@ class ProcessManager {
     uint64_t builds_started = 0;
     uint64_t deploys_started = 0;
     uint64_t tests_started = 0;
+    uint64_t test_cases_started = 0;
     uint64_t timers = 0;
     uint64_t cancels = 0;
     uint64_t recovered = 0;  // reactions from recover() at the last start
@@ -79,6 +80,7 @@ class ProcessManager {
   void start_build(const engine::BuildJob& job);
   void start_deploy(const engine::DeployJob& job);
   void start_tests(const engine::TestJob& job);
+  void start_test_cases(const engine::TestJob& job);
   void write_checkpoint(bool force);
 
   // What port callbacks hold: the bus until stop(), then nothing, so a port

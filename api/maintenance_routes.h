@@ -1,0 +1,19 @@
+#pragma once
+// Shared by api/routes_maintenance.cc and api/terminal.cc.
+#include "api/app.h"
+#include "api/maintenance.h"
+
+namespace wharf::api {
+
+struct MaintenanceTarget {
+  LogTarget log;  // project, environment, target type and settings, current deploy
+};
+
+// The route's environment and its current deploy; 404 when the project has
+// no such environment, 409 nothing_deployed when nothing serves there yet.
+MaintenanceTarget resolve_maintenance_target(Context& ctx);
+
+// GET .../environments/{environment}/terminal: a WebSocket to a shell.
+Reply open_terminal(Context& ctx);
+
+}  // namespace wharf::api

@@ -1,0 +1,286 @@
+// The WebSocket terminal (docs/operations.md#terminal): a shell on a pty
+// (forkpty) in the local service's working directory. Input frames go to the
+// shell, its output comes back as binary frames. The session ends when the
+// client closes, the shell exits, no input arrives for the idle timeout, or
+// wharf stops; TerminalOpened / TerminalClosed record who, where, how long
+// and how many bytes, never what was typed.
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "adapters/local/deploy_target.h"
+#include "adapters/runtime/command_bus.h"
+#include "api/api_error.h"
+#include "api/maintenance_routes.h"
+#include "api/resource_support.h"
+
+namespace wharf::api {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+namespace json = boost::json;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+struct TerminalSession {
+  std::string session_id;
+  std::string project_id;
+  std::string environment;
+  std::string user;
+  std::string work_dir;
+  std::string shell;
+  std::chrono::seconds idle_timeout{600};
+  runtime::CommandBus* bus = nullptr;
+};
+
+// Starts `shell` on a new pty in `dir`; returns the child's pid and the master fd.
+Expected<std::pair<pid_t, int>, std::string> start_shell(const TerminalSession& s) {
+  int master = -1;
+  winsize size{24, 80, 0, 0};
+  const pid_t pid = ::forkpty(&master, nullptr, nullptr, &size);
+  if (pid < 0) return unexpected(std::string("forkpty: ") + std::strerror(errno));
+  if (pid == 0) {
+    if (::chdir(s.work_dir.c_str()) != 0) _exit(126);
+    ::setenv("TERM", "xterm", 1);
+    ::setenv("WHARF_PROJECT", s.project_id.c_str(), 1);
+    ::setenv("WHARF_ENVIRONMENT", s.environment.c_str(), 1);
+    ::execl(s.shell.c_str(), s.shell.c_str(), "-i", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ::fcntl(master, F_SETFD, FD_CLOEXEC);
+  return std::make_pair(pid, master);
+}
+
+class Pump {
+ public:
+  Pump(asio::io_context& io, websocket::stream<tcp::socket>& ws, int master,
+       const TerminalSession& s, const std::atomic<bool>& stop)
+      : ws_(ws), pty_(io, master), idle_(io), tick_(io), session_(s), stop_(stop) {}
+
+  void run() {
+    read_client();
+    read_shell();
+    arm_idle();
+    check_stop();
+  }
+
+  std::string reason = "client closed";
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+
+ private:
+  void finish(std::string why) {
+    if (done_) return;
+    done_ = true;
+    reason = std::move(why);
+    idle_.cancel();
+    tick_.cancel();
+    beast::error_code ec;
+    pty_.cancel(ec);
+    ws_.async_close(websocket::close_reason(websocket::close_code::normal, reason),
+                    [this](beast::error_code) { beast::error_code e; ws_.next_layer().close(e); });
+  }
+
+  void read_client() {
+    ws_.async_read(in_, [this](beast::error_code ec, size_t) {
+      if (ec) return finish(done_ ? reason : "client closed");
+      const auto data = in_.cdata();
+      bytes_in += data.size();
+      asio::write(pty_, data, ec);
+      in_.consume(in_.size());
+      if (ec) return finish("shell input closed");
+      arm_idle();
+      read_client();
+    });
+  }
+
+  void read_shell() {
+    pty_.async_read_some(asio::buffer(out_), [this](beast::error_code ec, size_t n) {
+      if (ec) return finish("shell exited");  // EIO once the shell and its children are gone
+      bytes_out += n;
+      ws_.binary(true);
+      ws_.async_write(asio::buffer(out_.data(), n), [this](beast::error_code e, size_t) {
+        if (e) return finish("client closed");
+        read_shell();
+      });
+    });
+  }
+
+  void arm_idle() {
+    idle_.expires_after(session_.idle_timeout);
+    idle_.async_wait([this](beast::error_code ec) {
+      if (!ec) finish("idle timeout");
+    });
+  }
+
+  void check_stop() {
+    tick_.expires_after(std::chrono::milliseconds(200));
+    tick_.async_wait([this](beast::error_code ec) {
+      if (ec) return;
+      if (stop_.load()) return finish("wharf stopping");
+      check_stop();
+    });
+  }
+
+  websocket::stream<tcp::socket>& ws_;
+  asio::posix::stream_descriptor pty_;
+  asio::steady_timer idle_;
+  asio::steady_timer tick_;
+  const TerminalSession& session_;
+  const std::atomic<bool>& stop_;
+  beast::flat_buffer in_;
+  std::array<char, 8192> out_{};
+  bool done_ = false;
+};
+
+void record_close(const TerminalSession& s, uint64_t duration_ms, const std::string& reason,
+                  uint64_t bytes_in, uint64_t bytes_out) {
+  engine::CloseTerminal close;
+  close.project_id = s.project_id;
+  close.environment = s.environment;
+  close.session_id = s.session_id;
+  close.duration_ms = duration_ms;
+  close.reason = reason;
+  close.bytes_in = bytes_in;
+  close.bytes_out = bytes_out;
+  auto outcome = s.bus->execute(close, s.bus->user_context(s.user, wharf::v1::CHANNEL_API));
+  if (!outcome) spdlog::error("terminal {}: cannot record its close: {}", s.session_id,
+                              outcome.error().message());
+}
+
+void serve_terminal(int fd, Request request, const TerminalSession& s,
+                    const std::atomic<bool>& stop) {
+  const auto began = std::chrono::steady_clock::now();
+  asio::io_context io;
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  tcp::socket socket(io);
+  beast::error_code ec;
+  socket.assign(addr.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
+  std::string reason;
+  uint64_t bytes_in = 0, bytes_out = 0;
+  if (ec) {
+    ::close(fd);
+    reason = "socket: " + ec.message();
+  } else {
+    websocket::stream<tcp::socket> ws(std::move(socket));
+    ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    ws.accept(request, ec);
+    auto shell = ec ? Expected<std::pair<pid_t, int>, std::string>(
+                          unexpected("handshake: " + ec.message()))
+                    : start_shell(s);
+    if (!shell) {
+      reason = shell.error();
+      if (ws.is_open()) ws.close(websocket::close_reason(websocket::close_code::internal_error,
+                                                         reason), ec);
+    } else {
+      Pump pump(io, ws, shell->second, s, stop);
+      pump.run();
+      io.run();
+      reason = pump.reason;
+      bytes_in = pump.bytes_in;
+      bytes_out = pump.bytes_out;
+      ::kill(-shell->first, SIGHUP);
+      ::kill(shell->first, SIGHUP);
+      int status = 0;
+      for (int i = 0; i < 50 && ::waitpid(shell->first, &status, WNOHANG) == 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      if (::waitpid(shell->first, &status, WNOHANG) == 0) {
+        ::kill(shell->first, SIGKILL);
+        ::waitpid(shell->first, &status, 0);
+      }
+      if (reason == "shell exited" && WIFEXITED(status)) {
+        reason += " " + std::to_string(WEXITSTATUS(status));
+      }
+    }
+  }
+  const auto ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::steady_clock::now() - began)
+                                            .count());
+  spdlog::info("terminal {}: {} in {} of {} closed after {} ms ({})", s.session_id, s.user,
+               s.environment, s.project_id, ms, reason);
+  record_close(s, ms, reason, bytes_in, bytes_out);
+}
+
+}  // namespace
+
+Reply open_terminal(Context& ctx) {
+  if (!websocket::is_upgrade(ctx.request)) {
+    throw bad_request("websocket_required",
+                      "the terminal is a WebSocket: send Upgrade: websocket",
+                      json::object{{"header", "Upgrade"}});
+  }
+  MaintenanceTarget target = resolve_maintenance_target(ctx);
+  MaintenanceHost& host = *ctx.app.services().maintenance;
+  if (target.log.target != wharf::v1::TARGET_TYPE_LOCAL || host.local() == nullptr) {
+    throw ApiError(http::status::not_implemented, "terminal_unavailable",
+                   "terminals are available for local environments only (Kubernetes and Swarm "
+                   "exec are not built yet)",
+                   json::object{{"environment", target.log.environment}});
+  }
+  auto serving = host.local()->serving(target.log.project_id, target.log.environment);
+  if (!serving || serving->work_dir.empty()) {
+    throw ApiError(http::status::conflict, "nothing_serving",
+                   "no local instance serves " + target.log.environment,
+                   json::object{{"environment", target.log.environment}});
+  }
+  if (host.open_sessions() >= host.options().max_sessions) {
+    throw ApiError(http::status::service_unavailable, "too_many_sessions",
+                   "too many log and terminal sessions are open",
+                   json::object{{"max", host.options().max_sessions}});
+  }
+  engine::OpenTerminal audit;
+  audit.project_id = target.log.project_id;
+  audit.environment = target.log.environment;
+  audit.where = "local:" + serving->work_dir;
+  auto appended = execute_command(ctx, audit);
+  TerminalSession session;
+  if (auto events = ctx.app.services().store.read_all(appended.first_position, 1);
+      events && !events->empty()) {
+    session.session_id = events->front().payload().terminal_opened().session_id();
+  }
+  session.project_id = audit.project_id;
+  session.environment = audit.environment;
+  session.user = ctx.principal.user;
+  session.work_dir = serving->work_dir;
+  session.shell = host.options().shell;
+  session.idle_timeout = host.options().terminal_idle_timeout;
+  session.bus = ctx.app.services().commands;
+  spdlog::info("terminal {}: {} opens a shell in {} ({})", session.session_id, session.user,
+               session.environment, session.work_dir);
+  ctx.app.metrics()
+      .counter("wharf_maintenance_sessions_total", "log and terminal sessions opened", {"kind"})
+      .inc({"terminal"});
+  Reply reply;
+  MaintenanceHost* h = &host;
+  reply.takeover = [h, session](int fd, Request request) {
+    auto shared = std::make_shared<Request>(std::move(request));
+    const bool spawned = h->spawn([fd, shared, session](const std::atomic<bool>& stop) {
+      serve_terminal(fd, std::move(*shared), session, stop);
+    });
+    if (!spawned) {
+      ::close(fd);
+      record_close(session, 0, "too many sessions", 0, 0);
+    }
+  };
+  return reply;
+}
+
+}  // namespace wharf::api
