@@ -24,7 +24,7 @@ std::string serialize(const google::protobuf::Message& message) {
 void BulkSink::put(std::string_view key, std::string_view value) {
   Entry e;
   unsigned char head[8] = {};
-  std::memcpy(head, key.data(), std::min<size_t>(8, key.size()));
+  if (!key.empty()) std::memcpy(head, key.data(), std::min<size_t>(8, key.size()));
   e.head = 0;
   for (unsigned char b : head) e.head = (e.head << 8) | b;
   e.offset = arena_.size();
