@@ -126,6 +126,7 @@ App::App(const ServerConfig& config, Services& services, MetricsRegistry& metric
     add_run_routes(*this);
     add_environment_routes(*this);
     add_maintenance_routes(*this);
+    add_canary_routes(*this);
   }
   if (services.queries != nullptr) add_audit_routes(*this);
 }

@@ -23,6 +23,9 @@
 namespace wharf::runtime {
 class CommandBus;
 }
+namespace wharf::router {
+class LocalCanaryTarget;
+}
 namespace wharf::projections {
 class Queries;
 }
@@ -66,6 +69,8 @@ struct Services {
   // Service logs and terminals (api/maintenance.h). Null: those routes are
   // not registered (test cases still are).
   MaintenanceHost* maintenance = nullptr;
+  // The local canary router (live counts in the canary status). Null: not shown.
+  router::LocalCanaryTarget* canary_router = nullptr;
   std::function<bool()> ready;                     // /readyz; unset = ready once started
   std::function<int64_t()> clock_us;               // unset = system clock
 };
@@ -189,7 +194,8 @@ void add_project_routes(App& app);   // needs queries + commands
 void add_run_routes(App& app);       // needs queries + commands (+ data_dir for logs)
 void add_environment_routes(App& app);
 void add_audit_routes(App& app);
-void add_maintenance_routes(App& app);  // needs queries + commands (+ maintenance)
+void add_maintenance_routes(App& app);
+void add_canary_routes(App& app);  // needs commands  // needs queries + commands (+ maintenance)
 void add_session_routes(App& app);  // who am I, export downloads
 
 }  // namespace wharf::api

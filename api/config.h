@@ -6,11 +6,13 @@
 #include <cstdint>
 #include <string>
 
+#include "engine/default_ports.h"
+
 namespace wharf::api {
 
 struct ServerConfig {
   std::string listen = "127.0.0.1";
-  uint16_t port = 8080;  // 0 = pick a free port; Server::port() tells which
+  uint16_t port = kDefaultApiPort;  // 0 = pick a free port; Server::port() tells which
   unsigned threads = 0;  // 0 = std::thread::hardware_concurrency()
   size_t max_connections = 1024;             // beyond: 503 + Retry-After, then close
   unsigned retry_after_s = 1;                // Retry-After of that 503

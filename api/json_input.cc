@@ -151,6 +151,15 @@ std::optional<uint64_t> JsonBody::optional_uint(std::string_view name) const {
   wrong_type(name, "a non-negative integer");
 }
 
+std::optional<double> JsonBody::optional_number(std::string_view name) const {
+  const auto* v = find(name);
+  if (v == nullptr) return std::nullopt;
+  if (v->is_double()) return v->as_double();
+  if (v->is_int64()) return static_cast<double>(v->as_int64());
+  if (v->is_uint64()) return static_cast<double>(v->as_uint64());
+  wrong_type(name, "a number");
+}
+
 std::vector<std::string> JsonBody::string_list(std::string_view name) const {
   std::vector<std::string> out;
   const auto* v = find(name);

@@ -31,6 +31,7 @@ class JsonBody {
   std::optional<std::string> optional_string(std::string_view name) const;
   std::optional<bool> optional_bool(std::string_view name) const;
   std::optional<uint64_t> optional_uint(std::string_view name) const;
+  std::optional<double> optional_number(std::string_view name) const;  // any JSON number
   std::vector<std::string> string_list(std::string_view name) const;  // absent = empty
   // A string that must be one of `values`; absent -> nullopt (or error if required).
   std::optional<std::string> enum_value(std::string_view name,

@@ -1,6 +1,7 @@
 #include "api/project_body.h"
 
 #include "api/api_error.h"
+#include "api/canary_body.h"
 #include "api/tokens.h"
 
 namespace wharf::api {
@@ -87,6 +88,7 @@ wharf::v1::EnvironmentSpec parse_environment(const JsonBody& body,
     env.add_after_deploy_test_cases(name);
   }
   env.set_replicas(body.has("replicas") ? small_uint(body, "replicas") : 1);
+  if (body.has("canary")) *env.mutable_canary() = parse_canary_strategy(body, "canary");
   return env;
 }
 

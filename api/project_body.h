@@ -21,7 +21,7 @@ wharf::v1::PipelineTemplate parse_template(const JsonBody& body);
 // Field lists, shared by the parsers and their callers.
 #define WHARF_ENVIRONMENT_FIELDS                                                          \
   "name", "target", "settings", "auto_deploy", "requires_approval", "post_deploy_tests", \
-      "replicas", "test_cases", "after_deploy_test_cases"
+      "replicas", "test_cases", "after_deploy_test_cases", "canary"
 #define WHARF_TEMPLATE_FIELDS "build", "start_command", "health_path", "deploy_timeout_s", "config"
 
 }  // namespace wharf::api

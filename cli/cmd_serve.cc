@@ -12,6 +12,7 @@
 #include "adapters/gerrit/service.h"
 #include "adapters/kafka/relay.h"
 #include "adapters/runtime/runtime.h"
+#include "engine/default_ports.h"
 #include "adapters/workers/task_dispatcher.h"
 #include "api/server.h"
 #include "api/tokens.h"
@@ -29,7 +30,9 @@ namespace {
 struct ServeConfig {
   std::string config_file;
   std::string listen = "127.0.0.1";
-  int port = 8080;
+  int port = kDefaultApiPort;
+  std::string canary_router_listen = "127.0.0.1";
+  int canary_router_base_port = kDefaultRouterBasePort;  // 0 = free ports (docs/canary.md)
   int threads = 0;  // 0 = one per core
   int response_cache_entries = 4096;  // 0 = off
   std::string ui_dir = WHARF_DEFAULT_UI_DIR;  // built web UI; empty = none
@@ -114,6 +117,33 @@ void register_component_metrics(api::MetricsRegistry& metrics, const events::Eve
 
 void register_worker_metrics(api::MetricsRegistry& metrics,
                              const workers::TaskDispatcher& dispatcher) {
+// The local canary routers' counts (docs/canary.md): requests and 5xx per side.
+void register_canary_metrics(api::MetricsRegistry& metrics,
+                             const router::LocalCanaryTarget& canary) {
+  metrics.gauge_function(
+      "wharf_canary_router_requests", "Requests through the local canary router, by side",
+      {"project", "environment", "side", "outcome"}, [&canary] {
+        std::vector<api::MetricsRegistry::Sample> out;
+        for (const auto& r : canary.routers()) {
+          auto add = [&](const char* side, const router::SideCounts& c) {
+            out.push_back({{r.project_id, r.environment, side, "all"}, double(c.requests)});
+            out.push_back({{r.project_id, r.environment, side, "5xx"}, double(c.errors)});
+          };
+          add("stable", r.counts.stable);
+          add("canary", r.counts.canary);
+        }
+        return out;
+      });
+  metrics.gauge_function("wharf_canary_weight", "Percent of traffic the local router sends to the canary",
+                         {"project", "environment"}, [&canary] {
+                           std::vector<api::MetricsRegistry::Sample> out;
+                           for (const auto& r : canary.routers()) {
+                             out.push_back({{r.project_id, r.environment}, double(r.weight)});
+                           }
+                           return out;
+                         });
+}
+
   metrics.gauge_function(
       "wharf_worker_tasks", "Tasks handed to `wharf worker`s, by state", {"state"}, [&dispatcher] {
         const auto st = dispatcher.stats();
@@ -203,8 +233,10 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   }
   // Concurrent commands to different streams share group commits; Gerrit
   // bursts and many runs at once need more than a handful of workers.
-  runtime::Runtime runtime(log, runtime::RuntimeOptions{.data_dir = data, .command_workers = 16},
-                           ports);
+  runtime::RuntimeOptions runtime_options{.data_dir = data, .command_workers = 16};
+  runtime_options.canary_router.listen = config.canary_router_listen;
+  runtime_options.canary_router.base_port = static_cast<uint16_t>(config.canary_router_base_port);
+  runtime::Runtime runtime(log, runtime_options, ports);
   if (auto started = runtime.start(); !started) throw std::runtime_error("engine runtime: " + started.error());
   if (dispatcher) {
     spdlog::info("engine runtime started (builds, deploys and tests run on `wharf worker`s via {})",
@@ -231,6 +263,7 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   if (gerrit_service) {
     services.webhooks["gerrit"] = [&gerrit_service](const api::WebhookDelivery& delivery) {
       const auto outcome = gerrit_service->handle_webhook(delivery.body);
+  services.canary_router = runtime.canary_router();
       api::WebhookResult result;
       result.body = boost::json::object{{"outcome", gerrit::to_string(outcome)}};
       return result;
@@ -250,6 +283,7 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   server.start();
   spdlog::info("HTTP API listening on http://{}:{}/api/v1 (metrics at /metrics)", config.listen,
                server.port());
+  if (runtime.canary_router()) register_canary_metrics(server.metrics(), *runtime.canary_router());
   if (config.ui_dir.empty()) {
     spdlog::info("web UI off (--ui-dir is empty)");
   } else if (api::StaticFiles(config.ui_dir).built()) {
@@ -293,6 +327,16 @@ void register_serve_commands(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--threads", config->threads, "HTTP worker threads (0 = one per core)")
       ->envname("WHARF_THREADS")
+      ->capture_default_str();
+  cmd->add_option("--canary-router-listen", config->canary_router_listen,
+                  "address the local canary routers bind (docs/canary.md)")
+      ->envname("WHARF_CANARY_ROUTER_LISTEN")
+      ->capture_default_str();
+  cmd->add_option("--canary-router-base-port", config->canary_router_base_port,
+                  "port of the first environment's canary router; the next ones count up "
+                  "(settings \"router_port\" overrides; 0 = free ports)")
+      ->envname("WHARF_CANARY_ROUTER_BASE_PORT")
+      ->check(CLI::Range(0, 65535))
       ->capture_default_str();
   cmd->add_option("--response-cache", config->response_cache_entries,
                   "rendered answers kept for repeated reads while the log head stands still "

@@ -40,6 +40,8 @@ WHARF_COMMAND_NAME(RecordTestCaseResults)
 WHARF_COMMAND_NAME(OpenServiceLogs)
 WHARF_COMMAND_NAME(OpenTerminal)
 WHARF_COMMAND_NAME(CloseTerminal)
+WHARF_COMMAND_NAME(PromoteCanary)
+WHARF_COMMAND_NAME(AbortCanary)
 #undef WHARF_COMMAND_NAME
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "engine/canary_commands.h"
 #include "engine/maintenance_commands.h"
 #include "wharf/v1/envelope.pb.h"
 
@@ -280,7 +281,8 @@ using Command =
                  RequestRollback,                                                           //
                  RequestPermission, GrantPermission, DenyPermission, RevokePermission,
                  ObserveHealth, RequestTestCases, RecordTestCaseResults, OpenServiceLogs,
-                 OpenTerminal, CloseTerminal>;
+                 OpenTerminal, CloseTerminal,                                               //
+                 PromoteCanary, AbortCanary>;
 
 // The command's name ("ObserveCommit"), for logs and metrics.
 const char* command_name(const Command& command);

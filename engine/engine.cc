@@ -69,7 +69,7 @@ std::string stream_of(const Command& command) {
           [](const RetryStep& c) { return run_stream(c.run_id); },
           [](const RecordStageDeployResult& c) { return run_stream(c.run_id); },
           [](const ExpireTimer& c) {
-            return c.step == wharf::v1::STEP_KIND_DEPLOY
+            return c.step == wharf::v1::STEP_KIND_DEPLOY || c.step == wharf::v1::STEP_KIND_CANARY
                        ? environment_stream(c.project_id, c.environment)
                        : run_stream(c.run_id);
           },
@@ -92,6 +92,8 @@ std::string stream_of(const Command& command) {
           [](const OpenServiceLogs& c) { return environment_stream(c.project_id, c.environment); },
           [](const OpenTerminal& c) { return environment_stream(c.project_id, c.environment); },
           [](const CloseTerminal& c) { return environment_stream(c.project_id, c.environment); },
+          [](const PromoteCanary& c) { return environment_stream(c.project_id, c.environment); },
+          [](const AbortCanary& c) { return environment_stream(c.project_id, c.environment); },
       },
       command);
 }

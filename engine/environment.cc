@@ -112,8 +112,20 @@ Decision decide_request(const EnvironmentState& env, const RequestDeploy& c, con
     if (spec.health_path().empty()) spec.set_health_path(pipeline.health_path());
     if (spec.target() == wharf::v1::TARGET_TYPE_UNSPECIFIED) spec.set_target(stage->target());
     if (spec.target_settings().empty()) *spec.mutable_target_settings() = stage->settings();
+    if (!spec.has_canary() && stage->has_canary()) *spec.mutable_canary() = stage->canary();
   } else if (spec.artifact_digest().empty()) {
     return reject(Code::kInvalidArgument, "deploy " + deploy_id + " has no artifact digest");
+  }
+  if (env.canary.active) {
+    return reject(Code::kInvalidTransition,
+                  "canary " + env.canary.canary_id + " (version " + env.canary.version +
+                      ") is in progress in " + where(c.project_id, c.environment) +
+                      "; promote or abort it before deploying again");
+  }
+  // A canary needs a stable version beside it; the first deploy goes out whole.
+  if (spec.has_canary() &&
+      (spec.canary().steps().empty() || env.canary.stable_event_id.empty())) {
+    spec.clear_canary();
   }
   NewEvent e;
   e.correlation_id = c.run_id.empty() ? deploy_id : c.run_id;
@@ -174,7 +186,13 @@ Decision decide_result(const EnvironmentState& env, const RecordDeployResult& c)
   s->set_url(c.url);
   s->set_rollback_id(d.rollback_id);
   s->set_attempt(d.attempt);
-  return one(std::move(e));
+  std::vector<NewEvent> out = one(std::move(e));
+  if (d.spec.has_canary()) {
+    for (auto& n : canary_started(env, d.spec, d.deploy_id, d.attempt, c.url, "", 0)) {
+      out.push_back(std::move(n));
+    }
+  }
+  return out;
 }
 
 Decision decide_cancel(const EnvironmentState& env, const CancelDeploy& c) {
@@ -259,8 +277,14 @@ Decision decide_rollback(const EnvironmentState& env, const RequestRollback& c, 
   }
   // The recorded spec, byte for byte: from the event itself when the runtime
   // loaded it, else from this stream's copy of the same event.
-  const wharf::v1::DeploySpec& spec =
+  wharf::v1::DeploySpec spec =
       (target_event != nullptr) ? target_event->payload().deploy_succeeded().spec() : target->spec;
+  spec.clear_canary();  // a rollback goes out whole, never as a canary
+  if (env.canary.active) {
+    return reject(Code::kInvalidTransition, "canary " + env.canary.canary_id +
+                                                " is in progress in " + here +
+                                                "; abort it to return to the stable version");
+  }
 
   std::vector<NewEvent> out;
   NewEvent r;
@@ -404,11 +428,13 @@ void apply(EnvironmentState& env, const wharf::v1::Envelope& event) {
       break;
   }
   apply(env.maintenance, event);
+  apply_canary(env.canary, event);
 }
 
 Decision decide(const EnvironmentState& env, const Command& command, const Context& context,
                 const ProjectState* project, const wharf::v1::Envelope* target_event) {
   if (is_maintenance(command)) return decide_maintenance(env, command, context, project);
+  if (auto canary = decide_canary(env, command, context)) return std::move(*canary);
   if (const auto* c = std::get_if<RequestDeploy>(&command)) {
     return decide_request(env, *c, context, project);
   }

@@ -11,6 +11,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "engine/canary.h"
 #include "engine/decision.h"
 #include "engine/maintenance.h"
 #include "engine/project.h"
@@ -57,6 +58,7 @@ struct EnvironmentState {
   std::unordered_set<std::string> queued;                     // deploy_key() of each in queue
   std::unordered_set<std::string> rollbacks;                  // rollback ids seen
   bool last_removed_was_in_flight = false;  // of the latest DeploySucceeded/Failed
+  CanaryState canary;                       // engine/canary.h
   MaintenanceState maintenance;  // health, test cases, log/terminal sessions (maintenance.h)
 
   const QueuedDeploy* in_flight() const { return queue.empty() ? nullptr : &queue.front(); }

@@ -101,6 +101,39 @@ class DeployTarget {
 class TestRunner {
  public:
   virtual ~TestRunner() = default;
+// Traffic between a canary and the stable version (docs/canary.md). The
+// process manager calls set() for each canary step, promotion and abort (and
+// again after a restart); the target moves traffic and, while the canary is
+// at a step, runs the automatic analysis, reporting an over-threshold verdict
+// through `abort` (at most once per canary).
+struct CanaryTraffic {
+  enum class Phase { kStep, kPromoted, kAborted };
+  Phase phase = Phase::kStep;
+  std::string canary_id;
+  std::string project_id;
+  std::string environment;
+  std::string deploy_id;  // the canary's deploy
+  uint32_t attempt = 0;
+  uint32_t step = 0;
+  uint32_t weight = 0;  // percent to the canary (0 after abort, 100 once promoted)
+  wharf::v1::CanaryStrategy strategy;
+  wharf::v1::DeploySpec spec;  // the canary's
+  std::string canary_url;
+  std::string stable_url;
+};
+
+struct CanaryVerdict {
+  std::string reason;
+  wharf::v1::CanaryFigures figures;
+};
+
+class CanaryTarget {
+ public:
+  virtual ~CanaryTarget() = default;
+  virtual void set(const CanaryTraffic& traffic,
+                   std::function<void(const CanaryVerdict&)> abort) = 0;
+};
+
   virtual void start(const TestJob& job, Callbacks<TestOutcome> callbacks) = 0;
   virtual void cancel(const std::string& run_id, uint32_t attempt) = 0;
 };

@@ -1,5 +1,6 @@
 #include "engine/reactor.h"
 
+#include "engine/canary_reactor.h"
 #include "engine/maintenance_reactor.h"
 
 namespace wharf::engine {
@@ -343,6 +344,7 @@ std::vector<Reaction> react(const ProcessState& state, const Envelope& e) {
   return out;
 }
 
+  react_canary(state, e, out);
 // ---- recover ----
 
 std::vector<Reaction> recover(const ProcessState& state) {
@@ -384,4 +386,5 @@ std::vector<Reaction> recover(const ProcessState& state) {
   return out;
 }
 
+  recover_canary(state, out);
 }  // namespace wharf::engine

@@ -58,8 +58,13 @@ struct CancelWork {
   uint32_t attempt = 0;
 };
 
+// Move a canary's traffic (engine/ports.h CanaryTarget).
+struct SetCanaryTraffic {
+  CanaryTraffic traffic;
+};
+
 using Reaction = std::variant<IssueCommand, StartBuild, StartDeploy, StartTests, ScheduleTimer,
-                              CancelWork, StartTestCases>;
+                              CancelWork, SetCanaryTraffic, StartTestCases>;
 
 // The fold of every stream the process manager cares about.
 class ProcessState {

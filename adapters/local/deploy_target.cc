@@ -156,6 +156,13 @@ void LocalDeployTarget::run(const engine::DeployJob& job, std::shared_ptr<Jobs::
   json::object instance;
   pid_t pid = 0;
   const char* kind = "deploy";
+  if (auto canary = object_at(state, "canary"); canary && same_key(*canary, job)) {
+    if (process_alive(static_cast<pid_t>(json_int(*canary, "pid")))) {
+      jobs_.finish(key, {true, json_string(*canary, "url"), "already serving as canary"});
+      return;
+    }
+    state.erase("canary");  // the canary died: start it again below
+  }
   if (current && same_key(*current, job)) {
     pid = static_cast<pid_t>(json_int(*current, "pid"));
     if (process_alive(pid)) {  // already done before a restart: report, do not redo
@@ -251,6 +258,17 @@ void LocalDeployTarget::run(const engine::DeployJob& job, std::shared_ptr<Jobs::
   }
   progress(StepProgress::Kind::kProgress, "healthy at " + url + health_path, 60);
 
+  if (job.spec.has_canary() && current) {
+    // A canary serves beside the current instance; the router splits traffic.
+    state["canary"] = instance;
+    state.erase("pending");
+    write_json_file(state_path, state);
+    note("canary " + json_string(instance, "version") + " at " + url + " beside " +
+         json_string(*current, "version"));
+    progress(StepProgress::Kind::kProgress, "canary at " + url, 100);
+    jobs_.finish(key, {true, url, ""});
+    return;
+  }
   // Switch: the new instance becomes current first, then the old one stops.
   pid_t old_pid = current ? static_cast<pid_t>(json_int(*current, "pid")) : 0;
   state["current"] = instance;
@@ -289,24 +307,68 @@ int LocalDeployTarget::restore() {
   return restarted;
 }
 
-std::optional<ServingInstance> LocalDeployTarget::serving(const std::string& project_id,
-                                                          const std::string& environment) const {
-  auto state = read_json_file(layout_.target_state(project_id, environment));
-  if (!state) return std::nullopt;
-  auto current = object_at(*state, "current");
-  if (!current) return std::nullopt;
+void LocalDeployTarget::finish_canary(const std::string& project_id,
+                                      const std::string& environment,
+                                      const std::string& deploy_id, uint32_t attempt,
+                                      bool promoted) {
+  tasks_.run([this, project_id, environment, deploy_id, attempt, promoted] {
+    const fs::path state_path = layout_.target_state(project_id, environment);
+    std::lock_guard env_lock(environment_mutex(project_id, environment));
+    FileLock env_file_lock(state_path.string() + ".lock");
+    json::object state = read_json_file(state_path).value_or(json::object{});
+    auto canary = object_at(state, "canary");
+    if (!canary || json_string(*canary, "deploy_id") != deploy_id ||
+        json_int(*canary, "attempt") != static_cast<int64_t>(attempt)) {
+      return;  // already finished (a replay after restart)
+    }
+    const fs::path log = json_string(*canary, "log");
+    pid_t stop_pid = static_cast<pid_t>(json_int(*canary, "pid"));
+    if (promoted) {
+      auto current = object_at(state, "current");
+      stop_pid = current ? static_cast<pid_t>(json_int(*current, "pid")) : 0;
+      state["current"] = *canary;
+      if (stop_pid > 0) state["retiring"] = stop_pid;
+    }
+    state.erase("canary");
+    write_json_file(state_path, state);
+    append_line(log, std::string("wharf: canary ") + (promoted ? "promoted" : "aborted") +
+                         (stop_pid > 0 ? "; stopping pid " + std::to_string(stop_pid) : ""));
+    if (stop_pid > 0) stop_process_group(stop_pid, options_.stop_grace);
+    if (promoted && state.erase("retiring")) write_json_file(state_path, state);
+  });
+}
+
+namespace {
+
+// The instance in state slot `slot` ("current", "canary") of an environment.
+std::optional<ServingInstance> instance_in(const fs::path& state_path, const char* slot) {
+  auto state = read_json_file(state_path);
+  auto instance = state ? object_at(*state, slot) : std::nullopt;
+  if (!instance) return std::nullopt;
   ServingInstance s;
-  s.deploy_id = json_string(*current, "deploy_id");
-  s.attempt = static_cast<uint32_t>(json_int(*current, "attempt"));
-  s.pid = static_cast<int>(json_int(*current, "pid"));
-  s.port = static_cast<int>(json_int(*current, "port"));
-  s.url = json_string(*current, "url");
-  s.version = json_string(*current, "version");
-  s.artifact_digest = json_string(*current, "artifact_digest");
-  s.log_file = json_string(*current, "log");
-  s.work_dir = instance_dir(*current).string();
+  s.deploy_id = json_string(*instance, "deploy_id");
+  s.attempt = static_cast<uint32_t>(json_int(*instance, "attempt"));
+  s.pid = static_cast<int>(json_int(*instance, "pid"));
+  s.port = static_cast<int>(json_int(*instance, "port"));
+  s.url = json_string(*instance, "url");
+  s.version = json_string(*instance, "version");
+  s.artifact_digest = json_string(*instance, "artifact_digest");
+  s.log_file = json_string(*instance, "log");
+  s.work_dir = instance_dir(*instance).string();
   s.alive = process_alive(s.pid);
   return s;
+}
+
+}  // namespace
+
+std::optional<ServingInstance> LocalDeployTarget::serving(const std::string& project_id,
+                                                          const std::string& environment) const {
+  return instance_in(layout_.target_state(project_id, environment), "current");
+}
+
+std::optional<ServingInstance> LocalDeployTarget::serving_canary(
+    const std::string& project_id, const std::string& environment) const {
+  return instance_in(layout_.target_state(project_id, environment), "canary");
 }
 
 void LocalDeployTarget::stop_all() {
@@ -329,7 +391,7 @@ void LocalDeployTarget::stop_all() {
   for (const auto& file : files) {
     auto state = read_json_file(file);
     if (!state) continue;
-    for (const char* slot : {"current", "pending"}) {
+    for (const char* slot : {"current", "pending", "canary"}) {
       if (auto instance = object_at(*state, slot)) {
         stop_process_group(static_cast<pid_t>(json_int(*instance, "pid")), options_.stop_grace);
       }

@@ -64,6 +64,14 @@ class LocalDeployTarget final : public engine::DeployTarget {
   // The instance currently serving, if any.
   std::optional<ServingInstance> serving(const std::string& project_id,
                                          const std::string& environment) const;
+  // Canaries (docs/canary.md): a deploy whose spec carries a canary strategy
+  // starts beside the current instance (state slot "canary") and does not
+  // switch. finish_canary() ends it in the background: promoted, it becomes
+  // current and the old instance stops; else it stops.
+  void finish_canary(const std::string& project_id, const std::string& environment,
+                     const std::string& deploy_id, uint32_t attempt, bool promoted);
+  std::optional<ServingInstance> serving_canary(const std::string& project_id,
+                                                const std::string& environment) const;
   // Stops every instance this data dir knows of and forgets them (tests, `wharf serve --stop`).
   void stop_all();
 

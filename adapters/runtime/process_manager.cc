@@ -121,6 +121,8 @@ void ProcessManager::carry_out(const engine::Reaction& reaction) {
               bus_.submit(expire, context);
             });
           }
+        } else if constexpr (std::is_same_v<T, engine::SetCanaryTraffic>) {
+          set_canary_traffic(r.traffic);
         } else if constexpr (std::is_same_v<T, engine::CancelWork>) {
           {
             std::lock_guard lock(state_mutex_);
@@ -273,6 +275,26 @@ void ProcessManager::start_test_cases(const engine::TestJob& job) {
     sink->submit(cmd, attempt_key("test-cases-result", job.run_id, job.attempt), job.run_id);
   };
   ports_.tests->start(job, std::move(callbacks));
+}
+
+void ProcessManager::set_canary_traffic(const engine::CanaryTraffic& traffic) {
+  if (!ports_.canary) {
+    spdlog::warn("process manager: no canary target; canary {} stays at its deploy's traffic",
+                 traffic.canary_id);
+    return;
+  }
+  std::shared_ptr<CallbackSink> sink = sink_;
+  engine::CanaryTraffic t = traffic;
+  ports_.canary->set(traffic, [sink, t](const engine::CanaryVerdict& verdict) {
+    engine::AbortCanary cmd;
+    cmd.project_id = t.project_id;
+    cmd.environment = t.environment;
+    cmd.canary_id = t.canary_id;
+    cmd.reason = verdict.reason;
+    cmd.automatic = true;
+    cmd.figures = verdict.figures;
+    sink->submit(cmd, "canary-analysis/" + t.canary_id, t.canary_id);
+  });
 }
 
 void ProcessManager::write_checkpoint(bool force) {

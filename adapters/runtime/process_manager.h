@@ -31,6 +31,7 @@ struct Ports {
   engine::BuildRunner* build = nullptr;
   engine::DeployTarget* deploy = nullptr;
   engine::TestRunner* tests = nullptr;
+  engine::CanaryTarget* canary = nullptr;  // canary traffic (adapters/router); null: none
 };
 
 inline constexpr const char* kCheckpointKey = "runtime/process-manager/checkpoint";
@@ -80,6 +81,7 @@ class ProcessManager {
   void start_build(const engine::BuildJob& job);
   void start_deploy(const engine::DeployJob& job);
   void start_tests(const engine::TestJob& job);
+  void set_canary_traffic(const engine::CanaryTraffic& traffic);
   void start_test_cases(const engine::TestJob& job);
   void write_checkpoint(bool force);
 

@@ -27,6 +27,11 @@ Runtime::Runtime(events::EventStore& store, RuntimeOptions options, Ports ports)
   bus_ = std::make_unique<CommandBus>(store_, *clock_, options_.command_workers);
   manager_ = std::make_unique<ProcessManager>(store_, *bus_, ports_, *clock_);
 }
+  if (!ports_.canary) {
+    canary_router_ =
+        std::make_unique<router::LocalCanaryTarget>(local_deploy_.get(), options_.canary_router);
+    ports_.canary = canary_router_.get();
+  }
 
 Runtime::~Runtime() { stop(); }
 
@@ -54,6 +59,7 @@ void Runtime::stop() {
   kubernetes_deploy_.reset();
   swarm_deploy_.reset();
   local_deploy_.reset();
+  canary_router_.reset();  // before the local target it hands finished canaries to
   bus_->drain();
   bus_->stop();
 }

@@ -15,6 +15,7 @@
 #include "adapters/local/deploy_target.h"
 #include "adapters/local/test_runner.h"
 #include "adapters/kubernetes/deploy_target.h"
+#include "adapters/router/canary_target.h"
 #include "adapters/swarm/deploy_target.h"
 #include "adapters/runtime/clock.h"
 #include "adapters/runtime/command_bus.h"
@@ -31,6 +32,7 @@ struct RuntimeOptions {
   local::DeployTargetOptions deploy{};  // health timeout, stop grace
 };
 
+  router::CanaryRouterOptions canary_router{};  // the local canary router (docs/canary.md)
 class Runtime {
  public:
   // Ports left null in `ports` are the local runners (deploys: routed by the
@@ -51,6 +53,8 @@ class Runtime {
  private:
   events::EventStore& store_;
   RuntimeOptions options_;
+  // The local canary router when it is in use (null when `ports` named another).
+  router::LocalCanaryTarget* canary_router() { return canary_router_.get(); }
   SystemClock system_clock_;
   const Clock* clock_;
   std::unique_ptr<local::LocalBuildRunner> local_build_;
@@ -65,4 +69,5 @@ class Runtime {
   bool started_ = false;
 };
 
+  std::unique_ptr<router::LocalCanaryTarget> canary_router_;
 }  // namespace wharf::runtime
