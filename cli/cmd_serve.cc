@@ -115,8 +115,6 @@ void register_component_metrics(api::MetricsRegistry& metrics, const events::Eve
   }
 }
 
-void register_worker_metrics(api::MetricsRegistry& metrics,
-                             const workers::TaskDispatcher& dispatcher) {
 // The local canary routers' counts (docs/canary.md): requests and 5xx per side.
 void register_canary_metrics(api::MetricsRegistry& metrics,
                              const router::LocalCanaryTarget& canary) {
@@ -144,6 +142,8 @@ void register_canary_metrics(api::MetricsRegistry& metrics,
                          });
 }
 
+void register_worker_metrics(api::MetricsRegistry& metrics,
+                             const workers::TaskDispatcher& dispatcher) {
   metrics.gauge_function(
       "wharf_worker_tasks", "Tasks handed to `wharf worker`s, by state", {"state"}, [&dispatcher] {
         const auto st = dispatcher.stats();
@@ -260,10 +260,10 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   maintenance.attach(services);
   services.queries = &queries;
   services.data_dir = data;
+  services.canary_router = runtime.canary_router();
   if (gerrit_service) {
     services.webhooks["gerrit"] = [&gerrit_service](const api::WebhookDelivery& delivery) {
       const auto outcome = gerrit_service->handle_webhook(delivery.body);
-  services.canary_router = runtime.canary_router();
       api::WebhookResult result;
       result.body = boost::json::object{{"outcome", gerrit::to_string(outcome)}};
       return result;
@@ -280,10 +280,10 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
                              gerrit_service.get());
   if (dispatcher) register_worker_metrics(server.metrics(), *dispatcher);
   maintenance.register_metrics(server.metrics());
+  if (runtime.canary_router()) register_canary_metrics(server.metrics(), *runtime.canary_router());
   server.start();
   spdlog::info("HTTP API listening on http://{}:{}/api/v1 (metrics at /metrics)", config.listen,
                server.port());
-  if (runtime.canary_router()) register_canary_metrics(server.metrics(), *runtime.canary_router());
   if (config.ui_dir.empty()) {
     spdlog::info("web UI off (--ui-dir is empty)");
   } else if (api::StaticFiles(config.ui_dir).built()) {
@@ -325,9 +325,6 @@ void register_serve_commands(CLI::App& app) {
   cmd->add_option("--port", config->port, "HTTP API port (0 = pick a free one)")
       ->envname("WHARF_PORT")
       ->capture_default_str();
-  cmd->add_option("--threads", config->threads, "HTTP worker threads (0 = one per core)")
-      ->envname("WHARF_THREADS")
-      ->capture_default_str();
   cmd->add_option("--canary-router-listen", config->canary_router_listen,
                   "address the local canary routers bind (docs/canary.md)")
       ->envname("WHARF_CANARY_ROUTER_LISTEN")
@@ -337,6 +334,9 @@ void register_serve_commands(CLI::App& app) {
                   "(settings \"router_port\" overrides; 0 = free ports)")
       ->envname("WHARF_CANARY_ROUTER_BASE_PORT")
       ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  cmd->add_option("--threads", config->threads, "HTTP worker threads (0 = one per core)")
+      ->envname("WHARF_THREADS")
       ->capture_default_str();
   cmd->add_option("--response-cache", config->response_cache_entries,
                   "rendered answers kept for repeated reads while the log head stands still "

@@ -97,10 +97,6 @@ class DeployTarget {
   virtual void cancel(const std::string& deploy_id, uint32_t attempt) = 0;
 };
 
-// Runs post-deploy test suites against a deployed URL.
-class TestRunner {
- public:
-  virtual ~TestRunner() = default;
 // Traffic between a canary and the stable version (docs/canary.md). The
 // process manager calls set() for each canary step, promotion and abort (and
 // again after a restart); the target moves traffic and, while the canary is
@@ -134,6 +130,10 @@ class CanaryTarget {
                    std::function<void(const CanaryVerdict&)> abort) = 0;
 };
 
+// Runs post-deploy test suites against a deployed URL.
+class TestRunner {
+ public:
+  virtual ~TestRunner() = default;
   virtual void start(const TestJob& job, Callbacks<TestOutcome> callbacks) = 0;
   virtual void cancel(const std::string& run_id, uint32_t attempt) = 0;
 };

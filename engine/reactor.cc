@@ -341,10 +341,10 @@ std::vector<Reaction> react(const ProcessState& state, const Envelope& e) {
       break;
   }
   react_maintenance(state, e, out);
+  react_canary(state, e, out);
   return out;
 }
 
-  react_canary(state, e, out);
 // ---- recover ----
 
 std::vector<Reaction> recover(const ProcessState& state) {
@@ -383,8 +383,8 @@ std::vector<Reaction> recover(const ProcessState& state) {
     dispatch(state, env, nullptr, out);
   }
   recover_maintenance(state, out);
+  recover_canary(state, out);
   return out;
 }
 
-  recover_canary(state, out);
 }  // namespace wharf::engine

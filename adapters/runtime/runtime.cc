@@ -24,14 +24,14 @@ Runtime::Runtime(events::EventStore& store, RuntimeOptions options, Ports ports)
     local_tests_ = std::make_unique<local::LocalTestRunner>(options_.data_dir);
     ports_.tests = local_tests_.get();
   }
-  bus_ = std::make_unique<CommandBus>(store_, *clock_, options_.command_workers);
-  manager_ = std::make_unique<ProcessManager>(store_, *bus_, ports_, *clock_);
-}
   if (!ports_.canary) {
     canary_router_ =
         std::make_unique<router::LocalCanaryTarget>(local_deploy_.get(), options_.canary_router);
     ports_.canary = canary_router_.get();
   }
+  bus_ = std::make_unique<CommandBus>(store_, *clock_, options_.command_workers);
+  manager_ = std::make_unique<ProcessManager>(store_, *bus_, ports_, *clock_);
+}
 
 Runtime::~Runtime() { stop(); }
 
@@ -56,10 +56,10 @@ void Runtime::stop() {
   // still in flight then reach a bus that drops them after stop().
   local_tests_.reset();
   local_build_.reset();
+  canary_router_.reset();  // before the local target it hands finished canaries to
   kubernetes_deploy_.reset();
   swarm_deploy_.reset();
   local_deploy_.reset();
-  canary_router_.reset();  // before the local target it hands finished canaries to
   bus_->drain();
   bus_->stop();
 }

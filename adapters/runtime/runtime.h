@@ -14,8 +14,8 @@
 #include "adapters/local/build_runner.h"
 #include "adapters/local/deploy_target.h"
 #include "adapters/local/test_runner.h"
-#include "adapters/kubernetes/deploy_target.h"
 #include "adapters/router/canary_target.h"
+#include "adapters/kubernetes/deploy_target.h"
 #include "adapters/swarm/deploy_target.h"
 #include "adapters/runtime/clock.h"
 #include "adapters/runtime/command_bus.h"
@@ -30,9 +30,9 @@ struct RuntimeOptions {
   size_t command_workers = 4;
   bool restore_services = true;       // restart local instances whose process is gone
   local::DeployTargetOptions deploy{};  // health timeout, stop grace
+  router::CanaryRouterOptions canary_router{};  // the local canary router (docs/canary.md)
 };
 
-  router::CanaryRouterOptions canary_router{};  // the local canary router (docs/canary.md)
 class Runtime {
  public:
   // Ports left null in `ports` are the local runners (deploys: routed by the
@@ -49,12 +49,12 @@ class Runtime {
   const Clock& clock() const { return *clock_; }
   // The local deploy target when it is in use (null otherwise).
   local::LocalDeployTarget* local_deploy_target() { return local_deploy_.get(); }
+  // The local canary router when it is in use (null when `ports` named another).
+  router::LocalCanaryTarget* canary_router() { return canary_router_.get(); }
 
  private:
   events::EventStore& store_;
   RuntimeOptions options_;
-  // The local canary router when it is in use (null when `ports` named another).
-  router::LocalCanaryTarget* canary_router() { return canary_router_.get(); }
   SystemClock system_clock_;
   const Clock* clock_;
   std::unique_ptr<local::LocalBuildRunner> local_build_;
@@ -63,11 +63,11 @@ class Runtime {
   std::unique_ptr<swarm::SwarmDeployTarget> swarm_deploy_;
   std::unique_ptr<DeployRouter> deploy_router_;
   std::unique_ptr<local::LocalTestRunner> local_tests_;
+  std::unique_ptr<router::LocalCanaryTarget> canary_router_;
   Ports ports_;
   std::unique_ptr<CommandBus> bus_;
   std::unique_ptr<ProcessManager> manager_;
   bool started_ = false;
 };
 
-  std::unique_ptr<router::LocalCanaryTarget> canary_router_;
 }  // namespace wharf::runtime
