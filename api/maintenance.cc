@@ -10,7 +10,9 @@ namespace wharf::api {
 
 MaintenanceHost::MaintenanceHost(MaintenanceOptions options) : options_(std::move(options)) {}
 
-MaintenanceHost::~MaintenanceHost() { stop(); }
+MaintenanceHost::~MaintenanceHost() {
+  stop();
+}
 
 void MaintenanceHost::set_local(local::LocalDeployTarget* local) {
   local_ = local;

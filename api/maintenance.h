@@ -26,9 +26,9 @@ namespace wharf::api {
 
 struct MaintenanceOptions {
   std::chrono::seconds terminal_idle_timeout{600};  // no input for this long closes a terminal
-  std::string shell = "/bin/sh";                     // started with -i in the service's directory
-  size_t max_sessions = 32;                          // log followers + terminals at once
-  std::chrono::milliseconds follow_poll{200};        // how often a followed file is checked
+  std::string shell = "/bin/sh";                    // started with -i in the service's directory
+  size_t max_sessions = 32;                         // log followers + terminals at once
+  std::chrono::milliseconds follow_poll{200};       // how often a followed file is checked
 };
 
 // What a log reader writes to; returns false once the client is gone.

@@ -3,13 +3,13 @@
 // WebSocket (api/terminal.cc). Each access is role-checked by the route and
 // audited by an event before the first byte flows.
 #include <poll.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/json/serialize.hpp>
-#include <spdlog/spdlog.h>
 
 #include "api/api_error.h"
 #include "api/maintenance.h"
@@ -51,7 +51,9 @@ MaintenanceTarget resolve_maintenance_target(Context& ctx) {
 
 namespace {
 
-MaintenanceHost& host(const Context& ctx) { return *ctx.app.services().maintenance; }
+MaintenanceHost& host(const Context& ctx) {
+  return *ctx.app.services().maintenance;
+}
 
 // Blocking writes to a taken-over socket, with a deadline per write.
 bool send_all(int fd, std::string_view data) {
@@ -87,9 +89,10 @@ std::string hex(size_t n) {
 // data line per line of output) when `sse`.
 void serve_logs(int fd, const LogStream& stream, uint32_t tail, bool follow, bool sse,
                 const std::string& session_id, const std::atomic<bool>& stop) {
-  std::string head = "HTTP/1.1 200 OK\r\nCache-Control: no-cache\r\nConnection: close\r\n"
-                     "X-Accel-Buffering: no\r\nX-Wharf-Session: " + session_id +
-                     "\r\nX-Wharf-Log-Source: " + stream.source + "\r\n";
+  std::string head =
+      "HTTP/1.1 200 OK\r\nCache-Control: no-cache\r\nConnection: close\r\n"
+      "X-Accel-Buffering: no\r\nX-Wharf-Session: " +
+      session_id + "\r\nX-Wharf-Log-Source: " + stream.source + "\r\n";
   head += sse ? "Content-Type: text/event-stream\r\n\r\nretry: 2000\n\n"
               : "Content-Type: text/plain; charset=utf-8\r\nTransfer-Encoding: chunked\r\n\r\n";
   bool open = send_all(fd, head);
@@ -158,11 +161,10 @@ Reply service_logs(Context& ctx) {
       events && !events->empty()) {
     session_id = events->front().payload().service_logs_opened().session_id();
   }
-  spdlog::info("logs: {} follows {} of {} ({}, session {})", ctx.principal.user,
-               audit.environment, audit.project_id, stream->source, session_id);
+  spdlog::info("logs: {} follows {} of {} ({}, session {})", ctx.principal.user, audit.environment,
+               audit.project_id, stream->source, session_id);
   ctx.app.metrics()
-      .counter("wharf_maintenance_sessions_total", "log and terminal sessions opened",
-               {"kind"})
+      .counter("wharf_maintenance_sessions_total", "log and terminal sessions opened", {"kind"})
       .inc({"logs"});
   Reply reply;
   MaintenanceHost* h = &host(ctx);
@@ -172,7 +174,8 @@ Reply service_logs(Context& ctx) {
       serve_logs(fd, stream, static_cast<uint32_t>(tail), follow, sse, session_id, stop);
     });
     if (!spawned) {
-      send_all(fd, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      send_all(
+          fd, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
       ::close(fd);
     }
   };

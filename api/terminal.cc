@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <pty.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,7 +20,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
-#include <spdlog/spdlog.h>
 
 #include "adapters/local/deploy_target.h"
 #include "adapters/runtime/command_bus.h"
@@ -93,7 +93,10 @@ class Pump {
     beast::error_code ec;
     pty_.cancel(ec);
     ws_.async_close(websocket::close_reason(websocket::close_code::normal, reason),
-                    [this](beast::error_code) { beast::error_code e; ws_.next_layer().close(e); });
+                    [this](beast::error_code) {
+                      beast::error_code e;
+                      ws_.next_layer().close(e);
+                    });
   }
 
   void read_client() {
@@ -159,8 +162,9 @@ void record_close(const TerminalSession& s, uint64_t duration_ms, const std::str
   close.bytes_in = bytes_in;
   close.bytes_out = bytes_out;
   auto outcome = s.bus->execute(close, s.bus->user_context(s.user, wharf::v1::CHANNEL_API));
-  if (!outcome) spdlog::error("terminal {}: cannot record its close: {}", s.session_id,
-                              outcome.error().message());
+  if (!outcome)
+    spdlog::error("terminal {}: cannot record its close: {}", s.session_id,
+                  outcome.error().message());
 }
 
 void serve_terminal(int fd, Request request, const TerminalSession& s,
@@ -182,13 +186,13 @@ void serve_terminal(int fd, Request request, const TerminalSession& s,
     websocket::stream<tcp::socket> ws(std::move(socket));
     ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     ws.accept(request, ec);
-    auto shell = ec ? Expected<std::pair<pid_t, int>, std::string>(
-                          unexpected("handshake: " + ec.message()))
-                    : start_shell(s);
+    auto shell =
+        ec ? Expected<std::pair<pid_t, int>, std::string>(unexpected("handshake: " + ec.message()))
+           : start_shell(s);
     if (!shell) {
       reason = shell.error();
-      if (ws.is_open()) ws.close(websocket::close_reason(websocket::close_code::internal_error,
-                                                         reason), ec);
+      if (ws.is_open())
+        ws.close(websocket::close_reason(websocket::close_code::internal_error, reason), ec);
     } else {
       Pump pump(io, ws, shell->second, s, stop);
       pump.run();
@@ -223,8 +227,7 @@ void serve_terminal(int fd, Request request, const TerminalSession& s,
 
 Reply open_terminal(Context& ctx) {
   if (!websocket::is_upgrade(ctx.request)) {
-    throw bad_request("websocket_required",
-                      "the terminal is a WebSocket: send Upgrade: websocket",
+    throw bad_request("websocket_required", "the terminal is a WebSocket: send Upgrade: websocket",
                       json::object{{"header", "Upgrade"}});
   }
   MaintenanceTarget target = resolve_maintenance_target(ctx);

@@ -63,7 +63,9 @@ MaintenanceServe::MaintenanceServe(const MaintenanceConfig& config, runtime::Run
   }
 }
 
-MaintenanceServe::~MaintenanceServe() { stop(); }
+MaintenanceServe::~MaintenanceServe() {
+  stop();
+}
 
 void MaintenanceServe::register_metrics(api::MetricsRegistry& metrics) {
   using Samples = std::vector<api::MetricsRegistry::Sample>;

@@ -34,8 +34,8 @@ Decision decide_health(const EnvironmentState& env, const ObserveHealth& c) {
   if (now == nullptr) return nothing_deployed(c.project_id, c.environment);
   if (c.deploy_id != now->deploy_id) {
     return reject(Code::kStale, "deploy " + c.deploy_id + " no longer serves " +
-                                    where(c.project_id, c.environment) + " (" +
-                                    now->deploy_id + " does); health probe dropped");
+                                    where(c.project_id, c.environment) + " (" + now->deploy_id +
+                                    " does); health probe dropped");
   }
   if (c.samples.empty()) return reject(Code::kInvalidArgument, "a health observation needs probes");
   const MaintenanceState& m = env.maintenance;
@@ -70,8 +70,8 @@ Decision decide_test_cases(const EnvironmentState& env, const RequestTestCases& 
   }
   const wharf::v1::EnvironmentSpec* spec = project->find_environment(c.environment);
   if (spec == nullptr) {
-    return reject(Code::kNotFound, "project " + c.project_id + " has no environment " +
-                                       c.environment);
+    return reject(Code::kNotFound,
+                  "project " + c.project_id + " has no environment " + c.environment);
   }
   const std::string id = !c.test_run_id.empty() ? c.test_run_id : short_id("tc", ctx.command_id);
   const MaintenanceState& m = env.maintenance;
@@ -84,9 +84,8 @@ Decision decide_test_cases(const EnvironmentState& env, const RequestTestCases& 
     return reject(Code::kStale, "a later deploy replaced the one these test cases were for");
   }
   if (spec->test_cases().empty()) {
-    return reject(Code::kInvalidArgument,
-                  "environment " + c.environment + " of project " + c.project_id +
-                      " declares no test cases");
+    return reject(Code::kInvalidArgument, "environment " + c.environment + " of project " +
+                                              c.project_id + " declares no test cases");
   }
   std::vector<const wharf::v1::TestSuite*> picked;
   if (c.cases.empty()) {
@@ -99,7 +98,8 @@ Decision decide_test_cases(const EnvironmentState& env, const RequestTestCases& 
     }
     if (found == nullptr) {
       std::string declared;
-      for (const auto& t : spec->test_cases()) declared += (declared.empty() ? "" : ", ") + t.name();
+      for (const auto& t : spec->test_cases())
+        declared += (declared.empty() ? "" : ", ") + t.name();
       return reject(Code::kInvalidArgument, "environment " + c.environment +
                                                 " declares no test case " + name +
                                                 " (declared: " + declared + ")");
@@ -132,8 +132,8 @@ Decision decide_test_results(const EnvironmentState& env, const RecordTestCaseRe
     if (m.finished_test_cases.count(c.test_run_id)) {
       return reject(Code::kStale, "test cases " + c.test_run_id + " already finished");
     }
-    return reject(Code::kNotFound, "no test cases " + c.test_run_id + " in " +
-                                       where(c.project_id, c.environment));
+    return reject(Code::kNotFound,
+                  "no test cases " + c.test_run_id + " in " + where(c.project_id, c.environment));
   }
   NewEvent e;
   e.correlation_id = c.test_run_id;
@@ -198,8 +198,8 @@ Decision decide_close_terminal(const EnvironmentState& env, const CloseTerminal&
   const MaintenanceState& m = env.maintenance;
   if (m.closed_terminals.count(c.session_id)) return std::vector<NewEvent>{};
   if (!m.open_terminals.count(c.session_id)) {
-    return reject(Code::kNotFound, "no open terminal " + c.session_id + " in " +
-                                       where(c.project_id, c.environment));
+    return reject(Code::kNotFound,
+                  "no open terminal " + c.session_id + " in " + where(c.project_id, c.environment));
   }
   NewEvent e;
   e.correlation_id = c.session_id;
@@ -302,8 +302,8 @@ Decision decide_maintenance(const EnvironmentState& env, const Command& command,
   if (const auto* c = std::get_if<CloseTerminal>(&command)) {
     return decide_close_terminal(env, *c, context);
   }
-  return reject(Code::kWrongStream, std::string(command_name(command)) +
-                                        " is not a maintenance command");
+  return reject(Code::kWrongStream,
+                std::string(command_name(command)) + " is not a maintenance command");
 }
 
 }  // namespace wharf::engine

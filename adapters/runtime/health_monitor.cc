@@ -22,7 +22,9 @@ HealthMonitor::HealthMonitor(ProcessManager& manager, CommandBus& bus, const Clo
   if (options_.probes_per_interval == 0) options_.probes_per_interval = 1;
 }
 
-HealthMonitor::~HealthMonitor() { stop(); }
+HealthMonitor::~HealthMonitor() {
+  stop();
+}
 
 void HealthMonitor::start() {
   if (options_.interval.count() <= 0 || thread_.joinable()) return;

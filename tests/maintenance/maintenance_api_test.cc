@@ -1,0 +1,280 @@
+// Service logs and the terminal against a real process and a real shell,
+// over the real server: what arrives, what is audited, who may.
+#include <boost/beast/websocket.hpp>
+#include <fstream>
+#include <thread>
+
+#include "adapters/local/deploy_target.h"
+#include "adapters/local/process.h"
+#include "api/maintenance.h"
+#include "tests/api/api_test_support.h"
+
+namespace wharf::api::testing {
+namespace {
+
+namespace websocket = beast::websocket;
+
+class MaintenanceApi : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    events::StoreOptions options;
+    options.sync = false;
+    auto store = events::EventStore::open((dir_.path() / "events").string(), options);
+    ASSERT_TRUE(store);
+    store_ = std::move(store.value());
+    auto runner =
+        projections::ProjectionRunner::open((dir_.path() / "projections").string(), store_.get());
+    ASSERT_TRUE(runner);
+    runner_ = std::move(runner.value());
+    ASSERT_TRUE(runner_->start());
+    queries_ = std::make_unique<projections::Queries>(*runner_);
+    bus_ = std::make_unique<runtime::CommandBus>(*store_, clock_, 2);
+    local_ = std::make_unique<local::LocalDeployTarget>(dir_.path());
+    host_ = std::make_unique<MaintenanceHost>();
+    host_->set_local(local_.get());
+    services_ = std::make_unique<Services>(*store_);
+    services_->commands = bus_.get();
+    services_->queries = queries_.get();
+    services_->maintenance = host_.get();
+    ServerConfig config;
+    config.listen = "127.0.0.1";
+    config.port = 0;
+    config.threads = 2;
+    server_ = std::make_unique<Server>(config, *services_);
+    server_->start();
+    world();
+  }
+  void TearDown() override {
+    server_->stop();
+    host_->stop();
+    if (pid_ > 0) local::stop_process_group(pid_, std::chrono::milliseconds(500));
+    bus_->stop();
+    runner_->stop();
+    store_->close();
+  }
+
+  void append(const std::string& stream, const wharf::v1::Payload& payload) {
+    events::Envelope e;
+    e.set_event_id(events::new_uuid());
+    e.set_occurred_at_us(now_us());
+    e.mutable_actor()->set_id("test");
+    *e.mutable_payload() = payload;
+    ASSERT_TRUE(store_->append(stream, events::ExpectedVersion::any(), {e}));
+  }
+
+  std::string token(const std::string& user) {
+    wharf::v1::Actor actor;
+    actor.set_id("test");
+    return issue_token(*store_, user, false, 0, actor, now_us())->token;
+  }
+
+  // Project "shop" (owner olga, viewer vic) with staging served by a real
+  // process that prints a numbered line every 20 ms into its log.
+  void world() {
+    wharf::v1::Payload p;
+    auto* c = p.mutable_project_created();
+    c->set_project_id("shop");
+    c->set_name("shop");
+    c->set_owner("olga");
+    c->add_environments()->set_name("staging");
+    c->mutable_environments(0)->set_target(wharf::v1::TARGET_TYPE_LOCAL);
+    append("project-shop", p);
+    for (auto [user, role] :
+         {std::pair{"olga", wharf::v1::ROLE_OWNER}, std::pair{"vic", wharf::v1::ROLE_VIEWER}}) {
+      wharf::v1::Payload g;
+      g.mutable_permission_granted()->set_project_id("shop");
+      g.mutable_permission_granted()->set_user(user);
+      g.mutable_permission_granted()->set_role(role);
+      append("access-shop", g);
+    }
+    wharf::v1::Payload d;
+    auto* s = d.mutable_deploy_succeeded();
+    s->set_deploy_id("d-1");
+    s->set_project_id("shop");
+    s->set_environment("staging");
+    s->set_attempt(1);
+    s->mutable_spec()->set_version("v1");
+    s->set_url("http://127.0.0.1:1");
+    append("env-shop-staging", d);
+
+    work_ = dir_.path() / "artifact";
+    std::filesystem::create_directories(work_);
+    log_ = dir_.path() / "service.log";
+    local::ProcessSpec spec;
+    spec.argv = {"/bin/sh", "-c", "i=0; while :; do echo line$i; i=$((i+1)); sleep 0.02; done"};
+    spec.log_file = log_;
+    auto pid = local::spawn_detached(spec);
+    ASSERT_TRUE(pid);
+    pid_ = *pid;
+    std::filesystem::create_directories(dir_.path() / "targets" / "shop");
+    std::ofstream(dir_.path() / "targets" / "shop" / "staging.json") << boost::json::serialize(
+        boost::json::object{{"current", boost::json::object{{"deploy_id", "d-1"},
+                                                            {"attempt", 1},
+                                                            {"pid", pid_},
+                                                            {"port", 1},
+                                                            {"version", "v1"},
+                                                            {"artifact_dir", work_.string()},
+                                                            {"log", log_.string()}}}});
+    // The projections must show the deploy before the routes can find it.
+    for (int i = 0; i < 500 && runner_->position("environments") < store_->head_position(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+
+  std::vector<events::Envelope> of_type(const std::string& type) {
+    std::vector<events::Envelope> out;
+    auto all = store_->read_all(1, 100000);
+    if (!all) return out;
+    const std::vector<events::Envelope>& events = all.value();
+    for (const auto& e : events) {
+      if (e.type() == type) out.push_back(e);
+    }
+    return out;
+  }
+
+  HttpResult get(const std::string& target, const std::string& tok,
+                 const std::map<std::string, std::string>& headers = {}) {
+    Client c(server_->port());
+    return c.request(beast::http::verb::get, target, tok, "", headers);
+  }
+
+  TempDir dir_;
+  runtime::SystemClock clock_;
+  std::unique_ptr<events::EventStore> store_;
+  std::unique_ptr<projections::ProjectionRunner> runner_;
+  std::unique_ptr<projections::Queries> queries_;
+  std::unique_ptr<runtime::CommandBus> bus_;
+  std::unique_ptr<local::LocalDeployTarget> local_;
+  std::unique_ptr<MaintenanceHost> host_;
+  std::unique_ptr<Services> services_;
+  std::unique_ptr<Server> server_;
+  std::filesystem::path work_, log_;
+  pid_t pid_ = 0;
+};
+
+const std::string kEnv = "/api/v1/projects/shop/environments/staging";
+
+int highest_line(const std::string& text) {
+  int best = -1;
+  for (size_t at = text.find("line"); at != std::string::npos; at = text.find("line", at + 1)) {
+    size_t end = at + 4;
+    while (end < text.size() && std::isdigit(static_cast<unsigned char>(text[end]))) ++end;
+    if (end > at + 4 && end < text.size() && text[end] == '\n') {
+      best = std::max(best, std::stoi(text.substr(at + 4, end - at - 4)));
+    }
+  }
+  return best;
+}
+
+TEST_F(MaintenanceApi, LogsFollowTheRunningProcessAndTheOpeningIsAudited) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // some output exists
+  std::string before;
+  std::ifstream in(log_);
+  before.assign(std::istreambuf_iterator<char>(in), {});
+  const int last_before = highest_line(before);
+  ASSERT_GE(last_before, 0);
+
+  Client c(server_->port());
+  c.send_raw("GET " + kEnv +
+             "/logs?follow=true&tail=3&format=sse HTTP/1.1\r\nHost: x\r\n"
+             "Authorization: Bearer " +
+             token("vic") + "\r\n\r\n");
+  std::string got;
+  char buf[4096];
+  beast::error_code ec;
+  // Follow until lines appear that the process wrote after the request.
+  while (highest_line(got) < last_before + 10 && got.size() < (1 << 20)) {
+    size_t n = c.socket().read_some(asio::buffer(buf), ec);
+    ASSERT_FALSE(ec) << ec.message() << " after " << got;
+    got.append(buf, n);
+  }
+  EXPECT_NE(got.find("HTTP/1.1 200"), std::string::npos);
+  EXPECT_NE(got.find("text/event-stream"), std::string::npos);
+  EXPECT_NE(got.find("event: log\ndata: line"), std::string::npos);
+  c.socket().close();
+
+  auto opened = of_type("ServiceLogsOpened");
+  ASSERT_EQ(opened.size(), 1u);
+  const auto& o = opened[0].payload().service_logs_opened();
+  EXPECT_EQ(o.user(), "vic");
+  EXPECT_EQ(o.deploy_id(), "d-1");
+  EXPECT_TRUE(o.follow());
+  EXPECT_EQ(o.tail_lines(), 3u);
+  EXPECT_EQ(o.source(), "local:" + log_.string());
+  // The session ends once the client is gone.
+  for (int i = 0; i < 200 && host_->open_sessions() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(host_->open_sessions(), 0u);
+}
+
+TEST_F(MaintenanceApi, LogsWithoutFollowAnswerTheTailAndEnd) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto r = get(kEnv + "/logs?tail=2", token("vic"));
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(std::count(r.body.begin(), r.body.end(), '\n'), 2) << r.body;
+  EXPECT_EQ(r.body.rfind("line", 0), 0u) << r.body;
+}
+
+TEST_F(MaintenanceApi, TerminalRoundTripRunsAShellInTheServiceDirectory) {
+  asio::io_context io;
+  tcp::socket socket(io);
+  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
+  websocket::stream<tcp::socket> ws(std::move(socket));
+  const std::string tok = token("olga");
+  ws.set_option(websocket::stream_base::decorator([&](websocket::request_type& req) {
+    req.set(beast::http::field::authorization, "Bearer " + tok);
+  }));
+  ws.handshake("127.0.0.1", kEnv + "/terminal");
+  ws.write(asio::buffer(std::string("echo hi-$((40+2)); pwd\n")));
+  std::string out;
+  beast::flat_buffer buffer;
+  while (out.find("hi-42") == std::string::npos ||
+         out.find(work_.string(), out.find("hi-42")) == std::string::npos) {
+    ws.read(buffer);
+    out += beast::buffers_to_string(buffer.data());
+    buffer.consume(buffer.size());
+    ASSERT_LT(out.size(), 1u << 20) << out;
+  }
+  ws.close(websocket::close_code::normal);
+
+  ASSERT_EQ(of_type("TerminalOpened").size(), 1u);
+  EXPECT_EQ(of_type("TerminalOpened")[0].payload().terminal_opened().where(),
+            "local:" + work_.string());
+  std::vector<events::Envelope> closed;
+  for (int i = 0; i < 250 && closed.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    closed = of_type("TerminalClosed");
+  }
+  ASSERT_EQ(closed.size(), 1u);
+  const auto& c = closed[0].payload().terminal_closed();
+  EXPECT_EQ(c.user(), "olga");
+  EXPECT_EQ(c.reason(), "client closed");
+  EXPECT_EQ(c.bytes_in(), std::string("echo hi-$((40+2)); pwd\n").size());
+  EXPECT_GT(c.bytes_out(), 0u);
+  EXPECT_EQ(c.session_id(), of_type("TerminalOpened")[0].payload().terminal_opened().session_id());
+}
+
+TEST_F(MaintenanceApi, EveryRouteAnswers401WithoutATokenAnd403WithoutTheRole) {
+  const std::string stranger = token("sam");
+  const std::string viewer = token("vic");
+  const std::map<std::string, std::string> upgrade = {
+      {"Upgrade", "websocket"},
+      {"Connection", "Upgrade"},
+      {"Sec-WebSocket-Version", "13"},
+      {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}};
+  EXPECT_EQ(get(kEnv + "/logs", "").status, 401u);
+  EXPECT_EQ(get(kEnv + "/logs", stranger).status, 403u);
+  EXPECT_EQ(get(kEnv + "/terminal", "", upgrade).status, 401u);
+  EXPECT_EQ(get(kEnv + "/terminal", viewer, upgrade).status, 403u);
+  Client c1(server_->port());
+  EXPECT_EQ(c1.request(beast::http::verb::post, kEnv + "/test-cases", "", "{}").status, 401u);
+  Client c2(server_->port());
+  EXPECT_EQ(c2.request(beast::http::verb::post, kEnv + "/test-cases", viewer, "{}").status, 403u);
+  EXPECT_TRUE(of_type("ServiceLogsOpened").empty());
+  EXPECT_TRUE(of_type("TerminalOpened").empty());
+  EXPECT_GE(of_type("AccessDenied").size(), 3u);
+}
+
+}  // namespace
+}  // namespace wharf::api::testing
