@@ -220,7 +220,8 @@ TEST(TestCasesDecider, UnknownOrRepeatedNamesAndNothingDeployedAreRefused) {
   auto unknown = log.when(pick({"smoke", "payments"}));
   ASSERT_FALSE(unknown.has_value());
   EXPECT_EQ(unknown.error().code, Rejection::Code::kInvalidArgument);
-  EXPECT_THAT(unknown.error().reason, HasSubstr("declares no test case payments (declared: smoke, checkout, search)"));
+  EXPECT_THAT(unknown.error().reason,
+              HasSubstr("declares no test case payments (declared: smoke, checkout, search)"));
   auto twice = log.when(pick({"smoke", "smoke"}));
   ASSERT_FALSE(twice.has_value());
   EXPECT_THAT(twice.error().reason, HasSubstr("picked twice"));
