@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "events/checkpoint.h"
 #include "events/hash_chain.h"
 #include "events/keys.h"
 
@@ -85,7 +86,14 @@ Expected<ExportSummary, Error> export_events(const EventStore& store, const std:
   const uint64_t head = store.head_position();
   ExportSummary summary;
   summary.from_position = std::max<uint64_t>(options.from_position, 1);
-  summary.to_position = options.to_position == 0 ? head : options.to_position;
+  summary.to_position = options.to_position != 0 ? options.to_position
+                        : options.checkpoint     ? options.checkpoint->head_position()
+                                                 : head;
+  if (options.checkpoint && options.checkpoint->head_position() != summary.to_position) {
+    return fail(ErrorCode::kInvalidArgument,
+                "the checkpoint covers 1.." + std::to_string(options.checkpoint->head_position()) +
+                    ", not the export's end " + std::to_string(summary.to_position));
+  }
   if (summary.to_position > head) {
     return fail(ErrorCode::kInvalidArgument, "cannot export to position " +
                                                  std::to_string(summary.to_position) +
@@ -113,6 +121,7 @@ Expected<ExportSummary, Error> export_events(const EventStore& store, const std:
   auto last_hash = hash_at(store, summary.to_position);
   if (!last_hash) return unexpected(last_hash.error());
   header.set_head_hash(*last_hash);
+  if (options.checkpoint) *header.mutable_checkpoint() = *options.checkpoint;
   summary.head_hash = *last_hash;
 
   const std::string tmp = path + ".tmp";
@@ -196,7 +205,7 @@ Expected<ExportFile, Error> read_export(const std::string& path) {
   return file;
 }
 
-VerifyReport verify_export(const std::string& path) {
+VerifyReport verify_export(const std::string& path, const VerifyExportOptions& options) {
   DelimitedReader reader(path);
   if (!reader.is_open()) return bad(0, 0, "cannot open " + path + ": " + std::strerror(errno));
   wharf::v1::ExportHeader header;
@@ -211,6 +220,9 @@ VerifyReport verify_export(const std::string& path) {
   uint64_t expected = header.from_position();
   uint64_t checked = 0;
   wharf::v1::ExportRecord record;
+  // From position 1 the whole Merkle tree can be recomputed from the file.
+  const bool from_start = header.from_position() == 1;
+  MerkleFrontier tree;
   while (true) {
     int r = reader.next(&record);
     if (r == 0) break;
@@ -245,6 +257,7 @@ VerifyReport verify_export(const std::string& path) {
     } else {
       return bad(expected, checked, at + ": empty record");
     }
+    if (from_start) tree.push(merkle_leaf(expected, hash));
     prev = std::move(hash);
     ++checked;
     ++expected;
@@ -262,13 +275,46 @@ VerifyReport verify_export(const std::string& path) {
                    " records link, and the hash at position " +
                    std::to_string(header.to_position()) + " is " + to_hex(prev));
   }
+  std::string anchored;
+  if (!options.expected_head_hash.empty() && prev != options.expected_head_hash) {
+    return bad(0, checked,
+               "the chain ends at head hash " + to_hex(prev) + ", not the expected " +
+                   to_hex(options.expected_head_hash));
+  }
+  if (!options.trusted_public_key.empty()) {
+    if (!header.has_checkpoint()) {
+      return bad(0, checked,
+                 "the export carries no signed checkpoint (export it with --audit-key)");
+    }
+    const auto& c = header.checkpoint();
+    if (std::string wrong = verify_checkpoint(c, options.trusted_public_key); !wrong.empty()) {
+      return bad(0, checked, wrong);
+    }
+    if (c.store_id() != header.store_id()) {
+      return bad(0, checked,
+                 "the header names store " + header.store_id() +
+                     " but the signed checkpoint is of store " + c.store_id());
+    }
+    if (c.head_position() != header.to_position() || c.head_hash() != prev) {
+      return bad(0, checked,
+                 "the signed checkpoint (position " + std::to_string(c.head_position()) +
+                     ", head hash " + to_hex(c.head_hash()) +
+                     ") is not where the chain ends (position " +
+                     std::to_string(header.to_position()) + ", " + to_hex(prev) + ")");
+    }
+    if (from_start && tree.root() != c.merkle_root()) {
+      return bad(0, checked,
+                 "the Merkle root of the file's events differs from the signed checkpoint's");
+    }
+    anchored = "; signed checkpoint verifies (key " + to_hex(c.public_key()) + ")";
+  }
   VerifyReport ok;
   ok.ok = true;
   ok.events_checked = checked;
   ok.message = "export of store " + header.store_id() + ", positions " +
                std::to_string(header.from_position()) + ".." +
                std::to_string(header.to_position()) + " (" + header.filter() +
-               "): chain verifies, head hash " + to_hex(header.head_hash());
+               "): chain verifies, head hash " + to_hex(header.head_hash()) + anchored;
   return ok;
 }
 

@@ -8,6 +8,7 @@
 // OmittedEvent{position, content_digest, hash}, so the chain still verifies.
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,9 +20,12 @@ inline constexpr const char* kExportFormat = "wharf-export-v1";
 
 struct ExportOptions {
   uint64_t from_position = 1;
-  uint64_t to_position = 0;                       // 0 = the head at export time
-  std::function<bool(const Envelope&)> include;   // null = every event
-  std::string filter_description;                 // recorded in the header, for humans
+  uint64_t to_position = 0;                      // 0 = the head at export time
+  std::function<bool(const Envelope&)> include;  // null = every event
+  std::string filter_description;                // recorded in the header, for humans
+  // Put in the header (events/checkpoint.h); it must cover exactly
+  // to_position, which defaults to its head_position.
+  std::optional<wharf::v1::CheckpointSigned> checkpoint;
 };
 
 struct ExportSummary {
@@ -29,7 +33,7 @@ struct ExportSummary {
   uint64_t to_position = 0;  // from_position - 1 when the range is empty
   uint64_t events_written = 0;
   uint64_t events_omitted = 0;
-  std::string head_hash;     // hash at to_position (raw 32 bytes)
+  std::string head_hash;  // hash at to_position (raw 32 bytes)
 };
 
 // Writes positions [from, to] of `store` to `path` (via `path`.tmp, fsync,
@@ -59,6 +63,10 @@ VerifyReport verify_store(const std::string& dir);
 
 // Recomputes the chain of an export from its header's hash_before to its
 // head_hash, needing nothing but the file.
-VerifyReport verify_export(const std::string& path);
+struct VerifyExportOptions {
+  std::string trusted_public_key;  // raw Ed25519 key: the header's checkpoint must be signed by it
+  std::string expected_head_hash;  // raw 32 bytes: the chain must end there
+};
+VerifyReport verify_export(const std::string& path, const VerifyExportOptions& options = {});
 
 }  // namespace wharf::events

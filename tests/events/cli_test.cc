@@ -298,6 +298,56 @@ TEST_F(WharfCli, GerritIngestJsonCountsEventsReleasedFromTheHold) {
   EXPECT_NE(wrong_host.err.find("review.example.com"), std::string::npos) << wrong_host.err;
 }
 
+// An auditor with the public key: a signed export verifies, one with a forged
+// store id does not; one event is proven offline from a Merkle proof.
+TEST_F(WharfCli, SignedExportAndMerkleProofCheckedWithThePublicKey) {
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(wharf("events append " + data() + " --stream s --payload '{\"projectCreated\":{}}'")
+                  .exit_code,
+              0);
+  }
+  const std::string key = tmp_.sub("audit.pem");
+  auto keygen = wharf("audit keygen --out '" + key + "'");
+  ASSERT_EQ(keygen.exit_code, 0) << keygen.err;
+  const std::string pub = "'" + key + ".pub'";
+  auto exported = wharf("events export " + data() + " --audit-key '" + key + "' --out '" +
+                        tmp_.sub("s.wharf") + "'");
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_NE(exported.err.find("recorded at position 6"), std::string::npos) << exported.err;
+  auto ok = wharf("audit verify --file '" + tmp_.sub("s.wharf") + "' --trust-key " + pub);
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("signed checkpoint verifies"), std::string::npos) << ok.out;
+
+  auto file = read_export(tmp_.sub("s.wharf"));
+  ASSERT_TRUE(file);
+  std::string bytes = slurp(tmp_.sub("s.wharf"));
+  size_t at = bytes.find(file->header.store_id());  // the header's own store id comes first
+  ASSERT_NE(at, std::string::npos);
+  bytes[at] = bytes[at] == 'a' ? 'b' : 'a';
+  std::ofstream(tmp_.sub("forged.wharf"), std::ios::binary) << bytes;
+  EXPECT_EQ(wharf("audit verify --file '" + tmp_.sub("forged.wharf") + "'").exit_code, 0)
+      << "unsigned check passes";
+  auto forged = wharf("audit verify --file '" + tmp_.sub("forged.wharf") + "' --trust-key " + pub);
+  EXPECT_EQ(forged.exit_code, 1);
+  EXPECT_NE(forged.err.find("verification FAILED"), std::string::npos) << forged.err;
+  auto wrong_head = wharf("audit verify --file '" + tmp_.sub("s.wharf") + "' --expect-head " +
+                          std::string(64, '0'));
+  EXPECT_EQ(wrong_head.exit_code, 1) << wrong_head.out;
+
+  auto proved =
+      wharf("audit prove " + data() + " --position 3 --out '" + tmp_.sub("p3.json") + "'");
+  ASSERT_EQ(proved.exit_code, 0) << proved.err;
+  auto checked =
+      wharf("audit verify-proof --proof '" + tmp_.sub("p3.json") + "' --trust-key " + pub);
+  EXPECT_EQ(checked.exit_code, 0) << checked.err;
+  EXPECT_NE(checked.out.find("is position 3"), std::string::npos) << checked.out;
+  ASSERT_EQ(wharf("audit keygen --out '" + tmp_.sub("other.pem") + "'").exit_code, 0);
+  auto other = wharf("audit verify-proof --proof '" + tmp_.sub("p3.json") + "' --trust-key '" +
+                     tmp_.sub("other.pem") + ".pub'");
+  EXPECT_EQ(other.exit_code, 1);
+  EXPECT_NE(other.err.find("not the trusted key"), std::string::npos) << other.err;
+}
+
 TEST_F(WharfCli, TailFollowSeesAppendsFromAnotherProcess) {
   ASSERT_EQ(wharf("events append " + data() + " --stream s --payload '{\"projectCreated\":{}}'")
                 .exit_code,

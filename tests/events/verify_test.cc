@@ -251,7 +251,7 @@ TEST(Export, EmptyStoreExportsAndVerifies) {
   auto report = verify_export(tmp.sub("empty.wharf"));
   EXPECT_TRUE(report.ok) << report.message;
   EXPECT_EQ(report.events_checked, 0u);
-  EXPECT_FALSE(export_events(*store, tmp.sub("x.wharf"), ExportOptions{1, 5, nullptr, ""}));
+  EXPECT_FALSE(export_events(*store, tmp.sub("x.wharf"), ExportOptions{1, 5, nullptr, "", std::nullopt}));
 }
 
 TEST(EventStoreOpen, ForeignRocksDbIsRefused) {
