@@ -151,6 +151,20 @@ Decision decide_test_results(const EnvironmentState& env, const RecordTestCaseRe
   return one(std::move(e));
 }
 
+// What ServiceLogsOpened and TerminalOpened share: who opened which session
+// on which deploy, from where.
+template <typename Opened, typename Command>
+void fill_session(Opened* o, const std::string& id, const Command& c, const SucceededDeploy& now,
+                  const Context& ctx) {
+  o->set_session_id(id);
+  o->set_project_id(c.project_id);
+  o->set_environment(c.environment);
+  o->set_deploy_id(now.deploy_id);
+  o->set_version(now.spec.version());
+  o->set_user(ctx.actor.id());
+  o->set_remote(c.remote);
+}
+
 Decision decide_logs(const EnvironmentState& env, const OpenServiceLogs& c, const Context& ctx) {
   const std::string id = !c.session_id.empty() ? c.session_id : short_id("logs", ctx.command_id);
   if (env.maintenance.log_sessions.count(id)) return std::vector<NewEvent>{};
@@ -159,16 +173,10 @@ Decision decide_logs(const EnvironmentState& env, const OpenServiceLogs& c, cons
   NewEvent e;
   e.correlation_id = id;
   auto* o = e.payload.mutable_service_logs_opened();
-  o->set_session_id(id);
-  o->set_project_id(c.project_id);
-  o->set_environment(c.environment);
-  o->set_deploy_id(now->deploy_id);
-  o->set_version(now->spec.version());
-  o->set_user(ctx.actor.id());
+  fill_session(o, id, c, *now, ctx);
   o->set_source(c.source);
   o->set_follow(c.follow);
   o->set_tail_lines(c.tail_lines);
-  o->set_remote(c.remote);
   return one(std::move(e));
 }
 
@@ -182,14 +190,8 @@ Decision decide_open_terminal(const EnvironmentState& env, const OpenTerminal& c
   NewEvent e;
   e.correlation_id = id;
   auto* o = e.payload.mutable_terminal_opened();
-  o->set_session_id(id);
-  o->set_project_id(c.project_id);
-  o->set_environment(c.environment);
-  o->set_deploy_id(now->deploy_id);
-  o->set_version(now->spec.version());
-  o->set_user(ctx.actor.id());
+  fill_session(o, id, c, *now, ctx);
   o->set_where(c.where);
-  o->set_remote(c.remote);
   return one(std::move(e));
 }
 
