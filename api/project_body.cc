@@ -92,12 +92,40 @@ wharf::v1::EnvironmentSpec parse_environment(const JsonBody& body,
   return env;
 }
 
+// build.runner ("local" | "jenkins"; default: jenkins when build.jenkins is
+// given) and build.jenkins {url, job, parameters, config_xml, artifact_file,
+// poll_interval_ms} (docs/jenkins.md).
+void parse_build_runner(const JsonBody& build, wharf::v1::BuildStep& step) {
+  const std::string runner =
+      build.optional_string("runner").value_or(build.has("jenkins") ? "jenkins" : "local");
+  if (runner == "local") {
+    step.set_runner(wharf::v1::BUILD_RUNNER_TYPE_LOCAL);
+    return;
+  }
+  if (runner != "jenkins") {
+    throw bad_request("invalid_value", "build.runner must be \"local\" or \"jenkins\"",
+                      json::object{{"field", "build.runner"}});
+  }
+  step.set_runner(wharf::v1::BUILD_RUNNER_TYPE_JENKINS);
+  auto j = build.object("jenkins",
+                        {"url", "job", "parameters", "config_xml", "artifact_file", "poll_interval_ms"},
+                        true);
+  auto* out = step.mutable_jenkins();
+  out->set_url(j.optional_string("url").value_or(""));
+  out->set_job(j.required_string("job"));
+  for (auto& [k, v] : j.string_map("parameters")) (*out->mutable_parameters())[k] = v;
+  out->set_config_xml(j.optional_string("config_xml").value_or(""));
+  out->set_artifact_file(j.optional_string("artifact_file").value_or(""));
+  out->set_poll_interval_ms(small_uint(j, "poll_interval_ms"));
+}
+
 wharf::v1::PipelineTemplate parse_template(const JsonBody& body) {
   wharf::v1::PipelineTemplate t;
-  auto build = body.object("build", {"command", "artifact_path", "timeout_s"});
+  auto build = body.object("build", {"command", "artifact_path", "timeout_s", "runner", "jenkins"});
   t.mutable_build()->set_command(build.optional_string("command").value_or(""));
   t.mutable_build()->set_artifact_path(build.optional_string("artifact_path").value_or(""));
   t.mutable_build()->set_timeout_s(small_uint(build, "timeout_s"));
+  parse_build_runner(build, *t.mutable_build());
   t.set_start_command(body.optional_string("start_command").value_or(""));
   t.set_health_path(body.optional_string("health_path").value_or(""));
   t.set_deploy_timeout_s(small_uint(body, "deploy_timeout_s"));

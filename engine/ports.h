@@ -54,6 +54,10 @@ struct BuildJob {
   std::string commit_sha;
   std::string repository;
   wharf::v1::BuildStep step;
+  // What the commit was seen as (for runners that template it, e.g. Jenkins).
+  std::string branch{};
+  uint64_t change_number = 0;
+  uint32_t patchset = 0;
 };
 
 struct DeployJob {

@@ -47,6 +47,9 @@ void start_build(const RunState& run, std::vector<Reaction>& out) {
   s.job.commit_sha = run.commit_sha;
   s.job.repository = run.repository;
   s.job.step = run.build_step;
+  s.job.branch = run.commit.branch();
+  s.job.change_number = run.commit.change_number();
+  s.job.patchset = run.commit.patchset();
   out.push_back(std::move(s));
   ExpireTimer x;
   x.step = wharf::v1::STEP_KIND_BUILD;

@@ -1,6 +1,5 @@
 #include "adapters/gerrit/catchup.h"
 
-#include <openssl/evp.h>
 #include <time.h>
 
 #include <boost/json.hpp>
@@ -15,15 +14,6 @@ namespace wharf::gerrit {
 namespace json = boost::json;
 
 namespace {
-
-std::string base64(const std::string& in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
 
 const json::value* at(const json::object& o, std::string_view key) { return o.if_contains(key); }
 
@@ -76,7 +66,8 @@ Expected<std::string, std::string> rest_get(const RestOptions& options, const st
   req.timeout = std::chrono::seconds(options.timeout_s);
   req.headers = {{"Accept", "application/json"}};
   if (!options.user.empty()) {
-    req.headers.emplace_back("Authorization", "Basic " + base64(options.user + ":" + options.http_password));
+    req.headers.emplace_back("Authorization",
+                             http_client::basic_auth(options.user, options.http_password));
   }
   auto response = http_client::send(req);
   if (!response) return unexpected(response.error());

@@ -1,5 +1,6 @@
 #include "adapters/http/http_client.h"
 
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 #include <boost/asio/connect.hpp>
@@ -26,8 +27,12 @@ Response round_trip(Stream& stream, const http::request<http::string_body>& req)
   parser.body_limit(64 * 1024 * 1024);
   http::read(stream, buffer, parser);
   const auto& res = parser.get();
-  return {static_cast<int>(res.result_int()), res.body(),
-          std::string(res[http::field::content_type])};
+  Response response{static_cast<int>(res.result_int()), res.body(),
+                    std::string(res[http::field::content_type]), {}};
+  for (const auto& field : res) {
+    response.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
+  return response;
 }
 
 }  // namespace
@@ -91,6 +96,23 @@ Expected<Response, std::string> send(const Request& request) {
   } catch (const std::exception& e) {
     return unexpected(what + ": " + e.what());
   }
+}
+
+std::string basic_auth(std::string_view user, std::string_view password) {
+  const std::string in = std::string(user) + ":" + std::string(password);
+  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()),
+                          static_cast<int>(in.size()));
+  out.resize(static_cast<size_t>(n));
+  return "Basic " + out;
+}
+
+std::string Response::header(std::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (boost::beast::iequals(key, name)) return value;
+  }
+  return {};
 }
 
 std::string describe(const Response& response) {

@@ -5,6 +5,7 @@
 // (Kubernetes, Gerrit catch-up); one connection per call, no redirects.
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -26,11 +27,18 @@ struct Response {
   int status = 0;
   std::string body;
   std::string content_type;
+  std::vector<std::pair<std::string, std::string>> headers;  // as received
+
+  // The first header named `name` (case-insensitive), or "".
+  std::string header(std::string_view name) const;
 };
 
 // Fails only when no HTTP answer came (resolve, connect, TLS, timeout); any
 // status code is a Response.
 Expected<Response, std::string> send(const Request& request);
+
+// The Authorization header value for HTTP Basic auth: "Basic base64(user:password)".
+std::string basic_auth(std::string_view user, std::string_view password);
 
 // "HTTP <status>: <message>" for an error answer: the "message" of a JSON
 // error body (Kubernetes Status, Docker/Portainer errors), else the body's start.

@@ -11,7 +11,10 @@ Runtime::Runtime(events::EventStore& store, RuntimeOptions options, Ports ports)
       ports_(ports) {
   if (!ports_.build) {
     local_build_ = std::make_unique<local::LocalBuildRunner>(options_.data_dir);
-    ports_.build = local_build_.get();
+    jenkins_build_ =
+        std::make_unique<jenkins::JenkinsBuildRunner>(options_.data_dir, options_.jenkins);
+    build_router_ = std::make_unique<BuildRouter>(*local_build_, *jenkins_build_);
+    ports_.build = build_router_.get();
   }
   if (!ports_.deploy) {
     local_deploy_ = std::make_unique<local::LocalDeployTarget>(options_.data_dir, options_.deploy);
@@ -56,6 +59,7 @@ void Runtime::stop() {
   // still in flight then reach a bus that drops them after stop().
   local_tests_.reset();
   local_build_.reset();
+  jenkins_build_.reset();
   canary_router_.reset();  // before the local target it hands finished canaries to
   kubernetes_deploy_.reset();
   swarm_deploy_.reset();

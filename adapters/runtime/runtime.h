@@ -11,12 +11,14 @@
 #include <filesystem>
 #include <memory>
 
+#include "adapters/jenkins/build_runner.h"
 #include "adapters/local/build_runner.h"
 #include "adapters/local/deploy_target.h"
 #include "adapters/local/test_runner.h"
 #include "adapters/router/canary_target.h"
 #include "adapters/kubernetes/deploy_target.h"
 #include "adapters/swarm/deploy_target.h"
+#include "adapters/runtime/build_router.h"
 #include "adapters/runtime/clock.h"
 #include "adapters/runtime/command_bus.h"
 #include "adapters/runtime/deploy_router.h"
@@ -30,12 +32,14 @@ struct RuntimeOptions {
   size_t command_workers = 4;
   bool restore_services = true;       // restart local instances whose process is gone
   local::DeployTargetOptions deploy{};  // health timeout, stop grace
+  jenkins::ServerConfig jenkins{};      // Jenkins server + credentials for Jenkins build steps
   router::CanaryRouterOptions canary_router{};  // the local canary router (docs/canary.md)
 };
 
 class Runtime {
  public:
-  // Ports left null in `ports` are the local runners (deploys: routed by the
+  // Ports left null in `ports` are the local runners (builds: routed by the
+  // build step's runner to the local runner or Jenkins; deploys: routed by the
   // environment's target type to the local target, Kubernetes or Swarm).
   Runtime(events::EventStore& store, RuntimeOptions options, Ports ports = {});
   ~Runtime();  // stop()
@@ -58,6 +62,8 @@ class Runtime {
   SystemClock system_clock_;
   const Clock* clock_;
   std::unique_ptr<local::LocalBuildRunner> local_build_;
+  std::unique_ptr<jenkins::JenkinsBuildRunner> jenkins_build_;
+  std::unique_ptr<BuildRouter> build_router_;
   std::unique_ptr<local::LocalDeployTarget> local_deploy_;
   std::unique_ptr<kubernetes::KubernetesDeployTarget> kubernetes_deploy_;
   std::unique_ptr<swarm::SwarmDeployTarget> swarm_deploy_;

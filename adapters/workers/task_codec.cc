@@ -45,6 +45,9 @@ v1::Task to_task(const engine::BuildJob& job) {
   build->set_commit_sha(job.commit_sha);
   build->set_repository(job.repository);
   *build->mutable_step() = job.step;
+  build->set_branch(job.branch);
+  build->set_change_number(job.change_number);
+  build->set_patchset(job.patchset);
   return task;
 }
 
@@ -78,7 +81,9 @@ v1::Task cancel_task(v1::TaskKind kind, const std::string& key, uint32_t attempt
 
 engine::BuildJob build_job(const v1::Task& task) {
   const auto& b = task.build();
-  return {b.run_id(), b.project_id(), task.attempt(), b.commit_sha(), b.repository(), b.step()};
+  return {b.run_id(),     b.project_id(), task.attempt(),     b.commit_sha(),
+          b.repository(), b.step(),       b.branch(),         b.change_number(),
+          b.patchset()};
 }
 
 engine::DeployJob deploy_job(const v1::Task& task) {
