@@ -204,6 +204,16 @@ class Handler(BaseHTTPRequestHandler):
             return False
         return True
 
+    def find_job(self, path):
+        """(name, rest of the path, job) for a /job/... path; None once answered 404."""
+        m = JOB_PATH.match(path)
+        with LOCK:
+            job = JOBS.get(job_name(m.group(1))) if m else None
+        if job is None:
+            self.error_page(404, "Not Found")
+            return None
+        return job_name(m.group(1)), m.group(2) or "/", job
+
     def split(self):
         parts = urlsplit(self.path)
         return parts.path, dict(parse_qsl(parts.query, keep_blank_values=True))
@@ -255,14 +265,11 @@ class Handler(BaseHTTPRequestHandler):
                 if item is None:
                     return self.error_page(404, "Not Found")
                 return self.send_json(200, self.queue_item(item))
-        m = JOB_PATH.match(path)
-        if not m:
-            return self.error_page(404, "Not Found")
-        name, rest = job_name(m.group(1)), m.group(2) or "/"
+        found = self.find_job(path)
+        if found is None:
+            return
+        name, rest, job = found
         with LOCK:
-            job = JOBS.get(name)
-            if job is None:
-                return self.error_page(404, "Not Found")
             if rest == "/api/json":
                 return self.send_json(200, {
                     "_class": "org.jenkinsci.plugins.workflow.job.WorkflowJob", "name": name.split("/")[-1],
@@ -343,14 +350,11 @@ class Handler(BaseHTTPRequestHandler):
                     return self.error_page(400, "A job already exists with the name '%s'" % query["name"])
                 JOBS[name] = {"config": raw.decode(), "disabled": False, "builds": [], "next": 1}
             return self.send(200)
-        m = JOB_PATH.match(path)
-        if not m:
-            return self.error_page(404, "Not Found")
-        name, rest = job_name(m.group(1)), m.group(2) or "/"
+        found = self.find_job(path)
+        if found is None:
+            return
+        name, rest, job = found
         with LOCK:
-            job = JOBS.get(name)
-            if job is None:
-                return self.error_page(404, "Not Found")
             if rest == "/config.xml":
                 job["config"] = raw.decode()
                 return self.send(200)
