@@ -66,8 +66,8 @@ struct Services {
   // log routes are not registered.
   std::string data_dir;
   std::map<std::string, WebhookHandler> webhooks;  // by kind
-  // Service logs and terminals (api/maintenance.h). Null: those routes are
-  // not registered (test cases still are).
+  // Service logs and terminals (api/maintenance.h). Null: those routes
+  // answer 501 maintenance_unavailable.
   MaintenanceHost* maintenance = nullptr;
   // The local canary router (live counts in the canary status). Null: not shown.
   router::LocalCanaryTarget* canary_router = nullptr;

@@ -13,6 +13,9 @@ struct MaintenanceTarget {
 // no such environment, 409 nothing_deployed when nothing serves there yet.
 MaintenanceTarget resolve_maintenance_target(Context& ctx);
 
+// The server's session host; 501 maintenance_unavailable when it runs none.
+MaintenanceHost& maintenance_host(const Context& ctx);
+
 // GET .../environments/{environment}/terminal: a WebSocket to a shell.
 Reply open_terminal(Context& ctx);
 

@@ -49,10 +49,21 @@ MaintenanceTarget resolve_maintenance_target(Context& ctx) {
   return t;
 }
 
+namespace {}  // namespace
+
+MaintenanceHost& maintenance_host(const Context& ctx) {
+  MaintenanceHost* h = ctx.app.services().maintenance;
+  if (h == nullptr) {
+    throw ApiError(http::status::not_implemented, "maintenance_unavailable",
+                   "this server runs no log or terminal sessions", json::object{});
+  }
+  return *h;
+}
+
 namespace {
 
 MaintenanceHost& host(const Context& ctx) {
-  return *ctx.app.services().maintenance;
+  return maintenance_host(ctx);
 }
 
 // Blocking writes to a taken-over socket, with a deadline per write.
@@ -196,7 +207,6 @@ Reply run_test_cases(Context& ctx) {
 void add_maintenance_routes(App& app) {
   const std::string env = "/api/v1/projects/{project}/environments/{environment}";
   app.add(http::verb::post, env + "/test-cases", Access::kDeployer, run_test_cases);
-  if (app.services().maintenance == nullptr) return;
   app.add(http::verb::get, env + "/logs", Access::kViewer, service_logs);
   app.add(http::verb::get, env + "/terminal", Access::kDeployer, open_terminal);
 }

@@ -231,7 +231,7 @@ Reply open_terminal(Context& ctx) {
                       json::object{{"header", "Upgrade"}});
   }
   MaintenanceTarget target = resolve_maintenance_target(ctx);
-  MaintenanceHost& host = *ctx.app.services().maintenance;
+  MaintenanceHost& host = maintenance_host(ctx);
   if (target.log.target != wharf::v1::TARGET_TYPE_LOCAL || host.local() == nullptr) {
     throw ApiError(http::status::not_implemented, "terminal_unavailable",
                    "terminals are available for local environments only (Kubernetes and Swarm "
