@@ -43,6 +43,7 @@ void register_projection_commands(CLI::App& app);   // cmd_projections.cc: proje
 void register_access_commands(CLI::App& app);       // cmd_access.cc: token create
 void register_kafka_commands(CLI::App& app);        // cmd_kafka.cc: kafka relay, audit replay-kafka
 void register_gerrit_commands(CLI::App& app);       // cmd_gerrit.cc: gerrit ingest/status
+void register_canary_commands(CLI::App& app);       // cmd_canary.cc: canary status|promote|abort
 void register_worker_commands(CLI::App& app);       // cmd_worker.cc: worker
 
 }  // namespace wharf::cli

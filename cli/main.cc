@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
   register_kafka_commands(app);
   register_gerrit_commands(app);
   register_worker_commands(app);
+  register_canary_commands(app);
 
   try {
     app.parse(argc, argv);

@@ -295,10 +295,14 @@ TEST(CanaryManualDeploy, TheEnvironmentsStrategyApplies) {
 
 // ---- the process manager's part ----
 
-std::vector<Reaction> react_to_last(const Log& log) {
+ProcessState folded(const Log& log) {
   ProcessState state;
   for (const auto& e : log.all) state.apply(e);
-  return react(state, log.all.back());
+  return state;
+}
+
+std::vector<Reaction> react_to_last(const Log& log) {
+  return react(folded(log), log.all.back());
 }
 
 TEST_F(Canary, EachStepMovesTrafficAndATimedPauseSchedulesItsTimer) {
@@ -328,9 +332,7 @@ TEST_F(Canary, EachStepMovesTrafficAndATimedPauseSchedulesItsTimer) {
 }
 
 TEST_F(Canary, AbortAndPromotionMoveTrafficAndRecoveryRestoresAnActiveCanary) {
-  ProcessState state;
-  for (const auto& e : log.all) state.apply(e);
-  auto recovered = recover(state);
+  auto recovered = recover(folded(log));
   int traffic = 0, timers = 0;
   for (const auto& r : recovered) {
     if (const auto* t = std::get_if<SetCanaryTraffic>(&r)) {
@@ -351,9 +353,8 @@ TEST_F(Canary, AbortAndPromotionMoveTrafficAndRecoveryRestoresAnActiveCanary) {
   EXPECT_EQ(t.phase, CanaryTraffic::Phase::kAborted);
   EXPECT_EQ(t.weight, 0u);
   EXPECT_EQ(t.deploy_id, "r-2.prod");
-  ProcessState after;
-  for (const auto& e : log.all) after.apply(e);
-  for (const auto& r : recover(after)) EXPECT_FALSE(std::holds_alternative<SetCanaryTraffic>(r));
+  for (const auto& r : recover(folded(log)))
+    EXPECT_FALSE(std::holds_alternative<SetCanaryTraffic>(r));
 }
 
 }  // namespace
