@@ -17,11 +17,12 @@
 #include "api/server.h"
 #include "api/tokens.h"
 #include "cli/commands.h"
-#include "adapters/jenkins/client.h"
 #include "cli/config_file.h"
 #include "cli/maintenance_serve.h"
 #include "cli/shutdown_signal.h"
+#include "events/checkpoint.h"
 #include "events/event_store.h"
+#include "events/hash_chain.h"
 #include "projections/queries.h"
 #include "projections/runner.h"
 
@@ -42,11 +43,12 @@ struct ServeConfig {
   bool relay = true;
   bool fsync = true;
   std::string first_token_file;  // where the first admin token is written (0600)
+  std::string audit_key;         // Ed25519 key signing checkpoints; empty = no signing
+  int checkpoint_interval_s = 300;
   gerrit::GerritConfig gerrit;   // host empty = no Gerrit connection
   std::string workers = "local";  // "local": in-process runners; "kafka": `wharf worker`s
   wharf::workers::TaskTopics tasks;  // bootstrap filled from the relay's brokers
   MaintenanceConfig maintenance;     // health monitor, logs and terminals (docs/operations.md)
-  jenkins::ServerConfig jenkins;     // Jenkins build steps' server and credentials (docs/jenkins.md)
 };
 
 // Prints the first admin token of an empty store once, and keeps it in a
@@ -203,6 +205,17 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   spdlog::info("store {} at {} (head position {}, fsync {})", log.store_id(), store_dir(data),
                log.head_position(), config.fsync ? "on" : "off");
   announce_first_token(log, config.first_token_file);
+  std::unique_ptr<events::PeriodicCheckpoints> checkpoints;
+  if (config.audit_key.empty()) {
+    spdlog::warn("audit: no --audit-key: checkpoints are not signed (create a key with `wharf audit keygen`)");
+  } else {
+    auto key = events::SigningKey::load(config.audit_key);
+    if (!key) throw std::runtime_error("audit: " + key.error());
+    spdlog::info("audit: signing checkpoints every {}s with key {}", config.checkpoint_interval_s,
+                 events::to_hex(key->public_key()));
+    checkpoints = std::make_unique<events::PeriodicCheckpoints>(
+        log, std::move(*key), std::chrono::seconds(std::max(1, config.checkpoint_interval_s)), api::now_us);
+  }
 
   auto projections = projections::ProjectionRunner::open(projections::projections_dir(data), &log);
   if (!projections) throw std::runtime_error("cannot open projections: " + projections.error().message);
@@ -237,7 +250,6 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   // bursts and many runs at once need more than a handful of workers.
   runtime::RuntimeOptions runtime_options{.data_dir = data, .command_workers = 16};
   runtime_options.canary_router.listen = config.canary_router_listen;
-  runtime_options.jenkins = config.jenkins;
   runtime_options.canary_router.base_port = static_cast<uint16_t>(config.canary_router_base_port);
   runtime::Runtime runtime(log, runtime_options, ports);
   if (auto started = runtime.start(); !started) throw std::runtime_error("engine runtime: " + started.error());
@@ -307,6 +319,7 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   if (dispatcher) dispatcher->stop();
   if (relay) relay->stop();
   (*projections)->stop();
+  if (checkpoints) checkpoints->stop();
   log.close();
   spdlog::info("wharf serve: stopped cleanly");
 }
@@ -338,16 +351,6 @@ void register_serve_commands(CLI::App& app) {
       ->envname("WHARF_CANARY_ROUTER_BASE_PORT")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
-  cmd->add_option("--jenkins-url", config->jenkins.url,
-                  "Jenkins root URL for build steps that name none (docs/jenkins.md)")
-      ->envname("WHARF_JENKINS_URL");
-  cmd->add_option("--jenkins-user", config->jenkins.user, "Jenkins user for build steps")
-      ->envname("WHARF_JENKINS_USER");
-  cmd->add_option("--jenkins-token", config->jenkins.token,
-                  "that user's Jenkins API token (kept out of events)")
-      ->envname("WHARF_JENKINS_TOKEN");
-  cmd->add_option("--jenkins-ca-file", config->jenkins.ca_file, "CA bundle for an https Jenkins")
-      ->envname("WHARF_JENKINS_CA_FILE");
   cmd->add_option("--threads", config->threads, "HTTP worker threads (0 = one per core)")
       ->envname("WHARF_THREADS")
       ->capture_default_str();
@@ -388,6 +391,14 @@ void register_serve_commands(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--fsync", config->fsync, "fsync every group commit (true/false)")
       ->envname("WHARF_FSYNC")
+      ->capture_default_str();
+  cmd->add_option("--audit-key", config->audit_key,
+                  "Ed25519 private key (`wharf audit keygen`) signing checkpoints of the log")
+      ->envname("WHARF_AUDIT_KEY");
+  cmd->add_option("--checkpoint-interval", config->checkpoint_interval_s,
+                  "seconds between signed checkpoints while the log grows")
+      ->envname("WHARF_CHECKPOINT_INTERVAL")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--first-token-file", config->first_token_file,
                   "on an empty store, also write the first admin token to this file (mode 0600)");

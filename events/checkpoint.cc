@@ -304,6 +304,55 @@ Expected<CheckpointSigned, Error> Checkpointer::record(EventStore& store, const 
   return checkpoint;
 }
 
+PeriodicCheckpoints::PeriodicCheckpoints(EventStore& store, SigningKey key,
+                                         std::chrono::seconds interval,
+                                         std::function<int64_t()> now_us)
+    : store_(store),
+      checkpointer_(std::move(key)),
+      interval_(interval),
+      now_us_(std::move(now_us)) {
+  tick("start");
+  thread_ = std::thread([this] {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      if (cv_.wait_for(lock, interval_, [this] { return stopping_; })) break;
+      lock.unlock();
+      tick("periodic");
+      lock.lock();
+    }
+  });
+}
+
+PeriodicCheckpoints::~PeriodicCheckpoints() {
+  stop();
+}
+
+void PeriodicCheckpoints::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  tick("stop");
+}
+
+uint64_t PeriodicCheckpoints::recorded() const {
+  std::lock_guard lock(mutex_);
+  return recorded_;
+}
+
+void PeriodicCheckpoints::tick(const char* reason) {
+  // The head moved only by our own last checkpoint: nothing new to sign.
+  if (store_.head_position() == 0 || store_.head_position() == last_position_) return;
+  auto c = checkpointer_.record(store_, reason, now_us_());
+  if (!c) return;  // the store refuses appends (closed or failed): the next tick retries
+  std::lock_guard lock(mutex_);
+  ++recorded_;
+  last_position_ = store_.head_position();
+}
+
 Expected<MerkleProof, Error> prove(const EventStore& store, uint64_t position,
                                    const CheckpointSigned& checkpoint) {
   if (checkpoint.store_id() != store.store_id()) {

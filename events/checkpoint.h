@@ -5,11 +5,16 @@
 // put in export headers. With only the public key, an auditor can tell a
 // genuine export from a forged or re-chained one, and check a Merkle proof of
 // one event (`wharf audit prove` / `wharf audit verify-proof`).
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "events/event_store.h"
@@ -84,6 +89,30 @@ class Checkpointer {
   MerkleFrontier frontier_;
   uint64_t last_recorded_ = 0;  // position of the last CheckpointSigned this object appended
   CheckpointSigned last_;
+};
+
+// `wharf serve --audit-key`: records a checkpoint when started, then every
+// `interval` while the head moves, and once more at stop.
+class PeriodicCheckpoints {
+ public:
+  PeriodicCheckpoints(EventStore& store, SigningKey key, std::chrono::seconds interval,
+                      std::function<int64_t()> now_us);
+  ~PeriodicCheckpoints();
+  void stop();
+  uint64_t recorded() const;  // checkpoints appended so far
+
+ private:
+  void tick(const char* reason);
+  EventStore& store_;
+  Checkpointer checkpointer_;
+  std::chrono::seconds interval_;
+  std::function<int64_t()> now_us_;
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  uint64_t recorded_ = 0;
+  uint64_t last_position_ = 0;
+  std::thread thread_;
 };
 
 // The proof that the event at `position` is in `checkpoint` (which must cover
