@@ -17,6 +17,7 @@
 #include "api/server.h"
 #include "api/tokens.h"
 #include "cli/commands.h"
+#include "adapters/jenkins/client.h"
 #include "cli/config_file.h"
 #include "cli/maintenance_serve.h"
 #include "cli/shutdown_signal.h"
@@ -49,6 +50,7 @@ struct ServeConfig {
   std::string workers = "local";  // "local": in-process runners; "kafka": `wharf worker`s
   wharf::workers::TaskTopics tasks;  // bootstrap filled from the relay's brokers
   MaintenanceConfig maintenance;     // health monitor, logs and terminals (docs/operations.md)
+  jenkins::ServerConfig jenkins;     // Jenkins build steps' server and credentials (docs/jenkins.md)
 };
 
 // Prints the first admin token of an empty store once, and keeps it in a
@@ -250,6 +252,7 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   // bursts and many runs at once need more than a handful of workers.
   runtime::RuntimeOptions runtime_options{.data_dir = data, .command_workers = 16};
   runtime_options.canary_router.listen = config.canary_router_listen;
+  runtime_options.jenkins = config.jenkins;
   runtime_options.canary_router.base_port = static_cast<uint16_t>(config.canary_router_base_port);
   runtime::Runtime runtime(log, runtime_options, ports);
   if (auto started = runtime.start(); !started) throw std::runtime_error("engine runtime: " + started.error());
@@ -351,6 +354,16 @@ void register_serve_commands(CLI::App& app) {
       ->envname("WHARF_CANARY_ROUTER_BASE_PORT")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
+  cmd->add_option("--jenkins-url", config->jenkins.url,
+                  "Jenkins root URL for build steps that name none (docs/jenkins.md)")
+      ->envname("WHARF_JENKINS_URL");
+  cmd->add_option("--jenkins-user", config->jenkins.user, "Jenkins user for build steps")
+      ->envname("WHARF_JENKINS_USER");
+  cmd->add_option("--jenkins-token", config->jenkins.token,
+                  "that user's Jenkins API token (kept out of events)")
+      ->envname("WHARF_JENKINS_TOKEN");
+  cmd->add_option("--jenkins-ca-file", config->jenkins.ca_file, "CA bundle for an https Jenkins")
+      ->envname("WHARF_JENKINS_CA_FILE");
   cmd->add_option("--threads", config->threads, "HTTP worker threads (0 = one per core)")
       ->envname("WHARF_THREADS")
       ->capture_default_str();
