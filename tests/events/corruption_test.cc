@@ -23,17 +23,8 @@ using testing::make_event;
 using testing::open_store;
 using testing::RawStore;
 using testing::TempDir;
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write_file(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-}
+using testing::read_file;
+using testing::write_file;
 
 std::string id_of(int position) {
   std::string n = std::to_string(position);

@@ -1,7 +1,9 @@
 #pragma once
 // Helpers shared by the event-store tests: temp dirs and small events.
 #include <filesystem>
+#include <fstream>
 #include <random>
+#include <sstream>
 #include <string>
 
 #include "events/event_store.h"
@@ -44,6 +46,18 @@ inline Envelope make_event(const std::string& event_id, const std::string& name 
 }
 
 inline Envelope make_event() { return make_event(new_uuid()); }
+
+// Whole files, for tests that flip bytes in table or export files.
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+inline void write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
 
 inline std::unique_ptr<EventStore> open_store(const std::string& dir, StoreOptions options = {}) {
   auto store = EventStore::open(dir, options);

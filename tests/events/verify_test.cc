@@ -20,6 +20,8 @@ using testing::make_event;
 using testing::open_store;
 using testing::RawStore;
 using testing::TempDir;
+using testing::read_file;
+using testing::write_file;
 
 constexpr uint64_t kEvents = 60;
 
@@ -38,17 +40,6 @@ std::string copy_of(const TempDir& tmp, const std::string& from, const std::stri
   std::string to = tmp.sub(name);
   fs::copy(from, to, fs::copy_options::recursive);
   return to;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write_file(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
 }
 
 // Byte offset and size of each delimited message of an export (header first).
