@@ -133,4 +133,19 @@ wharf::v1::PipelineTemplate parse_template(const JsonBody& body) {
   return t;
 }
 
+engine::CreateProject parse_create_project(const JsonBody& body, const std::string& default_id) {
+  engine::CreateProject command;
+  command.project_id = default_id.empty() ? body.required_string("project_id")
+                                          : body.optional_string("project_id").value_or(default_id);
+  command.name = body.optional_string("name").value_or(command.project_id);
+  if (body.has("repository")) {
+    command.repository = parse_repository(body.object("repository", {"gerrit", "local_git"}));
+  }
+  for (auto& env : body.object_list("environments", {WHARF_ENVIRONMENT_FIELDS})) {
+    command.environments.push_back(parse_environment(env));
+  }
+  command.pipeline = parse_template(body.object("template", {WHARF_TEMPLATE_FIELDS}));
+  return command;
+}
+
 }  // namespace wharf::api
