@@ -88,7 +88,17 @@ wharf::v1::EnvironmentSpec parse_environment(const JsonBody& body,
     env.add_after_deploy_test_cases(name);
   }
   env.set_replicas(body.has("replicas") ? small_uint(body, "replicas") : 1);
-  if (body.has("canary")) *env.mutable_canary() = parse_canary_strategy(body, "canary");
+  if (body.has("canary")) {
+    // Only the local target splits traffic (through the canary router); a
+    // Kubernetes or Swarm "canary" would silently go out whole.
+    if (env.target() != wharf::v1::TARGET_TYPE_LOCAL) {
+      throw bad_request("invalid_value",
+                        "a canary strategy needs target \"local\" (Kubernetes and Swarm canaries "
+                        "are not built yet; docs/canary.md)",
+                        json::object{{"field", "canary"}});
+    }
+    *env.mutable_canary() = parse_canary_strategy(body, "canary");
+  }
   return env;
 }
 

@@ -33,6 +33,23 @@ TEST_F(BadInputTest, WrongType) {
   EXPECT_EQ(r.json().at("error").at("details").at("field").as_string(), "project");
 }
 
+TEST_F(BadInputTest, CanaryOnlyOnLocalTargets) {
+  const auto define = [&](const std::string& target) {
+    Client c(h.port());
+    return c.request(
+        beast::http::verb::put, "/api/v1/projects/shop/environments/prod", h.token_for("alice"),
+        R"({"target":")" + target +
+            R"(","canary":{"steps":[{"weight":10,"pause":"manual"},{"weight":100}]}})");
+  };
+  auto refused = define("kubernetes");
+  EXPECT_EQ(refused.status, 400u) << refused.body;
+  EXPECT_EQ(refused.error_code(), "invalid_value");
+  EXPECT_EQ(refused.json().at("error").at("details").at("field").as_string(), "canary");
+  EXPECT_EQ(define("swarm").status, 400u);
+  auto accepted = define("local");
+  EXPECT_EQ(accepted.status, 202u) << accepted.body;
+}
+
 TEST_F(BadInputTest, BodyThatIsNotAnObject) {
   auto r = request_permission(R"(["project"])");
   EXPECT_EQ(r.status, 400u);
