@@ -11,6 +11,7 @@
 #include <set>
 
 #include "cli/commands.h"
+#include "events/checkpoint.h"
 #include "events/event_store.h"
 #include "events/export.h"
 #include "projections/audit_tools.h"
@@ -132,6 +133,7 @@ struct DigestArgs {
 };
 struct ExportArgs {
   std::string project, from, to, out;
+  std::string audit_key;  // sign a checkpoint over 1..to into the header
 };
 struct ReplayArgs {
   std::string file, project, scratch;
@@ -195,13 +197,24 @@ void run_audit_export(const ExportArgs& args) {
     options.include = pj::project_filter(*store, args.project);
     options.filter_description = "project " + args.project;
   }
+  if (!args.audit_key.empty()) {
+    auto key = events::SigningKey::load(args.audit_key);
+    if (!key) fail(key.error());
+    events::Checkpointer signer(std::move(*key));
+    const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::system_clock::now().time_since_epoch());
+    auto signed_now = signer.sign(*store, options.to_position, "export", now.count());
+    if (!signed_now) fail(signed_now.error().message);
+    options.checkpoint = *signed_now;
+  }
   auto summary = events::export_events(*store, args.out, options);
   if (!summary) fail(summary.error().message);
-  std::printf("exported positions %llu..%llu to %s: %llu events, %llu omitted (chain kept)\n",
+  std::printf("exported positions %llu..%llu to %s: %llu events, %llu omitted (chain kept)%s\n",
               static_cast<unsigned long long>(summary->from_position),
               static_cast<unsigned long long>(summary->to_position), args.out.c_str(),
               static_cast<unsigned long long>(summary->events_written),
-              static_cast<unsigned long long>(summary->events_omitted));
+              static_cast<unsigned long long>(summary->events_omitted),
+              options.checkpoint ? "; signed" : "");
 }
 
 void run_audit_replay(const ReplayArgs& args) {
@@ -313,6 +326,9 @@ void register_projection_commands(CLI::App& app) {
   exp->add_option("--from", export_args->from, "RFC 3339 time (or position); default: the start");
   exp->add_option("--to", export_args->to, "RFC 3339 time (or position); default: the head");
   exp->add_option("--out", export_args->out, "output file")->required();
+  exp->add_option("--audit-key", export_args->audit_key,
+                  "Ed25519 private key (`wharf audit keygen`): sign a checkpoint over 1..--to into "
+                  "the header, so `audit verify --trust-key` ties the file to this store");
   exp->callback([export_args] { run_audit_export(*export_args); });
 
   auto replay_args = std::make_shared<ReplayArgs>();

@@ -348,6 +348,32 @@ TEST_F(WharfCli, SignedExportAndMerkleProofCheckedWithThePublicKey) {
   EXPECT_NE(other.err.find("not the trusted key"), std::string::npos) << other.err;
 }
 
+// `audit export` (the auditor's range export) signs with --audit-key too: the
+// file verifies against that key only.
+TEST_F(WharfCli, AuditExportSignedForARangeVerifiesOnlyWithItsKey) {
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_EQ(wharf("events append " + data() + " --stream s --payload '{\"projectCreated\":{}}'")
+                  .exit_code,
+              0);
+  }
+  const std::string key = tmp_.sub("audit.pem");
+  const std::string other = tmp_.sub("other.pem");
+  ASSERT_EQ(wharf("audit keygen --out '" + key + "'").exit_code, 0);
+  ASSERT_EQ(wharf("audit keygen --out '" + other + "'").exit_code, 0);
+  const std::string file = tmp_.sub("range.wharf");
+  auto exported = wharf("audit export " + data() + " --to 3 --audit-key '" + key + "' --out '" +
+                        file + "'");
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_NE(exported.out.find("signed"), std::string::npos) << exported.out;
+  auto header = read_export(file);
+  ASSERT_TRUE(header);
+  EXPECT_EQ(header->header.checkpoint().head_position(), 3u);
+  auto ok = wharf("audit verify --file '" + file + "' --trust-key '" + key + ".pub'");
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  auto wrong = wharf("audit verify --file '" + file + "' --trust-key '" + other + ".pub'");
+  EXPECT_EQ(wrong.exit_code, 1) << wrong.out;
+}
+
 TEST_F(WharfCli, TailFollowSeesAppendsFromAnotherProcess) {
   ASSERT_EQ(wharf("events append " + data() + " --stream s --payload '{\"projectCreated\":{}}'")
                 .exit_code,
