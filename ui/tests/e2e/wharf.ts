@@ -1,7 +1,7 @@
 // A real `wharf serve` for the browser tests: scratch data dir, a free
 // port, the built UI (ui/dist), no Kafka relay (nothing here reads it).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, existsSync, mkdirSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, existsSync, mkdirSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -85,8 +85,31 @@ export class Wharf {
       await Promise.race([exited, new Promise((r) => setTimeout(r, 15000))])
       if (this.child.exitCode === null) this.child.kill('SIGKILL')
     }
-    // The local deploy target's services are children of serve; SIGTERM stops them.
-    if (this.dataDir) rmSync(this.dataDir, { recursive: true, force: true })
+    // The local deploy target's services outlive serve by design (a restarted
+    // serve adopts them); the test's own ones go with its data dir.
+    if (this.dataDir) {
+      stopProcessesUnder(this.dataDir)
+      rmSync(this.dataDir, { recursive: true, force: true })
+    }
+  }
+}
+
+// Kills every process whose working directory is inside `dir`.
+function stopProcessesUnder(dir: string) {
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    let cwd = ''
+    try {
+      cwd = readlinkSync(`/proc/${pid}/cwd`)
+    } catch {
+      continue // gone, or not ours to read
+    }
+    if (cwd === dir || cwd.startsWith(dir + '/')) {
+      try {
+        process.kill(Number(pid), 'SIGKILL')
+      } catch {
+        // exited meanwhile
+      }
+    }
   }
 }
 
