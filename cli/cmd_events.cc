@@ -12,6 +12,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include "api/tokens.h"
 #include "cli/commands.h"
 #include "events/checkpoint.h"
 #include "events/event_store.h"
@@ -207,17 +208,6 @@ void run_tail(const TailArgs& args) {
   }
 }
 
-int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-events::SigningKey load_key(const std::string& path) {
-  auto key = events::SigningKey::load(path);
-  if (!key) fail(key.error());
-  return std::move(*key);
-}
 
 std::string trusted_key(const std::string& text) {
   auto key = events::parse_public_key(text);
@@ -234,13 +224,13 @@ void run_export(const ExportArgs& args) {
     // Signed exports are recorded as CheckpointSigned events when this
     // process can write the log; beside a running server the checkpoint is
     // in the header only (the server records its own periodically).
-    events::Checkpointer signer(load_key(args.audit_key));
+    events::Checkpointer signer(load_audit_key(args.audit_key));
     events::StoreOptions writable;
     writable.create_if_missing = false;
     auto opened = EventStore::open(store_dir(global_options().data_dir), writable);
     if (opened && args.to == 0) {
       store = std::move(*opened);
-      auto recorded = signer.record(*store, "export", now_us());
+      auto recorded = signer.record(*store, "export", api::now_us());
       if (!recorded) fail(recorded.error().message);
       options.checkpoint = *recorded;
       std::fprintf(stderr, "wharf: signed checkpoint over 1..%llu recorded at position %llu\n",
@@ -249,7 +239,7 @@ void run_export(const ExportArgs& args) {
     } else {
       if (opened) (*opened)->close();
       store = open_store(Access::kRead);
-      auto signed_now = signer.sign(*store, args.to, "export", now_us());
+      auto signed_now = signer.sign(*store, args.to, "export", api::now_us());
       if (!signed_now) fail(signed_now.error().message);
       options.checkpoint = *signed_now;
     }
@@ -316,8 +306,8 @@ void run_prove(const ProveArgs& args) {
   if (logged->has_value()) {
     checkpoint = **logged;
   } else if (!args.audit_key.empty()) {
-    events::Checkpointer signer(load_key(args.audit_key));
-    auto signed_now = signer.sign(*store, 0, "proof", now_us());
+    events::Checkpointer signer(load_audit_key(args.audit_key));
+    auto signed_now = signer.sign(*store, 0, "proof", api::now_us());
     if (!signed_now) fail(signed_now.error().message);
     checkpoint = *signed_now;
   } else {
@@ -453,6 +443,12 @@ void register_event_commands(CLI::App& app) {
   verify_proof->add_option("--trust-key", verify_proof_args->trust_key, "the trusted public key")
       ->required();
   verify_proof->callback([verify_proof_args] { run_verify_proof(*verify_proof_args); });
+}
+
+events::SigningKey load_audit_key(const std::string& path) {
+  auto key = events::SigningKey::load(path);
+  if (!key) fail(key.error());
+  return std::move(*key);
 }
 
 }  // namespace wharf::cli

@@ -10,6 +10,7 @@
 #include <random>
 #include <set>
 
+#include "api/tokens.h"
 #include "cli/commands.h"
 #include "events/checkpoint.h"
 #include "events/event_store.h"
@@ -198,12 +199,8 @@ void run_audit_export(const ExportArgs& args) {
     options.filter_description = "project " + args.project;
   }
   if (!args.audit_key.empty()) {
-    auto key = events::SigningKey::load(args.audit_key);
-    if (!key) fail(key.error());
-    events::Checkpointer signer(std::move(*key));
-    const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
-        std::chrono::system_clock::now().time_since_epoch());
-    auto signed_now = signer.sign(*store, options.to_position, "export", now.count());
+    events::Checkpointer signer(load_audit_key(args.audit_key));
+    auto signed_now = signer.sign(*store, options.to_position, "export", api::now_us());
     if (!signed_now) fail(signed_now.error().message);
     options.checkpoint = *signed_now;
   }

@@ -5,6 +5,8 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "events/checkpoint.h"
+
 namespace wharf::cli {
 
 // Options every subcommand shares; filled before a subcommand's callback runs.
@@ -35,6 +37,9 @@ struct ReplayKafkaOptions {
   int timeout_s = 120;
 };
 int replay_kafka(const ReplayKafkaOptions& options);  // cmd_kafka.cc; exit status
+
+// The Ed25519 key of `wharf audit keygen`; exits with its error when unreadable.
+events::SigningKey load_audit_key(const std::string& path);  // cmd_events.cc
 
 void register_serve_commands(CLI::App& app);        // cmd_serve.cc
 void register_event_commands(CLI::App& app);        // cmd_events.cc: events *, audit verify
