@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <optional>
@@ -16,7 +17,6 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-constexpr const char* kJobTree = "builds[number,queueId,actions[parameters[name,value]]]";
 constexpr const char* kQueueTree = "items[id,task[url],actions[parameters[name,value]]]";
 constexpr const char* kBuildTree =
     "number,building,result,duration,description,artifacts[relativePath],"
@@ -56,7 +56,7 @@ class JenkinsBuild {
   JenkinsBuild(const engine::BuildJob& job, Client& client, const std::atomic<bool>& cancel,
                std::function<bool()> stopping,
                std::function<void(const engine::StepProgress&)> progress, fs::path log,
-               std::string user)
+               const ServerConfig& server, RunnerCounters& counters)
       : job_(job),
         settings_(job.step.jenkins()),
         client_(client),
@@ -64,7 +64,8 @@ class JenkinsBuild {
         stopping_(std::move(stopping)),
         progress_(std::move(progress)),
         log_(std::move(log)),
-        user_(std::move(user)),
+        server_(server),
+        counters_(counters),
         key_(local::job_key(job.run_id, job.attempt)),
         path_(job_path(settings_.job())),
         poll_(settings_.poll_interval_ms() > 0 ? settings_.poll_interval_ms() : 500) {}
@@ -102,12 +103,14 @@ class JenkinsBuild {
         queue_id = *triggered;
       } else {
         spdlog::info("jenkins: {} adopts queue item {} of {}", key_, queue_id, settings_.job());
+        ++counters_.adopted;
       }
       auto left = follow_queue(queue_id);
       if (!left) return ended(left.error());
       *number = *left;
     } else {
       spdlog::info("jenkins: {} adopts build #{} of {}", key_, *number, settings_.job());
+      ++counters_.adopted;
     }
     auto outcome = follow_build(*number);
     if (!outcome) return ended(outcome.error());
@@ -138,7 +141,7 @@ class JenkinsBuild {
   // The reason for an answer that is not the expected one.
   Ending refused(const std::string& what, const Response& r) const {
     if (r.status == 401 || r.status == 403) {
-      return failed("Jenkins refused user '" + user_ + "' for " + what +
+      return failed("Jenkins refused user '" + server_.user + "' for " + what +
                     " (check --jenkins-user/--jenkins-token): " + Client::describe(r));
     }
     if (r.status == 404) return failed(where() + ": " + what + ": not found (HTTP 404)");
@@ -189,15 +192,24 @@ class JenkinsBuild {
     return {};
   }
 
-  // The build this key started earlier (0: none).
+  // The build this key started earlier (0: none), searched page by page
+  // through the job's newest builds (new builds arriving meanwhile only
+  // shift the pages, so a page may repeat a build but never skip one).
   Expected<uint64_t, Ending> find_build() {
     const std::string what = "GET " + path_ + "/api/json";
-    auto r = call("GET", path_ + "/api/json?tree=" + url_encode(kJobTree));
-    if (!r) return unexpected(r.error());
-    if (r->status != 200) return unexpected(refused("read the job", *r));
-    auto found = parsed(jenkins::find_build(r->body, key_), what);
-    if (!found) return unexpected(found.error());
-    return found->value_or(0);
+    const uint64_t page = std::max<uint64_t>(1, server_.builds_per_page);
+    for (uint64_t first = 0; first < server_.search_builds; first += page) {
+      auto r = call("GET", path_ + "/api/json?tree=" + url_encode(builds_page_tree(first, page)));
+      if (!r) return unexpected(r.error());
+      if (r->status != 200) return unexpected(refused("read the job", *r));
+      auto found = parsed(jenkins::find_build(r->body, key_), what);
+      if (!found) return unexpected(found.error());
+      if (found->number > 0) return found->number;
+      if (found->builds < page) return 0;
+    }
+    spdlog::warn("jenkins: {}: no build of {} among its newest {} carries {}={}", key_,
+                 settings_.job(), server_.search_builds, kRunIdParameter, key_);
+    return 0;
   }
 
   // The queue item this key put in the queue earlier (0: none).
@@ -224,6 +236,7 @@ class JenkinsBuild {
                                "Location ('" + location + "')"));
     }
     spdlog::info("jenkins: {} queued {} as queue item {}", key_, settings_.job(), *id);
+    ++counters_.triggered;
     progress_({engine::StepProgress::Kind::kQueued, external_id(), log_.string(),
                "queued in Jenkins as queue item " + std::to_string(*id), 0});
     return *id;
@@ -385,7 +398,8 @@ class JenkinsBuild {
   std::function<bool()> stopping_;
   std::function<void(const engine::StepProgress&)> progress_;
   fs::path log_;
-  std::string user_;
+  const ServerConfig& server_;
+  RunnerCounters& counters_;
   std::string key_;
   std::string path_;
   std::chrono::milliseconds poll_;
@@ -409,6 +423,22 @@ JenkinsBuildRunner::JenkinsBuildRunner(fs::path data_dir, ServerConfig server)
 
 JenkinsBuildRunner::~JenkinsBuildRunner() {
   tasks_.stop_and_join();
+}
+
+RunnerStats JenkinsBuildRunner::stats() const {
+  RunnerStats st;
+  st.triggered = counters_.triggered.load();
+  st.adopted = counters_.adopted.load();
+  st.succeeded = counters_.succeeded.load();
+  st.failed = counters_.failed.load();
+  st.cancelled = counters_.cancelled.load();
+  std::lock_guard lock(mutex_);
+  for (const auto& [root, client] : clients_) {
+    const auto calls = client->stats();
+    st.retries += calls.retries;
+    st.crumb_fetches += calls.crumb_fetches;
+  }
+  return st;
 }
 
 std::shared_ptr<Client> JenkinsBuildRunner::client_for(const std::string& root) {
@@ -440,12 +470,14 @@ void JenkinsBuildRunner::run(const engine::BuildJob& job, std::shared_ptr<Jobs::
   JenkinsBuild build(
       job, *client, active->cancel, [this] { return tasks_.stopping(); },
       [this, &key](const engine::StepProgress& p) { jobs_.progress(key, p); },
-      layout_.build_log(job.run_id, job.attempt), server_.user);
+      layout_.build_log(job.run_id, job.attempt), server_, counters_);
   auto outcome = build.run();
   if (!outcome) return;  // wharf stops; the next start adopts the build
   if (outcome->succeeded) {
+    ++counters_.succeeded;
     spdlog::info("jenkins: {} built {}", key, outcome->artifact_uri);
   } else {
+    ++(active->cancel.load() ? counters_.cancelled : counters_.failed);
     spdlog::warn("jenkins: {} failed: {}", key, outcome->reason);
   }
   jobs_.finish(key, *outcome);

@@ -17,6 +17,7 @@
 // Cancel: cancelItem while queued, stop (then term, kill) while running.
 // wharf stopping: the runner stops watching; the build goes on in Jenkins and
 // is adopted by the next start (step 2), so a SIGKILL never builds twice.
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -31,6 +32,21 @@
 
 namespace wharf::jenkins {
 
+// What the runner did since wharf started (wharf serve publishes these on
+// /metrics as wharf_jenkins_*).
+struct RunnerStats {
+  uint64_t triggered = 0;      // buildWithParameters that queued a new build
+  uint64_t adopted = 0;        // builds/queue items found by WHARF_RUN_ID instead
+  uint64_t succeeded = 0;      // build steps that recorded an image
+  uint64_t failed = 0;         // build steps that failed (not by cancel)
+  uint64_t cancelled = 0;      // build steps ended by a cancel
+  uint64_t retries = 0;        // calls repeated after no answer or a 5xx
+  uint64_t crumb_fetches = 0;  // crumbs fetched because Jenkins asked
+};
+struct RunnerCounters {
+  std::atomic<uint64_t> triggered{0}, adopted{0}, succeeded{0}, failed{0}, cancelled{0};
+};
+
 // The ${name} values a build step's parameters may use.
 std::map<std::string, std::string> template_values(const engine::BuildJob& job);
 
@@ -43,6 +59,8 @@ class JenkinsBuildRunner final : public engine::BuildRunner {
              engine::Callbacks<engine::BuildOutcome> callbacks) override;
   void cancel(const std::string& run_id, uint32_t attempt) override;
 
+  RunnerStats stats() const;
+
  private:
   using Jobs = local::ActiveJobs<engine::BuildOutcome>;
   void run(const engine::BuildJob& job, std::shared_ptr<Jobs::Job> active);
@@ -50,7 +68,8 @@ class JenkinsBuildRunner final : public engine::BuildRunner {
 
   local::DataLayout layout_;
   ServerConfig server_;
-  std::mutex mutex_;
+  RunnerCounters counters_;
+  mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Client>> clients_;  // by root URL (crumb cache)
   Jobs jobs_;
   local::TaskGroup tasks_;  // last: joins the threads that use the above

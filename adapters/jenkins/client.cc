@@ -63,6 +63,7 @@ Expected<http_client::Response, std::string> Client::call(const std::string& met
     if (r && method == "POST" && !crumb_fetched && asks_for_crumb(r->status, r->body)) {
       // Jenkins wants a crumb (or ours went stale): fetch one and resend now.
       crumb_fetched = true;
+      ++crumb_fetches_;
       if (auto fetched = fetch_crumb(); !fetched) return unexpected(fetched.error());
       --attempt;
       continue;
@@ -78,6 +79,7 @@ Expected<http_client::Response, std::string> Client::call(const std::string& met
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     wait *= 2;
+    ++retries_;
   }
   return unexpected("Jenkins at " + root_ + " failed " + std::to_string(attempts) +
                     " tries: " + last);

@@ -26,6 +26,10 @@ struct ServerConfig {
   int attempts = 4;                        // tries per call while Jenkins is down or answers 5xx
   std::chrono::milliseconds backoff{500};  // first wait; doubles per try
   std::chrono::milliseconds timeout{std::chrono::seconds(15)};
+  // How many of a job's newest builds are searched (in pages of
+  // builds_per_page) for the build a run + attempt started before a restart.
+  uint64_t search_builds = 1000;
+  uint64_t builds_per_page = 100;
 };
 
 class Client {
@@ -44,6 +48,12 @@ class Client {
                                                     const std::string& content_type = {},
                                                     const std::function<bool()>& stop = {});
 
+  struct Stats {
+    uint64_t retries = 0;        // tries after the first (no answer or 5xx)
+    uint64_t crumb_fetches = 0;  // crumbs fetched because Jenkins asked
+  };
+  Stats stats() const { return {retries_.load(), crumb_fetches_.load()}; }
+
   // "HTTP 404: Not Found" style reason for an answer the caller did not expect.
   static std::string describe(const http_client::Response& response);
 
@@ -58,6 +68,8 @@ class Client {
   ServerConfig server_;
   std::mutex mutex_;
   std::optional<Crumb> crumb_;  // set once Jenkins asked for one
+  std::atomic<uint64_t> retries_{0};
+  std::atomic<uint64_t> crumb_fetches_{0};
 };
 
 }  // namespace wharf::jenkins

@@ -211,19 +211,27 @@ Expected<BuildInfo, std::string> parse_build_info(std::string_view body) {
   return b;
 }
 
-Expected<std::optional<uint64_t>, std::string> find_build(std::string_view job_json,
-                                                          std::string_view key) {
+std::string builds_page_tree(uint64_t first, uint64_t count) {
+  return "allBuilds[number,queueId,actions[parameters[name,value]]]{" + std::to_string(first) +
+         "," + std::to_string(first + count) + "}";
+}
+
+Expected<BuildSearch, std::string> find_build(std::string_view job_json, std::string_view key) {
   auto o = parse_object(job_json, "the job");
   if (!o) return unexpected(o.error());
-  auto* builds = o->if_contains("builds");
+  BuildSearch found;
+  auto* builds = o->if_contains("allBuilds");
+  if (builds == nullptr) builds = o->if_contains("builds");
   if (builds && builds->is_array()) {
+    found.builds = builds->as_array().size();
     for (const auto& b : builds->as_array()) {
       if (b.is_object() && has_key(b.as_object(), key)) {
-        return std::optional<uint64_t>(num(b.as_object(), "number"));
+        found.number = num(b.as_object(), "number");
+        break;
       }
     }
   }
-  return std::optional<uint64_t>();
+  return found;
 }
 
 Expected<std::optional<uint64_t>, std::string> find_queued(std::string_view queue_json,

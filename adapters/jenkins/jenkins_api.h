@@ -63,9 +63,19 @@ struct BuildInfo {
 };
 Expected<BuildInfo, std::string> parse_build_info(std::string_view body);
 
-// The number of the build in a job's `builds` whose run-id parameter is `key`.
-Expected<std::optional<uint64_t>, std::string> find_build(std::string_view job_json,
-                                                          std::string_view key);
+// The tree of one page of a job's builds, newest first: `allBuilds` with the
+// range {first,first+count} (Jenkins' `builds` holds only the newest 100, so
+// a build started before 100 others would never be found there).
+std::string builds_page_tree(uint64_t first, uint64_t count);
+
+// What one page of a job's builds (`allBuilds`, or `builds`) says about `key`:
+// the number of the build whose run-id parameter is `key` (0: none on this
+// page) and how many builds the page held (fewer than asked: the last page).
+struct BuildSearch {
+  uint64_t number = 0;
+  size_t builds = 0;
+};
+Expected<BuildSearch, std::string> find_build(std::string_view job_json, std::string_view key);
 // The id of the item in /queue/api/json for the job at `job_url_path`
 // (its /job/... path) whose run-id parameter is `key`.
 Expected<std::optional<uint64_t>, std::string> find_queued(std::string_view queue_json,

@@ -205,6 +205,47 @@ TEST_F(JenkinsRunnerTest, ARestartedRunnerAdoptsTheBuildInsteadOfStartingAnother
   EXPECT_EQ(builds_of("adopt"), 1);
 }
 
+TEST_F(JenkinsRunnerTest, AdoptsItsBuildBehindMoreThanAHundredNewerOnes) {
+  control("POST", "/peer/jobs", R"({"path":"busy"})");
+  auto j = job("r-busy", "busy");
+  auto first = build(j, server());
+  ASSERT_TRUE(first.succeeded) << first.reason;
+  ASSERT_EQ(builds_of("busy"), 1);
+  // 250 newer builds: ours (#1) is out of the job's `builds` (the newest 100)
+  // and two pages deep in allBuilds.
+  control("POST", "/peer/seed?job=busy&count=250");
+  JenkinsBuildRunner restarted(data_, server());
+  Watch w;
+  start(restarted, j, w);
+  auto again = wait(w);
+  ASSERT_TRUE(again.succeeded) << again.reason;
+  EXPECT_EQ(again.artifact_digest, first.artifact_digest);
+  EXPECT_EQ(builds_of("busy"), 1);  // adopted #1, did not start a second build
+  EXPECT_EQ(restarted.stats().adopted, 1u);
+  EXPECT_EQ(restarted.stats().triggered, 0u);
+}
+
+TEST_F(JenkinsRunnerTest, StatsCountTriggersCrumbsRetriesAndOutcomes) {
+  control("POST", "/peer/jobs", R"({"path":"counted"})");
+  JenkinsBuildRunner runner(data_, server());
+  auto run = [&](const engine::BuildJob& j) {
+    Watch w;
+    start(runner, j, w);
+    return wait(w);
+  };
+  control("POST", "/peer/fail?count=1");
+  ASSERT_TRUE(run(job("r-count-ok", "counted")).succeeded);
+  EXPECT_FALSE(run(job("r-count-bad", "counted", {{"PEER_RESULT", "FAILURE"}})).succeeded);
+  const RunnerStats st = runner.stats();
+  EXPECT_EQ(st.triggered, 2u);
+  EXPECT_EQ(st.adopted, 0u);
+  EXPECT_EQ(st.succeeded, 1u);
+  EXPECT_EQ(st.failed, 1u);
+  EXPECT_EQ(st.cancelled, 0u);
+  EXPECT_EQ(st.retries, 1u);        // the one injected 500
+  EXPECT_EQ(st.crumb_fetches, 1u);  // asked once (--crumb required), then reused
+}
+
 TEST_F(JenkinsRunnerTest, CancelWhileQueuedCancelsTheQueueItem) {
   control("POST", "/peer/jobs", R"({"path":"queued"})");
   control("POST", "/peer/executors?n=0");
@@ -239,6 +280,8 @@ TEST_F(JenkinsRunnerTest, CancelWhileRunningStopsTheBuild) {
   EXPECT_NE(o.reason.find("cancelled (Jenkins build long #1 aborted)"), std::string::npos)
       << o.reason;
   EXPECT_NE(log_of("r-long").find("Finished: ABORTED"), std::string::npos);
+  EXPECT_EQ(runner.stats().cancelled, 1u);
+  EXPECT_EQ(runner.stats().failed, 0u);
 }
 
 TEST_F(JenkinsRunnerTest, AFailedBuildSaysSoWithItsLastLine) {

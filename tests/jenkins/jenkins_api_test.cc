@@ -85,10 +85,19 @@ TEST(JenkinsApi, BuildInfoAndFindingOurBuild) {
       {"number":9,"actions":[{"parameters":[{"name":"WHARF_RUN_ID","value":"r2#1"}]}]},
       {"number":8,"actions":[{"parameters":[{"name":"WHARF_RUN_ID","value":"r1#2"}]}]},
       {"number":7,"actions":[{"parameters":[{"name":"WHARF_RUN_ID","value":"r1#1"}]}]}]})";
-  EXPECT_EQ(find_build(job, "r1#1")->value_or(0), 7u);
-  EXPECT_EQ(find_build(job, "r1#2")->value_or(0), 8u);
-  EXPECT_FALSE(find_build(job, "r3#1")->has_value());
+  EXPECT_EQ(find_build(job, "r1#1")->number, 7u);
+  EXPECT_EQ(find_build(job, "r1#2")->number, 8u);
+  EXPECT_EQ(find_build(job, "r3#1")->number, 0u);
+  EXPECT_EQ(find_build(job, "r3#1")->builds, 3u);
   EXPECT_FALSE(find_build("[", "r1#1"));
+  // A page of allBuilds (what the runner asks for: `builds` stops at 100).
+  EXPECT_EQ(builds_page_tree(100, 100),
+            "allBuilds[number,queueId,actions[parameters[name,value]]]{100,200}");
+  const char* page = R"({"allBuilds":[
+      {"number":5,"actions":[{"parameters":[{"name":"WHARF_RUN_ID","value":"r0#1"}]}]}]})";
+  EXPECT_EQ(find_build(page, "r0#1")->number, 5u);
+  EXPECT_EQ(find_build(page, "r0#1")->builds, 1u);
+  EXPECT_EQ(find_build(R"({"allBuilds":[]})", "r0#1")->builds, 0u);
 
   const char* queue = R"({"items":[
       {"id":5,"task":{"url":"http://j/job/other/"},"actions":[{"parameters":[{"name":"WHARF_RUN_ID","value":"r1#1"}]}]},

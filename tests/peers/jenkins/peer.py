@@ -7,7 +7,9 @@ Speaks over a real socket:
   POST /job/A/job/B/buildWithParameters?K=V   201 + Location: /queue/item/<id>/
   POST [/job/F]/createItem?name=N             create a job from a config.xml body
   GET/POST /job/.../config.xml                read / replace the job's config.xml
-  GET  /job/.../api/json                      job with builds[number,url,queueId,actions]
+  GET  /job/.../api/json[?tree=...]           job with builds[number,url,queueId,actions]
+                                              (the newest 100, as Jenkins), or with
+                                              tree=allBuilds[...]{M,N} that range of all
   GET  /queue/api/json                        queued items with their parameters
   GET  /queue/item/<id>/api/json              WaitingItem (why) or LeftItem
                                               (executable or cancelled)
@@ -31,7 +33,9 @@ Test-only control endpoints (no auth): POST /peer/jobs {"path","disabled"}
 creates a job; GET /peer/stats -> {"builds_started","by_job","queued","cancelled"};
 POST /peer/fail?count=N -> the next N API calls answer 500;
 POST /peer/executors?n=N sets the executor count; POST /peer/garbage?count=N ->
-the next N JSON answers are not JSON.
+the next N JSON answers are not JSON; POST /peer/seed?job=J&count=N adds N
+finished builds to job J (not counted as started; they push older builds out
+of the newest 100).
 
 Usage: peer.py --user U --token T [--port 0] [--crumb required|optional|off]
                [--step 0.1] [--queue-s 0.1] [--executors 4]
@@ -67,6 +71,17 @@ def job_url(root, name):
     return root + "".join("/job/" + p for p in name.split("/")) + "/"
 
 
+def tree_range(tree, size):
+    """The slice a Jenkins tree range {M,N} / {M,} / {,N} / {N} selects."""
+    m = re.search(r"\{(\d*)(,?)(\d*)\}\s*$", tree)
+    if m is None:
+        return slice(0, size)
+    lo = int(m.group(1) or 0)
+    if not m.group(2):
+        return slice(lo, lo + 1)
+    return slice(lo, int(m.group(3)) if m.group(3) else size)
+
+
 def params_action(params):
     return {"_class": "hudson.model.ParametersAction",
             "parameters": [{"name": k, "value": v} for k, v in params.items()]}
@@ -83,6 +98,12 @@ class Build:
         self.image = params.get("IMAGE") or "registry.test/%s:%d" % (job.replace("/", "-"), number)
         seed = json.dumps([job, number, sorted(params.items())]).encode()
         self.digest = "sha256:" + hashlib.sha256(seed).hexdigest()
+
+    @classmethod
+    def finished(cls, job, number, params):
+        b = cls(job, number, params, None, 0.001)
+        b.lines, b.started = 0, time.time() - 3600
+        return b
 
     def elapsed_lines(self):
         end = self.aborted_at or time.time()
@@ -237,6 +258,13 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 FAULTS["garbage"] = int(query.get("count", "1"))
             return self.send(200, "{}", "application/json")
+        if method == "POST" and path == "/peer/seed":
+            with LOCK:
+                job = JOBS[query["job"]]
+                for _ in range(int(query.get("count", "1"))):
+                    job["builds"].append(Build.finished(query["job"], job["next"], {"SEEDED": str(job["next"])}))
+                    job["next"] += 1
+            return self.send(200, "{}", "application/json")
         if method == "POST" and path == "/peer/executors":
             self.server.args.executors = int(query.get("n", "1"))
             return self.send(200, "{}", "application/json")
@@ -271,13 +299,18 @@ class Handler(BaseHTTPRequestHandler):
         name, rest, job = found
         with LOCK:
             if rest == "/api/json":
-                return self.send_json(200, {
-                    "_class": "org.jenkinsci.plugins.workflow.job.WorkflowJob", "name": name.split("/")[-1],
-                    "fullName": name, "url": job_url(self.root(), name), "buildable": not job["disabled"],
-                    "builds": [{"_class": "org.jenkinsci.plugins.workflow.job.WorkflowRun",
-                                "number": b.number, "url": job_url(self.root(), name) + "%d/" % b.number,
-                                "queueId": b.queue_id, "actions": [params_action(b.params)]}
-                               for b in reversed(job["builds"])]})
+                builds = [{"_class": "org.jenkinsci.plugins.workflow.job.WorkflowRun",
+                           "number": b.number, "url": job_url(self.root(), name) + "%d/" % b.number,
+                           "queueId": b.queue_id, "actions": [params_action(b.params)]}
+                          for b in reversed(job["builds"])]
+                out = {"_class": "org.jenkinsci.plugins.workflow.job.WorkflowJob", "name": name.split("/")[-1],
+                       "fullName": name, "url": job_url(self.root(), name), "buildable": not job["disabled"]}
+                tree = query.get("tree", "")
+                if tree.startswith("allBuilds"):
+                    out["allBuilds"] = builds[tree_range(tree, len(builds))]
+                else:
+                    out["builds"] = builds[:100]  # Jenkins' `builds`: the newest 100 only
+                return self.send_json(200, out)
             if rest == "/config.xml":
                 return self.send(200, job["config"], "application/xml")
             m2 = re.match(r"^/(\d+)(/.*)$", rest)
