@@ -1,11 +1,11 @@
 // RocksDB implementation of EventStore: open, reads, meta. The group-commit
 // writer is in group_commit.cc. Layout: events/keys.h, docs/storage.md.
+#include <fcntl.h>
 #include <google/protobuf/arena.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -53,7 +53,8 @@ rocksdb::DBOptions make_db_options(const StoreOptions& options) {
   // (acknowledgement follows the sync); anything else corrupt fails the open.
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   db_options.max_background_jobs = 2;
-  db_options.allow_concurrent_memtable_write = false;  // one writer thread; needed by the hash memtable
+  db_options.allow_concurrent_memtable_write =
+      false;  // one writer thread; needed by the hash memtable
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_options.keep_log_file_num = 3;
   if (options.env != nullptr) db_options.env = options.env;
@@ -61,7 +62,8 @@ rocksdb::DBOptions make_db_options(const StoreOptions& options) {
 }
 
 // The four wharf families (plus default and any `others` found on disk).
-std::vector<rocksdb::ColumnFamilyDescriptor> make_descriptors(const std::vector<std::string>& others) {
+std::vector<rocksdb::ColumnFamilyDescriptor> make_descriptors(
+    const std::vector<std::string>& others) {
   rocksdb::ColumnFamilyOptions cf_options;
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
@@ -115,11 +117,13 @@ Expected<void, Error> create_store(const std::string& dir, const StoreOptions& o
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, staging, make_descriptors({}), &handles, &raw);
-  if (!s.ok()) return fail(ErrorCode::kIo, "cannot create event store in " + staging + ": " + s.ToString());
+  if (!s.ok())
+    return fail(ErrorCode::kIo, "cannot create event store in " + staging + ": " + s.ToString());
   rocksdb::WriteBatch batch;
   batch.Put(handles[3], rocksdb::Slice(keys::kFormatKey.data(), keys::kFormatKey.size()),
             rocksdb::Slice(keys::kFormatMarker.data(), keys::kFormatMarker.size()));
-  batch.Put(handles[3], rocksdb::Slice(keys::kStoreIdKey.data(), keys::kStoreIdKey.size()), new_uuid());
+  batch.Put(handles[3], rocksdb::Slice(keys::kStoreIdKey.data(), keys::kStoreIdKey.size()),
+            new_uuid());
   rocksdb::WriteOptions w;
   w.sync = true;
   s = raw->Write(w, &batch);
@@ -128,13 +132,15 @@ Expected<void, Error> create_store(const std::string& dir, const StoreOptions& o
   delete raw;
   if (!s.ok() || !closed.ok()) {
     fs::remove_all(staging, ec);
-    return fail(ErrorCode::kIo, "cannot initialize event store: " + (s.ok() ? closed : s).ToString());
+    return fail(ErrorCode::kIo,
+                "cannot initialize event store: " + (s.ok() ? closed : s).ToString());
   }
   fsync_directory(staging);
   if (std::rename(staging.c_str(), target.c_str()) != 0) {
     int err = errno;
     fs::remove_all(staging, ec);
-    return fail(ErrorCode::kIo, "cannot move the new event store into " + target + ": " + std::strerror(err));
+    return fail(ErrorCode::kIo,
+                "cannot move the new event store into " + target + ": " + std::strerror(err));
   }
   fsync_directory(parent);
   return {};
@@ -146,14 +152,16 @@ Expected<void, Error> RocksEventStore::open_db() {
   std::error_code ec;
   bool exists = fs::exists(dir_, ec);
   if (exists && !fs::is_directory(dir_, ec)) {
-    return fail(ErrorCode::kInvalidArgument, "not a wharf event store: " + dir_ + " is not a directory");
+    return fail(ErrorCode::kInvalidArgument,
+                "not a wharf event store: " + dir_ + " is not a directory");
   }
   bool empty = !exists || fs::is_empty(dir_, ec);
   bool has_db = exists && fs::exists(fs::path(dir_) / "CURRENT", ec);
   if (!empty && !has_db) {
-    return fail(ErrorCode::kInvalidArgument,
-                "not a wharf event store: " + dir_ +
-                    " contains files but no RocksDB database (no CURRENT file); refusing to touch it");
+    return fail(
+        ErrorCode::kInvalidArgument,
+        "not a wharf event store: " + dir_ +
+            " contains files but no RocksDB database (no CURRENT file); refusing to touch it");
   }
   if (empty) {
     if (!options_.create_if_missing || options_.read_only) {
@@ -166,10 +174,11 @@ Expected<void, Error> RocksEventStore::open_db() {
   std::vector<std::string> families;
   rocksdb::Status listed = rocksdb::DB::ListColumnFamilies(db_options, dir_, &families);
   if (!listed.ok()) {
-    return fail(code_of(listed), "cannot read the RocksDB manifest in " + dir_ + ": " + listed.ToString());
+    return fail(code_of(listed),
+                "cannot read the RocksDB manifest in " + dir_ + ": " + listed.ToString());
   }
-  for (const char* required : {keys::kLogFamily, keys::kStreamsFamily, keys::kEventIdsFamily,
-                               keys::kMetaFamily}) {
+  for (const char* required :
+       {keys::kLogFamily, keys::kStreamsFamily, keys::kEventIdsFamily, keys::kMetaFamily}) {
     if (std::find(families.begin(), families.end(), required) == families.end()) {
       return fail(ErrorCode::kInvalidArgument,
                   "not a wharf event store: " + dir_ +
@@ -186,13 +195,15 @@ Expected<void, Error> RocksEventStore::open_db() {
       return fail(ErrorCode::kIo, "cannot create a directory for a read-only view of " + dir_);
     }
     secondary_dir_ = pattern;
-    s = rocksdb::DB::OpenAsSecondary(db_options, dir_, secondary_dir_, descriptors, &handles_, &raw);
+    s = rocksdb::DB::OpenAsSecondary(db_options, dir_, secondary_dir_, descriptors, &handles_,
+                                     &raw);
   } else {
     s = rocksdb::DB::Open(db_options, dir_, descriptors, &handles_, &raw);
   }
   if (!s.ok()) {
     if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
-      return fail(ErrorCode::kIo, "event store " + dir_ + " is in use by another process: " + s.ToString());
+      return fail(ErrorCode::kIo,
+                  "event store " + dir_ + " is in use by another process: " + s.ToString());
     }
     return fail(code_of(s), (s.IsCorruption() ? "event store " + dir_ + " is corrupt: "
                                               : "cannot open event store " + dir_ + ": ") +
@@ -201,9 +212,11 @@ Expected<void, Error> RocksEventStore::open_db() {
   db_.reset(raw);
 
   std::string format;
-  s = db_->Get(rocksdb::ReadOptions(), meta_cf(), rocksdb::Slice(keys::kFormatKey.data(), keys::kFormatKey.size()), &format);
+  s = db_->Get(rocksdb::ReadOptions(), meta_cf(),
+               rocksdb::Slice(keys::kFormatKey.data(), keys::kFormatKey.size()), &format);
   if (s.IsNotFound() && options_.read_only) {
-    return fail(ErrorCode::kInvalidArgument, "not a wharf event store: " + dir_ + " has no format marker");
+    return fail(ErrorCode::kInvalidArgument,
+                "not a wharf event store: " + dir_ + " has no format marker");
   } else if (s.IsNotFound()) {
     // A new store, or one whose creation stopped before the marker was
     // written (then the log is empty too). Anything else is foreign.
@@ -217,11 +230,13 @@ Expected<void, Error> RocksEventStore::open_db() {
     rocksdb::WriteBatch batch;
     batch.Put(meta_cf(), rocksdb::Slice(keys::kFormatKey.data(), keys::kFormatKey.size()),
               rocksdb::Slice(keys::kFormatMarker.data(), keys::kFormatMarker.size()));
-    batch.Put(meta_cf(), rocksdb::Slice(keys::kStoreIdKey.data(), keys::kStoreIdKey.size()), store_id_);
+    batch.Put(meta_cf(), rocksdb::Slice(keys::kStoreIdKey.data(), keys::kStoreIdKey.size()),
+              store_id_);
     rocksdb::WriteOptions w;
     w.sync = true;
     s = db_->Write(w, &batch);
-    if (!s.ok()) return fail(code_of(s), "cannot initialize event store " + dir_ + ": " + s.ToString());
+    if (!s.ok())
+      return fail(code_of(s), "cannot initialize event store " + dir_ + ": " + s.ToString());
   } else if (!s.ok()) {
     return fail(code_of(s), "cannot read the format marker of " + dir_ + ": " + s.ToString());
   } else if (format != keys::kFormatMarker) {
@@ -231,7 +246,9 @@ Expected<void, Error> RocksEventStore::open_db() {
   } else {
     s = db_->Get(rocksdb::ReadOptions(), meta_cf(),
                  rocksdb::Slice(keys::kStoreIdKey.data(), keys::kStoreIdKey.size()), &store_id_);
-    if (!s.ok()) return fail(ErrorCode::kCorruption, "event store " + dir_ + " has no store_id: " + s.ToString());
+    if (!s.ok())
+      return fail(ErrorCode::kCorruption,
+                  "event store " + dir_ + " has no store_id: " + s.ToString());
   }
 
   if (auto loaded = load_head(); !loaded) return loaded;
@@ -246,7 +263,8 @@ Expected<void, Error> RocksEventStore::load_head() {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, log_cf()));
   it->SeekToLast();
   if (!it->status().ok()) {
-    return fail(code_of(it->status()), "cannot read the log of " + dir_ + ": " + it->status().ToString());
+    return fail(code_of(it->status()),
+                "cannot read the log of " + dir_ + ": " + it->status().ToString());
   }
   head_hash_ = zero_hash();
   if (!it->Valid()) return {};
@@ -302,7 +320,9 @@ Expected<Envelope, Error> RocksEventStore::read_position(uint64_t position) cons
     err.message = "position " + std::to_string(position) + " is indexed but missing from the log";
     return unexpected(std::move(err));
   }
-  if (!s.ok()) return fail(code_of(s), "cannot read position " + std::to_string(position) + ": " + s.ToString());
+  if (!s.ok())
+    return fail(code_of(s),
+                "cannot read position " + std::to_string(position) + ": " + s.ToString());
   if (!e.ParseFromString(value)) {
     Error err;
     err.code = ErrorCode::kCorruption;
@@ -339,7 +359,8 @@ Expected<std::vector<Envelope>, Error> RocksEventStore::read_stream(const std::s
     }
   }
   if (!it->status().ok()) {
-    return fail(code_of(it->status()), "cannot read stream " + stream + ": " + it->status().ToString());
+    return fail(code_of(it->status()),
+                "cannot read stream " + stream + ": " + it->status().ToString());
   }
   std::vector<Envelope> out;
   out.reserve(positions.size());
@@ -438,8 +459,8 @@ uint64_t RocksEventStore::stream_version(const std::string& stream) const {
   return 0;
 }
 
-uint64_t RocksEventStore::wait_for_head_beyond(uint64_t position,
-                                               std::chrono::steady_clock::time_point deadline) const {
+uint64_t RocksEventStore::wait_for_head_beyond(
+    uint64_t position, std::chrono::steady_clock::time_point deadline) const {
   if (options_.read_only) {  // nobody notifies a secondary: poll the primary
     while (true) {
       refresh();
@@ -450,14 +471,14 @@ uint64_t RocksEventStore::wait_for_head_beyond(uint64_t position,
     }
   }
   std::unique_lock lock(head_mu_);
-  head_cv_.wait_until(lock, deadline,
-                      [&] { return head_position() > position || closed_.load(); });
+  head_cv_.wait_until(lock, deadline, [&] { return head_position() > position || closed_.load(); });
   return head_position();
 }
 
 Expected<void, Error> RocksEventStore::put_meta(const std::string& key, const std::string& value) {
   if (closed_.load()) return fail(ErrorCode::kClosed, "event store is closed");
-  if (options_.read_only) return fail(ErrorCode::kInvalidArgument, "event store " + dir_ + " is open read-only");
+  if (options_.read_only)
+    return fail(ErrorCode::kInvalidArgument, "event store " + dir_ + " is open read-only");
   rocksdb::WriteOptions w;
   w.sync = options_.sync;
   rocksdb::Status s = db_->Put(w, meta_cf(), keys::user_meta_key(key), value);
@@ -481,17 +502,21 @@ void RocksEventStore::close() {
     }
     queue_cv_.notify_all();
     if (writer_.joinable()) writer_.join();
-    {
-      std::lock_guard lock(head_mu_);
-    }
+    { std::lock_guard lock(head_mu_); }
     head_cv_.notify_all();
   });
 }
 
 }  // namespace internal
 
-Expected<uint64_t, Error> EventStore::scan(uint64_t from_position, uint64_t to_position,
-                                           const std::function<bool(const Envelope&)>& visit) const {
+void EventStore::append_async(const std::string& stream, ExpectedVersion expected,
+                              std::vector<Envelope> events, AppendDone done) {
+  done(append(stream, expected, std::move(events)));
+}
+
+Expected<uint64_t, Error> EventStore::scan(
+    uint64_t from_position, uint64_t to_position,
+    const std::function<bool(const Envelope&)>& visit) const {
   uint64_t last = 0;
   uint64_t next = std::max<uint64_t>(from_position, 1);
   while (true) {

@@ -38,7 +38,7 @@ enum class ErrorCode {
   kIo,               // RocksDB write/read failed; nothing of the append was written
   kCorruption,       // a stored record does not decode or the chain does not link
   kNotFound,
-  kClosed,           // the store is shutting down
+  kClosed,  // the store is shutting down
 };
 
 struct Error {
@@ -64,7 +64,7 @@ struct AppendResult {
 };
 
 struct StoreOptions {
-  bool sync = true;             // fsync each group commit; tests and benches may turn off
+  bool sync = true;  // fsync each group commit; tests and benches may turn off
   bool create_if_missing = true;
   size_t max_batch_events = 4096;  // upper bound on events in one group commit
   // Open beside a running writer (e.g. `wharf serve`) without taking its lock:
@@ -87,7 +87,7 @@ class EventStore {
   // (foreign RocksDB, unrelated files) or whose data is corrupt fails with a
   // clear error; nothing is ever truncated to make it open.
   static Expected<std::unique_ptr<EventStore>, Error> open(const std::string& dir,
-                                                         StoreOptions options = {});
+                                                           StoreOptions options = {});
   virtual ~EventStore() = default;
 
   // Appends `events` to `stream` atomically. Each event must carry event_id,
@@ -98,9 +98,18 @@ class EventStore {
   //  - idempotent: if every event id already exists with the same content the
   //    original positions are returned; a known id with different content, or
   //    a mix of known and new ids, is kEventIdConflict.
-  virtual Expected<AppendResult, Error> append(const std::string& stream,
-                                               ExpectedVersion expected,
+  virtual Expected<AppendResult, Error> append(const std::string& stream, ExpectedVersion expected,
                                                std::vector<Envelope> events) = 0;
+
+  // append() without waiting: `done` gets the same result once the group
+  // commit holding these events is durable (or the append failed). It runs on
+  // the store's writer thread - keep it short, do not append from it - or
+  // inline when the append is refused before it is queued. One thread can so
+  // queue many appends (of different streams) that share one fsync. Appends
+  // queued by one thread are staged in that order. The default calls append().
+  using AppendDone = std::function<void(Expected<AppendResult, Error>)>;
+  virtual void append_async(const std::string& stream, ExpectedVersion expected,
+                            std::vector<Envelope> events, AppendDone done);
 
   // Reads up to `max_count` events of `stream` starting at stream version
   // `from_version` (inclusive) in `direction`. For kBackward, from_version 0

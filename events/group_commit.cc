@@ -17,32 +17,39 @@
 
 namespace wharf::events::internal {
 
-Expected<AppendResult, Error> RocksEventStore::append(const std::string& stream,
-                                                      ExpectedVersion expected,
-                                                      std::vector<Envelope> events) {
-  if (closed_.load()) return fail(ErrorCode::kClosed, "event store is closed");
-  if (options_.read_only) return fail(ErrorCode::kInvalidArgument, "event store " + dir_ + " is open read-only");
-  if (stream.empty() || stream.find('\0') != std::string::npos || stream.size() > 1024) {
-    return fail(ErrorCode::kInvalidArgument,
-                "bad stream id '" + stream + "': must be 1-1024 bytes without NUL");
+std::optional<Error> RocksEventStore::prepare(PendingAppend& pending, const std::string& stream,
+                                              ExpectedVersion expected,
+                                              std::vector<Envelope> events) {
+  auto refused = [](ErrorCode code, std::string message) {
+    return std::optional<Error>(fail(code, std::move(message)).error);
+  };
+  if (closed_.load()) return refused(ErrorCode::kClosed, "event store is closed");
+  if (options_.read_only) {
+    return refused(ErrorCode::kInvalidArgument, "event store " + dir_ + " is open read-only");
   }
-  if (events.empty()) return fail(ErrorCode::kInvalidArgument, "append to " + stream + " without events");
-  auto pending = std::make_unique<PendingAppend>();
-  pending->stream = stream;
-  pending->expected = expected;
-  pending->digests.reserve(events.size());
+  if (stream.empty() || stream.find('\0') != std::string::npos || stream.size() > 1024) {
+    return refused(ErrorCode::kInvalidArgument,
+                   "bad stream id '" + stream + "': must be 1-1024 bytes without NUL");
+  }
+  if (events.empty()) {
+    return refused(ErrorCode::kInvalidArgument, "append to " + stream + " without events");
+  }
+  pending.stream = stream;
+  pending.expected = expected;
+  pending.digests.reserve(events.size());
   std::unordered_set<std::string_view> ids;
   for (auto& event : events) {
     if (event.event_id().empty()) {
-      return fail(ErrorCode::kInvalidArgument, "an event appended to " + stream + " has no event_id");
+      return refused(ErrorCode::kInvalidArgument,
+                     "an event appended to " + stream + " has no event_id");
     }
     std::string type = payload_type(event.payload());
     if (type.empty()) {
-      return fail(ErrorCode::kInvalidArgument, "event " + event.event_id() + " has no payload");
+      return refused(ErrorCode::kInvalidArgument, "event " + event.event_id() + " has no payload");
     }
     if (!ids.insert(event.event_id()).second) {
-      return fail(ErrorCode::kInvalidArgument,
-                  "event id " + event.event_id() + " appears twice in one append to " + stream);
+      return refused(ErrorCode::kInvalidArgument,
+                     "event id " + event.event_id() + " appears twice in one append to " + stream);
     }
     event.set_position(0);
     event.set_stream_version(0);
@@ -51,18 +58,48 @@ Expected<AppendResult, Error> RocksEventStore::append(const std::string& stream,
     event.clear_hash();
     event.set_stream_id(stream);
     event.set_type(std::move(type));
-    pending->digests.push_back(sha256(serialize_deterministic(event)));
+    pending.digests.push_back(sha256(serialize_deterministic(event)));
   }
-  pending->events = std::move(events);
-  auto result = pending->done.get_future();
+  pending.events = std::move(events);
+  return std::nullopt;
+}
+
+bool RocksEventStore::enqueue(std::unique_ptr<PendingAppend>& pending) {
   {
     std::lock_guard lock(queue_mu_);
-    if (closed_.load()) return fail(ErrorCode::kClosed, "event store is closed");
-    queue_.push_back(pending.get());
+    if (closed_.load()) return false;
     queued_events_ += pending->events.size();
+    queue_.push_back(std::move(pending));
   }
   queue_cv_.notify_one();
+  return true;
+}
+
+Expected<AppendResult, Error> RocksEventStore::append(const std::string& stream,
+                                                      ExpectedVersion expected,
+                                                      std::vector<Envelope> events) {
+  auto pending = std::make_unique<PendingAppend>();
+  if (auto refused = prepare(*pending, stream, expected, std::move(events))) {
+    return unexpected(std::move(*refused));
+  }
+  // Shared with the callback: the writer may still be inside set_value when
+  // get() returns here.
+  auto promise = std::make_shared<std::promise<Expected<AppendResult, Error>>>();
+  auto result = promise->get_future();
+  pending->done = [promise](Expected<AppendResult, Error> r) { promise->set_value(std::move(r)); };
+  if (!enqueue(pending)) return fail(ErrorCode::kClosed, "event store is closed");
   return result.get();
+}
+
+void RocksEventStore::append_async(const std::string& stream, ExpectedVersion expected,
+                                   std::vector<Envelope> events, AppendDone done) {
+  auto pending = std::make_unique<PendingAppend>();
+  if (auto refused = prepare(*pending, stream, expected, std::move(events))) {
+    done(unexpected(std::move(*refused)));
+    return;
+  }
+  pending->done = std::move(done);
+  if (!enqueue(pending)) pending->done(fail(ErrorCode::kClosed, "event store is closed"));
 }
 
 uint64_t RocksEventStore::stored_stream_version(const std::string& stream) const {
@@ -87,7 +124,7 @@ std::string RocksEventStore::write_failure() const {
 
 void RocksEventStore::sequencer_loop() {
   committer_ = std::thread([this] { committer_loop(); });
-  std::vector<PendingAppend*> appends;
+  std::vector<std::unique_ptr<PendingAppend>> appends;
   while (true) {
     appends.clear();
     {
@@ -96,25 +133,25 @@ void RocksEventStore::sequencer_loop() {
       // queued to be worth its own fsync; otherwise wait for the committer
       // to go idle so that everything queued meanwhile shares one sync.
       queue_cv_.wait(lock, [&] {
-        return closed_.load() ||
-               (!queue_.empty() && (!committer_busy_.load() || queued_events_ >= kPipelineMinEvents));
+        return closed_.load() || (!queue_.empty() && (!committer_busy_.load() ||
+                                                      queued_events_ >= kPipelineMinEvents));
       });
       if (closed_.load()) {
-        for (auto* p : queue_) p->done.set_value(fail(ErrorCode::kClosed, "event store is closed"));
+        for (auto& p : queue_) p->done(fail(ErrorCode::kClosed, "event store is closed"));
         queue_.clear();
         break;
       }
       size_t events = 0;
-      while (!queue_.empty() &&
-             (appends.empty() || events + queue_.front()->events.size() <= options_.max_batch_events)) {
+      while (!queue_.empty() && (appends.empty() || events + queue_.front()->events.size() <=
+                                                        options_.max_batch_events)) {
         events += queue_.front()->events.size();
-        appends.push_back(queue_.front());
         queued_events_ -= queue_.front()->events.size();
+        appends.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
     }
     if (failed_.load()) {
-      for (auto* p : appends) p->done.set_value(fail(ErrorCode::kIo, write_failure()));
+      for (auto& p : appends) p->done(fail(ErrorCode::kIo, write_failure()));
       continue;
     }
     auto batch = stage(appends);
@@ -163,7 +200,8 @@ uint64_t RocksEventStore::staged_stream_version(const std::string& stream) {
   return v;
 }
 
-std::unique_ptr<StagedBatch> RocksEventStore::stage(const std::vector<PendingAppend*>& appends) {
+std::unique_ptr<StagedBatch> RocksEventStore::stage(
+    std::vector<std::unique_ptr<PendingAppend>>& appends) {
   auto batch = std::make_unique<StagedBatch>();
   batch->seq = ++staged_seq_;
   batch->outcomes.reserve(appends.size());
@@ -190,8 +228,9 @@ std::unique_ptr<StagedBatch> RocksEventStore::stage(const std::vector<PendingApp
   std::vector<std::string> lookup_values;
   std::vector<rocksdb::Slice> lookup_keys;
 
-  for (auto* p : appends) {
-    StagedBatch::Outcome outcome{p, std::nullopt};
+  for (auto& owned : appends) {
+    PendingAppend* p = owned.get();
+    StagedBatch::Outcome outcome{std::move(owned), std::nullopt};
     const size_t n = p->events.size();
 
     // 1. Idempotency: find each id among staged ids, then in RocksDB.
@@ -214,9 +253,11 @@ std::unique_ptr<StagedBatch> RocksEventStore::stage(const std::vector<PendingApp
         const std::string& id = p->events[lookup_index[k]].event_id();
         if (statuses[k].IsNotFound()) continue;
         if (!statuses[k].ok()) {
-          outcome.result = fail(code_of(statuses[k]), "cannot look up event id " + id + ": " + statuses[k].ToString());
+          outcome.result = fail(code_of(statuses[k]),
+                                "cannot look up event id " + id + ": " + statuses[k].ToString());
         } else if (lookup_values[k].size() != 8 + keys::kDigestSize) {
-          outcome.result = fail(ErrorCode::kCorruption, "event id index entry for " + id + " is malformed");
+          outcome.result =
+              fail(ErrorCode::kCorruption, "event id index entry for " + id + " is malformed");
         } else {
           known[lookup_index[k]] = {keys::read_be64(lookup_values[k]), lookup_values[k].substr(8)};
         }
@@ -303,7 +344,8 @@ std::unique_ptr<StagedBatch> RocksEventStore::stage(const std::vector<PendingApp
         hash = zero_hash();
       }
       batch->write.Put(log_cf(), keys::log_key(next_position), stored);
-      batch->write.Put(streams_cf(), keys::stream_key(p->stream, version), keys::be64(next_position));
+      batch->write.Put(streams_cf(), keys::stream_key(p->stream, version),
+                       keys::be64(next_position));
       batch->write.Put(ids_cf(), ev.event_id(), keys::event_id_value(next_position, p->digests[i]));
       staged_ids_[ev.event_id()] = StagedId{next_position, p->digests[i], batch->seq};
       staged_here.push_back(ev.event_id());
@@ -352,7 +394,7 @@ void RocksEventStore::commit(StagedBatch& batch) {
       e.code = ErrorCode::kIo;
       e.stream = o.append->stream;
       e.message = failure;
-      o.append->done.set_value(unexpected(std::move(e)));
+      o.append->done(unexpected(std::move(e)));
     }
     return;
   }
@@ -365,7 +407,7 @@ void RocksEventStore::commit(StagedBatch& batch) {
     head_cv_.notify_all();
   }
   committed_seq_.store(batch.seq, std::memory_order_release);
-  for (auto& o : batch.outcomes) o.append->done.set_value(std::move(*o.result));
+  for (auto& o : batch.outcomes) o.append->done(std::move(*o.result));
 }
 
 }  // namespace wharf::events::internal

@@ -55,9 +55,9 @@ constexpr int kHashField = wharf::v1::Envelope::kHashFieldNumber;
 struct PendingAppend {
   std::string stream;
   ExpectedVersion expected;
-  std::vector<Envelope> events;        // normalized: store-assigned fields cleared
-  std::vector<std::string> digests;    // SHA-256 of each event's caller content
-  std::promise<Expected<AppendResult, Error>> done;
+  std::vector<Envelope> events;      // normalized: store-assigned fields cleared
+  std::vector<std::string> digests;  // SHA-256 of each event's caller content
+  EventStore::AppendDone done;       // called once, by whoever answers the append
 };
 
 // An event id staged by a batch that is not yet durable.
@@ -70,26 +70,29 @@ struct StagedId {
 // A group commit on its way from the sequencer to the committer.
 struct StagedBatch {
   struct Outcome {
-    PendingAppend* append = nullptr;
+    std::unique_ptr<PendingAppend> append;
     std::optional<Expected<AppendResult, Error>> result;  // what to answer if the write succeeds
   };
   uint64_t seq = 0;
   rocksdb::WriteBatch write;
   std::vector<Outcome> outcomes;  // in queue order
   uint64_t first_position = 0;
-  uint64_t last_position = 0;     // < first_position when nothing was staged
+  uint64_t last_position = 0;  // < first_position when nothing was staged
   std::string last_hash;
 };
 
 class RocksEventStore final : public EventStore {
  public:
-  RocksEventStore(std::string dir, StoreOptions options) : dir_(std::move(dir)), options_(options) {}
+  RocksEventStore(std::string dir, StoreOptions options)
+      : dir_(std::move(dir)), options_(options) {}
   ~RocksEventStore() override;
 
   Expected<void, Error> open_db();
 
   Expected<AppendResult, Error> append(const std::string& stream, ExpectedVersion expected,
                                        std::vector<Envelope> events) override;
+  void append_async(const std::string& stream, ExpectedVersion expected,
+                    std::vector<Envelope> events, AppendDone done) override;
   Expected<std::vector<Envelope>, Error> read_stream(const std::string& stream,
                                                      uint64_t from_version, size_t max_count,
                                                      Direction direction) const override;
@@ -127,7 +130,12 @@ class RocksEventStore final : public EventStore {
   // group_commit.cc
   void start_writer();
   void sequencer_loop();
-  std::unique_ptr<StagedBatch> stage(const std::vector<PendingAppend*>& appends);
+  std::unique_ptr<StagedBatch> stage(std::vector<std::unique_ptr<PendingAppend>>& appends);
+  // Validates and normalizes one append; nullopt when it is refused up front.
+  std::optional<Error> prepare(PendingAppend& pending, const std::string& stream,
+                               ExpectedVersion expected, std::vector<Envelope> events);
+  // Queues a prepared append for the sequencer (false: the store is closed).
+  bool enqueue(std::unique_ptr<PendingAppend>& pending);
   void committer_loop();
   void commit(StagedBatch& batch);
   uint64_t staged_stream_version(const std::string& stream);
@@ -148,13 +156,13 @@ class RocksEventStore final : public EventStore {
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
-  std::deque<PendingAppend*> queue_;
+  std::deque<std::unique_ptr<PendingAppend>> queue_;
   size_t queued_events_ = 0;  // events in queue_
   // Below this many queued events the sequencer waits for the committer to
   // go idle instead of staging a small batch that would need its own fsync.
   static constexpr size_t kPipelineMinEvents = 64;
   std::atomic<bool> closed_{false};
-  std::thread writer_;  // the sequencer; it owns the committer thread
+  std::thread writer_;           // the sequencer; it owns the committer thread
   bool writer_started_ = false;  // open succeeded in writable mode
   std::once_flag close_once_;
 
@@ -165,7 +173,7 @@ class RocksEventStore final : public EventStore {
   int64_t last_recorded_at_us_ = 0;
   uint64_t staged_seq_ = 0;
   std::unordered_map<std::string, uint64_t> version_cache_;  // stream -> version incl. staged
-  std::unordered_map<std::string, StagedId> staged_ids_;      // ids not yet known durable
+  std::unordered_map<std::string, StagedId> staged_ids_;     // ids not yet known durable
   std::deque<std::pair<uint64_t, std::vector<std::string>>> staged_ids_by_batch_;
 
   // Hand-off: at most one batch waits while the committer writes another.

@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -22,7 +25,8 @@ TEST(EventStore, AppendAssignsDensePositionsVersionsAndType) {
   EXPECT_EQ(store->head_position(), 0u);
   EXPECT_EQ(store->head_hash(), std::string(32, '\0'));
 
-  auto first = store->append("project-a", ExpectedVersion::no_stream(), {make_event(), make_event()});
+  auto first =
+      store->append("project-a", ExpectedVersion::no_stream(), {make_event(), make_event()});
   ASSERT_TRUE(first) << first.error().message;
   EXPECT_EQ(first->first_position, 1u);
   EXPECT_EQ(first->last_position, 2u);
@@ -142,7 +146,8 @@ TEST(EventStore, ConcurrentRetriesOfTheSameEventsStoreThemOnce) {
     for (size_t t = 0; t < results.size(); ++t) {
       threads.emplace_back([&, t] {
         if (t % 2 == 0) {
-          ASSERT_TRUE(store->append("noise-" + std::to_string(t), ExpectedVersion::any(), {make_event()}));
+          ASSERT_TRUE(
+              store->append("noise-" + std::to_string(t), ExpectedVersion::any(), {make_event()}));
         }
         auto r = store->append("retried", ExpectedVersion::any(), events);
         ASSERT_TRUE(r) << r.error().message;
@@ -197,9 +202,11 @@ TEST(EventStore, InvalidAppendsAreRejected) {
   auto store = open_store(dir.path());
   EXPECT_EQ(store->append("", ExpectedVersion::any(), {make_event()}).error().code,
             ErrorCode::kInvalidArgument);
-  EXPECT_EQ(store->append(std::string("a\0b", 3), ExpectedVersion::any(), {make_event()}).error().code,
+  EXPECT_EQ(
+      store->append(std::string("a\0b", 3), ExpectedVersion::any(), {make_event()}).error().code,
+      ErrorCode::kInvalidArgument);
+  EXPECT_EQ(store->append("s", ExpectedVersion::any(), {}).error().code,
             ErrorCode::kInvalidArgument);
-  EXPECT_EQ(store->append("s", ExpectedVersion::any(), {}).error().code, ErrorCode::kInvalidArgument);
   Envelope no_id = make_event();
   no_id.clear_event_id();
   EXPECT_EQ(store->append("s", ExpectedVersion::any(), {no_id}).error().code,
@@ -212,6 +219,69 @@ TEST(EventStore, InvalidAppendsAreRejected) {
   EXPECT_EQ(store->append("s", ExpectedVersion::any(), {twice, twice}).error().code,
             ErrorCode::kInvalidArgument);
   EXPECT_EQ(store->head_position(), 0u);
+}
+
+// append_async from one thread: every append answered once, in queue order
+// (positions follow submission), a conflict judged against the appends queued
+// before it, a refusal answered inline, and kClosed after close().
+TEST(EventStore, AppendAsyncFromOneThreadKeepsQueueOrder) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  constexpr int kAppends = 200;
+  std::mutex mutex;
+  std::condition_variable answered_cv;
+  std::vector<Expected<AppendResult, Error>> answers;
+  std::vector<int> order;
+  auto done = [&](int i) {
+    return [&, i](Expected<AppendResult, Error> r) {
+      std::lock_guard lock(mutex);
+      answers.push_back(std::move(r));
+      order.push_back(i);
+      answered_cv.notify_all();
+    };
+  };
+  for (int i = 0; i < kAppends; ++i) {
+    // Two events per append, each stream appended twice: the second expects version 2.
+    const std::string stream = "s" + std::to_string(i / 2);
+    auto expected = i % 2 == 0 ? ExpectedVersion::no_stream() : ExpectedVersion::exact(2);
+    store->append_async(stream, expected, {make_event(), make_event()}, done(i));
+  }
+  // Conflicts with the appends queued just before it (stream s0 is at version 4).
+  store->append_async("s0", ExpectedVersion::exact(2), {make_event()}, done(kAppends));
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(answered_cv.wait_for(lock, std::chrono::seconds(30),
+                                     [&] { return answers.size() == kAppends + 1; }));
+  }
+  std::map<int, const Expected<AppendResult, Error>*> by_index;
+  for (size_t k = 0; k < order.size(); ++k) by_index[order[k]] = &answers[k];
+  ASSERT_EQ(by_index.size(), static_cast<size_t>(kAppends + 1));
+  for (int i = 0; i < kAppends; ++i) {
+    const auto& r = *by_index[i];
+    ASSERT_TRUE(r) << i << ": " << r.error().message;
+    EXPECT_EQ(r->first_position, static_cast<uint64_t>(2 * i + 1)) << i;
+    EXPECT_EQ(r->stream_version, i % 2 == 0 ? 2u : 4u);
+  }
+  const auto& conflict = *by_index[kAppends];
+  ASSERT_FALSE(conflict);
+  EXPECT_EQ(conflict.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(conflict.error().actual_version, 4u);
+  EXPECT_EQ(store->head_position(), static_cast<uint64_t>(2 * kAppends));
+
+  // Refused before queueing: answered inline, before append_async returns.
+  bool inline_answer = false;
+  store->append_async("", ExpectedVersion::any(), {make_event()},
+                      [&](Expected<AppendResult, Error> r) {
+                        inline_answer = !r && r.error().code == ErrorCode::kInvalidArgument;
+                      });
+  EXPECT_TRUE(inline_answer);
+  store->close();
+  bool closed_answer = false;
+  store->append_async("s", ExpectedVersion::any(), {make_event()},
+                      [&](Expected<AppendResult, Error> r) {
+                        closed_answer = !r && r.error().code == ErrorCode::kClosed;
+                      });
+  EXPECT_TRUE(closed_answer);
 }
 
 TEST(EventStore, ReadStreamForwardAndBackward) {
@@ -329,12 +399,16 @@ TEST(EventStore, WaitForHeadBeyondWakesOnAppendAndClose) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     ASSERT_TRUE(store->append("s", ExpectedVersion::any(), {make_event()}));
   });
-  auto head = store->wait_for_head_beyond(0, std::chrono::steady_clock::now() + std::chrono::seconds(30));
+  auto head =
+      store->wait_for_head_beyond(0, std::chrono::steady_clock::now() + std::chrono::seconds(30));
   EXPECT_EQ(head, 1u);
   appender.join();
   store->close();
-  EXPECT_EQ(store->append("s", ExpectedVersion::any(), {make_event()}).error().code, ErrorCode::kClosed);
-  EXPECT_EQ(store->wait_for_head_beyond(5, std::chrono::steady_clock::now() + std::chrono::seconds(30)), 1u);
+  EXPECT_EQ(store->append("s", ExpectedVersion::any(), {make_event()}).error().code,
+            ErrorCode::kClosed);
+  EXPECT_EQ(
+      store->wait_for_head_beyond(5, std::chrono::steady_clock::now() + std::chrono::seconds(30)),
+      1u);
 }
 
 TEST(EventStore, SubscriptionHasNoGapNoDuplicateAcrossHistoryToLiveWith8Writers) {
@@ -384,13 +458,15 @@ TEST(EventStore, SubscriptionHasNoGapNoDuplicateAcrossHistoryToLiveWith8Writers)
 TEST(EventStore, SubscriptionFromMiddleAndHandlerStop) {
   TempDir dir;
   auto store = open_store(dir.path());
-  for (int i = 0; i < 20; ++i) ASSERT_TRUE(store->append("s", ExpectedVersion::any(), {make_event()}));
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(store->append("s", ExpectedVersion::any(), {make_event()}));
   std::atomic<uint64_t> first{0}, count{0};
   Subscription sub(*store, 15, [&](const Envelope& e) {
     if (first.load() == 0) first.store(e.position());
     return ++count < 3;
   });
-  for (int i = 0; i < 1000 && count.load() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (int i = 0; i < 1000 && count.load() < 3; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_EQ(first.load(), 15u);
   EXPECT_EQ(count.load(), 3u);
@@ -414,13 +490,16 @@ TEST(EventStoreReadOnly, FollowsALiveWriterWithoutItsLock) {
     seen.store(e.position());
     return true;
   });
-  ASSERT_TRUE(writer->append("s", ExpectedVersion::any(), {make_event("second"), make_event("third")}));
-  auto head = reader->wait_for_head_beyond(1, std::chrono::steady_clock::now() + std::chrono::seconds(30));
+  ASSERT_TRUE(
+      writer->append("s", ExpectedVersion::any(), {make_event("second"), make_event("third")}));
+  auto head =
+      reader->wait_for_head_beyond(1, std::chrono::steady_clock::now() + std::chrono::seconds(30));
   EXPECT_EQ(head, 3u);
   EXPECT_EQ(reader->head_hash(), writer->head_hash());
   EXPECT_EQ(reader->read_event("third")->position(), 3u);
   EXPECT_EQ(reader->stream_version("s"), 3u);
-  for (int i = 0; i < 3000 && seen.load() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 3000 && seen.load() < 3; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(seen.load(), 3u);
   EXPECT_EQ(sub.error(), "");
 }
