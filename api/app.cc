@@ -218,7 +218,8 @@ void App::authenticate(Context& ctx, Access access) {
   }
 }
 
-Reply App::dispatch(const Request& request, std::string& route_label) {
+Reply App::dispatch(const Request& request, std::string& route_label,
+                    const std::string& remote) {
   const std::string_view target(request.target().data(), request.target().size());
   auto url = boost::urls::parse_origin_form(target);
   if (!url) {
@@ -257,7 +258,7 @@ Reply App::dispatch(const Request& request, std::string& route_label) {
     return reply;
   }
   route_label = match.route->pattern;
-  Context ctx{*this, request, std::move(match.params), {}, {}, route_label};
+  Context ctx{*this, request, std::move(match.params), {}, {}, route_label, remote};
   for (const auto& qp : url->params()) ctx.query.emplace(qp.key, qp.value);
   const auto& def = match.route->payload;
   authenticate(ctx, def.access);
@@ -265,12 +266,12 @@ Reply App::dispatch(const Request& request, std::string& route_label) {
   return def.handler(ctx);
 }
 
-Reply App::handle(const Request& request) {
+Reply App::handle(const Request& request, const std::string& remote) {
   const auto started = std::chrono::steady_clock::now();
   std::string route_label = "unmatched";
   Reply reply;
   try {
-    reply = dispatch(request, route_label);
+    reply = dispatch(request, route_label, remote);
   } catch (const ApiError& e) {
     reply = error_reply(request, e.status(), e.code(), e.what(), e.details());
     if (e.status() == http::status::unauthorized) {

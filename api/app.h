@@ -126,6 +126,7 @@ struct Context {
   wharf::v1::Actor actor() const;
 };
 
+  std::string remote;  // the client's address ("ip:port"; empty when not over a socket)
 using Handler = std::function<Reply(Context&)>;
 
 struct RouteDef {
@@ -137,7 +138,8 @@ class App {
  public:
   App(const ServerConfig& config, Services& services, MetricsRegistry& metrics);
 
-  Reply handle(const Request& request);
+  // `remote`: the client's address, for audit events (Context::remote).
+  Reply handle(const Request& request, const std::string& remote = {});
 
   struct RouteInfo {
     std::string method;   // "GET"
@@ -166,7 +168,7 @@ class App {
   void add(http::verb method, std::string pattern, Access access, Handler handler);
 
  private:
-  Reply dispatch(const Request& request, std::string& route_label);
+  Reply dispatch(const Request& request, std::string& route_label, const std::string& remote);
   void authenticate(Context& ctx, Access access);
 
   ServerConfig config_;

@@ -26,10 +26,32 @@ void MaintenanceHost::set_local(local::LocalDeployTarget* local) {
     }
     return local_log_stream(serving->log_file, poll);
   };
+  const std::string shell = options_.shell;
+  terminals_[wharf::v1::TARGET_TYPE_LOCAL] =
+      [local, shell](const LogTarget& t) -> Expected<TerminalTarget, std::string> {
+    auto serving = local->serving(t.project_id, t.environment);
+    if (!serving || serving->work_dir.empty()) {
+      return unexpected("no local instance serves " + t.environment);
+    }
+    return local_terminal(serving->work_dir, shell, t.project_id, t.environment);
+  };
 }
 
 void MaintenanceHost::set_log_resolver(int target_type, LogResolver resolver) {
   resolvers_[target_type] = std::move(resolver);
+}
+
+void MaintenanceHost::set_terminal_resolver(int target_type, TerminalResolver resolver) {
+  terminals_[target_type] = std::move(resolver);
+}
+
+Expected<TerminalTarget, std::string> MaintenanceHost::terminal_target(
+    const LogTarget& target) const {
+  auto it = terminals_.find(target.target);
+  if (it == terminals_.end() || !it->second) {
+    return unexpected(std::string("no terminal for this environment's target"));
+  }
+  return it->second(target);
 }
 
 Expected<LogStream, std::string> MaintenanceHost::log_stream(const LogTarget& target) const {

@@ -16,8 +16,12 @@
 #include <string_view>
 #include <thread>
 
+#include "adapters/runtime/shell_channel.h"
 #include "events/expected.h"
 
+namespace boost::asio {
+class io_context;
+}
 namespace wharf::local {
 class LocalDeployTarget;
 }
@@ -57,6 +61,18 @@ struct LogTarget {
 };
 using LogResolver = std::function<Expected<LogStream, std::string>(const LogTarget&)>;
 
+// One environment's terminal: where the shell runs ("local:<dir>",
+// "kubernetes:<namespace>/<pod>", "swarm:<service>"), recorded in
+// TerminalOpened, and how to open it on the session's io_context (blocking:
+// the remote handshake happens there).
+struct TerminalTarget {
+  std::string where;
+  std::function<Expected<std::unique_ptr<runtime::ShellChannel>, std::string>(
+      boost::asio::io_context& io)>
+      open;
+};
+using TerminalResolver = std::function<Expected<TerminalTarget, std::string>(const LogTarget&)>;
+
 class MaintenanceHost {
  public:
   explicit MaintenanceHost(MaintenanceOptions options = {});
@@ -70,9 +86,15 @@ class MaintenanceHost {
   // (in its working directory) of local environments.
   void set_local(local::LocalDeployTarget* local);
   local::LocalDeployTarget* local() const { return local_; }
-  // Readers for Kubernetes and Swarm environments (adapters/*/log_client.h).
+  // Readers and terminals for Kubernetes and Swarm environments
+  // (api/cluster_sessions.h registers them).
   void set_log_resolver(int target_type, LogResolver resolver);
+  void set_terminal_resolver(int target_type, TerminalResolver resolver);
+  // has_*: whether the target type has a resolver at all (else 501).
+  bool has_log_reader(int target_type) const { return resolvers_.count(target_type) > 0; }
+  bool has_terminal(int target_type) const { return terminals_.count(target_type) > 0; }
   Expected<LogStream, std::string> log_stream(const LogTarget& target) const;
+  Expected<TerminalTarget, std::string> terminal_target(const LogTarget& target) const;
 
   // Runs `session` on a thread of its own; false (and nothing runs) when
   // max_sessions are open or the host is stopping.
@@ -91,6 +113,7 @@ class MaintenanceHost {
   MaintenanceOptions options_;
   local::LocalDeployTarget* local_ = nullptr;
   std::map<int, LogResolver> resolvers_;
+  std::map<int, TerminalResolver> terminals_;
   mutable std::mutex mutex_;
   std::list<Session> sessions_;
   std::atomic<bool> stopping_{false};
@@ -98,6 +121,11 @@ class MaintenanceHost {
 
 // The local reader: the instance's log file (DATA/logs/deploy/...), tailed.
 LogStream local_log_stream(const std::string& path, std::chrono::milliseconds poll);
+
+// The local terminal: `shell -i` on a new pty (forkpty) in `work_dir`, with
+// WHARF_PROJECT and WHARF_ENVIRONMENT set (api/terminal.cc).
+TerminalTarget local_terminal(const std::string& work_dir, const std::string& shell,
+                              const std::string& project_id, const std::string& environment);
 
 // The last `lines` lines of `text` (all when lines is 0 or more are there).
 std::string_view last_lines(std::string_view text, uint32_t lines);

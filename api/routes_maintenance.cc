@@ -49,7 +49,14 @@ MaintenanceTarget resolve_maintenance_target(Context& ctx) {
   return t;
 }
 
-namespace {}  // namespace
+ApiError unreachable_target(const LogTarget& target, const std::string& why) {
+  if (target.target == wharf::v1::TARGET_TYPE_LOCAL) {
+    return ApiError(http::status::conflict, "nothing_serving", why,
+                    json::object{{"environment", target.environment}});
+  }
+  return ApiError(http::status::bad_gateway, "target_unavailable", why,
+                  json::object{{"environment", target.environment}});
+}
 
 MaintenanceHost& maintenance_host(const Context& ctx) {
   MaintenanceHost* h = ctx.app.services().maintenance;
@@ -150,9 +157,9 @@ Reply service_logs(Context& ctx) {
   const bool sse = ctx.query_value("format").value_or("text") == "sse" ||
                    beast::iequals(ctx.request[http::field::accept], "text/event-stream");
   MaintenanceTarget target = resolve_maintenance_target(ctx);
-  auto stream = host(ctx).log_stream(target.log);
-  if (!stream) {
-    throw ApiError(http::status::not_implemented, "logs_unavailable", stream.error(),
+  if (!host(ctx).has_log_reader(target.log.target)) {
+    throw ApiError(http::status::not_implemented, "logs_unavailable",
+                   "this server has no log reader for this environment's target",
                    json::object{{"environment", target.log.environment}});
   }
   if (host(ctx).open_sessions() >= host(ctx).options().max_sessions) {
@@ -160,20 +167,23 @@ Reply service_logs(Context& ctx) {
                    "too many log and terminal sessions are open",
                    json::object{{"max", host(ctx).options().max_sessions}});
   }
+  auto stream = host(ctx).log_stream(target.log);
+  if (!stream) throw unreachable_target(target.log, stream.error());
   engine::OpenServiceLogs audit;
   audit.project_id = target.log.project_id;
   audit.environment = target.log.environment;
   audit.source = stream->source;
   audit.follow = follow;
   audit.tail_lines = static_cast<uint32_t>(tail);
+  audit.remote = ctx.remote;
   auto appended = execute_command(ctx, audit);
   std::string session_id;
   if (auto events = ctx.app.services().store.read_all(appended.first_position, 1);
       events && !events->empty()) {
     session_id = events->front().payload().service_logs_opened().session_id();
   }
-  spdlog::info("logs: {} follows {} of {} ({}, session {})", ctx.principal.user, audit.environment,
-               audit.project_id, stream->source, session_id);
+  spdlog::info("logs: {} from {} follows {} of {} ({}, session {})", ctx.principal.user, ctx.remote,
+               audit.environment, audit.project_id, stream->source, session_id);
   ctx.app.metrics()
       .counter("wharf_maintenance_sessions_total", "log and terminal sessions opened", {"kind"})
       .inc({"logs"});

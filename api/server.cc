@@ -98,6 +98,9 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(tcp::socket socket, Server::Impl& server, uint64_t id)
       : socket_(std::move(socket)), server_(server), id_(id), timer_(socket_.get_executor()) {
     server_.open_connections.add(1);
+    beast::error_code ec;
+    const auto peer = socket_.remote_endpoint(ec);
+    if (!ec) remote_ = peer.address().to_string() + ":" + std::to_string(peer.port());
   }
   ~Session() {
     if (sse_registered_) server_.sse_clients.add(-1);
@@ -249,7 +252,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_request() {
     state_ = State::kBusy;
     disarm();
-    Reply reply = server_.app.handle(parser_->get());
+    Reply reply = server_.app.handle(parser_->get(), remote_);
     if (reply.sse) return start_sse(std::move(*reply.sse));
     if (reply.takeover) return hand_over(std::move(reply.takeover));
     keep_alive_ = reply.response.keep_alive() && !server_.draining;
@@ -352,6 +355,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   tcp::socket socket_;
+  std::string remote_;  // the client's "ip:port", for audit events
   Server::Impl& server_;
   const uint64_t id_;
   asio::steady_timer timer_;

@@ -1,6 +1,8 @@
 // The WebSocket terminal (docs/operations.md#terminal): a shell on a pty
-// (forkpty) in the local service's working directory. Input frames go to the
-// shell, its output comes back as binary frames. The session ends when the
+// (forkpty) in the local service's working directory, or the ShellChannel a
+// target's resolver opens (Kubernetes exec, Docker exec through Portainer:
+// api/cluster_sessions.h). Input frames go to the shell, its output comes
+// back as binary frames. The session ends when the
 // client closes, the shell exits, no input arrives for the idle timeout, or
 // wharf stops; TerminalOpened / TerminalClosed record who, where, how long
 // and how many bytes, never what was typed.
@@ -17,9 +19,11 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
+#include <cstring>
 
 #include "adapters/local/deploy_target.h"
 #include "adapters/runtime/command_bus.h"
@@ -42,35 +46,67 @@ struct TerminalSession {
   std::string project_id;
   std::string environment;
   std::string user;
-  std::string work_dir;
-  std::string shell;
+  std::string remote;
+  TerminalTarget target;
   std::chrono::seconds idle_timeout{600};
   runtime::CommandBus* bus = nullptr;
 };
 
-// Starts `shell` on a new pty in `dir`; returns the child's pid and the master fd.
-Expected<std::pair<pid_t, int>, std::string> start_shell(const TerminalSession& s) {
-  int master = -1;
-  winsize size{24, 80, 0, 0};
-  const pid_t pid = ::forkpty(&master, nullptr, nullptr, &size);
-  if (pid < 0) return unexpected(std::string("forkpty: ") + std::strerror(errno));
-  if (pid == 0) {
-    if (::chdir(s.work_dir.c_str()) != 0) _exit(126);
-    ::setenv("TERM", "xterm", 1);
-    ::setenv("WHARF_PROJECT", s.project_id.c_str(), 1);
-    ::setenv("WHARF_ENVIRONMENT", s.environment.c_str(), 1);
-    ::execl(s.shell.c_str(), s.shell.c_str(), "-i", static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  ::fcntl(master, F_SETFD, FD_CLOEXEC);
-  return std::make_pair(pid, master);
-}
+// The local shell: `shell -i` on a pty, its exit status after close().
+class PtyChannel final : public runtime::ShellChannel {
+ public:
+  PtyChannel(asio::io_context& io, pid_t pid, int master) : pty_(io, master), pid_(pid) {}
+  ~PtyChannel() override { close(); }
 
+  void async_read(std::function<void(bool, std::string_view)> done) override {
+    pty_.async_read_some(asio::buffer(out_),
+                         [this, done = std::move(done)](beast::error_code ec, size_t n) {
+                           // EIO once the shell and its children are gone.
+                           done(!ec, ec ? std::string_view() : std::string_view(out_.data(), n));
+                         });
+  }
+  void async_write(std::string input, std::function<void(bool)> done) override {
+    in_ = std::move(input);
+    asio::async_write(pty_, asio::buffer(in_),
+                      [done = std::move(done)](beast::error_code ec, size_t) { done(!ec); });
+  }
+  void cancel() override {
+    beast::error_code ec;
+    pty_.cancel(ec);
+  }
+  void close() override {
+    if (pid_ <= 0) return;
+    ::kill(-pid_, SIGHUP);
+    ::kill(pid_, SIGHUP);
+    int status = 0;
+    pid_t done = 0;
+    for (int i = 0; i < 50 && (done = ::waitpid(pid_, &status, WNOHANG)) == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (done == 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, &status, 0);
+    }
+    if (WIFEXITED(status)) reason_ = "shell exited " + std::to_string(WEXITSTATUS(status));
+    pid_ = 0;
+  }
+  std::string end_reason() const override { return reason_.empty() ? "shell exited" : reason_; }
+
+ private:
+  asio::posix::stream_descriptor pty_;
+  pid_t pid_;
+  std::array<char, 8192> out_{};
+  std::string in_;
+  std::string reason_;
+};
+
+// Bridges the client's WebSocket and the shell until one side ends, the idle
+// timeout passes or wharf stops.
 class Pump {
  public:
-  Pump(asio::io_context& io, websocket::stream<tcp::socket>& ws, int master,
-       const TerminalSession& s, const std::atomic<bool>& stop)
-      : ws_(ws), pty_(io, master), idle_(io), tick_(io), session_(s), stop_(stop) {}
+  Pump(asio::io_context& io, websocket::stream<tcp::socket>& ws, runtime::ShellChannel& shell,
+       std::chrono::seconds idle_timeout, const std::atomic<bool>& stop)
+      : ws_(ws), shell_(shell), idle_(io), tick_(io), idle_timeout_(idle_timeout), stop_(stop) {}
 
   void run() {
     read_client();
@@ -90,8 +126,7 @@ class Pump {
     reason = std::move(why);
     idle_.cancel();
     tick_.cancel();
-    beast::error_code ec;
-    pty_.cancel(ec);
+    shell_.cancel();
     ws_.async_close(websocket::close_reason(websocket::close_code::normal, reason),
                     [this](beast::error_code) {
                       beast::error_code e;
@@ -102,22 +137,25 @@ class Pump {
   void read_client() {
     ws_.async_read(in_, [this](beast::error_code ec, size_t) {
       if (ec) return finish(done_ ? reason : "client closed");
-      const auto data = in_.cdata();
-      bytes_in += data.size();
-      asio::write(pty_, data, ec);
+      std::string data = beast::buffers_to_string(in_.cdata());
       in_.consume(in_.size());
-      if (ec) return finish("shell input closed");
+      bytes_in += data.size();
       arm_idle();
-      read_client();
+      shell_.async_write(std::move(data), [this](bool ok) {
+        if (!ok) return finish("shell input closed");
+        if (!done_) read_client();
+      });
     });
   }
 
   void read_shell() {
-    pty_.async_read_some(asio::buffer(out_), [this](beast::error_code ec, size_t n) {
-      if (ec) return finish("shell exited");  // EIO once the shell and its children are gone
-      bytes_out += n;
+    shell_.async_read([this](bool ok, std::string_view output) {
+      if (!ok) return finish("shell exited");
+      if (done_) return;
+      bytes_out += output.size();
+      out_.assign(output);
       ws_.binary(true);
-      ws_.async_write(asio::buffer(out_.data(), n), [this](beast::error_code e, size_t) {
+      ws_.async_write(asio::buffer(out_), [this](beast::error_code e, size_t) {
         if (e) return finish("client closed");
         read_shell();
       });
@@ -125,7 +163,7 @@ class Pump {
   }
 
   void arm_idle() {
-    idle_.expires_after(session_.idle_timeout);
+    idle_.expires_after(idle_timeout_);
     idle_.async_wait([this](beast::error_code ec) {
       if (!ec) finish("idle timeout");
     });
@@ -141,13 +179,13 @@ class Pump {
   }
 
   websocket::stream<tcp::socket>& ws_;
-  asio::posix::stream_descriptor pty_;
+  runtime::ShellChannel& shell_;
   asio::steady_timer idle_;
   asio::steady_timer tick_;
-  const TerminalSession& session_;
+  std::chrono::seconds idle_timeout_;
   const std::atomic<bool>& stop_;
   beast::flat_buffer in_;
-  std::array<char, 8192> out_{};
+  std::string out_;
   bool done_ = false;
 };
 
@@ -161,6 +199,7 @@ void record_close(const TerminalSession& s, uint64_t duration_ms, const std::str
   close.reason = reason;
   close.bytes_in = bytes_in;
   close.bytes_out = bytes_out;
+  close.remote = s.remote;
   auto outcome = s.bus->execute(close, s.bus->user_context(s.user, wharf::v1::CHANNEL_API));
   if (!outcome)
     spdlog::error("terminal {}: cannot record its close: {}", s.session_id,
@@ -186,33 +225,23 @@ void serve_terminal(int fd, Request request, const TerminalSession& s,
     websocket::stream<tcp::socket> ws(std::move(socket));
     ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     ws.accept(request, ec);
-    auto shell =
-        ec ? Expected<std::pair<pid_t, int>, std::string>(unexpected("handshake: " + ec.message()))
-           : start_shell(s);
+    auto shell = ec ? Expected<std::unique_ptr<runtime::ShellChannel>, std::string>(
+                          unexpected("handshake: " + ec.message()))
+                    : s.target.open(io);
     if (!shell) {
       reason = shell.error();
       if (ws.is_open())
-        ws.close(websocket::close_reason(websocket::close_code::internal_error, reason), ec);
+        ws.close(
+            websocket::close_reason(websocket::close_code::internal_error, reason.substr(0, 120)),
+            ec);
     } else {
-      Pump pump(io, ws, shell->second, s, stop);
+      Pump pump(io, ws, **shell, s.idle_timeout, stop);
       pump.run();
       io.run();
-      reason = pump.reason;
+      (*shell)->close();
+      reason = pump.reason == "shell exited" ? (*shell)->end_reason() : pump.reason;
       bytes_in = pump.bytes_in;
       bytes_out = pump.bytes_out;
-      ::kill(-shell->first, SIGHUP);
-      ::kill(shell->first, SIGHUP);
-      int status = 0;
-      for (int i = 0; i < 50 && ::waitpid(shell->first, &status, WNOHANG) == 0; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-      if (::waitpid(shell->first, &status, WNOHANG) == 0) {
-        ::kill(shell->first, SIGKILL);
-        ::waitpid(shell->first, &status, 0);
-      }
-      if (reason == "shell exited" && WIFEXITED(status)) {
-        reason += " " + std::to_string(WEXITSTATUS(status));
-      }
     }
   }
   const auto ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -225,6 +254,31 @@ void serve_terminal(int fd, Request request, const TerminalSession& s,
 
 }  // namespace
 
+TerminalTarget local_terminal(const std::string& work_dir, const std::string& shell,
+                              const std::string& project_id, const std::string& environment) {
+  TerminalTarget t;
+  t.where = "local:" + work_dir;
+  t.open =
+      [work_dir, shell, project_id, environment](
+          asio::io_context& io) -> Expected<std::unique_ptr<runtime::ShellChannel>, std::string> {
+    int master = -1;
+    winsize size{24, 80, 0, 0};
+    const pid_t pid = ::forkpty(&master, nullptr, nullptr, &size);
+    if (pid < 0) return unexpected(std::string("forkpty: ") + std::strerror(errno));
+    if (pid == 0) {
+      if (::chdir(work_dir.c_str()) != 0) _exit(126);
+      ::setenv("TERM", "xterm", 1);
+      ::setenv("WHARF_PROJECT", project_id.c_str(), 1);
+      ::setenv("WHARF_ENVIRONMENT", environment.c_str(), 1);
+      ::execl(shell.c_str(), shell.c_str(), "-i", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    ::fcntl(master, F_SETFD, FD_CLOEXEC);
+    return std::unique_ptr<runtime::ShellChannel>(std::make_unique<PtyChannel>(io, pid, master));
+  };
+  return t;
+}
+
 Reply open_terminal(Context& ctx) {
   if (!websocket::is_upgrade(ctx.request)) {
     throw bad_request("websocket_required", "the terminal is a WebSocket: send Upgrade: websocket",
@@ -232,16 +286,9 @@ Reply open_terminal(Context& ctx) {
   }
   MaintenanceTarget target = resolve_maintenance_target(ctx);
   MaintenanceHost& host = maintenance_host(ctx);
-  if (target.log.target != wharf::v1::TARGET_TYPE_LOCAL || host.local() == nullptr) {
+  if (!host.has_terminal(target.log.target)) {
     throw ApiError(http::status::not_implemented, "terminal_unavailable",
-                   "terminals are available for local environments only (Kubernetes and Swarm "
-                   "exec are not built yet)",
-                   json::object{{"environment", target.log.environment}});
-  }
-  auto serving = host.local()->serving(target.log.project_id, target.log.environment);
-  if (!serving || serving->work_dir.empty()) {
-    throw ApiError(http::status::conflict, "nothing_serving",
-                   "no local instance serves " + target.log.environment,
+                   "this server has no terminal for this environment's target",
                    json::object{{"environment", target.log.environment}});
   }
   if (host.open_sessions() >= host.options().max_sessions) {
@@ -249,10 +296,13 @@ Reply open_terminal(Context& ctx) {
                    "too many log and terminal sessions are open",
                    json::object{{"max", host.options().max_sessions}});
   }
+  auto where = host.terminal_target(target.log);
+  if (!where) throw unreachable_target(target.log, where.error());
   engine::OpenTerminal audit;
   audit.project_id = target.log.project_id;
   audit.environment = target.log.environment;
-  audit.where = "local:" + serving->work_dir;
+  audit.where = where->where;
+  audit.remote = ctx.remote;
   auto appended = execute_command(ctx, audit);
   TerminalSession session;
   if (auto events = ctx.app.services().store.read_all(appended.first_position, 1);
@@ -262,12 +312,12 @@ Reply open_terminal(Context& ctx) {
   session.project_id = audit.project_id;
   session.environment = audit.environment;
   session.user = ctx.principal.user;
-  session.work_dir = serving->work_dir;
-  session.shell = host.options().shell;
+  session.remote = ctx.remote;
+  session.target = std::move(*where);
   session.idle_timeout = host.options().terminal_idle_timeout;
   session.bus = ctx.app.services().commands;
-  spdlog::info("terminal {}: {} opens a shell in {} ({})", session.session_id, session.user,
-               session.environment, session.work_dir);
+  spdlog::info("terminal {}: {} from {} opens a shell in {} ({})", session.session_id, session.user,
+               session.remote, session.environment, session.target.where);
   ctx.app.metrics()
       .counter("wharf_maintenance_sessions_total", "log and terminal sessions opened", {"kind"})
       .inc({"terminal"});

@@ -50,5 +50,6 @@ void register_kafka_commands(CLI::App& app);        // cmd_kafka.cc: kafka relay
 void register_gerrit_commands(CLI::App& app);       // cmd_gerrit.cc: gerrit ingest/status
 void register_canary_commands(CLI::App& app);       // cmd_canary.cc: canary status|promote|abort
 void register_worker_commands(CLI::App& app);       // cmd_worker.cc: worker
+void register_maintenance_commands(CLI::App& app);  // cmd_maintenance.cc: logs, health, testcases
 
 }  // namespace wharf::cli

@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
   register_gerrit_commands(app);
   register_worker_commands(app);
   register_canary_commands(app);
+  register_maintenance_commands(app);
 
   try {
     app.parse(argc, argv);

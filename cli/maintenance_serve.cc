@@ -1,5 +1,7 @@
 #include "cli/maintenance_serve.h"
 
+#include "api/cluster_sessions.h"
+
 namespace wharf::cli {
 
 namespace {
@@ -51,6 +53,7 @@ void add_maintenance_options(CLI::App& cmd, MaintenanceConfig& c) {
 MaintenanceServe::MaintenanceServe(const MaintenanceConfig& config, runtime::Runtime& runtime)
     : host_(host_options(config)) {
   host_.set_local(runtime.local_deploy_target());
+  api::add_cluster_sessions(host_);
   if (config.health_interval_s > 0) {
     runtime::HealthMonitorOptions o;
     o.interval = std::chrono::seconds(config.health_interval_s);

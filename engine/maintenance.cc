@@ -214,6 +214,7 @@ Decision decide_close_terminal(const EnvironmentState& env, const CloseTerminal&
   o->set_reason(c.reason);
   o->set_bytes_in(c.bytes_in);
   o->set_bytes_out(c.bytes_out);
+  o->set_remote(c.remote);
   return one(std::move(e));
 }
 

@@ -80,6 +80,7 @@ struct CloseTerminal {
   std::string reason;
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
+  std::string remote;  // the client's address, as on TerminalOpened
 };
 
 }  // namespace wharf::engine

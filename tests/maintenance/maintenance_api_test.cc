@@ -6,66 +6,25 @@
 
 #include "adapters/local/deploy_target.h"
 #include "adapters/local/process.h"
-#include "api/maintenance.h"
-#include "tests/api/api_test_support.h"
+#include "tests/maintenance/maintenance_fixture.h"
 
 namespace wharf::api::testing {
 namespace {
 
 namespace websocket = beast::websocket;
 
-class MaintenanceApi : public ::testing::Test {
+class MaintenanceApi : public MaintenanceServer {
  protected:
   void SetUp() override {
-    events::StoreOptions options;
-    options.sync = false;
-    auto store = events::EventStore::open((dir_.path() / "events").string(), options);
-    ASSERT_TRUE(store);
-    store_ = std::move(store.value());
-    auto runner =
-        projections::ProjectionRunner::open((dir_.path() / "projections").string(), store_.get());
-    ASSERT_TRUE(runner);
-    runner_ = std::move(runner.value());
-    ASSERT_TRUE(runner_->start());
-    queries_ = std::make_unique<projections::Queries>(*runner_);
-    bus_ = std::make_unique<runtime::CommandBus>(*store_, clock_, 2);
-    local_ = std::make_unique<local::LocalDeployTarget>(dir_.path());
-    host_ = std::make_unique<MaintenanceHost>();
-    host_->set_local(local_.get());
-    services_ = std::make_unique<Services>(*store_);
-    services_->commands = bus_.get();
-    services_->queries = queries_.get();
-    services_->maintenance = host_.get();
-    ServerConfig config;
-    config.listen = "127.0.0.1";
-    config.port = 0;
-    config.threads = 2;
-    server_ = std::make_unique<Server>(config, *services_);
-    server_->start();
+    start_server({}, [this](MaintenanceHost& host) {
+      local_ = std::make_unique<local::LocalDeployTarget>(dir_.path());
+      host.set_local(local_.get());
+    });
     world();
   }
   void TearDown() override {
-    server_->stop();
-    host_->stop();
     if (pid_ > 0) local::stop_process_group(pid_, std::chrono::milliseconds(500));
-    bus_->stop();
-    runner_->stop();
-    store_->close();
-  }
-
-  void append(const std::string& stream, const wharf::v1::Payload& payload) {
-    events::Envelope e;
-    e.set_event_id(events::new_uuid());
-    e.set_occurred_at_us(now_us());
-    e.mutable_actor()->set_id("test");
-    *e.mutable_payload() = payload;
-    ASSERT_TRUE(store_->append(stream, events::ExpectedVersion::any(), {e}));
-  }
-
-  std::string token(const std::string& user) {
-    wharf::v1::Actor actor;
-    actor.set_id("test");
-    return issue_token(*store_, user, false, 0, actor, now_us())->token;
+    stop_server();
   }
 
   // Project "shop" (owner olga, viewer vic) with staging served by a real
@@ -79,14 +38,8 @@ class MaintenanceApi : public ::testing::Test {
     c->add_environments()->set_name("staging");
     c->mutable_environments(0)->set_target(wharf::v1::TARGET_TYPE_LOCAL);
     append("project-shop", p);
-    for (auto [user, role] :
-         {std::pair{"olga", wharf::v1::ROLE_OWNER}, std::pair{"vic", wharf::v1::ROLE_VIEWER}}) {
-      wharf::v1::Payload g;
-      g.mutable_permission_granted()->set_project_id("shop");
-      g.mutable_permission_granted()->set_user(user);
-      g.mutable_permission_granted()->set_role(role);
-      append("access-shop", g);
-    }
+    grant("shop", "olga", wharf::v1::ROLE_OWNER);
+    grant("shop", "vic", wharf::v1::ROLE_VIEWER);
     wharf::v1::Payload d;
     auto* s = d.mutable_deploy_succeeded();
     s->set_deploy_id("d-1");
@@ -116,38 +69,10 @@ class MaintenanceApi : public ::testing::Test {
                                                             {"artifact_dir", work_.string()},
                                                             {"log", log_.string()}}}});
     // The projections must show the deploy before the routes can find it.
-    for (int i = 0; i < 500 && runner_->position("environments") < store_->head_position(); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    wait_for_projections();
   }
 
-  std::vector<events::Envelope> of_type(const std::string& type) {
-    std::vector<events::Envelope> out;
-    auto all = store_->read_all(1, 100000);
-    if (!all) return out;
-    const std::vector<events::Envelope>& events = all.value();
-    for (const auto& e : events) {
-      if (e.type() == type) out.push_back(e);
-    }
-    return out;
-  }
-
-  HttpResult get(const std::string& target, const std::string& tok,
-                 const std::map<std::string, std::string>& headers = {}) {
-    Client c(server_->port());
-    return c.request(beast::http::verb::get, target, tok, "", headers);
-  }
-
-  TempDir dir_;
-  runtime::SystemClock clock_;
-  std::unique_ptr<events::EventStore> store_;
-  std::unique_ptr<projections::ProjectionRunner> runner_;
-  std::unique_ptr<projections::Queries> queries_;
-  std::unique_ptr<runtime::CommandBus> bus_;
   std::unique_ptr<local::LocalDeployTarget> local_;
-  std::unique_ptr<MaintenanceHost> host_;
-  std::unique_ptr<Services> services_;
-  std::unique_ptr<Server> server_;
   std::filesystem::path work_, log_;
   pid_t pid_ = 0;
 };

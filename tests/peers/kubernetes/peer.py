@@ -24,6 +24,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pods  # pods, their logs and exec (pods.py)
+
 PATH = re.compile(r"^/apis/apps/v1/namespaces/([^/]+)/deployments/([^/?]+)$")
 LOCK = threading.Lock()
 DEPLOYMENTS = {}  # (ns, name) -> dict
@@ -146,6 +148,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/peer/stats":
             with LOCK:
                 return self.send_json(200, {"%s/%s" % k: n for k, n in PATCHES.items()})
+        if pods.get(self):
+            return
         if not self.authorized():
             return
         with LOCK:
@@ -182,6 +186,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(200, self.public(d))
 
     def do_POST(self):
+        if pods.post(self):
+            return
         if self.path != "/peer/deployments":
             return self.send_json(404, status(404, "NotFound", "no such control endpoint"))
         spec = json.loads(self.body())
@@ -200,6 +206,7 @@ class Handler(BaseHTTPRequestHandler):
                        "availableReplicas": replicas, "readyReplicas": replicas},
             "_changed_at": 0,
         }
+        pods.attach(d)
         with LOCK:
             DEPLOYMENTS[(d["metadata"]["namespace"], name)] = d
         self.send_json(201, self.public(d))
@@ -213,6 +220,7 @@ def main():
     p.add_argument("--deadline", type=float, default=2.0, help="progress deadline for crashloop images")
     args = p.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    pods.bind(DEPLOYMENTS, LOCK, status)
     server.args = args
     print("listening 127.0.0.1:%d" % server.server_address[1], flush=True)
     server.serve_forever()

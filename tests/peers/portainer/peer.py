@@ -29,6 +29,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
+import containers  # tasks, service logs, docker exec (containers.py)
+
 USER, PASSWORD, API_KEY = "admin", "hunter2hunter2", "ptr_testkey"
 LOCK = threading.Lock()
 SERVICES = {}  # id -> service
@@ -92,7 +94,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/peer/stats":
             with LOCK:
                 return self.send_json(200, UPDATES)
-        if not self.authorized():
+        if not self.authorized() or containers.get(self):
             return
         m = SERVICE.match(urlparse(self.path).path)
         if not m or m.group(3):
@@ -142,7 +144,7 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 JWTS.clear()
             return self.send_json(200, {})
-        if not self.authorized():
+        if containers.post(self, raw) or not self.authorized() or containers.post_authorized(self, raw):
             return
         m = SERVICE.match(url.path)
         if not m or not m.group(3):
@@ -180,6 +182,7 @@ def main():
     args = p.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.args = args
+    containers.bind(SERVICES, LOCK, find)
     print("listening 127.0.0.1:%d" % server.server_address[1], flush=True)
     server.serve_forever()
 

@@ -1,0 +1,32 @@
+#pragma once
+// The far end of a terminal session (docs/operations.md#terminal): a shell
+// somewhere — on a local pty (api/terminal.cc), in a Kubernetes pod
+// (adapters/kubernetes/pod_exec.h), in a Swarm task's container
+// (adapters/swarm/container_exec.h). The API's WebSocket bridges a client to
+// one; every operation runs on the io_context the channel was opened on, one
+// read and one write outstanding at most.
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace wharf::runtime {
+
+class ShellChannel {
+ public:
+  virtual ~ShellChannel() = default;
+
+  // The shell's next output. `ok` false: it ended (exit, remote close,
+  // error, cancel); end_reason() says how.
+  virtual void async_read(std::function<void(bool ok, std::string_view output)> done) = 0;
+  // Sends input to the shell; `ok` false when it no longer takes any.
+  virtual void async_write(std::string input, std::function<void(bool ok)> done) = 0;
+  // Aborts the outstanding operations (their handlers see ok == false).
+  virtual void cancel() = 0;
+  // Ends the shell (hang-up, close of the remote session); blocking, bounded.
+  virtual void close() = 0;
+  // After the output ended: "shell exited <code>" when the code is known,
+  // else what ended it ("shell exited", "exec error: …").
+  virtual std::string end_reason() const = 0;
+};
+
+}  // namespace wharf::runtime

@@ -1,0 +1,24 @@
+#pragma once
+// Service logs and terminals of Kubernetes and Swarm environments
+// (docs/operations.md): the resolvers a MaintenanceHost uses for those
+// target types. Kubernetes: the Deployment's running pods by its label
+// selector (the current version's first), the pod's log followed live, exec
+// over WebSocket (adapters/kubernetes/pod_logs.h, pod_exec.h). Swarm through
+// Portainer: the service's logs, demultiplexed, and Docker exec in a running
+// task's container (adapters/swarm/service_logs.h, container_exec.h).
+// Resolving calls the cluster or Portainer (blocking, bounded by their
+// timeouts) so a refusal is an answer before anything is audited.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "api/maintenance.h"
+
+namespace wharf::api {
+
+void add_cluster_sessions(MaintenanceHost& host);
+
+// settings.exec_command split at spaces; "/bin/sh" when unset.
+std::vector<std::string> exec_command_of(const std::map<std::string, std::string>& settings);
+
+}  // namespace wharf::api

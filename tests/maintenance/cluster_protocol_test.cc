@@ -1,0 +1,119 @@
+// The pure parts of the Kubernetes and Swarm maintenance adapters: Docker's
+// multiplexed log stream taken apart in any slicing, the exec channel frames
+// and the channel-3 Status, and the request paths.
+#include <gtest/gtest.h>
+
+#include "adapters/kubernetes/pod_exec.h"
+#include "adapters/kubernetes/pod_logs.h"
+#include "adapters/swarm/service_logs.h"
+#include "api/cluster_sessions.h"
+
+namespace wharf {
+namespace {
+
+std::string frame(uint8_t stream, const std::string& payload) {
+  std::string h(8, '\0');
+  h[0] = static_cast<char>(stream);
+  const uint32_t n = static_cast<uint32_t>(payload.size());
+  h[4] = static_cast<char>(n >> 24);
+  h[5] = static_cast<char>(n >> 16);
+  h[6] = static_cast<char>(n >> 8);
+  h[7] = static_cast<char>(n);
+  return h + payload;
+}
+
+std::string demux_all(const std::string& bytes, size_t slice, std::string* streams = nullptr) {
+  std::string out;
+  swarm::DockerStreamDemux demux([&](int stream, std::string_view payload) {
+    out += payload;
+    if (streams) *streams += std::string(payload.size(), static_cast<char>('0' + stream));
+    return true;
+  });
+  for (size_t at = 0; at < bytes.size(); at += slice) {
+    EXPECT_TRUE(demux.feed(std::string_view(bytes).substr(at, slice)));
+  }
+  return out;
+}
+
+TEST(DockerStreamDemux, TakesFramesApartInAnySlicing) {
+  const std::string big(70000, 'x');
+  const std::string bytes =
+      frame(1, "out 1\n") + frame(2, "err 1\n") + frame(1, big) + frame(1, "");
+  for (size_t slice : {1, 3, 7, 8, 9, 4096, 1 << 20}) {
+    std::string streams;
+    EXPECT_EQ(demux_all(bytes, slice, &streams), "out 1\nerr 1\n" + big) << slice;
+    EXPECT_EQ(streams.substr(0, 12), "111111222222") << slice;
+  }
+}
+
+TEST(DockerStreamDemux, PassesARawTtyStreamThrough) {
+  EXPECT_EQ(demux_all("hello\nworld\n", 1), "hello\nworld\n");
+  EXPECT_EQ(demux_all("hello\nworld\n", 100), "hello\nworld\n");
+}
+
+TEST(DockerStreamDemux, StopsWhenTheSinkSaysSo) {
+  int calls = 0;
+  swarm::DockerStreamDemux demux([&](int, std::string_view) { return ++calls < 2; });
+  EXPECT_FALSE(demux.feed(frame(1, "a") + frame(1, "b") + frame(1, "c")));
+  EXPECT_EQ(calls, 2);
+}
+
+TEST(PodExec, FramesAndStatus) {
+  EXPECT_EQ(kubernetes::exec_frame(0, "ls\n"), std::string("\0ls\n", 4));
+  EXPECT_EQ(kubernetes::exec_status_reason(R"({"metadata":{},"status":"Success"})"),
+            "shell exited 0");
+  EXPECT_EQ(kubernetes::exec_status_reason(
+                R"({"status":"Failure","reason":"NonZeroExitCode","message":"exit status 3",)"
+                R"("details":{"causes":[{"reason":"ExitCode","message":"3"}]}})"),
+            "shell exited 3");
+  EXPECT_EQ(kubernetes::exec_status_reason(
+                R"({"status":"Failure","reason":"InternalError","message":"no such file"})"),
+            "exec error: no such file");
+}
+
+TEST(PodExec, PathNamesEveryWordTheContainerAndATty) {
+  kubernetes::ClusterTarget t;
+  t.ns = "shop";
+  t.container = "app";
+  kubernetes::PodExecOptions o;
+  o.pod = "hello-1";
+  o.command = {"/bin/bash", "-l"};
+  EXPECT_EQ(kubernetes::pod_exec_path(t, o),
+            "/api/v1/namespaces/shop/pods/hello-1/exec?command=%2Fbin%2Fbash&command=-l&"
+            "container=app&stdin=true&stdout=true&stderr=false&tty=true");
+}
+
+TEST(PodLogs, PathCarriesContainerFollowAndTail) {
+  auto t = kubernetes::cluster_of_settings(
+      {{"api_url", "http://k"}, {"deployment", "hello"}, {"namespace", "shop"}});
+  ASSERT_TRUE(t) << t.error();
+  EXPECT_EQ(t->container, "hello");
+  kubernetes::PodLogOptions o;
+  o.pod = "hello-1";
+  o.tail_lines = 50;
+  o.follow = true;
+  EXPECT_EQ(kubernetes::pod_log_path(*t, o),
+            "/api/v1/namespaces/shop/pods/hello-1/log?container=hello&follow=true&tailLines=50");
+  EXPECT_FALSE(kubernetes::cluster_of_settings({{"deployment", "hello"}}));
+}
+
+TEST(ServiceLogs, PathAsksForBothStreams) {
+  auto t = swarm::portainer_of_settings({{"portainer_url", "http://p"},
+                                         {"service", "hello"},
+                                         {"api_key", "k"},
+                                         {"endpoint_id", "3"}});
+  ASSERT_TRUE(t) << t.error();
+  EXPECT_EQ(swarm::service_logs_path(*t, {0, false}),
+            "/api/endpoints/3/docker/services/hello/logs?stdout=1&stderr=1&tail=all");
+  EXPECT_EQ(swarm::service_logs_path(*t, {10, true}),
+            "/api/endpoints/3/docker/services/hello/logs?stdout=1&stderr=1&follow=1&tail=10");
+}
+
+TEST(ClusterSessions, ExecCommandSplitsAtSpacesAndDefaultsToSh) {
+  EXPECT_EQ(api::exec_command_of({}), std::vector<std::string>{"/bin/sh"});
+  EXPECT_EQ(api::exec_command_of({{"exec_command", " /bin/bash  -l "}}),
+            (std::vector<std::string>{"/bin/bash", "-l"}));
+}
+
+}  // namespace
+}  // namespace wharf

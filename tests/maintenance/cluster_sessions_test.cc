@@ -1,0 +1,360 @@
+// Service logs and terminals of Kubernetes and Swarm environments over the
+// real server, against the test peers (tests/peers/kubernetes: pods, pod
+// log, exec over WebSocket with the channel protocol; tests/peers/portainer:
+// tasks, multiplexed service logs, docker exec on a hijacked connection),
+// real sockets all the way: what arrives, what is audited (with the
+// client's address), who may, and how sessions end.
+#include "api/cluster_sessions.h"
+
+#include <boost/beast/websocket.hpp>
+#include <thread>
+
+#include "adapters/http/http_client.h"
+#include "tests/maintenance/maintenance_fixture.h"
+#include "tests/peers/python_peer.h"
+
+namespace wharf::api::testing {
+namespace {
+
+namespace websocket = beast::websocket;
+
+const std::string kK8s = "/api/v1/projects/shop/environments/k8s";
+const std::string kSwarm = "/api/v1/projects/shop/environments/swarm";
+const std::string kPod = "hello-5f7c9-0";
+
+class ClusterSessions : public MaintenanceServer {
+ protected:
+  void SetUp() override {
+    k8s_ = std::make_unique<wharf::testing::PythonPeer>(
+        std::string(WHARF_SOURCE_DIR) + "/tests/peers/kubernetes/peer.py",
+        std::vector<std::string>{"--token", "k8s-token"});
+    portainer_ = std::make_unique<wharf::testing::PythonPeer>(
+        std::string(WHARF_SOURCE_DIR) + "/tests/peers/portainer/peer.py",
+        std::vector<std::string>{});
+    peer_post(k8s_->url() + "/peer/deployments",
+              R"({"name":"hello","image":"r/hello:1","replicas":2})");
+    peer_post(portainer_->url() + "/peer/services",
+              R"({"name":"hello","image":"r/hello:1","replicas":1})");
+    MaintenanceOptions options;
+    options.terminal_idle_timeout = idle_timeout();
+    start_server(options, [](MaintenanceHost& host) { add_cluster_sessions(host); });
+    world();
+  }
+  void TearDown() override { stop_server(); }
+  virtual std::chrono::seconds idle_timeout() const { return std::chrono::seconds(600); }
+
+  static void peer_post(const std::string& url, const std::string& body) {
+    http_client::Request req;
+    req.method = "POST";
+    req.url = url;
+    req.headers = {{"Content-Type", "application/json"}};
+    req.body = body;
+    auto r = http_client::send(req);
+    ASSERT_TRUE(r) << r.error();
+    ASSERT_LT(r->status, 300) << r->body;
+  }
+  static std::string peer_get(const std::string& url) {
+    http_client::Request req;
+    req.url = url;
+    auto r = http_client::send(req);
+    return r ? r->body : r.error();
+  }
+  void k8s_log(const std::string& text) {
+    peer_post(k8s_->url() + "/peer/pods/log",
+              json::serialize(json::object{{"pod", kPod}, {"container", "hello"}, {"text", text}}));
+  }
+  void swarm_log(const std::string& stream, const std::string& text) {
+    peer_post(
+        portainer_->url() + "/peer/logs",
+        json::serialize(json::object{{"service", "hello"}, {"stream", stream}, {"text", text}}));
+  }
+
+  // Project "shop" (owner olga, viewer vic): "k8s" on the Kubernetes peer's
+  // Deployment hello, "swarm" on the Portainer peer's service hello, each
+  // with a succeeded deploy.
+  void world() {
+    wharf::v1::Payload p;
+    auto* c = p.mutable_project_created();
+    c->set_project_id("shop");
+    c->set_name("shop");
+    c->set_owner("olga");
+    auto* k = c->add_environments();
+    k->set_name("k8s");
+    k->set_target(wharf::v1::TARGET_TYPE_KUBERNETES);
+    (*k->mutable_settings())["api_url"] = k8s_->url();
+    (*k->mutable_settings())["deployment"] = "hello";
+    (*k->mutable_settings())["token"] = "k8s-token";
+    auto* s = c->add_environments();
+    s->set_name("swarm");
+    s->set_target(wharf::v1::TARGET_TYPE_SWARM);
+    (*s->mutable_settings())["portainer_url"] = portainer_->url();
+    (*s->mutable_settings())["service"] = "hello";
+    (*s->mutable_settings())["api_key"] = "ptr_testkey";
+    auto* bad = c->add_environments();  // the cluster answers 401 to its token
+    *bad = *k;
+    bad->set_name("k8s-bad");
+    (*bad->mutable_settings())["token"] = "wrong";
+    append("project-shop", p);
+    grant("shop", "olga", wharf::v1::ROLE_OWNER);
+    grant("shop", "vic", wharf::v1::ROLE_VIEWER);
+    for (const std::string env : {"k8s", "swarm", "k8s-bad"}) {
+      wharf::v1::Payload d;
+      auto* ok = d.mutable_deploy_succeeded();
+      ok->set_deploy_id("d-" + env);
+      ok->set_project_id("shop");
+      ok->set_environment(env);
+      ok->set_attempt(1);
+      ok->mutable_spec()->set_version("v1");
+      append("env-shop-" + env, d);
+    }
+    wait_for_projections();
+  }
+
+  std::vector<events::Envelope> wait_for(const std::string& type) {
+    std::vector<events::Envelope> found;
+    for (int i = 0; i < 500 && found.empty(); ++i) {
+      found = of_type(type);
+      if (found.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return found;
+  }
+
+  // A WebSocket terminal to `env`, as `user`; its local address is `*local`.
+  std::unique_ptr<websocket::stream<tcp::socket>> terminal(const std::string& env,
+                                                           const std::string& user,
+                                                           std::string* local = nullptr) {
+    tcp::socket socket(io_);
+    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
+    if (local) {
+      *local = "127.0.0.1:" + std::to_string(socket.local_endpoint().port());
+    }
+    auto ws = std::make_unique<websocket::stream<tcp::socket>>(std::move(socket));
+    const std::string tok = token(user);
+    ws->set_option(websocket::stream_base::decorator([tok](websocket::request_type& req) {
+      req.set(beast::http::field::authorization, "Bearer " + tok);
+    }));
+    ws->handshake("127.0.0.1", env + "/terminal");
+    return ws;
+  }
+  // Reads output until `want` arrived or the server closed; returns all of it.
+  static std::string read_until(websocket::stream<tcp::socket>& ws, const std::string& want,
+                                beast::error_code* closed = nullptr) {
+    std::string out;
+    beast::flat_buffer buffer;
+    while (want.empty() || out.find(want) == std::string::npos) {
+      beast::error_code ec;
+      ws.read(buffer, ec);
+      if (ec) {
+        if (closed) *closed = ec;
+        break;
+      }
+      out += beast::buffers_to_string(buffer.data());
+      buffer.consume(buffer.size());
+    }
+    return out;
+  }
+
+  asio::io_context io_;
+  std::unique_ptr<wharf::testing::PythonPeer> k8s_, portainer_;
+};
+
+// Reads an open chunked or SSE response until `want` is in it.
+std::string read_stream(Client& c, const std::string& want, std::string got = {}) {
+  char buf[4096];
+  while (got.find(want) == std::string::npos && got.size() < (1 << 20)) {
+    beast::error_code ec;
+    size_t n = c.socket().read_some(asio::buffer(buf), ec);
+    if (ec) break;
+    got.append(buf, n);
+  }
+  return got;
+}
+
+TEST_F(ClusterSessions, KubernetesPodLogIsFollowedLiveAndTheOpeningIsAuditedWithTheAddress) {
+  k8s_log("boot 1\nboot 2\nboot 3\n");
+  Client c(server_->port());
+  const std::string local = "127.0.0.1:" + std::to_string(c.socket().local_endpoint().port());
+  c.send_raw("GET " + kK8s + "/logs?follow=true&tail=2&format=sse HTTP/1.1\r\nHost: x\r\n" +
+             "Authorization: Bearer " + token("vic") + "\r\n\r\n");
+  std::string got = read_stream(c, "data: boot 3\n");
+  EXPECT_NE(got.find("HTTP/1.1 200"), std::string::npos) << got;
+  EXPECT_NE(got.find("X-Wharf-Log-Source: kubernetes:default/" + kPod), std::string::npos) << got;
+  EXPECT_EQ(got.find("boot 1"), std::string::npos) << "tail=2 shows the last two lines: " << got;
+  EXPECT_NE(got.find("event: log\ndata: boot 2\n\n"), std::string::npos) << got;
+  // Lines the pod writes after the request arrive on the open stream.
+  k8s_log("later 1\nlater 2\n");
+  got = read_stream(c, "data: later 2\n", got);
+  EXPECT_NE(got.find("event: log\ndata: later 1\n\nevent: log\ndata: later 2\n\n"),
+            std::string::npos)
+      << got;
+  c.socket().close();
+
+  auto opened = of_type("ServiceLogsOpened");
+  ASSERT_EQ(opened.size(), 1u);
+  const auto& o = opened[0].payload().service_logs_opened();
+  EXPECT_EQ(o.user(), "vic");
+  EXPECT_EQ(o.deploy_id(), "d-k8s");
+  EXPECT_EQ(o.source(), "kubernetes:default/" + kPod);
+  EXPECT_TRUE(o.follow());
+  EXPECT_EQ(o.tail_lines(), 2u);
+  EXPECT_EQ(o.remote(), local);
+  for (int i = 0; i < 250 && host_->open_sessions() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(host_->open_sessions(), 0u) << "the session ends once the client is gone";
+}
+
+TEST_F(ClusterSessions, KubernetesLogWithoutFollowIsTheTailOfTheNamedContainer) {
+  k8s_log("a\nb\nc\nd\n");
+  auto r = get(kK8s + "/logs?tail=2", token("vic"));
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(r.body, "c\nd\n");  // the peer answers 400 without container=: wharf names it
+}
+
+TEST_F(ClusterSessions, KubernetesTerminalRoundTripOverTheExecChannels) {
+  std::string local;
+  auto ws = terminal(kK8s, "olga", &local);
+  ws->binary(true);
+  ws->write(asio::buffer(std::string("echo hi-$((40+2))\n")));
+  EXPECT_NE(read_until(*ws, "hi-42").find("hi-42\n"), std::string::npos);
+  ws->write(asio::buffer(std::string("exit 3\n")));
+  beast::error_code closed;
+  read_until(*ws, "", &closed);
+  EXPECT_EQ(closed, websocket::error::closed) << closed.message();
+
+  auto opened = of_type("TerminalOpened");
+  ASSERT_EQ(opened.size(), 1u);
+  EXPECT_EQ(opened[0].payload().terminal_opened().where(), "kubernetes:default/" + kPod);
+  EXPECT_EQ(opened[0].payload().terminal_opened().remote(), local);
+  auto done = wait_for("TerminalClosed");
+  ASSERT_EQ(done.size(), 1u);
+  const auto& c = done[0].payload().terminal_closed();
+  EXPECT_EQ(c.reason(), "shell exited 3") << "the exit code from the channel-3 Status";
+  EXPECT_EQ(c.user(), "olga");
+  EXPECT_EQ(c.remote(), local);
+  EXPECT_EQ(c.bytes_in(), std::string("echo hi-$((40+2))\nexit 3\n").size());
+  EXPECT_EQ(c.bytes_out(), std::string("hi-42\n").size());
+  EXPECT_EQ(c.session_id(), opened[0].payload().terminal_opened().session_id());
+  // What the cluster was asked: the v5 protocol, the deployment's container, a tty.
+  auto execs = json::parse(peer_get(k8s_->url() + "/peer/execs")).as_array();
+  ASSERT_EQ(execs.size(), 1u);
+  EXPECT_EQ(execs[0].at("protocol").as_string(), "v5.channel.k8s.io");
+  EXPECT_EQ(execs[0].at("container").as_string(), "hello");
+  EXPECT_EQ(execs[0].at("pod").as_string(), kPod);
+  EXPECT_EQ(execs[0].at("tty").as_string(), "true");
+  EXPECT_EQ(json::serialize(execs[0].at("command")), R"(["/bin/sh"])");
+}
+
+TEST_F(ClusterSessions, KubernetesExecRefusedByRbacIsTheRecordedCloseReason) {
+  peer_post(k8s_->url() + "/peer/rbac", R"({"exec": false})");
+  auto ws = terminal(kK8s, "olga");
+  beast::error_code closed;
+  read_until(*ws, "", &closed);
+  EXPECT_EQ(closed, websocket::error::closed);
+  EXPECT_EQ(ws->reason().code, websocket::close_code::internal_error);
+  auto done = wait_for("TerminalClosed");
+  ASSERT_EQ(done.size(), 1u);
+  const std::string reason = done[0].payload().terminal_closed().reason();
+  EXPECT_NE(reason.find("HTTP 403"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("cannot create resource \"pods/exec\""), std::string::npos) << reason;
+}
+
+TEST_F(ClusterSessions, SwarmServiceLogsAreDemultiplexedStdoutAndStderr) {
+  swarm_log("stdout", "out 1\n");
+  swarm_log("stderr", "err 1\n");
+  swarm_log("stdout", "out 2\n");
+  auto r = get(kSwarm + "/logs", token("vic"));
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(r.body, "out 1\nerr 1\nout 2\n") << "no 8-byte frame headers in the text";
+  EXPECT_EQ(r.headers["X-Wharf-Log-Source"], "swarm:hello");
+}
+
+TEST_F(ClusterSessions, SwarmServiceLogsAreFollowedLive) {
+  swarm_log("stdout", "first\n");
+  Client c(server_->port());
+  c.send_raw("GET " + kSwarm + "/logs?follow=true HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+             token("vic") + "\r\n\r\n");
+  std::string got = read_stream(c, "first\n");
+  EXPECT_NE(got.find("Transfer-Encoding: chunked"), std::string::npos) << got;
+  swarm_log("stderr", "then a warning\n");
+  got = read_stream(c, "then a warning\n", got);
+  EXPECT_NE(got.find("then a warning\n"), std::string::npos) << got;
+  auto opened = of_type("ServiceLogsOpened");
+  ASSERT_EQ(opened.size(), 1u);
+  EXPECT_EQ(opened[0].payload().service_logs_opened().source(), "swarm:hello");
+  EXPECT_FALSE(opened[0].payload().service_logs_opened().remote().empty());
+}
+
+TEST_F(ClusterSessions, SwarmTerminalRoundTripThroughDockerExec) {
+  std::string local;
+  auto ws = terminal(kSwarm, "olga", &local);
+  ws->binary(true);
+  ws->write(asio::buffer(std::string("echo swarm-$((6*7))\n")));
+  EXPECT_NE(read_until(*ws, "swarm-42").find("swarm-42\n"), std::string::npos);
+  ws->write(asio::buffer(std::string("exit 4\n")));
+  beast::error_code closed;
+  read_until(*ws, "", &closed);
+  EXPECT_EQ(closed, websocket::error::closed) << closed.message();
+  auto opened = of_type("TerminalOpened");
+  ASSERT_EQ(opened.size(), 1u);
+  EXPECT_EQ(opened[0].payload().terminal_opened().where(), "swarm:hello");
+  EXPECT_EQ(opened[0].payload().terminal_opened().remote(), local);
+  auto done = wait_for("TerminalClosed");
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].payload().terminal_closed().reason(), "shell exited 4")
+      << "the exit code from GET exec/{id}/json";
+  EXPECT_EQ(done[0].payload().terminal_closed().remote(), local);
+}
+
+TEST_F(ClusterSessions, EveryRouteOnEitherTargetAnswers401And403AndAuditsNothing) {
+  const std::string stranger = token("sam");
+  const std::string viewer = token("vic");
+  const std::map<std::string, std::string> upgrade = {
+      {"Upgrade", "websocket"},
+      {"Connection", "Upgrade"},
+      {"Sec-WebSocket-Version", "13"},
+      {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}};
+  for (const auto& env : {kK8s, kSwarm}) {
+    EXPECT_EQ(get(env + "/logs", "").status, 401u) << env;
+    EXPECT_EQ(get(env + "/logs", stranger).status, 403u) << env;
+    EXPECT_EQ(get(env + "/terminal", "", upgrade).status, 401u) << env;
+    EXPECT_EQ(get(env + "/terminal", stranger, upgrade).status, 403u) << env;
+    EXPECT_EQ(get(env + "/terminal", viewer, upgrade).status, 403u) << env << ": needs deployer";
+  }
+  EXPECT_TRUE(of_type("ServiceLogsOpened").empty());
+  EXPECT_TRUE(of_type("TerminalOpened").empty());
+  EXPECT_TRUE(peer_get(k8s_->url() + "/peer/execs") == "[]");
+}
+
+TEST_F(ClusterSessions, AClusterThatRefusesTheTokenIsA502BeforeAnythingIsAudited) {
+  auto r = get("/api/v1/projects/shop/environments/k8s-bad/logs", token("vic"));
+  EXPECT_EQ(r.status, 502u) << r.body;
+  EXPECT_EQ(r.error_code(), "target_unavailable");
+  EXPECT_NE(r.body.find("HTTP 401"), std::string::npos) << r.body;
+  EXPECT_TRUE(of_type("ServiceLogsOpened").empty());
+}
+
+class ClusterSessionsIdle : public ClusterSessions {
+  std::chrono::seconds idle_timeout() const override { return std::chrono::seconds(1); }
+};
+
+TEST_F(ClusterSessionsIdle, AnIdleClusterTerminalIsClosedAndTheReasonRecorded) {
+  for (const auto& env : {kK8s, kSwarm}) {
+    auto ws = terminal(env, "olga");
+    beast::error_code closed;
+    read_until(*ws, "", &closed);  // no input: the server ends it
+    EXPECT_EQ(closed, websocket::error::closed) << env;
+    EXPECT_EQ(std::string(ws->reason().reason.data(), ws->reason().reason.size()), "idle timeout")
+        << env;
+  }
+  std::vector<events::Envelope> done;
+  for (int i = 0; i < 500 && done.size() < 2; ++i) {
+    done = of_type("TerminalClosed");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(done.size(), 2u);
+  for (const auto& e : done) EXPECT_EQ(e.payload().terminal_closed().reason(), "idle timeout");
+}
+
+}  // namespace
+}  // namespace wharf::api::testing
