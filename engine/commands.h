@@ -5,6 +5,7 @@
 // create when the caller has them; otherwise ids derive from Context::command_id
 // (engine/ids.h), so a retried command yields the same events.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -53,6 +54,8 @@ struct CreateProject {
   std::vector<wharf::v1::EnvironmentSpec> environments;  // promotion order
   wharf::v1::PipelineTemplate pipeline;
   std::string owner;  // empty = Context::actor.id
+  // What the caller's Gerrit project set-up did (recorded in ProjectCreated).
+  std::optional<wharf::v1::GerritProjectSetup> gerrit_setup;
 };
 
 struct BindRepository {

@@ -75,6 +75,7 @@ Decision decide_create(const ProjectState& state, const CreateProject& c, const 
   for (const auto& env : c.environments) *created->add_environments() = env;
   *created->mutable_template_() = c.pipeline;
   created->set_owner(owner);
+  if (c.gerrit_setup) *created->mutable_gerrit_setup() = *c.gerrit_setup;
   event.correlation_id = c.project_id;
   std::vector<NewEvent> events;
   events.push_back(std::move(event));

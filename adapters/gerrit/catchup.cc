@@ -53,7 +53,10 @@ int64_t parse_gerrit_timestamp(const std::string& text) {
   return static_cast<int64_t>(timegm(&tm));
 }
 
-Expected<std::string, std::string> rest_get(const RestOptions& options, const std::string& path) {
+Expected<http_client::Response, std::string> rest_send(const RestOptions& options,
+                                                       const std::string& method,
+                                                       const std::string& path,
+                                                       const std::string& body) {
   auto parsed = boost::urls::parse_uri(options.base_url);
   if (!parsed) return unexpected("bad Gerrit URL '" + options.base_url + "'");
   if (parsed->scheme() != "https" && parsed->scheme() != "http") {
@@ -62,27 +65,40 @@ Expected<std::string, std::string> rest_get(const RestOptions& options, const st
   std::string base = options.base_url;
   while (!base.empty() && base.back() == '/') base.pop_back();
   http_client::Request req;
+  req.method = method;
   req.url = base + path;
+  req.body = body;
   req.timeout = std::chrono::seconds(options.timeout_s);
   req.headers = {{"Accept", "application/json"}};
+  if (!body.empty()) req.headers.emplace_back("Content-Type", "application/json; charset=UTF-8");
   if (!options.user.empty()) {
     req.headers.emplace_back("Authorization",
                              http_client::basic_auth(options.user, options.http_password));
   }
   auto response = http_client::send(req);
+  if (!response) return unexpected(method + " " + req.url + ": " + response.error());
+  return std::move(*response);
+}
+
+Expected<std::string, std::string> rest_get(const RestOptions& options, const std::string& path) {
+  auto response = rest_send(options, "GET", path);
   if (!response) return unexpected(response.error());
   if (response->status != 200) {
-    return unexpected("GET " + req.url + ": HTTP " + std::to_string(response->status) + " " +
-                      response->body.substr(0, 200));
+    return unexpected("GET " + options.base_url + path + ": HTTP " +
+                      std::to_string(response->status) + " " + response->body.substr(0, 200));
   }
   return std::move(response->body);
+}
+
+std::string_view strip_xssi(std::string_view body) {
+  if (body.starts_with(")]}'")) body.remove_prefix(4);
+  return body;
 }
 
 Expected<std::vector<GerritEvent>, std::string> events_from_changes(const std::string& body,
                                                                     int64_t since_s,
                                                                     bool* more_changes) {
-  std::string_view text = body;
-  if (text.starts_with(")]}'")) text.remove_prefix(4);  // Gerrit's XSSI guard
+  std::string_view text = strip_xssi(body);
   boost::system::error_code ec;
   json::value value = json::parse(text, ec);
   if (ec || !value.is_array()) return unexpected(std::string("changes reply is not a JSON list"));

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "adapters/gerrit/gerrit_event.h"
+#include "adapters/http/http_client.h"
 #include "events/expected.h"
 
 namespace wharf::gerrit {
@@ -27,8 +28,19 @@ struct RestOptions {
   size_t max_changes = 5000;
 };
 
+// One HTTP call of `method` on `path` (starting with "/") under base_url,
+// authenticated when a user is set; a JSON `body` is sent as application/json.
+// Any status is a Response; an error only when no answer came or the URL is bad.
+Expected<http_client::Response, std::string> rest_send(const RestOptions& options,
+                                                       const std::string& method,
+                                                       const std::string& path,
+                                                       const std::string& body = {});
+
 // One HTTP GET of `path` (starting with "/") under base_url; the body on 200.
 Expected<std::string, std::string> rest_get(const RestOptions& options, const std::string& path);
+
+// A REST body without Gerrit's XSSI guard: the ")]}'" line every JSON answer starts with.
+std::string_view strip_xssi(std::string_view body);
 
 // Events for changes updated in the last `age_s` seconds, whose merge or
 // current patch set happened at or after `since_s` (epoch seconds, Gerrit's
