@@ -71,19 +71,24 @@ Expected<void, std::string> exchange(asio::io_context& io, Stream& stream, const
     req.body() = request.body;
     req.prepare_payload();
   }
+  const std::string what = request.method + " " + request.url;
   beast::get_lowest_layer(stream).expires_after(request.timeout);
-  http::write(stream, req);
+  if (auto ec = run_async(io, [&](auto h) { http::async_write(stream, req, std::move(h)); })) {
+    return unexpected(what + ": " + ec.message());
+  }
   beast::flat_buffer buffer;
   http::response_parser<http::buffer_body> parser;
   parser.body_limit(boost::none);
-  http::read_header(stream, buffer, parser);
+  if (auto ec = run_async(
+          io, [&](auto h) { http::async_read_header(stream, buffer, parser, std::move(h)); })) {
+    return unexpected(what + ": " + ec.message());
+  }
   beast::get_lowest_layer(stream).expires_never();
   if (parser.get().result_int() != 200) {
     http::response_parser<http::string_body> rest{std::move(parser)};
     rest.body_limit(64 * 1024);
-    beast::error_code ec;
     beast::get_lowest_layer(stream).expires_after(request.timeout);
-    http::read(stream, buffer, rest, ec);
+    run_async(io, [&](auto h) { http::async_read(stream, buffer, rest, std::move(h)); });
     Response r;
     r.status = static_cast<int>(rest.get().result_int());
     r.body = rest.get().body();

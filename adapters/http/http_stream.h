@@ -33,6 +33,25 @@ Expected<Endpoint, std::string> endpoint_of(const std::string& url);
 // unless !verify.
 std::shared_ptr<boost::asio::ssl::context> tls_context(const std::string& ca_file, bool verify);
 
+// Starts an asynchronous operation with `start(handler)` and runs `io` until
+// its handler ran; returns the operation's error. For blocking use of a
+// beast::tcp_stream whose expiry bounds the operation (its synchronous
+// operations ignore the expiry). Nothing else may be pending on `io`.
+template <typename Start>
+boost::system::error_code run_async(boost::asio::io_context& io, Start&& start) {
+  boost::system::error_code result;
+  bool done = false;
+  start([&](boost::system::error_code ec, auto&&...) {
+    result = ec;
+    done = true;
+  });
+  while (!done) {
+    io.restart();
+    if (io.run_one() == 0) break;
+  }
+  return result;
+}
+
 // Connects to `e` on `io` (TCP, then the TLS handshake with SNI and host-name
 // verification for https) within `timeout`, and hands the connected stream —
 // beast::tcp_stream or beast::ssl_stream<beast::tcp_stream>, by value — to
@@ -47,7 +66,9 @@ Expected<Result, std::string> with_connection(boost::asio::io_context& io, const
     auto endpoints = resolver.resolve(e.host, e.port);
     beast::tcp_stream tcp(io);
     tcp.expires_after(timeout);
-    tcp.connect(endpoints);
+    if (auto ec = run_async(io, [&](auto h) { tcp.async_connect(endpoints, std::move(h)); })) {
+      return unexpected(e.host + ":" + e.port + ": " + ec.message());
+    }
     if (!e.tls) {
       tcp.expires_never();
       return f(std::move(tcp), std::shared_ptr<boost::asio::ssl::context>{});
@@ -58,7 +79,12 @@ Expected<Result, std::string> with_connection(boost::asio::io_context& io, const
       return unexpected("cannot set TLS server name for " + e.host);
     }
     if (verify) tls.set_verify_callback(boost::asio::ssl::host_name_verification(e.host));
-    tls.handshake(boost::asio::ssl::stream_base::client);
+    beast::get_lowest_layer(tls).expires_after(timeout);
+    if (auto ec = run_async(io, [&](auto h) {
+          tls.async_handshake(boost::asio::ssl::stream_base::client, std::move(h));
+        })) {
+      return unexpected(e.host + ":" + e.port + ": TLS handshake: " + ec.message());
+    }
     beast::get_lowest_layer(tls).expires_never();
     return f(std::move(tls), std::move(ctx));
   } catch (const std::exception& ex) {

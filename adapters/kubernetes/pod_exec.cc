@@ -32,17 +32,23 @@ class PodExecChannel final : public runtime::ShellChannel {
   PodExecChannel(Next next, std::shared_ptr<asio::ssl::context> tls)
       : ws_(std::move(next)), tls_(std::move(tls)) {}
 
-  Expected<void, std::string> handshake(const http_client::Endpoint& e, const std::string& token) {
-    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
+  Expected<void, std::string> handshake(asio::io_context& io, const http_client::Endpoint& e,
+                                        const std::string& token) {
+    websocket::stream_base::timeout limits{};
+    limits.handshake_timeout = std::chrono::seconds(10);  // also bounds the close
+    limits.idle_timeout = websocket::stream_base::none();
+    limits.keep_alive_pings = false;
+    ws_.set_option(limits);
     ws_.set_option(websocket::stream_base::decorator([token](websocket::request_type& req) {
       if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
       req.set(http::field::sec_websocket_protocol, "v5.channel.k8s.io, v4.channel.k8s.io");
       req.set(http::field::user_agent, "wharf");
     }));
     websocket::response_type response;
-    beast::error_code ec;
     const bool default_port = e.port == (e.tls ? "443" : "80");
-    ws_.handshake(response, default_port ? e.host : e.host + ":" + e.port, e.target, ec);
+    const std::string host = default_port ? e.host : e.host + ":" + e.port;
+    beast::error_code ec = http_client::run_async(
+        io, [&](auto h) { ws_.async_handshake(response, host, e.target, std::move(h)); });
     if (ec) {
       if (response.result_int() != 0 && response.result_int() != 101) {
         http_client::Response r;
@@ -89,12 +95,19 @@ class PodExecChannel final : public runtime::ShellChannel {
     beast::get_lowest_layer(ws_).socket().cancel(ec);
   }
 
+  // Half-closes stdin (v5) and closes the WebSocket, within the handshake
+  // timeout; on the io_context the channel runs on, which is idle by now.
   void close() override {
     beast::error_code ec;
-    if (ws_.is_open()) {
-      beast::get_lowest_layer(ws_).expires_after(std::chrono::seconds(2));
-      if (v5_) ws_.write(asio::buffer(exec_frame(kClose, std::string(1, '\0'))), ec);
-      if (!ec) ws_.close(websocket::close_code::normal, ec);
+    auto& io = static_cast<asio::io_context&>(ws_.get_executor().context());
+    if (ws_.is_open() && v5_) {
+      wbuf_ = exec_frame(kClose, std::string(1, '\0'));
+      ec = http_client::run_async(
+          io, [&](auto h) { ws_.async_write(asio::buffer(wbuf_), std::move(h)); });
+    }
+    if (ws_.is_open() && !ec) {
+      http_client::run_async(
+          io, [&](auto h) { ws_.async_close(websocket::close_code::normal, std::move(h)); });
     }
     beast::get_lowest_layer(ws_).socket().close(ec);
   }
@@ -163,7 +176,7 @@ Expected<std::unique_ptr<runtime::ShellChannel>, std::string> open_pod_exec(
       [&](auto stream, auto tls) -> Expected<Result, std::string> {
         auto channel =
             std::make_unique<PodExecChannel<decltype(stream)>>(std::move(stream), std::move(tls));
-        if (auto ok = channel->handshake(*e, t.token); !ok) {
+        if (auto ok = channel->handshake(io, *e, t.token); !ok) {
           return unexpected("pod " + t.ns + "/" + o.pod + ": " + ok.error());
         }
         return Result(std::move(channel));

@@ -27,6 +27,7 @@ Expected<json::value, std::string> call_json(const PortainerTarget& t, const Aut
                                              const std::string& body, int want,
                                              const std::string& what) {
   http_client::Request req = portainer_request(t, method, path, auth);
+  req.timeout = std::chrono::seconds(5);
   req.headers.emplace_back("Accept", "application/json");
   if (!body.empty()) {
     req.headers.emplace_back("Content-Type", "application/json");
@@ -64,7 +65,8 @@ class ContainerExecChannel final : public runtime::ShellChannel {
 
   // Sends the start request and reads the upgrade answer; bytes that came
   // with it are the first output.
-  Expected<void, std::string> start(const http_client::Endpoint& e, const std::string& node) {
+  Expected<void, std::string> start(asio::io_context& io, const http_client::Endpoint& e,
+                                    const std::string& node) {
     http::request<http::string_body> req{http::verb::post, e.target, 11};
     req.set(http::field::host, e.host);
     req.set(http::field::user_agent, "wharf");
@@ -76,11 +78,17 @@ class ContainerExecChannel final : public runtime::ShellChannel {
     req.body() = R"({"Detach":false,"Tty":true})";
     req.prepare_payload();
     beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(10));
-    http::write(stream_, req);
+    if (auto ec = http_client::run_async(
+            io, [&](auto h) { http::async_write(stream_, req, std::move(h)); })) {
+      return unexpected("exec start: " + ec.message());
+    }
     http::response_parser<http::empty_body> parser;
     parser.skip(true);  // 101 and a hijacked 200 have no body to parse: the rest is the stream
     beast::flat_buffer buffer;
-    http::read_header(stream_, buffer, parser);
+    if (auto ec = http_client::run_async(
+            io, [&](auto h) { http::async_read_header(stream_, buffer, parser, std::move(h)); })) {
+      return unexpected("exec start: " + ec.message());
+    }
     beast::get_lowest_layer(stream_).expires_never();
     const unsigned status = parser.get().result_int();
     if (status != 101 && status != 200) {
@@ -204,7 +212,7 @@ Expected<std::unique_ptr<runtime::ShellChannel>, std::string> open_container_exe
       [&](auto stream, auto tls) -> Expected<Result, std::string> {
         auto channel = std::make_unique<ContainerExecChannel<decltype(stream)>>(
             std::move(stream), std::move(tls), t, *auth, exec_id);
-        if (auto ok = channel->start(*e, node); !ok) return unexpected(ok.error());
+        if (auto ok = channel->start(io, *e, node); !ok) return unexpected(ok.error());
         return Result(std::move(channel));
       });
   if (!opened) return unexpected(opened.error());
