@@ -20,6 +20,9 @@
 #include "api/static_files.h"
 #include "events/event_store.h"
 
+namespace wharf::events {
+class PeriodicCheckpoints;
+}  // namespace wharf::events
 namespace wharf::runtime {
 class CommandBus;
 }
@@ -71,6 +74,9 @@ struct Services {
   MaintenanceHost* maintenance = nullptr;
   // The local canary router (live counts in the canary status). Null: not shown.
   router::LocalCanaryTarget* canary_router = nullptr;
+  // `serve --audit-key`: export downloads carry a checkpoint signed at the
+  // time of download. Null: they are unsigned (chain only).
+  events::PeriodicCheckpoints* checkpoints = nullptr;
   std::function<bool()> ready;                     // /readyz; unset = ready once started
   std::function<int64_t()> clock_us;               // unset = system clock
 };

@@ -10,7 +10,9 @@
 
 #include "api/api_error.h"
 #include "api/app.h"
+#include "events/checkpoint.h"
 #include "events/export.h"
+#include "events/hash_chain.h"
 #include "events/ids.h"
 
 namespace wharf::api {
@@ -40,13 +42,23 @@ Reply who_am_i(Context& ctx) {
 }
 
 // Writes the export to a temporary file (export_events writes via
-// path.tmp + rename) and answers its bytes as a download.
+// path.tmp + rename) and answers its bytes as a download. With an audit key
+// the server records a checkpoint over its head first and puts it in the
+// header, so the download verifies with `audit verify --trust-key`.
 Reply export_reply(Context& ctx, const std::string& project) {
   auto& access = ctx.app.access();
-  const auto head = ctx.app.services().store.head_position();
-  access.refresh();  // project_of() must know every event up to the head
   events::ExportOptions options;
-  options.to_position = head;
+  options.to_position = ctx.app.services().store.head_position();
+  if (auto* checkpoints = ctx.app.services().checkpoints) {
+    auto signed_now = checkpoints->record_now("export by " + ctx.principal.user);
+    if (!signed_now) {
+      throw ApiError(http::status::internal_server_error, "internal",
+                     "export not signed: " + signed_now.error().message);
+    }
+    options.to_position = signed_now->head_position();
+    options.checkpoint = *signed_now;
+  }
+  access.refresh();  // project_of() must know every event up to the export's end
   if (!project.empty()) {
     options.include = [&access, project](const events::Envelope& e) {
       return access.project_of(e) == project;
@@ -82,6 +94,9 @@ Reply export_reply(Context& ctx, const std::string& project) {
                          std::to_string(summary->to_position) + ".wexp\"");
   reply.response.set("X-Wharf-Export-To-Position", std::to_string(summary->to_position));
   reply.response.set("X-Wharf-Export-Events", std::to_string(summary->events_written));
+  if (options.checkpoint) {
+    reply.response.set("X-Wharf-Export-Signed-By", events::to_hex(options.checkpoint->public_key()));
+  }
   reply.response.body() = std::move(bytes);
   reply.response.keep_alive(ctx.request.keep_alive());
   reply.response.prepare_payload();

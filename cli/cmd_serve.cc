@@ -279,6 +279,7 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   services.queries = &queries;
   services.data_dir = data;
   services.canary_router = runtime.canary_router();
+  services.checkpoints = checkpoints.get();
   if (gerrit_service) {
     services.webhooks["gerrit"] = [&gerrit_service](const api::WebhookDelivery& delivery) {
       const auto outcome = gerrit_service->handle_webhook(delivery.body);

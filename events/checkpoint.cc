@@ -344,6 +344,7 @@ uint64_t PeriodicCheckpoints::recorded() const {
 }
 
 void PeriodicCheckpoints::tick(const char* reason) {
+  std::lock_guard signing(sign_mutex_);
   // The head moved only by our own last checkpoint: nothing new to sign.
   if (store_.head_position() == 0 || store_.head_position() == last_position_) return;
   auto c = checkpointer_.record(store_, reason, now_us_());
@@ -351,6 +352,18 @@ void PeriodicCheckpoints::tick(const char* reason) {
   std::lock_guard lock(mutex_);
   ++recorded_;
   last_position_ = store_.head_position();
+}
+
+Expected<CheckpointSigned, Error> PeriodicCheckpoints::record_now(const std::string& reason) {
+  std::lock_guard signing(sign_mutex_);
+  const bool moved = store_.head_position() != last_position_;
+  auto c = checkpointer_.record(store_, reason, now_us_());
+  if (c && moved) {
+    std::lock_guard lock(mutex_);
+    ++recorded_;
+    last_position_ = store_.head_position();
+  }
+  return c;
 }
 
 Expected<MerkleProof, Error> prove(const EventStore& store, uint64_t position,

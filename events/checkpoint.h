@@ -100,6 +100,10 @@ class PeriodicCheckpoints {
   ~PeriodicCheckpoints();
   void stop();
   uint64_t recorded() const;  // checkpoints appended so far
+  // A checkpoint over the current head, recorded now (an export download
+  // carries it in its header); the periodic thread may run at the same time.
+  Expected<CheckpointSigned, Error> record_now(const std::string& reason);
+  std::string public_key() const { return checkpointer_.key().public_key(); }
 
  private:
   void tick(const char* reason);
@@ -107,6 +111,7 @@ class PeriodicCheckpoints {
   Checkpointer checkpointer_;
   std::chrono::seconds interval_;
   std::function<int64_t()> now_us_;
+  std::mutex sign_mutex_;  // checkpointer_ is used by the thread and by record_now
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   bool stopping_ = false;

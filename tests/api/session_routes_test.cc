@@ -3,7 +3,9 @@
 // owners): the bytes are a wharf-export-v1 file that verifies on its own.
 #include <fstream>
 
+#include "events/checkpoint.h"
 #include "events/export.h"
+#include "events/hash_chain.h"
 #include "tests/api/api_test_support.h"
 
 namespace wharf::api::testing {
@@ -84,6 +86,69 @@ TEST(SessionRoutesTest, WholeLogExportIsForAdminsOnly) {
   EXPECT_TRUE(report.ok) << report.message;
   EXPECT_GE(report.events_checked, 2u);  // the first admin token, the project, the denials
   EXPECT_EQ(r.headers["X-Wharf-Export-Events"], r.headers["X-Wharf-Export-To-Position"]);
+}
+
+// With `serve --audit-key` a download carries a checkpoint signed when it was
+// asked for: it verifies with that public key and with no other, and the
+// checkpoint is an event in the log (the auditor can find it later).
+TEST(SessionRoutesTest, ExportDownloadsAreSignedByTheServerKey) {
+  ApiHarness h;
+  h.create_project("shop", "olive");
+  auto key = events::SigningKey::generate();
+  ASSERT_TRUE(key) << key.error();
+  const auto trusted = key->public_key();
+  events::PeriodicCheckpoints checkpoints(h.store(), std::move(*key), std::chrono::hours(1), now_us);
+  h.services().checkpoints = &checkpoints;
+  h.create_project("blog", "bob");  // the head moves past the checkpoint made at start
+  const auto before = checkpoints.recorded();
+
+  for (const std::string target : {"/api/v1/audit/export", "/api/v1/projects/shop/audit/export"}) {
+    auto r = h.get(target, h.admin_token());
+    ASSERT_EQ(r.status, 200u) << r.body;
+    EXPECT_EQ(r.headers["X-Wharf-Export-Signed-By"], events::to_hex(trusted));
+    const auto file = (h.dir() / "signed.wexp").string();
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << r.body;
+
+    events::VerifyExportOptions with_key;
+    with_key.trusted_public_key = trusted;
+    const auto report = events::verify_export(file, with_key);
+    EXPECT_TRUE(report.ok) << target << ": " << report.message;
+
+    auto other = events::SigningKey::generate();
+    ASSERT_TRUE(other) << other.error();
+    events::VerifyExportOptions wrong_key;
+    wrong_key.trusted_public_key = other->public_key();
+    const auto refused = events::verify_export(file, wrong_key);
+    EXPECT_FALSE(refused.ok) << target;
+  }
+  // One checkpoint for both downloads: the second found the head unmoved.
+  EXPECT_EQ(checkpoints.recorded(), before + 1);
+  auto latest = events::latest_checkpoint(h.store(), h.store().head_position() - 1);
+  ASSERT_TRUE(latest) << latest.error().message;
+  ASSERT_TRUE(latest->has_value());
+  EXPECT_EQ((*latest)->public_key(), trusted);
+  EXPECT_EQ((*latest)->head_position(), h.store().head_position() - 1);
+  EXPECT_EQ((*latest)->reason(), "export by admin");
+  h.services().checkpoints = nullptr;
+  checkpoints.stop();
+}
+
+// Without a key the download is the chain only: a trusted key refuses it.
+TEST(SessionRoutesTest, UnsignedExportFailsATrustedKeyCheck) {
+  ApiHarness h;
+  h.create_project("shop", "olive");
+  auto r = h.get("/api/v1/audit/export", h.admin_token());
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(r.headers.count("X-Wharf-Export-Signed-By"), 0u);
+  const auto file = (h.dir() / "plain.wexp").string();
+  std::ofstream(file, std::ios::binary) << r.body;
+  auto key = events::SigningKey::generate();
+  ASSERT_TRUE(key) << key.error();
+  events::VerifyExportOptions with_key;
+  with_key.trusted_public_key = key->public_key();
+  const auto report = events::verify_export(file, with_key);
+  EXPECT_FALSE(report.ok);
+  EXPECT_NE(report.message.find("no signed checkpoint"), std::string::npos) << report.message;
 }
 
 }  // namespace
