@@ -95,7 +95,8 @@ Reply export_reply(Context& ctx, const std::string& project) {
   reply.response.set("X-Wharf-Export-To-Position", std::to_string(summary->to_position));
   reply.response.set("X-Wharf-Export-Events", std::to_string(summary->events_written));
   if (options.checkpoint) {
-    reply.response.set("X-Wharf-Export-Signed-By", events::to_hex(options.checkpoint->public_key()));
+    reply.response.set("X-Wharf-Export-Signed-By",
+                       events::to_hex(options.checkpoint->public_key()));
   }
   reply.response.body() = std::move(bytes);
   reply.response.keep_alive(ctx.request.keep_alive());

@@ -97,7 +97,8 @@ TEST(SessionRoutesTest, ExportDownloadsAreSignedByTheServerKey) {
   auto key = events::SigningKey::generate();
   ASSERT_TRUE(key) << key.error();
   const auto trusted = key->public_key();
-  events::PeriodicCheckpoints checkpoints(h.store(), std::move(*key), std::chrono::hours(1), now_us);
+  events::PeriodicCheckpoints checkpoints(h.store(), std::move(*key), std::chrono::hours(1),
+                                          now_us);
   h.services().checkpoints = &checkpoints;
   h.create_project("blog", "bob");  // the head moves past the checkpoint made at start
   const auto before = checkpoints.recorded();
