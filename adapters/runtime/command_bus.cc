@@ -75,7 +75,9 @@ CommandBus::CommandBus(events::EventStore& store, const Clock& clock, size_t wor
   }
 }
 
-CommandBus::~CommandBus() { stop(); }
+CommandBus::~CommandBus() {
+  stop();
+}
 
 CommandBus::CacheStats CommandBus::cache_stats() const {
   return {cache_->hits.load(), cache_->misses.load(), cache_->events_read.load()};
@@ -130,13 +132,12 @@ Expected<engine::StreamState, events::Error> CommandBus::acquire(const std::stri
   return std::move(*state);
 }
 
-void CommandBus::release(engine::StreamState state) { cache_->put(std::move(state)); }
+void CommandBus::release(engine::StreamState state) {
+  cache_->put(std::move(state));
+}
 
-CommandOutcome CommandBus::execute(const engine::Command& command, engine::Context context) {
-  if (context.command_id.empty()) context.command_id = events::new_uuid();
-  if (context.now_us == 0) context.now_us = clock_.now_us();
-  const std::string stream = engine::stream_of(command);
-
+std::variant<CommandOutcome, CommandBus::Decided> CommandBus::decide_round(
+    const engine::Command& command, const engine::Context& context, const std::string& stream) {
   // Hands an acquired state back to the cache on every way out.
   struct Lease {
     CommandBus& bus;
@@ -146,12 +147,10 @@ CommandOutcome CommandBus::execute(const engine::Command& command, engine::Conte
     }
   };
 
-  // What the command reads besides its own stream does not change its
-  // append's expected version, so it is loaded once.
   Lease project{*this, std::nullopt};
   if (std::string reads = engine::reads_of(command); !reads.empty()) {
     auto state = acquire(reads);
-    if (!state) return unexpected(store_failure(state.error()));
+    if (!state) return CommandOutcome(unexpected(store_failure(state.error())));
     project.state = std::move(*state);
   }
   std::optional<events::Envelope> target;
@@ -160,100 +159,193 @@ CommandOutcome CommandBus::execute(const engine::Command& command, engine::Conte
     if (event) {
       target = std::move(*event);
     } else if (event.error().code != events::ErrorCode::kNotFound) {
-      return unexpected(store_failure(event.error()));
+      return CommandOutcome(unexpected(store_failure(event.error())));
     }
   }
   engine::Lookups lookups;
   lookups.project = project.state ? project.state->project() : nullptr;
   lookups.target_event = target ? &*target : nullptr;
 
-  Lease own_lease{*this, std::nullopt};
+  Lease own{*this, std::nullopt};
   {
     auto state = acquire(stream);
-    if (!state) return unexpected(store_failure(state.error()));
-    own_lease.state = std::move(*state);
+    if (!state) return CommandOutcome(unexpected(store_failure(state.error())));
+    own.state = std::move(*state);
   }
-  engine::StreamState& own = *own_lease.state;
+  auto decided = engine::decide(*own.state, command, context, lookups);
+  if (!decided) {
+    CommandError e;
+    e.rejection = decided.error();
+    return CommandOutcome(unexpected(e));
+  }
+  Decided out;
+  out.result.stream = stream;
+  if (decided->empty()) {
+    out.result.nothing_to_do = true;
+    return CommandOutcome(std::move(out.result));
+  }
+  for (const auto& event : *decided) out.result.event_ids.push_back(event.event_id());
+  // The cached state is not advanced with the appended events: the next
+  // command reads them back as the store recorded them (positions, hashes).
+  out.expected = own.state->version() == 0 ? events::ExpectedVersion::no_stream()
+                                           : events::ExpectedVersion::exact(own.state->version());
+  out.events = std::move(*decided);
+  return out;
+}
+
+std::optional<CommandOutcome> CommandBus::conclude(
+    CommandResult result, const Expected<events::AppendResult, events::Error>& appended,
+    int round) {
+  if (appended) {
+    result.first_position = appended->first_position;
+    result.last_position = appended->last_position;
+    result.already_present = appended->already_present;
+    return CommandOutcome(std::move(result));
+  }
+  const auto& error = appended.error();
+  // Someone appended since: fold in their events and decide again.
+  if (error.code == events::ErrorCode::kConflict && round < 50) return std::nullopt;
+  if (error.code == events::ErrorCode::kEventIdConflict) {
+    // These ids were appended by an earlier try of the same command (same
+    // command id) with other details, e.g. another timestamp: it is done.
+    result.nothing_to_do = true;
+    result.already_present = true;
+    return CommandOutcome(std::move(result));
+  }
+  return CommandOutcome(unexpected(store_failure(error)));
+}
+
+CommandOutcome CommandBus::execute(const engine::Command& command, engine::Context context) {
+  if (context.command_id.empty()) context.command_id = events::new_uuid();
+  if (context.now_us == 0) context.now_us = clock_.now_us();
+  const std::string stream = engine::stream_of(command);
   for (int round = 0;; ++round) {
-    auto decided = engine::decide(own, command, context, lookups);
-    if (!decided) {
-      CommandError e;
-      e.rejection = decided.error();
-      return unexpected(e);
+    auto decided = decide_round(command, context, stream);
+    if (auto* outcome = std::get_if<CommandOutcome>(&decided)) return std::move(*outcome);
+    auto& append = std::get<Decided>(decided);
+    auto appended = store_.append(stream, append.expected, std::move(append.events));
+    if (auto outcome = conclude(std::move(append.result), appended, round)) {
+      return std::move(*outcome);
     }
-    CommandResult result;
-    result.stream = stream;
-    if (decided->empty()) {
-      result.nothing_to_do = true;
-      return result;
-    }
-    for (const auto& event : *decided) result.event_ids.push_back(event.event_id());
-    auto expected = own.version() == 0 ? events::ExpectedVersion::no_stream()
-                                       : events::ExpectedVersion::exact(own.version());
-    // The cached state is not advanced with the appended events: the next
-    // command reads them back as the store recorded them (positions, hashes).
-    auto appended = store_.append(stream, expected, std::move(*decided));
-    if (appended) {
-      result.first_position = appended->first_position;
-      result.last_position = appended->last_position;
-      result.already_present = appended->already_present;
-      return result;
-    }
-    const auto& error = appended.error();
-    if (error.code == events::ErrorCode::kConflict && round < 50) {
-      // Someone appended since: fold in their events and decide again.
-      if (auto caught_up = catch_up(own); !caught_up) {
-        return unexpected(store_failure(caught_up.error()));
-      }
-      continue;
-    }
-    if (error.code == events::ErrorCode::kEventIdConflict) {
-      // These ids were appended by an earlier try of the same command (same
-      // command id) with other details, e.g. another timestamp: it is done.
-      result.nothing_to_do = true;
-      result.already_present = true;
-      return result;
-    }
-    return unexpected(store_failure(error));
   }
 }
 
 void CommandBus::submit(engine::Command command, engine::Context context,
                         std::function<void(const CommandOutcome&)> done) {
-  const std::string stream = engine::stream_of(command);
-  Worker& worker = *workers_[std::hash<std::string>{}(stream) % workers_.size()];
+  auto item = std::make_shared<Queued>();
+  item->stream = engine::stream_of(command);
+  const bool first_step = std::holds_alternative<engine::ObserveCommit>(command);
+  item->command = std::move(command);
+  item->context = std::move(context);
+  item->done = std::move(done);
+  Worker& worker = *workers_[std::hash<std::string>{}(item->stream) % workers_.size()];
   {
     std::lock_guard lock(worker.mutex);
     if (stopping_) return;
-    worker.queue.push_back({std::move(command), std::move(context), std::move(done)});
+    (first_step ? worker.first_steps : worker.queue).push_back(std::move(item));
   }
   worker.wake.notify_one();
+}
+
+void CommandBus::run_async(Worker& worker, std::shared_ptr<Queued> item) {
+  if (item->context.command_id.empty()) item->context.command_id = events::new_uuid();
+  if (item->context.now_us == 0) item->context.now_us = clock_.now_us();
+  auto decided = decide_round(item->command, item->context, item->stream);
+  if (auto* outcome = std::get_if<CommandOutcome>(&decided)) {
+    finish(worker, *item, *outcome);
+    return;
+  }
+  auto& append = std::get<Decided>(decided);
+  // Runs on the store's writer thread (or inline): only hands the answer back.
+  store_.append_async(
+      item->stream, append.expected, std::move(append.events),
+      [&worker, item, result = std::move(append.result)](
+          Expected<events::AppendResult, events::Error> appended) mutable {
+        {
+          std::lock_guard lock(worker.mutex);
+          worker.completions.push_back({std::move(item), std::move(result), std::move(appended)});
+        }
+        worker.wake.notify_one();
+      });
+}
+
+void CommandBus::finish(Worker& worker, Queued& item, const CommandOutcome& outcome) {
+  if (!outcome && !outcome.error().stale()) {
+    spdlog::warn("command {} ({}): {}", engine::command_name(item.command), item.context.command_id,
+                 outcome.error().message());
+  }
+  if (item.done) item.done(outcome);
+  std::lock_guard lock(worker.mutex);
+  auto flight = worker.in_flight.find(item.stream);
+  if (flight == worker.in_flight.end()) return;
+  if (flight->second.empty()) {
+    worker.in_flight.erase(flight);
+    return;
+  }
+  // The stream stays in flight: its next command takes the slot.
+  worker.ready.push_back(std::move(flight->second.front()));
+  flight->second.pop_front();
 }
 
 void CommandBus::work(Worker& worker) {
   std::unique_lock lock(worker.mutex);
   for (;;) {
-    worker.wake.wait(lock, [&] { return stopping_ || !worker.queue.empty(); });
-    if (worker.queue.empty()) {  // stopping with nothing left
-      break;
-    }
+    worker.wake.wait(lock, [&] {
+      return stopping_ || !worker.completions.empty() || !worker.first_steps.empty() ||
+             !worker.ready.empty() || !worker.queue.empty();
+    });
     if (stopping_) {
+      // Drop what was not started; wait for the answers to appends the store holds.
+      worker.first_steps.clear();
       worker.queue.clear();
-      break;
+      for (const auto& item : worker.ready) worker.in_flight.erase(item->stream);
+      worker.ready.clear();
+      for (auto& [stream, waiting] : worker.in_flight) waiting.clear();
+      if (worker.in_flight.empty()) break;
+      worker.wake.wait(lock, [&] { return !worker.completions.empty(); });
     }
-    Queued item = std::move(worker.queue.front());
-    worker.queue.pop_front();
+    std::shared_ptr<Queued> item;
+    std::optional<Completion> completion;
+    bool owns_slot = false;  // popped from ready: its stream's slot is already its own
+    auto pop = [&](std::deque<std::shared_ptr<Queued>>& from) {
+      item = std::move(from.front());
+      from.pop_front();
+    };
+    if (!worker.completions.empty()) {
+      completion.emplace(std::move(worker.completions.front()));
+      worker.completions.pop_front();
+    } else if (!worker.first_steps.empty()) {
+      pop(worker.first_steps);
+    } else if (!worker.ready.empty()) {
+      pop(worker.ready);
+      owns_slot = true;
+    } else {
+      pop(worker.queue);
+    }
+    if (item && !owns_slot) {
+      auto [flight, fresh] = worker.in_flight.try_emplace(item->stream);
+      if (!fresh) {  // the stream's previous command is not durable yet
+        flight->second.push_back(std::move(item));
+        continue;
+      }
+    }
     worker.busy = true;
     lock.unlock();
-    auto outcome = execute(item.command, item.context);
-    if (!outcome && !outcome.error().stale()) {
-      spdlog::warn("command {} ({}): {}", engine::command_name(item.command),
-                   item.context.command_id, outcome.error().message());
+    if (completion) {
+      const int round = stopping_ ? 50 : completion->item->round;  // no retries while stopping
+      auto outcome = conclude(std::move(completion->result), completion->appended, round);
+      if (outcome) {
+        finish(worker, *completion->item, *outcome);
+      } else {
+        ++completion->item->round;  // a version conflict: the stream stays in flight
+        run_async(worker, std::move(completion->item));
+      }
+    } else {
+      run_async(worker, std::move(item));
     }
-    if (item.done) item.done(outcome);
     lock.lock();
     worker.busy = false;
-    if (worker.queue.empty()) {
+    if (worker.idle()) {
       std::lock_guard idle_lock(idle_mutex_);
       idle_.notify_all();
     }
@@ -268,7 +360,7 @@ void CommandBus::drain() {
     bool idle = true;
     for (auto& w : workers_) {
       std::lock_guard lock(w->mutex);
-      if (w->busy || !w->queue.empty()) idle = false;
+      if (!w->idle()) idle = false;
     }
     if (idle) return;
     std::unique_lock lock(idle_mutex_);

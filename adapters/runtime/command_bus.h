@@ -16,6 +16,13 @@
 // execute() runs on the caller's thread. submit() queues: commands of one
 // stream run one after another in submission order on one worker, commands
 // of different streams run in parallel and share the store's group commits.
+// A worker does not wait for a command's fsync: it hands the append to the
+// store (append_async) and decides the next queued command, so a burst of
+// commands on many streams lands in a few group commits instead of one per
+// worker per fsync; only a further command of the same stream waits for the
+// previous one to be durable. Commands that start a run (ObserveCommit)
+// go before queued follow-ups of runs already under way, so a run's first
+// step does not wait behind a burst's later steps.
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -23,8 +30,11 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
+#include <variant>
 #include <vector>
 
 #include "adapters/runtime/clock.h"
@@ -101,19 +111,56 @@ class CommandBus {
   Expected<void, events::Error> catch_up(engine::StreamState& state);
   void release(engine::StreamState state);
 
+  // One round of a command: load its streams, decide. Either the final
+  // outcome or the append to make.
+  struct Decided {
+    CommandResult result;
+    events::ExpectedVersion expected;
+    std::vector<events::Envelope> events;
+  };
+  std::variant<CommandOutcome, Decided> decide_round(const engine::Command& command,
+                                                     const engine::Context& context,
+                                                     const std::string& stream);
+  // The outcome of an append of `decided`; nullopt: a version conflict to
+  // decide again (round < 50).
+  static std::optional<CommandOutcome> conclude(
+      CommandResult result, const Expected<events::AppendResult, events::Error>& appended,
+      int round);
+
   struct Queued {
     engine::Command command;
     engine::Context context;
     std::function<void(const CommandOutcome&)> done;
+    std::string stream;
+    int round = 0;
+  };
+  struct Completion {
+    std::shared_ptr<Queued> item;
+    CommandResult result;
+    Expected<events::AppendResult, events::Error> appended;
   };
   struct Worker {
     std::mutex mutex;
     std::condition_variable wake;
-    std::deque<Queued> queue;
+    std::deque<std::shared_ptr<Queued>> first_steps;  // commands that start a run
+    std::deque<std::shared_ptr<Queued>> queue;        // everything else
+    std::deque<Completion> completions;               // appends the store answered
+    // Streams with a command being decided or an append in flight, and the
+    // commands of that stream waiting for it.
+    std::unordered_map<std::string, std::deque<std::shared_ptr<Queued>>> in_flight;
+    std::deque<std::shared_ptr<Queued>> ready;  // next of a stream whose previous one finished
     bool busy = false;
     std::thread thread;
+    bool idle() const {
+      return !busy && first_steps.empty() && queue.empty() && ready.empty() &&
+             completions.empty() && in_flight.empty();
+    }
   };
   void work(Worker& worker);
+  // Decides `item` and hands its append to the store (its stream is in flight).
+  void run_async(Worker& worker, std::shared_ptr<Queued> item);
+  // Answers `item` and lets the next command of its stream go.
+  void finish(Worker& worker, Queued& item, const CommandOutcome& outcome);
 
   events::EventStore& store_;
   const Clock& clock_;

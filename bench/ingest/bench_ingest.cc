@@ -12,11 +12,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cstring>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -28,6 +28,7 @@
 #include "adapters/gerrit/ingestor.h"
 #include "adapters/runtime/clock.h"
 #include "adapters/runtime/command_bus.h"
+#include "bench/sync_append_store.h"
 #include "events/event_store.h"
 
 namespace {
@@ -82,7 +83,9 @@ std::string vary(const std::string& line, uint64_t r) {
   return json::serialize(o);
 }
 
-double seconds(Steady::duration d) { return std::chrono::duration<double>(d).count(); }
+double seconds(Steady::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
 
 // Times each command from the moment its line entered the ingestor to the
 // moment its events were durable.
@@ -97,16 +100,17 @@ class TimingSink final : public wharf::gerrit::CommitSink {
   }
   void observe_async(const wharf::engine::ObserveCommit& command, const std::string& host,
                      Done done) override {
-    inner_.observe_async(command, host, [this, start = line_started, done = std::move(done)](
-                                            const wharf::Expected<wharf::gerrit::Observed,
-                                                                  std::string>& result) {
-      double ms = std::chrono::duration<double, std::milli>(Steady::now() - start).count();
-      {
-        std::lock_guard lock(mutex_);
-        if (result && *result == wharf::gerrit::Observed::kNew) latency_ms_.push_back(ms);
-      }
-      done(result);
-    });
+    inner_.observe_async(
+        command, host,
+        [this, start = line_started, done = std::move(done)](
+            const wharf::Expected<wharf::gerrit::Observed, std::string>& result) {
+          double ms = std::chrono::duration<double, std::milli>(Steady::now() - start).count();
+          {
+            std::lock_guard lock(mutex_);
+            if (result && *result == wharf::gerrit::Observed::kNew) latency_ms_.push_back(ms);
+          }
+          done(result);
+        });
   }
   std::vector<double> latencies() {
     std::lock_guard lock(mutex_);
@@ -164,15 +168,21 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cannot open store: %s\n", opened.error().message.c_str());
     return 1;
   }
-  auto& store = **opened;
+  auto& real_store = **opened;
+  // WHARF_BENCH_SYNC_APPENDS=1: workers wait for each fsync (before append_async).
+  const bool sync_appends = std::getenv("WHARF_BENCH_SYNC_APPENDS") != nullptr;
+  wharf::bench::SyncAppendStore sync_store(real_store);
+  wharf::events::EventStore& store =
+      sync_appends ? static_cast<wharf::events::EventStore&>(sync_store) : real_store;
   wharf::runtime::SystemClock clock;
-  // Many workers: concurrent appends share one fsync (group commit).
-  size_t workers = 64;
+  // The bus's workers hand appends to the store without waiting for the
+  // fsync (append_async), so a few workers fill each group commit.
+  size_t workers = 4;
   if (const char* env = std::getenv("WHARF_BENCH_INGEST_WORKERS")) workers = std::stoul(env);
   wharf::runtime::CommandBus bus(store, clock, workers);
   wharf::gerrit::BindingSet bindings;
-  const char* projects[] = {"qt/qtbase",  "qt/qtopcua", "qtqa/tqtc-coin-ci", "TestRepo",
-                            "TestRepo1",  "storj/storj", "qt/qtdeclarative", "demo"};
+  const char* projects[] = {"qt/qtbase", "qt/qtopcua",  "qtqa/tqtc-coin-ci", "TestRepo",
+                            "TestRepo1", "storj/storj", "qt/qtdeclarative",  "demo"};
   for (const char* p : projects) {
     wharf::engine::CreateProject c;
     c.project_id = std::string("bench-") + (std::strchr(p, '/') ? std::strchr(p, '/') + 1 : p);
@@ -252,24 +262,28 @@ int main(int argc, char** argv) {
 
   std::printf("lines %zu (%.1f MB), fsync %s\n", lines.size(), bytes / 1e6, fsync ? "on" : "off");
   std::printf("baseline bare JSON parse: %.0f lines/s (%zu objects)\n", baseline_per_s, objects);
-  std::printf("ingest parse+map+dedup+append: %.0f lines/s, observed %llu (each = 3 events "
-              "appended), not bound %llu, unknown %llu\n",
-              events_per_s, static_cast<unsigned long long>(stats.observed),
-              static_cast<unsigned long long>(stats.not_bound),
-              static_cast<unsigned long long>(stats.unknown_types));
+  std::printf(
+      "ingest parse+map+dedup+append: %.0f lines/s, observed %llu (each = 3 events "
+      "appended), not bound %llu, unknown %llu\n",
+      events_per_s, static_cast<unsigned long long>(stats.observed),
+      static_cast<unsigned long long>(stats.not_bound),
+      static_cast<unsigned long long>(stats.unknown_types));
   std::printf("replay of the same lines: %.0f lines/s, %zu new (must be 0)\n",
               lines.size() / dedup_s, repeated_new);
-  std::printf("event -> BuildRequested durable, one at a time (%zu events): p50 %.3f ms, "
-              "p99 %.3f ms\n", paced_ms.size(), pct(0.5), pct(0.99));
-  std::printf("event -> BuildRequested durable within the %zu-line burst: p50 %.1f ms, "
-              "p99 %.1f ms (queueing behind the burst)\n", lines.size(),
-              pct_of(latency_ms, 0.5), burst_p99);
+  std::printf(
+      "event -> BuildRequested durable, one at a time (%zu events): p50 %.3f ms, "
+      "p99 %.3f ms\n",
+      paced_ms.size(), pct(0.5), pct(0.99));
+  std::printf(
+      "event -> BuildRequested durable within the %zu-line burst: p50 %.1f ms, "
+      "p99 %.1f ms (queueing behind the burst)\n",
+      lines.size(), pct_of(latency_ms, 0.5), burst_p99);
   std::printf(
       "{\"bench\":\"ingest\",\"events_per_s\":%.0f,\"baseline_events_per_s\":%.0f,"
       "\"ratio\":%.4f,\"p99_event_to_build_ms\":%.3f,\"burst_p99_ms\":%.1f,\"lines\":%zu,"
-      "\"observed\":%llu,\"fsync\":%s,\"bus_workers\":%zu}\n",
+      "\"observed\":%llu,\"fsync\":%s,\"bus_workers\":%zu,\"sync_appends\":%s}\n",
       events_per_s, baseline_per_s, events_per_s / baseline_per_s, pct(0.99), burst_p99,
       lines.size(), static_cast<unsigned long long>(stats.observed), fsync ? "true" : "false",
-      workers);
+      workers, sync_appends ? "true" : "false");
   return repeated_new == 0 ? 0 : 1;
 }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "adapters/runtime/runtime.h"
+#include "bench/sync_append_store.h"
 #include "events/ids.h"
 
 namespace {
@@ -30,7 +31,9 @@ size_t env_size(const char* name, size_t fallback) {
 
 // Ports that finish every step at once; the build port notes when each run's
 // build was handed out.
-class NoopPorts : public engine::BuildRunner, public engine::DeployTarget, public engine::TestRunner {
+class NoopPorts : public engine::BuildRunner,
+                  public engine::DeployTarget,
+                  public engine::TestRunner {
  public:
   void start(const engine::BuildJob& job, engine::Callbacks<engine::BuildOutcome> cb) override {
     {
@@ -99,8 +102,7 @@ engine::CreateProject project(const std::string& id) {
 // store - same streams (renamed), same grouping into appends (consecutive
 // events of one stream), same number of writers - with no deciding, folding
 // or reacting. Returns events per second.
-double baseline_append_rate(events::EventStore& store, uint64_t from, uint64_t to,
-                            size_t threads) {
+double baseline_append_rate(events::EventStore& store, uint64_t from, uint64_t to, size_t threads) {
   std::vector<std::pair<std::string, std::vector<events::Envelope>>> groups;
   for (uint64_t next = from; next <= to;) {
     auto batch = store.read_all(next, 4096);
@@ -151,8 +153,10 @@ int main() {
   const size_t runs = env_size("WHARF_BENCH_RUNS", 1000);
   const size_t projects = std::max<size_t>(1, env_size("WHARF_BENCH_PROJECTS", 100));
   const size_t workers = env_size("WHARF_BENCH_WORKERS", 8);
+  const bool sync_appends = std::getenv("WHARF_BENCH_SYNC_APPENDS") != nullptr;
   std::random_device rd;
-  auto dir = std::filesystem::temp_directory_path() / ("wharf-bench-pipeline-" + std::to_string(rd()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("wharf-bench-pipeline-" + std::to_string(rd()));
   std::filesystem::create_directories(dir);
 
   double runs_per_s = 0, p99_ms = 0, events_per_run = 0, baseline = 0;
@@ -162,7 +166,11 @@ int main() {
       std::fprintf(stderr, "cannot open store: %s\n", opened.error().message.c_str());
       return 1;
     }
-    auto& store = **opened;
+    auto& real_store = **opened;
+    // WHARF_BENCH_SYNC_APPENDS=1: workers wait for each fsync (before append_async).
+    wharf::bench::SyncAppendStore sync_store(real_store);
+    events::EventStore& store =
+        sync_appends ? static_cast<events::EventStore&>(sync_store) : real_store;
     NoopPorts ports;
     runtime::RuntimeOptions options;
     options.data_dir = dir;
@@ -229,7 +237,8 @@ int main() {
     for (size_t i = 0; i < runs; ++i) {
       auto it = started.find(run_ids[i]);
       if (it == started.end()) continue;
-      latencies.push_back(std::chrono::duration<double, std::milli>(it->second - submitted[i]).count());
+      latencies.push_back(
+          std::chrono::duration<double, std::milli>(it->second - submitted[i]).count());
     }
     p99_ms = percentile(latencies, 0.99);
     const uint64_t head_after = store.head_position();
@@ -282,7 +291,8 @@ int main() {
   std::filesystem::remove_all(dir, ec);
   std::printf(
       "{\"bench\":\"pipeline\",\"runs_per_s\":%.1f,\"p99_commit_to_build_ms\":%.2f,"
-      "\"events_per_run\":%.1f,\"ratio\":%.3f}\n",
-      runs_per_s, p99_ms, events_per_run, runs_per_s * events_per_run / baseline);
+      "\"events_per_run\":%.1f,\"ratio\":%.3f,\"sync_appends\":%s}\n",
+      runs_per_s, p99_ms, events_per_run, runs_per_s * events_per_run / baseline,
+      sync_appends ? "true" : "false");
   return 0;
 }
