@@ -11,10 +11,14 @@ using wharf::v1::Role;
 
 const char* role_name(Role role) {
   switch (role) {
-    case wharf::v1::ROLE_VIEWER: return "viewer";
-    case wharf::v1::ROLE_DEPLOYER: return "deployer";
-    case wharf::v1::ROLE_OWNER: return "owner";
-    default: return "";
+    case wharf::v1::ROLE_VIEWER:
+      return "viewer";
+    case wharf::v1::ROLE_DEPLOYER:
+      return "deployer";
+    case wharf::v1::ROLE_OWNER:
+      return "owner";
+    default:
+      return "";
   }
 }
 
@@ -86,7 +90,19 @@ void AccessIndex::apply(const events::Envelope& event) {
   switch (p.kind_case()) {
     case wharf::v1::Payload::kTokenIssued: {
       const auto& t = p.token_issued();
-      tokens_by_hash_[t.token_sha256()] = Token{t.token_id(), t.user(), t.admin(), t.expires_at_us()};
+      tokens_by_hash_[t.token_sha256()] =
+          Token{t.token_id(), t.user(), t.admin(), t.expires_at_us(), false};
+      token_hash_by_id_[t.token_id()] = t.token_sha256();
+      break;
+    }
+    case wharf::v1::Payload::kTokenRevoked: {
+      auto hash = token_hash_by_id_.find(p.token_revoked().token_id());
+      if (hash == token_hash_by_id_.end()) break;
+      if (auto it = tokens_by_hash_.find(hash->second); it != tokens_by_hash_.end()) {
+        it->second.revoked = true;
+      }
+      std::lock_guard cache_lock(token_cache_mu_);
+      token_cache_.clear();
       break;
     }
     case wharf::v1::Payload::kProjectCreated: {
@@ -94,9 +110,8 @@ void AccessIndex::apply(const events::Envelope& event) {
       projects_.insert(c.project_id());
       webhook_secrets_[c.project_id()] = secret_of(c.repository());
       if (!c.owner().empty()) {
-        roles_[c.project_id()][c.owner()][wharf::v1::ROLE_OWNER] =
-            GrantRecord{c.project_id(), c.owner(), wharf::v1::ROLE_OWNER, event.actor().id(),
-                        event.position()};
+        roles_[c.project_id()][c.owner()][wharf::v1::ROLE_OWNER] = GrantRecord{
+            c.project_id(), c.owner(), wharf::v1::ROLE_OWNER, event.actor().id(), event.position()};
       }
       break;
     }
@@ -108,7 +123,8 @@ void AccessIndex::apply(const events::Envelope& event) {
       const auto& g = p.permission_granted();
       roles_[g.project_id()][g.user()][g.role()] =
           GrantRecord{g.project_id(), g.user(), g.role(), g.granted_by(), event.position()};
-      if (auto it = requests_.find(g.request_id()); !g.request_id().empty() && it != requests_.end()) {
+      if (auto it = requests_.find(g.request_id());
+          !g.request_id().empty() && it != requests_.end()) {
         it->second.status = "approved";
         it->second.decided_by = g.granted_by();
       }
@@ -152,17 +168,51 @@ void AccessIndex::apply(const events::Envelope& event) {
 }
 
 AccessIndex::TokenCheck AccessIndex::check_token(std::string_view token, int64_t now) {
-  refresh();
+  refresh();  // folds any revocation made durable before this request
+  auto answer = [now](const Token& t) {
+    TokenCheck check;
+    check.principal = Principal{t.user, t.admin, t.token_id};
+    check.expires_at_us = t.expires_at_us;
+    const bool expired = t.expires_at_us != 0 && t.expires_at_us <= now;
+    check.status = t.revoked ? TokenStatus::kRevoked
+                   : expired ? TokenStatus::kExpired
+                             : TokenStatus::kValid;
+    return check;
+  };
+  const std::string key(token);
+  {
+    std::lock_guard cache_lock(token_cache_mu_);
+    if (auto hit = token_cache_.find(key); hit != token_cache_.end()) {
+      ++token_cache_hits_;
+      return answer(hit->second);
+    }
+  }
+  ++token_cache_misses_;
   const std::string hash = sha256_hex(token);
   std::shared_lock lock(mu_);
-  TokenCheck check;
   auto it = tokens_by_hash_.find(hash);
-  if (it == tokens_by_hash_.end()) return check;
-  check.principal = Principal{it->second.user, it->second.admin, it->second.token_id};
-  check.expires_at_us = it->second.expires_at_us;
-  const bool expired = it->second.expires_at_us != 0 && it->second.expires_at_us <= now;
-  check.status = expired ? TokenStatus::kExpired : TokenStatus::kValid;
+  if (it == tokens_by_hash_.end()) return TokenCheck{};
+  TokenCheck check = answer(it->second);
+  if (check.status != TokenStatus::kRevoked) {  // expired ones stay expired: cacheable
+    std::lock_guard cache_lock(token_cache_mu_);
+    if (token_cache_.size() >= kTokenCacheEntries) token_cache_.clear();
+    token_cache_.emplace(key, it->second);
+  }
   return check;
+}
+
+std::optional<AccessIndex::TokenRecord> AccessIndex::token(const std::string& token_id) const {
+  std::shared_lock lock(mu_);
+  auto hash = token_hash_by_id_.find(token_id);
+  if (hash == token_hash_by_id_.end()) return std::nullopt;
+  auto it = tokens_by_hash_.find(hash->second);
+  if (it == tokens_by_hash_.end()) return std::nullopt;
+  return TokenRecord{it->second.token_id, it->second.user, it->second.admin, it->second.revoked};
+}
+
+AccessIndex::TokenCacheStats AccessIndex::token_cache_stats() const {
+  std::lock_guard cache_lock(token_cache_mu_);
+  return {token_cache_hits_.load(), token_cache_misses_.load(), token_cache_.size()};
 }
 
 Role AccessIndex::role_of(const std::string& user, const std::string& project) const {
@@ -262,7 +312,8 @@ std::vector<PermissionRequestRecord> AccessIndex::requests(const std::string& pr
     if (!user.empty() && r.user != user) continue;
     out.push_back(r);
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.position < b.position; });
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.position < b.position; });
   return out;
 }
 

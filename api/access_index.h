@@ -5,8 +5,15 @@
 // and which project each run/deploy belongs to (to scope events for
 // filtering). refresh() folds whatever the store appended since the last call,
 // so a grant is effective on the next request. Thread-safe.
+//
+// Bearer tokens that checked valid are cached by the token itself (bounded),
+// so a request skips the SHA-256 and the index lookup; check_token folds the
+// log up to the head first and a folded TokenRevoked empties the cache, so a
+// revocation is honoured from the next request on.
+#include <atomic>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <shared_mutex>
@@ -54,13 +61,31 @@ class AccessIndex {
   void refresh();
   uint64_t position() const;
 
-  enum class TokenStatus { kValid, kUnknown, kExpired };
+  enum class TokenStatus { kValid, kUnknown, kExpired, kRevoked };
   struct TokenCheck {
     TokenStatus status = TokenStatus::kUnknown;
     Principal principal;
     int64_t expires_at_us = 0;
   };
+  // Folds the log up to the head, then looks the token up (cache first).
   TokenCheck check_token(std::string_view token, int64_t now_us);
+
+  // A token by its public id (revocation): its user and whether it is revoked.
+  struct TokenRecord {
+    std::string token_id;
+    std::string user;
+    bool admin = false;
+    bool revoked = false;
+  };
+  std::optional<TokenRecord> token(const std::string& token_id) const;
+
+  struct TokenCacheStats {
+    uint64_t hits = 0;
+    uint64_t misses = 0;  // looked up in the index (valid or not)
+    size_t entries = 0;
+  };
+  TokenCacheStats token_cache_stats() const;
+  static constexpr size_t kTokenCacheEntries = 4096;
 
   // Highest role `user` holds on `project` (ROLE_UNSPECIFIED when none).
   wharf::v1::Role role_of(const std::string& user, const std::string& project) const;
@@ -97,6 +122,7 @@ class AccessIndex {
     std::string user;
     bool admin = false;
     int64_t expires_at_us = 0;
+    bool revoked = false;
   };
   void apply(const events::Envelope& event);
   std::string project_of_locked(const events::Envelope& event) const;
@@ -105,6 +131,14 @@ class AccessIndex {
   mutable std::shared_mutex mu_;
   uint64_t cursor_ = 0;
   std::map<std::string, Token> tokens_by_hash_;
+  std::unordered_map<std::string, std::string> token_hash_by_id_;
+  // Valid tokens by the token itself. Lock order: mu_, then token_cache_mu_;
+  // an entry is added only under mu_ (shared), so no revocation can be folded
+  // between the index lookup and the insert.
+  mutable std::mutex token_cache_mu_;
+  std::unordered_map<std::string, Token> token_cache_;
+  std::atomic<uint64_t> token_cache_hits_{0};
+  std::atomic<uint64_t> token_cache_misses_{0};
   // project -> user -> roles held
   std::map<std::string, std::map<std::string, std::map<wharf::v1::Role, GrantRecord>>> roles_;
   std::set<std::string> projects_;

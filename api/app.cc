@@ -116,6 +116,19 @@ App::App(const ServerConfig& config, Services& services, MetricsRegistry& metric
                                 {"method", "route", "status"})),
       latency_(metrics.histogram("wharf_http_request_duration_seconds",
                                  "HTTP request latency by route", {"method", "route"})) {
+  metrics.gauge_function(
+      "wharf_token_cache_lookups", "bearer token lookups by cache result (cumulative)",
+      {"result"}, [this] {
+        const auto stats = access_.token_cache_stats();
+        return std::vector<MetricsRegistry::Sample>{
+            {{"hit"}, static_cast<double>(stats.hits)},
+            {{"miss"}, static_cast<double>(stats.misses)}};
+      });
+  metrics.gauge_function("wharf_token_cache_entries", "bearer tokens in the lookup cache", {},
+                         [this] {
+                           return std::vector<MetricsRegistry::Sample>{
+                               {{}, static_cast<double>(access_.token_cache_stats().entries)}};
+                         });
   add_ops_routes(*this);
   add_event_routes(*this);
   add_access_routes(*this);
@@ -199,6 +212,11 @@ void App::authenticate(Context& ctx, Access access) {
   auto check = access_.check_token(token, now_us());
   if (check.status == AccessIndex::TokenStatus::kUnknown) {
     throw ApiError(http::status::unauthorized, "invalid_token", "unknown bearer token");
+  }
+  if (check.status == AccessIndex::TokenStatus::kRevoked) {
+    throw ApiError(http::status::unauthorized, "token_revoked",
+                   "bearer token " + check.principal.token_id + " was revoked",
+                   json::object{{"token_id", check.principal.token_id}});
   }
   if (check.status == AccessIndex::TokenStatus::kExpired) {
     throw ApiError(http::status::unauthorized, "token_expired",

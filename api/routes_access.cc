@@ -41,6 +41,36 @@ Reply create_token(Context& ctx) {
                                  {"position", issued->position}});
 }
 
+// POST /api/v1/tokens/{token}/revoke (admin): the token is refused from the
+// next request on (AccessIndex folds the TokenRevoked before any lookup).
+Reply revoke_token_route(Context& ctx) {
+  auto body = JsonBody::parse(ctx.request.body(), {"reason"});
+  auto& access = ctx.app.access();
+  access.refresh();
+  const std::string& token_id = ctx.param("token");
+  auto record = access.token(token_id);
+  if (!record) {
+    throw not_found("no token \"" + token_id + "\"", json::object{{"token_id", token_id}});
+  }
+  uint64_t position = 0;
+  if (!record->revoked) {
+    auto revoked = revoke_token(ctx.app.services().store, token_id,
+                                body.optional_string("reason").value_or(""), ctx.actor(),
+                                ctx.app.now_us());
+    if (!revoked) {
+      throw ApiError(http::status::internal_server_error, "store_error",
+                     revoked.error().message);
+    }
+    position = *revoked;
+  }
+  return json_reply(ctx.request, http::status::ok,
+                    json::object{{"token_id", token_id},
+                                 {"user", record->user},
+                                 {"revoked", true},
+                                 {"already_revoked", record->revoked},
+                                 {"position", position}});
+}
+
 const char* const kRoles[] = {"viewer", "deployer", "owner"};
 
 wharf::v1::Role role_field(const JsonBody& body) {
@@ -105,6 +135,7 @@ Reply revoke(Context& ctx) {
 
 void add_access_routes(App& app) {
   app.add(http::verb::post, "/api/v1/tokens", Access::kAdmin, create_token);
+  app.add(http::verb::post, "/api/v1/tokens/{token}/revoke", Access::kAdmin, revoke_token_route);
   if (app.services().commands == nullptr) return;
   app.add(http::verb::post, "/api/v1/permissions/requests", Access::kAuthenticated,
           request_permission);

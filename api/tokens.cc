@@ -13,7 +13,9 @@ namespace wharf::api {
 
 constexpr char kTokenStream[] = "tokens";
 
-std::string sha256_hex(std::string_view data) { return events::to_hex(events::sha256(data)); }
+std::string sha256_hex(std::string_view data) {
+  return events::to_hex(events::sha256(data));
+}
 
 std::string random_hex(size_t bytes) {
   std::string raw(bytes, '\0');
@@ -33,11 +35,23 @@ std::optional<int64_t> parse_duration_us(std::string_view text) {
   if (text.empty()) return std::nullopt;
   int64_t unit = 1'000'000;
   switch (text.back()) {
-    case 'd': unit *= 86'400; text.remove_suffix(1); break;
-    case 'h': unit *= 3'600; text.remove_suffix(1); break;
-    case 'm': unit *= 60; text.remove_suffix(1); break;
-    case 's': text.remove_suffix(1); break;
-    default: break;
+    case 'd':
+      unit *= 86'400;
+      text.remove_suffix(1);
+      break;
+    case 'h':
+      unit *= 3'600;
+      text.remove_suffix(1);
+      break;
+    case 'm':
+      unit *= 60;
+      text.remove_suffix(1);
+      break;
+    case 's':
+      text.remove_suffix(1);
+      break;
+    default:
+      break;
   }
   int64_t n = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
@@ -84,6 +98,24 @@ Expected<IssuedToken, events::Error> issue_token(events::EventStore& store, cons
                                                  const wharf::v1::Actor& actor, int64_t now) {
   return append_token(store, user, admin, expires_at_us, actor, now,
                       events::ExpectedVersion::any());
+}
+
+Expected<uint64_t, events::Error> revoke_token(events::EventStore& store,
+                                               const std::string& token_id,
+                                               const std::string& reason,
+                                               const wharf::v1::Actor& actor, int64_t now) {
+  events::Envelope event;
+  event.set_event_id(events::new_uuid());
+  event.set_occurred_at_us(now);
+  *event.mutable_actor() = actor;
+  event.set_correlation_id(token_id);
+  auto* body = event.mutable_payload()->mutable_token_revoked();
+  body->set_token_id(token_id);
+  body->set_revoked_by(actor.id());
+  body->set_reason(reason);
+  auto appended = store.append(kTokenStream, events::ExpectedVersion::any(), {event});
+  if (!appended) return unexpected(appended.error());
+  return appended->last_position;
 }
 
 Expected<std::optional<IssuedToken>, events::Error> issue_first_admin_token(

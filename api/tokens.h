@@ -34,6 +34,13 @@ Expected<IssuedToken, events::Error> issue_token(events::EventStore& store, cons
                                                  bool admin, int64_t expires_at_us,
                                                  const wharf::v1::Actor& actor, int64_t now);
 
+// Appends a TokenRevoked event for `token_id` to stream "tokens". Whether the
+// token exists is the caller's check (AccessIndex::token_state).
+Expected<uint64_t, events::Error> revoke_token(events::EventStore& store,
+                                               const std::string& token_id,
+                                               const std::string& reason,
+                                               const wharf::v1::Actor& actor, int64_t now);
+
 // When stream "tokens" is empty, issues an admin token for `user` (appended
 // with expected version "no stream", so two racing callers issue one token)
 // and returns it; returns nullopt when tokens already exist.

@@ -96,6 +96,9 @@ std::string describe(const Envelope& event) {
     case Payload::kTokenIssued:
       return std::string("issued ") + (p.token_issued().admin() ? "admin " : "") + "token " +
              p.token_issued().token_id() + " for " + p.token_issued().user();
+    case Payload::kTokenRevoked:
+      return "revoked token " + p.token_revoked().token_id() +
+             (p.token_revoked().reason().empty() ? "" : ": " + p.token_revoked().reason());
     case Payload::kAccessDenied:
       return "access denied to " + p.access_denied().user() + " for " + p.access_denied().action() +
              " (needs " + role_name(p.access_denied().missing_role()) + ")";

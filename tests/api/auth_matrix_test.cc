@@ -36,7 +36,8 @@ std::string fill(std::string pattern) {
   static const std::map<std::string, std::string> values = {
       {"{project}", "p"},     {"{environment}", "staging"}, {"{run}", "r1"},
       {"{step}", "build-1"},  {"{deploy}", "dep1"},         {"{version}", "v1"},
-      {"{request}", "req1"},  {"{stream}", "project-p"},    {"{kind}", "gerrit"}};
+      {"{request}", "req1"},  {"{stream}", "project-p"},    {"{kind}", "gerrit"},
+      {"{token}", "tok1"}};
   for (const auto& [k, v] : values) {
     for (size_t at = pattern.find(k); at != std::string::npos; at = pattern.find(k)) {
       pattern.replace(at, k.size(), v);

@@ -94,6 +94,66 @@ TEST(AuthTest, AdminCreatesATokenThatWorks) {
   EXPECT_EQ(h.get("/api/v1/events", token).status, 200u);
 }
 
+// The token cache must not outlive a revocation: the request right after the
+// revoke answered is refused, on the same keep-alive connection too, while
+// other tokens of the same user stay valid.
+TEST(AuthTest, RevokedTokenIsRefusedOnTheVeryNextRequest) {
+  ApiHarness h;
+  auto created = h.post("/api/v1/tokens", R"({"user":"dave"})", h.admin_token());
+  ASSERT_EQ(created.status, 201u) << created.body;
+  const std::string token(created.json().at("token").as_string());
+  const std::string token_id(created.json().at("token_id").as_string());
+  const std::string other = h.token_for("dave");
+
+  Client dave(h.port());
+  for (int i = 0; i < 3; ++i) {  // warm the cache
+    ASSERT_EQ(dave.request(beast::http::verb::get, "/api/v1/events", token).status, 200u);
+  }
+  const auto warm = h.server().app().access().token_cache_stats();
+  EXPECT_GE(warm.hits, 2u);
+
+  auto revoked = h.post("/api/v1/tokens/" + token_id + "/revoke", R"({"reason":"leaked"})",
+                        h.admin_token());
+  ASSERT_EQ(revoked.status, 200u) << revoked.body;
+  EXPECT_FALSE(revoked.json().at("already_revoked").as_bool());
+
+  auto next = dave.request(beast::http::verb::get, "/api/v1/events", token);
+  EXPECT_EQ(next.status, 401u);
+  EXPECT_EQ(next.error_code(), "token_revoked");
+  EXPECT_EQ(next.json().at("error").at("details").at("token_id").as_string(), token_id);
+  EXPECT_EQ(h.get("/api/v1/events", token).status, 401u);
+  EXPECT_EQ(h.get("/api/v1/events", other).status, 200u);
+
+  // Revoking again appends nothing; an unknown id is 404; non-admins may not.
+  auto again = h.post("/api/v1/tokens/" + token_id + "/revoke", "", h.admin_token());
+  ASSERT_EQ(again.status, 200u) << again.body;
+  EXPECT_TRUE(again.json().at("already_revoked").as_bool());
+  EXPECT_EQ(h.post("/api/v1/tokens/nope/revoke", "", h.admin_token()).status, 404u);
+  EXPECT_EQ(h.post("/api/v1/tokens/" + token_id + "/revoke", "", other).status, 403u);
+  auto stream = h.store().read_stream("tokens", 1, 100, events::Direction::kForward);
+  ASSERT_TRUE(stream);
+  size_t revocations = 0;
+  for (const auto& e : *stream) revocations += e.payload().has_token_revoked();
+  EXPECT_EQ(revocations, 1u);
+}
+
+TEST(AuthTest, TokenCacheFiguresAreOnMetrics) {
+  ApiHarness h;
+  const std::string bob = h.token_for("bob");
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(h.get("/api/v1/events", bob).status, 200u);
+  auto metrics = h.get("/metrics");
+  ASSERT_EQ(metrics.status, 200u);
+  const auto stats = h.server().app().access().token_cache_stats();
+  EXPECT_GE(stats.hits, 2u);
+  EXPECT_GE(stats.misses, 1u);
+  EXPECT_NE(metrics.body.find("wharf_token_cache_lookups{result=\"hit\"} " +
+                              std::to_string(stats.hits)),
+            std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find("wharf_token_cache_lookups{result=\"miss\"}"), std::string::npos);
+  EXPECT_NE(metrics.body.find("wharf_token_cache_entries"), std::string::npos);
+}
+
 TEST(AuthTest, UsersSeeOnlyEventsOfTheirProjects) {
   ApiHarness h;
   h.create_project("mine", "alice");
