@@ -148,6 +148,32 @@ void register_canary_metrics(api::MetricsRegistry& metrics,
                          });
 }
 
+// What the Jenkins build runner did (docs/jenkins.md): builds by how they
+// went, and the calls it repeated or a crumb it had to fetch.
+void register_jenkins_metrics(api::MetricsRegistry& metrics, const runtime::Runtime& runtime) {
+  metrics.gauge_function(
+      "wharf_jenkins_builds", "Jenkins build steps since start, by what happened", {"event"},
+      [&runtime] {
+        const auto* runner = runtime.jenkins_build_runner();
+        const auto st = runner ? runner->stats() : jenkins::RunnerStats{};
+        return std::vector<api::MetricsRegistry::Sample>{
+            {{"triggered"}, static_cast<double>(st.triggered)},
+            {{"adopted"}, static_cast<double>(st.adopted)},
+            {{"succeeded"}, static_cast<double>(st.succeeded)},
+            {{"failed"}, static_cast<double>(st.failed)},
+            {{"cancelled"}, static_cast<double>(st.cancelled)}};
+      });
+  metrics.gauge_function(
+      "wharf_jenkins_calls", "Jenkins calls repeated (no answer or 5xx) and crumbs fetched",
+      {"kind"}, [&runtime] {
+        const auto* runner = runtime.jenkins_build_runner();
+        const auto st = runner ? runner->stats() : jenkins::RunnerStats{};
+        return std::vector<api::MetricsRegistry::Sample>{
+            {{"retries"}, static_cast<double>(st.retries)},
+            {{"crumb_fetches"}, static_cast<double>(st.crumb_fetches)}};
+      });
+}
+
 void register_worker_metrics(api::MetricsRegistry& metrics,
                              const workers::TaskDispatcher& dispatcher) {
   metrics.gauge_function(
@@ -300,6 +326,7 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   if (dispatcher) register_worker_metrics(server.metrics(), *dispatcher);
   maintenance.register_metrics(server.metrics());
   if (runtime.canary_router()) register_canary_metrics(server.metrics(), *runtime.canary_router());
+  if (runtime.jenkins_build_runner()) register_jenkins_metrics(server.metrics(), runtime);
   server.start();
   spdlog::info("HTTP API listening on http://{}:{}/api/v1 (metrics at /metrics)", config.listen,
                server.port());

@@ -55,6 +55,8 @@ class Runtime {
   local::LocalDeployTarget* local_deploy_target() { return local_deploy_.get(); }
   // The local canary router when it is in use (null when `ports` named another).
   router::LocalCanaryTarget* canary_router() { return canary_router_.get(); }
+  // The Jenkins build runner when builds run in this process (null otherwise).
+  const jenkins::JenkinsBuildRunner* jenkins_build_runner() const { return jenkins_build_.get(); }
 
  private:
   events::EventStore& store_;

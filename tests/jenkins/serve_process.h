@@ -1,0 +1,141 @@
+#pragma once
+// A real `wharf serve` for end-to-end tests: $WHARF_BIN (or the build tree's
+// binary) on one data directory, output appended to DATA/serve.log, started,
+// SIGKILLed and started again on the same data. The HTTP port is the free one
+// serve picks (--port 0), read from its log; the admin token is the one the
+// first start writes (--first-token-file).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "adapters/http/http_client.h"
+#include "tests/runtime/runtime_fixture.h"
+
+namespace wharf::testing {
+
+inline std::string wharf_bin() {
+  const char* env = std::getenv("WHARF_BIN");
+  return env != nullptr && *env != '\0' ? env : WHARF_DEFAULT_BIN;
+}
+
+class ServeProcess {
+ public:
+  ServeProcess(std::filesystem::path data, std::vector<std::string> args)
+      : data_(std::move(data)), args_(std::move(args)) {
+    std::filesystem::create_directories(data_);
+  }
+  ~ServeProcess() { kill_now(); }
+  ServeProcess(const ServeProcess&) = delete;
+  ServeProcess& operator=(const ServeProcess&) = delete;
+
+  // Starts serve and waits until its API answers; throws with the log's tail.
+  void start() {
+    const auto log_path = data_ / "serve.log";
+    const auto offset =
+        std::filesystem::exists(log_path) ? std::filesystem::file_size(log_path) : 0;
+    std::vector<std::string> argv{wharf_bin(),
+                                  "serve",
+                                  "--data",
+                                  data_.string(),
+                                  "--port",
+                                  "0",
+                                  "--kafka-relay",
+                                  "false",
+                                  "--canary-router-base-port",
+                                  "0",
+                                  "--first-token-file",
+                                  (data_ / "admin-token").string()};
+    argv.insert(argv.end(), args_.begin(), args_.end());
+    std::vector<char*> c_argv;
+    for (auto& a : argv) c_argv.push_back(a.data());
+    c_argv.push_back(nullptr);
+    pid_ = fork();
+    if (pid_ == 0) {
+      int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      dup2(log, 1);
+      dup2(log, 2);
+      execv(c_argv[0], c_argv.data());
+      _exit(127);
+    }
+    const std::regex listening(R"(HTTP API listening on (http://[0-9.]+:[0-9]+))");
+    const bool up = runtime::testing::eventually(
+        [&] {
+          std::smatch m;
+          const std::string text = log();
+          const std::string fresh = text.substr(std::min<size_t>(offset, text.size()));
+          if (std::regex_search(fresh, m, listening)) url_ = m[1];
+          return !url_.empty() || !alive();
+        },
+        std::chrono::seconds(60));
+    if (!up || url_.empty()) {
+      throw std::runtime_error("wharf serve did not start; its log ends:\n" + tail());
+    }
+    std::ifstream token(data_ / "admin-token");
+    if (token_.empty()) std::getline(token, token_);
+  }
+  // SIGKILL: no drain, no clean close.
+  void kill_now() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = 0;
+    url_.clear();
+  }
+  int terminate() {
+    if (pid_ <= 0) return -1;
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = 0;
+    url_.clear();
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  bool alive() const { return pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == 0; }
+
+  // An API call with the admin token; throws when serve does not answer.
+  http_client::Response api(const std::string& method, const std::string& path,
+                            const std::string& body = {}) const {
+    http_client::Request req;
+    req.method = method;
+    req.url = url_ + path;
+    req.body = body;
+    req.headers = {{"Authorization", "Bearer " + token_}, {"Content-Type", "application/json"}};
+    auto r = http_client::send(req);
+    if (!r) throw std::runtime_error(method + " " + path + ": " + r.error());
+    return *r;
+  }
+
+  std::string log() const {
+    std::ifstream in(data_ / "serve.log", std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  std::string tail(size_t bytes = 4000) const {
+    const std::string text = log();
+    return text.size() > bytes ? text.substr(text.size() - bytes) : text;
+  }
+  const std::string& url() const { return url_; }
+  const std::filesystem::path& data() const { return data_; }
+
+ private:
+  std::filesystem::path data_;
+  std::vector<std::string> args_;
+  pid_t pid_ = 0;
+  std::string url_;
+  std::string token_;
+};
+
+}  // namespace wharf::testing
