@@ -309,11 +309,7 @@ TEST_F(ClusterSessions, SwarmTerminalRoundTripThroughDockerExec) {
 TEST_F(ClusterSessions, EveryRouteOnEitherTargetAnswers401And403AndAuditsNothing) {
   const std::string stranger = token("sam");
   const std::string viewer = token("vic");
-  const std::map<std::string, std::string> upgrade = {
-      {"Upgrade", "websocket"},
-      {"Connection", "Upgrade"},
-      {"Sec-WebSocket-Version", "13"},
-      {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}};
+  const auto upgrade = websocket_upgrade();
   for (const auto& env : {kK8s, kSwarm}) {
     EXPECT_EQ(get(env + "/logs", "").status, 401u) << env;
     EXPECT_EQ(get(env + "/logs", stranger).status, 403u) << env;

@@ -183,11 +183,7 @@ TEST_F(MaintenanceApi, TerminalRoundTripRunsAShellInTheServiceDirectory) {
 TEST_F(MaintenanceApi, EveryRouteAnswers401WithoutATokenAnd403WithoutTheRole) {
   const std::string stranger = token("sam");
   const std::string viewer = token("vic");
-  const std::map<std::string, std::string> upgrade = {
-      {"Upgrade", "websocket"},
-      {"Connection", "Upgrade"},
-      {"Sec-WebSocket-Version", "13"},
-      {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}};
+  const auto upgrade = websocket_upgrade();
   EXPECT_EQ(get(kEnv + "/logs", "").status, 401u);
   EXPECT_EQ(get(kEnv + "/logs", stranger).status, 403u);
   EXPECT_EQ(get(kEnv + "/terminal", "", upgrade).status, 401u);

@@ -90,6 +90,14 @@ class MaintenanceServer : public ::testing::Test {
     return out;
   }
 
+  // The headers of a WebSocket upgrade request, for plain HTTP clients.
+  static std::map<std::string, std::string> websocket_upgrade() {
+    return {{"Upgrade", "websocket"},
+            {"Connection", "Upgrade"},
+            {"Sec-WebSocket-Version", "13"},
+            {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}};
+  }
+
   HttpResult get(const std::string& target, const std::string& tok,
                  const std::map<std::string, std::string>& headers = {}) {
     Client c(server_->port());
