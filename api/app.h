@@ -19,6 +19,7 @@
 #include "api/router.h"
 #include "api/static_files.h"
 #include "events/event_store.h"
+#include "wharf/v1/project.pb.h"
 
 namespace wharf::events {
 class PeriodicCheckpoints;
@@ -79,6 +80,11 @@ struct Services {
   events::PeriodicCheckpoints* checkpoints = nullptr;
   std::function<bool()> ready;                     // /readyz; unset = ready once started
   std::function<int64_t()> clock_us;               // unset = system clock
+  // `serve --gerrit-http-*`: POST /projects with "gerrit_create": true sets up
+  // the binding's Gerrit project and branches through this before creating
+  // the wharf project (adapters/gerrit/project_setup.h); it returns what it
+  // did or throws ApiError. Unset: such a request answers 400.
+  std::function<wharf::v1::GerritProjectSetup(const wharf::v1::GerritSource&)> gerrit_setup;
 };
 
 enum class Access {

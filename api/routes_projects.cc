@@ -4,6 +4,8 @@
 #include "api/api_error.h"
 #include "api/project_body.h"
 #include "api/resource_support.h"
+#include "engine/engine.h"
+#include "engine/ids.h"
 
 namespace wharf::api {
 
@@ -42,10 +44,39 @@ Reply get_project(Context& ctx) {
   return json_reply(ctx.request, http::status::ok, body);
 }
 
+// "gerrit_create": true also creates the Gerrit project and branches of the
+// binding first (idempotent: an existing project only gains missing branches).
+// Gerrit refusing or down: 502 and no wharf project.
+void set_up_gerrit(Context& ctx, engine::CreateProject& command) {
+  if (!command.repository.has_gerrit()) {
+    throw bad_request("invalid_value", "gerrit_create needs a repository.gerrit binding",
+                      json::object{{"field", "gerrit_create"}});
+  }
+  const auto& setup = ctx.app.services().gerrit_setup;
+  if (!setup) {
+    throw bad_request("gerrit_setup_unavailable",
+                      "this server has no Gerrit REST credentials (serve --gerrit-http-url, "
+                      "--gerrit-http-user, --gerrit-http-password)",
+                      json::object{{"field", "gerrit_create"}});
+  }
+  // Refusals the engine would give anyway come before any change in Gerrit:
+  // an invalid id is left to the engine's answer; an existing project is
+  // refused here as the engine would refuse it.
+  if (!engine::valid_project_id(command.project_id)) return;
+  if (ctx.app.services().store.stream_version(engine::project_stream(command.project_id)) > 0) {
+    throw ApiError(
+        http::status::conflict, "rejected", "project " + command.project_id + " already exists",
+        json::object{{"command", "CreateProject"},
+                     {"rejection", engine::to_string(engine::Rejection::Code::kAlreadyExists)}});
+  }
+  command.gerrit_setup = setup(command.repository.gerrit());
+}
+
 Reply create_project(Context& ctx) {
-  engine::CreateProject command =
-      parse_create_project(JsonBody::parse(ctx.request.body(), {WHARF_PROJECT_FIELDS}));
+  auto body = JsonBody::parse(ctx.request.body(), {WHARF_PROJECT_FIELDS, "gerrit_create"});
+  engine::CreateProject command = parse_create_project(body);
   command.owner = ctx.principal.user;
+  if (body.optional_bool("gerrit_create").value_or(false)) set_up_gerrit(ctx, command);
   return run_command(ctx, std::move(command));
 }
 

@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "adapters/gerrit/project_setup.h"
 #include "adapters/runtime/runtime.h"
 #include "adapters/runtime/step_logs.h"
 #include "api/api_error.h"
@@ -170,6 +171,8 @@ struct ProjectArgs {
   // A Gerrit-bound project instead of --repo.
   std::string gerrit_host, gerrit_project, webhook_secret;
   std::vector<std::string> gerrit_branches, trigger_words;
+  bool gerrit_create = false;  // also create the Gerrit project and branches over REST
+  std::string gerrit_http_url, gerrit_http_user, gerrit_http_password;
   std::vector<std::string> flags_given;  // pipeline flags set on the command line
 };
 
@@ -329,6 +332,26 @@ void create_project(const ProjectArgs& a) {
   }
   if (c.project_id.empty()) fail("give the project a --name (or --id, or project_id in --file)");
   auto store = open_for_writing();
+  if (a.gerrit_create) {
+    if (!c.repository.has_gerrit()) fail("--gerrit-create needs a Gerrit binding (--gerrit-host)");
+    if (a.gerrit_http_url.empty() || a.gerrit_http_user.empty()) {
+      fail("--gerrit-create needs --gerrit-http-url and --gerrit-http-user (WHARF_GERRIT_HTTP_*)");
+    }
+    if (store->stream_version(engine::project_stream(c.project_id)) > 0) {
+      fail("project " + c.project_id + " already exists; Gerrit left unchanged");
+    }
+    gerrit::RestOptions rest{.base_url = a.gerrit_http_url,
+                             .user = a.gerrit_http_user,
+                             .http_password = a.gerrit_http_password};
+    auto done = gerrit::setup_for_binding(rest, c.repository.gerrit());
+    if (!done) fail(done.error().message + "; project " + c.project_id + " not created");
+    std::printf("gerrit project %s %s", c.repository.gerrit().project().c_str(),
+                done->project_created() ? "created" : "exists");
+    for (const auto& b : done->branches_created()) std::printf(", branch %s created", b.c_str());
+    for (const auto& b : done->branches_existing()) std::printf(", branch %s exists", b.c_str());
+    std::printf("\n");
+    c.gerrit_setup = std::move(*done);
+  }
   runtime::SystemClock clock;
   runtime::CommandBus bus(*store, clock, 1);
   auto result = execute_or_fail(bus, c);
@@ -571,6 +594,16 @@ void register_pipeline_commands(CLI::App& app) {
                      "a review comment holding this word starts a run, e.g. recheck (repeat)");
   create->add_option("--webhook-secret", pa->webhook_secret,
                      "HMAC secret of Gerrit webhook POSTs (only its SHA-256 is recorded)");
+  create->add_flag("--gerrit-create", pa->gerrit_create,
+                   "also create the Gerrit project and the --gerrit-branch names over REST "
+                   "(an existing project only gains missing branches)");
+  create->add_option("--gerrit-http-url", pa->gerrit_http_url, "Gerrit REST base URL")
+      ->envname("WHARF_GERRIT_HTTP_URL");
+  create->add_option("--gerrit-http-user", pa->gerrit_http_user, "Gerrit HTTP user")
+      ->envname("WHARF_GERRIT_HTTP_USER");
+  create->add_option("--gerrit-http-password", pa->gerrit_http_password,
+                     "Gerrit HTTP password (Settings > HTTP Credentials)")
+      ->envname("WHARF_GERRIT_HTTP_PASSWORD");
   create->callback([pa, create] {
     for (const char* flag : kPipelineFlags) {
       if (create->count(flag) > 0) pa->flags_given.emplace_back(flag);

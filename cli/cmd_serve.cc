@@ -9,11 +9,13 @@
 #include <fstream>
 
 #include "adapters/gerrit/ingestor.h"
+#include "adapters/gerrit/project_setup.h"
 #include "adapters/gerrit/service.h"
 #include "adapters/kafka/relay.h"
 #include "adapters/runtime/runtime.h"
 #include "engine/default_ports.h"
 #include "adapters/workers/task_dispatcher.h"
+#include "api/api_error.h"
 #include "api/server.h"
 #include "api/tokens.h"
 #include "cli/commands.h"
@@ -314,6 +316,20 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
       return result;
     };
   }
+  if (!config.gerrit.http_url.empty()) {  // POST /projects "gerrit_create" (docs/gerrit.md)
+    gerrit::RestOptions rest{.base_url = config.gerrit.http_url,
+                             .user = config.gerrit.http_user,
+                             .http_password = config.gerrit.http_password};
+    services.gerrit_setup = [rest](const v1::GerritSource& binding) {
+      auto done = gerrit::setup_for_binding(rest, binding);
+      if (!done) {
+        throw api::ApiError(api::http::status::bad_gateway, "gerrit_setup_failed",
+                            done.error().message,
+                            boost::json::object{{"gerrit_status", done.error().http_status}});
+      }
+      return std::move(*done);
+    };
+  }
   api::ServerConfig server_config;
   server_config.listen = config.listen;
   server_config.port = static_cast<uint16_t>(config.port);
@@ -456,7 +472,8 @@ void register_serve_commands(CLI::App& app) {
                   "known_hosts file to check the server key against")
       ->envname("WHARF_GERRIT_KNOWN_HOSTS");
   cmd->add_option("--gerrit-http-url", config->gerrit.http_url,
-                  "Gerrit REST base URL used to catch up after disconnects")
+                  "Gerrit REST base URL: catch-up after disconnects, project set-up "
+                  "(POST /projects \"gerrit_create\")")
       ->envname("WHARF_GERRIT_HTTP_URL");
   cmd->add_option("--gerrit-http-user", config->gerrit.http_user, "REST user")
       ->envname("WHARF_GERRIT_HTTP_USER");
