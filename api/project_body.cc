@@ -35,11 +35,13 @@ void parse_suites(const JsonBody& body, std::string_view field,
 wharf::v1::RepositoryBinding parse_repository(const JsonBody& body) {
   wharf::v1::RepositoryBinding binding;
   if (body.has("gerrit") == body.has("local_git")) {
-    throw bad_request("invalid_value", "repository needs exactly one of \"gerrit\" or \"local_git\"",
+    throw bad_request("invalid_value",
+                      "repository needs exactly one of \"gerrit\" or \"local_git\"",
                       json::object{{"field", "repository"}});
   }
   if (body.has("gerrit")) {
-    auto g = body.object("gerrit", {"host", "project", "branches", "trigger_words", "webhook_secret"});
+    auto g =
+        body.object("gerrit", {"host", "project", "branches", "trigger_words", "webhook_secret"});
     auto* out = binding.mutable_gerrit();
     out->set_host(g.required_string("host"));
     out->set_project(g.required_string("project"));
@@ -56,6 +58,55 @@ wharf::v1::RepositoryBinding parse_repository(const JsonBody& body) {
   return binding;
 }
 
+// What a Kubernetes or Swarm canary cannot do is refused here, not left to
+// go out differently (docs/canary.md#kubernetes-and-swarm).
+static void check_canary_target(const wharf::v1::EnvironmentSpec& env) {
+  if (env.target() == wharf::v1::TARGET_TYPE_LOCAL) return;
+  const auto& c = env.canary();
+  auto refuse = [](const std::string& field, const std::string& message) {
+    throw bad_request("invalid_value", message, json::object{{"field", field}});
+  };
+  const bool kubernetes = env.target() == wharf::v1::TARGET_TYPE_KUBERNETES;
+  const char* kind = kubernetes ? "Kubernetes" : "Swarm";
+  if (c.has_analysis()) {
+    refuse("canary.analysis", std::string("automatic canary analysis runs on the local canary "
+                                          "router only, not on ") +
+                                  kind + " (docs/canary.md#kubernetes-and-swarm)");
+  }
+  const bool routed = !c.match().header().empty() || !c.match().cookie().empty();
+  if (!kubernetes) {
+    if (c.mode() == "ingress-nginx") {
+      refuse("canary.mode",
+             "canary mode \"ingress-nginx\" is for Kubernetes; a Swarm canary "
+             "splits by replica count (mode \"replicas\")");
+    }
+    if (routed) {
+      refuse("canary.match",
+             "Swarm has no header or cookie routing: a Swarm canary splits by replica count "
+             "only (docs/canary.md#swarm)");
+    }
+    return;
+  }
+  if (c.mode() != "ingress-nginx") {
+    if (routed) {
+      refuse("canary.match",
+             "header or cookie routing on Kubernetes needs canary.mode \"ingress-nginx\" (mode "
+             "\"replicas\" splits by replica count only; docs/canary.md#kubernetes)");
+    }
+    return;
+  }
+  if (env.settings().find("ingress") == env.settings().end() ||
+      env.settings().at("ingress").empty()) {
+    refuse("settings.ingress",
+           "canary mode \"ingress-nginx\" needs settings.ingress (the stable Ingress)");
+  }
+  if (!c.match().cookie_value().empty() && c.match().cookie_value() != "always") {
+    refuse("canary.match.cookie_value",
+           "Ingress-NGINX sends a cookie to the canary only when its value is \"always\"; leave "
+           "cookie_value empty");
+  }
+}
+
 wharf::v1::EnvironmentSpec parse_environment(const JsonBody& body,
                                              const std::string& name_from_path) {
   wharf::v1::EnvironmentSpec env;
@@ -69,9 +120,12 @@ wharf::v1::EnvironmentSpec parse_environment(const JsonBody& body,
     env.set_name(body.required_string("name"));
   }
   const auto target = body.enum_value("target", {"local", "kubernetes", "swarm"}, false);
-  if (!target || *target == "local") env.set_target(wharf::v1::TARGET_TYPE_LOCAL);
-  else if (*target == "kubernetes") env.set_target(wharf::v1::TARGET_TYPE_KUBERNETES);
-  else env.set_target(wharf::v1::TARGET_TYPE_SWARM);
+  if (!target || *target == "local")
+    env.set_target(wharf::v1::TARGET_TYPE_LOCAL);
+  else if (*target == "kubernetes")
+    env.set_target(wharf::v1::TARGET_TYPE_KUBERNETES);
+  else
+    env.set_target(wharf::v1::TARGET_TYPE_SWARM);
   for (auto& [k, v] : body.string_map("settings")) (*env.mutable_settings())[k] = v;
   env.set_auto_deploy(body.optional_bool("auto_deploy").value_or(false));
   env.set_requires_approval(body.optional_bool("requires_approval").value_or(false));
@@ -81,23 +135,17 @@ wharf::v1::EnvironmentSpec parse_environment(const JsonBody& body,
     bool declared = false;
     for (const auto& t : env.test_cases()) declared = declared || t.name() == name;
     if (!declared) {
-      throw bad_request("invalid_value",
-                        "after_deploy_test_cases names \"" + name + "\", which test_cases does not declare",
-                        json::object{{"field", "after_deploy_test_cases"}});
+      throw bad_request(
+          "invalid_value",
+          "after_deploy_test_cases names \"" + name + "\", which test_cases does not declare",
+          json::object{{"field", "after_deploy_test_cases"}});
     }
     env.add_after_deploy_test_cases(name);
   }
   env.set_replicas(body.has("replicas") ? small_uint(body, "replicas") : 1);
   if (body.has("canary")) {
-    // Only the local target splits traffic (through the canary router); a
-    // Kubernetes or Swarm "canary" would silently go out whole.
-    if (env.target() != wharf::v1::TARGET_TYPE_LOCAL) {
-      throw bad_request("invalid_value",
-                        "a canary strategy needs target \"local\" (Kubernetes and Swarm canaries "
-                        "are not built yet; docs/canary.md)",
-                        json::object{{"field", "canary"}});
-    }
     *env.mutable_canary() = parse_canary_strategy(body, "canary");
+    check_canary_target(env);
   }
   return env;
 }
@@ -117,9 +165,9 @@ void parse_build_runner(const JsonBody& build, wharf::v1::BuildStep& step) {
                       json::object{{"field", "build.runner"}});
   }
   step.set_runner(wharf::v1::BUILD_RUNNER_TYPE_JENKINS);
-  auto j = build.object("jenkins",
-                        {"url", "job", "parameters", "config_xml", "artifact_file", "poll_interval_ms"},
-                        true);
+  auto j = build.object(
+      "jenkins", {"url", "job", "parameters", "config_xml", "artifact_file", "poll_interval_ms"},
+      true);
   auto* out = step.mutable_jenkins();
   out->set_url(j.optional_string("url").value_or(""));
   out->set_job(j.required_string("job"));

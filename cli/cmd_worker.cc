@@ -6,11 +6,13 @@
 #include <stdexcept>
 #include <thread>
 
+#include "adapters/kubernetes/canary_target.h"
 #include "adapters/kubernetes/deploy_target.h"
 #include "adapters/local/build_runner.h"
 #include "adapters/local/deploy_target.h"
 #include "adapters/local/test_runner.h"
 #include "adapters/runtime/deploy_router.h"
+#include "adapters/swarm/canary_target.h"
 #include "adapters/swarm/deploy_target.h"
 #include "adapters/workers/task_worker.h"
 #include "cli/commands.h"
@@ -40,8 +42,12 @@ void run_worker(CLI::App& cmd, WorkerConfig& config) {
   auto local_deploy = std::make_unique<local::LocalDeployTarget>(data);
   auto kubernetes_deploy = std::make_unique<kubernetes::KubernetesDeployTarget>();
   auto swarm_deploy = std::make_unique<swarm::SwarmDeployTarget>();
-  auto deploy =
-      std::make_unique<runtime::DeployRouter>(*local_deploy, *kubernetes_deploy, *swarm_deploy);
+  // Canary deploys of Kubernetes and Swarm environments (docs/canary.md); their
+  // traffic is moved by the serve process's canary targets.
+  auto kubernetes_canary = std::make_unique<kubernetes::KubernetesCanaryTarget>();
+  auto swarm_canary = std::make_unique<swarm::SwarmCanaryTarget>();
+  auto deploy = std::make_unique<runtime::DeployRouter>(
+      *local_deploy, *kubernetes_deploy, *swarm_deploy, kubernetes_canary.get(), swarm_canary.get());
   auto tests = std::make_unique<local::LocalTestRunner>(data);
   auto created =
       workers::TaskWorker::create(config.options, {build.get(), deploy.get(), tests.get()});
@@ -56,6 +62,8 @@ void run_worker(CLI::App& cmd, WorkerConfig& config) {
   worker->stop();
   consumer.join();
   tests.reset();
+  kubernetes_canary.reset();
+  swarm_canary.reset();
   kubernetes_deploy.reset();
   swarm_deploy.reset();
   local_deploy.reset();

@@ -26,25 +26,11 @@ class Cluster {
  public:
   explicit Cluster(const ClusterTarget& t) : t_(t) {}
 
-  std::string deployment_url() const {
-    std::string base = t_.api_url;
-    while (!base.empty() && base.back() == '/') base.pop_back();
-    return base + "/apis/apps/v1/namespaces/" + t_.ns + "/deployments/" + t_.deployment;
-  }
-
   Expected<json::object, std::string> call(const std::string& method,
                                            const std::string& content_type,
                                            const std::string& body) const {
-    http_client::Request req;
-    req.method = method;
-    req.url = deployment_url();
-    req.headers = {{"Accept", "application/json"}};
-    if (!t_.token.empty()) req.headers.emplace_back("Authorization", "Bearer " + t_.token);
-    if (!content_type.empty()) req.headers.emplace_back("Content-Type", content_type);
-    req.body = body;
-    req.ca_file = t_.ca_file;
-    req.verify_tls = !t_.insecure;
-    auto response = http_client::send(req);
+    const std::string path = deployment_path(t_.ns, t_.deployment);
+    auto response = call_api(t_, method, path, content_type, body);
     if (!response) return unexpected(response.error());
     if (response->status != 200 && response->status != 201) {
       return unexpected(method + " deployment " + t_.ns + "/" + t_.deployment + ": " +
@@ -52,7 +38,7 @@ class Cluster {
     }
     std::error_code ec;
     auto parsed = json::parse(response->body, ec);
-    if (ec || !parsed.is_object()) return unexpected("unreadable Deployment from " + req.url);
+    if (ec || !parsed.is_object()) return unexpected("unreadable Deployment from " + path);
     return std::move(parsed.as_object());
   }
 
@@ -61,6 +47,29 @@ class Cluster {
 };
 
 }  // namespace
+
+std::string deployment_path(const std::string& ns, const std::string& name) {
+  return "/apis/apps/v1/namespaces/" + ns + "/deployments/" + name;
+}
+
+Expected<http_client::Response, std::string> call_api(const ClusterTarget& t,
+                                                      const std::string& method,
+                                                      const std::string& path,
+                                                      const std::string& content_type,
+                                                      const std::string& body) {
+  std::string base = t.api_url;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  http_client::Request req;
+  req.method = method;
+  req.url = base + path;
+  req.headers = {{"Accept", "application/json"}};
+  if (!t.token.empty()) req.headers.emplace_back("Authorization", "Bearer " + t.token);
+  if (!content_type.empty()) req.headers.emplace_back("Content-Type", content_type);
+  req.body = body;
+  req.ca_file = t.ca_file;
+  req.verify_tls = !t.insecure;
+  return http_client::send(req);
+}
 
 Expected<ClusterTarget, std::string> cluster_target_of(const wharf::v1::DeploySpec& spec) {
   ClusterTarget t;

@@ -23,6 +23,7 @@
 #include <chrono>
 #include <string>
 
+#include "adapters/http/http_client.h"
 #include "adapters/remote_deploy/remote_deploy.h"
 #include "engine/ports.h"
 #include "events/expected.h"
@@ -37,6 +38,17 @@ struct ClusterTarget {
 
 // The cluster target of one deploy, from its spec; fails naming what is missing.
 Expected<ClusterTarget, std::string> cluster_target_of(const wharf::v1::DeploySpec& spec);
+
+// One call to the cluster's API at `path` (from the API root, e.g.
+// deployment_path(ns, name)) with the target's token and TLS settings. Fails
+// only when no answer came; any status is a Response.
+Expected<http_client::Response, std::string> call_api(const ClusterTarget& t,
+                                                      const std::string& method,
+                                                      const std::string& path,
+                                                      const std::string& content_type = {},
+                                                      const std::string& body = {});
+// "/apis/apps/v1/namespaces/<ns>/deployments/<name>"
+std::string deployment_path(const std::string& ns, const std::string& name);
 
 class KubernetesDeployTarget final : public engine::DeployTarget {
  public:

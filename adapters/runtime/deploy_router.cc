@@ -2,12 +2,12 @@
 
 namespace wharf::runtime {
 
-engine::DeployTarget& DeployRouter::target_for(wharf::v1::TargetType type) {
-  switch (type) {
+engine::DeployTarget& DeployRouter::target_for(const wharf::v1::DeploySpec& spec) {
+  switch (spec.target()) {
     case wharf::v1::TARGET_TYPE_KUBERNETES:
-      return kubernetes_;
+      return spec.has_canary() && kubernetes_canary_ ? *kubernetes_canary_ : kubernetes_;
     case wharf::v1::TARGET_TYPE_SWARM:
-      return swarm_;
+      return spec.has_canary() && swarm_canary_ ? *swarm_canary_ : swarm_;
     default:
       return local_;
   }
@@ -15,7 +15,7 @@ engine::DeployTarget& DeployRouter::target_for(wharf::v1::TargetType type) {
 
 void DeployRouter::start(const engine::DeployJob& job,
                          engine::Callbacks<engine::DeployOutcome> callbacks) {
-  engine::DeployTarget& target = target_for(job.spec.target());
+  engine::DeployTarget& target = target_for(job.spec);
   {
     std::lock_guard lock(mutex_);
     by_deploy_[job.deploy_id] = &target;
@@ -47,7 +47,21 @@ void DeployRouter::cancel(const std::string& deploy_id, uint32_t attempt) {
     target->cancel(deploy_id, attempt);
     return;
   }
-  for (engine::DeployTarget* t : {&local_, &kubernetes_, &swarm_}) t->cancel(deploy_id, attempt);
+  for (engine::DeployTarget* t :
+       {&local_, &kubernetes_, &swarm_, kubernetes_canary_, swarm_canary_})
+    if (t != nullptr) t->cancel(deploy_id, attempt);
+}
+
+void CanaryTargetRouter::set(const engine::CanaryTraffic& traffic,
+                             std::function<void(const engine::CanaryVerdict&)> abort) {
+  switch (traffic.spec.target()) {
+    case wharf::v1::TARGET_TYPE_KUBERNETES:
+      return kubernetes_.set(traffic, std::move(abort));
+    case wharf::v1::TARGET_TYPE_SWARM:
+      return swarm_.set(traffic, std::move(abort));
+    default:
+      return local_.set(traffic, std::move(abort));
+  }
 }
 
 }  // namespace wharf::runtime

@@ -16,11 +16,17 @@ Runtime::Runtime(events::EventStore& store, RuntimeOptions options, Ports ports)
     build_router_ = std::make_unique<BuildRouter>(*local_build_, *jenkins_build_);
     ports_.build = build_router_.get();
   }
+  if (!ports_.canary) {
+    kubernetes_canary_ = std::make_unique<kubernetes::KubernetesCanaryTarget>();
+    swarm_canary_ = std::make_unique<swarm::SwarmCanaryTarget>();
+  }
   if (!ports_.deploy) {
     local_deploy_ = std::make_unique<local::LocalDeployTarget>(options_.data_dir, options_.deploy);
     kubernetes_deploy_ = std::make_unique<kubernetes::KubernetesDeployTarget>();
     swarm_deploy_ = std::make_unique<swarm::SwarmDeployTarget>();
-    deploy_router_ = std::make_unique<DeployRouter>(*local_deploy_, *kubernetes_deploy_, *swarm_deploy_);
+    deploy_router_ =
+        std::make_unique<DeployRouter>(*local_deploy_, *kubernetes_deploy_, *swarm_deploy_,
+                                       kubernetes_canary_.get(), swarm_canary_.get());
     ports_.deploy = deploy_router_.get();
   }
   if (!ports_.tests) {
@@ -30,7 +36,10 @@ Runtime::Runtime(events::EventStore& store, RuntimeOptions options, Ports ports)
   if (!ports_.canary) {
     canary_router_ =
         std::make_unique<router::LocalCanaryTarget>(local_deploy_.get(), options_.canary_router);
-    ports_.canary = canary_router_.get();
+    // Each environment's canary traffic goes to the target of its kind.
+    canary_targets_ = std::make_unique<CanaryTargetRouter>(*canary_router_, *kubernetes_canary_,
+                                                           *swarm_canary_);
+    ports_.canary = canary_targets_.get();
   }
   bus_ = std::make_unique<CommandBus>(store_, *clock_, options_.command_workers);
   manager_ = std::make_unique<ProcessManager>(store_, *bus_, ports_, *clock_);
@@ -60,7 +69,10 @@ void Runtime::stop() {
   local_tests_.reset();
   local_build_.reset();
   jenkins_build_.reset();
+  canary_targets_.reset();
   canary_router_.reset();  // before the local target it hands finished canaries to
+  kubernetes_canary_.reset();
+  swarm_canary_.reset();
   kubernetes_deploy_.reset();
   swarm_deploy_.reset();
   local_deploy_.reset();

@@ -16,7 +16,9 @@
 #include "adapters/local/deploy_target.h"
 #include "adapters/local/test_runner.h"
 #include "adapters/router/canary_target.h"
+#include "adapters/kubernetes/canary_target.h"
 #include "adapters/kubernetes/deploy_target.h"
+#include "adapters/swarm/canary_target.h"
 #include "adapters/swarm/deploy_target.h"
 #include "adapters/runtime/build_router.h"
 #include "adapters/runtime/clock.h"
@@ -55,6 +57,9 @@ class Runtime {
   local::LocalDeployTarget* local_deploy_target() { return local_deploy_.get(); }
   // The local canary router when it is in use (null when `ports` named another).
   router::LocalCanaryTarget* canary_router() { return canary_router_.get(); }
+  // The Kubernetes and Swarm canary targets (null when `ports` named a canary port).
+  kubernetes::KubernetesCanaryTarget* kubernetes_canary() { return kubernetes_canary_.get(); }
+  swarm::SwarmCanaryTarget* swarm_canary() { return swarm_canary_.get(); }
   // The Jenkins build runner when builds run in this process (null otherwise).
   const jenkins::JenkinsBuildRunner* jenkins_build_runner() const { return jenkins_build_.get(); }
 
@@ -72,6 +77,9 @@ class Runtime {
   std::unique_ptr<DeployRouter> deploy_router_;
   std::unique_ptr<local::LocalTestRunner> local_tests_;
   std::unique_ptr<router::LocalCanaryTarget> canary_router_;
+  std::unique_ptr<kubernetes::KubernetesCanaryTarget> kubernetes_canary_;
+  std::unique_ptr<swarm::SwarmCanaryTarget> swarm_canary_;
+  std::unique_ptr<CanaryTargetRouter> canary_targets_;
   Ports ports_;
   std::unique_ptr<CommandBus> bus_;
   std::unique_ptr<ProcessManager> manager_;

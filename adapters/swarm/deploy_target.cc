@@ -10,89 +10,6 @@ namespace json = boost::json;
 
 namespace {
 
-// Portainer's API with one login per deploy (renewed once when a JWT expires).
-class Portainer {
- public:
-  explicit Portainer(const PortainerTarget& t) : t_(t) {
-    base_ = t.portainer_url;
-    while (!base_.empty() && base_.back() == '/') base_.pop_back();
-  }
-
-  std::string service_path() const {
-    return "/api/endpoints/" + t_.endpoint_id + "/docker/services/" + t_.service;
-  }
-
-  Expected<http_client::Response, std::string> call(const std::string& method,
-                                                    const std::string& path,
-                                                    const std::string& body = {}) {
-    for (int tries = 0;; ++tries) {
-      if (t_.api_key.empty() && jwt_.empty()) {
-        if (auto logged_in = login(); !logged_in) return unexpected(logged_in.error());
-      }
-      http_client::Request req = request(method, base_ + path, body);
-      req.headers.emplace_back("Accept", "application/json");
-      if (!body.empty()) req.headers.emplace_back("Content-Type", "application/json");
-      if (!t_.api_key.empty()) {
-        req.headers.emplace_back("X-API-Key", t_.api_key);
-      } else {
-        req.headers.emplace_back("Authorization", "Bearer " + jwt_);
-      }
-      auto response = http_client::send(req);
-      if (!response) return response;
-      if (response->status == 401 && t_.api_key.empty() && tries == 0) {
-        jwt_.clear();  // the session expired: log in again once
-        continue;
-      }
-      return response;
-    }
-  }
-
- private:
-  http_client::Request request(const std::string& method, const std::string& url,
-                               const std::string& body) const {
-    http_client::Request req;
-    req.method = method;
-    req.url = url;
-    req.body = body;
-    req.ca_file = t_.ca_file;
-    req.verify_tls = !t_.insecure;
-    return req;
-  }
-
-  Expected<void, std::string> login() {
-    http_client::Request req = request(
-        "POST", base_ + "/api/auth",
-        json::serialize(json::object{{"username", t_.username}, {"password", t_.password}}));
-    req.headers = {{"Content-Type", "application/json"}};
-    auto response = http_client::send(req);
-    if (!response) return unexpected(response.error());
-    if (response->status != 200)
-      return unexpected("Portainer login: " + http_client::describe(*response));
-    std::error_code ec;
-    auto parsed = json::parse(response->body, ec);
-    if (ec || !parsed.is_object() || !parsed.as_object().contains("jwt")) {
-      return unexpected(std::string("Portainer login: no jwt in the answer"));
-    }
-    jwt_ = std::string(parsed.as_object().at("jwt").as_string());
-    return {};
-  }
-
-  const PortainerTarget& t_;
-  std::string base_;
-  std::string jwt_;
-};
-
-Expected<json::object, std::string> inspect(Portainer& portainer, const std::string& where) {
-  auto response = portainer.call("GET", portainer.service_path());
-  if (!response) return unexpected(response.error());
-  if (response->status != 200)
-    return unexpected("inspect service " + where + ": " + http_client::describe(*response));
-  std::error_code ec;
-  auto parsed = json::parse(response->body, ec);
-  if (ec || !parsed.is_object()) return unexpected("unreadable service " + where);
-  return std::move(parsed.as_object());
-}
-
 uint64_t version_of(const json::object& service) {
   auto* v = service.if_contains("Version");
   if (!v || !v->is_object()) return 0;
@@ -103,6 +20,110 @@ uint64_t version_of(const json::object& service) {
 }
 
 }  // namespace
+
+Portainer::Portainer(const PortainerTarget& t) : t_(t) {
+  base_ = t.portainer_url;
+  while (!base_.empty() && base_.back() == '/') base_.pop_back();
+}
+
+std::string Portainer::docker_path(const std::string& rest) const {
+  return "/api/endpoints/" + t_.endpoint_id + "/docker" + rest;
+}
+
+std::string Portainer::service_path(const std::string& service) const {
+  return docker_path("/services/" + service);
+}
+
+Expected<http_client::Response, std::string> Portainer::call(const std::string& method,
+                                                             const std::string& path,
+                                                             const std::string& body) {
+  for (int tries = 0;; ++tries) {
+    if (t_.api_key.empty() && jwt_.empty()) {
+      if (auto logged_in = login(); !logged_in) return unexpected(logged_in.error());
+    }
+    http_client::Request req = request(method, base_ + path, body);
+    req.headers.emplace_back("Accept", "application/json");
+    if (!body.empty()) req.headers.emplace_back("Content-Type", "application/json");
+    if (!t_.api_key.empty()) {
+      req.headers.emplace_back("X-API-Key", t_.api_key);
+    } else {
+      req.headers.emplace_back("Authorization", "Bearer " + jwt_);
+    }
+    auto response = http_client::send(req);
+    if (!response) return response;
+    if (response->status == 401 && t_.api_key.empty() && tries == 0) {
+      jwt_.clear();  // the session expired: log in again once
+      continue;
+    }
+    return response;
+  }
+}
+
+http_client::Request Portainer::request(const std::string& method, const std::string& url,
+                                        const std::string& body) const {
+  http_client::Request req;
+  req.method = method;
+  req.url = url;
+  req.body = body;
+  req.ca_file = t_.ca_file;
+  req.verify_tls = !t_.insecure;
+  return req;
+}
+
+Expected<void, std::string> Portainer::login() {
+  http_client::Request req =
+      request("POST", base_ + "/api/auth",
+              json::serialize(json::object{{"username", t_.username}, {"password", t_.password}}));
+  req.headers = {{"Content-Type", "application/json"}};
+  auto response = http_client::send(req);
+  if (!response) return unexpected(response.error());
+  if (response->status != 200)
+    return unexpected("Portainer login: " + http_client::describe(*response));
+  std::error_code ec;
+  auto parsed = json::parse(response->body, ec);
+  if (ec || !parsed.is_object() || !parsed.as_object().contains("jwt")) {
+    return unexpected(std::string("Portainer login: no jwt in the answer"));
+  }
+  jwt_ = std::string(parsed.as_object().at("jwt").as_string());
+  return {};
+}
+
+Expected<json::object, std::string> inspect_service(Portainer& portainer,
+                                                    const std::string& service,
+                                                    const std::string& where) {
+  auto response = portainer.call("GET", portainer.service_path(service));
+  if (!response) return unexpected(response.error());
+  if (response->status != 200)
+    return unexpected("inspect service " + where + ": " + http_client::describe(*response));
+  std::error_code ec;
+  auto parsed = json::parse(response->body, ec);
+  if (ec || !parsed.is_object()) return unexpected("unreadable service " + where);
+  return std::move(parsed.as_object());
+}
+
+Expected<void, std::string> update_service(
+    Portainer& portainer, const std::string& service, const std::string& where,
+    json::object inspected, const std::function<json::object(const json::object&)>& spec_of) {
+  // The update replaces the spec at a version: a concurrent change makes it
+  // "out of sequence", so inspect again and resend.
+  for (int attempt = 0;; ++attempt) {
+    const std::string body = json::serialize(spec_of(inspected));
+    auto response = portainer.call("POST",
+                                   portainer.service_path(service) +
+                                       "/update?version=" + std::to_string(version_of(inspected)),
+                                   body);
+    if (!response) return unexpected(response.error());
+    if (response->status == 200) return {};
+    const bool stale =
+        response->status == 500 && response->body.find("out of sequence") != std::string::npos;
+    if (!stale || attempt >= 4) {
+      return unexpected("update service " + where + ": " + http_client::describe(*response));
+    }
+    auto again = inspect_service(portainer, service, where);
+    if (!again) return unexpected(again.error());
+    inspected = std::move(*again);
+  }
+}
 
 Expected<PortainerTarget, std::string> portainer_target_of(const wharf::v1::DeploySpec& spec) {
   using remote_deploy::setting;
@@ -142,7 +163,7 @@ void SwarmDeployTarget::run(remote_deploy::Deploy& deploy) {
   const std::string where = target->service + " (Portainer endpoint " + target->endpoint_id + ")";
   const std::string external_id = "swarm:" + target->service;
 
-  auto service = inspect(portainer, where);
+  auto service = inspect_service(portainer, target->service, where);
   if (!service) return deploy.fail(service.error());
   if (deploy_key_of(*service) == key) {
     deploy.progress(engine::StepProgress::Kind::kStarted, external_id,
@@ -152,24 +173,9 @@ void SwarmDeployTarget::run(remote_deploy::Deploy& deploy) {
                             key,
                             job.spec.replicas(),
                             {job.spec.config().begin(), job.spec.config().end()}};
-    // The update replaces the spec at a version: a concurrent change makes it
-    // "out of sequence", so inspect again and resend.
-    for (int attempt = 0;; ++attempt) {
-      const std::string body = json::serialize(updated_spec(*service, change));
-      auto response = portainer.call(
-          "POST",
-          portainer.service_path() + "/update?version=" + std::to_string(version_of(*service)),
-          body);
-      if (!response) return deploy.fail(response.error());
-      if (response->status == 200) break;
-      const bool stale =
-          response->status == 500 && response->body.find("out of sequence") != std::string::npos;
-      if (!stale || attempt >= 4) {
-        return deploy.fail("update service " + where + ": " + http_client::describe(*response));
-      }
-      service = inspect(portainer, where);
-      if (!service) return deploy.fail(service.error());
-    }
+    auto updated = update_service(portainer, target->service, where, std::move(*service),
+                                  [&](const json::object& s) { return updated_spec(s, change); });
+    if (!updated) return deploy.fail(updated.error());
     spdlog::info("swarm: deploy {} updated {} to {}", key, where, target->image);
     deploy.progress(engine::StepProgress::Kind::kStarted, external_id,
                     "updated " + where + " to " + target->image);
@@ -179,7 +185,7 @@ void SwarmDeployTarget::run(remote_deploy::Deploy& deploy) {
                            poll_,       target->update_timeout,
                            target->url, " (Swarm goes on with the update)"};
   remote_deploy::watch(deploy, how, [&]() -> Expected<remote_deploy::Verdict, std::string> {
-    auto now = inspect(portainer, where);
+    auto now = inspect_service(portainer, target->service, where);
     if (!now) return unexpected(now.error());
     if (deploy_key_of(*now) != key) {
       return unexpected("another deploy replaced " + where + " during the update");

@@ -17,10 +17,13 @@
 //
 // Idempotent by deploy id + attempt: the service Spec carries the key in the
 // label wharf.deploy, so a repeated start only watches the update it sent.
+#include <boost/json.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
+#include "adapters/http/http_client.h"
 #include "adapters/remote_deploy/remote_deploy.h"
 #include "engine/ports.h"
 #include "events/expected.h"
@@ -35,6 +38,43 @@ struct PortainerTarget {
 };
 
 Expected<PortainerTarget, std::string> portainer_target_of(const wharf::v1::DeploySpec& spec);
+
+// Portainer's API for one target: the API key, or one login per object
+// (renewed once when the JWT expires).
+class Portainer {
+ public:
+  explicit Portainer(const PortainerTarget& t);
+
+  // "/api/endpoints/<endpoint_id>/docker" + rest (the Docker proxy).
+  std::string docker_path(const std::string& rest) const;
+  std::string service_path() const { return service_path(t_.service); }
+  std::string service_path(const std::string& service) const;
+  // Fails only when no answer came; any status is a Response.
+  Expected<http_client::Response, std::string> call(const std::string& method,
+                                                    const std::string& path,
+                                                    const std::string& body = {});
+
+ private:
+  http_client::Request request(const std::string& method, const std::string& url,
+                               const std::string& body) const;
+  Expected<void, std::string> login();
+
+  const PortainerTarget& t_;
+  std::string base_;
+  std::string jwt_;
+};
+
+// The inspected service (GET services/{service}); fails naming `where`
+// on any answer but 200.
+Expected<boost::json::object, std::string> inspect_service(Portainer& portainer,
+                                                           const std::string& service,
+                                                           const std::string& where);
+// Replaces the service's Spec with spec_of(inspected) at the inspected
+// version; on "update out of sequence" inspects again and resends (5 tries).
+Expected<void, std::string> update_service(
+    Portainer& portainer, const std::string& service, const std::string& where,
+    boost::json::object inspected,
+    const std::function<boost::json::object(const boost::json::object&)>& spec_of);
 
 class SwarmDeployTarget final : public engine::DeployTarget {
  public:

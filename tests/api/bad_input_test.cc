@@ -33,21 +33,46 @@ TEST_F(BadInputTest, WrongType) {
   EXPECT_EQ(r.json().at("error").at("details").at("field").as_string(), "project");
 }
 
-TEST_F(BadInputTest, CanaryOnlyOnLocalTargets) {
-  const auto define = [&](const std::string& target) {
+// Kubernetes and Swarm take canaries; what their traffic cannot do is
+// refused with the field and why (docs/canary.md#kubernetes-and-swarm).
+TEST_F(BadInputTest, CanaryOnKubernetesAndSwarmRefusesOnlyWhatCannotWork) {
+  const auto define = [&](const std::string& target, const std::string& settings,
+                          const std::string& extra) {
     Client c(h.port());
-    return c.request(
-        beast::http::verb::put, "/api/v1/projects/shop/environments/prod", h.token_for("alice"),
-        R"({"target":")" + target +
-            R"(","canary":{"steps":[{"weight":10,"pause":"manual"},{"weight":100}]}})");
+    return c.request(beast::http::verb::put, "/api/v1/projects/shop/environments/prod",
+                     h.token_for("alice"),
+                     R"({"target":")" + target + R"(","settings":{)" + settings +
+                         R"(},"canary":{"steps":[{"weight":10,"pause":"manual"},{"weight":100}])" +
+                         extra + "}}");
   };
-  auto refused = define("kubernetes");
-  EXPECT_EQ(refused.status, 400u) << refused.body;
-  EXPECT_EQ(refused.error_code(), "invalid_value");
-  EXPECT_EQ(refused.json().at("error").at("details").at("field").as_string(), "canary");
-  EXPECT_EQ(define("swarm").status, 400u);
-  auto accepted = define("local");
-  EXPECT_EQ(accepted.status, 202u) << accepted.body;
+  const auto refused = [&](const std::string& target, const std::string& settings,
+                           const std::string& extra, const std::string& field,
+                           const std::string& says) {
+    auto r = define(target, settings, extra);
+    EXPECT_EQ(r.status, 400u) << target << extra << ": " << r.body;
+    if (r.status != 400u) return;
+    EXPECT_EQ(r.error_code(), "invalid_value");
+    EXPECT_EQ(r.json().at("error").at("details").at("field").as_string(), field);
+    EXPECT_NE(r.body.find(says), std::string::npos) << r.body;
+  };
+  const std::string header = R"(,"match":{"header":"X-Canary","header_value":"1"})";
+  const std::string ingress = R"("ingress":"web")";
+  for (const char* target : {"local", "kubernetes", "swarm"}) {
+    auto accepted = define(target, "", "");
+    EXPECT_EQ(accepted.status, 202u) << target << ": " << accepted.body;
+  }
+  auto nginx = define("kubernetes", ingress, R"(,"mode":"ingress-nginx")" + header);
+  EXPECT_EQ(nginx.status, 202u) << nginx.body;
+  refused("swarm", "", header, "canary.match", "Swarm has no header or cookie routing");
+  refused("swarm", "", R"(,"mode":"ingress-nginx")", "canary.mode", "is for Kubernetes");
+  refused("kubernetes", "", header, "canary.match", R"(needs canary.mode \"ingress-nginx\")");
+  refused("kubernetes", "", R"(,"mode":"ingress-nginx")", "settings.ingress",
+          "needs settings.ingress");
+  refused("kubernetes", ingress,
+          R"(,"mode":"ingress-nginx","match":{"cookie":"canary","cookie_value":"yes"})",
+          "canary.match.cookie_value", R"(only when its value is \"always\")");
+  refused("kubernetes", "", R"(,"analysis":{"max_error_rate":0.1})", "canary.analysis",
+          "local canary router only");
 }
 
 TEST_F(BadInputTest, BodyThatIsNotAnObject) {

@@ -12,6 +12,7 @@ deadline the Progressing condition turns False with ProgressDeadlineExceeded.
 
 Test-only control endpoints (not Kubernetes): POST /peer/deployments creates
 {namespace,name,image,replicas,container}; GET /peer/stats returns patch counts.
+Deployment create/delete, Services and Ingresses: objects.py.
 
 Usage: peer.py --token T [--port 0] [--step 0.2] [--deadline 2]
 Prints "listening 127.0.0.1:PORT" on stdout once ready.
@@ -23,6 +24,8 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import objects  # Deployment create/delete, Services, Ingresses (objects.py)
 
 import pods  # pods, their logs and exec (pods.py)
 
@@ -145,6 +148,8 @@ class Handler(BaseHTTPRequestHandler):
         return {k: v for k, v in d.items() if not k.startswith("_")}
 
     def do_GET(self):
+        if objects.handle(self, "GET", DEPLOYMENTS, LOCK):
+            return
         if self.path == "/peer/stats":
             with LOCK:
                 return self.send_json(200, {"%s/%s" % k: n for k, n in PATCHES.items()})
@@ -160,6 +165,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(200, self.public(d))
 
     def do_PATCH(self):
+        if objects.handle(self, "PATCH", DEPLOYMENTS, LOCK):
+            return
         raw = self.body()
         if not self.authorized():
             return
@@ -185,7 +192,13 @@ class Handler(BaseHTTPRequestHandler):
             PATCHES[key] = PATCHES.get(key, 0) + 1
             self.send_json(200, self.public(d))
 
+    def do_DELETE(self):
+        if not objects.handle(self, "DELETE", DEPLOYMENTS, LOCK):
+            self.send_json(404, status(404, "NotFound", "the server could not find the requested resource"))
+
     def do_POST(self):
+        if objects.handle(self, "POST", DEPLOYMENTS, LOCK):
+            return
         if pods.post(self):
             return
         if self.path != "/peer/deployments":
@@ -198,7 +211,8 @@ class Handler(BaseHTTPRequestHandler):
             "metadata": {"name": name, "namespace": spec.get("namespace", "default"),
                          "generation": 1, "annotations": {}},
             "spec": {"replicas": replicas, "progressDeadlineSeconds": 600,
-                     "template": {"metadata": {"annotations": {}},
+                     "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"annotations": {}, "labels": {"app": name}},
                                   "spec": {"containers": [{"name": spec.get("container", name),
                                                            "image": spec["image"]},
                                                           {"name": "sidecar", "image": "envoy:1"}]}}},

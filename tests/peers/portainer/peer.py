@@ -15,7 +15,8 @@ Control endpoints for tests (not Portainer): POST /peer/services
 {name,image,replicas}, GET /peer/stats (updates per service), POST
 /peer/bump?service=NAME (a concurrent change lands just before the next
 update, which then is out of sequence), POST
-/peer/expire (every JWT issued so far stops working).
+/peer/expire (every JWT issued so far stops working). Service create and
+delete, GET /peer/services: services.py.
 
 Usage: peer.py [--port 0] [--step 0.3]; prints "listening 127.0.0.1:PORT".
 """
@@ -28,6 +29,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
+
+import services  # services/create, DELETE, GET /peer/services (services.py)
 
 import containers  # tasks, service logs, docker exec (containers.py)
 
@@ -91,6 +94,8 @@ class Handler(BaseHTTPRequestHandler):
         return out
 
     def do_GET(self):
+        if services.handle(self, "GET", SERVICES, LOCK, find):
+            return
         if self.path == "/peer/stats":
             with LOCK:
                 return self.send_json(200, UPDATES)
@@ -106,7 +111,13 @@ class Handler(BaseHTTPRequestHandler):
             self.observe(s)
             self.send_json(200, self.public(s))
 
+    def do_DELETE(self):
+        if not services.handle(self, "DELETE", SERVICES, LOCK, find):
+            self.send_json(404, {"message": "page not found"})
+
     def do_POST(self):
+        if services.handle(self, "POST", SERVICES, LOCK, find):
+            return
         url = urlparse(self.path)
         q = parse_qs(url.query)
         raw = self.body()
@@ -132,6 +143,7 @@ class Handler(BaseHTTPRequestHandler):
                                                                 "Env": ["KEEP=1"]},
                                               "ForceUpdate": 0},
                              "Mode": {"Replicated": {"Replicas": spec.get("replicas", 2)}},
+                             "EndpointSpec": {"Ports": [{"TargetPort": 8080, "PublishedPort": 80}]},
                              "UpdateConfig": {"Parallelism": 1, "FailureAction": "pause"}},
                     "_updated_at": 0,
                 }

@@ -1,0 +1,65 @@
+#pragma once
+// What the Kubernetes and Swarm canary targets share (docs/canary.md#kubernetes-and-swarm):
+// the weight -> replica split, and the queue that applies traffic changes off
+// the process manager's thread, in order, one environment's latest change
+// replacing its older queued ones, retrying a failed call a few times.
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "engine/ports.h"
+#include "events/expected.h"
+
+namespace wharf::remote_deploy {
+
+struct ReplicaSplit {
+  uint32_t stable = 0;
+  uint32_t canary = 0;
+};
+
+// `total` replicas shared at `weight` percent: canary = ceil(total * weight / 100),
+// at least one stable replica below 100% (so 1 replica at 10% is 1 + 1) and
+// none at 100%; weight 0 keeps every replica stable.
+ReplicaSplit replica_split(uint32_t total, uint32_t weight);
+
+// "<project>/<environment>: step 1 at 50%" / "promoted" / "aborted", for logs.
+std::string describe(const engine::CanaryTraffic& traffic);
+
+class CanaryQueue {
+ public:
+  using Apply = std::function<Expected<void, std::string>(const engine::CanaryTraffic&)>;
+  CanaryQueue(std::string log_name, Apply apply,
+              std::chrono::milliseconds retry = std::chrono::seconds(1), int tries = 5);
+  ~CanaryQueue();  // finishes the change in hand, drops the rest
+  CanaryQueue(const CanaryQueue&) = delete;
+  CanaryQueue& operator=(const CanaryQueue&) = delete;
+
+  void push(const engine::CanaryTraffic& traffic);
+  // Blocks until nothing is queued or in hand, or the deadline passes (tests).
+  bool wait_idle(std::chrono::steady_clock::time_point deadline) const;
+  // The last failure of each environment ("" once a change went through).
+  std::string last_error(const std::string& project_id, const std::string& environment) const;
+
+ private:
+  void loop();
+
+  std::string log_name_;
+  Apply apply_;
+  std::chrono::milliseconds retry_;
+  int tries_;
+  mutable std::mutex mutex_;
+  mutable std::condition_variable changed_;
+  std::deque<std::string> order_;                        // environments with a queued change
+  std::map<std::string, engine::CanaryTraffic> latest_;  // by "<project>/<environment>"
+  std::map<std::string, std::string> errors_;
+  bool busy_ = false;
+  bool stopping_ = false;
+  std::thread thread_;  // last
+};
+
+}  // namespace wharf::remote_deploy

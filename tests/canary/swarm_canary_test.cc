@@ -1,0 +1,144 @@
+// Swarm canaries through Portainer (docs/canary.md#swarm) against
+// tests/peers/portainer: replicas per step, promotion, abort, and the
+// refusal of header routing.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "adapters/http/http_client.h"
+#include "adapters/swarm/canary_target.h"
+#include "tests/canary/canary_support.h"
+#include "tests/peers/python_peer.h"
+
+namespace wharf::swarm {
+namespace {
+
+namespace json = boost::json;
+using namespace wharf::canary_testing;
+using Phase = engine::CanaryTraffic::Phase;
+
+class Peer {
+ public:
+  Peer() : process_(WHARF_PORTAINER_PEER, {"--step", "0.05"}) {}
+  const std::string& url() const { return process_.url(); }
+  void service(const std::string& name, int replicas) {
+    http_client::Request req;
+    req.method = "POST";
+    req.url = url() + "/peer/services";
+    req.body = json::serialize(json::object{
+        {"name", name}, {"image", "registry.example/api:1.0.0"}, {"replicas", replicas}});
+    auto r = http_client::send(req);
+    if (!r || r->status != 201) throw std::runtime_error("peer: cannot create " + name);
+  }
+  json::object services() {
+    http_client::Request req;
+    req.url = url() + "/peer/services";
+    return json::parse(http_client::send(req).value().body).as_object();
+  }
+
+ private:
+  wharf::testing::PythonPeer process_;
+};
+
+Peer& peer() {
+  static Peer p;
+  return p;
+}
+
+engine::DeployJob job(const std::string& service, const wharf::v1::CanaryMatch& match = {}) {
+  auto strategy = ten_fifty_hundred();
+  *strategy.mutable_match() = match;
+  auto j = canary_job(service, "2.0.0", wharf::v1::TARGET_TYPE_SWARM, strategy);
+  auto& s = *j.spec.mutable_target_settings();
+  s["portainer_url"] = peer().url();
+  s["service"] = service;
+  s["api_key"] = "ptr_testkey";
+  s["image"] = "registry.example/api:{version}";
+  s["url"] = "https://api.example";
+  s["update_timeout_s"] = "30";
+  return j;
+}
+
+int64_t replicas(json::object& s, const std::string& name) {
+  return s.at(name).at("replicas").as_int64();
+}
+std::string image(json::object& s, const std::string& name) {
+  return std::string(s.at(name).at("image").as_string());
+}
+
+TEST(SwarmCanary, TaskCountsFollowTheStepsThenThePromotion) {
+  peer().service("api", 4);
+  SwarmCanaryTarget target(std::chrono::milliseconds(20), std::chrono::milliseconds(50));
+  const auto j = job("api");
+  const auto outcome = deploy(target, j);
+  ASSERT_TRUE(outcome.succeeded) << outcome.reason;
+  EXPECT_EQ(outcome.url, "https://api.example");
+  auto s = peer().services();
+  ASSERT_TRUE(s.contains("api-canary"));
+  EXPECT_EQ(image(s, "api-canary"), "registry.example/api:2.0.0");
+  EXPECT_EQ(replicas(s, "api-canary"), 1);
+  EXPECT_TRUE(s.at("api-canary").at("ports").as_array().empty());  // the stable one publishes
+  EXPECT_EQ(s.at("api-canary").at("labels").at("wharf.canary-of").as_string(), "api");
+  EXPECT_EQ(s.at("api-canary").at("labels").at("wharf.deploy").as_string(), j.deploy_id + "#1");
+
+  ASSERT_EQ(apply(target, traffic(j, Phase::kStep, 0)), "");
+  s = peer().services();
+  EXPECT_EQ(replicas(s, "api"), 3);
+  EXPECT_EQ(replicas(s, "api-canary"), 1);
+
+  ASSERT_EQ(apply(target, traffic(j, Phase::kStep, 1)), "");
+  s = peer().services();
+  EXPECT_EQ(replicas(s, "api"), 2);
+  EXPECT_EQ(replicas(s, "api-canary"), 2);
+
+  ASSERT_EQ(apply(target, traffic(j, Phase::kPromoted)), "");
+  s = peer().services();
+  EXPECT_FALSE(s.contains("api-canary"));
+  EXPECT_EQ(image(s, "api"), "registry.example/api:2.0.0");
+  EXPECT_EQ(replicas(s, "api"), 4);
+  EXPECT_EQ(s.at("api").at("labels").at("wharf.deploy").as_string(), j.deploy_id + "#1");
+}
+
+TEST(SwarmCanary, AbortRemovesTheCanaryServiceAndRestoresTheStableTasks) {
+  peer().service("pay", 4);
+  SwarmCanaryTarget target(std::chrono::milliseconds(20), std::chrono::milliseconds(50));
+  const auto j = job("pay");
+  ASSERT_TRUE(deploy(target, j).succeeded);
+  ASSERT_EQ(apply(target, traffic(j, Phase::kStep, 1)), "");
+  auto s = peer().services();
+  EXPECT_EQ(replicas(s, "pay"), 2);
+  ASSERT_EQ(apply(target, traffic(j, Phase::kAborted)), "");
+  s = peer().services();
+  EXPECT_FALSE(s.contains("pay-canary"));
+  EXPECT_EQ(replicas(s, "pay"), 4);
+  EXPECT_EQ(image(s, "pay"), "registry.example/api:1.0.0");
+}
+
+TEST(SwarmCanary, ARepeatedDeployStartWatchesTheCanaryItAlreadyMade) {
+  peer().service("search", 2);
+  const auto j = job("search");
+  {
+    SwarmCanaryTarget first(std::chrono::milliseconds(20));
+    ASSERT_TRUE(deploy(first, j).succeeded);
+  }
+  SwarmCanaryTarget after_restart(std::chrono::milliseconds(20));
+  const auto again = deploy(after_restart, j);
+  EXPECT_TRUE(again.succeeded) << again.reason;
+  auto s = peer().services();
+  EXPECT_EQ(replicas(s, "search-canary"), 1);
+}
+
+TEST(SwarmCanary, HeaderRoutingIsNotAvailable) {
+  peer().service("auth", 2);
+  wharf::v1::CanaryMatch match;
+  match.set_header("X-Canary");
+  SwarmCanaryTarget target(std::chrono::milliseconds(20));
+  const auto outcome = deploy(target, job("auth", match));
+  EXPECT_FALSE(outcome.succeeded);
+  EXPECT_NE(outcome.reason.find("Swarm has no header or cookie routing"), std::string::npos)
+      << outcome.reason;
+  EXPECT_FALSE(peer().services().contains("auth-canary"));
+}
+
+}  // namespace
+}  // namespace wharf::swarm
