@@ -126,6 +126,7 @@ struct Context {
   std::multimap<std::string, std::string> query;
   Principal principal;
   std::string route;  // the matched pattern
+  std::string remote;  // the client's address ("ip:port"; empty when not over a socket)
 
   const std::string& param(const std::string& name) const;
   std::optional<std::string> query_value(const std::string& name) const;
@@ -138,7 +139,6 @@ struct Context {
   wharf::v1::Actor actor() const;
 };
 
-  std::string remote;  // the client's address ("ip:port"; empty when not over a socket)
 using Handler = std::function<Reply(Context&)>;
 
 struct RouteDef {
