@@ -234,8 +234,8 @@ def main():
     p.add_argument("--deadline", type=float, default=2.0, help="progress deadline for crashloop images")
     args = p.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    pods.bind(DEPLOYMENTS, LOCK, status)
     server.args = args
+    pods.bind(DEPLOYMENTS, LOCK, status)
     print("listening 127.0.0.1:%d" % server.server_address[1], flush=True)
     server.serve_forever()
 
