@@ -223,6 +223,42 @@ TEST_F(WharfCli, ProjectCreateBindsAGerritProjectFromFlags) {
   EXPECT_NE(half.err.find("--gerrit-project"), std::string::npos) << half.err;
 }
 
+// `token revoke` appends TokenRevoked for a token `token create` issued;
+// a second revoke appends nothing, an unknown id is an error.
+TEST_F(WharfCli, TokenRevokeAppendsTokenRevokedOnce) {
+  auto created = wharf("token create " + data() + " --user uma");
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const std::string prefix = "token ";
+  ASSERT_EQ(created.err.rfind(prefix, 0), 0u) << created.err;
+  const std::string id = created.err.substr(prefix.size(), created.err.find(' ', prefix.size()) -
+                                                               prefix.size());
+  ASSERT_FALSE(id.empty());
+
+  auto revoked = wharf("token revoke " + data() + " --id " + id + " --reason leaked");
+  ASSERT_EQ(revoked.exit_code, 0) << revoked.err;
+  EXPECT_NE(revoked.err.find("revoked at position"), std::string::npos) << revoked.err;
+  auto again = wharf("token revoke " + data() + " --id " + id);
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.err.find("already revoked"), std::string::npos) << again.err;
+  auto unknown = wharf("token revoke " + data() + " --id no-such-token");
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_NE(unknown.err.find("no token \"no-such-token\""), std::string::npos) << unknown.err;
+
+  auto tail = wharf("events tail " + data());
+  ASSERT_EQ(tail.exit_code, 0) << tail.err;
+  int revocations = 0;
+  std::istringstream lines(tail.out);
+  for (std::string line; std::getline(lines, line);) {
+    Envelope e;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(line, &e).ok()) << line;
+    if (!e.payload().has_token_revoked()) continue;
+    ++revocations;
+    EXPECT_EQ(e.payload().token_revoked().token_id(), id);
+    EXPECT_EQ(e.payload().token_revoked().reason(), "leaked");
+  }
+  EXPECT_EQ(revocations, 1) << tail.out;
+}
+
 TEST_F(WharfCli, ProjectFileIsParsedStrictlyAndKeepsItsGerritBinding) {
   auto write = [&](const std::string& name, const std::string& json) {
     std::ofstream(tmp_.sub(name)) << json;
