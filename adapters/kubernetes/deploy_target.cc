@@ -52,11 +52,8 @@ std::string deployment_path(const std::string& ns, const std::string& name) {
   return "/apis/apps/v1/namespaces/" + ns + "/deployments/" + name;
 }
 
-Expected<http_client::Response, std::string> call_api(const ClusterTarget& t,
-                                                      const std::string& method,
-                                                      const std::string& path,
-                                                      const std::string& content_type,
-                                                      const std::string& body) {
+http_client::Request cluster_request(const ClusterTarget& t, const std::string& method,
+                                     const std::string& path) {
   std::string base = t.api_url;
   while (!base.empty() && base.back() == '/') base.pop_back();
   http_client::Request req;
@@ -64,10 +61,19 @@ Expected<http_client::Response, std::string> call_api(const ClusterTarget& t,
   req.url = base + path;
   req.headers = {{"Accept", "application/json"}};
   if (!t.token.empty()) req.headers.emplace_back("Authorization", "Bearer " + t.token);
-  if (!content_type.empty()) req.headers.emplace_back("Content-Type", content_type);
-  req.body = body;
   req.ca_file = t.ca_file;
   req.verify_tls = !t.insecure;
+  return req;
+}
+
+Expected<http_client::Response, std::string> call_api(const ClusterTarget& t,
+                                                      const std::string& method,
+                                                      const std::string& path,
+                                                      const std::string& content_type,
+                                                      const std::string& body) {
+  http_client::Request req = cluster_request(t, method, path);
+  if (!content_type.empty()) req.headers.emplace_back("Content-Type", content_type);
+  req.body = body;
   return http_client::send(req);
 }
 

@@ -39,6 +39,10 @@ struct ClusterTarget {
 // The cluster target of one deploy, from its spec; fails naming what is missing.
 Expected<ClusterTarget, std::string> cluster_target_of(const wharf::v1::DeploySpec& spec);
 
+// A request to the API server at `path` (below api_url) with the target's
+// token, CA and TLS settings (call_api sends one; streams and exec upgrade it).
+http_client::Request cluster_request(const ClusterTarget& t, const std::string& method,
+                                     const std::string& path);
 // One call to the cluster's API at `path` (from the API root, e.g.
 // deployment_path(ns, name)) with the target's token and TLS settings. Fails
 // only when no answer came; any status is a Response.

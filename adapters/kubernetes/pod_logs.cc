@@ -28,7 +28,7 @@ std::string string_in(const json::object* o, const char* key) {
 
 Expected<json::object, std::string> get_object(const ClusterTarget& t, const std::string& path,
                                                const std::string& what) {
-  auto response = http_client::send(cluster_request(t, "GET", path));
+  auto response = call_api(t, "GET", path);
   if (!response) return unexpected(response.error());
   if (response->status != 200) return unexpected(what + ": " + http_client::describe(*response));
   std::error_code ec;
@@ -47,26 +47,10 @@ Expected<ClusterTarget, std::string> cluster_of_settings(
   return cluster_target_of(spec);
 }
 
-http_client::Request cluster_request(const ClusterTarget& t, const std::string& method,
-                                     const std::string& path) {
-  std::string base = t.api_url;
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  http_client::Request req;
-  req.method = method;
-  req.url = base + path;
-  req.headers = {{"Accept", "application/json"}};
-  if (!t.token.empty()) req.headers.emplace_back("Authorization", "Bearer " + t.token);
-  req.ca_file = t.ca_file;
-  req.verify_tls = !t.insecure;
-  return req;
-}
-
 Expected<std::vector<std::string>, std::string> running_pods(const ClusterTarget& t,
                                                              const std::string& version) {
   const std::string where = t.ns + "/" + t.deployment;
-  auto deployment =
-      get_object(t, "/apis/apps/v1/namespaces/" + t.ns + "/deployments/" + t.deployment,
-                 "deployment " + where);
+  auto deployment = get_object(t, deployment_path(t.ns, t.deployment), "deployment " + where);
   if (!deployment) return unexpected(deployment.error());
   const json::object* spec = object_in(*deployment, "spec");
   const json::object* selector = spec ? object_in(*spec, "selector") : nullptr;

@@ -19,11 +19,6 @@ namespace wharf::kubernetes {
 Expected<ClusterTarget, std::string> cluster_of_settings(
     const std::map<std::string, std::string>& settings);
 
-// A request to the API server at `path` (below api_url) with the target's
-// token, CA and TLS settings.
-http_client::Request cluster_request(const ClusterTarget& t, const std::string& method,
-                                     const std::string& path);
-
 // The pods of the Deployment, by its spec.selector.matchLabels: running pods
 // of `version` (pod annotation wharf.dev/version) first, then other running
 // pods, each group by name; pods that do not run are left out. Fails when the

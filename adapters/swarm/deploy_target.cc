@@ -38,17 +38,12 @@ Expected<http_client::Response, std::string> Portainer::call(const std::string& 
                                                              const std::string& path,
                                                              const std::string& body) {
   for (int tries = 0;; ++tries) {
-    if (t_.api_key.empty() && jwt_.empty()) {
-      if (auto logged_in = login(); !logged_in) return unexpected(logged_in.error());
-    }
+    auto auth = auth_header();
+    if (!auth) return unexpected(auth.error());
     http_client::Request req = request(method, base_ + path, body);
     req.headers.emplace_back("Accept", "application/json");
     if (!body.empty()) req.headers.emplace_back("Content-Type", "application/json");
-    if (!t_.api_key.empty()) {
-      req.headers.emplace_back("X-API-Key", t_.api_key);
-    } else {
-      req.headers.emplace_back("Authorization", "Bearer " + jwt_);
-    }
+    req.headers.push_back(std::move(*auth));
     auto response = http_client::send(req);
     if (!response) return response;
     if (response->status == 401 && t_.api_key.empty() && tries == 0) {
@@ -81,11 +76,20 @@ Expected<void, std::string> Portainer::login() {
     return unexpected("Portainer login: " + http_client::describe(*response));
   std::error_code ec;
   auto parsed = json::parse(response->body, ec);
-  if (ec || !parsed.is_object() || !parsed.as_object().contains("jwt")) {
+  const json::value* jwt =
+      !ec && parsed.is_object() ? parsed.as_object().if_contains("jwt") : nullptr;
+  if (jwt == nullptr || !jwt->is_string())
     return unexpected(std::string("Portainer login: no jwt in the answer"));
-  }
-  jwt_ = std::string(parsed.as_object().at("jwt").as_string());
+  jwt_ = std::string(jwt->as_string());
   return {};
+}
+
+Expected<std::pair<std::string, std::string>, std::string> Portainer::auth_header() {
+  if (!t_.api_key.empty()) return std::make_pair(std::string("X-API-Key"), t_.api_key);
+  if (jwt_.empty()) {
+    if (auto logged_in = login(); !logged_in) return unexpected(logged_in.error());
+  }
+  return std::make_pair(std::string("Authorization"), "Bearer " + jwt_);
 }
 
 Expected<json::object, std::string> inspect_service(Portainer& portainer,

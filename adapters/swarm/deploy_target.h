@@ -22,6 +22,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "adapters/http/http_client.h"
 #include "adapters/remote_deploy/remote_deploy.h"
@@ -53,6 +54,9 @@ class Portainer {
   Expected<http_client::Response, std::string> call(const std::string& method,
                                                     const std::string& path,
                                                     const std::string& body = {});
+  // The header that authenticates a request: X-API-Key with the access
+  // token, else Authorization with the JWT (logging in when there is none).
+  Expected<std::pair<std::string, std::string>, std::string> auth_header();
 
  private:
   http_client::Request request(const std::string& method, const std::string& url,

@@ -1,10 +1,6 @@
 #include "adapters/swarm/service_logs.h"
 
-#include <boost/json.hpp>
-
 namespace wharf::swarm {
-
-namespace json = boost::json;
 
 namespace {
 
@@ -26,25 +22,8 @@ Expected<PortainerTarget, std::string> portainer_of_settings(
 
 Expected<std::pair<std::string, std::string>, std::string> portainer_auth(
     const PortainerTarget& t) {
-  if (!t.api_key.empty()) return std::make_pair(std::string("X-API-Key"), t.api_key);
-  http_client::Request req;
-  req.method = "POST";
-  req.url = base_of(t) + "/api/auth";
-  req.headers = {{"Content-Type", "application/json"}};
-  req.body = json::serialize(json::object{{"username", t.username}, {"password", t.password}});
-  req.ca_file = t.ca_file;
-  req.verify_tls = !t.insecure;
-  auto response = http_client::send(req);
-  if (!response) return unexpected(response.error());
-  if (response->status != 200)
-    return unexpected("Portainer login: " + http_client::describe(*response));
-  std::error_code ec;
-  auto parsed = json::parse(response->body, ec);
-  const json::value* jwt =
-      !ec && parsed.is_object() ? parsed.as_object().if_contains("jwt") : nullptr;
-  if (jwt == nullptr || !jwt->is_string())
-    return unexpected(std::string("Portainer login: no jwt in the answer"));
-  return std::make_pair(std::string("Authorization"), "Bearer " + std::string(jwt->as_string()));
+  Portainer portainer(t);
+  return portainer.auth_header();
 }
 
 http_client::Request portainer_request(const PortainerTarget& t, const std::string& method,
