@@ -344,18 +344,14 @@ uint64_t PeriodicCheckpoints::recorded() const {
 }
 
 void PeriodicCheckpoints::tick(const char* reason) {
-  std::lock_guard signing(sign_mutex_);
-  // The head moved only by our own last checkpoint: nothing new to sign.
-  if (store_.head_position() == 0 || store_.head_position() == last_position_) return;
-  auto c = checkpointer_.record(store_, reason, now_us_());
-  if (!c) return;  // the store refuses appends (closed or failed): the next tick retries
-  std::lock_guard lock(mutex_);
-  ++recorded_;
-  last_position_ = store_.head_position();
+  if (store_.head_position() == 0) return;
+  // A failure (store closed or refusing appends) is retried by the next tick.
+  (void)record_now(reason);
 }
 
 Expected<CheckpointSigned, Error> PeriodicCheckpoints::record_now(const std::string& reason) {
   std::lock_guard signing(sign_mutex_);
+  // The head moved only by our own last checkpoint: record() returns that one.
   const bool moved = store_.head_position() != last_position_;
   auto c = checkpointer_.record(store_, reason, now_us_());
   if (c && moved) {
