@@ -4,9 +4,12 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include <boost/beast/http/error.hpp>
 #include <random>
+
+#include "adapters/router/http_relay.h"
 
 namespace wharf::router {
 namespace asio = boost::asio;
@@ -78,8 +81,9 @@ struct TrafficRouter::Impl {
     asio::io_context& io;
     std::optional<tcp::socket> socket;
     Upstream to;
-    beast::flat_buffer buffer;
+    beast::flat_buffer in;  // read from upstream, not yet relayed
   };
+  enum class Exchange { answered, no_answer, broken_answer };
 
   asio::io_context io;
   tcp::acceptor acceptor{io};
@@ -89,7 +93,16 @@ struct TrafficRouter::Impl {
   mutable std::mutex routes_mutex;
   std::shared_ptr<const Routes> routes = std::make_shared<Routes>();
 
-  std::atomic<uint64_t> stable_requests{0}, stable_errors{0}, canary_requests{0}, canary_errors{0};
+  // Counted before the answer's last byte goes out, so a client that has its
+  // answer sees it counted.
+  struct SideCounters {
+    std::atomic<uint64_t> requests{0}, errors{0};
+    void record(int status) {
+      requests.fetch_add(1, std::memory_order_relaxed);
+      if (status >= 500) errors.fetch_add(1, std::memory_order_relaxed);
+    }
+  };
+  SideCounters stable_counts, canary_counts;
 
   std::mutex sessions_mutex;
   std::list<std::unique_ptr<Session>> sessions;
@@ -126,97 +139,148 @@ struct TrafficRouter::Impl {
     }
   }
 
-  // Sends `req` over `link` (connecting it first when needed) and reads the
-  // answer into `res`. A reused connection the upstream closed meanwhile is
-  // reconnected once.
-  bool forward(Link& link, const Upstream& to, http::request<http::string_body>& req,
-               http::response<http::string_body>& res) {
-    for (int tries = 0; tries < 2; ++tries) {
-      beast::error_code ec;
-      bool fresh = false;
-      if (!link.socket || !(link.to == to)) {
-        link.socket.emplace(link.io);
-        link.buffer.clear();
-        auto address = asio::ip::make_address(to.host == "localhost" ? "127.0.0.1" : to.host, ec);
-        if (ec) {
-          tcp::resolver resolver(link.io);
-          auto results = resolver.resolve(to.host, std::to_string(to.port), ec);
-          if (ec) break;
-          asio::connect(*link.socket, results, ec);
-        } else {
-          link.socket->connect(tcp::endpoint(address, to.port), ec);
-        }
-        if (ec) break;
-        link.socket->set_option(tcp::no_delay(true), ec);
-        link.to = to;
-        fresh = true;
-      }
-      http::write(*link.socket, req, ec);
-      if (!ec) {
-        http::response_parser<http::string_body> parser;
-        parser.body_limit(kBodyLimit);
-        if (req.method() == http::verb::head) parser.skip(true);
-        http::read(*link.socket, link.buffer, parser, ec);
-        if (!ec) {
-          res = parser.release();
-          if (!res.keep_alive()) link.socket.reset();
-          return true;
-        }
-      }
+  bool connect(Link& link, const Upstream& to) {
+    beast::error_code ec;
+    link.socket.emplace(link.io);
+    link.in.clear();
+    auto address = asio::ip::make_address(to.host == "localhost" ? "127.0.0.1" : to.host, ec);
+    if (ec) {
+      tcp::resolver resolver(link.io);
+      auto results = resolver.resolve(to.host, std::to_string(to.port), ec);
+      if (!ec) asio::connect(*link.socket, results, ec);
+    } else {
+      link.socket->connect(tcp::endpoint(address, to.port), ec);
+    }
+    if (ec) {
       link.socket.reset();
-      if (fresh) break;  // a new connection failed: the upstream is down
+      return false;
+    }
+    link.socket->set_option(tcp::no_delay(true), ec);
+    link.to = to;
+    return true;
+  }
+
+  // Sends the request's bytes over `link` (connecting it first when needed)
+  // and relays the answer to `client`, with the route header added. A reused
+  // connection the upstream closed meanwhile is reconnected once.
+  Exchange exchange(Link& link, const Upstream& to, const std::string& request, bool head,
+                    tcp::socket& client, std::string_view route, std::string& answer,
+                    SideCounters& side, bool& keep_alive) {
+    for (int tries = 0; tries < 2; ++tries) {
+      const bool fresh = !link.socket || !(link.to == to);
+      if (fresh && !connect(link, to)) break;
+      beast::error_code ec;
+      asio::write(*link.socket, asio::buffer(request), ec);
+      std::optional<Framing<false>> response;
+      bool interim_sent = false;
+      answer.clear();
+      // Interim 1xx answers go to the client as they come; the final one follows.
+      while (!ec) {
+        response.emplace(nullptr);
+        response->body_limit(boost::none);  // streamed, never held whole
+        if (head) response->skip(true);
+        if (!relay(*link.socket, link.in, *response, Until::head, answer, nullptr, ec)) break;
+        const int code = response->status();
+        if (code < 100 || code >= 200) break;
+        if (code == 101) {  // a protocol switch would need a tunnel
+          ec = http::error::bad_version;
+          break;
+        }
+        asio::write(client, asio::buffer(answer), ec);
+        answer.clear();
+        interim_sent = true;
+      }
+      if (ec) {
+        const bool stale = !fresh && !interim_sent && (!response || !response->got_some());
+        link.socket.reset();
+        if (stale) continue;
+        break;
+      }
+      add_header(answer, "X-Wharf-Route", route);
+      response->eager(true);
+      Sink sink{client};
+      if (!relay(*link.socket, link.in, *response, Until::end, answer, &sink, ec)) {
+        link.socket.reset();
+        if (sink.written == 0) return Exchange::no_answer;
+        side.record(502);  // the client got part of an answer: the upstream failed
+        return Exchange::broken_answer;
+      }
+      side.record(response->status());
+      keep_alive = response->keep_alive();
+      if (!keep_alive) link.socket.reset();
+      asio::write(client, asio::buffer(answer), ec);
+      return ec ? Exchange::broken_answer : Exchange::answered;
     }
     link.socket.reset();
-    return false;
+    return Exchange::no_answer;
+  }
+
+  // An answer of the router's own (the upstream is down, the request is bad).
+  static void answer_plain(tcp::socket& client, int status, std::string_view reason,
+                           std::string_view route, bool keep_alive, const std::string& body) {
+    std::string bytes =
+        "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) +
+        "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+    if (!route.empty()) bytes.append("X-Wharf-Route: ").append(route).append("\r\n");
+    bytes.append(keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n");
+    bytes += body;
+    beast::error_code ec;
+    asio::write(client, asio::buffer(bytes), ec);
+  }
+
+  bool route_to_canary(const Routes& r, const RequestFacts& facts) {
+    if (!r.canary) return false;
+    return matches_canary(r.match, facts.header_value, facts.header_present, facts.cookie) ||
+           roll(r.weight);
   }
 
   void serve(Session& s) {
-    beast::flat_buffer buffer;
+    beast::flat_buffer in;
+    std::string request, answer;
+    RequestFacts facts;
     Link links[2] = {{io, {}, {}, {}}, {io, {}, {}, {}}};  // stable, canary
     for (;;) {
-      beast::error_code ec;
-      http::request_parser<http::string_body> parser;
+      facts.match_header = snapshot()->match.header();
+      facts.clear_seen();
+      Framing<true> parser(&facts);
       parser.body_limit(kBodyLimit);
-      http::read(s.socket, buffer, parser, ec);
-      if (ec) break;
-      http::request<http::string_body> req = parser.release();
-      auto r = snapshot();
-      bool canary = false;
-      if (r->canary) {
-        bool header_present = false;
-        std::string_view header_value;
-        if (!r->match.header().empty()) {
-          auto it = req.find(r->match.header());
-          if (it != req.end()) {
-            header_present = true;
-            header_value = it->value();
-          }
+      request.clear();
+      beast::error_code ec;
+      if (!relay(s.socket, in, parser, Until::end, request, nullptr, ec)) {
+        if (ec == http::error::body_limit) {
+          answer_plain(s.socket, 413, "Payload Too Large", "", false,
+                       "wharf router: request body over the limit\n");
+        } else if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
+                   ec != http::error::end_of_stream && ec != http::error::partial_message) {
+          answer_plain(s.socket, 400, "Bad Request", "", false,
+                       "wharf router: malformed request: " + ec.message() + "\n");
         }
-        std::string_view cookie;
-        if (auto it = req.find(http::field::cookie); it != req.end()) cookie = it->value();
-        canary = matches_canary(r->match, header_value, header_present, cookie) || roll(r->weight);
+        break;
       }
+      // The routes are read after the request, so a change applies from the
+      // next request on even on a connection that sat idle.
+      auto r = snapshot();
+      if (r->match.header() != facts.match_header) {
+        facts.match_header = r->match.header();
+        scan_request_head(request, facts);
+      }
+      const bool canary = route_to_canary(*r, facts);
       const std::optional<Upstream>& to = canary ? r->canary : r->stable;
-      const bool keep_alive = req.keep_alive();
-      http::response<http::string_body> res;
-      if (!to || !forward(links[canary ? 1 : 0], *to, req, res)) {
-        res = {};
-        res.result(http::status::bad_gateway);
-        res.version(11);
-        res.set(http::field::content_type, "text/plain");
-        res.body() = to ? "wharf router: upstream " + to->host + ":" + std::to_string(to->port) +
+      const std::string_view route = canary ? "canary" : "stable";
+      SideCounters& side = canary ? canary_counts : stable_counts;
+      bool keep_alive = parser.keep_alive();
+      bool upstream_keep_alive = true;
+      Exchange outcome = to ? exchange(links[canary ? 1 : 0], *to, request, facts.head, s.socket,
+                                       route, answer, side, upstream_keep_alive)
+                            : Exchange::no_answer;
+      if (outcome == Exchange::no_answer) {
+        side.record(502);
+        answer_plain(s.socket, 502, "Bad Gateway", route, keep_alive,
+                     to ? "wharf router: upstream " + to->host + ":" + std::to_string(to->port) +
                               " did not answer\n"
-                        : std::string("wharf router: no upstream\n");
-        res.prepare_payload();
+                        : std::string("wharf router: no upstream\n"));
       }
-      auto& requests = canary ? canary_requests : stable_requests;
-      auto& errors = canary ? canary_errors : stable_errors;
-      requests.fetch_add(1, std::memory_order_relaxed);
-      if (res.result_int() >= 500) errors.fetch_add(1, std::memory_order_relaxed);
-      res.set("X-Wharf-Route", canary ? "canary" : "stable");
-      res.keep_alive(keep_alive);
-      http::write(s.socket, res, ec);
-      if (ec || !keep_alive) break;
+      if (outcome == Exchange::broken_answer || !keep_alive || !upstream_keep_alive) break;
     }
     beast::error_code ec;
     s.socket.shutdown(tcp::socket::shutdown_both, ec);
@@ -261,10 +325,10 @@ Routes TrafficRouter::routes() const {
 
 RouterCounts TrafficRouter::counts() const {
   RouterCounts c;
-  c.stable.requests = impl_->stable_requests.load();
-  c.stable.errors = impl_->stable_errors.load();
-  c.canary.requests = impl_->canary_requests.load();
-  c.canary.errors = impl_->canary_errors.load();
+  c.stable.requests = impl_->stable_counts.requests.load();
+  c.stable.errors = impl_->stable_counts.errors.load();
+  c.canary.requests = impl_->canary_counts.requests.load();
+  c.canary.errors = impl_->canary_counts.errors.load();
   return c;
 }
 
