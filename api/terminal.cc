@@ -1,9 +1,10 @@
 // The WebSocket terminal (docs/operations.md#terminal): a shell on a pty
 // (forkpty) in the local service's working directory, or the ShellChannel a
 // target's resolver opens (Kubernetes exec, Docker exec through Portainer:
-// api/cluster_sessions.h). Input frames go to the shell, its output comes
-// back as binary frames. The session ends when the
-// client closes, the shell exits, no input arrives for the idle timeout, or
+// api/cluster_sessions.h). Binary frames are the shell's input, text frames
+// control messages (a window resize, api/terminal_protocol.h); its output
+// comes back as binary frames. The session ends when the
+// client closes, the shell exits, no client message arrives for the idle timeout, or
 // wharf stops; TerminalOpened / TerminalClosed record who, where, how long
 // and how many bytes, never what was typed.
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <pty.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,12 +26,14 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 #include <cstring>
+#include <deque>
 
 #include "adapters/local/deploy_target.h"
 #include "adapters/runtime/command_bus.h"
 #include "api/api_error.h"
 #include "api/maintenance_routes.h"
 #include "api/resource_support.h"
+#include "api/terminal_protocol.h"
 
 namespace wharf::api {
 
@@ -70,6 +74,16 @@ class PtyChannel final : public runtime::ShellChannel {
     asio::async_write(pty_, asio::buffer(in_),
                       [done = std::move(done)](beast::error_code ec, size_t) { done(!ec); });
   }
+  // TIOCSWINSZ on the master: the kernel sends the shell's foreground
+  // process group SIGWINCH.
+  void async_resize(uint16_t cols, uint16_t rows, std::function<void(std::string)> done) override {
+    winsize size{rows, cols, 0, 0};
+    std::string error;
+    if (::ioctl(pty_.native_handle(), TIOCSWINSZ, &size) != 0)
+      error = std::string("TIOCSWINSZ: ") + std::strerror(errno);
+    asio::post(pty_.get_executor(),
+               [done = std::move(done), error = std::move(error)] { done(error); });
+  }
   void cancel() override {
     beast::error_code ec;
     pty_.cancel(ec);
@@ -101,12 +115,21 @@ class PtyChannel final : public runtime::ShellChannel {
 };
 
 // Bridges the client's WebSocket and the shell until one side ends, the idle
-// timeout passes or wharf stops.
+// timeout passes or wharf stops. Binary frames from the client go to the
+// shell; text frames are control messages (a resize), whose refusal goes
+// back to the client as a text frame. One client message at a time reaches
+// the shell (its input or its resize), so the channel sees one write at most.
 class Pump {
  public:
   Pump(asio::io_context& io, websocket::stream<tcp::socket>& ws, runtime::ShellChannel& shell,
-       std::chrono::seconds idle_timeout, const std::atomic<bool>& stop)
-      : ws_(ws), shell_(shell), idle_(io), tick_(io), idle_timeout_(idle_timeout), stop_(stop) {}
+       std::chrono::seconds idle_timeout, const std::atomic<bool>& stop, std::string session_id)
+      : ws_(ws),
+        shell_(shell),
+        idle_(io),
+        tick_(io),
+        idle_timeout_(idle_timeout),
+        stop_(stop),
+        session_id_(std::move(session_id)) {}
 
   void run() {
     read_client();
@@ -116,8 +139,9 @@ class Pump {
   }
 
   std::string reason = "client closed";
-  uint64_t bytes_in = 0;
+  uint64_t bytes_in = 0;  // the shell's input (binary frames) only
   uint64_t bytes_out = 0;
+  uint64_t resizes = 0;  // resizes handed to the shell
 
  private:
   void finish(std::string why) {
@@ -139,12 +163,39 @@ class Pump {
       if (ec) return finish(done_ ? reason : "client closed");
       std::string data = beast::buffers_to_string(in_.cdata());
       in_.consume(in_.size());
-      bytes_in += data.size();
       arm_idle();
+      if (!ws_.got_binary()) return control(data);
+      bytes_in += data.size();
       shell_.async_write(std::move(data), [this](bool ok) {
         if (!ok) return finish("shell input closed");
         if (!done_) read_client();
       });
+    });
+  }
+
+  // A text frame: a resize, or a refusal for the client; never input.
+  void control(const std::string& text) {
+    TerminalResize size;
+    try {
+      size = parse_terminal_message(text);
+    } catch (const ApiError& e) {
+      spdlog::warn("terminal {}: ignored a text frame of {} bytes: {}", session_id_, text.size(),
+                   e.what());
+      send(false, e.body(), [] {});
+      return read_client();
+    }
+    shell_.async_resize(size.cols, size.rows, [this, size](std::string error) {
+      if (error.empty()) {
+        ++resizes;
+      } else {
+        spdlog::warn("terminal {}: resize to {}x{} failed: {}", session_id_, size.cols, size.rows,
+                     error);
+        send(false,
+             error_body("resize_failed", error,
+                        json::object{{"cols", size.cols}, {"rows", size.rows}}),
+             [] {});
+      }
+      if (!done_) read_client();
     });
   }
 
@@ -153,12 +204,25 @@ class Pump {
       if (!ok) return finish("shell exited");
       if (done_) return;
       bytes_out += output.size();
-      out_.assign(output);
-      ws_.binary(true);
-      ws_.async_write(asio::buffer(out_), [this](beast::error_code e, size_t) {
-        if (e) return finish("client closed");
-        read_shell();
-      });
+      send(true, std::string(output), [this] { read_shell(); });
+    });
+  }
+
+  // Queues a frame for the client (binary: output; text: a refusal); `sent`
+  // runs once it is written. A failed write ends the session.
+  void send(bool binary, std::string frame, std::function<void()> sent) {
+    outbox_.push_back({binary, std::move(frame), std::move(sent)});
+    if (outbox_.size() == 1) write_next();
+  }
+  void write_next() {
+    if (done_ || outbox_.empty()) return;
+    ws_.binary(outbox_.front().binary);
+    ws_.async_write(asio::buffer(outbox_.front().frame), [this](beast::error_code e, size_t) {
+      if (e) return finish("client closed");
+      auto sent = std::move(outbox_.front().sent);
+      outbox_.pop_front();
+      if (!done_) sent();
+      write_next();
     });
   }
 
@@ -184,8 +248,14 @@ class Pump {
   asio::steady_timer tick_;
   std::chrono::seconds idle_timeout_;
   const std::atomic<bool>& stop_;
+  std::string session_id_;
   beast::flat_buffer in_;
-  std::string out_;
+  struct Outgoing {
+    bool binary;
+    std::string frame;
+    std::function<void()> sent;
+  };
+  std::deque<Outgoing> outbox_;
   bool done_ = false;
 };
 
@@ -217,7 +287,7 @@ void serve_terminal(int fd, Request request, const TerminalSession& s,
   beast::error_code ec;
   socket.assign(addr.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
   std::string reason;
-  uint64_t bytes_in = 0, bytes_out = 0;
+  uint64_t bytes_in = 0, bytes_out = 0, resizes = 0;
   if (ec) {
     ::close(fd);
     reason = "socket: " + ec.message();
@@ -235,20 +305,21 @@ void serve_terminal(int fd, Request request, const TerminalSession& s,
             websocket::close_reason(websocket::close_code::internal_error, reason.substr(0, 120)),
             ec);
     } else {
-      Pump pump(io, ws, **shell, s.idle_timeout, stop);
+      Pump pump(io, ws, **shell, s.idle_timeout, stop, s.session_id);
       pump.run();
       io.run();
       (*shell)->close();
       reason = pump.reason == "shell exited" ? (*shell)->end_reason() : pump.reason;
       bytes_in = pump.bytes_in;
       bytes_out = pump.bytes_out;
+      resizes = pump.resizes;
     }
   }
   const auto ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                             std::chrono::steady_clock::now() - began)
                                             .count());
-  spdlog::info("terminal {}: {} in {} of {} closed after {} ms ({})", s.session_id, s.user,
-               s.environment, s.project_id, ms, reason);
+  spdlog::info("terminal {}: {} in {} of {} closed after {} ms ({}; {} resizes)", s.session_id,
+               s.user, s.environment, s.project_id, ms, reason, resizes);
   record_close(s, ms, reason, bytes_in, bytes_out);
 }
 

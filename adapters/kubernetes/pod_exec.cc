@@ -19,7 +19,7 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr uint8_t kStdin = 0, kStdout = 1, kStderr = 2, kStatus = 3, kClose = 255;
+constexpr uint8_t kStdin = 0, kStdout = 1, kStderr = 2, kStatus = 3, kResize = 4, kClose = 255;
 constexpr const char* kV5 = "v5.channel.k8s.io";
 
 std::string encoded(const std::string& text) {
@@ -90,6 +90,14 @@ class PodExecChannel final : public runtime::ShellChannel {
                     [done = std::move(done)](beast::error_code ec, size_t) { done(!ec); });
   }
 
+  // Channel 4 (v4 and v5): the kubelet sets the container's tty to it.
+  void async_resize(uint16_t cols, uint16_t rows, std::function<void(std::string)> done) override {
+    wbuf_ = exec_resize_frame(cols, rows);
+    ws_.async_write(asio::buffer(wbuf_), [done = std::move(done)](beast::error_code ec, size_t) {
+      done(ec ? "exec stream: " + ec.message() : std::string());
+    });
+  }
+
   void cancel() override {
     beast::error_code ec;
     beast::get_lowest_layer(ws_).socket().cancel(ec);
@@ -137,6 +145,10 @@ std::string exec_frame(uint8_t channel, std::string_view payload) {
   std::string frame(1, static_cast<char>(channel));
   frame += payload;
   return frame;
+}
+
+std::string exec_resize_frame(uint16_t cols, uint16_t rows) {
+  return exec_frame(kResize, json::serialize(json::object{{"Width", cols}, {"Height", rows}}));
 }
 
 std::string exec_status_reason(std::string_view status_json) {

@@ -31,6 +31,10 @@ std::string pod_exec_path(const ClusterTarget& t, const PodExecOptions& o);
 // One client frame: the channel byte, then the payload.
 std::string exec_frame(uint8_t channel, std::string_view payload);
 
+// A resize frame: channel 4, then remotecommand.TerminalSize as JSON,
+// {"Width":cols,"Height":rows}.
+std::string exec_resize_frame(uint16_t cols, uint16_t rows);
+
 // What a channel-3 Status says: "shell exited 0" for Success, "shell exited
 // <code>" for NonZeroExitCode, else "exec error: <message>".
 std::string exec_status_reason(std::string_view status_json);

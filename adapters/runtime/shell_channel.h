@@ -20,6 +20,12 @@ class ShellChannel {
   virtual void async_read(std::function<void(bool ok, std::string_view output)> done) = 0;
   // Sends input to the shell; `ok` false when it no longer takes any.
   virtual void async_write(std::string input, std::function<void(bool ok)> done) = 0;
+  // Sets the shell's window size (the terminal's columns and rows): the
+  // pty's TIOCSWINSZ, exec channel 4, Docker's exec resize. `error` is empty
+  // when the size was handed on, else what refused it; the shell goes on
+  // either way.
+  virtual void async_resize(uint16_t cols, uint16_t rows,
+                            std::function<void(std::string error)> done) = 0;
   // Aborts the outstanding operations (their handlers see ok == false).
   virtual void cancel() = 0;
   // Ends the shell (hang-up, close of the remote session); blocking, bounded.

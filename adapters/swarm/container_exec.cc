@@ -56,17 +56,17 @@ template <typename Stream>
 class ContainerExecChannel final : public runtime::ShellChannel {
  public:
   ContainerExecChannel(Stream stream, std::shared_ptr<asio::ssl::context> tls, PortainerTarget t,
-                       Auth auth, std::string exec_id)
+                       Auth auth, std::string exec_id, std::string node)
       : stream_(std::move(stream)),
         tls_(std::move(tls)),
         t_(std::move(t)),
         auth_(std::move(auth)),
-        exec_id_(std::move(exec_id)) {}
+        exec_id_(std::move(exec_id)),
+        node_(std::move(node)) {}
 
   // Sends the start request and reads the upgrade answer; bytes that came
   // with it are the first output.
-  Expected<void, std::string> start(asio::io_context& io, const http_client::Endpoint& e,
-                                    const std::string& node) {
+  Expected<void, std::string> start(asio::io_context& io, const http_client::Endpoint& e) {
     http::request<http::string_body> req{http::verb::post, e.target, 11};
     req.set(http::field::host, e.host);
     req.set(http::field::user_agent, "wharf");
@@ -74,7 +74,7 @@ class ContainerExecChannel final : public runtime::ShellChannel {
     req.set(http::field::content_type, "application/json");
     req.set(http::field::connection, "Upgrade");
     req.set(http::field::upgrade, "tcp");
-    if (!node.empty()) req.set("X-PortainerAgent-Target", node);
+    if (!node_.empty()) req.set("X-PortainerAgent-Target", node_);
     req.body() = R"({"Detach":false,"Tty":true})";
     req.prepare_payload();
     beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(10));
@@ -125,6 +125,25 @@ class ContainerExecChannel final : public runtime::ShellChannel {
                       [done = std::move(done)](beast::error_code ec, size_t) { done(!ec); });
   }
 
+  // POST exec/{id}/resize?h=&w= through Portainer, on its own connection
+  // (the exec's is the hijacked stream). Blocking, bounded by 3 s: the
+  // session's input waits that long at most.
+  void async_resize(uint16_t cols, uint16_t rows, std::function<void(std::string)> done) override {
+    http_client::Request req =
+        portainer_request(t_, "POST", exec_resize_path(t_, exec_id_, cols, rows), auth_);
+    req.timeout = std::chrono::seconds(3);
+    if (!node_.empty()) req.headers.emplace_back("X-PortainerAgent-Target", node_);
+    auto response = http_client::send(req);
+    std::string error;
+    if (!response) {
+      error = "exec resize: " + response.error();
+    } else if (response->status != 200 && response->status != 201 && response->status != 204) {
+      error = "exec resize: " + http_client::describe(*response);
+    }
+    asio::post(stream_.get_executor(),
+               [done = std::move(done), error = std::move(error)] { done(error); });
+  }
+
   void cancel() override {
     beast::error_code ec;
     beast::get_lowest_layer(stream_).socket().cancel(ec);
@@ -161,11 +180,18 @@ class ContainerExecChannel final : public runtime::ShellChannel {
   PortainerTarget t_;
   Auth auth_;
   std::string exec_id_;
+  std::string node_;  // the task's node, for Portainer's agent
   std::string pending_, out_, wbuf_, reason_;
   std::array<char, 8192> buf_{};
 };
 
 }  // namespace
+
+std::string exec_resize_path(const PortainerTarget& t, const std::string& exec_id, uint16_t cols,
+                             uint16_t rows) {
+  return "/api/endpoints/" + t.endpoint_id + "/docker/exec/" + exec_id +
+         "/resize?h=" + std::to_string(rows) + "&w=" + std::to_string(cols);
+}
 
 Expected<std::unique_ptr<runtime::ShellChannel>, std::string> open_container_exec(
     asio::io_context& io, const PortainerTarget& t, const ContainerExecOptions& o,
@@ -211,8 +237,8 @@ Expected<std::unique_ptr<runtime::ShellChannel>, std::string> open_container_exe
       io, *e, t.ca_file, !t.insecure, std::chrono::seconds(10),
       [&](auto stream, auto tls) -> Expected<Result, std::string> {
         auto channel = std::make_unique<ContainerExecChannel<decltype(stream)>>(
-            std::move(stream), std::move(tls), t, *auth, exec_id);
-        if (auto ok = channel->start(io, *e, node); !ok) return unexpected(ok.error());
+            std::move(stream), std::move(tls), t, *auth, exec_id, node);
+        if (auto ok = channel->start(io, *e); !ok) return unexpected(ok.error());
         return Result(std::move(channel));
       });
   if (!opened) return unexpected(opened.error());

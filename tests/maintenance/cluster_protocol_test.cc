@@ -1,12 +1,16 @@
 // The pure parts of the Kubernetes and Swarm maintenance adapters: Docker's
 // multiplexed log stream taken apart in any slicing, the exec channel frames
-// and the channel-3 Status, and the request paths.
+// (resize included) and the channel-3 Status, the request paths, and the
+// terminal's control messages.
 #include <gtest/gtest.h>
 
 #include "adapters/kubernetes/pod_exec.h"
 #include "adapters/kubernetes/pod_logs.h"
+#include "adapters/swarm/container_exec.h"
 #include "adapters/swarm/service_logs.h"
+#include "api/api_error.h"
 #include "api/cluster_sessions.h"
+#include "api/terminal_protocol.h"
 
 namespace wharf {
 namespace {
@@ -69,6 +73,61 @@ TEST(PodExec, FramesAndStatus) {
   EXPECT_EQ(kubernetes::exec_status_reason(
                 R"({"status":"Failure","reason":"InternalError","message":"no such file"})"),
             "exec error: no such file");
+}
+
+TEST(PodExec, ResizeIsChannelFourWithTheTerminalSize) {
+  EXPECT_EQ(kubernetes::exec_resize_frame(132, 43), "\x04{\"Width\":132,\"Height\":43}");
+}
+
+TEST(ContainerExec, ResizePathCarriesRowsAsHAndColumnsAsW) {
+  auto t = swarm::portainer_of_settings({{"portainer_url", "http://p"},
+                                         {"service", "hello"},
+                                         {"api_key", "k"},
+                                         {"endpoint_id", "3"}});
+  ASSERT_TRUE(t) << t.error();
+  EXPECT_EQ(swarm::exec_resize_path(*t, "e1", 132, 43),
+            "/api/endpoints/3/docker/exec/e1/resize?h=43&w=132");
+}
+
+TEST(TerminalProtocol, AResizeMessageGivesColumnsAndRows) {
+  auto size = api::parse_terminal_message(R"({"resize":{"cols":132,"rows":43}})");
+  EXPECT_EQ(size.cols, 132);
+  EXPECT_EQ(size.rows, 43);
+  size = api::parse_terminal_message(R"( {"resize": {"rows": 1, "cols": 65535}} )");
+  EXPECT_EQ(size.cols, 65535);
+  EXPECT_EQ(size.rows, 1);
+}
+
+// The code and the field of the refusal a text frame gets.
+std::pair<std::string, std::string> refusal(std::string_view text) {
+  try {
+    api::parse_terminal_message(text);
+  } catch (const api::ApiError& e) {
+    const auto* field =
+        e.details().is_object() ? e.details().as_object().if_contains("field") : nullptr;
+    return {e.code(), field && field->is_string() ? std::string(field->as_string()) : ""};
+  }
+  return {"accepted", ""};
+}
+
+TEST(TerminalProtocol, EveryOtherTextFrameIsRefusedNamingWhatIsWrong) {
+  using R = std::pair<std::string, std::string>;
+  EXPECT_EQ(refusal("ls -l\n"), (R{"malformed_json", ""}));
+  EXPECT_EQ(refusal(R"({"resize":{"cols":80,"rows":24})"), (R{"malformed_json", ""}));
+  EXPECT_EQ(refusal("[80,24]"), (R{"wrong_type", ""}));  // not an object
+  EXPECT_EQ(refusal(""), (R{"malformed_json", ""}));
+  EXPECT_EQ(refusal("{}"), (R{"missing_field", "resize"}));
+  EXPECT_EQ(refusal("\"\xff\""), (R{"malformed_json", ""}));  // not UTF-8
+  EXPECT_EQ(refusal(R"({"size":{"cols":80,"rows":24}})").first, "unknown_field");
+  EXPECT_EQ(refusal(R"({"resize":[80,24]})"), (R{"wrong_type", "resize"}));
+  EXPECT_EQ(refusal(R"({"resize":{"cols":80}})"), (R{"missing_field", "resize.rows"}));
+  EXPECT_EQ(refusal(R"({"resize":{"rows":24}})"), (R{"missing_field", "resize.cols"}));
+  EXPECT_EQ(refusal(R"({"resize":{"cols":"wide","rows":24}})"), (R{"wrong_type", "resize.cols"}));
+  EXPECT_EQ(refusal(R"({"resize":{"cols":80,"rows":-1}})"), (R{"wrong_type", "resize.rows"}));
+  EXPECT_EQ(refusal(R"({"resize":{"cols":80.5,"rows":24}})"), (R{"wrong_type", "resize.cols"}));
+  EXPECT_EQ(refusal(R"({"resize":{"cols":0,"rows":24}})"), (R{"invalid_value", "resize.cols"}));
+  EXPECT_EQ(refusal(R"({"resize":{"cols":80,"rows":65536}})"), (R{"invalid_value", "resize.rows"}));
+  EXPECT_EQ(refusal(R"({"resize":{"cols":80,"rows":24,"x":1}})").first, "unknown_field");
 }
 
 TEST(PodExec, PathNamesEveryWordTheContainerAndATty) {

@@ -3,7 +3,8 @@
 // log, exec over WebSocket with the channel protocol; tests/peers/portainer:
 // tasks, multiplexed service logs, docker exec on a hijacked connection),
 // real sockets all the way: what arrives, what is audited (with the
-// client's address), who may, and how sessions end.
+// client's address), who may, how sessions end, and window resizes (exec
+// channel 4, Docker's exec resize) that the shell sees in `stty size`.
 #include "api/cluster_sessions.h"
 
 #include <boost/beast/websocket.hpp>
@@ -154,6 +155,79 @@ class ClusterSessions : public MaintenanceServer {
     return out;
   }
 
+  // Reads until the shell's output (binary frames) holds `want`; the text
+  // frames (refusals of control messages) go to `*notes`.
+  static std::string read_output(websocket::stream<tcp::socket>& ws, const std::string& want,
+                                 std::vector<std::string>* notes = nullptr) {
+    std::string out;
+    beast::flat_buffer buffer;
+    while (out.find(want) == std::string::npos) {
+      beast::error_code ec;
+      ws.read(buffer, ec);
+      if (ec) {
+        ADD_FAILURE() << "closed (" << ec.message() << ") before " << want << " in: " << out;
+        break;
+      }
+      if (ws.got_binary()) {
+        out += beast::buffers_to_string(buffer.data());
+      } else if (notes) {
+        notes->push_back(beast::buffers_to_string(buffer.data()));
+      } else {
+        ADD_FAILURE() << "a text frame: " << beast::buffers_to_string(buffer.data());
+      }
+      buffer.consume(buffer.size());
+    }
+    return out;
+  }
+  static void send_text(websocket::stream<tcp::socket>& ws, const std::string& text) {
+    ws.text(true);
+    ws.write(asio::buffer(text));
+    ws.binary(true);
+  }
+  static void send_input(websocket::stream<tcp::socket>& ws, const std::string& input) {
+    ws.binary(true);
+    ws.write(asio::buffer(input));
+  }
+
+  // On `env`: `stty size` before and after a resize, a malformed resize that
+  // is refused and never reaches the shell, then an exit and its audit.
+  void resize_round_trip(const std::string& env) {
+    auto ws = terminal(env, "olga");
+    const std::string first = "stty size; echo mark-1\n";
+    send_input(*ws, first);
+    EXPECT_EQ(read_output(*ws, "mark-1\n"), "0 0\nmark-1\n")
+        << "a new exec's tty has no size until the client sends one";
+    send_text(*ws, R"({"resize":{"cols":132,"rows":43}})");
+    const std::string second = "stty size; echo mark-2\n";
+    send_input(*ws, second);
+    EXPECT_EQ(read_output(*ws, "mark-2\n"), "43 132\nmark-2\n");
+    send_text(*ws, R"({"resize":{"cols":"wide","rows":24}})");
+    send_text(*ws, "echo typed-as-text\n");
+    const std::string third = "stty size; echo mark-3\n";
+    send_input(*ws, third);
+    std::vector<std::string> notes;
+    EXPECT_EQ(read_output(*ws, "mark-3\n", &notes), "43 132\nmark-3\n")
+        << "the refused messages changed nothing and ran nothing";
+    // The refusals come before the output of the input sent after them.
+    ASSERT_EQ(notes.size(), 2u);
+    auto wrong = json::parse(notes[0]).at("error").as_object();
+    EXPECT_EQ(wrong.at("code").as_string(), "wrong_type");
+    EXPECT_EQ(wrong.at("details").at("field").as_string(), "resize.cols");
+    EXPECT_EQ(json::parse(notes[1]).at("error").at("code").as_string(), "malformed_json");
+    const std::string last = "exit 0\n";
+    send_input(*ws, last);
+    beast::error_code closed;
+    read_until(*ws, "", &closed);
+    EXPECT_EQ(closed, websocket::error::closed) << closed.message();
+    auto done = wait_for("TerminalClosed");
+    ASSERT_EQ(done.size(), 1u);
+    const auto& c = done[0].payload().terminal_closed();
+    EXPECT_EQ(c.reason(), "shell exited 0");
+    EXPECT_EQ(c.bytes_in(), first.size() + second.size() + third.size() + last.size())
+        << "control messages are not input";
+    EXPECT_EQ(of_type("TerminalOpened").size(), 1u);
+  }
+
   asio::io_context io_;
   std::unique_ptr<wharf::testing::PythonPeer> k8s_, portainer_;
 };
@@ -243,6 +317,18 @@ TEST_F(ClusterSessions, KubernetesTerminalRoundTripOverTheExecChannels) {
   EXPECT_EQ(execs[0].at("pod").as_string(), kPod);
   EXPECT_EQ(execs[0].at("tty").as_string(), "true");
   EXPECT_EQ(json::serialize(execs[0].at("command")), R"(["/bin/sh"])");
+}
+
+TEST_F(ClusterSessions, KubernetesResizeGoesOutOnChannelFourAndTheShellSeesIt) {
+  resize_round_trip(kK8s);
+  // Exactly one channel-4 frame reached the cluster: the valid resize.
+  auto execs = json::parse(peer_get(k8s_->url() + "/peer/execs")).as_array();
+  ASSERT_EQ(execs.size(), 1u);
+  EXPECT_EQ(json::serialize(execs[0].at("resizes")), R"(["{\"Width\":132,\"Height\":43}"])");
+}
+
+TEST_F(ClusterSessions, SwarmResizeGoesToDockerExecResizeAndTheShellSeesIt) {
+  resize_round_trip(kSwarm);
 }
 
 TEST_F(ClusterSessions, KubernetesExecRefusedByRbacIsTheRecordedCloseReason) {

@@ -1,5 +1,6 @@
 // Service logs and the terminal against a real process and a real shell,
-// over the real server: what arrives, what is audited, who may.
+// over the real server: what arrives, what is audited, who may, and a window
+// resize the shell sees.
 #include <boost/beast/websocket.hpp>
 #include <fstream>
 #include <thread>
@@ -151,6 +152,7 @@ TEST_F(MaintenanceApi, TerminalRoundTripRunsAShellInTheServiceDirectory) {
     req.set(beast::http::field::authorization, "Bearer " + tok);
   }));
   ws.handshake("127.0.0.1", kEnv + "/terminal");
+  ws.binary(true);  // binary frames are input; text frames are control messages
   ws.write(asio::buffer(std::string("echo hi-$((40+2)); pwd\n")));
   std::string out;
   beast::flat_buffer buffer;
@@ -178,6 +180,86 @@ TEST_F(MaintenanceApi, TerminalRoundTripRunsAShellInTheServiceDirectory) {
   EXPECT_EQ(c.bytes_in(), std::string("echo hi-$((40+2)); pwd\n").size());
   EXPECT_GT(c.bytes_out(), 0u);
   EXPECT_EQ(c.session_id(), of_type("TerminalOpened")[0].payload().terminal_opened().session_id());
+}
+
+// The shell's output (binary frames) until it holds `want`; text frames go to
+// `notes`.
+std::string read_output(websocket::stream<tcp::socket>& ws, const std::string& want,
+                        std::vector<std::string>& notes) {
+  std::string out;
+  beast::flat_buffer buffer;
+  while (out.find(want) == std::string::npos) {
+    beast::error_code ec;
+    ws.read(buffer, ec);
+    if (ec) {
+      ADD_FAILURE() << "closed (" << ec.message() << ") before " << want << " in: " << out;
+      break;
+    }
+    (ws.got_binary() ? out : notes.emplace_back()) += beast::buffers_to_string(buffer.data());
+    buffer.consume(buffer.size());
+  }
+  return out;
+}
+
+TEST_F(MaintenanceApi, TerminalResizeSetsThePtyWindowSizeAndABadOneNeverReachesTheShell) {
+  asio::io_context io;
+  tcp::socket socket(io);
+  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
+  websocket::stream<tcp::socket> ws(std::move(socket));
+  const std::string tok = token("olga");
+  ws.set_option(websocket::stream_base::decorator([&](websocket::request_type& req) {
+    req.set(beast::http::field::authorization, "Bearer " + tok);
+  }));
+  ws.handshake("127.0.0.1", kEnv + "/terminal");
+  auto input = [&](const std::string& text) {
+    ws.binary(true);
+    ws.write(asio::buffer(text));
+  };
+  auto control = [&](const std::string& text) {
+    ws.text(true);
+    ws.write(asio::buffer(text));
+  };
+  std::vector<std::string> notes;
+  // The pty echoes input: the markers are computed so only the output matches.
+  const std::string first = "stty size; echo m-$((1+1))\n";
+  input(first);
+  EXPECT_NE(read_output(ws, "m-2", notes).find("24 80\r\n"), std::string::npos)
+      << "a new terminal is 80x24";
+  control(R"({"resize":{"cols":132,"rows":43}})");
+  const std::string second = "stty size; echo m-$((2+1))\n";
+  input(second);
+  EXPECT_NE(read_output(ws, "m-3", notes).find("43 132\r\n"), std::string::npos);
+  control(R"({"resize":{"cols":"wide","rows":24}})");
+  control("echo typed-as-$((3*3))\n");
+  control(R"({"resize":{"cols":0,"rows":24}})");
+  const std::string third = "stty size; echo m-$((3+1))\n";
+  input(third);
+  const std::string out = read_output(ws, "m-4", notes);
+  EXPECT_NE(out.find("43 132\r\n"), std::string::npos) << out;
+  // Input reaching the shell would be echoed by the pty (and run).
+  EXPECT_EQ(out.find("wide"), std::string::npos) << out;
+  EXPECT_EQ(out.find("typed-as"), std::string::npos) << out;
+  EXPECT_EQ(out.find("resize"), std::string::npos) << out;
+  ASSERT_EQ(notes.size(), 3u);
+  auto refusal = [&](size_t i) { return boost::json::parse(notes[i]).at("error").as_object(); };
+  EXPECT_EQ(refusal(0).at("code").as_string(), "wrong_type");
+  EXPECT_EQ(refusal(0).at("details").at("field").as_string(), "resize.cols");
+  EXPECT_EQ(refusal(1).at("code").as_string(), "malformed_json");
+  EXPECT_EQ(refusal(2).at("code").as_string(), "invalid_value");
+  EXPECT_EQ(refusal(2).at("details").at("field").as_string(), "resize.cols");
+  ws.close(websocket::close_code::normal);
+
+  std::vector<events::Envelope> closed;
+  for (int i = 0; i < 250 && closed.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    closed = of_type("TerminalClosed");
+  }
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_EQ(closed[0].payload().terminal_closed().reason(), "client closed");
+  EXPECT_EQ(closed[0].payload().terminal_closed().bytes_in(),
+            first.size() + second.size() + third.size())
+      << "control messages are not input";
+  EXPECT_EQ(of_type("TerminalOpened").size(), 1u);
 }
 
 TEST_F(MaintenanceApi, EveryRouteAnswers401WithoutATokenAnd403WithoutTheRole) {

@@ -9,15 +9,18 @@ section 3), for wharf's Kubernetes service logs and terminal.
   one, 404 for an unknown pod; follow waits for new lines.
 - GET .../pods/{pod}/exec?command=…&container=&stdin&stdout&tty (WebSocket,
   v5.channel.k8s.io preferred over v4): runs the command in a scratch
-  directory with pipes; stdin on channel 0, output on 1, then the metav1.Status
-  on channel 3 and a close. Channel 255 (v5) closes its stdin.
+  directory (with tty=true its stdin is a pty: ../exec_tty.py); stdin on
+  channel 0, output on 1, then the metav1.Status on channel 3 and a close.
+  Channel 4 {"Width","Height"} sets the pty's window size (`stty size` in the
+  shell shows it); channel 255 (v5) closes its stdin.
 Control (not Kubernetes): POST /peer/pods/log {namespace,pod,container,text}
 appends log text; POST /peer/rbac {"exec": false} makes exec answer 403;
-GET /peer/execs lists the exec sessions (pod, container, command, protocol).
+GET /peer/execs lists the exec sessions (pod, container, command, protocol,
+tty, and each channel-4 payload under "resizes", as received).
 """
 import json
 import re
-import subprocess
+import struct
 import sys
 import tempfile
 import threading
@@ -25,6 +28,7 @@ import os
 from urllib.parse import parse_qs, urlparse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import exec_tty  # noqa: E402
 import websocket_server  # noqa: E402
 
 PODS = re.compile(r"^/api/v1/namespaces/([^/]+)/pods$")
@@ -183,14 +187,15 @@ def serve_exec(handler, pod, container, q):
         handler.send_json(400, status(400, "BadRequest", "no supported subprotocol"))
         return
     command = q.get("command", [])
-    EXECS.append({"pod": pod["metadata"]["name"], "container": container, "command": command,
-                  "protocol": protocol, "tty": q.get("tty", ["false"])[0]})
+    tty = q.get("tty", ["false"])[0]
+    session = {"pod": pod["metadata"]["name"], "container": container, "command": command,
+               "protocol": protocol, "tty": tty, "resizes": []}
+    EXECS.append(session)
     ws = websocket_server.upgrade(handler, protocol)
     handler.close_connection = True
     workdir = tempfile.mkdtemp(prefix="k8s-peer-exec-")
     try:
-        proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, cwd=workdir)
+        proc = exec_tty.Exec(command, workdir, tty == "true")
     except OSError as e:
         ws.send(b"\x03" + json.dumps(status(500, "InternalError", str(e))).encode())
         ws.close()
@@ -218,12 +223,16 @@ def serve_exec(handler, pod, container, q):
         channel, payload = data[0], data[1:]
         try:
             if channel == 0:
-                proc.stdin.write(payload)
-                proc.stdin.flush()
+                proc.write(payload)
+            elif channel == 4:  # remotecommand.TerminalSize; a bad one is dropped, as the kubelet does
+                session["resizes"].append(payload.decode("utf-8", "replace"))
+                size = json.loads(payload)
+                proc.resize(int(size["Width"]), int(size["Height"]))
             elif channel == 255 and payload[:1] == b"\x00":
-                proc.stdin.close()
-        except (OSError, ValueError):
+                proc.close_stdin()
+        except (OSError, ValueError, KeyError, TypeError, struct.error):
             pass
     if proc.poll() is None:  # the client left first: hang up, like a closed exec stream
         proc.kill()
     out.join(timeout=5)
+    proc.release()

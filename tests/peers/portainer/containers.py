@@ -8,9 +8,14 @@
   neither stdout nor stderr is asked for; follow waits for new lines.
 - POST .../docker/containers/{id}/exec {Cmd,Tty,…} -> 201 {"Id"}; POST
   .../docker/exec/{id}/start with "Upgrade: tcp" -> 101 and the raw stream
-  both ways (the command runs with pipes in a scratch directory; the
-  connection closes when it exits); GET .../docker/exec/{id}/json ->
-  {Running, ExitCode}.
+  both ways (the command runs in a scratch directory, with Tty its stdin is
+  a pty: ../exec_tty.py; the connection closes when it exits); GET
+  .../docker/exec/{id}/json -> {Running, ExitCode}.
+- POST .../docker/exec/{id}/resize?h=rows&w=cols -> 200 (empty body) and the
+  pty's window size (`stty size` in the shell shows it); 400 without both
+  positive integers or for an exec without Tty, 404 for an unknown exec, 409
+  while it does not run. Each call is kept in the exec's "resizes" (query
+  and X-PortainerAgent-Target).
 Control (not Portainer): POST /peer/logs {service, stream: stdout|stderr, text}.
 """
 import json
@@ -18,10 +23,13 @@ import os
 import re
 import secrets
 import struct
-import subprocess
+import sys
 import tempfile
 import threading
 from urllib.parse import parse_qs, urlparse
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import exec_tty  # noqa: E402
 
 DOCKER = r"^/api/endpoints/(\d+)/docker(?:/v[0-9.]+)?"
 TASKS = re.compile(DOCKER + r"/tasks$")
@@ -29,9 +37,10 @@ LOGS_PATH = re.compile(DOCKER + r"/services/([^/]+)/logs$")
 EXEC_CREATE = re.compile(DOCKER + r"/containers/([^/]+)/exec$")
 EXEC_START = re.compile(DOCKER + r"/exec/([^/]+)/start$")
 EXEC_JSON = re.compile(DOCKER + r"/exec/([^/]+)/json$")
+EXEC_RESIZE = re.compile(DOCKER + r"/exec/([^/]+)/resize$")
 LOGS = {}  # service id -> [(stream, bytes)]
 CHANGED = threading.Condition()
-EXECS = {}  # id -> {container, cmd, running, code}
+EXECS = {}  # id -> {container, cmd, tty, running, code, proc, resizes}
 PEER = {}
 
 
@@ -114,7 +123,7 @@ def post_authorized(handler, raw):
         spec = json.loads(raw or b"{}")
         eid = secrets.token_hex(16)
         EXECS[eid] = {"container": m.group(2), "cmd": spec.get("Cmd", []), "tty": spec.get("Tty"),
-                      "running": False, "code": 0}
+                      "running": False, "code": 0, "proc": None, "resizes": []}
         handler.send_json(201, {"Id": eid})
         return True
     m = EXEC_START.match(url.path)
@@ -125,7 +134,38 @@ def post_authorized(handler, raw):
             return True
         serve_exec(handler, e)
         return True
+    m = EXEC_RESIZE.match(url.path)
+    if m:
+        resize_exec(handler, m.group(2), parse_qs(url.query))
+        return True
     return False
+
+
+def resize_exec(handler, eid, q):
+    e = EXECS.get(eid)
+    if e is None:
+        handler.send_json(404, {"message": "No such exec instance: %s" % eid})
+        return
+    e["resizes"].append({"h": q.get("h", [""])[0], "w": q.get("w", [""])[0],
+                         "node": handler.headers.get("X-PortainerAgent-Target", "")})
+    try:
+        rows, cols = int(q["h"][0]), int(q["w"][0])
+    except (KeyError, ValueError):
+        handler.send_json(400, {"message": "invalid resize: h and w must be integers"})
+        return
+    if rows <= 0 or cols <= 0 or rows > 65535 or cols > 65535:
+        handler.send_json(400, {"message": "invalid resize: h and w must be from 1 to 65535"})
+        return
+    if not e["tty"]:
+        handler.send_json(400, {"message": "exec %s has no TTY to resize" % eid})
+        return
+    proc = e["proc"]
+    if not e["running"] or proc is None or not proc.resize(cols, rows):
+        handler.send_json(409, {"message": "exec %s is not running" % eid})
+        return
+    handler.send_response(200)
+    handler.send_header("Content-Length", "0")
+    handler.end_headers()
 
 
 def serve_logs(handler, sid, q):
@@ -170,22 +210,22 @@ def serve_exec(handler, e):
     handler.end_headers()
     handler.wfile.flush()
     handler.close_connection = True
-    proc = subprocess.Popen(e["cmd"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, cwd=tempfile.mkdtemp(prefix="portainer-peer-exec-"))
+    proc = exec_tty.Exec(e["cmd"], tempfile.mkdtemp(prefix="portainer-peer-exec-"), bool(e["tty"]))
+    e["proc"] = proc
     e["running"] = True
     sock = handler.connection
 
     def pump_in():
         try:
             for data in iter(lambda: sock.recv(4096), b""):
-                proc.stdin.write(data)
-                proc.stdin.flush()
+                proc.write(data)
         except (OSError, ValueError):
             pass
         if proc.poll() is None:  # the client hung up
             proc.kill()
 
-    threading.Thread(target=pump_in, daemon=True).start()
+    reader = threading.Thread(target=pump_in, daemon=True)
+    reader.start()
     for data in iter(lambda: os.read(proc.stdout.fileno(), 4096), b""):
         try:
             sock.sendall(data)
@@ -197,3 +237,5 @@ def serve_exec(handler, e):
         sock.shutdown(2)
     except OSError:
         pass
+    reader.join(timeout=5)
+    proc.release()
