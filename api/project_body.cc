@@ -68,10 +68,11 @@ static void check_canary_target(const wharf::v1::EnvironmentSpec& env) {
   };
   const bool kubernetes = env.target() == wharf::v1::TARGET_TYPE_KUBERNETES;
   const char* kind = kubernetes ? "Kubernetes" : "Swarm";
-  if (c.has_analysis()) {
-    refuse("canary.analysis", std::string("automatic canary analysis runs on the local canary "
-                                          "router only, not on ") +
-                                  kind + " (docs/canary.md#kubernetes-and-swarm)");
+  if (c.has_analysis() && c.analysis().prometheus_query_url().empty()) {
+    refuse("canary.analysis.prometheus_query_url",
+           std::string("automatic canary analysis on ") + kind +
+               " needs canary.analysis.prometheus_query_url (an instant query returning the "
+               "canary's error rate): there are no router counts (docs/canary.md#analysis)");
   }
   const bool routed = !c.match().header().empty() || !c.match().cookie().empty();
   if (!kubernetes) {

@@ -278,11 +278,15 @@ KubernetesCanaryTarget::KubernetesCanaryTarget(std::chrono::milliseconds poll,
     : poll_(poll),
       queue_(
           "kubernetes canary", [this](const engine::CanaryTraffic& t) { return apply(t); }, retry),
+      analyser_([](const engine::CanaryTraffic& t) {
+        return router::probe_sources(t, remote_deploy::setting(t.spec, "canary_url", t.canary_url));
+      }),
       runner_("kubernetes canary", [this](remote_deploy::Deploy& d) { run(d); }) {}
 
 void KubernetesCanaryTarget::set(const engine::CanaryTraffic& traffic,
-                                 std::function<void(const engine::CanaryVerdict&)> /*abort*/) {
+                                 std::function<void(const engine::CanaryVerdict&)> abort) {
   queue_.push(traffic);
+  analyser_.track(traffic, std::move(abort));
 }
 
 void KubernetesCanaryTarget::run(remote_deploy::Deploy& deploy) {
@@ -431,6 +435,24 @@ Expected<void, std::string> KubernetesCanaryTarget::apply(const engine::CanaryTr
       std::error_code ec;
       auto patch = json::parse(strategic_merge_patch(input), ec);
       if (auto r = cluster.patch(stable_path, kStrategic, patch.as_object()); !r) return r;
+      // The canary objects serve until the stable Deployment runs the
+      // canary's image: the same rollout wait as a deploy's.
+      const std::string where = ns + "/" + names->stable_deployment;
+      remote_deploy::Watch how{
+          "k8s:" + where, "rollout of " + where, poll_, target->rollout_timeout, "", ""};
+      auto rolled = remote_deploy::poll_until(
+          how,
+          [&]() -> Expected<remote_deploy::Verdict, std::string> {
+            auto now = cluster.must_get(stable_path);
+            if (!now) return unexpected(now.error());
+            if (deploy_key_of(*now) != input.deploy_key) {
+              return unexpected("another deploy replaced " + where + " during the rollout");
+            }
+            return rollout_of(*now);
+          },
+          [this] { return queue_.stopping(); });
+      if (!rolled) return unexpected(rolled.error() + " (the canary objects stay)");
+      if (!*rolled) return unexpected("stopped while waiting for the " + how.what);
       return remove_canary();
     }
     case Phase::kAborted: {

@@ -19,11 +19,18 @@
 //       canary-by-cookie from the strategy's match.
 //
 // Promotion: the stable Deployment gets the canary's image, env and deploy
-// key (and its N replicas back), then the canary objects are deleted. Abort:
+// key (and its N replicas back); once its rollout is done (rollout_of, as a
+// deploy waits) the canary objects are deleted. Abort:
 // the canary Ingress's weight goes to 0 and its header rule is removed first,
 // then the canary objects are deleted and the stable Deployment gets its N
 // replicas back. Traffic changes run on a worker thread in order (the process
 // manager does not wait for the cluster); a failed call is retried.
+//
+// Automatic analysis (docs/canary.md#analysis): while the canary is at a
+// step, a CanaryAnalyser queries analysis.prometheus_query_url (required on
+// this target: there are no router counts) and, with check_health, the
+// health path of settings.canary_url (else the canary deploy's URL); a breach
+// goes to the step's `abort`, once.
 #include <boost/json.hpp>
 #include <chrono>
 #include <string>
@@ -32,6 +39,7 @@
 #include "adapters/kubernetes/rollout.h"
 #include "adapters/remote_deploy/canary_queue.h"
 #include "adapters/remote_deploy/remote_deploy.h"
+#include "adapters/router/canary_analysis.h"
 #include "engine/ports.h"
 
 namespace wharf::kubernetes {
@@ -81,7 +89,7 @@ class KubernetesCanaryTarget final : public engine::DeployTarget, public engine:
   void cancel(const std::string& deploy_id, uint32_t attempt) override {
     runner_.cancel(deploy_id, attempt);
   }
-  // Queues the traffic change (no automatic analysis here: docs/canary.md).
+  // Queues the traffic change and hands the step (or its end) to the analysis.
   void set(const engine::CanaryTraffic& traffic,
            std::function<void(const engine::CanaryVerdict&)> abort) override;
 
@@ -98,6 +106,7 @@ class KubernetesCanaryTarget final : public engine::DeployTarget, public engine:
 
   std::chrono::milliseconds poll_;
   remote_deploy::CanaryQueue queue_;
+  router::CanaryAnalyser analyser_;
   remote_deploy::DeployRunner runner_;  // last: joins the threads that use the above
 };
 

@@ -64,6 +64,11 @@ bool CanaryQueue::wait_idle(std::chrono::steady_clock::time_point deadline) cons
   return changed_.wait_until(lock, deadline, [this] { return order_.empty() && !busy_; });
 }
 
+bool CanaryQueue::stopping() const {
+  std::lock_guard lock(mutex_);
+  return stopping_;
+}
+
 std::string CanaryQueue::last_error(const std::string& project_id,
                                     const std::string& environment) const {
   std::lock_guard lock(mutex_);

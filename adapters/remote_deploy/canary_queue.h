@@ -42,6 +42,8 @@ class CanaryQueue {
   void push(const engine::CanaryTraffic& traffic);
   // Blocks until nothing is queued or in hand, or the deadline passes (tests).
   bool wait_idle(std::chrono::steady_clock::time_point deadline) const;
+  // True once the destructor began: a long Apply (a rollout wait) ends early.
+  bool stopping() const;
   // The last failure of each environment ("" once a change went through).
   std::string last_error(const std::string& project_id, const std::string& environment) const;
 

@@ -78,27 +78,45 @@ void DeployRunner::cancel(const std::string& deploy_id, uint32_t attempt) {
   jobs_.cancel(local::job_key(deploy_id, attempt));
 }
 
-void watch(Deploy& deploy, const Watch& how,
-           const std::function<Expected<Verdict, std::string>()>& check) {
+Expected<bool, std::string> poll_until(const Watch& how,
+                                       const std::function<Expected<Verdict, std::string>()>& check,
+                                       const std::function<bool()>& stop,
+                                       const std::function<void(const std::string&)>& progress) {
   const auto deadline = std::chrono::steady_clock::now() + how.timeout;
   std::string last;
-  while (!deploy.stopping()) {
-    if (deploy.cancelled())
-      return deploy.fail("cancelled while watching the " + how.what + how.on_cancel);
+  while (!stop()) {
     auto verdict = check();
-    if (!verdict) return deploy.fail(verdict.error());
-    if (verdict->state == Verdict::State::kDone) return deploy.succeed(how.url);
-    if (verdict->state == Verdict::State::kFailed) return deploy.fail(verdict->message);
+    if (!verdict) return unexpected(verdict.error());
+    if (verdict->state == Verdict::State::kDone) return true;
+    if (verdict->state == Verdict::State::kFailed) return unexpected(verdict->message);
     if (verdict->message != last) {
-      deploy.progress(engine::StepProgress::Kind::kProgress, how.external_id, verdict->message);
+      if (progress) progress(verdict->message);
       last = verdict->message;
     }
     if (std::chrono::steady_clock::now() > deadline) {
-      return deploy.fail(how.what + " not done after " + std::to_string(how.timeout.count()) +
-                         " s: " + verdict->message);
+      return unexpected(how.what + " not done after " + std::to_string(how.timeout.count()) +
+                        " s: " + verdict->message);
     }
     std::this_thread::sleep_for(how.poll);
   }
+  return false;
+}
+
+void watch(Deploy& deploy, const Watch& how,
+           const std::function<Expected<Verdict, std::string>()>& check) {
+  bool cancelled = false;
+  auto done = poll_until(
+      how, check,
+      [&] {
+        cancelled = !deploy.stopping() && deploy.cancelled();
+        return deploy.stopping() || cancelled;
+      },
+      [&](const std::string& message) {
+        deploy.progress(engine::StepProgress::Kind::kProgress, how.external_id, message);
+      });
+  if (!done) return deploy.fail(done.error());
+  if (*done) return deploy.succeed(how.url);
+  if (cancelled) deploy.fail("cancelled while watching the " + how.what + how.on_cancel);
 }
 
 }  // namespace wharf::remote_deploy

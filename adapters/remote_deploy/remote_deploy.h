@@ -86,9 +86,18 @@ struct Watch {
   std::string on_cancel;  // what stays behind when the watch is cancelled
 };
 
-// Polls `check` until the verdict is done (succeed) or failed, the deploy is
-// cancelled, wharf stops, `check` fails, or the timeout passes (fail). Each
-// new waiting message becomes a progress line.
+// Polls `check` every `how.poll` until its verdict is done (true), `stop()`
+// holds (false; asked before each poll), or it is failed, `check` fails or
+// `how.timeout` passes (the reason). Each new waiting message goes to
+// `progress`. The one wait loop of the Kubernetes and Swarm targets.
+Expected<bool, std::string> poll_until(
+    const Watch& how, const std::function<Expected<Verdict, std::string>()>& check,
+    const std::function<bool()>& stop,
+    const std::function<void(const std::string&)>& progress = {});
+
+// poll_until for a deploy: done succeeds, a failure fails it, a cancel fails
+// it naming what stays behind, wharf stopping leaves it without an outcome.
+// Each new waiting message becomes a progress line.
 void watch(Deploy& deploy, const Watch& how,
            const std::function<Expected<Verdict, std::string>()>& check);
 

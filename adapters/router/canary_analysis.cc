@@ -1,7 +1,13 @@
 #include "adapters/router/canary_analysis.h"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/json.hpp>
 #include <cstdio>
+#include <vector>
+
+#include "adapters/http/http_client.h"
+#include "adapters/local/http_probe.h"
 
 namespace wharf::router {
 namespace json = boost::json;
@@ -12,6 +18,15 @@ std::string percent(double rate) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f%%", rate * 100.0);
   return buf;
+}
+
+std::string key_of(const engine::CanaryTraffic& t) {
+  return t.project_id + "/" + t.environment;
+}
+
+std::chrono::seconds interval_of(const engine::CanaryTraffic& t) {
+  const auto s = t.strategy.analysis().interval_s();
+  return std::chrono::seconds(s == 0 ? 5 : s);
 }
 
 }  // namespace
@@ -70,6 +85,95 @@ Expected<double, std::string> prometheus_value(const std::string& body) {
   double rate = std::strtod(text.c_str(), &end);
   if (end == text.c_str()) return unexpected("not a number: \"" + text + "\"");
   return rate;
+}
+
+Expected<double, std::string> query_prometheus(const std::string& query_url) {
+  http_client::Request request;
+  request.url = query_url;
+  request.timeout = std::chrono::seconds(5);
+  auto r = http_client::send(request);
+  if (!r) return unexpected("Prometheus query failed: " + r.error());
+  if (r->status != 200) return unexpected("Prometheus query failed: " + http_client::describe(*r));
+  auto rate = prometheus_value(r->body);
+  if (!rate) return unexpected("Prometheus answer: " + rate.error());
+  return *rate;
+}
+
+Observation probe_sources(const engine::CanaryTraffic& traffic, const std::string& health_url) {
+  Observation seen;
+  const auto& a = traffic.strategy.analysis();
+  if (a.check_health() && !health_url.empty()) {
+    auto r = local::http_get_url(health_url + traffic.spec.health_path(),
+                                 std::chrono::milliseconds(1000));
+    seen.healthy = r && r->status >= 200 && r->status < 400;
+  }
+  if (!a.prometheus_query_url().empty()) {
+    if (auto rate = query_prometheus(a.prometheus_query_url())) {
+      seen.external_rate = *rate;
+    } else {
+      spdlog::warn("canary {}: {}", traffic.canary_id, rate.error());
+    }
+  }
+  return seen;
+}
+
+CanaryAnalyser::CanaryAnalyser(Observe observe, std::chrono::milliseconds tick)
+    : observe_(std::move(observe)), tick_(tick) {
+  thread_ = std::thread([this] { loop(); });
+}
+
+CanaryAnalyser::~CanaryAnalyser() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+void CanaryAnalyser::track(const engine::CanaryTraffic& traffic, Abort abort) {
+  {
+    std::lock_guard lock(mutex_);
+    Env& env = envs_[key_of(traffic)];
+    env.traffic = traffic;
+    env.abort = std::move(abort);
+    env.analysing = traffic.phase == engine::CanaryTraffic::Phase::kStep;
+    env.next_probe = std::chrono::steady_clock::now() + interval_of(traffic);
+  }
+  wake_.notify_all();
+}
+
+void CanaryAnalyser::loop() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    wake_.wait_for(lock, tick_);
+    auto now = std::chrono::steady_clock::now();
+    // Probe outside the lock (health and Prometheus are network calls).
+    std::vector<Env> due;
+    for (auto& [key, env] : envs_) {
+      if (!env.analysing || now < env.next_probe) continue;
+      env.next_probe = now + interval_of(env.traffic);
+      due.push_back(env);
+    }
+    for (const Env& probe : due) {
+      if (stopping_) break;
+      lock.unlock();
+      Observation seen = observe_(probe.traffic);
+      auto verdict = judge(probe.traffic.strategy.analysis(), seen);
+      lock.lock();
+      Env& still = envs_[key_of(probe.traffic)];
+      // The canary may have moved on while we probed: judge only the same step.
+      if (!verdict || !still.analysing || still.traffic.canary_id != probe.traffic.canary_id ||
+          still.traffic.step != probe.traffic.step) {
+        continue;
+      }
+      still.analysing = false;  // one verdict per step; the abort follows through the log
+      spdlog::warn("canary {}: aborting: {}", probe.traffic.canary_id, verdict->reason);
+      lock.unlock();
+      if (probe.abort) probe.abort(*verdict);
+      lock.lock();
+    }
+  }
 }
 
 }  // namespace wharf::router

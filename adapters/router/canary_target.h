@@ -5,19 +5,17 @@
 // points it at the stable and the canary instance with the step's weight and
 // the strategy's header/cookie rule; an abort points it back at the stable
 // one before anything else happens; a promotion makes the canary the stable
-// upstream. While a canary is at a step, a thread probes it every
+// upstream. While a canary is at a step, a CanaryAnalyser probes it every
 // analysis.interval_s (the router's counts since the step began, the health
 // path, or the Prometheus query) and reports a breach through `abort` once.
 // The canary's process is ended (aborted) or made current (promoted) by the
 // LocalDeployTarget, when one is given.
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "adapters/router/canary_analysis.h"
@@ -34,7 +32,7 @@ namespace wharf::router {
 struct CanaryRouterOptions {
   std::string listen = "127.0.0.1";
   uint16_t base_port = kDefaultRouterBasePort;  // 0: each router on a free port
-  std::chrono::milliseconds tick{100};          // how often the analysis thread looks
+  std::chrono::milliseconds tick{100};          // how often the analyser looks
 };
 
 // One environment's router, for /metrics and `canary status`.
@@ -64,23 +62,17 @@ class LocalCanaryTarget final : public engine::CanaryTarget {
   struct Env {
     std::unique_ptr<TrafficRouter> router;
     engine::CanaryTraffic traffic;
-    std::function<void(const engine::CanaryVerdict&)> abort;
     RouterCounts baseline;  // counts when the step began
-    std::chrono::steady_clock::time_point next_probe{};
-    bool analysing = false;
   };
-  void loop();
-  Observation observe(const engine::CanaryTraffic& traffic, const RouterCounts& baseline,
-                      const TrafficRouter& router) const;
+  // The router's counts since the step began, plus probe_sources().
+  Observation observe(const engine::CanaryTraffic& traffic) const;
 
   local::LocalDeployTarget* instances_;
   CanaryRouterOptions options_;
   mutable std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
   uint16_t next_port_ = 0;
-  std::map<std::string, Env> envs_;  // by "<project>/<environment>"
-  std::thread thread_;
+  std::map<std::string, Env> envs_;           // by "<project>/<environment>"
+  std::unique_ptr<CanaryAnalyser> analyser_;  // reset first: its thread reads envs_
 };
 
 }  // namespace wharf::router

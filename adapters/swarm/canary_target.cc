@@ -113,11 +113,15 @@ SwarmCanaryTarget::SwarmCanaryTarget(std::chrono::milliseconds poll,
     : poll_(poll),
       queue_(
           "swarm canary", [this](const engine::CanaryTraffic& t) { return apply(t); }, retry),
+      analyser_([](const engine::CanaryTraffic& t) {
+        return router::probe_sources(t, remote_deploy::setting(t.spec, "canary_url", t.canary_url));
+      }),
       runner_("swarm canary", [this](remote_deploy::Deploy& d) { run(d); }) {}
 
 void SwarmCanaryTarget::set(const engine::CanaryTraffic& traffic,
-                            std::function<void(const engine::CanaryVerdict&)> /*abort*/) {
+                            std::function<void(const engine::CanaryVerdict&)> abort) {
   queue_.push(traffic);
+  analyser_.track(traffic, std::move(abort));
 }
 
 void SwarmCanaryTarget::run(remote_deploy::Deploy& deploy) {
@@ -226,6 +230,23 @@ Expected<void, std::string> SwarmCanaryTarget::apply(const engine::CanaryTraffic
                            [&](const json::object& s) { return updated_spec(s, change); });
         if (!updated) return updated;
       }
+      // The canary service serves until the stable one runs the canary's
+      // image: the same update wait as a deploy's.
+      remote_deploy::Watch how{
+          "swarm:" + stable, "update of " + stable, poll_, target->update_timeout, "", ""};
+      auto updated = remote_deploy::poll_until(
+          how,
+          [&]() -> Expected<remote_deploy::Verdict, std::string> {
+            auto now = inspect_service(portainer, stable, stable);
+            if (!now) return unexpected(now.error());
+            if (deploy_key_of(*now) != key) {
+              return unexpected("another deploy replaced " + stable + " during the update");
+            }
+            return verdict_of(*now);
+          },
+          [this] { return queue_.stopping(); });
+      if (!updated) return unexpected(updated.error() + " (the canary service stays)");
+      if (!*updated) return unexpected("stopped while waiting for the " + how.what);
       return remove(portainer, name);
     }
     case Phase::kAborted:

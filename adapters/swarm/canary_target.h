@@ -13,15 +13,23 @@
 // rest (at least one) — what a balancer over both services' tasks sees.
 // Header and cookie routing are not available on Swarm (a canary deploy with
 // a match fails; the API refuses the strategy). Promotion: the stable service
-// takes the canary's image, env and deploy label at N replicas, then the
-// canary service is removed. Abort: the stable service back at N, the canary
-// service removed. Traffic changes run on a worker thread in order.
+// takes the canary's image, env and deploy label at N replicas; once Swarm
+// reports that update done (verdict_of, as a deploy waits) the canary service
+// is removed. Abort: the stable service back at N, the canary service
+// removed. Traffic changes run on a worker thread in order.
+//
+// Automatic analysis (docs/canary.md#analysis): while the canary is at a
+// step, a CanaryAnalyser queries analysis.prometheus_query_url (required on
+// this target: there are no router counts) and, with check_health, the
+// health path of settings.canary_url (else the canary deploy's URL); a breach
+// goes to the step's `abort`, once.
 #include <boost/json.hpp>
 #include <chrono>
 #include <string>
 
 #include "adapters/remote_deploy/canary_queue.h"
 #include "adapters/remote_deploy/remote_deploy.h"
+#include "adapters/router/canary_analysis.h"
 #include "adapters/swarm/deploy_target.h"
 #include "adapters/swarm/service_update.h"
 #include "engine/ports.h"
@@ -52,7 +60,7 @@ class SwarmCanaryTarget final : public engine::DeployTarget, public engine::Cana
   void cancel(const std::string& deploy_id, uint32_t attempt) override {
     runner_.cancel(deploy_id, attempt);
   }
-  // Queues the traffic change (no automatic analysis here: docs/canary.md).
+  // Queues the traffic change and hands the step (or its end) to the analysis.
   void set(const engine::CanaryTraffic& traffic,
            std::function<void(const engine::CanaryVerdict&)> abort) override;
 
@@ -69,6 +77,7 @@ class SwarmCanaryTarget final : public engine::DeployTarget, public engine::Cana
 
   std::chrono::milliseconds poll_;
   remote_deploy::CanaryQueue queue_;
+  router::CanaryAnalyser analyser_;
   remote_deploy::DeployRunner runner_;  // last: joins the threads that use the above
 };
 

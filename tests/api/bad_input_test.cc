@@ -71,8 +71,15 @@ TEST_F(BadInputTest, CanaryOnKubernetesAndSwarmRefusesOnlyWhatCannotWork) {
   refused("kubernetes", ingress,
           R"(,"mode":"ingress-nginx","match":{"cookie":"canary","cookie_value":"yes"})",
           "canary.match.cookie_value", R"(only when its value is \"always\")");
-  refused("kubernetes", "", R"(,"analysis":{"max_error_rate":0.1})", "canary.analysis",
-          "local canary router only");
+  // Analysis on a cluster target reads a Prometheus query (no router counts there).
+  for (const char* target : {"kubernetes", "swarm"}) {
+    refused(target, "", R"(,"analysis":{"max_error_rate":0.1,"check_health":true})",
+            "canary.analysis.prometheus_query_url", "needs canary.analysis.prometheus_query_url");
+    auto analysed = define(
+        target, "",
+        R"(,"analysis":{"max_error_rate":0.1,"prometheus_query_url":"http://prom:9090/api/v1/query?query=x"})");
+    EXPECT_EQ(analysed.status, 202u) << target << ": " << analysed.body;
+  }
 }
 
 TEST_F(BadInputTest, BodyThatIsNotAnObject) {

@@ -10,7 +10,7 @@
 #include "adapters/kubernetes/canary_target.h"
 #include "adapters/runtime/runtime.h"
 #include "tests/canary/canary_support.h"
-#include "tests/peers/python_peer.h"
+#include "tests/canary/peers.h"
 #include "tests/runtime/e2e_support.h"
 
 namespace wharf::kubernetes {
@@ -21,40 +21,7 @@ using namespace wharf::canary_testing;
 using Phase = engine::CanaryTraffic::Phase;
 constexpr const char* kAnn = "nginx.ingress.kubernetes.io/";
 
-class Peer {
- public:
-  Peer() : process_(WHARF_K8S_PEER, {"--token", "s3cret", "--step", "0.05", "--deadline", "1.5"}) {}
-  const std::string& url() const { return process_.url(); }
-
-  void post(const std::string& path, const json::object& body) {
-    http_client::Request req;
-    req.method = "POST";
-    req.url = url() + path;
-    req.body = json::serialize(body);
-    auto r = http_client::send(req);
-    if (!r || r->status != 201) throw std::runtime_error("peer: POST " + path + " failed");
-  }
-  void deployment(const std::string& name, int replicas) {
-    post("/peer/deployments", {{"name", name},
-                               {"image", "registry.example/web:1.0.0"},
-                               {"replicas", replicas},
-                               {"container", "app"}});
-  }
-  // Deployment, Service and Ingress of an ingress-nginx environment.
-  void ingress_stack(const std::string& name) {
-    deployment(name, 2);
-    post("/peer/services", {{"name", name}, {"selector", {{"app", name}}}});
-    post("/peer/ingresses", {{"name", name}, {"service", name}});
-  }
-  json::object objects() {
-    http_client::Request req;
-    req.url = url() + "/peer/objects?namespace=default";
-    return json::parse(http_client::send(req).value().body).as_object();
-  }
-
- private:
-  wharf::testing::PythonPeer process_;
-};
+using Peer = KubernetesPeer;
 
 Peer& peer() {
   static Peer p;
@@ -220,6 +187,42 @@ TEST(KubernetesCanary, IngressNginxAbortTakesTheWeightAndTheCanaryObjectsAway) {
   EXPECT_FALSE(has(o, "deployments", "news-canary"));
   EXPECT_EQ(image(o, "news"), "registry.example/web:1.0.0");
   EXPECT_EQ(replicas(o, "news"), 2);
+}
+
+// Promotion waits for the stable Deployment's rollout of the canary's image
+// (the rollout wait of a deploy): until it is done the canary keeps serving.
+TEST(KubernetesCanary, PromotionKeepsTheCanaryUntilTheStableRolloutIsDone) {
+  peer().deployment("shelf", 4);
+  KubernetesCanaryTarget target(std::chrono::milliseconds(20), std::chrono::milliseconds(50));
+  const auto j = job("shelf");
+  ASSERT_TRUE(deploy(target, j).succeeded);
+  ASSERT_EQ(apply(target, traffic(j, Phase::kStep, 1)), "");
+  peer().hold("shelf", true);
+  target.set(traffic(j, Phase::kPromoted), [](const engine::CanaryVerdict&) {});
+  const auto polled_while_held = [](json::object& o, const std::string& name) {
+    return o["deployments"].as_object().at(name).at("held_polls").as_int64();
+  };
+  // The stable Deployment has the canary's image and wharf polls its rollout.
+  ASSERT_TRUE(runtime::testing::eventually(
+      [&] {
+        auto o = peer().objects();
+        return image(o, "shelf") == "registry.example/web:2.0.0" &&
+               polled_while_held(o, "shelf") >= 3;
+      },
+      std::chrono::seconds(30)));
+  auto o = peer().objects();
+  EXPECT_TRUE(has(o, "deployments", "shelf-canary"));  // still serving
+  EXPECT_EQ(replicas(o, "shelf-canary"), 2);
+  EXPECT_LT(o["deployments"].at("shelf").at("observed_generation").as_int64(),
+            o["deployments"].at("shelf").at("generation").as_int64());
+
+  peer().hold("shelf", false);
+  ASSERT_TRUE(target.wait_idle(std::chrono::steady_clock::now() + std::chrono::seconds(60)));
+  EXPECT_EQ(target.last_error("web", "shelf"), "");
+  o = peer().objects();
+  EXPECT_FALSE(has(o, "deployments", "shelf-canary"));
+  EXPECT_EQ(image(o, "shelf"), "registry.example/web:2.0.0");
+  EXPECT_EQ(replicas(o, "shelf"), 4);
 }
 
 TEST(KubernetesCanary, AStepWhoseCanaryIsGoneIsAnError) {

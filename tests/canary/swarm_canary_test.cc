@@ -8,7 +8,7 @@
 #include "adapters/http/http_client.h"
 #include "adapters/swarm/canary_target.h"
 #include "tests/canary/canary_support.h"
-#include "tests/peers/python_peer.h"
+#include "tests/canary/peers.h"
 
 namespace wharf::swarm {
 namespace {
@@ -17,28 +17,7 @@ namespace json = boost::json;
 using namespace wharf::canary_testing;
 using Phase = engine::CanaryTraffic::Phase;
 
-class Peer {
- public:
-  Peer() : process_(WHARF_PORTAINER_PEER, {"--step", "0.05"}) {}
-  const std::string& url() const { return process_.url(); }
-  void service(const std::string& name, int replicas) {
-    http_client::Request req;
-    req.method = "POST";
-    req.url = url() + "/peer/services";
-    req.body = json::serialize(json::object{
-        {"name", name}, {"image", "registry.example/api:1.0.0"}, {"replicas", replicas}});
-    auto r = http_client::send(req);
-    if (!r || r->status != 201) throw std::runtime_error("peer: cannot create " + name);
-  }
-  json::object services() {
-    http_client::Request req;
-    req.url = url() + "/peer/services";
-    return json::parse(http_client::send(req).value().body).as_object();
-  }
-
- private:
-  wharf::testing::PythonPeer process_;
-};
+using Peer = PortainerPeer;
 
 Peer& peer() {
   static Peer p;

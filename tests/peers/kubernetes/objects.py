@@ -6,8 +6,10 @@ with null removing a key, delete), 404/409 Status bodies.
 
 Test-only control endpoints (not Kubernetes, no token): POST /peer/services
 {namespace,name,selector,ports}, POST /peer/ingresses {namespace,name,service,
-host,annotations}, GET /peer/objects?namespace=NS (every Deployment's replicas,
-image, labels and annotations, and every Service and Ingress, by name).
+host,annotations}, POST /peer/hold {namespace,name,hold} (hold a Deployment's
+rollout back), GET /peer/objects?namespace=NS (every Deployment's replicas,
+image, labels, annotations, generations and polls while held, and every
+Service and Ingress, by name).
 
 peer.py calls handle() first in each do_<METHOD>; it answers True when it
 served the request.
@@ -70,7 +72,10 @@ def summary(deployments, objects, ns):
         out["deployments"][name] = {
             "replicas": d["spec"].get("replicas", 1), "image": c.get("image", ""),
             "labels": d["spec"]["template"].get("metadata", {}).get("labels", {}),
-            "annotations": d["metadata"].get("annotations", {})}
+            "annotations": d["metadata"].get("annotations", {}),
+            "generation": d["metadata"].get("generation", 1),
+            "observed_generation": d["status"].get("observedGeneration", 0),
+            "held_polls": d.get("_held_polls", 0)}
     for kind in ("services", "ingresses"):
         for (ons, name), o in objects[kind].items():
             if ons == ns:
@@ -103,6 +108,21 @@ def handle(h, method, deployments, lock):
         with lock:
             OBJECTS[kind][(ns, spec["name"])] = o
         h.send_json(201, o)
+        return True
+    if method == "POST" and path == "/peer/hold":
+        # {namespace,name,hold}: while held, the controller does not observe
+        # the Deployment's new generation (its rollout waits); each GET while
+        # held is counted in /peer/objects as "held_polls".
+        spec = json.loads(h.body())
+        key = (spec.get("namespace", "default"), spec["name"])
+        with lock:
+            d = deployments.get(key)
+            if d is None:
+                h.send_json(404, status(404, "NotFound", 'deployments.apps "%s" not found' % key[1]))
+                return True
+            d["_held"] = bool(spec.get("hold", True))
+            d["_held_polls"] = 0
+            h.send_json(201, {"name": key[1], "held": d["_held"]})
         return True
     if method == "GET" and path == "/peer/objects":
         ns = parse_qs(url.query).get("namespace", ["default"])[0]

@@ -52,6 +52,9 @@ class Controller:
         wanted = spec.get("replicas", 1)
         since = now - d["_changed_at"]
         image = spec["template"]["spec"]["containers"][0].get("image", "")
+        if d.get("_held"):  # POST /peer/hold (objects.py): the rollout waits
+            d["_held_polls"] = d.get("_held_polls", 0) + 1
+            return
         if since < self.args.step:
             return  # the controller has not seen the new generation yet
         st["observedGeneration"] = d["metadata"]["generation"]
