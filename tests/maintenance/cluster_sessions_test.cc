@@ -329,6 +329,17 @@ TEST_F(ClusterSessions, KubernetesResizeGoesOutOnChannelFourAndTheShellSeesIt) {
 
 TEST_F(ClusterSessions, SwarmResizeGoesToDockerExecResizeAndTheShellSeesIt) {
   resize_round_trip(kSwarm);
+  // Exactly one resize call reached the daemon, rows as h, columns as w,
+  // addressed to the task's node.
+  http_client::Request req;
+  req.url = portainer_->url() + "/peer/execs";
+  req.headers = {{"X-API-Key", "ptr_testkey"}};
+  auto r = http_client::send(req);
+  ASSERT_TRUE(r) << r.error();
+  auto execs = json::parse(r->body).as_array();
+  ASSERT_EQ(execs.size(), 1u) << r->body;
+  EXPECT_EQ(execs[0].at("tty"), json::value(true));
+  EXPECT_EQ(json::serialize(execs[0].at("resizes")), R"([{"h":"43","w":"132","node":"node-1"}])");
 }
 
 TEST_F(ClusterSessions, KubernetesExecRefusedByRbacIsTheRecordedCloseReason) {

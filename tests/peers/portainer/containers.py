@@ -16,7 +16,8 @@
   positive integers or for an exec without Tty, 404 for an unknown exec, 409
   while it does not run. Each call is kept in the exec's "resizes" (query
   and X-PortainerAgent-Target).
-Control (not Portainer): POST /peer/logs {service, stream: stdout|stderr, text}.
+Control (not Portainer): POST /peer/logs {service, stream: stdout|stderr, text};
+GET /peer/execs (authorized like the API) lists the execs with their resizes.
 """
 import json
 import os
@@ -67,6 +68,11 @@ def get(handler):
     """Serves a route of this module (after the peer's auth); False otherwise."""
     url = urlparse(handler.path)
     q = parse_qs(url.query)
+    if url.path == "/peer/execs":
+        handler.send_json(200, [{"id": k, "container": e["container"], "cmd": e["cmd"],
+                                 "tty": e["tty"], "resizes": e["resizes"]}
+                                for k, e in EXECS.items()])
+        return True
     if TASKS.match(url.path):
         filters = json.loads(q.get("filters", ["{}"])[0])
         with PEER["lock"]:
