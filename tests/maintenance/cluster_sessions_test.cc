@@ -342,6 +342,28 @@ TEST_F(ClusterSessions, SwarmResizeGoesToDockerExecResizeAndTheShellSeesIt) {
   EXPECT_EQ(json::serialize(execs[0].at("resizes")), R"([{"h":"43","w":"132","node":"node-1"}])");
 }
 
+TEST_F(ClusterSessions, AResizeTheDaemonRefusesIsAnsweredAndTheSessionGoesOn) {
+  peer_post(portainer_->url() + "/peer/resize", R"({"refuse": "tty is gone"})");
+  auto ws = terminal(kSwarm, "olga");
+  send_text(*ws, R"({"resize":{"cols":100,"rows":30}})");
+  send_input(*ws, "stty size; echo mark\n");
+  std::vector<std::string> notes;
+  EXPECT_EQ(read_output(*ws, "mark\n", &notes), "0 0\nmark\n");
+  ASSERT_EQ(notes.size(), 1u);
+  auto error = json::parse(notes[0]).at("error").as_object();
+  EXPECT_EQ(error.at("code").as_string(), "resize_failed");
+  EXPECT_NE(std::string(error.at("message").as_string()).find("HTTP 500: tty is gone"),
+            std::string::npos)
+      << notes[0];
+  EXPECT_EQ(json::serialize(error.at("details")), R"({"cols":100,"rows":30})");
+  send_input(*ws, "exit 0\n");
+  beast::error_code closed;
+  read_until(*ws, "", &closed);
+  auto done = wait_for("TerminalClosed");
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].payload().terminal_closed().reason(), "shell exited 0");
+}
+
 TEST_F(ClusterSessions, KubernetesExecRefusedByRbacIsTheRecordedCloseReason) {
   peer_post(k8s_->url() + "/peer/rbac", R"({"exec": false})");
   auto ws = terminal(kK8s, "olga");

@@ -17,6 +17,7 @@
   while it does not run. Each call is kept in the exec's "resizes" (query
   and X-PortainerAgent-Target).
 Control (not Portainer): POST /peer/logs {service, stream: stdout|stderr, text};
+POST /peer/resize {"refuse": "message"} makes exec resize answer 500 with it;
 GET /peer/execs (authorized like the API) lists the execs with their resizes.
 """
 import json
@@ -42,6 +43,7 @@ EXEC_RESIZE = re.compile(DOCKER + r"/exec/([^/]+)/resize$")
 LOGS = {}  # service id -> [(stream, bytes)]
 CHANGED = threading.Condition()
 EXECS = {}  # id -> {container, cmd, tty, running, code, proc, resizes}
+RESIZE = {"refuse": ""}  # POST /peer/resize {"refuse": message}: the daemon answers 500
 PEER = {}
 
 
@@ -115,6 +117,10 @@ def post(handler, raw):
             CHANGED.notify_all()
         handler.send_json(200, {})
         return True
+    if url.path == "/peer/resize":
+        RESIZE.update(json.loads(raw))
+        handler.send_json(200, RESIZE)
+        return True
     return False
 
 
@@ -164,6 +170,9 @@ def resize_exec(handler, eid, q):
         return
     if not e["tty"]:
         handler.send_json(400, {"message": "exec %s has no TTY to resize" % eid})
+        return
+    if RESIZE["refuse"]:
+        handler.send_json(500, {"message": RESIZE["refuse"]})
         return
     proc = e["proc"]
     if not e["running"] or proc is None or not proc.resize(cols, rows):
