@@ -3,18 +3,16 @@
 // read, request bodies, HEAD, pipelined requests, and a precise 400 for a
 // request it cannot frame. The upstream here answers with scripted bytes.
 #include <gtest/gtest.h>
-#include <sys/socket.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <list>
 #include <mutex>
-#include <thread>
 
 #include "adapters/router/traffic_router.h"
+#include "tests/router/test_service.h"
 
 namespace wharf::router {
 namespace {
@@ -29,40 +27,13 @@ const std::string kBig(1 << 20, 'x');  // 1 MiB: many reads and several flushes
 // An upstream whose answer depends on the request target.
 class ScriptedUpstream {
  public:
-  ScriptedUpstream() {
-    acceptor_.open(tcp::v4());
-    acceptor_.bind(tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-    acceptor_.listen();
-    thread_ = std::thread([this] { accept_loop(); });
-  }
-  ~ScriptedUpstream() {
-    stopping_ = true;
-    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
-    thread_.join();
-    std::lock_guard lock(mutex_);
-    for (auto& s : sockets_) ::shutdown(s.native_handle(), SHUT_RDWR);
-    for (auto& t : threads_) t.join();
-  }
-  uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  uint16_t port() const { return server_.port(); }
   std::vector<http::request<http::string_body>> seen() {
     std::lock_guard lock(mutex_);
     return seen_;
   }
 
  private:
-  void accept_loop() {
-    for (;;) {
-      tcp::socket socket(io_);
-      beast::error_code ec;
-      acceptor_.accept(socket, ec);
-      if (stopping_) return;
-      if (ec) continue;
-      std::lock_guard lock(mutex_);
-      sockets_.push_back(std::move(socket));
-      tcp::socket* s = &sockets_.back();
-      threads_.emplace_back([this, s] { serve(*s); });
-    }
-  }
   void serve(tcp::socket& socket) {
     beast::flat_buffer buffer;
     for (;;) {
@@ -104,14 +75,9 @@ class ScriptedUpstream {
     }
   }
 
-  asio::io_context io_;
-  tcp::acceptor acceptor_{io_};
-  std::atomic<bool> stopping_{false};
   std::mutex mutex_;
   std::vector<http::request<http::string_body>> seen_;
-  std::list<tcp::socket> sockets_;
-  std::list<std::thread> threads_;
-  std::thread thread_;
+  testing::ConnectionServer server_{[this](tcp::socket& s) { serve(s); }};  // last: stops first
 };
 
 class Relay : public ::testing::Test {

@@ -9,6 +9,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <functional>
 #include <list>
 #include <map>
 #include <mutex>
@@ -24,9 +25,11 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
-class TestService {
+// A loopback HTTP server with a thread per connection; `serve` answers one
+// connection until it returns.
+class ConnectionServer {
  public:
-  explicit TestService(std::string name) : name_(std::move(name)) {
+  explicit ConnectionServer(std::function<void(tcp::socket&)> serve) : serve_(std::move(serve)) {
     acceptor_.open(tcp::v4());
     acceptor_.set_option(asio::socket_base::reuse_address(true));
     acceptor_.bind(tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
@@ -34,7 +37,7 @@ class TestService {
     port_ = acceptor_.local_endpoint().port();
     thread_ = std::thread([this] { accept_loop(); });
   }
-  ~TestService() {
+  ~ConnectionServer() {
     stopping_ = true;
     ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
     thread_.join();
@@ -43,9 +46,6 @@ class TestService {
     for (auto& t : threads_) t.join();
   }
   uint16_t port() const { return port_; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  void set_status(int status) { status_ = status; }
-  uint64_t requests() const { return requests_; }
 
  private:
   void accept_loop() {
@@ -59,9 +59,30 @@ class TestService {
       std::lock_guard lock(mutex_);
       sockets_.push_back(std::move(socket));
       tcp::socket* s = &sockets_.back();
-      threads_.emplace_back([this, s] { serve(*s); });
+      threads_.emplace_back([this, s] { serve_(*s); });
     }
   }
+
+  std::function<void(tcp::socket&)> serve_;
+  asio::io_context io_;
+  tcp::acceptor acceptor_{io_};
+  uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::mutex mutex_;
+  std::list<tcp::socket> sockets_;
+  std::list<std::thread> threads_;
+  std::thread thread_;
+};
+
+class TestService {
+ public:
+  explicit TestService(std::string name) : name_(std::move(name)) {}
+  uint16_t port() const { return server_.port(); }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port()); }
+  void set_status(int status) { status_ = status; }
+  uint64_t requests() const { return requests_; }
+
+ private:
   void serve(tcp::socket& socket) {
     beast::flat_buffer buffer;
     for (;;) {
@@ -81,16 +102,9 @@ class TestService {
   }
 
   std::string name_;
-  asio::io_context io_;
-  tcp::acceptor acceptor_{io_};
-  uint16_t port_ = 0;
-  std::atomic<bool> stopping_{false};
   std::atomic<int> status_{200};
   std::atomic<uint64_t> requests_{0};
-  std::mutex mutex_;
-  std::list<tcp::socket> sockets_;
-  std::list<std::thread> threads_;
-  std::thread thread_;
+  ConnectionServer server_{[this](tcp::socket& s) { serve(s); }};  // last: stops first
 };
 
 struct Answer {
