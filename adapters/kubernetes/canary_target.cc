@@ -453,6 +453,10 @@ Expected<void, std::string> KubernetesCanaryTarget::apply(const engine::CanaryTr
           [this] { return queue_.stopping(); });
       if (!rolled) return unexpected(rolled.error() + " (the canary objects stay)");
       if (!*rolled) return unexpected("stopped while waiting for the " + how.what);
+      // A new canary deploy may have taken the name while we waited: not ours to delete.
+      auto still = cluster.get(canary_path);
+      if (!still) return unexpected(still.error());
+      if (*still && deploy_key_of(**still) != input.deploy_key) return {};
       return remove_canary();
     }
     case Phase::kAborted: {

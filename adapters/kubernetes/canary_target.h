@@ -23,8 +23,9 @@
 // deploy waits) the canary objects are deleted. Abort:
 // the canary Ingress's weight goes to 0 and its header rule is removed first,
 // then the canary objects are deleted and the stable Deployment gets its N
-// replicas back. Traffic changes run on a worker thread in order (the process
-// manager does not wait for the cluster); a failed call is retried.
+// replicas back. Traffic changes run on a thread per environment, in order
+// (the process manager does not wait for the cluster); a failed call is
+// retried.
 //
 // Automatic analysis (docs/canary.md#analysis): while the canary is at a
 // step, a CanaryAnalyser queries analysis.prometheus_query_url (required on

@@ -36,32 +36,33 @@ std::string describe(const engine::CanaryTraffic& t) {
 
 CanaryQueue::CanaryQueue(std::string log_name, Apply apply, std::chrono::milliseconds retry,
                          int tries)
-    : log_name_(std::move(log_name)), apply_(std::move(apply)), retry_(retry), tries_(tries) {
-  thread_ = std::thread([this] { loop(); });
-}
+    : log_name_(std::move(log_name)), apply_(std::move(apply)), retry_(retry), tries_(tries) {}
 
 CanaryQueue::~CanaryQueue() {
+  std::map<std::string, std::thread> workers;
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
+    workers.swap(workers_);
   }
   changed_.notify_all();
-  thread_.join();
+  for (auto& [key, worker] : workers) worker.join();
 }
 
 void CanaryQueue::push(const engine::CanaryTraffic& traffic) {
   const std::string key = key_of(traffic.project_id, traffic.environment);
   {
     std::lock_guard lock(mutex_);
-    if (!latest_.contains(key)) order_.push_back(key);
+    if (stopping_) return;
     latest_[key] = traffic;  // a newer change of the environment replaces the queued one
+    if (!workers_.contains(key)) workers_.emplace(key, std::thread([this, key] { work(key); }));
   }
   changed_.notify_all();
 }
 
 bool CanaryQueue::wait_idle(std::chrono::steady_clock::time_point deadline) const {
   std::unique_lock lock(mutex_);
-  return changed_.wait_until(lock, deadline, [this] { return order_.empty() && !busy_; });
+  return changed_.wait_until(lock, deadline, [this] { return latest_.empty() && busy_ == 0; });
 }
 
 bool CanaryQueue::stopping() const {
@@ -76,16 +77,14 @@ std::string CanaryQueue::last_error(const std::string& project_id,
   return it == errors_.end() ? "" : it->second;
 }
 
-void CanaryQueue::loop() {
+void CanaryQueue::work(const std::string& key) {
   std::unique_lock lock(mutex_);
   while (true) {
-    changed_.wait(lock, [this] { return stopping_ || !order_.empty(); });
+    changed_.wait(lock, [&] { return stopping_ || latest_.contains(key); });
     if (stopping_) return;
-    const std::string key = order_.front();
-    order_.pop_front();
     engine::CanaryTraffic traffic = std::move(latest_[key]);
     latest_.erase(key);
-    busy_ = true;
+    ++busy_;
     std::string error;
     for (int attempt = 1; attempt <= tries_; ++attempt) {
       lock.unlock();
@@ -102,13 +101,12 @@ void CanaryQueue::loop() {
       // A newer change of the same environment supersedes this one.
       if (stopping_ || latest_.contains(key)) break;
       if (attempt < tries_) {
-        changed_.wait_for(lock, retry_,
-                          [this, &key] { return stopping_ || latest_.contains(key); });
+        changed_.wait_for(lock, retry_, [&] { return stopping_ || latest_.contains(key); });
         if (stopping_ || latest_.contains(key)) break;
       }
     }
     errors_[key] = error;
-    busy_ = false;
+    --busy_;
     changed_.notify_all();
   }
 }

@@ -1,11 +1,12 @@
 #pragma once
 // What the Kubernetes and Swarm canary targets share (docs/canary.md#kubernetes-and-swarm):
 // the weight -> replica split, and the queue that applies traffic changes off
-// the process manager's thread, in order, one environment's latest change
-// replacing its older queued ones, retrying a failed call a few times.
+// the process manager's thread: each environment's in order on a thread of
+// its own (a promotion waiting for a rollout holds up no other environment),
+// its latest change replacing its older queued ones, a failed call retried
+// a few times.
 #include <chrono>
 #include <condition_variable>
-#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -35,7 +36,7 @@ class CanaryQueue {
   using Apply = std::function<Expected<void, std::string>(const engine::CanaryTraffic&)>;
   CanaryQueue(std::string log_name, Apply apply,
               std::chrono::milliseconds retry = std::chrono::seconds(1), int tries = 5);
-  ~CanaryQueue();  // finishes the change in hand, drops the rest
+  ~CanaryQueue();  // finishes the changes in hand, drops the rest
   CanaryQueue(const CanaryQueue&) = delete;
   CanaryQueue& operator=(const CanaryQueue&) = delete;
 
@@ -48,7 +49,7 @@ class CanaryQueue {
   std::string last_error(const std::string& project_id, const std::string& environment) const;
 
  private:
-  void loop();
+  void work(const std::string& key);  // one environment's thread
 
   std::string log_name_;
   Apply apply_;
@@ -56,12 +57,11 @@ class CanaryQueue {
   int tries_;
   mutable std::mutex mutex_;
   mutable std::condition_variable changed_;
-  std::deque<std::string> order_;                        // environments with a queued change
-  std::map<std::string, engine::CanaryTraffic> latest_;  // by "<project>/<environment>"
+  std::map<std::string, engine::CanaryTraffic> latest_;  // queued, by "<project>/<environment>"
   std::map<std::string, std::string> errors_;
-  bool busy_ = false;
+  int busy_ = 0;  // changes in hand
   bool stopping_ = false;
-  std::thread thread_;  // last
+  std::map<std::string, std::thread> workers_;  // by environment, started by its first push
 };
 
 }  // namespace wharf::remote_deploy

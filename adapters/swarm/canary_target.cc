@@ -247,6 +247,10 @@ Expected<void, std::string> SwarmCanaryTarget::apply(const engine::CanaryTraffic
           [this] { return queue_.stopping(); });
       if (!updated) return unexpected(updated.error() + " (the canary service stays)");
       if (!*updated) return unexpected("stopped while waiting for the " + how.what);
+      // A new canary deploy may have taken the name while we waited: not ours to remove.
+      auto still = find_service(portainer, name);
+      if (!still) return unexpected(still.error());
+      if (*still && deploy_key_of(**still) != key) return {};
       return remove(portainer, name);
     }
     case Phase::kAborted:

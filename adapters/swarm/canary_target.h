@@ -16,7 +16,7 @@
 // takes the canary's image, env and deploy label at N replicas; once Swarm
 // reports that update done (verdict_of, as a deploy waits) the canary service
 // is removed. Abort: the stable service back at N, the canary service
-// removed. Traffic changes run on a worker thread in order.
+// removed. Traffic changes run on a thread per environment, in order.
 //
 // Automatic analysis (docs/canary.md#analysis): while the canary is at a
 // step, a CanaryAnalyser queries analysis.prometheus_query_url (required on

@@ -192,6 +192,28 @@ TEST(KubernetesCanaryAnalysis, AnErrorRateUnderTheLimitLeavesTheCanaryAlone) {
   EXPECT_EQ(verdicts.seen[0].figures.source(), "prometheus");
 }
 
+// check_health probes settings.canary_url + the health path: here a path the
+// (Prometheus) peer answers 404, so the canary is unhealthy whatever its rate.
+TEST(KubernetesCanaryAnalysis, AFailingHealthCheckAbortsWhateverTheRate) {
+  kubernetes().deployment("sick", 2);
+  prometheus().set("sick_5xx_rate", "0");
+  auto strategy = analysed("sick_5xx_rate");
+  strategy.mutable_analysis()->set_check_health(true);
+  auto j = canary_job("sick", "2.0.0", wharf::v1::TARGET_TYPE_KUBERNETES, strategy);
+  kubernetes_settings(*j.spec.mutable_target_settings(), "sick");
+  (*j.spec.mutable_target_settings())["canary_url"] = prometheus().url();
+  j.spec.set_health_path("/healthz");
+  kubernetes::KubernetesCanaryTarget target(std::chrono::milliseconds(20),
+                                            std::chrono::milliseconds(50));
+  ASSERT_TRUE(deploy(target, j).succeeded);
+  Verdicts verdicts;
+  target.set(traffic(j, Phase::kStep, 0), verdicts.sink());
+  ASSERT_TRUE(eventually([&] { return verdicts.count() == 1; }, std::chrono::seconds(30)));
+  EXPECT_EQ(verdicts.seen[0].figures.source(), "health");
+  EXPECT_FALSE(verdicts.seen[0].figures.healthy());
+  EXPECT_EQ(verdicts.seen[0].reason, "canary health check failed");
+}
+
 TEST(SwarmCanaryAnalysis, AnErrorRateOverTheLimitAbortsTheCanaryOnItsOwn) {
   portainer().service("hello-api", 4);
   prometheus().set("hello_swarm_5xx_rate", "0.5");

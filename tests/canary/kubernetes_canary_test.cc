@@ -193,10 +193,14 @@ TEST(KubernetesCanary, IngressNginxAbortTakesTheWeightAndTheCanaryObjectsAway) {
 // (the rollout wait of a deploy): until it is done the canary keeps serving.
 TEST(KubernetesCanary, PromotionKeepsTheCanaryUntilTheStableRolloutIsDone) {
   peer().deployment("shelf", 4);
+  peer().deployment("stool", 2);  // another environment's canary on the same target
   KubernetesCanaryTarget target(std::chrono::milliseconds(20), std::chrono::milliseconds(50));
   const auto j = job("shelf");
+  const auto other = job("stool");
   ASSERT_TRUE(deploy(target, j).succeeded);
+  ASSERT_TRUE(deploy(target, other).succeeded);
   ASSERT_EQ(apply(target, traffic(j, Phase::kStep, 1)), "");
+  ASSERT_EQ(apply(target, traffic(other, Phase::kStep, 0)), "");
   peer().hold("shelf", true);
   target.set(traffic(j, Phase::kPromoted), [](const engine::CanaryVerdict&) {});
   const auto polled_while_held = [](json::object& o, const std::string& name) {
@@ -215,6 +219,16 @@ TEST(KubernetesCanary, PromotionKeepsTheCanaryUntilTheStableRolloutIsDone) {
   EXPECT_EQ(replicas(o, "shelf-canary"), 2);
   EXPECT_LT(o["deployments"].at("shelf").at("observed_generation").as_int64(),
             o["deployments"].at("shelf").at("generation").as_int64());
+  // The wait holds up no other environment: its abort goes through meanwhile.
+  target.set(traffic(other, Phase::kAborted), [](const engine::CanaryVerdict&) {});
+  EXPECT_TRUE(runtime::testing::eventually(
+      [&] {
+        auto now = peer().objects();
+        return !has(now, "deployments", "stool-canary") && replicas(now, "stool") == 2;
+      },
+      std::chrono::seconds(30)));
+  o = peer().objects();
+  EXPECT_TRUE(has(o, "deployments", "shelf-canary"));
 
   peer().hold("shelf", false);
   ASSERT_TRUE(target.wait_idle(std::chrono::steady_clock::now() + std::chrono::seconds(60)));

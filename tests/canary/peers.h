@@ -69,6 +69,10 @@ class PortainerPeer : public PeerProcess {
     post("/peer/services",
          {{"name", name}, {"image", "registry.example/api:1.0.0"}, {"replicas", replicas}});
   }
+  // Holds a service's update at "updating" or lets it complete.
+  void hold(const std::string& name, bool hold) const {
+    post("/peer/hold", {{"name", name}, {"hold", hold}});
+  }
   boost::json::object services() const { return get("/peer/services"); }
 };
 

@@ -9,6 +9,7 @@
 #include "adapters/swarm/canary_target.h"
 #include "tests/canary/canary_support.h"
 #include "tests/canary/peers.h"
+#include "tests/runtime/runtime_fixture.h"
 
 namespace wharf::swarm {
 namespace {
@@ -91,6 +92,37 @@ TEST(SwarmCanary, AbortRemovesTheCanaryServiceAndRestoresTheStableTasks) {
   EXPECT_FALSE(s.contains("pay-canary"));
   EXPECT_EQ(replicas(s, "pay"), 4);
   EXPECT_EQ(image(s, "pay"), "registry.example/api:1.0.0");
+}
+
+// Promotion waits for Swarm to finish the stable service's update to the
+// canary's image (the update wait of a deploy): until then the canary serves.
+TEST(SwarmCanary, PromotionKeepsTheCanaryServiceUntilTheStableUpdateIsDone) {
+  peer().service("cat", 4);
+  SwarmCanaryTarget target(std::chrono::milliseconds(20), std::chrono::milliseconds(50));
+  const auto j = job("cat");
+  ASSERT_TRUE(deploy(target, j).succeeded);
+  ASSERT_EQ(apply(target, traffic(j, Phase::kStep, 1)), "");
+  peer().hold("cat", true);
+  target.set(traffic(j, Phase::kPromoted), [](const engine::CanaryVerdict&) {});
+  // The stable service runs the canary's image and wharf polls its update.
+  ASSERT_TRUE(runtime::testing::eventually(
+      [&] {
+        auto s = peer().services();
+        return image(s, "cat") == "registry.example/api:2.0.0" &&
+               s.at("cat").at("held_polls").as_int64() >= 3;
+      },
+      std::chrono::seconds(30)));
+  auto s = peer().services();
+  EXPECT_TRUE(s.contains("cat-canary"));  // still serving
+  EXPECT_EQ(s.at("cat").at("update_state").as_string(), "updating");
+
+  peer().hold("cat", false);
+  ASSERT_TRUE(target.wait_idle(std::chrono::steady_clock::now() + std::chrono::seconds(60)));
+  EXPECT_EQ(target.last_error("web", "cat"), "");
+  s = peer().services();
+  EXPECT_FALSE(s.contains("cat-canary"));
+  EXPECT_EQ(image(s, "cat"), "registry.example/api:2.0.0");
+  EXPECT_EQ(replicas(s, "cat"), 4);
 }
 
 TEST(SwarmCanary, ARepeatedDeployStartWatchesTheCanaryItAlreadyMade) {

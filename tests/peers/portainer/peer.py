@@ -81,6 +81,9 @@ class Handler(BaseHTTPRequestHandler):
         st = s.get("UpdateStatus")
         if not st or st["State"] != "updating":
             return
+        if s.get("_held"):  # POST /peer/hold (services.py): the update goes on
+            s["_held_polls"] = s.get("_held_polls", 0) + 1
+            return
         if time.time() - s["_updated_at"] < self.server.args.step:
             return
         if "crashloop" in s["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]:

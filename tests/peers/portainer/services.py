@@ -2,7 +2,9 @@
 Swarm canaries (docs/canary.md#swarm): POST .../docker[/vX.Y]/services/create
 (a new service from a full Spec; 409 when the name is taken) and DELETE
 .../services/{id-or-name} (404 when missing). Test-only (no key): GET
-/peer/services -> {name: {replicas, image, labels, ports}} of every service.
+/peer/services -> {name: {replicas, image, labels, ports, update_state,
+held_polls}} of every service; POST /peer/hold {name,hold} holds a service's
+update at "updating" (each inspect while held counts in held_polls).
 
 peer.py calls handle() first in do_GET, do_POST and do_DELETE; it answers
 True when it served the request.
@@ -25,6 +27,8 @@ def summary(services):
             "image": spec["TaskTemplate"]["ContainerSpec"]["Image"],
             "labels": spec.get("Labels", {}),
             "ports": spec.get("EndpointSpec", {}).get("Ports", []),
+            "update_state": (s.get("UpdateStatus") or {}).get("State", ""),
+            "held_polls": s.get("_held_polls", 0),
         }
     return out
 
@@ -34,6 +38,17 @@ def handle(h, method, services, lock, find):
     if method == "GET" and path == "/peer/services":
         with lock:
             h.send_json(200, summary(services))
+        return True
+    if method == "POST" and path == "/peer/hold":
+        spec = json.loads(h.body())
+        with lock:
+            s = find(spec["name"])
+            if s is None:
+                h.send_json(404, {"message": "service %s not found" % spec["name"]})
+                return True
+            s["_held"] = bool(spec.get("hold", True))
+            s["_held_polls"] = 0
+        h.send_json(201, {"name": spec["name"], "held": bool(spec.get("hold", True))})
         return True
     if method == "POST" and CREATE.match(path):
         raw = h.body()
