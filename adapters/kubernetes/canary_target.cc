@@ -285,7 +285,7 @@ KubernetesCanaryTarget::KubernetesCanaryTarget(std::chrono::milliseconds poll,
 
 void KubernetesCanaryTarget::set(const engine::CanaryTraffic& traffic,
                                  std::function<void(const engine::CanaryVerdict&)> abort) {
-  queue_.push(traffic);
+  queue_.push(traffic, abort);
   analyser_.track(traffic, std::move(abort));
 }
 
@@ -445,8 +445,12 @@ Expected<void, std::string> KubernetesCanaryTarget::apply(const engine::CanaryTr
           [&]() -> Expected<remote_deploy::Verdict, std::string> {
             auto now = cluster.must_get(stable_path);
             if (!now) return unexpected(now.error());
+            // A deploy after the promotion owns the stable one now: the
+            // promotion has nothing left to wait for (and must not be repeated).
             if (deploy_key_of(*now) != input.deploy_key) {
-              return unexpected("another deploy replaced " + where + " during the rollout");
+              spdlog::warn("canary {}: another deploy replaced {} during the rollout", t.canary_id,
+                           where);
+              return remote_deploy::Verdict{remote_deploy::Verdict::State::kDone, ""};
             }
             return rollout_of(*now);
           },

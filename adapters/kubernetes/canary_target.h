@@ -25,7 +25,8 @@
 // then the canary objects are deleted and the stable Deployment gets its N
 // replicas back. Traffic changes run on a thread per environment, in order
 // (the process manager does not wait for the cluster); a failed call is
-// retried.
+// retried as remote_deploy::CanaryQueue says (a step that keeps failing
+// goes to `abort`).
 //
 // Automatic analysis (docs/canary.md#analysis): while the canary is at a
 // step, a CanaryAnalyser queries analysis.prometheus_query_url (required on

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace wharf::remote_deploy {
 
 namespace {
@@ -35,8 +37,12 @@ std::string describe(const engine::CanaryTraffic& t) {
 }
 
 CanaryQueue::CanaryQueue(std::string log_name, Apply apply, std::chrono::milliseconds retry,
-                         int tries)
-    : log_name_(std::move(log_name)), apply_(std::move(apply)), retry_(retry), tries_(tries) {}
+                         int tries, std::chrono::milliseconds max_retry)
+    : log_name_(std::move(log_name)),
+      apply_(std::move(apply)),
+      retry_(retry),
+      tries_(tries),
+      max_retry_(std::max(max_retry, retry)) {}
 
 CanaryQueue::~CanaryQueue() {
   std::map<std::string, std::thread> workers;
@@ -49,12 +55,13 @@ CanaryQueue::~CanaryQueue() {
   for (auto& [key, worker] : workers) worker.join();
 }
 
-void CanaryQueue::push(const engine::CanaryTraffic& traffic) {
+void CanaryQueue::push(const engine::CanaryTraffic& traffic, OnFailed on_failed) {
   const std::string key = key_of(traffic.project_id, traffic.environment);
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return;
-    latest_[key] = traffic;  // a newer change of the environment replaces the queued one
+    // A newer change of the environment replaces the queued one.
+    latest_[key] = Change{traffic, std::move(on_failed)};
     if (!workers_.contains(key)) workers_.emplace(key, std::thread([this, key] { work(key); }));
   }
   changed_.notify_all();
@@ -82,32 +89,56 @@ void CanaryQueue::work(const std::string& key) {
   while (true) {
     changed_.wait(lock, [&] { return stopping_ || latest_.contains(key); });
     if (stopping_) return;
-    engine::CanaryTraffic traffic = std::move(latest_[key]);
+    Change change = std::move(latest_[key]);
     latest_.erase(key);
     ++busy_;
-    std::string error;
-    for (int attempt = 1; attempt <= tries_; ++attempt) {
-      lock.unlock();
-      auto applied = apply_(traffic);
-      lock.lock();
-      if (applied) {
-        error.clear();
-        spdlog::info("{}: {}", log_name_, describe(traffic));
-        break;
-      }
-      error = applied.error();
-      spdlog::warn("{}: {} (try {} of {}): {}", log_name_, describe(traffic), attempt, tries_,
-                   error);
-      // A newer change of the same environment supersedes this one.
-      if (stopping_ || latest_.contains(key)) break;
-      if (attempt < tries_) {
-        changed_.wait_for(lock, retry_, [&] { return stopping_ || latest_.contains(key); });
-        if (stopping_ || latest_.contains(key)) break;
-      }
-    }
+    bool gave_up = false;
+    std::string error = apply_with_retries(key, change, lock, gave_up);
     errors_[key] = error;
+    if (gave_up && change.on_failed) {
+      engine::CanaryVerdict verdict;
+      verdict.reason = "traffic change failed after " + std::to_string(tries_) +
+                       " tries: " + describe(change.traffic) + ": " + error;
+      verdict.figures.set_source("traffic");
+      // Unlocked: the abort comes back through push() on this or another thread.
+      lock.unlock();
+      change.on_failed(verdict);
+      lock.lock();
+    }
     --busy_;
     changed_.notify_all();
+  }
+}
+
+std::string CanaryQueue::apply_with_retries(const std::string& key, const Change& change,
+                                            std::unique_lock<std::mutex>& lock, bool& gave_up) {
+  using Phase = engine::CanaryTraffic::Phase;
+  // Sending the traffic back to the stable version is always safe to repeat;
+  // a promotion repeated late could undo a deploy made after it.
+  const bool until_done = change.traffic.phase == Phase::kAborted;
+  auto superseded = [&] { return stopping_ || latest_.contains(key); };
+  std::chrono::milliseconds wait = retry_;
+  for (int attempt = 1;; ++attempt) {
+    lock.unlock();
+    auto applied = apply_(change.traffic);
+    lock.lock();
+    if (applied) {
+      spdlog::info("{}: {}", log_name_, describe(change.traffic));
+      return "";
+    }
+    if (!until_done && attempt >= tries_) {
+      spdlog::error("{}: {} failed {} times, given up: {}", log_name_, describe(change.traffic),
+                    attempt, applied.error());
+      gave_up = change.traffic.phase == Phase::kStep && !superseded();
+      return applied.error();
+    }
+    spdlog::warn("{}: {} (try {}{}; again in {} ms): {}", log_name_, describe(change.traffic),
+                 attempt, until_done ? "" : " of " + std::to_string(tries_), wait.count(),
+                 applied.error());
+    if (superseded()) return applied.error();
+    changed_.wait_for(lock, wait, superseded);
+    if (superseded()) return applied.error();
+    wait = std::min(wait * 2, max_retry_);
   }
 }
 

@@ -120,7 +120,7 @@ SwarmCanaryTarget::SwarmCanaryTarget(std::chrono::milliseconds poll,
 
 void SwarmCanaryTarget::set(const engine::CanaryTraffic& traffic,
                             std::function<void(const engine::CanaryVerdict&)> abort) {
-  queue_.push(traffic);
+  queue_.push(traffic, abort);
   analyser_.track(traffic, std::move(abort));
 }
 
@@ -239,8 +239,12 @@ Expected<void, std::string> SwarmCanaryTarget::apply(const engine::CanaryTraffic
           [&]() -> Expected<remote_deploy::Verdict, std::string> {
             auto now = inspect_service(portainer, stable, stable);
             if (!now) return unexpected(now.error());
+            // A deploy after the promotion owns the stable one now: the
+            // promotion has nothing left to wait for (and must not be repeated).
             if (deploy_key_of(*now) != key) {
-              return unexpected("another deploy replaced " + stable + " during the update");
+              spdlog::warn("canary {}: another deploy replaced {} during the update", t.canary_id,
+                           stable);
+              return remote_deploy::Verdict{remote_deploy::Verdict::State::kDone, ""};
             }
             return verdict_of(*now);
           },

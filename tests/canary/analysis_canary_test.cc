@@ -125,22 +125,6 @@ std::optional<wharf::v1::CanaryAborted> automatic_abort(events::EventStore& stor
   return out;
 }
 
-// Records the verdicts a canary target reports.
-struct Verdicts {
-  std::mutex mutex;
-  std::vector<engine::CanaryVerdict> seen;
-  std::function<void(const engine::CanaryVerdict&)> sink() {
-    return [this](const engine::CanaryVerdict& v) {
-      std::lock_guard lock(mutex);
-      seen.push_back(v);
-    };
-  }
-  size_t count() {
-    std::lock_guard lock(mutex);
-    return seen.size();
-  }
-};
-
 TEST(KubernetesCanaryAnalysis, AnErrorRateOverTheLimitAbortsTheCanaryOnItsOwn) {
   kubernetes().deployment("hello", 4);
   prometheus().set("hello_k8s_5xx_rate", "0.2");

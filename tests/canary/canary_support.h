@@ -3,10 +3,13 @@
 // traffic the process manager hands a canary target, and waiting for a
 // deploy's outcome.
 #include <chrono>
+#include <functional>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "engine/ports.h"
 
@@ -77,5 +80,21 @@ std::string apply(Target& target, const engine::CanaryTraffic& t) {
   }
   return target.last_error(t.project_id, t.environment);
 }
+
+// Records the verdicts a canary target reports.
+struct Verdicts {
+  std::mutex mutex;
+  std::vector<engine::CanaryVerdict> seen;
+  std::function<void(const engine::CanaryVerdict&)> sink() {
+    return [this](const engine::CanaryVerdict& v) {
+      std::lock_guard lock(mutex);
+      seen.push_back(v);
+    };
+  }
+  size_t count() {
+    std::lock_guard lock(mutex);
+    return seen.size();
+  }
+};
 
 }  // namespace wharf::canary_testing

@@ -239,13 +239,25 @@ TEST(KubernetesCanary, PromotionKeepsTheCanaryUntilTheStableRolloutIsDone) {
   EXPECT_EQ(replicas(o, "shelf"), 4);
 }
 
-TEST(KubernetesCanary, AStepWhoseCanaryIsGoneIsAnError) {
+// A step the cluster cannot take is tried a few times, then reported as the
+// canary's abort (the verdict the runtime turns into CanaryAborted).
+TEST(KubernetesCanary, AStepWhoseCanaryIsGoneIsAnErrorReportedForAnAbort) {
   peer().deployment("gone", 2);
   KubernetesCanaryTarget target(std::chrono::milliseconds(20), std::chrono::milliseconds(10));
   const auto j = job("gone");
-  EXPECT_NE(apply(target, traffic(j, Phase::kStep, 0))
+  Verdicts verdicts;
+  target.set(traffic(j, Phase::kStep, 1), verdicts.sink());
+  ASSERT_TRUE(target.wait_idle(std::chrono::steady_clock::now() + std::chrono::seconds(30)));
+  EXPECT_NE(target.last_error(j.project_id, j.environment)
                 .find("the canary Deployment default/gone-canary is gone"),
             std::string::npos);
+  ASSERT_EQ(verdicts.count(), 1u);
+  const auto& v = verdicts.seen[0];
+  EXPECT_EQ(v.figures.source(), "traffic");
+  EXPECT_NE(v.reason.find("traffic change failed after 5 tries"), std::string::npos) << v.reason;
+  EXPECT_NE(v.reason.find("step 1 at 50%"), std::string::npos) << v.reason;
+  EXPECT_NE(v.reason.find("default/gone-canary is gone"), std::string::npos) << v.reason;
+
   auto missing = job("gone", "ingress-nginx");
   missing.spec.mutable_target_settings()->erase("ingress");
   const auto outcome = deploy(target, missing);
