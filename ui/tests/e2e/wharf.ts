@@ -30,7 +30,8 @@ export class Wharf {
   private child: ChildProcess | null = null
   private log: string[] = []
 
-  async start() {
+  // `extra`: more `wharf serve` flags (e.g. a short --health-interval).
+  async start(extra: string[] = []) {
     if (!existsSync(wharfBin)) throw new Error(`no wharf binary at ${wharfBin} (build it, or set WHARF_BIN)`)
     this.dataDir = mkdtempSync(join(tmpdir(), 'wharf-ui-e2e-'))
     const port = await freePort()
@@ -39,7 +40,7 @@ export class Wharf {
     this.child = spawn(
       wharfBin,
       ['serve', '--data', join(this.dataDir, 'data'), '--port', String(port), '--ui-dir', join(repoRoot, 'ui/dist'),
-        '--kafka-relay', 'false', '--fsync', 'false', '--first-token-file', tokenFile],
+        '--kafka-relay', 'false', '--fsync', 'false', '--first-token-file', tokenFile, ...extra],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     )
     const keep = (b: Buffer) => this.log.push(b.toString())
