@@ -291,6 +291,59 @@ void EnvironmentsProjection::apply(const Envelope& event, StateBatch& state) {
       f.commit(latest);
       break;
     }
+    case Payload::kCanaryStarted: {
+      const auto& c = p.canary_started();
+      EnvFold f(memo_, c.project_id(), c.environment(), event, state);
+      auto& line = f.history(HISTORY_KIND_CANARY_STARTED);
+      line.set_canary_id(c.canary_id());
+      line.set_deploy_id(c.deploy_id());
+      line.set_version(c.version());
+      line.set_previous_version(c.stable_version());
+      line.set_requested_by(c.requested_by());
+      line.set_url(c.url());
+      f.commit(false);
+      break;
+    }
+    case Payload::kCanaryStepReached: {
+      const auto& c = p.canary_step_reached();
+      EnvFold f(memo_, c.project_id(), c.environment(), event, state);
+      auto& line = f.history(HISTORY_KIND_CANARY_STEP_REACHED);
+      line.set_canary_id(c.canary_id());
+      line.set_weight(c.weight());
+      line.set_requested_by(c.promoted_by());
+      line.set_reason("step " + std::to_string(c.step() + 1) + " at " + std::to_string(c.weight()) +
+                      "%" +
+                      (c.manual()        ? ", waits for a promote"
+                       : c.pause_s() > 0 ? ", pause " + std::to_string(c.pause_s()) + " s"
+                                         : ""));
+      f.commit(false);
+      break;
+    }
+    case Payload::kCanaryPromoted: {
+      const auto& c = p.canary_promoted();
+      EnvFold f(memo_, c.project_id(), c.environment(), event, state);
+      auto& line = f.history(HISTORY_KIND_CANARY_PROMOTED);
+      line.set_canary_id(c.canary_id());
+      line.set_deploy_id(c.deploy_id());
+      line.set_version(c.version());
+      line.set_weight(100);
+      line.set_requested_by(c.promoted_by());
+      f.commit(false);
+      break;
+    }
+    case Payload::kCanaryAborted: {
+      const auto& c = p.canary_aborted();
+      EnvFold f(memo_, c.project_id(), c.environment(), event, state);
+      auto& line = f.history(HISTORY_KIND_CANARY_ABORTED);
+      line.set_canary_id(c.canary_id());
+      line.set_version(c.version());
+      line.set_previous_version(c.stable_version());
+      line.set_weight(c.weight());
+      line.set_requested_by(c.aborted_by());
+      line.set_reason(c.automatic() ? "automatic: " + c.reason() : c.reason());
+      f.commit(false);
+      break;
+    }
     default: break;
   }
 }

@@ -27,7 +27,7 @@ namespace wharf::projections {
 class EnvironmentsProjection : public Projection {
  public:
   std::string name() const override { return "environments"; }
-  uint32_t schema_version() const override { return 3; }
+  uint32_t schema_version() const override { return 4; }  // 4: canary history lines
   void apply(const Envelope& event, StateBatch& state) override;
   void reset() override { memo_.clear(); }
 

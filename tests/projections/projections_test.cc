@@ -438,6 +438,100 @@ TEST_F(ScriptedHistory, MinPositionWaitsThenTimesOut) {
 
 // The project view takes the new template; reading `at` the position before
 // the update still shows the old one.
+// A canary's start, steps, promotion and abort are lines of the
+// environment's history (who moved it, to what share, why it ended); the
+// view itself is the deploys'.
+TEST(EnvironmentsProjectionTest, CanaryStepsAndItsEndAreHistoryLines) {
+  TempDir dir;
+  auto store = open_store(dir.path("log"));
+  ASSERT_TRUE(store);
+  History h(*store);
+  h.add("project-shop", project_created("shop", {"prod"}, "alice"), "alice", CHANNEL_UI);
+  h.add("env-shop-prod", deploy_succeeded("shop", "prod", "d1", "r1", "v1"));
+  h.add("env-shop-prod", deploy_succeeded("shop", "prod", "d2", "r2", "v2"));
+  Payload started;
+  auto* s = started.mutable_canary_started();
+  s->set_canary_id("c1");
+  s->set_project_id("shop");
+  s->set_environment("prod");
+  s->set_deploy_id("d2");
+  s->set_version("v2");
+  s->set_stable_version("v1");
+  s->set_requested_by("erin");
+  h.add("env-shop-prod", started);
+  auto step = [](uint32_t index, uint32_t weight, const std::string& by) {
+    Payload p;
+    auto* r = p.mutable_canary_step_reached();
+    r->set_canary_id("c1");
+    r->set_project_id("shop");
+    r->set_environment("prod");
+    r->set_step(index);
+    r->set_weight(weight);
+    r->set_manual(true);
+    r->set_promoted_by(by);
+    return p;
+  };
+  h.add("env-shop-prod", step(0, 10, ""));
+  h.add("env-shop-prod", step(1, 50, "carol"), "carol", CHANNEL_UI);
+  Payload aborted;
+  auto* a = aborted.mutable_canary_aborted();
+  a->set_canary_id("c1");
+  a->set_project_id("shop");
+  a->set_environment("prod");
+  a->set_reason("canary error rate 20.0% over the limit 5.0%");
+  a->set_automatic(true);
+  a->set_weight(50);
+  a->set_aborted_by("system");
+  a->set_version("v2");
+  a->set_stable_version("v1");
+  const uint64_t last = h.add("env-shop-prod", aborted);
+  Payload promoted;  // a second canary, promoted by dave
+  auto* pr = promoted.mutable_canary_promoted();
+  pr->set_canary_id("c2");
+  pr->set_project_id("shop");
+  pr->set_environment("prod");
+  pr->set_version("v3");
+  pr->set_deploy_id("d3");
+  pr->set_promoted_by("dave");
+  const uint64_t end = h.add("env-shop-prod", promoted, "dave", CHANNEL_UI);
+
+  auto runner = ProjectionRunner::open(dir.path("projections"), store.get());
+  ASSERT_TRUE(runner) << runner.error().message;
+  ASSERT_EQ((*runner)->catch_up().value(), end);
+  Queries q(**runner);
+  auto history = q.environment_history("shop", "prod", {});
+  ASSERT_TRUE(history);
+  std::vector<views::HistoryKind> kinds;
+  for (const auto& e : history->events()) kinds.push_back(e.kind());
+  EXPECT_EQ(kinds, (std::vector<views::HistoryKind>{
+                       views::HISTORY_KIND_DEPLOY_SUCCEEDED, views::HISTORY_KIND_DEPLOY_SUCCEEDED,
+                       views::HISTORY_KIND_CANARY_STARTED, views::HISTORY_KIND_CANARY_STEP_REACHED,
+                       views::HISTORY_KIND_CANARY_STEP_REACHED, views::HISTORY_KIND_CANARY_ABORTED,
+                       views::HISTORY_KIND_CANARY_PROMOTED}));
+  const auto& start = history->events(2);
+  EXPECT_EQ(start.canary_id(), "c1");
+  EXPECT_EQ(start.version(), "v2");
+  EXPECT_EQ(start.previous_version(), "v1");
+  EXPECT_EQ(start.requested_by(), "erin");
+  EXPECT_EQ(history->events(3).weight(), 10u);
+  EXPECT_EQ(history->events(3).reason(), "step 1 at 10%, waits for a promote");
+  EXPECT_EQ(history->events(4).weight(), 50u);
+  EXPECT_EQ(history->events(4).requested_by(), "carol");
+  EXPECT_EQ(history->events(4).channel(), CHANNEL_UI);
+  const auto& end_line = history->events(5);
+  EXPECT_EQ(end_line.position(), last);
+  EXPECT_EQ(end_line.weight(), 50u);
+  EXPECT_EQ(end_line.reason(), "automatic: canary error rate 20.0% over the limit 5.0%");
+  EXPECT_EQ(end_line.previous_version(), "v1");
+  EXPECT_EQ(history->events(6).requested_by(), "dave");
+  EXPECT_EQ(history->events(6).weight(), 100u);
+  // The deploys still make the view: the canary lines change no counters.
+  auto prod = q.get_environment("shop", "prod", {});
+  ASSERT_TRUE(prod);
+  EXPECT_EQ(prod->value.current().version(), "v2");
+  EXPECT_EQ(prod->value.deploys_succeeded(), 2u);
+}
+
 TEST(ProjectsProjectionTest, PipelineTemplateUpdatedReplacesTheTemplate) {
   TempDir dir;
   auto store = open_store(dir.path("log"));

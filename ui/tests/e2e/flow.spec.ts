@@ -97,7 +97,9 @@ test('release flow, roles and permissions in the browser', async ({ browser, pag
   ])
   await expect(page.locator('[data-test=timeline] > li.succeeded')).toHaveCount(4)
   const live = page.getByTestId('live-events')
-  for (const type of ['BuildSucceeded', 'TestsPassed', 'PipelineRunCompleted']) await expect(live).toContainText(type)
+  // The stream starts when the run page subscribes: on a slow machine the
+  // build can be over by then (seen once), so only later events are required.
+  for (const type of ['TestsPassed', 'PipelineRunCompleted']) await expect(live).toContainText(type)
   // Live, not polled: after the first read, every read of the run was caused
   // by an event (it carries that event's position as min_position).
   expect(runReads.length).toBeGreaterThan(1)
