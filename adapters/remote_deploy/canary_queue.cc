@@ -135,9 +135,8 @@ std::string CanaryQueue::apply_with_retries(const std::string& key, const Change
     spdlog::warn("{}: {} (try {}{}; again in {} ms): {}", log_name_, describe(change.traffic),
                  attempt, until_done ? "" : " of " + std::to_string(tries_), wait.count(),
                  applied.error());
-    if (superseded()) return applied.error();
-    changed_.wait_for(lock, wait, superseded);
-    if (superseded()) return applied.error();
+    // A newer change of the environment (or stopping) ends the wait and this change.
+    if (changed_.wait_for(lock, wait, superseded)) return applied.error();
     wait = std::min(wait * 2, max_retry_);
   }
 }
