@@ -25,6 +25,15 @@ describe('role gating', () => {
     expect(can(deployer, 'shop', 'editTemplate')).toBe(false)
     expect(can(me([['shop', 'owner']]), 'shop', 'decideRequests')).toBe(true)
   })
+  it('lets a viewer read service logs, and only deployers run test cases or open a terminal', () => {
+    const viewer = me([['shop', 'viewer']])
+    const deployer = me([['shop', 'deployer']])
+    expect(can(viewer, 'shop', 'serviceLogs')).toBe(true)
+    expect(can(viewer, 'shop', 'terminal')).toBe(false)
+    expect(can(viewer, 'shop', 'runTestCases')).toBe(false)
+    expect(can(deployer, 'shop', 'terminal')).toBe(true)
+    expect(can(deployer, 'shop', 'runTestCases')).toBe(true)
+  })
   it('lets admins do everything and nobody signed out anything', () => {
     const admin = me([], true)
     expect(can(admin, 'any', 'editTemplate')).toBe(true)
