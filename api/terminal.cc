@@ -161,6 +161,7 @@ class Pump {
   void read_client() {
     ws_.async_read(in_, [this](beast::error_code ec, size_t) {
       if (ec) return finish(done_ ? reason : "client closed");
+      if (done_) return;  // a frame that came after the end: no input, no idle re-arm
       std::string data = beast::buffers_to_string(in_.cdata());
       in_.consume(in_.size());
       arm_idle();
@@ -229,14 +230,17 @@ class Pump {
   void arm_idle() {
     idle_.expires_after(idle_timeout_);
     idle_.async_wait([this](beast::error_code ec) {
-      if (!ec) finish("idle timeout");
+      if (!ec && !done_) finish("idle timeout");
     });
   }
 
   void check_stop() {
     tick_.expires_after(std::chrono::milliseconds(200));
+    // A tick already due when finish() cancelled the timer still runs with
+    // success: without the done_ check it would re-arm and keep io.run() going
+    // until wharf stops.
     tick_.async_wait([this](beast::error_code ec) {
-      if (ec) return;
+      if (ec || done_) return;
       if (stop_.load()) return finish("wharf stopping");
       check_stop();
     });
