@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
 #include <charconv>
@@ -9,6 +10,7 @@
 
 #include "api/api_error.h"
 #include "api/tokens.h"
+#include "api/websocket_auth.h"
 #include "events/ids.h"
 
 namespace wharf::api {
@@ -202,6 +204,11 @@ void App::authenticate(Context& ctx, Access access) {
   constexpr std::string_view kBearer = "Bearer ";
   if (auth.size() > kBearer.size() && auth.substr(0, kBearer.size()) == kBearer) {
     token = std::string(auth.substr(kBearer.size()));
+  } else if (auto offered = boost::beast::websocket::is_upgrade(ctx.request)
+                               ? bearer_from_subprotocols(
+                                     ctx.request[http::field::sec_websocket_protocol])
+                               : std::nullopt) {
+    token = std::move(*offered);  // a browser's WebSocket cannot set headers either
   } else if (auto q = ctx.query_value("access_token"); q && ctx.request.method() == http::verb::get) {
     token = *q;  // EventSource cannot set headers
   }

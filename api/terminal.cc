@@ -34,6 +34,7 @@
 #include "api/maintenance_routes.h"
 #include "api/resource_support.h"
 #include "api/terminal_protocol.h"
+#include "api/websocket_auth.h"
 
 namespace wharf::api {
 
@@ -298,6 +299,12 @@ void serve_terminal(int fd, Request request, const TerminalSession& s,
   } else {
     websocket::stream<tcp::socket> ws(std::move(socket));
     ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    if (offers_subprotocol(request[http::field::sec_websocket_protocol], kTerminalSubprotocol)) {
+      // A browser fails the handshake unless one offered protocol is selected.
+      ws.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+        res.set(http::field::sec_websocket_protocol, kTerminalSubprotocol);
+      }));
+    }
     ws.accept(request, ec);
     auto shell = ec ? Expected<std::unique_ptr<runtime::ShellChannel>, std::string>(
                           unexpected("handshake: " + ec.message()))

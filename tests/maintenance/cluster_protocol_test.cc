@@ -11,6 +11,7 @@
 #include "api/api_error.h"
 #include "api/cluster_sessions.h"
 #include "api/terminal_protocol.h"
+#include "api/websocket_auth.h"
 
 namespace wharf {
 namespace {
@@ -128,6 +129,40 @@ TEST(TerminalProtocol, EveryOtherTextFrameIsRefusedNamingWhatIsWrong) {
   EXPECT_EQ(refusal(R"({"resize":{"cols":0,"rows":24}})"), (R{"invalid_value", "resize.cols"}));
   EXPECT_EQ(refusal(R"({"resize":{"cols":80,"rows":65536}})"), (R{"invalid_value", "resize.rows"}));
   EXPECT_EQ(refusal(R"({"resize":{"cols":80,"rows":24,"x":1}})").first, "unknown_field");
+}
+
+// A browser's token arrives as a subprotocol item; the one the terminal
+// speaks is found among the others.
+TEST(TerminalSubprotocol, TheBearerItemIsBase64urlOfTheToken) {
+  using api::bearer_from_subprotocols;
+  // "~~~???" is "fn5+Pz8/" in base64 and "fn5-Pz8_" in base64url.
+  EXPECT_EQ(bearer_from_subprotocols("wharf.terminal.v1, wharf.bearer.fn5-Pz8_"), "~~~???");
+  EXPECT_EQ(bearer_from_subprotocols("wharf.bearer.d2hhcmYtdG9rPz4=,wharf.terminal.v1"),
+            "wharf-tok?>");
+  EXPECT_EQ(bearer_from_subprotocols("wharf.bearer.YWJj"), "abc");
+  EXPECT_EQ(bearer_from_subprotocols("wharf.bearer.YWI"), "ab");
+  EXPECT_EQ(bearer_from_subprotocols("wharf.terminal.v1"), std::nullopt);
+  EXPECT_EQ(bearer_from_subprotocols(""), std::nullopt);
+  auto refused = [](const char* header) {
+    try {
+      bearer_from_subprotocols(header);
+    } catch (const api::ApiError& e) {
+      return std::to_string(static_cast<int>(e.status())) + " " + e.code();
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(refused("wharf.bearer.fn5+Pz8/"), "401 invalid_token");  // base64, not base64url
+  EXPECT_EQ(refused("wharf.bearer."), "401 invalid_token");
+  EXPECT_EQ(refused("wharf.bearer.YWJjZ"), "401 invalid_token");  // a length no encoding has
+  EXPECT_EQ(refused("wharf.bearer.YWK"), "401 invalid_token");    // stray low bits
+}
+
+TEST(TerminalSubprotocol, OfferedProtocolsAreMatchedWholeAfterTrimming) {
+  EXPECT_TRUE(
+      api::offers_subprotocol("wharf.bearer.YWJj,  wharf.terminal.v1 ", "wharf.terminal.v1"));
+  EXPECT_TRUE(api::offers_subprotocol("wharf.terminal.v1", api::kTerminalSubprotocol));
+  EXPECT_FALSE(api::offers_subprotocol("wharf.terminal.v10", "wharf.terminal.v1"));
+  EXPECT_FALSE(api::offers_subprotocol("", "wharf.terminal.v1"));
 }
 
 TEST(PodExec, PathNamesEveryWordTheContainerAndATty) {

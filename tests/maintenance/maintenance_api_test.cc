@@ -14,6 +14,8 @@ namespace {
 
 namespace websocket = beast::websocket;
 
+const std::string kEnv = "/api/v1/projects/shop/environments/staging";
+
 class MaintenanceApi : public MaintenanceServer {
  protected:
   void SetUp() override {
@@ -73,12 +75,28 @@ class MaintenanceApi : public MaintenanceServer {
     wait_for_projections();
   }
 
+  // A WebSocket to staging's terminal; `protocol` holds what the upgrade
+  // authenticates with: the Authorization header value, or with
+  // `as_subprotocol` the Sec-WebSocket-Protocol value (a browser's way).
+  std::unique_ptr<websocket::stream<tcp::socket>> open_terminal(
+      asio::io_context& io, std::string credential, bool as_subprotocol = false,
+      websocket::response_type* answer = nullptr) {
+    tcp::socket socket(io);
+    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
+    auto ws = std::make_unique<websocket::stream<tcp::socket>>(std::move(socket));
+    const auto field = as_subprotocol ? beast::http::field::sec_websocket_protocol
+                                      : beast::http::field::authorization;
+    ws->set_option(websocket::stream_base::decorator(
+        [field, credential](websocket::request_type& req) { req.set(field, credential); }));
+    websocket::response_type ignored;
+    ws->handshake(answer ? *answer : ignored, "127.0.0.1", kEnv + "/terminal");
+    return ws;
+  }
+
   std::unique_ptr<local::LocalDeployTarget> local_;
   std::filesystem::path work_, log_;
   pid_t pid_ = 0;
 };
-
-const std::string kEnv = "/api/v1/projects/shop/environments/staging";
 
 int highest_line(const std::string& text) {
   int best = -1;
@@ -144,14 +162,8 @@ TEST_F(MaintenanceApi, LogsWithoutFollowAnswerTheTailAndEnd) {
 
 TEST_F(MaintenanceApi, TerminalRoundTripRunsAShellInTheServiceDirectory) {
   asio::io_context io;
-  tcp::socket socket(io);
-  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
-  websocket::stream<tcp::socket> ws(std::move(socket));
-  const std::string tok = token("olga");
-  ws.set_option(websocket::stream_base::decorator([&](websocket::request_type& req) {
-    req.set(beast::http::field::authorization, "Bearer " + tok);
-  }));
-  ws.handshake("127.0.0.1", kEnv + "/terminal");
+  auto terminal = open_terminal(io, "Bearer " + token("olga"));
+  auto& ws = *terminal;
   ws.binary(true);  // binary frames are input; text frames are control messages
   ws.write(asio::buffer(std::string("echo hi-$((40+2)); pwd\n")));
   std::string out;
@@ -201,16 +213,64 @@ std::string read_output(websocket::stream<tcp::socket>& ws, const std::string& w
   return out;
 }
 
+std::string base64url(const std::string& text) {
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  uint32_t bits = 0;
+  int held = 0;
+  for (unsigned char c : text) {
+    bits = (bits << 8) | c;
+    held += 8;
+    while (held >= 6) out += kAlphabet[(bits >> (held -= 6)) & 63];
+  }
+  if (held > 0) out += kAlphabet[(bits << (6 - held)) & 63];
+  return out;
+}
+
+// What a browser does: no Authorization header (a WebSocket cannot set one),
+// the token as a subprotocol item beside wharf.terminal.v1.
+TEST_F(MaintenanceApi, ABrowserTerminalCarriesItsTokenAsASubprotocol) {
+  asio::io_context io;
+  websocket::response_type answer;
+  auto terminal = open_terminal(io, "wharf.terminal.v1, wharf.bearer." + base64url(token("olga")),
+                                true, &answer);
+  auto& ws = *terminal;
+  EXPECT_EQ(answer[beast::http::field::sec_websocket_protocol], "wharf.terminal.v1")
+      << "the token is never echoed; the protocol is selected";
+  ws.binary(true);
+  ws.write(asio::buffer(std::string("echo via-$((6*7))\n")));
+  std::vector<std::string> notes;
+  EXPECT_NE(read_output(ws, "via-42", notes).find("via-42"), std::string::npos);
+  EXPECT_TRUE(notes.empty());
+  ws.close(websocket::close_code::normal);
+  ASSERT_EQ(of_type("TerminalOpened").size(), 1u);
+  EXPECT_EQ(of_type("TerminalOpened")[0].payload().terminal_opened().user(), "olga");
+}
+
+TEST_F(MaintenanceApi, ASubprotocolTokenIsCheckedLikeAHeaderAndOnlyOnAWebSocket) {
+  auto with_protocols = [](std::string protocols) {
+    auto headers = websocket_upgrade();
+    headers["Sec-WebSocket-Protocol"] = std::move(protocols);
+    return headers;
+  };
+  const std::string viewer = "wharf.terminal.v1, wharf.bearer." + base64url(token("vic"));
+  EXPECT_EQ(get(kEnv + "/terminal", "", with_protocols(viewer)).status, 403u);
+  auto garbled = get(kEnv + "/terminal", "", with_protocols("wharf.bearer.not+base64url"));
+  EXPECT_EQ(garbled.status, 401u);
+  EXPECT_NE(garbled.body.find("invalid_token"), std::string::npos) << garbled.body;
+  auto unknown = get(kEnv + "/terminal", "", with_protocols("wharf.bearer." + base64url("nope")));
+  EXPECT_EQ(unknown.status, 401u);
+  EXPECT_EQ(get(kEnv + "/terminal", "", with_protocols("wharf.terminal.v1")).status, 401u);
+  // A plain request carrying the header is not a WebSocket: the token is not taken.
+  const std::string owner = "wharf.bearer." + base64url(token("olga"));
+  EXPECT_EQ(get(kEnv + "/logs", "", {{"Sec-WebSocket-Protocol", owner}}).status, 401u);
+  EXPECT_TRUE(of_type("TerminalOpened").empty());
+}
+
 TEST_F(MaintenanceApi, TerminalResizeSetsThePtyWindowSizeAndABadOneNeverReachesTheShell) {
   asio::io_context io;
-  tcp::socket socket(io);
-  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
-  websocket::stream<tcp::socket> ws(std::move(socket));
-  const std::string tok = token("olga");
-  ws.set_option(websocket::stream_base::decorator([&](websocket::request_type& req) {
-    req.set(beast::http::field::authorization, "Bearer " + tok);
-  }));
-  ws.handshake("127.0.0.1", kEnv + "/terminal");
+  auto terminal = open_terminal(io, "Bearer " + token("olga"));
+  auto& ws = *terminal;
   auto input = [&](const std::string& text) {
     ws.binary(true);
     ws.write(asio::buffer(text));
