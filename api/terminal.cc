@@ -57,6 +57,15 @@ struct TerminalSession {
   runtime::CommandBus* bus = nullptr;
 };
 
+// A close frame's reason holds at most 123 bytes, and a browser drops the
+// connection as failed if they are not UTF-8: cut at a character boundary.
+std::string_view close_text(std::string_view reason) {
+  if (reason.size() <= 123) return reason;
+  size_t end = 123;
+  while (end > 0 && (static_cast<unsigned char>(reason[end]) & 0xC0) == 0x80) --end;
+  return reason.substr(0, end);
+}
+
 // The local shell: `shell -i` on a pty, its exit status after close().
 class PtyChannel final : public runtime::ShellChannel {
  public:
@@ -89,25 +98,37 @@ class PtyChannel final : public runtime::ShellChannel {
     beast::error_code ec;
     pty_.cancel(ec);
   }
+  // The pty reads EIO once the shell is gone; the process may still be
+  // about to be reaped.
+  void await_exit() override {
+    for (int i = 0; i < 50 && pid_ > 0 && !reap(WNOHANG); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
   void close() override {
     if (pid_ <= 0) return;
     ::kill(-pid_, SIGHUP);
     ::kill(pid_, SIGHUP);
-    int status = 0;
-    pid_t done = 0;
-    for (int i = 0; i < 50 && (done = ::waitpid(pid_, &status, WNOHANG)) == 0; ++i) {
+    for (int i = 0; i < 50 && !reap(WNOHANG); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    if (done == 0) {
+    if (pid_ > 0) {
       ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, &status, 0);
+      reap(0);
     }
-    if (WIFEXITED(status)) reason_ = "shell exited " + std::to_string(WEXITSTATUS(status));
-    pid_ = 0;
   }
   std::string end_reason() const override { return reason_.empty() ? "shell exited" : reason_; }
 
  private:
+  // waitpid with `flags`; true once the shell is reaped (its code noted).
+  bool reap(int flags) {
+    int status = 0;
+    if (::waitpid(pid_, &status, flags) == 0) return false;
+    if (WIFEXITED(status)) reason_ = "shell exited " + std::to_string(WEXITSTATUS(status));
+    pid_ = 0;
+    return true;
+  }
+
   asio::posix::stream_descriptor pty_;
   pid_t pid_;
   std::array<char, 8192> out_{};
@@ -152,7 +173,7 @@ class Pump {
     idle_.cancel();
     tick_.cancel();
     shell_.cancel();
-    ws_.async_close(websocket::close_reason(websocket::close_code::normal, reason),
+    ws_.async_close(websocket::close_reason(websocket::close_code::normal, close_text(reason)),
                     [this](beast::error_code) {
                       beast::error_code e;
                       ws_.next_layer().close(e);
@@ -203,7 +224,12 @@ class Pump {
 
   void read_shell() {
     shell_.async_read([this](bool ok, std::string_view output) {
-      if (!ok) return finish("shell exited");
+      if (!ok && done_) return;  // cancelled by finish()
+      if (!ok) {
+        // The close frame says how the shell ended, exit code included.
+        shell_.await_exit();
+        return finish(shell_.end_reason());
+      }
       if (done_) return;
       bytes_out += output.size();
       send(true, std::string(output), [this] { read_shell(); });
@@ -313,14 +339,14 @@ void serve_terminal(int fd, Request request, const TerminalSession& s,
       reason = shell.error();
       if (ws.is_open())
         ws.close(
-            websocket::close_reason(websocket::close_code::internal_error, reason.substr(0, 120)),
+            websocket::close_reason(websocket::close_code::internal_error, close_text(reason)),
             ec);
     } else {
       Pump pump(io, ws, **shell, s.idle_timeout, stop, s.session_id);
       pump.run();
       io.run();
       (*shell)->close();
-      reason = pump.reason == "shell exited" ? (*shell)->end_reason() : pump.reason;
+      reason = pump.reason;
       bytes_in = pump.bytes_in;
       bytes_out = pump.bytes_out;
       resizes = pump.resizes;

@@ -28,6 +28,12 @@ class ShellChannel {
                             std::function<void(std::string error)> done) = 0;
   // Aborts the outstanding operations (their handlers see ok == false).
   virtual void cancel() = 0;
+  // Once async_read reported the end on its own: waits until end_reason()
+  // knows the exit code (the pty's waitpid, Docker's exec inspect), so the
+  // client's close frame can carry it. Blocking, bounded, and never runs the
+  // session's io_context: it is called from one of its handlers. A target
+  // that learns the code from the stream itself needs nothing here.
+  virtual void await_exit() {}
   // Ends the shell (hang-up, close of the remote session); blocking, bounded.
   virtual void close() = 0;
   // After the output ended: "shell exited <code>" when the code is known,

@@ -149,12 +149,10 @@ class ContainerExecChannel final : public runtime::ShellChannel {
     beast::get_lowest_layer(stream_).socket().cancel(ec);
   }
 
-  void close() override {
-    beast::error_code ec;
-    beast::get_lowest_layer(stream_).socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-    beast::get_lowest_layer(stream_).socket().close(ec);
+  // The exit code, once the daemon has seen the process end (exec inspect
+  // over a connection of its own).
+  void await_exit() override {
     if (!reason_.empty()) return;
-    // The exit code, once the daemon has seen the process end.
     for (int i = 0; i < 20; ++i) {
       auto inspected =
           call_json(t_, auth_, "GET",
@@ -170,6 +168,13 @@ class ContainerExecChannel final : public runtime::ShellChannel {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
+  }
+
+  void close() override {
+    beast::error_code ec;
+    beast::get_lowest_layer(stream_).socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    beast::get_lowest_layer(stream_).socket().close(ec);
+    await_exit();
   }
 
   std::string end_reason() const override { return reason_.empty() ? "shell exited" : reason_; }

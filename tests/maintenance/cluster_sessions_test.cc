@@ -219,6 +219,8 @@ class ClusterSessions : public MaintenanceServer {
     beast::error_code closed;
     read_until(*ws, "", &closed);
     EXPECT_EQ(closed, websocket::error::closed) << closed.message();
+    EXPECT_EQ(std::string(ws->reason().reason.data(), ws->reason().reason.size()), "shell exited 0")
+        << "the client learns the exit code too";
     auto done = wait_for("TerminalClosed");
     ASSERT_EQ(done.size(), 1u);
     const auto& c = done[0].payload().terminal_closed();
@@ -295,6 +297,7 @@ TEST_F(ClusterSessions, KubernetesTerminalRoundTripOverTheExecChannels) {
   beast::error_code closed;
   read_until(*ws, "", &closed);
   EXPECT_EQ(closed, websocket::error::closed) << closed.message();
+  EXPECT_EQ(std::string(ws->reason().reason.data(), ws->reason().reason.size()), "shell exited 3");
 
   auto opened = of_type("TerminalOpened");
   ASSERT_EQ(opened.size(), 1u);

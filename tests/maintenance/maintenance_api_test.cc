@@ -247,6 +247,27 @@ TEST_F(MaintenanceApi, ABrowserTerminalCarriesItsTokenAsASubprotocol) {
   EXPECT_EQ(of_type("TerminalOpened")[0].payload().terminal_opened().user(), "olga");
 }
 
+TEST_F(MaintenanceApi, WhenTheShellExitsTheCloseFrameAndTheAuditCarryItsExitCode) {
+  asio::io_context io;
+  auto terminal = open_terminal(io, "Bearer " + token("olga"));
+  auto& ws = *terminal;
+  ws.binary(true);
+  ws.write(asio::buffer(std::string("exit 7\n")));
+  beast::flat_buffer buffer;
+  beast::error_code ec;
+  while (!ec) ws.read(buffer, ec);
+  EXPECT_EQ(ec, websocket::error::closed) << ec.message();
+  EXPECT_EQ(ws.reason().code, websocket::close_code::normal);
+  EXPECT_EQ(std::string(ws.reason().reason.data(), ws.reason().reason.size()), "shell exited 7");
+  std::vector<events::Envelope> closed;
+  for (int i = 0; i < 250 && closed.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    closed = of_type("TerminalClosed");
+  }
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_EQ(closed[0].payload().terminal_closed().reason(), "shell exited 7");
+}
+
 TEST_F(MaintenanceApi, ASubprotocolTokenIsCheckedLikeAHeaderAndOnlyOnAWebSocket) {
   auto with_protocols = [](std::string protocols) {
     auto headers = websocket_upgrade();
