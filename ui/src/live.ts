@@ -56,6 +56,19 @@ export class SseParser {
   }
 }
 
+// The frames of an open text/event-stream body, a batch per chunk read, until
+// the server ends it (or the fetch is aborted: the read rejects).
+export async function* sseBatches(body: ReadableStream<Uint8Array>): AsyncGenerator<SseFrame[]> {
+  const reader = body.getReader()
+  const decoder = new TextDecoder()
+  const parser = new SseParser()
+  for (;;) {
+    const { value, done } = await reader.read()
+    if (done) return
+    yield parser.feed(decoder.decode(value, { stream: true }))
+  }
+}
+
 export interface StreamOptions {
   project?: string
   run?: string
@@ -86,13 +99,8 @@ export function openStream(options: StreamOptions): () => void {
         if (!res.ok || !res.body) throw new Error(`stream answered ${res.status}`)
         options.onState?.('live')
         delay = 500
-        const reader = res.body.getReader()
-        const decoder = new TextDecoder()
-        const parser = new SseParser()
-        for (;;) {
-          const { value, done } = await reader.read()
-          if (done) break
-          for (const frame of parser.feed(decoder.decode(value, { stream: true }))) {
+        for await (const frames of sseBatches(res.body)) {
+          for (const frame of frames) {
             if (frame.id) lastId = frame.id
             try {
               options.onEvent(JSON.parse(frame.data) as WharfEvent)

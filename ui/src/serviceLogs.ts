@@ -2,7 +2,7 @@
 // read with fetch so the bearer token goes in a header, as SSE so each line
 // arrives as one `event: log` frame and a failure as one `event: error`.
 import { enc, getToken, toApiError, withQuery } from './api'
-import { SseParser, type SseFrame } from './live'
+import { sseBatches, type SseFrame } from './live'
 
 export interface LogLine {
   kind: 'log' | 'error'
@@ -47,16 +47,8 @@ export async function followServiceLogs(
   const res = await fetch(logsPath(project, environment, options.tail), { headers, signal: options.signal })
   if (!res.ok || !res.body) throw toApiError(res.status, await res.text())
   options.onOpen?.()
-  const reader = res.body.getReader()
-  const decoder = new TextDecoder()
-  const parser = new SseParser()
-  for (;;) {
-    const { value, done } = await reader.read()
-    if (done) break
-    const lines = parser
-      .feed(decoder.decode(value, { stream: true }))
-      .map(logLine)
-      .filter((l): l is LogLine => l !== null)
+  for await (const frames of sseBatches(res.body)) {
+    const lines = frames.map(logLine).filter((l): l is LogLine => l !== null)
     if (lines.length > 0) options.onLines(lines)
   }
 }
