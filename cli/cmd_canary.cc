@@ -4,18 +4,15 @@
 #include <boost/json.hpp>
 #include <cstdio>
 #include <memory>
-#include <stdexcept>
 
-#include "adapters/http/http_client.h"
+#include "cli/api_client.h"
 #include "cli/commands.h"
-#include "engine/default_ports.h"
 
 namespace wharf::cli {
 namespace {
 
 struct CanaryArgs {
-  std::string server = "http://127.0.0.1:" + std::to_string(kDefaultApiPort);
-  std::string token;
+  ServerOptions api;
   std::string project, environment, canary_id, reason;
   bool full = false;
 };
@@ -23,20 +20,14 @@ struct CanaryArgs {
 // Sends one API request; prints the answer; throws on an error status.
 void call(const CanaryArgs& a, const std::string& method, const std::string& action,
           boost::json::object body) {
-  http_client::Request request;
-  request.method = method;
-  request.url = a.server + "/api/v1/projects/" + a.project + "/environments/" + a.environment +
-                "/canary" + action;
-  if (!a.token.empty()) request.headers.push_back({"Authorization", "Bearer " + a.token});
+  auto request = api_request(
+      a.api, method, "/projects/" + a.project + "/environments/" + a.environment + "/canary" + action);
   if (method == "POST") {
     if (!a.canary_id.empty()) body["canary_id"] = a.canary_id;
     request.headers.push_back({"Content-Type", "application/json"});
     request.body = boost::json::serialize(body);
   }
-  auto response = http_client::send(request);
-  if (!response) throw std::runtime_error("cannot reach " + a.server + ": " + response.error());
-  if (response->status >= 300) throw std::runtime_error(http_client::describe(*response));
-  std::printf("%s\n", response->body.c_str());
+  std::printf("%s\n", call_api(a.api, request).c_str());
 }
 
 }  // namespace
@@ -47,11 +38,7 @@ void register_canary_commands(CLI::App& app) {
                        "(docs/canary.md)");
   auto args = std::make_shared<CanaryArgs>();
   auto common = [args](CLI::App* cmd) {
-    cmd->add_option("--server", args->server, "wharf API base URL")
-        ->envname("WHARF_SERVER")
-        ->capture_default_str();
-    cmd->add_option("--token", args->token, "API token (a deployer's for promote/abort)")
-        ->envname("WHARF_TOKEN");
+    add_server_options(cmd, args->api, "a deployer's for promote/abort");
     cmd->add_option("--project", args->project, "project id")->required();
     cmd->add_option("--env", args->environment, "environment name")->required();
   };

@@ -9,10 +9,9 @@
 #include <memory>
 #include <stdexcept>
 
-#include "adapters/http/http_client.h"
 #include "adapters/http/http_stream.h"
+#include "cli/api_client.h"
 #include "cli/commands.h"
-#include "engine/default_ports.h"
 
 namespace wharf::cli {
 namespace {
@@ -20,8 +19,7 @@ namespace {
 namespace json = boost::json;
 
 struct MaintenanceArgs {
-  std::string server = "http://127.0.0.1:" + std::to_string(kDefaultApiPort);
-  std::string token;
+  ServerOptions api;
   std::string project, environment;
   bool follow = false;
   uint32_t tail = 100;
@@ -29,20 +27,14 @@ struct MaintenanceArgs {
   bool json_out = false;
 };
 
-http_client::Request api_request(const MaintenanceArgs& a, const std::string& method,
-                                 const std::string& path) {
-  http_client::Request request;
-  request.method = method;
-  request.url = a.server + "/api/v1/projects/" + a.project + path;
-  if (!a.token.empty()) request.headers.push_back({"Authorization", "Bearer " + a.token});
-  return request;
+// A request to the project's resource `path` ("" for the project itself).
+http_client::Request project_request(const MaintenanceArgs& a, const std::string& method,
+                                     const std::string& path) {
+  return api_request(a.api, method, "/projects/" + a.project + path);
 }
 
 json::value get_json(const MaintenanceArgs& a, const std::string& path) {
-  auto response = http_client::send(api_request(a, "GET", path));
-  if (!response) throw std::runtime_error("cannot reach " + a.server + ": " + response.error());
-  if (response->status >= 300) throw std::runtime_error(http_client::describe(*response));
-  return json::parse(response->body);
+  return json::parse(call_api(a.api, project_request(a, "GET", path)));
 }
 
 std::string text(const json::object& o, const char* key) {
@@ -75,9 +67,9 @@ std::string health_word(const std::string& state) {
 
 void print_logs(const MaintenanceArgs& a) {
   auto request =
-      api_request(a, "GET",
-                  "/environments/" + a.environment + "/logs?tail=" + std::to_string(a.tail) +
-                      (a.follow ? "&follow=true" : ""));
+      project_request(a, "GET",
+                      "/environments/" + a.environment + "/logs?tail=" + std::to_string(a.tail) +
+                          (a.follow ? "&follow=true" : ""));
   request.timeout = std::chrono::seconds(30);
   std::atomic<bool> stop{false};
   auto streamed = http_client::stream_body(
@@ -168,23 +160,12 @@ void list_test_cases(const MaintenanceArgs& a) {
 }
 
 void run_test_cases(const MaintenanceArgs& a) {
-  auto request = api_request(a, "POST", "/environments/" + a.environment + "/test-cases");
+  auto request = project_request(a, "POST", "/environments/" + a.environment + "/test-cases");
   json::array cases;
   for (const auto& c : a.cases) cases.emplace_back(c);
   request.headers.push_back({"Content-Type", "application/json"});
   request.body = json::serialize(json::object{{"cases", std::move(cases)}});
-  auto response = http_client::send(request);
-  if (!response) throw std::runtime_error("cannot reach " + a.server + ": " + response.error());
-  if (response->status >= 300) throw std::runtime_error(http_client::describe(*response));
-  std::printf("%s\n", response->body.c_str());
-}
-
-void server_options(CLI::App* cmd, MaintenanceArgs& a, const char* role) {
-  cmd->add_option("--server", a.server, "wharf API base URL")
-      ->envname("WHARF_SERVER")
-      ->capture_default_str();
-  cmd->add_option("--token", a.token, std::string("API token (") + role + ")")
-      ->envname("WHARF_TOKEN");
+  std::printf("%s\n", call_api(a.api, request).c_str());
 }
 
 }  // namespace
@@ -201,7 +182,7 @@ void register_maintenance_commands(CLI::App& app) {
   logs->add_option("--tail", args->tail, "lines from the end to start with (0 = all)")
       ->check(CLI::Range(0, 100000))
       ->capture_default_str();
-  server_options(logs, *args, "a viewer's");
+  add_server_options(logs, args->api, "a viewer's");
   logs->callback([args] { print_logs(*args); });
 
   auto* health =
@@ -211,7 +192,7 @@ void register_maintenance_commands(CLI::App& app) {
   health->add_option("project", args->project, "project id")->required();
   health->add_option("environment", args->environment, "environment name (default: all)");
   health->add_flag("--json", args->json_out, "print the environment views as JSON");
-  server_options(health, *args, "a viewer's");
+  add_server_options(health, args->api, "a viewer's");
   health->callback([args] { print_health(*args); });
 
   auto& testcases = group(app, "testcases",
@@ -220,14 +201,14 @@ void register_maintenance_commands(CLI::App& app) {
   auto* list = testcases.add_subcommand("list", "declared test cases and the last run");
   list->add_option("project", args->project, "project id")->required();
   list->add_option("environment", args->environment, "environment name")->required();
-  server_options(list, *args, "a viewer's");
+  add_server_options(list, args->api, "a viewer's");
   list->callback([args] { list_test_cases(*args); });
   auto* run = testcases.add_subcommand(
       "run", "run test cases against the current deploy (none named: every declared case)");
   run->add_option("project", args->project, "project id")->required();
   run->add_option("environment", args->environment, "environment name")->required();
   run->add_option("cases", args->cases, "case names, in the order to run");
-  server_options(run, *args, "a deployer's");
+  add_server_options(run, args->api, "a deployer's");
   run->callback([args] { run_test_cases(*args); });
 }
 

@@ -14,6 +14,7 @@
 #include "events/export.h"
 #include "events/keys.h"
 #include "tests/events/raw_rocksdb.h"
+#include "tests/cli_process.h"
 #include "tests/events/test_util.h"
 
 namespace wharf::events {
@@ -21,16 +22,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string wharf_bin() {
-  const char* env = std::getenv("WHARF_BIN");
-  return env != nullptr ? env : WHARF_DEFAULT_BIN;
-}
-
-struct CliRun {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
+using wharf::testing::CliRun;
+using wharf::testing::wharf_bin;
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -47,24 +40,13 @@ class WharfCli : public ::testing::Test {
   }
 
   CliRun wharf(const std::string& args, const std::string& stdin_text = "") {
-    const std::string n = std::to_string(runs_++);  // runs may overlap (tail --follow)
-    const std::string in = tmp_.sub("stdin" + n), out = tmp_.sub("stdout" + n),
-                      err = tmp_.sub("stderr" + n);
-    std::ofstream(in, std::ios::trunc) << stdin_text;
-    std::string command =
-        "'" + wharf_bin() + "' " + args + " <'" + in + "' >'" + out + "' 2>'" + err + "'";
-    int status = std::system(command.c_str());
-    CliRun r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = slurp(out);
-    r.err = slurp(err);
-    return r;
+    return cli_.run(args, stdin_text);
   }
 
   std::string data() const { return "--data '" + tmp_.sub("store") + "'"; }
 
   testing::TempDir tmp_;
-  std::atomic<int> runs_{0};
+  wharf::testing::CliRunner cli_{tmp_.path()};
 };
 
 TEST_F(WharfCli, AppendTailExportVerify) {
