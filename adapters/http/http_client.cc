@@ -94,8 +94,20 @@ Expected<Response, std::string> send(const Request& request) {
     stream.shutdown(ignored);
     return response;
   } catch (const std::exception& e) {
-    return unexpected(what + ": " + e.what());
+    return unexpected(what + ": " + error_text(e));
   }
+}
+
+std::string error_text(const std::exception& e) {
+  std::string text = e.what();
+  if (dynamic_cast<const boost::system::system_error*>(&e) == nullptr || text.empty() ||
+      text.back() != ']') {
+    return text;
+  }
+  // " [<category>:<value> at <file>:<line> in function '…']"
+  const size_t at = text.find(" [");
+  if (at != std::string::npos && text.find(" at ", at) != std::string::npos) text.resize(at);
+  return text;
 }
 
 std::string basic_auth(std::string_view user, std::string_view password) {

@@ -37,6 +37,11 @@ struct Response {
 // status code is a Response.
 Expected<Response, std::string> send(const Request& request);
 
+// An exception's message for a person: Boost's system errors end in their
+// source location (" [system:111 at …/reactive_socket_service.hpp:587:5 in
+// function …]"), which is cut.
+std::string error_text(const std::exception& e);
+
 // The Authorization header value for HTTP Basic auth: "Basic base64(user:password)".
 std::string basic_auth(std::string_view user, std::string_view password);
 

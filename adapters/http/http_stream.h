@@ -88,7 +88,7 @@ Expected<Result, std::string> with_connection(boost::asio::io_context& io, const
     beast::get_lowest_layer(tls).expires_never();
     return f(std::move(tls), std::move(ctx));
   } catch (const std::exception& ex) {
-    return unexpected(e.host + ":" + e.port + ": " + ex.what());
+    return unexpected(e.host + ":" + e.port + ": " + error_text(ex));
   }
 }
 
