@@ -361,6 +361,16 @@ const SucceededDeploy* EnvironmentState::find_succeeded(const std::string& event
   return nullptr;
 }
 
+const SucceededDeploy* EnvironmentState::serving() const {
+  if (succeeded.empty()) return nullptr;
+  const SucceededDeploy& latest = succeeded.back();
+  if (!latest.spec.has_canary()) return &latest;
+  auto ended = canary.finished.find(canary_id_of(latest.deploy_id, latest.attempt));
+  if (ended == canary.finished.end() || ended->second != "aborted") return &latest;
+  const SucceededDeploy* stable = find_succeeded(canary.stable_event_id);
+  return stable != nullptr ? stable : &latest;
+}
+
 const SucceededDeploy* EnvironmentState::latest_of_version(const std::string& version) const {
   for (auto it = succeeded.rbegin(); it != succeeded.rend(); ++it) {
     const auto& spec = it->spec;

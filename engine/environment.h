@@ -68,6 +68,10 @@ struct EnvironmentState {
   const FinishedDeploy* find_finished(const std::string& deploy_id, uint32_t attempt) const;
   // The successful deploy with this DeploySucceeded event id, or nullptr.
   const SucceededDeploy* find_succeeded(const std::string& event_id) const;
+  // The deploy that serves the environment: the latest successful one, unless
+  // that is a canary that was aborted (its instances are gone; the stable
+  // version serves all traffic again). nullptr before the first success.
+  const SucceededDeploy* serving() const;
   // The latest successful deploy of `version`, or nullptr. A version also
   // matches by artifact digest, or by a >= 7 character prefix of its hex.
   const SucceededDeploy* latest_of_version(const std::string& version) const;

@@ -13,11 +13,6 @@ std::string where(const std::string& project, const std::string& environment) {
   return environment + " of project " + project;
 }
 
-// The deploy serving in the environment: its latest success.
-const SucceededDeploy* current(const EnvironmentState& env) {
-  return env.succeeded.empty() ? nullptr : &env.succeeded.back();
-}
-
 std::vector<NewEvent> one(NewEvent e) {
   std::vector<NewEvent> out;
   out.push_back(std::move(e));
@@ -30,7 +25,7 @@ Decision nothing_deployed(const std::string& project, const std::string& environ
 }
 
 Decision decide_health(const EnvironmentState& env, const ObserveHealth& c) {
-  const SucceededDeploy* now = current(env);
+  const SucceededDeploy* now = env.serving();
   if (now == nullptr) return nothing_deployed(c.project_id, c.environment);
   if (c.deploy_id != now->deploy_id) {
     return reject(Code::kStale, "deploy " + c.deploy_id + " no longer serves " +
@@ -78,7 +73,7 @@ Decision decide_test_cases(const EnvironmentState& env, const RequestTestCases& 
   if (m.pending_test_cases.count(id) || m.finished_test_cases.count(id)) {
     return std::vector<NewEvent>{};  // already requested
   }
-  const SucceededDeploy* now = current(env);
+  const SucceededDeploy* now = env.serving();
   if (now == nullptr) return nothing_deployed(c.project_id, c.environment);
   if (!c.deploy_event_id.empty() && c.deploy_event_id != now->event_id) {
     return reject(Code::kStale, "a later deploy replaced the one these test cases were for");
@@ -168,7 +163,7 @@ void fill_session(Opened* o, const std::string& id, const Command& c, const Succ
 Decision decide_logs(const EnvironmentState& env, const OpenServiceLogs& c, const Context& ctx) {
   const std::string id = !c.session_id.empty() ? c.session_id : short_id("logs", ctx.command_id);
   if (env.maintenance.log_sessions.count(id)) return std::vector<NewEvent>{};
-  const SucceededDeploy* now = current(env);
+  const SucceededDeploy* now = env.serving();
   if (now == nullptr) return nothing_deployed(c.project_id, c.environment);
   NewEvent e;
   e.correlation_id = id;
@@ -185,7 +180,7 @@ Decision decide_open_terminal(const EnvironmentState& env, const OpenTerminal& c
   const std::string id = !c.session_id.empty() ? c.session_id : short_id("term", ctx.command_id);
   const MaintenanceState& m = env.maintenance;
   if (m.open_terminals.count(id) || m.closed_terminals.count(id)) return std::vector<NewEvent>{};
-  const SucceededDeploy* now = current(env);
+  const SucceededDeploy* now = env.serving();
   if (now == nullptr) return nothing_deployed(c.project_id, c.environment);
   NewEvent e;
   e.correlation_id = id;

@@ -59,11 +59,11 @@ std::vector<HealthMonitor::Target> HealthMonitor::targets() const {
   std::vector<Target> out;
   manager_.inspect([&](const engine::ProcessState& state) {
     for (const auto& [stream, env] : state.environments()) {
-      if (env.succeeded.empty() || env.project_id.empty()) continue;
-      const auto& current = env.succeeded.back();
-      if (current.url.rfind("http://", 0) != 0) continue;  // nothing wharf can reach
-      out.push_back({env.project_id, env.environment, current.deploy_id,
-                     probe_url(current.url, current.spec.health_path())});
+      const engine::SucceededDeploy* current = env.serving();
+      if (current == nullptr || env.project_id.empty()) continue;
+      if (current->url.rfind("http://", 0) != 0) continue;  // nothing wharf can reach
+      out.push_back({env.project_id, env.environment, current->deploy_id,
+                     probe_url(current->url, current->spec.health_path())});
     }
   });
   return out;
@@ -73,9 +73,10 @@ std::vector<HealthMonitor::Verdict> HealthMonitor::verdicts() const {
   std::vector<Verdict> out;
   manager_.inspect([&](const engine::ProcessState& state) {
     for (const auto& [stream, env] : state.environments()) {
-      if (env.succeeded.empty() || env.project_id.empty()) continue;
+      const engine::SucceededDeploy* current = env.serving();
+      if (current == nullptr || env.project_id.empty()) continue;
       int value = -1;
-      if (env.maintenance.health_deploy_id == env.succeeded.back().deploy_id) {
+      if (env.maintenance.health_deploy_id == current->deploy_id) {
         if (env.maintenance.health == wharf::v1::HEALTH_STATE_HEALTHY) value = 1;
         if (env.maintenance.health == wharf::v1::HEALTH_STATE_UNHEALTHY) value = 0;
       }

@@ -184,6 +184,42 @@ TEST_F(Canary, AbortByAUserKeepsTheStableVersionAndAllowsTheNextDeploy) {
   EXPECT_THAT(types(log.when(deploy("r-3", kV3, true))), ElementsAre("DeployRequested"));
 }
 
+// What serves the environment, for its health probes and test cases: the
+// canary while it runs and once promoted; after an abort, the stable again.
+TEST_F(Canary, AnAbortedCanaryNoLongerServesAndHealthIsTheStableVersions) {
+  auto env = [&] {
+    std::string stream = environment_stream("shop", "prod");
+    return *fold(stream, log.streams[stream]).environment();
+  };
+  auto health_of = [](const std::string& deploy_id) {
+    ObserveHealth o;
+    o.project_id = "shop";
+    o.environment = "prod";
+    o.deploy_id = deploy_id;
+    o.samples.push_back({false, "connection refused"});
+    return o;
+  };
+  ASSERT_NE(env().serving(), nullptr);
+  EXPECT_EQ(env().serving()->url, "http://127.0.0.1:9002") << "a running canary is probed";
+  ASSERT_THAT(types(log.when(abort_by_user(), "bob")), ElementsAre("CanaryAborted"));
+  ASSERT_NE(env().serving(), nullptr);
+  EXPECT_EQ(env().serving()->url, "http://127.0.0.1:9001");
+  EXPECT_EQ(env().serving()->deploy_id, "r-1.prod");
+  // The monitor's probe of the gone canary is stale; the stable's counts.
+  auto stale = log.when(health_of("r-2.prod"));
+  ASSERT_FALSE(stale);
+  EXPECT_EQ(stale.error().code, Rejection::Code::kStale);
+  EXPECT_THAT(types(log.when(health_of("r-1.prod"))), ElementsAre("HealthChanged"));
+}
+
+TEST_F(Canary, APromotedCanaryServes) {
+  ASSERT_THAT(types(log.when(promote(true), "bob")), ElementsAre("CanaryPromoted"));
+  std::string stream = environment_stream("shop", "prod");
+  auto s = fold(stream, log.streams[stream]);
+  ASSERT_NE(s.environment()->serving(), nullptr);
+  EXPECT_EQ(s.environment()->serving()->url, "http://127.0.0.1:9002");
+}
+
 TEST_F(Canary, AnAutomaticAbortCarriesTheMeasuredFigures) {
   AbortCanary a = abort_by_user();
   a.automatic = true;
