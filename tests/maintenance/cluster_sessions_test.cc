@@ -111,15 +111,6 @@ class ClusterSessions : public MaintenanceServer {
     wait_for_projections();
   }
 
-  std::vector<events::Envelope> wait_for(const std::string& type) {
-    std::vector<events::Envelope> found;
-    for (int i = 0; i < 500 && found.empty(); ++i) {
-      found = of_type(type);
-      if (found.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return found;
-  }
-
   // A WebSocket terminal to `env`, as `user`; its local address is `*local`.
   std::unique_ptr<websocket::stream<tcp::socket>> terminal(const std::string& env,
                                                            const std::string& user,

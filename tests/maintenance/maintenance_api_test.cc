@@ -94,11 +94,7 @@ TEST_F(MaintenanceApi, TerminalRoundTripRunsAShellInTheServiceDirectory) {
   ASSERT_EQ(of_type("TerminalOpened").size(), 1u);
   EXPECT_EQ(of_type("TerminalOpened")[0].payload().terminal_opened().where(),
             "local:" + work_.string());
-  std::vector<events::Envelope> closed;
-  for (int i = 0; i < 250 && closed.empty(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    closed = of_type("TerminalClosed");
-  }
+  auto closed = wait_for("TerminalClosed");
   ASSERT_EQ(closed.size(), 1u);
   const auto& c = closed[0].payload().terminal_closed();
   EXPECT_EQ(c.user(), "olga");
@@ -173,11 +169,7 @@ TEST_F(MaintenanceApi, WhenTheShellExitsTheCloseFrameAndTheAuditCarryItsExitCode
   EXPECT_EQ(ec, websocket::error::closed) << ec.message();
   EXPECT_EQ(ws.reason().code, websocket::close_code::normal);
   EXPECT_EQ(std::string(ws.reason().reason.data(), ws.reason().reason.size()), "shell exited 7");
-  std::vector<events::Envelope> closed;
-  for (int i = 0; i < 250 && closed.empty(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    closed = of_type("TerminalClosed");
-  }
+  auto closed = wait_for("TerminalClosed");
   ASSERT_EQ(closed.size(), 1u);
   EXPECT_EQ(closed[0].payload().terminal_closed().reason(), "shell exited 7");
 }
@@ -244,11 +236,7 @@ TEST_F(MaintenanceApi, TerminalResizeSetsThePtyWindowSizeAndABadOneNeverReachesT
   EXPECT_EQ(refusal(2).at("details").at("field").as_string(), "resize.cols");
   ws.close(websocket::close_code::normal);
 
-  std::vector<events::Envelope> closed;
-  for (int i = 0; i < 250 && closed.empty(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    closed = of_type("TerminalClosed");
-  }
+  auto closed = wait_for("TerminalClosed");
   ASSERT_EQ(closed.size(), 1u);
   EXPECT_EQ(closed[0].payload().terminal_closed().reason(), "client closed");
   EXPECT_EQ(closed[0].payload().terminal_closed().bytes_in(),

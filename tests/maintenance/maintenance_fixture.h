@@ -80,6 +80,17 @@ class MaintenanceServer : public ::testing::Test {
     }
   }
 
+  // The events of `type` once there is one, waiting up to 10 s (sessions
+  // record their close after the socket's end).
+  std::vector<events::Envelope> wait_for(const std::string& type) {
+    std::vector<events::Envelope> found;
+    for (int i = 0; i < 500 && found.empty(); ++i) {
+      found = of_type(type);
+      if (found.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return found;
+  }
+
   std::vector<events::Envelope> of_type(const std::string& type) {
     std::vector<events::Envelope> out;
     auto all = store_->read_all(1, 100000);

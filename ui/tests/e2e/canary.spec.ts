@@ -5,15 +5,14 @@
 // header and the router's counts; Promote moves it to 50%, Abort (with a
 // reason) sends all traffic back — each checked against the API and the
 // audit, not only the page. Screens go under build/ui-artifacts/.
-import { test, expect, type Page } from '@playwright/test'
+import { test, expect } from '@playwright/test'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Wharf, commit, ensureArtifacts, makeRepo, repoRoot } from './wharf'
+import { Wharf, commit, makeRepo, repoRoot, shot } from './wharf'
 
 const wharf = new Wharf()
 let repoDir = ''
-let shots = ''
 
 interface CanaryStatus {
   active: boolean
@@ -23,7 +22,6 @@ interface CanaryStatus {
 const canaryStatus = () => wharf.api<CanaryStatus>('GET', '/projects/hello/environments/prod/canary')
 
 test.beforeAll(async () => {
-  shots = ensureArtifacts()
   await wharf.start(['--health-interval', '1'])
   repoDir = mkdtempSync(join(tmpdir(), 'wharf-ui-canary-repo-'))
 })
@@ -32,32 +30,12 @@ test.afterAll(async () => {
   if (repoDir) rmSync(repoDir, { recursive: true, force: true })
 })
 
-async function shot(page: Page, name: string) {
-  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true })
-}
-
-// Starts the commit's run and waits for it to succeed (a failure fails at once).
-async function runToEnd(sha: string) {
-  await wharf.api('POST', '/projects/hello/runs', { commit_sha: sha, branch: 'main' })
-  await expect
-    .poll(
-      async () => {
-        const { runs } = await wharf.api<{ runs: { commit_sha: string; status: string }[] }>('GET', '/projects/hello/runs')
-        const status = runs.find((r) => r.commit_sha === sha)?.status ?? ''
-        if (/FAILED|CANCELLED/.test(status)) throw new Error(`run of ${sha} ended ${status}\n${wharf.serverLog()}`)
-        return status
-      },
-      { timeout: 150_000, intervals: [500] },
-    )
-    .toMatch(/SUCCEEDED$/)
-}
-
 test('a canary in the console: health, weight and header, promote, abort', async ({ page }) => {
   const first = makeRepo(repoDir)
   const project = JSON.parse(readFileSync(join(repoRoot, 'examples/hello-service/wharf-project.json'), 'utf8'))
   project.repository.local_git.path = repoDir
   await wharf.api('POST', '/projects', project)
-  await runToEnd(first)
+  await wharf.runToEnd('hello', first)
   await wharf.api('PUT', '/projects/hello/environments/prod', {
     target: 'local',
     auto_deploy: true,
@@ -67,7 +45,7 @@ test('a canary in the console: health, weight and header, promote, abort', async
     },
   })
   const second = commit(repoDir, 'VERSION', '2.0.0', 'hello-service 2.0.0')
-  await runToEnd(second)
+  await wharf.runToEnd('hello', second)
   expect((await canaryStatus()).router?.weight).toBe(10)
 
   await page.goto(wharf.url + '/')

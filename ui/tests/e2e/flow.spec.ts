@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Wharf, commit, ensureArtifacts, makeRepo, wharfBin } from './wharf'
+import { Wharf, commit, ensureArtifacts, makeRepo, wharfBin, shot } from './wharf'
 
 const wharf = new Wharf()
 let repoDir = ''
@@ -25,10 +25,6 @@ test.afterAll(async () => {
   await wharf.stop()
   if (repoDir) rmSync(repoDir, { recursive: true, force: true })
 })
-
-async function shot(page: Page, name: string) {
-  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true })
-}
 
 async function signIn(page: Page, token: string, user: string) {
   await page.goto(wharf.url + '/')

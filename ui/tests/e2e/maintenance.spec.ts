@@ -10,16 +10,14 @@ import { test, expect, type Browser, type Page } from '@playwright/test'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Wharf, ensureArtifacts, makeRepo, repoRoot } from './wharf'
+import { Wharf, makeRepo, repoRoot, shot } from './wharf'
 
 const wharf = new Wharf()
 let repoDir = ''
-let shots = ''
 let deployerToken = ''
 let viewerToken = ''
 
 test.beforeAll(async () => {
-  shots = ensureArtifacts()
   await wharf.start()
   repoDir = mkdtempSync(join(tmpdir(), 'wharf-ui-maintenance-repo-'))
   const sha = makeRepo(repoDir)
@@ -30,7 +28,7 @@ test.beforeAll(async () => {
     { name: 'version', command: 'curl -fsS "$WHARF_TARGET_URL/version"', timeout_s: 30 },
   ]
   await wharf.api('POST', '/projects', project)
-  await runToEnd(sha)
+  await wharf.runToEnd('hello', sha)
   deployerToken = await wharf.tokenFor('dora')
   await wharf.api('POST', '/projects/hello/permissions', { user: 'dora', role: 'deployer' })
   viewerToken = await wharf.tokenFor('vera')
@@ -40,26 +38,6 @@ test.afterAll(async () => {
   await wharf.stop()
   if (repoDir) rmSync(repoDir, { recursive: true, force: true })
 })
-
-async function shot(page: Page, name: string) {
-  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true })
-}
-
-// Starts the commit's run and waits for it to succeed (a failure fails at once).
-async function runToEnd(sha: string) {
-  await wharf.api('POST', '/projects/hello/runs', { commit_sha: sha, branch: 'main' })
-  await expect
-    .poll(
-      async () => {
-        const { runs } = await wharf.api<{ runs: { commit_sha: string; status: string }[] }>('GET', '/projects/hello/runs')
-        const status = runs.find((r) => r.commit_sha === sha)?.status ?? ''
-        if (/FAILED|CANCELLED/.test(status)) throw new Error(`run of ${sha} ended ${status}\n${wharf.serverLog()}`)
-        return status
-      },
-      { timeout: 150_000, intervals: [500] },
-    )
-    .toMatch(/SUCCEEDED$/)
-}
 
 // A page of its own per user, signed in, on the project's environments.
 async function environmentsAs(browser: Browser, token: string, user: string): Promise<Page> {

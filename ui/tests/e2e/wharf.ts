@@ -1,5 +1,6 @@
 // A real `wharf serve` for the browser tests: scratch data dir, a free
 // port, the built UI (ui/dist), no Kafka relay (nothing here reads it).
+import { expect, type Page } from '@playwright/test'
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, existsSync, mkdirSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -79,6 +80,26 @@ export class Wharf {
     return this.log.join('')
   }
 
+  // Starts a run of `sha` in `project` and waits for it to succeed (a failure
+  // fails at once, with serve's log).
+  async runToEnd(project: string, sha: string) {
+    await this.api('POST', `/projects/${project}/runs`, { commit_sha: sha, branch: 'main' })
+    await expect
+      .poll(
+        async () => {
+          const { runs } = await this.api<{ runs: { commit_sha: string; status: string }[] }>(
+            'GET',
+            `/projects/${project}/runs`,
+          )
+          const status = runs.find((r) => r.commit_sha === sha)?.status ?? ''
+          if (/FAILED|CANCELLED/.test(status)) throw new Error(`run of ${sha} ended ${status}\n${this.serverLog()}`)
+          return status
+        },
+        { timeout: 150_000, intervals: [500] },
+      )
+      .toMatch(/SUCCEEDED$/)
+  }
+
   async stop() {
     if (this.child && this.child.exitCode === null) {
       const exited = new Promise((r) => this.child?.once('exit', r))
@@ -129,4 +150,9 @@ export function commit(dir: string, file: string, text: string, message: string)
 export function ensureArtifacts() {
   mkdirSync(artifacts, { recursive: true })
   return artifacts
+}
+
+// A full-page screenshot, build/ui-artifacts/<name>.png.
+export async function shot(page: Page, name: string) {
+  await page.screenshot({ path: join(ensureArtifacts(), `${name}.png`), fullPage: true })
 }
