@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "adapters/local/descriptors.h"
 #include "api/api_error.h"
 
 namespace wharf::api {
@@ -408,6 +409,9 @@ void Server::Impl::accept() {
 void Server::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
   if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
   if (!ec) {
+    // Asio accepts without SOCK_CLOEXEC; the child-side close of every
+    // launch (adapters/local/descriptors.h) covers the moment until this.
+    local::set_close_on_exec(socket.native_handle());
     if (connections.fetch_add(1) >= config.max_connections || draining) {
       connections.fetch_sub(1);
       rejected.inc();
@@ -472,7 +476,7 @@ void Server::start() {
   const auto address = asio::ip::make_address(d.config.listen, ec);
   if (ec) throw std::runtime_error("api: bad listen address " + d.config.listen);
   tcp::endpoint endpoint(address, d.config.port);
-  d.acceptor.open(endpoint.protocol(), ec);
+  local::open_close_on_exec(d.acceptor, endpoint.protocol(), ec);
   if (!ec) d.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) d.acceptor.bind(endpoint, ec);
   if (!ec) d.acceptor.listen(asio::socket_base::max_listen_connections, ec);

@@ -1,5 +1,5 @@
 // The WebSocket terminal (docs/operations.md#terminal): a shell on a pty
-// (forkpty) in the local service's working directory, or the ShellChannel a
+// (local::spawn_on_pty) in the local service's working directory, or the ShellChannel a
 // target's resolver opens (Kubernetes exec, Docker exec through Portainer:
 // api/cluster_sessions.h). Binary frames are the shell's input, text frames
 // control messages (a window resize, api/terminal_protocol.h); its output
@@ -9,7 +9,6 @@
 // and how many bytes, never what was typed.
 #include <fcntl.h>
 #include <poll.h>
-#include <pty.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/ioctl.h>
@@ -29,6 +28,7 @@
 #include <deque>
 
 #include "adapters/local/deploy_target.h"
+#include "adapters/local/process.h"
 #include "adapters/runtime/command_bus.h"
 #include "api/api_error.h"
 #include "api/maintenance_routes.h"
@@ -369,19 +369,14 @@ TerminalTarget local_terminal(const std::string& work_dir, const std::string& sh
   t.open =
       [work_dir, shell, project_id, environment](
           asio::io_context& io) -> Expected<std::unique_ptr<runtime::ShellChannel>, std::string> {
-    int master = -1;
-    winsize size{24, 80, 0, 0};
-    const pid_t pid = ::forkpty(&master, nullptr, nullptr, &size);
-    if (pid < 0) return unexpected(std::string("forkpty: ") + std::strerror(errno));
-    if (pid == 0) {
-      if (::chdir(work_dir.c_str()) != 0) _exit(126);
-      ::setenv("TERM", "xterm", 1);
-      ::setenv("WHARF_PROJECT", project_id.c_str(), 1);
-      ::setenv("WHARF_ENVIRONMENT", environment.c_str(), 1);
-      ::execl(shell.c_str(), shell.c_str(), "-i", static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    ::fcntl(master, F_SETFD, FD_CLOEXEC);
+    local::ProcessSpec spec;
+    spec.argv = {shell, "-i"};
+    spec.cwd = work_dir;
+    spec.env = {
+        {"TERM", "xterm"}, {"WHARF_PROJECT", project_id}, {"WHARF_ENVIRONMENT", environment}};
+    auto started = local::spawn_on_pty(spec, 80, 24);
+    if (!started) return unexpected(started.error());
+    const auto [pid, master] = *started;
     return std::unique_ptr<runtime::ShellChannel>(std::make_unique<PtyChannel>(io, pid, master));
   };
   return t;

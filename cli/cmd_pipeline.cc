@@ -5,10 +5,12 @@
 // they also work beside `wharf serve`. With --wait, write commands host the
 // runtime (local runners) in this process until the run or deploy ends.
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <map>
@@ -17,6 +19,7 @@
 #include <thread>
 
 #include "adapters/gerrit/project_setup.h"
+#include "adapters/local/process.h"
 #include "adapters/runtime/runtime.h"
 #include "adapters/runtime/step_logs.h"
 #include "api/api_error.h"
@@ -362,6 +365,25 @@ void create_project(const ProjectArgs& a) {
   std::printf(")\n");
 }
 
+// `git rev-parse --verify BRANCH^{commit}` in `repo`; empty when that fails.
+// Run as every child of wharf is (adapters/local/process.h): no descriptor
+// of ours, the store's included, reaches git.
+std::string git_rev_parse(const std::string& repo, const std::string& branch) {
+  char path[] = "/tmp/wharf-rev-parse-XXXXXX";
+  const int fd = ::mkstemp(path);
+  if (fd < 0) return {};
+  ::close(fd);
+  local::ProcessSpec spec;
+  spec.argv = {"git", "-C", repo, "rev-parse", "--verify", "-q", branch + "^{commit}"};
+  spec.log_file = path;
+  auto ran = local::run_to_completion(spec, std::chrono::seconds(30));
+  std::string sha;
+  std::ifstream out(path);
+  if (ran && ran->exit_code == 0) out >> sha;
+  std::filesystem::remove(path);
+  return sha;
+}
+
 struct CommitArgs {
   std::string project, sha, branch = "main", subject;
   bool wait = false;
@@ -376,12 +398,7 @@ void observe_commit(CommitArgs a) {
   if (a.sha.empty()) {
     const auto& repo = project.project()->repository.local_git().path();
     if (repo.empty()) fail("give --sha: project " + a.project + " has no local repository");
-    std::string cmd = "git -C '" + repo + "' rev-parse '" + a.branch + "' 2>/dev/null";
-    FILE* pipe = popen(cmd.c_str(), "r");
-    char line[128] = {0};
-    if (pipe && std::fgets(line, sizeof line, pipe)) a.sha = line;
-    if (pipe) pclose(pipe);
-    while (!a.sha.empty() && (a.sha.back() == '\n' || a.sha.back() == '\r')) a.sha.pop_back();
+    a.sha = git_rev_parse(repo, a.branch);
     if (a.sha.empty()) fail("cannot read branch " + a.branch + " of " + repo);
   }
   runtime::SystemClock clock;

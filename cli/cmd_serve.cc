@@ -3,26 +3,27 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
-#include <stdexcept>
-
 #include <chrono>
+#include <cstdio>
 #include <fstream>
+#include <stdexcept>
 
 #include "adapters/gerrit/ingestor.h"
 #include "adapters/gerrit/project_setup.h"
 #include "adapters/gerrit/service.h"
+#include "adapters/jenkins/client.h"
 #include "adapters/kafka/relay.h"
+#include "adapters/local/deploy_target.h"
 #include "adapters/runtime/runtime.h"
-#include "engine/default_ports.h"
 #include "adapters/workers/task_dispatcher.h"
 #include "api/api_error.h"
 #include "api/server.h"
 #include "api/tokens.h"
 #include "cli/commands.h"
-#include "adapters/jenkins/client.h"
 #include "cli/config_file.h"
 #include "cli/maintenance_serve.h"
 #include "cli/shutdown_signal.h"
+#include "engine/default_ports.h"
 #include "events/checkpoint.h"
 #include "events/event_store.h"
 #include "events/hash_chain.h"
@@ -482,6 +483,20 @@ void register_serve_commands(CLI::App& app) {
       ->envname("WHARF_GERRIT_HTTP_PASSWORD");
   add_maintenance_options(*cmd, config->maintenance);
   cmd->callback([cmd, config] { run_serve(*cmd, *config); });
+
+  auto& services = group(app, "services", "the local services a data directory runs");
+  CLI::App* stop = services.add_subcommand(
+      "stop",
+      "Stop every local service of --data (deployed instances and canaries; stop `wharf serve` "
+      "first). What each environment serves is kept: the next `wharf serve` on --data starts "
+      "the current ones again.");
+  add_data_option(*stop);
+  stop->callback([] {
+    const std::string data = global_options().data_dir;
+    const int stopped = local::LocalDeployTarget(data).stop_services();
+    std::printf("stopped %d local service process%s of %s\n", stopped, stopped == 1 ? "" : "es",
+                data.c_str());
+  });
 }
 
 }  // namespace wharf::cli

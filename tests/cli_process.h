@@ -15,7 +15,7 @@ namespace wharf::testing {
 
 inline std::string wharf_bin() {
   const char* env = std::getenv("WHARF_BIN");
-  return env != nullptr ? env : WHARF_DEFAULT_BIN;
+  return env != nullptr && *env != '\0' ? env : WHARF_DEFAULT_BIN;
 }
 
 struct CliRun {

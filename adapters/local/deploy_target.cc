@@ -371,6 +371,48 @@ std::optional<ServingInstance> LocalDeployTarget::serving_canary(
   return instance_in(layout_.target_state(project_id, environment), "canary");
 }
 
+int LocalDeployTarget::stop_services() {
+  std::error_code ec;
+  if (!fs::exists(layout_.targets_dir(), ec)) return 0;
+  std::vector<fs::path> files, pid_files;
+  for (auto it = fs::recursive_directory_iterator(layout_.targets_dir(), ec);
+       !ec && it != fs::end(it); it.increment(ec)) {
+    if (it->path().extension() == ".json") files.push_back(it->path());
+    if (it->path().extension() == ".pid") pid_files.push_back(it->path());
+  }
+  int stopped = 0;
+  auto stop = [&](pid_t pid) {
+    if (!process_alive(pid)) return;
+    stop_process_group(pid, options_.stop_grace);
+    ++stopped;
+  };
+  for (const auto& file : files) {
+    FileLock lock(file.string() + ".lock");
+    auto state = read_json_file(file);
+    if (!state) continue;
+    for (const char* slot : {"current", "pending", "canary"}) {
+      auto it = state->find(slot);
+      if (it == state->end() || !it->value().is_object()) continue;
+      auto& instance = it->value().as_object();
+      stop(static_cast<pid_t>(json_int(instance, "pid")));
+      instance["pid"] = 0;  // a recycled pid must not pass for the instance
+    }
+    if (auto it = state->find("retiring"); it != state->end() && it->value().is_int64()) {
+      stop(static_cast<pid_t>(it->value().as_int64()));
+      state->erase("retiring");
+    }
+    write_json_file(file, *state);
+  }
+  // Instances a crash left without a place in any state file.
+  for (const auto& file : pid_files) {
+    std::ifstream in(file);
+    long pid = 0;
+    if (in >> pid && pid > 0) stop(static_cast<pid_t>(pid));
+    fs::remove(file, ec);
+  }
+  return stopped;
+}
+
 void LocalDeployTarget::stop_all() {
   std::error_code ec;
   if (!fs::exists(layout_.targets_dir(), ec)) return;

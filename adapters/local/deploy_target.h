@@ -72,8 +72,13 @@ class LocalDeployTarget final : public engine::DeployTarget {
                      const std::string& deploy_id, uint32_t attempt, bool promoted);
   std::optional<ServingInstance> serving_canary(const std::string& project_id,
                                                 const std::string& environment) const;
-  // Stops every instance this data dir knows of and forgets them (tests, `wharf serve --stop`).
+  // Stops every instance this data dir knows of and forgets them (tests).
   void stop_all();
+  // Stops every instance this data dir runs and keeps what each environment
+  // serves: the next restore() (the next `wharf serve`) starts the current
+  // ones again from their recorded spec. Returns how many process groups it
+  // stopped. `wharf services stop`, `scripts/run --stop`.
+  int stop_services();
 
  private:
   using Jobs = ActiveJobs<engine::DeployOutcome>;

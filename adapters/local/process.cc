@@ -3,15 +3,19 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string_view>
 #include <thread>
+
+#include "adapters/local/descriptors.h"
 
 extern char** environ;
 
@@ -45,12 +49,22 @@ struct PreparedExec {
   }
 };
 
-// In the child: redirect, chdir, reset signals, exec. Never returns.
-[[noreturn]] void exec_child(const PreparedExec& p) {
+// In the child: close everything but stdin, stdout and stderr, chdir,
+// reset signals, exec. Never returns.
+[[noreturn]] void exec_prepared(const PreparedExec& p) {
+  close_descriptors_above_stderr();
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
   for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD}) signal(sig, SIG_DFL);
+  if (!p.cwd.empty() && chdir(p.cwd.c_str()) != 0) _exit(126);
+  execvpe(p.argv[0], p.argv.data(), p.envp.data());
+  _exit(127);
+}
+
+// In the child: stdin from /dev/null, stdout and stderr to the log, then
+// exec_prepared. Never returns.
+[[noreturn]] void exec_child(const PreparedExec& p) {
   int devnull = open("/dev/null", O_RDONLY);
   if (devnull >= 0) dup2(devnull, 0);
   int out = p.log_file.empty() ? open("/dev/null", O_WRONLY)
@@ -59,9 +73,7 @@ struct PreparedExec {
     dup2(out, 1);
     dup2(out, 2);
   }
-  if (!p.cwd.empty() && chdir(p.cwd.c_str()) != 0) _exit(126);
-  execvpe(p.argv[0], p.argv.data(), p.envp.data());
-  _exit(127);
+  exec_prepared(p);  // closes devnull and out too
 }
 
 void ensure_log_dir(const ProcessSpec& spec) {
@@ -154,6 +166,51 @@ Expected<RunResult, std::string> run_to_completion(const ProcessSpec& spec,
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::milliseconds(50));
   }
+}
+
+Expected<PtyProcess, std::string> spawn_on_pty(const ProcessSpec& spec, uint16_t cols,
+                                               uint16_t rows) {
+  if (spec.argv.empty()) return unexpected(std::string("empty argv"));
+  PreparedExec prepared(spec);
+  auto failed = [](const char* what) {
+    return unexpected(std::string(what) + ": " + strerror(errno));
+  };
+  // Both sides close-on-exec from the start (forkpty's are not): no other
+  // launch can inherit them while this one is set up.
+  const int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) return failed("posix_openpt");
+  char name[128];
+  if (grantpt(master) != 0 || unlockpt(master) != 0 || ptsname_r(master, name, sizeof name) != 0) {
+    auto error = failed("pty");
+    close(master);
+    return error;
+  }
+  const int terminal = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (terminal < 0) {
+    auto error = failed(name);
+    close(master);
+    return error;
+  }
+  winsize size{rows, cols, 0, 0};
+  ioctl(master, TIOCSWINSZ, &size);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    // A session of its own with the pty as controlling terminal and as
+    // stdin, stdout and stderr (dup2 clears close-on-exec on those).
+    setsid();
+    ioctl(terminal, TIOCSCTTY, 0);
+    // dup2 onto itself would keep close-on-exec: move it above 2 first.
+    const int pty = terminal > 2 ? terminal : fcntl(terminal, F_DUPFD, 3);
+    for (int fd : {0, 1, 2}) dup2(pty, fd);
+    exec_prepared(prepared);
+  }
+  close(terminal);
+  if (pid < 0) {
+    auto error = failed("fork");
+    close(master);
+    return error;
+  }
+  return PtyProcess{pid, master};
 }
 
 bool process_alive(pid_t pid) {

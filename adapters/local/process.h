@@ -1,11 +1,13 @@
 #pragma once
 // Child processes for the local runners: each runs in its own session and
 // process group so it can be stopped as a whole, with stdout and stderr
-// appended to a log file.
+// appended to a log file. Every launch here gives the child its stdin,
+// stdout and stderr and no other descriptor of ours (descriptors.h).
 #include <sys/types.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -39,6 +41,17 @@ struct RunResult {
 Expected<RunResult, std::string> run_to_completion(const ProcessSpec& spec,
                                                    std::chrono::milliseconds timeout,
                                                    const std::atomic<bool>* cancel = nullptr);
+
+struct PtyProcess {
+  pid_t pid = -1;   // our child: reap it with waitpid
+  int master = -1;  // the pty's master side (close-on-exec); the caller closes it
+};
+
+// Starts `spec` as our child on a new pseudo-terminal of `cols` x `rows`: its
+// stdin, stdout and stderr, and its controlling terminal in a session of its
+// own (an interactive shell). `log_file` is not used.
+Expected<PtyProcess, std::string> spawn_on_pty(const ProcessSpec& spec, uint16_t cols,
+                                               uint16_t rows);
 
 // True while `pid` exists and is not a zombie.
 bool process_alive(pid_t pid);

@@ -9,6 +9,7 @@
 #include <boost/beast/http/error.hpp>
 #include <random>
 
+#include "adapters/local/descriptors.h"
 #include "adapters/router/http_relay.h"
 
 namespace wharf::router {
@@ -119,6 +120,7 @@ struct TrafficRouter::Impl {
       acceptor.accept(socket, ec);
       if (stopping.load()) return;
       if (ec) continue;
+      local::set_close_on_exec(socket.native_handle());
       socket.set_option(tcp::no_delay(true), ec);
       std::lock_guard lock(sessions_mutex);
       for (auto it = sessions.begin(); it != sessions.end();) {
@@ -155,6 +157,7 @@ struct TrafficRouter::Impl {
       link.socket.reset();
       return false;
     }
+    local::set_close_on_exec(link.socket->native_handle());
     link.socket->set_option(tcp::no_delay(true), ec);
     link.to = to;
     return true;
@@ -296,7 +299,7 @@ Expected<std::unique_ptr<TrafficRouter>, std::string> TrafficRouter::start(
   auto address = asio::ip::make_address(listen, ec);
   if (ec) return unexpected("bad listen address \"" + listen + "\": " + ec.message());
   tcp::endpoint endpoint(address, port);
-  impl.acceptor.open(endpoint.protocol(), ec);
+  local::open_close_on_exec(impl.acceptor, endpoint.protocol(), ec);
   if (!ec) impl.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) impl.acceptor.bind(endpoint, ec);
   if (!ec) impl.acceptor.listen(asio::socket_base::max_listen_connections, ec);

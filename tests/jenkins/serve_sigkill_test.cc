@@ -7,8 +7,8 @@
 
 #include <boost/json.hpp>
 
-#include "tests/jenkins/serve_process.h"
 #include "tests/peers/python_peer.h"
+#include "tests/serve_process.h"
 
 namespace wharf::jenkins {
 namespace {

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "tests/maintenance/local_service_fixture.h"
+#include "tests/runtime/child_descriptors.h"
 
 namespace wharf::api::testing {
 namespace {
@@ -139,6 +140,30 @@ std::string base64url(const std::string& text) {
 
 // What a browser does: no Authorization header (a WebSocket cannot set one),
 // the token as a subprotocol item beside wharf.terminal.v1.
+// Issue 21: the terminal's shell holds the pty as stdin, stdout and stderr
+// and nothing of the server's — not its listening socket, not the client's
+// connection, not the extra socket and file held here without close-on-exec.
+TEST_F(MaintenanceApi, TheTerminalShellHoldsOnlyItsPty) {
+  runtime::testing::HeldDescriptors held(dir_.path());
+  const auto listing = dir_.path() / "fds";
+  asio::io_context io;
+  auto terminal = open_terminal(io, "Bearer " + token("olga"));
+  auto& ws = *terminal;
+  ws.binary(true);
+  ws.write(asio::buffer(runtime::testing::list_descriptors_into(listing) + "; exit 0\n"));
+  beast::flat_buffer buffer;
+  beast::error_code ec;
+  while (!ec) ws.read(buffer, ec);
+  EXPECT_EQ(ec, websocket::error::closed) << ec.message();
+  const std::string text = runtime::testing::slurp(listing);
+  auto fds = runtime::testing::listed_descriptors(text);
+  EXPECT_EQ(runtime::testing::beyond_stdio(fds), "") << text;
+  ASSERT_EQ(fds.size(), 3u) << text;
+  EXPECT_EQ(fds[0].rfind("/dev/pts/", 0), 0u) << text;
+  EXPECT_EQ(fds[1], std::filesystem::canonical(listing).string());
+  EXPECT_EQ(fds[2], fds[0]) << text;
+}
+
 TEST_F(MaintenanceApi, ABrowserTerminalCarriesItsTokenAsASubprotocol) {
   asio::io_context io;
   websocket::response_type answer;

@@ -9,6 +9,7 @@
 #include "adapters/local/http_probe.h"
 #include "adapters/local/process.h"
 #include "adapters/local/test_runner.h"
+#include "tests/runtime/child_descriptors.h"
 #include "tests/runtime/e2e_support.h"
 
 namespace wharf::local {
@@ -285,6 +286,82 @@ TEST_F(LocalDeployTargetTest, TestRunnerRunsSuitesAgainstTheDeployedUrl) {
   EXPECT_NE(outcome.reason.find("missing-page"), std::string::npos);
   auto log = read_lines(DataLayout(data_).tests_log("run-t", "staging", 1));
   EXPECT_FALSE(log.empty());
+}
+
+// Issue 21: each kind of child the local runners start — a build (with its
+// git clone), a deployed service, a test suite — holds its stdin, stdout and
+// stderr and nothing of ours, though this process holds a listening socket
+// and a file without close-on-exec while it starts them.
+TEST(ChildDescriptors, ABuildHoldsOnlyItsStdio) {
+  TempDir dir;
+  fs::path repo = dir.path() / "repo";
+  std::string sha = make_hello_repo(repo);
+  fs::path data = dir.path() / "data";
+  HeldDescriptors held(dir.path());
+  const fs::path listing = dir.path() / "fds";
+  LocalBuildRunner runner(data);
+  Waiter<engine::BuildOutcome> w;
+  runner.start(build_job(repo, sha, "run-fds", list_descriptors_into(listing) + " && sh build.sh"),
+               w.callbacks());
+  auto outcome = w.get();
+  ASSERT_TRUE(outcome.succeeded) << outcome.reason;
+  auto fds = listed_descriptors(slurp(listing));
+  EXPECT_EQ(beyond_stdio(fds), "") << slurp(listing);
+  EXPECT_EQ(fds.size(), 3u) << slurp(listing);
+  EXPECT_EQ(fds[0], "/dev/null");
+  EXPECT_EQ(fds[1], fs::canonical(listing).string());
+  EXPECT_EQ(fds[2], fs::canonical(DataLayout(data).build_log("run-fds", 1)).string());
+}
+
+TEST(ChildDescriptors, ADeployedServiceHoldsOnlyItsStdio) {
+  TempDir dir;
+  fs::path data = dir.path() / "data";
+  fs::create_directories(dir.path() / "site");
+  HeldDescriptors held(dir.path());
+  const fs::path listing = dir.path() / "fds";
+  LocalDeployTarget target(data, {std::chrono::seconds(20), std::chrono::seconds(2)});
+  auto job = deploy_job(
+      "d-fds", "sha256:none",
+      list_descriptors_into(listing) + "; exec python3 -m http.server \"$PORT\" --bind 127.0.0.1");
+  job.spec.set_artifact_uri((dir.path() / "site").string());
+  job.spec.set_health_path("/");
+  Waiter<engine::DeployOutcome> w;
+  target.start(job, w.callbacks());
+  auto outcome = w.get();
+  auto fds = listed_descriptors(slurp(listing));
+  target.stop_all();
+  ASSERT_TRUE(outcome.succeeded) << outcome.reason;
+  EXPECT_EQ(beyond_stdio(fds), "") << slurp(listing);
+  EXPECT_EQ(fds.size(), 3u) << slurp(listing);
+  EXPECT_EQ(fds[0], "/dev/null");
+  EXPECT_EQ(fds[2], fs::canonical(DataLayout(data).deploy_log("d-fds", 1)).string());
+}
+
+TEST(ChildDescriptors, ATestSuiteHoldsOnlyItsStdio) {
+  TempDir dir;
+  fs::path data = dir.path() / "data";
+  HeldDescriptors held(dir.path());
+  const fs::path listing = dir.path() / "fds";
+  LocalTestRunner runner(data);
+  engine::TestJob job;
+  job.run_id = "run-fds";
+  job.project_id = "hello";
+  job.environment = "staging";
+  job.attempt = 1;
+  job.target_url = "http://127.0.0.1:1";
+  wharf::v1::TestSuite suite;
+  suite.set_name("fds");
+  suite.set_command(list_descriptors_into(listing));
+  job.suites = {suite};
+  Waiter<engine::TestOutcome> w;
+  runner.start(job, w.callbacks());
+  auto outcome = w.get();
+  ASSERT_TRUE(outcome.passed) << outcome.reason;
+  auto fds = listed_descriptors(slurp(listing));
+  EXPECT_EQ(beyond_stdio(fds), "") << slurp(listing);
+  EXPECT_EQ(fds.size(), 3u) << slurp(listing);
+  EXPECT_EQ(fds[0], "/dev/null");
+  EXPECT_EQ(fds[2], fs::canonical(DataLayout(data).tests_log("run-fds", "staging", 1)).string());
 }
 
 }  // namespace

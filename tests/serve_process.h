@@ -2,8 +2,9 @@
 // A real `wharf serve` for end-to-end tests: $WHARF_BIN (or the build tree's
 // binary) on one data directory, output appended to DATA/serve.log, started,
 // SIGKILLed and started again on the same data. The HTTP port is the free one
-// serve picks (--port 0), read from its log; the admin token is the one the
-// first start writes (--first-token-file).
+// serve picks (--port 0), read from its log, unless fixed_ports() names one
+// (and the canary routers' base port) for every start; the admin token is the
+// one the first start writes (--first-token-file).
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -21,14 +22,10 @@
 #include <vector>
 
 #include "adapters/http/http_client.h"
+#include "tests/cli_process.h"
 #include "tests/runtime/runtime_fixture.h"
 
 namespace wharf::testing {
-
-inline std::string wharf_bin() {
-  const char* env = std::getenv("WHARF_BIN");
-  return env != nullptr && *env != '\0' ? env : WHARF_DEFAULT_BIN;
-}
 
 class ServeProcess {
  public:
@@ -40,6 +37,13 @@ class ServeProcess {
   ServeProcess(const ServeProcess&) = delete;
   ServeProcess& operator=(const ServeProcess&) = delete;
 
+  // Every start from here on binds the API on `api_port` and the first
+  // canary router on `router_base_port` (a restart on the same ports).
+  void fixed_ports(int api_port, int router_base_port) {
+    api_port_ = api_port;
+    router_base_port_ = router_base_port;
+  }
+
   // Starts serve and waits until its API answers; throws with the log's tail.
   void start() {
     const auto log_path = data_ / "serve.log";
@@ -50,11 +54,11 @@ class ServeProcess {
                                   "--data",
                                   data_.string(),
                                   "--port",
-                                  "0",
+                                  std::to_string(api_port_),
                                   "--kafka-relay",
                                   "false",
                                   "--canary-router-base-port",
-                                  "0",
+                                  std::to_string(router_base_port_),
                                   "--first-token-file",
                                   (data_ / "admin-token").string()};
     argv.insert(argv.end(), args_.begin(), args_.end());
@@ -128,11 +132,14 @@ class ServeProcess {
     return text.size() > bytes ? text.substr(text.size() - bytes) : text;
   }
   const std::string& url() const { return url_; }
+  const std::string& token() const { return token_; }
   const std::filesystem::path& data() const { return data_; }
 
  private:
   std::filesystem::path data_;
   std::vector<std::string> args_;
+  int api_port_ = 0;
+  int router_base_port_ = 0;
   pid_t pid_ = 0;
   std::string url_;
   std::string token_;
