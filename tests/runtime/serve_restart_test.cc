@@ -30,7 +30,8 @@ int count_of(const wharf::testing::ServeProcess& serve, const std::string& type)
 std::string run_status(const wharf::testing::ServeProcess& serve, const std::string& commit) {
   auto r = serve.api("GET", "/api/v1/projects/hello/runs");
   if (r.status != 200) return "";
-  for (const auto& run : json::parse(r.body).as_object().at("runs").as_array()) {
+  const json::value body = json::parse(r.body);
+  for (const auto& run : body.as_object().at("runs").as_array()) {
     if (run.as_object().at("commit_sha").as_string() == commit) {
       return std::string(run.as_object().at("status").as_string());
     }
