@@ -4,6 +4,7 @@
 
 #include <optional>
 
+#include "adapters/kubernetes/deployment_watch.h"
 #include "adapters/kubernetes/rollout.h"
 #include "adapters/local/active_jobs.h"
 
@@ -369,11 +370,16 @@ void KubernetesCanaryTarget::run(remote_deploy::Deploy& deploy) {
     if (!put) return deploy.fail(put.error());
   }
 
-  remote_deploy::Watch how{external_id, "rollout of " + where,
-                           poll_,       target->rollout_timeout,
-                           target->url, " (the canary Deployment stays; abort to remove it)"};
+  DeploymentFeed feed(*target, names->deployment, [&] { return cluster.must_get(canary_path); });
+  remote_deploy::Watch how{external_id,
+                           "rollout of " + where,
+                           poll_,
+                           target->rollout_timeout,
+                           target->url,
+                           " (the canary Deployment stays; abort to remove it)",
+                           [&](std::chrono::milliseconds d) { feed.wait(d); }};
   remote_deploy::watch(deploy, how, [&]() -> Expected<remote_deploy::Verdict, std::string> {
-    auto now = cluster.must_get(canary_path);
+    auto now = feed.current();
     if (!now) return unexpected(now.error());
     if (deploy_key_of(*now) != key) {
       return unexpected("another deploy replaced " + where + " during the rollout");
@@ -438,12 +444,19 @@ Expected<void, std::string> KubernetesCanaryTarget::apply(const engine::CanaryTr
       // The canary objects serve until the stable Deployment runs the
       // canary's image: the same rollout wait as a deploy's.
       const std::string where = ns + "/" + names->stable_deployment;
-      remote_deploy::Watch how{
-          "k8s:" + where, "rollout of " + where, poll_, target->rollout_timeout, "", ""};
+      DeploymentFeed feed(*target, names->stable_deployment,
+                          [&] { return cluster.must_get(stable_path); });
+      remote_deploy::Watch how{"k8s:" + where,
+                               "rollout of " + where,
+                               poll_,
+                               target->rollout_timeout,
+                               "",
+                               "",
+                               [&](std::chrono::milliseconds d) { feed.wait(d); }};
       auto rolled = remote_deploy::poll_until(
           how,
           [&]() -> Expected<remote_deploy::Verdict, std::string> {
-            auto now = cluster.must_get(stable_path);
+            auto now = feed.current();
             if (!now) return unexpected(now.error());
             // A deploy after the promotion owns the stable one now: the
             // promotion has nothing left to wait for (and must not be repeated).

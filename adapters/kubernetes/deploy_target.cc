@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "adapters/http/http_client.h"
+#include "adapters/kubernetes/deployment_watch.h"
 #include "adapters/kubernetes/rollout.h"
 
 namespace wharf::kubernetes {
@@ -13,6 +14,7 @@ namespace json = boost::json;
 
 namespace {
 
+constexpr int kConflictTries = 5;  // PATCHes answered 409 before the deploy fails
 constexpr const char* kServiceAccountToken = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
 std::string read_token(const std::string& path) {
@@ -105,8 +107,11 @@ Expected<ClusterTarget, std::string> cluster_target_of(const wharf::v1::DeploySp
   return t;
 }
 
-KubernetesDeployTarget::KubernetesDeployTarget(std::chrono::milliseconds poll)
-    : poll_(poll), runner_("kubernetes", [this](remote_deploy::Deploy& d) { run(d); }) {}
+KubernetesDeployTarget::KubernetesDeployTarget(std::chrono::milliseconds poll,
+                                               std::function<void(const std::string&)> before_patch)
+    : poll_(poll),
+      before_patch_(std::move(before_patch)),
+      runner_("kubernetes", [this](remote_deploy::Deploy& d) { run(d); }) {}
 
 void KubernetesDeployTarget::run(remote_deploy::Deploy& deploy) {
   const engine::DeployJob& job = deploy.job();
@@ -117,31 +122,53 @@ void KubernetesDeployTarget::run(remote_deploy::Deploy& deploy) {
   const std::string where = target->ns + "/" + target->deployment;
   const std::string external_id = "k8s:" + where;
 
-  auto current = cluster.call("GET", "", "");
-  if (!current) return deploy.fail(current.error());
-  if (deploy_key_of(*current) != key) {
+  // The PATCH is conditional on the version read (metadata.resourceVersion):
+  // when someone else changed the Deployment in between, the API server
+  // answers 409 Conflict and wharf reads it again and decides again.
+  for (int attempt = 1;; ++attempt) {
+    auto current = cluster.call("GET", "", "");
+    if (!current) return deploy.fail(current.error());
+    if (deploy_key_of(*current) == key) {
+      deploy.progress(engine::StepProgress::Kind::kStarted, external_id,
+                      "already patched; watching the rollout of " + where);
+      break;
+    }
     PatchInput patch{target->container,
                      target->image,
                      key,
                      job.spec.version(),
                      job.spec.replicas(),
                      {job.spec.config().begin(), job.spec.config().end()}};
-    auto patched = cluster.call("PATCH", "application/strategic-merge-patch+json",
-                                strategic_merge_patch(patch));
+    patch.resource_version = resource_version_of(*current);
+    if (before_patch_) before_patch_(target->deployment);
+    auto patched = call_api(*target, "PATCH", deployment_path(target->ns, target->deployment),
+                            "application/strategic-merge-patch+json", strategic_merge_patch(patch));
     if (!patched) return deploy.fail(patched.error());
+    if (patched->status == 409 && attempt < kConflictTries) {
+      deploy.progress(engine::StepProgress::Kind::kProgress, external_id,
+                      "deployment " + where + " changed while wharf patched it (" +
+                          http_client::describe(*patched) + "); reading it again");
+      continue;
+    }
+    if (patched->status != 200) {
+      return deploy.fail("PATCH deployment " + where + ": " + http_client::describe(*patched));
+    }
     spdlog::info("kubernetes: deploy {} patched {} to {}", key, where, target->image);
     deploy.progress(engine::StepProgress::Kind::kStarted, external_id,
                     "patched " + where + " to " + target->image);
-  } else {
-    deploy.progress(engine::StepProgress::Kind::kStarted, external_id,
-                    "already patched; watching the rollout of " + where);
+    break;
   }
 
-  remote_deploy::Watch how{external_id, "rollout of " + where,
-                           poll_,       target->rollout_timeout,
-                           target->url, " (the cluster keeps the new spec)"};
+  DeploymentFeed feed(*target, target->deployment, [&] { return cluster.call("GET", "", ""); });
+  remote_deploy::Watch how{external_id,
+                           "rollout of " + where,
+                           poll_,
+                           target->rollout_timeout,
+                           target->url,
+                           " (the cluster keeps the new spec)",
+                           [&](std::chrono::milliseconds d) { feed.wait(d); }};
   remote_deploy::watch(deploy, how, [&]() -> Expected<remote_deploy::Verdict, std::string> {
-    auto now = cluster.call("GET", "", "");
+    auto now = feed.current();
     if (!now) return unexpected(now.error());
     if (deploy_key_of(*now) != key) {
       return unexpected("another deploy replaced " + where + " during the rollout");

@@ -21,6 +21,7 @@
 // restart) only watches the rollout it already asked for. A rollback is a
 // deploy of the recorded spec, so it patches the old image back.
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "adapters/http/http_client.h"
@@ -56,7 +57,11 @@ std::string deployment_path(const std::string& ns, const std::string& name);
 
 class KubernetesDeployTarget final : public engine::DeployTarget {
  public:
-  explicit KubernetesDeployTarget(std::chrono::milliseconds poll = std::chrono::seconds(1));
+  // `poll`: the longest wait between two looks at the rollout (a watch
+  // usually brings each change sooner). `before_patch` (tests only) runs
+  // between wharf's read of the Deployment and its PATCH, with its name.
+  explicit KubernetesDeployTarget(std::chrono::milliseconds poll = std::chrono::seconds(1),
+                                  std::function<void(const std::string&)> before_patch = {});
 
   void start(const engine::DeployJob& job,
              engine::Callbacks<engine::DeployOutcome> callbacks) override {
@@ -72,6 +77,7 @@ class KubernetesDeployTarget final : public engine::DeployTarget {
   void run(remote_deploy::Deploy& deploy);
 
   std::chrono::milliseconds poll_;
+  std::function<void(const std::string&)> before_patch_;
   remote_deploy::DeployRunner runner_;  // last: joins the threads that use the above
 };
 

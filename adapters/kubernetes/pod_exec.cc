@@ -33,17 +33,21 @@ class PodExecChannel final : public runtime::ShellChannel {
       : ws_(std::move(next)), tls_(std::move(tls)) {}
 
   Expected<void, std::string> handshake(asio::io_context& io, const http_client::Endpoint& e,
-                                        const std::string& token) {
+                                        const std::string& token,
+                                        const std::vector<std::string>& protocols) {
+    std::string offered;
+    for (const auto& p : protocols) offered += (offered.empty() ? "" : ", ") + p;
     websocket::stream_base::timeout limits{};
     limits.handshake_timeout = std::chrono::seconds(10);  // also bounds the close
     limits.idle_timeout = websocket::stream_base::none();
     limits.keep_alive_pings = false;
     ws_.set_option(limits);
-    ws_.set_option(websocket::stream_base::decorator([token](websocket::request_type& req) {
-      if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
-      req.set(http::field::sec_websocket_protocol, "v5.channel.k8s.io, v4.channel.k8s.io");
-      req.set(http::field::user_agent, "wharf");
-    }));
+    ws_.set_option(
+        websocket::stream_base::decorator([token, offered](websocket::request_type& req) {
+          if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+          req.set(http::field::sec_websocket_protocol, offered);
+          req.set(http::field::user_agent, "wharf");
+        }));
     websocket::response_type response;
     const bool default_port = e.port == (e.tls ? "443" : "80");
     const std::string host = default_port ? e.host : e.host + ":" + e.port;
@@ -173,7 +177,17 @@ std::string exec_status_reason(std::string_view status_json) {
     }
     return "shell exited non-zero";
   }
-  return "exec error: " + text(o, "message");
+  // A kubelet that does not map the exit to NonZeroExitCode (kwok's local
+  // exec, shared/kubernetes-real.md) reports it as an InternalError whose
+  // message ends in Go's "exit status <code>".
+  const std::string message = text(o, "message");
+  constexpr std::string_view kExit = "exit status ";
+  if (auto at = message.rfind(kExit); at != std::string::npos) {
+    const std::string code = message.substr(at + kExit.size());
+    if (!code.empty() && code.find_first_not_of("0123456789") == std::string::npos)
+      return "shell exited " + code;
+  }
+  return "exec error: " + message;
 }
 
 Expected<std::unique_ptr<runtime::ShellChannel>, std::string> open_pod_exec(
@@ -188,7 +202,7 @@ Expected<std::unique_ptr<runtime::ShellChannel>, std::string> open_pod_exec(
       [&](auto stream, auto tls) -> Expected<Result, std::string> {
         auto channel =
             std::make_unique<PodExecChannel<decltype(stream)>>(std::move(stream), std::move(tls));
-        if (auto ok = channel->handshake(io, *e, t.token); !ok) {
+        if (auto ok = channel->handshake(io, *e, t.token, o.protocols); !ok) {
           return unexpected("pod " + t.ns + "/" + o.pod + ": " + ok.error());
         }
         return Result(std::move(channel));

@@ -23,6 +23,8 @@ struct PodExecOptions {
   std::string container;                        // empty: the target's container
   std::vector<std::string> command{"/bin/sh"};  // settings.exec_command, split at spaces
   bool tty = true;                              // with a tty, stderr is merged into stdout
+  // The subprotocols offered, in order of preference (tests offer v4 alone).
+  std::vector<std::string> protocols{"v5.channel.k8s.io", "v4.channel.k8s.io"};
 };
 
 // The exec path and query for `o` (percent-encoded, one command= per word).
@@ -36,7 +38,8 @@ std::string exec_frame(uint8_t channel, std::string_view payload);
 std::string exec_resize_frame(uint16_t cols, uint16_t rows);
 
 // What a channel-3 Status says: "shell exited 0" for Success, "shell exited
-// <code>" for NonZeroExitCode, else "exec error: <message>".
+// <code>" for NonZeroExitCode (or an error ending in "exit status <code>"),
+// else "exec error: <message>".
 std::string exec_status_reason(std::string_view status_json);
 
 // Connects to the pod's exec endpoint (blocking: TCP, TLS, the WebSocket

@@ -66,6 +66,10 @@ Rollout rollout_of(const json::object& deployment) {
   return {Rollout::State::kDone, "deployment \"" + name + "\" successfully rolled out"};
 }
 
+std::string resource_version_of(const json::object& object) {
+  return string_at(object_at(object, "metadata"), "resourceVersion");
+}
+
 std::string deploy_key_of(const json::object& deployment) {
   return string_at(object_at(object_at(deployment, "metadata"), "annotations"), kDeployAnnotation);
 }
@@ -83,8 +87,9 @@ std::string strategic_merge_patch(const PatchInput& input) {
        json::object{{"metadata", json::object{{"annotations", annotations}}},
                     {"spec", json::object{{"containers", json::array{std::move(container)}}}}}}};
   if (input.replicas > 0) spec["replicas"] = input.replicas;
-  json::object patch{{"metadata", json::object{{"annotations", annotations}}},
-                     {"spec", std::move(spec)}};
+  json::object metadata{{"annotations", annotations}};
+  if (!input.resource_version.empty()) metadata["resourceVersion"] = input.resource_version;
+  json::object patch{{"metadata", std::move(metadata)}, {"spec", std::move(spec)}};
   return json::serialize(patch);
 }
 

@@ -29,7 +29,13 @@ struct PatchInput {
   std::string version;
   uint32_t replicas = 0;  // 0 = leave as is
   std::map<std::string, std::string> env;
+  // When set, the PATCH applies only to this version of the Deployment
+  // (metadata.resourceVersion; 409 Conflict otherwise).
+  std::string resource_version = {};
 };
+
+// metadata.resourceVersion of an object, or "".
+std::string resource_version_of(const boost::json::object& object);
 
 // application/strategic-merge-patch+json body: the container (merged by
 // name) gets the image and env; the pod template gets the deploy key as an

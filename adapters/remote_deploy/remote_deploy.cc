@@ -97,7 +97,11 @@ Expected<bool, std::string> poll_until(const Watch& how,
       return unexpected(how.what + " not done after " + std::to_string(how.timeout.count()) +
                         " s: " + verdict->message);
     }
-    std::this_thread::sleep_for(how.poll);
+    if (how.wait) {
+      how.wait(how.poll);
+    } else {
+      std::this_thread::sleep_for(how.poll);
+    }
   }
   return false;
 }

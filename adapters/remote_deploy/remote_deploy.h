@@ -84,6 +84,9 @@ struct Watch {
   std::chrono::seconds timeout{600};
   std::string url;        // reported on success
   std::string on_cancel;  // what stays behind when the watch is cancelled
+  // Waits between two checks, up to the given time: the Kubernetes targets
+  // return early when their watch brings news (deployment_watch.h). Default: sleeps.
+  std::function<void(std::chrono::milliseconds)> wait = {};
 };
 
 // Polls `check` every `how.poll` until its verdict is done (true), `stop()`

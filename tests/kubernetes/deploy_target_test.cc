@@ -1,5 +1,8 @@
-// The Kubernetes deploy target against tests/peers/kubernetes (a test peer
-// speaking the apps/v1 Deployment API over a real socket).
+// The Kubernetes deploy target against a real control plane
+// (tests/peers/kubernetes_cluster.h: kube-apiserver, controller-manager,
+// scheduler, etcd and a kwok node; one per test binary): the PATCH, the
+// rollout rule on real controller status, the progress deadline, RBAC, a
+// conflicting change, and a pipeline with a rollback.
 #include "adapters/kubernetes/deploy_target.h"
 
 #include <gtest/gtest.h>
@@ -9,54 +12,33 @@
 
 #include "adapters/http/http_client.h"
 #include "adapters/runtime/runtime.h"
-#include "tests/peers/python_peer.h"
+#include "tests/peers/kubernetes_cluster.h"
 #include "tests/runtime/e2e_support.h"
 
 namespace wharf::kubernetes {
 namespace {
 
-// The peer process; stopped at exit.
-class KubernetesPeer {
- public:
-  KubernetesPeer()
-      : process_(WHARF_K8S_PEER, {"--token", "s3cret", "--step", "0.15", "--deadline", "1.5"}) {}
-  const std::string& url() const { return process_.url(); }
+namespace json = boost::json;
+using wharf::testing::KubernetesCluster;
 
-  void create(const std::string& name, const std::string& image, int replicas = 2) {
-    http_client::Request req;
-    req.method = "POST";
-    req.url = url() + "/peer/deployments";
-    req.body = boost::json::serialize(boost::json::object{
-        {"name", name}, {"image", image}, {"replicas", replicas}, {"container", "app"}});
-    auto r = http_client::send(req);
-    if (!r || r->status != 201) throw std::runtime_error("peer: cannot create " + name);
-  }
-  boost::json::object get(const std::string& name) {
-    http_client::Request req;
-    req.url = url() + "/apis/apps/v1/namespaces/default/deployments/" + name;
-    req.headers = {{"Authorization", "Bearer s3cret"}};
-    auto r = http_client::send(req);
-    return boost::json::parse(r.value().body).as_object();
-  }
-  int64_t patches(const std::string& name) {
-    http_client::Request req;
-    req.url = url() + "/peer/stats";
-    auto stats = boost::json::parse(http_client::send(req).value().body).as_object();
-    auto* n = stats.if_contains("default/" + name);
-    return n ? n->as_int64() : 0;
-  }
+const KubernetesCluster& cluster() {
+  return wharf::testing::kubernetes_cluster();
+}
 
- private:
-  wharf::testing::PythonPeer process_;
-};
-
-KubernetesPeer& peer() {
-  static KubernetesPeer p;
-  return p;
+std::string image_of(const std::string& deployment, size_t container = 0) {
+  auto d = cluster().deployment(deployment);
+  return std::string(d["spec"]
+                         .at("template")
+                         .at("spec")
+                         .at("containers")
+                         .as_array()
+                         .at(container)
+                         .at("image")
+                         .as_string());
 }
 
 engine::DeployJob job(const std::string& deployment, const std::string& version,
-                      const std::string& token = "s3cret") {
+                      const std::string& token = {}) {
   engine::DeployJob j;
   j.deploy_id = "d-" + deployment + "-" + version;
   j.project_id = "web";
@@ -66,11 +48,10 @@ engine::DeployJob job(const std::string& deployment, const std::string& version,
   j.spec.set_target(wharf::v1::TARGET_TYPE_KUBERNETES);
   (*j.spec.mutable_config())["GREETING"] = "hello";
   auto& s = *j.spec.mutable_target_settings();
-  s["api_url"] = peer().url();
+  cluster().connect(s, token);
   s["deployment"] = deployment;
   s["container"] = "app";
   s["image"] = "registry.example/web:{version}";
-  s["token"] = token;
   s["url"] = "https://web.example";
   s["rollout_timeout_s"] = "30";
   return j;
@@ -99,18 +80,26 @@ Result deploy(KubernetesDeployTarget& target, const engine::DeployJob& j) {
 }
 
 TEST(KubernetesDeployTarget, PatchesTheImageAndWaitsForTheRollout) {
-  peer().create("web-a", "registry.example/web:1.0.0", 3);
+  cluster().create_deployment("web-a", "registry.example/web:1.0.0",
+                              {.replicas = 3, .sidecar = true});
+  const int64_t generation = cluster().deployment("web-a")["metadata"].at("generation").as_int64();
   KubernetesDeployTarget target(std::chrono::milliseconds(50));
   const Result r = deploy(target, job("web-a", "1.1.0"));
   ASSERT_TRUE(r.outcome.succeeded) << r.outcome.reason;
   EXPECT_EQ(r.outcome.url, "https://web.example");
-  auto d = peer().get("web-a");
+  auto d = cluster().deployment("web-a");
   const auto& containers = d["spec"].at("template").at("spec").at("containers").as_array();
   ASSERT_EQ(containers.size(), 2u);  // the sidecar survived the strategic merge
   EXPECT_EQ(containers[0].at("image").as_string(), "registry.example/web:1.1.0");
+  EXPECT_EQ(containers[0].at("env").at(0).at("name").as_string(), "GREETING");
   EXPECT_EQ(containers[1].at("image").as_string(), "envoy:1");
+  // One PATCH, one new generation, and the controllers finished it before wharf said so.
+  EXPECT_EQ(cluster().writes("patch", "deployments", "web-a", 200), 1);
+  EXPECT_EQ(d["metadata"].at("generation").as_int64(), generation + 1);
+  EXPECT_EQ(d["status"].at("observedGeneration").as_int64(), generation + 1);
   EXPECT_EQ(d["status"].at("updatedReplicas").as_int64(), 3);
   EXPECT_EQ(d["status"].at("availableReplicas").as_int64(), 3);
+  EXPECT_EQ(d["status"].at("replicas").as_int64(), 3);
   // The rollout was watched, not assumed.
   bool saw_waiting = false;
   for (const auto& m : r.progress)
@@ -119,39 +108,83 @@ TEST(KubernetesDeployTarget, PatchesTheImageAndWaitsForTheRollout) {
   EXPECT_TRUE(saw_waiting);
 }
 
-TEST(KubernetesDeployTarget, ARepeatedStartWatchesWithoutPatchingAgain) {
-  peer().create("web-b", "registry.example/web:1.0.0");
+// wharf restarted mid-rollout: the Deployment already carries the deploy's
+// key, so the repeated start only watches (one PATCH in the audit log).
+TEST(KubernetesDeployTarget, ARepeatedStartMidRolloutWatchesWithoutPatchingAgain) {
+  cluster().create_deployment("web-b", "registry.example/web:1.0.0");
+  cluster().cordon(true);  // the new pods cannot be scheduled: the rollout waits
   {
     KubernetesDeployTarget first(std::chrono::milliseconds(50));
-    ASSERT_TRUE(deploy(first, job("web-b", "2.0.0")).outcome.succeeded);
+    auto outcome = std::make_shared<std::promise<engine::DeployOutcome>>();
+    first.start(job("web-b", "2.0.0"),
+                {[](const engine::StepProgress&) {},
+                 [outcome](const engine::DeployOutcome& o) { outcome->set_value(o); }});
+    ASSERT_TRUE(runtime::testing::eventually(
+        [&] { return image_of("web-b") == "registry.example/web:2.0.0"; },
+        std::chrono::seconds(30)));
+    // The first target goes away mid-rollout without an outcome (wharf stopping).
   }
+  EXPECT_FALSE(cluster().rolled_out("web-b", std::chrono::seconds(1)));
+  cluster().cordon(false);
   KubernetesDeployTarget after_restart(std::chrono::milliseconds(50));
   const Result again = deploy(after_restart, job("web-b", "2.0.0"));
   EXPECT_TRUE(again.outcome.succeeded) << again.outcome.reason;
-  EXPECT_EQ(peer().patches("web-b"), 1);
+  ASSERT_FALSE(again.progress.empty());
+  EXPECT_NE(again.progress[0].find("already patched"), std::string::npos) << again.progress[0];
+  EXPECT_EQ(cluster().writes("patch", "deployments", "web-b"), 1);
+  EXPECT_TRUE(cluster().rolled_out("web-b", std::chrono::seconds(1)));
 }
 
-TEST(KubernetesDeployTarget, ProgressDeadlineExceededFailsTheDeploy) {
-  peer().create("web-c", "registry.example/web:1.0.0");
+// Pods that never become ready: the Deployment controller's progress
+// deadline ends the deploy with its own condition message.
+TEST(KubernetesDeployTarget, ProgressDeadlineExceededFailsTheDeployWithTheControllersMessage) {
+  cluster().create_deployment("web-c", "registry.example/web:1.0.0",
+                              {.replicas = 2, .progress_deadline_s = 2});
   KubernetesDeployTarget target(std::chrono::milliseconds(50));
-  const Result r = deploy(target, job("web-c", "crashloop"));
+  const Result r = deploy(target, job("web-c", "crashloop"));  // kwok: never ready
   EXPECT_FALSE(r.outcome.succeeded);
-  EXPECT_NE(r.outcome.reason.find("exceeded its progress deadline"), std::string::npos)
+  EXPECT_NE(r.outcome.reason.find("deployment \"web-c\" exceeded its progress deadline: "
+                                  "ReplicaSet \"web-c-"),
+            std::string::npos)
       << r.outcome.reason;
+  EXPECT_NE(r.outcome.reason.find("has timed out progressing"), std::string::npos)
+      << r.outcome.reason;
+  // The old pods still serve: maxUnavailable 25% of 2 rounds down to 0.
+  EXPECT_EQ(cluster().deployment("web-c")["status"].at("availableReplicas").as_int64(), 2);
 }
 
-TEST(KubernetesDeployTarget, AWrongTokenOrAMissingDeploymentIsAClearFailure) {
+TEST(KubernetesDeployTarget, AWrongTokenRbacOrAMissingDeploymentIsAClearFailure) {
   KubernetesDeployTarget target(std::chrono::milliseconds(50));
-  peer().create("web-d", "registry.example/web:1.0.0");
+  cluster().create_deployment("web-d", "registry.example/web:1.0.0");
   const Result unauthorized = deploy(target, job("web-d", "1.0.1", "wrong"));
   EXPECT_FALSE(unauthorized.outcome.succeeded);
-  EXPECT_NE(unauthorized.outcome.reason.find("HTTP 401"), std::string::npos)
-      << unauthorized.outcome.reason;
-  EXPECT_EQ(peer().patches("web-d"), 0);
+  EXPECT_EQ(unauthorized.outcome.reason, "GET deployment default/web-d: HTTP 401: Unauthorized");
+
+  // Authenticated, but RBAC grants this user nothing.
+  const Result forbidden = deploy(target, job("web-d", "1.0.1", cluster().outsider_token()));
+  EXPECT_FALSE(forbidden.outcome.succeeded);
+  EXPECT_NE(forbidden.outcome.reason.find(
+                "HTTP 403: deployments.apps \"web-d\" is forbidden: User \"outsider\" cannot get "
+                "resource \"deployments\" in API group \"apps\" in the namespace \"default\""),
+            std::string::npos)
+      << forbidden.outcome.reason;
+
+  // The limited token: its RoleBinding is in namespace default only.
+  auto elsewhere = job("web-d", "1.0.1");
+  (*elsewhere.spec.mutable_target_settings())["namespace"] = "kube-system";
+  const Result other_namespace = deploy(target, elsewhere);
+  EXPECT_FALSE(other_namespace.outcome.succeeded);
+  EXPECT_NE(other_namespace.outcome.reason.find("HTTP 403: deployments.apps \"web-d\" is "
+                                                "forbidden: User \"wharf\" cannot get"),
+            std::string::npos)
+      << other_namespace.outcome.reason;
+  EXPECT_EQ(cluster().writes("patch", "deployments", "web-d"), 0);
 
   const Result missing = deploy(target, job("no-such-deployment", "1.0.0"));
   EXPECT_FALSE(missing.outcome.succeeded);
-  EXPECT_NE(missing.outcome.reason.find("\"no-such-deployment\" not found"), std::string::npos)
+  EXPECT_NE(
+      missing.outcome.reason.find("HTTP 404: deployments.apps \"no-such-deployment\" not found"),
+      std::string::npos)
       << missing.outcome.reason;
 
   auto incomplete = job("web-d", "1.0.2");
@@ -159,13 +192,51 @@ TEST(KubernetesDeployTarget, AWrongTokenOrAMissingDeploymentIsAClearFailure) {
   const Result bad_settings = deploy(target, incomplete);
   EXPECT_FALSE(bad_settings.outcome.succeeded);
   EXPECT_EQ(bad_settings.outcome.reason, "kubernetes target needs settings.api_url");
+
+  // A CA that did not sign the server's certificate: no answer, nothing sent.
+  auto untrusted = job("web-d", "1.0.3");
+  (*untrusted.spec.mutable_target_settings())["ca_file"] = "/etc/ssl/certs/ca-certificates.crt";
+  const Result tls = deploy(target, untrusted);
+  EXPECT_FALSE(tls.outcome.succeeded);
+  EXPECT_NE(tls.outcome.reason.find("certificate verify failed"), std::string::npos)
+      << tls.outcome.reason;
+}
+
+// Someone else changes the Deployment between wharf's read and its PATCH:
+// the PATCH carries the resourceVersion it read, the API server answers 409
+// Conflict, and wharf reads the Deployment again and patches the new one
+// (the other change survives the strategic merge).
+TEST(KubernetesDeployTarget, AConflictingChangeIsA409AndWharfPatchesTheNewVersion) {
+  cluster().create_deployment("web-e", "registry.example/web:1.0.0", {.sidecar = true});
+  int changes = 0;
+  KubernetesDeployTarget target(std::chrono::milliseconds(50), [&](const std::string& name) {
+    if (name != "web-e" || changes++ > 0) return;
+    cluster().patch(
+        KubernetesCluster::deployment_path("web-e"),
+        json::object{
+            {"spec",
+             json::object{{"template",
+                           json::object{{"spec", json::object{{"containers",
+                                                               json::array{json::object{
+                                                                   {"name", "envoy"},
+                                                                   {"image", "envoy:2"}}}}}}}}}}});
+  });
+  const Result r = deploy(target, job("web-e", "3.0.0"));
+  ASSERT_TRUE(r.outcome.succeeded) << r.outcome.reason;
+  EXPECT_EQ(cluster().writes("patch", "deployments", "web-e", 409), 1);
+  EXPECT_EQ(cluster().writes("patch", "deployments", "web-e", 200), 1);
+  EXPECT_EQ(image_of("web-e", 0), "registry.example/web:3.0.0");
+  EXPECT_EQ(image_of("web-e", 1), "envoy:2");
+  bool told = false;
+  for (const auto& m : r.progress) told |= m.find("HTTP 409") != std::string::npos;
+  EXPECT_TRUE(told);
 }
 
 // The engine routes a Kubernetes environment's deploys here; a rollback
 // replays the recorded spec, so the old image is patched back.
 TEST(KubernetesPipeline, ARunDeploysToKubernetesAndARollbackPatchesTheOldImageBack) {
   using namespace wharf::runtime::testing;
-  peer().create("hello", "registry.example/hello:0.0.0");
+  cluster().create_deployment("hello", "registry.example/hello:0.0.0");
   TempDir dir;
   const fs::path repo = dir.path() / "repo";
   const std::string first = make_hello_repo(repo);
@@ -182,18 +253,13 @@ TEST(KubernetesPipeline, ARunDeploysToKubernetesAndARollbackPatchesTheOldImageBa
   prod.set_target(wharf::v1::TARGET_TYPE_KUBERNETES);
   prod.clear_post_deploy_tests();
   auto& settings = *prod.mutable_settings();
-  settings["api_url"] = peer().url();
+  cluster().connect(settings);
   settings["deployment"] = "hello";
   settings["container"] = "app";
   settings["image"] = "registry.example/hello:{version}";
-  settings["token"] = "s3cret";
   ASSERT_TRUE(rt.commands().execute(project, ctx()));
 
-  auto image = [&] {
-    auto d = peer().get("hello");
-    return std::string(
-        d["spec"].at("template").at("spec").at("containers").as_array()[0].at("image").as_string());
-  };
+  auto image = [&] { return image_of("hello"); };
   std::vector<std::string> images;
   for (const auto& sha : {first, second}) {
     auto commit = make_commit("hello", sha);

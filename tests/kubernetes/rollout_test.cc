@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "adapters/kubernetes/deployment_watch.h"
+
 namespace wharf::kubernetes {
 namespace {
 
@@ -66,9 +68,30 @@ TEST(Rollout, PatchMergesOneContainerByNameAndMarksTheDeploy) {
   EXPECT_EQ(spec.at("template").at("metadata").at("annotations").at(kDeployAnnotation).as_string(),
             "d-1#2");
   EXPECT_EQ(deploy_key_of(patch.as_object()), "d-1#2");
+  EXPECT_FALSE(patch.at("metadata").as_object().contains("resourceVersion"));
+  input.resource_version = "4711";  // a conditional PATCH: 409 when the Deployment moved on
+  EXPECT_EQ(resource_version_of(json::parse(strategic_merge_patch(input)).as_object()), "4711");
   input.replicas = 0;
   EXPECT_FALSE(
       json::parse(strategic_merge_patch(input)).at("spec").as_object().contains("replicas"));
+}
+
+TEST(WatchEvents, ParsesTypeAndObjectAndSkipsWhatIsNotAnEvent) {
+  auto modified = parse_watch_event(
+      R"({"type":"MODIFIED","object":{"kind":"Deployment","metadata":{"name":"web",)"
+      R"("resourceVersion":"812"}}})");
+  ASSERT_TRUE(modified);
+  EXPECT_EQ(modified->type, "MODIFIED");
+  EXPECT_EQ(resource_version_of(modified->object), "812");
+  auto gone = parse_watch_event(
+      R"({"type":"ERROR","object":{"kind":"Status","status":"Failure","reason":"Expired",)"
+      R"("code":410,"message":"too old resource version: 5 [812]"}})");
+  ASSERT_TRUE(gone);
+  EXPECT_EQ(gone->type, "ERROR");
+  EXPECT_EQ(gone->object.at("code").as_int64(), 410);
+  EXPECT_FALSE(parse_watch_event(""));
+  EXPECT_FALSE(parse_watch_event("{\"type\":\"ADDED\"}"));
+  EXPECT_FALSE(parse_watch_event("not json"));
 }
 
 }  // namespace
