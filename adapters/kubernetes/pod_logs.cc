@@ -99,7 +99,9 @@ Expected<void, std::string> stream_pod_log(const ClusterTarget& t, const PodLogO
                                            const http_client::ChunkSink& sink,
                                            const std::atomic<bool>& stop) {
   http_client::Request req = cluster_request(t, "GET", pod_log_path(t, o));
-  req.headers = {{"Accept", "text/plain"}};
+  // The log is text, but kube-apiserver answers "Accept: text/plain" with 406
+  // (it negotiates JSON, YAML or protobuf): ask for anything, as kubectl does.
+  req.headers = {{"Accept", "*/*"}};
   if (!t.token.empty()) req.headers.emplace_back("Authorization", "Bearer " + t.token);
   auto streamed = http_client::stream_body(req, sink, stop);
   if (!streamed) return unexpected("log of pod " + t.ns + "/" + o.pod + ": " + streamed.error());

@@ -74,6 +74,12 @@ TEST(PodExec, FramesAndStatus) {
   EXPECT_EQ(kubernetes::exec_status_reason(
                 R"({"status":"Failure","reason":"InternalError","message":"no such file"})"),
             "exec error: no such file");
+  // What kube-apiserver relays from kwok's exec (no NonZeroExitCode mapping).
+  EXPECT_EQ(kubernetes::exec_status_reason(
+                R"({"status":"Failure","reason":"InternalError","code":500,)"
+                R"("message":"Internal error occurred: error executing command in container: )"
+                R"(exit status 3"})"),
+            "shell exited 3");
 }
 
 TEST(PodExec, ResizeIsChannelFourWithTheTerminalSize) {

@@ -1,7 +1,10 @@
 // Service logs and terminals of Kubernetes and Swarm environments over the
-// real server, against the test peers (tests/peers/kubernetes: pods, pod
-// log, exec over WebSocket with the channel protocol; tests/peers/portainer:
-// tasks, multiplexed service logs, docker exec on a hijacked connection),
+// real server, against a real Kubernetes control plane
+// (tests/peers/kubernetes_cluster.h: kube-apiserver relaying pod logs and
+// exec over WebSocket with the channel protocol to kwok's kubelet API, which
+// runs the shell on this machine on a real pty) and the Portainer test peer
+// (tests/peers/portainer: tasks, multiplexed service logs, docker exec on a
+// hijacked connection),
 // real sockets all the way: what arrives, what is audited (with the
 // client's address), who may, how sessions end, and window resizes (exec
 // channel 4, Docker's exec resize) that the shell sees in `stty size`.
@@ -11,7 +14,10 @@
 #include <thread>
 
 #include "adapters/http/http_client.h"
+#include "adapters/kubernetes/pod_exec.h"
+#include "adapters/kubernetes/pod_logs.h"
 #include "tests/maintenance/maintenance_fixture.h"
+#include "tests/peers/kubernetes_cluster.h"
 #include "tests/peers/python_peer.h"
 
 namespace wharf::api::testing {
@@ -21,19 +27,27 @@ namespace websocket = beast::websocket;
 
 const std::string kK8s = "/api/v1/projects/shop/environments/k8s";
 const std::string kSwarm = "/api/v1/projects/shop/environments/swarm";
-const std::string kPod = "hello-5f7c9-0";
+
+const wharf::testing::KubernetesCluster& cluster() {
+  static const wharf::testing::KubernetesCluster& c =
+      []() -> const wharf::testing::KubernetesCluster& {
+    auto& made = wharf::testing::kubernetes_cluster();
+    made.create_deployment("hello", "r/hello:1", {.replicas = 2, .container = "hello"});
+    return made;
+  }();
+  return c;
+}
+// The pod wharf picks for the environment: the first running one by name.
+std::string pod() {
+  return cluster().running_pods("hello").at(0);
+}
 
 class ClusterSessions : public MaintenanceServer {
  protected:
   void SetUp() override {
-    k8s_ = std::make_unique<wharf::testing::PythonPeer>(
-        std::string(WHARF_SOURCE_DIR) + "/tests/peers/kubernetes/peer.py",
-        std::vector<std::string>{"--token", "k8s-token"});
     portainer_ = std::make_unique<wharf::testing::PythonPeer>(
         std::string(WHARF_SOURCE_DIR) + "/tests/peers/portainer/peer.py",
         std::vector<std::string>{});
-    peer_post(k8s_->url() + "/peer/deployments",
-              R"({"name":"hello","image":"r/hello:1","replicas":2})");
     peer_post(portainer_->url() + "/peer/services",
               R"({"name":"hello","image":"r/hello:1","replicas":1})");
     MaintenanceOptions options;
@@ -60,18 +74,17 @@ class ClusterSessions : public MaintenanceServer {
     auto r = http_client::send(req);
     return r ? r->body : r.error();
   }
-  void k8s_log(const std::string& text) {
-    peer_post(k8s_->url() + "/peer/pods/log",
-              json::serialize(json::object{{"pod", kPod}, {"container", "hello"}, {"text", text}}));
-  }
+  // Lines the pods write (kwok serves one log file as every container's).
+  static void k8s_log(const std::vector<std::string>& lines) { cluster().append_log(lines); }
   void swarm_log(const std::string& stream, const std::string& text) {
     peer_post(
         portainer_->url() + "/peer/logs",
         json::serialize(json::object{{"service", "hello"}, {"stream", stream}, {"text", text}}));
   }
 
-  // Project "shop" (owner olga, viewer vic): "k8s" on the Kubernetes peer's
-  // Deployment hello, "swarm" on the Portainer peer's service hello, each
+  // Project "shop" (owner olga, viewer vic): "k8s" on the cluster's
+  // Deployment hello (and "k8s-bad" with a token it refuses, "k8s-reader"
+  // with one RBAC lets read but not exec), "swarm" on the Portainer peer's service hello, each
   // with a succeeded deploy.
   void world() {
     wharf::v1::Payload p;
@@ -82,9 +95,8 @@ class ClusterSessions : public MaintenanceServer {
     auto* k = c->add_environments();
     k->set_name("k8s");
     k->set_target(wharf::v1::TARGET_TYPE_KUBERNETES);
-    (*k->mutable_settings())["api_url"] = k8s_->url();
+    cluster().connect(*k->mutable_settings());
     (*k->mutable_settings())["deployment"] = "hello";
-    (*k->mutable_settings())["token"] = "k8s-token";
     auto* s = c->add_environments();
     s->set_name("swarm");
     s->set_target(wharf::v1::TARGET_TYPE_SWARM);
@@ -94,11 +106,15 @@ class ClusterSessions : public MaintenanceServer {
     auto* bad = c->add_environments();  // the cluster answers 401 to its token
     *bad = *k;
     bad->set_name("k8s-bad");
-    (*bad->mutable_settings())["token"] = "wrong";
+    cluster().connect(*bad->mutable_settings(), "wrong");
+    auto* reader = c->add_environments();
+    *reader = *k;
+    reader->set_name("k8s-reader");
+    cluster().connect(*reader->mutable_settings(), cluster().reader_token());
     append("project-shop", p);
     grant("shop", "olga", wharf::v1::ROLE_OWNER);
     grant("shop", "vic", wharf::v1::ROLE_VIEWER);
-    for (const std::string env : {"k8s", "swarm", "k8s-bad"}) {
+    for (const std::string env : {"k8s", "swarm", "k8s-bad", "k8s-reader"}) {
       wharf::v1::Payload d;
       auto* ok = d.mutable_deploy_succeeded();
       ok->set_deploy_id("d-" + env);
@@ -222,7 +238,7 @@ class ClusterSessions : public MaintenanceServer {
   }
 
   asio::io_context io_;
-  std::unique_ptr<wharf::testing::PythonPeer> k8s_, portainer_;
+  std::unique_ptr<wharf::testing::PythonPeer> portainer_;
 };
 
 // Reads an open chunked or SSE response until `want` is in it.
@@ -238,7 +254,8 @@ std::string read_stream(Client& c, const std::string& want, std::string got = {}
 }
 
 TEST_F(ClusterSessions, KubernetesPodLogIsFollowedLiveAndTheOpeningIsAuditedWithTheAddress) {
-  k8s_log("boot 1\nboot 2\nboot 3\n");
+  k8s_log({"boot 1", "boot 2", "boot 3"});
+  const std::string kPod = pod();
   Client c(server_->port());
   const std::string local = "127.0.0.1:" + std::to_string(c.socket().local_endpoint().port());
   c.send_raw("GET " + kK8s + "/logs?follow=true&tail=2&format=sse HTTP/1.1\r\nHost: x\r\n" +
@@ -249,7 +266,7 @@ TEST_F(ClusterSessions, KubernetesPodLogIsFollowedLiveAndTheOpeningIsAuditedWith
   EXPECT_EQ(got.find("boot 1"), std::string::npos) << "tail=2 shows the last two lines: " << got;
   EXPECT_NE(got.find("event: log\ndata: boot 2\n\n"), std::string::npos) << got;
   // Lines the pod writes after the request arrive on the open stream.
-  k8s_log("later 1\nlater 2\n");
+  k8s_log({"later 1", "later 2"});
   got = read_stream(c, "data: later 2\n", got);
   EXPECT_NE(got.find("event: log\ndata: later 1\n\nevent: log\ndata: later 2\n\n"),
             std::string::npos)
@@ -265,6 +282,8 @@ TEST_F(ClusterSessions, KubernetesPodLogIsFollowedLiveAndTheOpeningIsAuditedWith
   EXPECT_TRUE(o.follow());
   EXPECT_EQ(o.tail_lines(), 2u);
   EXPECT_EQ(o.remote(), local);
+  // A followed pod log never ends by itself here (kwok has no container to
+  // exit); the session ends once the client is gone.
   for (int i = 0; i < 250 && host_->open_sessions() > 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -272,18 +291,22 @@ TEST_F(ClusterSessions, KubernetesPodLogIsFollowedLiveAndTheOpeningIsAuditedWith
 }
 
 TEST_F(ClusterSessions, KubernetesLogWithoutFollowIsTheTailOfTheNamedContainer) {
-  k8s_log("a\nb\nc\nd\n");
+  k8s_log({"a", "b", "c", "d"});
   auto r = get(kK8s + "/logs?tail=2", token("vic"));
   ASSERT_EQ(r.status, 200u) << r.body;
-  EXPECT_EQ(r.body, "c\nd\n");  // the peer answers 400 without container=: wharf names it
+  EXPECT_EQ(r.body, "c\nd\n");
 }
 
+// The shell runs on a real pty behind kwok (it echoes input and prompts):
+// the tests look for output, not at its exact bytes.
 TEST_F(ClusterSessions, KubernetesTerminalRoundTripOverTheExecChannels) {
+  const std::string kPod = pod();
+  const size_t execs_before = cluster().audited("", "pods/exec", kPod).size();
   std::string local;
   auto ws = terminal(kK8s, "olga", &local);
   ws->binary(true);
   ws->write(asio::buffer(std::string("echo hi-$((40+2))\n")));
-  EXPECT_NE(read_until(*ws, "hi-42").find("hi-42\n"), std::string::npos);
+  EXPECT_NE(read_until(*ws, "hi-42\r\n").find("hi-42\r\n"), std::string::npos);
   ws->write(asio::buffer(std::string("exit 3\n")));
   beast::error_code closed;
   read_until(*ws, "", &closed);
@@ -301,24 +324,84 @@ TEST_F(ClusterSessions, KubernetesTerminalRoundTripOverTheExecChannels) {
   EXPECT_EQ(c.user(), "olga");
   EXPECT_EQ(c.remote(), local);
   EXPECT_EQ(c.bytes_in(), std::string("echo hi-$((40+2))\nexit 3\n").size());
-  EXPECT_EQ(c.bytes_out(), std::string("hi-42\n").size());
+  EXPECT_GE(c.bytes_out(), std::string("hi-42\r\n").size());
   EXPECT_EQ(c.session_id(), opened[0].payload().terminal_opened().session_id());
-  // What the cluster was asked: the v5 protocol, the deployment's container, a tty.
-  auto execs = json::parse(peer_get(k8s_->url() + "/peer/execs")).as_array();
-  ASSERT_EQ(execs.size(), 1u);
-  EXPECT_EQ(execs[0].at("protocol").as_string(), "v5.channel.k8s.io");
-  EXPECT_EQ(execs[0].at("container").as_string(), "hello");
-  EXPECT_EQ(execs[0].at("pod").as_string(), kPod);
-  EXPECT_EQ(execs[0].at("tty").as_string(), "true");
-  EXPECT_EQ(json::serialize(execs[0].at("command")), R"(["/bin/sh"])");
+  // What the cluster was asked (its audit log): the deployment's container, a tty, /bin/sh.
+  auto execs = cluster().audited("", "pods/exec", kPod);
+  ASSERT_EQ(execs.size(), execs_before + 1);
+  const std::string& uri = execs.back();
+  EXPECT_NE(uri.find("container=hello"), std::string::npos) << uri;
+  EXPECT_NE(uri.find("tty=true"), std::string::npos) << uri;
+  EXPECT_NE(uri.find("command=%2Fbin%2Fsh"), std::string::npos) << uri;
 }
 
+// Channel 4 resizes the pty (`stty size` sees it), over v5 (what wharf offers
+// first) and over v4 alone; the exit code arrives either way.
 TEST_F(ClusterSessions, KubernetesResizeGoesOutOnChannelFourAndTheShellSeesIt) {
-  resize_round_trip(kK8s);
-  // Exactly one channel-4 frame reached the cluster: the valid resize.
-  auto execs = json::parse(peer_get(k8s_->url() + "/peer/execs")).as_array();
-  ASSERT_EQ(execs.size(), 1u);
-  EXPECT_EQ(json::serialize(execs[0].at("resizes")), R"(["{\"Width\":132,\"Height\":43}"])");
+  auto ws = terminal(kK8s, "olga");
+  send_text(*ws, R"({"resize":{"cols":132,"rows":43}})");
+  send_input(*ws, "stty size; echo mark-$((1+1))\n");
+  EXPECT_NE(read_output(*ws, "mark-2\r\n").find("43 132\r\n"), std::string::npos);
+  send_text(*ws, R"({"resize":{"cols":"wide","rows":24}})");
+  send_input(*ws, "stty size; echo mark-$((2+1))\n");
+  std::vector<std::string> notes;
+  EXPECT_NE(read_output(*ws, "mark-3\r\n", &notes).find("43 132\r\n"), std::string::npos)
+      << "the refused resize changed nothing";
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_EQ(json::parse(notes[0]).at("error").at("code").as_string(), "wrong_type");
+  send_input(*ws, "exit 0\n");
+  beast::error_code closed;
+  read_until(*ws, "", &closed);
+  EXPECT_EQ(std::string(ws->reason().reason.data(), ws->reason().reason.size()), "shell exited 0");
+  auto done = wait_for("TerminalClosed");
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].payload().terminal_closed().reason(), "shell exited 0");
+}
+
+TEST(KubernetesExecV4, ResizeAndExitCodeOverTheV4ChannelProtocol) {
+  auto t = kubernetes::cluster_of_settings({{"api_url", cluster().url()},
+                                            {"token", cluster().token()},
+                                            {"ca_file", cluster().ca_file()},
+                                            {"deployment", "hello"}});
+  ASSERT_TRUE(t) << t.error();
+  kubernetes::PodExecOptions o;
+  o.pod = pod();
+  o.protocols = {"v4.channel.k8s.io"};
+  asio::io_context io;
+  auto channel = kubernetes::open_pod_exec(io, *t, o);
+  ASSERT_TRUE(channel) << channel.error();
+  auto& shell = **channel;
+  std::string out, resize_error = "not called";
+  bool ended = false;
+  std::function<void(bool, std::string_view)> on_read = [&](bool ok, std::string_view data) {
+    if (!ok) {
+      ended = true;
+      return;
+    }
+    out.append(data);
+    shell.async_read(on_read);
+  };
+  shell.async_read(on_read);
+  shell.async_resize(100, 30, [&](std::string error) { resize_error = std::move(error); });
+  auto run_until = [&](const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      io.restart();
+      io.run_for(std::chrono::milliseconds(20));
+    }
+    return done();
+  };
+  ASSERT_TRUE(run_until([&] { return resize_error != "not called"; }));
+  EXPECT_EQ(resize_error, "");
+  bool written = false;
+  shell.async_write("stty size; echo v4-$((2*2))\n", [&](bool ok) { written = ok; });
+  EXPECT_TRUE(run_until([&] { return out.find("v4-4\r\n") != std::string::npos; })) << out;
+  EXPECT_TRUE(written);
+  EXPECT_NE(out.find("30 100\r\n"), std::string::npos) << out;
+  shell.async_write("exit 5\n", [](bool) {});
+  EXPECT_TRUE(run_until([&] { return ended; })) << out;
+  EXPECT_EQ(shell.end_reason(), "shell exited 5");
+  shell.close();
 }
 
 TEST_F(ClusterSessions, SwarmResizeGoesToDockerExecResizeAndTheShellSeesIt) {
@@ -358,9 +441,9 @@ TEST_F(ClusterSessions, AResizeTheDaemonRefusesIsAnsweredAndTheSessionGoesOn) {
   EXPECT_EQ(done[0].payload().terminal_closed().reason(), "shell exited 0");
 }
 
+// RBAC lets this token read the Deployment and its pods but not create pods/exec.
 TEST_F(ClusterSessions, KubernetesExecRefusedByRbacIsTheRecordedCloseReason) {
-  peer_post(k8s_->url() + "/peer/rbac", R"({"exec": false})");
-  auto ws = terminal(kK8s, "olga");
+  auto ws = terminal("/api/v1/projects/shop/environments/k8s-reader", "olga");
   beast::error_code closed;
   read_until(*ws, "", &closed);
   EXPECT_EQ(closed, websocket::error::closed);
@@ -369,7 +452,14 @@ TEST_F(ClusterSessions, KubernetesExecRefusedByRbacIsTheRecordedCloseReason) {
   ASSERT_EQ(done.size(), 1u);
   const std::string reason = done[0].payload().terminal_closed().reason();
   EXPECT_NE(reason.find("HTTP 403"), std::string::npos) << reason;
-  EXPECT_NE(reason.find("cannot create resource \"pods/exec\""), std::string::npos) << reason;
+  // The WebSocket upgrade is a GET: v1.37.2 authorizes it as "get" on pods/exec.
+  EXPECT_NE(reason.find("User \"reader\" cannot get resource \"pods/exec\""), std::string::npos)
+      << reason;
+  // Its logs, on the other hand, are readable.
+  k8s_log({"readable"});
+  auto r = get("/api/v1/projects/shop/environments/k8s-reader/logs?tail=1", token("vic"));
+  EXPECT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(r.body, "readable\n");
 }
 
 TEST_F(ClusterSessions, SwarmServiceLogsAreDemultiplexedStdoutAndStderr) {
@@ -420,6 +510,7 @@ TEST_F(ClusterSessions, SwarmTerminalRoundTripThroughDockerExec) {
 }
 
 TEST_F(ClusterSessions, EveryRouteOnEitherTargetAnswers401And403AndAuditsNothing) {
+  const size_t execs_before = cluster().audited("", "pods/exec", pod()).size();
   const std::string stranger = token("sam");
   const std::string viewer = token("vic");
   const auto upgrade = websocket_upgrade();
@@ -432,7 +523,7 @@ TEST_F(ClusterSessions, EveryRouteOnEitherTargetAnswers401And403AndAuditsNothing
   }
   EXPECT_TRUE(of_type("ServiceLogsOpened").empty());
   EXPECT_TRUE(of_type("TerminalOpened").empty());
-  EXPECT_TRUE(peer_get(k8s_->url() + "/peer/execs") == "[]");
+  EXPECT_EQ(cluster().audited("", "pods/exec", pod()).size(), execs_before);
 }
 
 TEST_F(ClusterSessions, AClusterThatRefusesTheTokenIsA502BeforeAnythingIsAudited) {

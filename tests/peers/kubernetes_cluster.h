@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -233,6 +234,7 @@ class KubernetesCluster {
                                    const std::string& user = "wharf") const {
     std::ifstream in(audit_log_);
     std::vector<std::string> uris;
+    std::set<std::string> seen;  // a long-running request (exec) has several stages
     for (std::string line; std::getline(in, line);) {
       std::error_code ec;
       auto e = boost::json::parse(line, ec);
@@ -255,6 +257,7 @@ class KubernetesCluster {
             status->as_object().at("code").to_number<int>() != code)
           continue;
       }
+      if (!seen.insert(std::string(o.at("auditID").as_string())).second) continue;
       uris.emplace_back(o.at("requestURI").as_string());
     }
     return uris;
