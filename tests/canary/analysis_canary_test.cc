@@ -1,8 +1,9 @@
 // Automatic canary analysis on Kubernetes and Swarm (docs/canary.md#analysis):
 // the canary's error rate is a Prometheus query (tests/peers/prometheus); over
 // the limit the runtime aborts the canary on its own, with the measured rate
-// in CanaryAborted, and the cluster peers (tests/peers/kubernetes,
-// tests/peers/portainer) lose the canary objects; under it nothing happens.
+// in CanaryAborted, and the clusters (a real Kubernetes control plane,
+// tests/peers/kubernetes_cluster.h; the Portainer test peer) lose the canary
+// objects; under it nothing happens.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -14,6 +15,7 @@
 #include "adapters/swarm/canary_target.h"
 #include "tests/canary/canary_support.h"
 #include "tests/canary/peers.h"
+#include "tests/peers/kubernetes_cluster.h"
 #include "tests/runtime/e2e_support.h"
 
 namespace wharf::canary_testing {
@@ -23,9 +25,25 @@ namespace json = boost::json;
 using namespace wharf::runtime::testing;
 using Phase = engine::CanaryTraffic::Phase;
 
-KubernetesPeer& kubernetes() {
-  static KubernetesPeer p;
-  return p;
+// A real control plane (tests/peers/kubernetes_cluster.h).
+const wharf::testing::KubernetesCluster& kubernetes() {
+  return wharf::testing::kubernetes_cluster();
+}
+int64_t replicas(const std::string& name) {
+  return kubernetes().deployment(name)["spec"].at("replicas").as_int64();
+}
+bool has_deployment(const std::string& name) {
+  return kubernetes().find(wharf::testing::KubernetesCluster::deployment_path(name)).has_value();
+}
+std::string image(const std::string& name) {
+  return std::string(kubernetes()
+                         .deployment(name)["spec"]
+                         .at("template")
+                         .at("spec")
+                         .at("containers")
+                         .at(0)
+                         .at("image")
+                         .as_string());
 }
 PortainerPeer& portainer() {
   static PortainerPeer p;
@@ -48,11 +66,10 @@ wharf::v1::CanaryStrategy analysed(const std::string& query) {
 
 void kubernetes_settings(google::protobuf::Map<std::string, std::string>& s,
                          const std::string& deployment) {
-  s["api_url"] = kubernetes().url();
+  kubernetes().connect(s);
   s["deployment"] = deployment;
   s["container"] = "app";
   s["image"] = "registry.example/web:{version}";
-  s["token"] = "s3cret";
   s["rollout_timeout_s"] = "30";
 }
 
@@ -126,7 +143,7 @@ std::optional<wharf::v1::CanaryAborted> automatic_abort(events::EventStore& stor
 }
 
 TEST(KubernetesCanaryAnalysis, AnErrorRateOverTheLimitAbortsTheCanaryOnItsOwn) {
-  kubernetes().deployment("hello", 4);
+  kubernetes().create_deployment("hello", "registry.example/web:1.0.0", {.replicas = 4});
   prometheus().set("hello_k8s_5xx_rate", "0.2");
   Pipeline p(wharf::v1::TARGET_TYPE_KUBERNETES, "hello_k8s_5xx_rate",
              [](auto& s) { kubernetes_settings(s, "hello"); });
@@ -142,17 +159,14 @@ TEST(KubernetesCanaryAnalysis, AnErrorRateOverTheLimitAbortsTheCanaryOnItsOwn) {
   // The abort reached the cluster: no canary Deployment, the stable one whole.
   EXPECT_TRUE(eventually(
       [&] {
-        auto o = kubernetes().objects();
-        const auto& d = o["deployments"].as_object();
-        return !d.contains("hello-canary") && d.at("hello").at("replicas").as_int64() == 4 &&
-               d.at("hello").at("image").as_string() != v2;
+        return !has_deployment("hello-canary") && replicas("hello") == 4 && image("hello") != v2;
       },
       std::chrono::seconds(30)));
   EXPECT_TRUE(events_of_type(p.store(), "CanaryPromoted").empty());
 }
 
 TEST(KubernetesCanaryAnalysis, AnErrorRateUnderTheLimitLeavesTheCanaryAlone) {
-  kubernetes().deployment("quiet", 4);
+  kubernetes().create_deployment("quiet", "registry.example/web:1.0.0", {.replicas = 4});
   prometheus().set("quiet_5xx_rate", "0.01");
   auto strategy = analysed("quiet_5xx_rate");
   auto j = canary_job("quiet", "2.0.0", wharf::v1::TARGET_TYPE_KUBERNETES, strategy);
@@ -166,9 +180,8 @@ TEST(KubernetesCanaryAnalysis, AnErrorRateUnderTheLimitLeavesTheCanaryAlone) {
   ASSERT_TRUE(eventually([&] { return prometheus().answered("quiet_5xx_rate") >= 3; },
                          std::chrono::seconds(30)));
   EXPECT_EQ(verdicts.count(), 0u);
-  auto o = kubernetes().objects();
-  EXPECT_TRUE(o["deployments"].as_object().contains("quiet-canary"));
-  EXPECT_EQ(o["deployments"].at("quiet-canary").at("replicas").as_int64(), 1);
+  EXPECT_TRUE(has_deployment("quiet-canary"));
+  EXPECT_EQ(replicas("quiet-canary"), 1);
   // The same probe does see a breach: at 30% the verdict comes, once.
   prometheus().set("quiet_5xx_rate", "0.3");
   ASSERT_TRUE(eventually([&] { return verdicts.count() == 1; }, std::chrono::seconds(30)));
@@ -179,7 +192,7 @@ TEST(KubernetesCanaryAnalysis, AnErrorRateUnderTheLimitLeavesTheCanaryAlone) {
 // check_health probes settings.canary_url + the health path: here a path the
 // (Prometheus) peer answers 404, so the canary is unhealthy whatever its rate.
 TEST(KubernetesCanaryAnalysis, AFailingHealthCheckAbortsWhateverTheRate) {
-  kubernetes().deployment("sick", 2);
+  kubernetes().create_deployment("sick", "registry.example/web:1.0.0");
   prometheus().set("sick_5xx_rate", "0");
   auto strategy = analysed("sick_5xx_rate");
   strategy.mutable_analysis()->set_check_health(true);

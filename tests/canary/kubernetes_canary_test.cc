@@ -1,7 +1,8 @@
-// Kubernetes canaries (docs/canary.md#kubernetes) against
-// tests/peers/kubernetes: the objects the peer holds at each step, in both
-// modes, for a promotion and an abort; and a pipeline whose canary the
-// runtime walks 10% -> 50% -> promoted.
+// Kubernetes canaries (docs/canary.md#kubernetes) against a real control
+// plane (tests/peers/kubernetes_cluster.h; one per test binary): the objects
+// the API server holds at each step, in both modes, for a promotion and an
+// abort, with the controllers rolling each Deployment out; and a pipeline
+// whose canary the runtime walks 10% -> 50% -> promoted.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -10,7 +11,7 @@
 #include "adapters/kubernetes/canary_target.h"
 #include "adapters/runtime/runtime.h"
 #include "tests/canary/canary_support.h"
-#include "tests/canary/peers.h"
+#include "tests/peers/kubernetes_cluster.h"
 #include "tests/runtime/e2e_support.h"
 
 namespace wharf::kubernetes {
@@ -19,13 +20,11 @@ namespace {
 namespace json = boost::json;
 using namespace wharf::canary_testing;
 using Phase = engine::CanaryTraffic::Phase;
+using wharf::testing::KubernetesCluster;
 constexpr const char* kAnn = "nginx.ingress.kubernetes.io/";
 
-using Peer = KubernetesPeer;
-
-Peer& peer() {
-  static Peer p;
-  return p;
+const KubernetesCluster& cluster() {
+  return wharf::testing::kubernetes_cluster();
 }
 
 engine::DeployJob job(const std::string& name, const std::string& mode = "",
@@ -34,85 +33,110 @@ engine::DeployJob job(const std::string& name, const std::string& mode = "",
   *strategy.mutable_match() = match;
   auto j = canary_job(name, "2.0.0", wharf::v1::TARGET_TYPE_KUBERNETES, strategy);
   auto& s = *j.spec.mutable_target_settings();
-  s["api_url"] = peer().url();
+  cluster().connect(s);
   s["deployment"] = name;
   s["container"] = "app";
   s["image"] = "registry.example/web:{version}";
-  s["token"] = "s3cret";
   s["url"] = "https://web.example";
   s["rollout_timeout_s"] = "30";
   if (mode == "ingress-nginx") s["ingress"] = name;
   return j;
 }
 
-int64_t replicas(json::object& objects, const std::string& name) {
-  return objects["deployments"].as_object().at(name).at("replicas").as_int64();
+std::string deployment_path(const std::string& name) {
+  return KubernetesCluster::deployment_path(name);
 }
-std::string image(json::object& objects, const std::string& name) {
-  return std::string(objects["deployments"].as_object().at(name).at("image").as_string());
+std::string service_path(const std::string& name) {
+  return "/api/v1/namespaces/default/services/" + name;
 }
-bool has(json::object& objects, const char* kind, const std::string& name) {
-  return objects[kind].as_object().contains(name);
+std::string ingress_path(const std::string& name) {
+  return "/apis/networking.k8s.io/v1/namespaces/default/ingresses/" + name;
 }
-json::object annotations(json::object& objects, const std::string& ingress) {
-  return objects["ingresses"].as_object().at(ingress).at("metadata").at("annotations").as_object();
+bool has(const std::string& path) {
+  return cluster().find(path).has_value();
+}
+int64_t replicas(const std::string& name) {
+  return cluster().deployment(name)["spec"].at("replicas").as_int64();
+}
+std::string image(const std::string& name) {
+  return std::string(cluster()
+                         .deployment(name)["spec"]
+                         .at("template")
+                         .at("spec")
+                         .at("containers")
+                         .at(0)
+                         .at("image")
+                         .as_string());
+}
+json::object annotations(const std::string& ingress) {
+  return cluster().get(ingress_path(ingress))["metadata"].at("annotations").as_object();
+}
+// The Deployment's controller status agrees with its spec (every replica updated and available).
+bool available(const std::string& name) {
+  return cluster().rolled_out(name, std::chrono::seconds(30));
 }
 
 TEST(KubernetesCanary, ReplicasModeShiftsTheReplicaRatioThenPromotes) {
-  peer().deployment("shop", 4);
+  cluster().create_deployment("shop", "registry.example/web:1.0.0", {.replicas = 4});
   KubernetesCanaryTarget target(std::chrono::milliseconds(20), std::chrono::milliseconds(50));
   const auto j = job("shop");
   const auto outcome = deploy(target, j);
   ASSERT_TRUE(outcome.succeeded) << outcome.reason;
   EXPECT_EQ(outcome.url, "https://web.example");
-  auto o = peer().objects();
-  ASSERT_TRUE(has(o, "deployments", "shop-canary"));
-  EXPECT_EQ(image(o, "shop-canary"), "registry.example/web:2.0.0");
-  EXPECT_EQ(replicas(o, "shop-canary"), 1);  // ceil(4 * 10%) from the start
-  const auto& labels = o["deployments"].at("shop-canary").at("labels").as_object();
+  ASSERT_TRUE(has(deployment_path("shop-canary")));
+  EXPECT_EQ(image("shop-canary"), "registry.example/web:2.0.0");
+  EXPECT_EQ(replicas("shop-canary"), 1);  // ceil(4 * 10%) from the start
+  auto canary = cluster().deployment("shop-canary");
+  EXPECT_EQ(canary["status"].at("availableReplicas").as_int64(), 1);  // rolled out, really
+  const auto& labels = canary["spec"].at("template").at("metadata").at("labels").as_object();
   EXPECT_EQ(labels.at("app").as_string(), "shop");  // the stable Service selects it too
   EXPECT_EQ(labels.at("wharf.dev/track").as_string(), "canary");
-  EXPECT_EQ(o["deployments"].at("shop-canary").at("annotations").at(kCanaryTotal).as_string(), "4");
+  EXPECT_EQ(canary["metadata"].at("annotations").at(kCanaryTotal).as_string(), "4");
+  EXPECT_EQ(cluster().running_pods("shop").size(), 5u);  // 4 stable + 1 canary behind app=shop
 
   ASSERT_EQ(apply(target, traffic(j, Phase::kStep, 0)), "");
-  o = peer().objects();
-  EXPECT_EQ(replicas(o, "shop"), 3);
-  EXPECT_EQ(replicas(o, "shop-canary"), 1);
-  EXPECT_EQ(image(o, "shop"), "registry.example/web:1.0.0");
+  EXPECT_EQ(replicas("shop"), 3);
+  EXPECT_EQ(replicas("shop-canary"), 1);
+  EXPECT_EQ(image("shop"), "registry.example/web:1.0.0");
 
   ASSERT_EQ(apply(target, traffic(j, Phase::kStep, 1)), "");
-  o = peer().objects();
-  EXPECT_EQ(replicas(o, "shop"), 2);
-  EXPECT_EQ(replicas(o, "shop-canary"), 2);
+  EXPECT_EQ(replicas("shop"), 2);
+  EXPECT_EQ(replicas("shop-canary"), 2);
+  EXPECT_TRUE(available("shop"));
+  EXPECT_TRUE(available("shop-canary"));
 
   ASSERT_EQ(apply(target, traffic(j, Phase::kPromoted)), "");
-  o = peer().objects();
-  EXPECT_FALSE(has(o, "deployments", "shop-canary"));
-  EXPECT_EQ(image(o, "shop"), "registry.example/web:2.0.0");
-  EXPECT_EQ(replicas(o, "shop"), 4);
-  EXPECT_EQ(o["deployments"].at("shop").at("annotations").at("wharf.dev/deploy").as_string(),
-            j.deploy_id + "#1");
+  EXPECT_FALSE(has(deployment_path("shop-canary")));
+  EXPECT_EQ(image("shop"), "registry.example/web:2.0.0");
+  EXPECT_EQ(replicas("shop"), 4);
+  EXPECT_TRUE(available("shop"));  // the promotion waited for the stable rollout
+  EXPECT_EQ(
+      cluster().deployment("shop")["metadata"].at("annotations").at("wharf.dev/deploy").as_string(),
+      j.deploy_id + "#1");
 }
 
 TEST(KubernetesCanary, ReplicasModeAbortRemovesTheCanaryAndRestoresTheStableReplicas) {
-  peer().deployment("cart", 4);
+  cluster().create_deployment("cart", "registry.example/web:1.0.0", {.replicas = 4});
   KubernetesCanaryTarget target(std::chrono::milliseconds(20), std::chrono::milliseconds(50));
   const auto j = job("cart");
   ASSERT_TRUE(deploy(target, j).succeeded);
   ASSERT_EQ(apply(target, traffic(j, Phase::kStep, 1)), "");
-  auto o = peer().objects();
-  EXPECT_EQ(replicas(o, "cart"), 2);
+  EXPECT_EQ(replicas("cart"), 2);
   ASSERT_EQ(apply(target, traffic(j, Phase::kAborted)), "");
-  o = peer().objects();
-  EXPECT_FALSE(has(o, "deployments", "cart-canary"));
-  EXPECT_EQ(replicas(o, "cart"), 4);
-  EXPECT_EQ(image(o, "cart"), "registry.example/web:1.0.0");
+  EXPECT_FALSE(has(deployment_path("cart-canary")));
+  EXPECT_EQ(replicas("cart"), 4);
+  EXPECT_EQ(image("cart"), "registry.example/web:1.0.0");
+  EXPECT_TRUE(available("cart"));
+  // The garbage collector takes the canary's ReplicaSet and pods with it.
+  EXPECT_TRUE(runtime::testing::eventually(
+      [] { return cluster().running_pods("cart").size() == 4; }, std::chrono::seconds(30)));
   // The abort was applied once: a repeat (after a restart) finds nothing to undo.
   EXPECT_EQ(apply(target, traffic(j, Phase::kAborted)), "");
 }
 
 TEST(KubernetesCanary, IngressNginxModeSetsTheCanaryAnnotationsThenPromotes) {
-  peer().ingress_stack("blog");
+  cluster().create_deployment("blog", "registry.example/web:1.0.0");
+  cluster().create_service_and_ingress("blog");
   wharf::v1::CanaryMatch match;
   match.set_header("X-Canary");
   match.set_header_value("1");
@@ -120,80 +144,77 @@ TEST(KubernetesCanary, IngressNginxModeSetsTheCanaryAnnotationsThenPromotes) {
   const auto j = job("blog", "ingress-nginx", match);
   const auto outcome = deploy(target, j);
   ASSERT_TRUE(outcome.succeeded) << outcome.reason;
-  auto o = peer().objects();
-  ASSERT_TRUE(has(o, "deployments", "blog-canary"));
-  EXPECT_EQ(replicas(o, "blog-canary"), 2);  // NGINX splits the traffic, not the replicas
+  ASSERT_TRUE(has(deployment_path("blog-canary")));
+  EXPECT_EQ(replicas("blog-canary"), 2);  // NGINX splits the traffic, not the replicas
+  EXPECT_TRUE(available("blog-canary"));
   // The canary pods are not the stable Service's: relabelled, with their own Service.
-  const auto& pod_labels = o["deployments"].at("blog-canary").at("labels").as_object();
-  EXPECT_EQ(pod_labels.at("app").as_string(), "blog-canary");
-  ASSERT_TRUE(has(o, "services", "blog-canary"));
-  const auto& selector = o["services"].at("blog-canary").at("spec").at("selector").as_object();
+  EXPECT_EQ(cluster().running_pods("blog-canary").size(), 2u);
+  EXPECT_EQ(cluster().running_pods("blog").size(), 2u);
+  ASSERT_TRUE(has(service_path("blog-canary")));
+  const auto service = cluster().get(service_path("blog-canary"));
+  const auto& selector = service.at("spec").at("selector").as_object();
   EXPECT_EQ(selector.at("app").as_string(), "blog-canary");
   EXPECT_EQ(selector.at("wharf.dev/track").as_string(), "canary");
-  ASSERT_TRUE(has(o, "ingresses", "blog-canary"));
-  auto a = annotations(o, "blog-canary");
+  ASSERT_TRUE(has(ingress_path("blog-canary")));
+  auto a = annotations("blog-canary");
   EXPECT_EQ(a.at(std::string(kAnn) + "canary").as_string(), "true");
   EXPECT_EQ(a.at(std::string(kAnn) + "canary-weight").as_string(), "0");  // until the first step
-  const auto& backend = o["ingresses"]
-                            .at("blog-canary")
-                            .at("spec")
-                            .at("rules")
-                            .at(0)
-                            .at("http")
-                            .at("paths")
-                            .at(0)
-                            .at("backend");
+  const auto ingress = cluster().get(ingress_path("blog-canary"));
+  const auto& backend =
+      ingress.at("spec").at("rules").at(0).at("http").at("paths").at(0).at("backend");
   EXPECT_EQ(backend.at("service").at("name").as_string(), "blog-canary");
 
   ASSERT_EQ(apply(target, traffic(j, Phase::kStep, 0)), "");
-  o = peer().objects();
-  a = annotations(o, "blog-canary");
+  a = annotations("blog-canary");
   EXPECT_EQ(a.at(std::string(kAnn) + "canary-weight").as_string(), "10");
   EXPECT_EQ(a.at(std::string(kAnn) + "canary-by-header").as_string(), "X-Canary");
   EXPECT_EQ(a.at(std::string(kAnn) + "canary-by-header-value").as_string(), "1");
-  EXPECT_EQ(replicas(o, "blog"), 2);  // the stable Deployment keeps its replicas
+  EXPECT_EQ(replicas("blog"), 2);  // the stable Deployment keeps its replicas
 
   ASSERT_EQ(apply(target, traffic(j, Phase::kStep, 1)), "");
-  o = peer().objects();
-  EXPECT_EQ(annotations(o, "blog-canary").at(std::string(kAnn) + "canary-weight").as_string(),
-            "50");
+  EXPECT_EQ(annotations("blog-canary").at(std::string(kAnn) + "canary-weight").as_string(), "50");
 
   ASSERT_EQ(apply(target, traffic(j, Phase::kPromoted)), "");
-  o = peer().objects();
-  EXPECT_FALSE(has(o, "ingresses", "blog-canary"));
-  EXPECT_FALSE(has(o, "services", "blog-canary"));
-  EXPECT_FALSE(has(o, "deployments", "blog-canary"));
-  EXPECT_EQ(image(o, "blog"), "registry.example/web:2.0.0");
-  EXPECT_TRUE(has(o, "ingresses", "blog"));  // the stable Ingress is untouched
-  EXPECT_FALSE(annotations(o, "blog").contains(std::string(kAnn) + "canary"));
+  EXPECT_FALSE(has(ingress_path("blog-canary")));
+  EXPECT_FALSE(has(service_path("blog-canary")));
+  EXPECT_FALSE(has(deployment_path("blog-canary")));
+  EXPECT_EQ(image("blog"), "registry.example/web:2.0.0");
+  EXPECT_TRUE(available("blog"));
+  EXPECT_TRUE(has(ingress_path("blog")));  // the stable Ingress is untouched
+  EXPECT_FALSE(annotations("blog").contains(std::string(kAnn) + "canary"));
 }
 
 TEST(KubernetesCanary, IngressNginxAbortTakesTheWeightAndTheCanaryObjectsAway) {
-  peer().ingress_stack("news");
+  cluster().create_deployment("news", "registry.example/web:1.0.0");
+  cluster().create_service_and_ingress("news");
   wharf::v1::CanaryMatch match;
   match.set_header("X-Canary");  // any value: a pattern
   KubernetesCanaryTarget target(std::chrono::milliseconds(20), std::chrono::milliseconds(50));
   const auto j = job("news", "ingress-nginx", match);
   ASSERT_TRUE(deploy(target, j).succeeded);
   ASSERT_EQ(apply(target, traffic(j, Phase::kStep, 0)), "");
-  auto o = peer().objects();
   EXPECT_EQ(
-      annotations(o, "news-canary").at(std::string(kAnn) + "canary-by-header-pattern").as_string(),
+      annotations("news-canary").at(std::string(kAnn) + "canary-by-header-pattern").as_string(),
       ".*");
   ASSERT_EQ(apply(target, traffic(j, Phase::kAborted)), "");
-  o = peer().objects();
-  EXPECT_FALSE(has(o, "ingresses", "news-canary"));
-  EXPECT_FALSE(has(o, "services", "news-canary"));
-  EXPECT_FALSE(has(o, "deployments", "news-canary"));
-  EXPECT_EQ(image(o, "news"), "registry.example/web:1.0.0");
-  EXPECT_EQ(replicas(o, "news"), 2);
+  EXPECT_FALSE(has(ingress_path("news-canary")));
+  EXPECT_FALSE(has(service_path("news-canary")));
+  EXPECT_FALSE(has(deployment_path("news-canary")));
+  EXPECT_EQ(image("news"), "registry.example/web:1.0.0");
+  EXPECT_EQ(replicas("news"), 2);
+  // Weight 0 went out before the objects were deleted: one merge PATCH of the
+  // canary Ingress per step and one for the abort, then its DELETE.
+  EXPECT_EQ(cluster().writes("patch", "ingresses", "news-canary"), 2);
+  EXPECT_EQ(cluster().writes("delete", "ingresses", "news-canary", 200), 1);
 }
 
 // Promotion waits for the stable Deployment's rollout of the canary's image
 // (the rollout wait of a deploy): until it is done the canary keeps serving.
+// The node is cordoned meanwhile, so the new stable pods cannot be scheduled.
 TEST(KubernetesCanary, PromotionKeepsTheCanaryUntilTheStableRolloutIsDone) {
-  peer().deployment("shelf", 4);
-  peer().deployment("stool", 2);  // another environment's canary on the same target
+  cluster().create_deployment("shelf", "registry.example/web:1.0.0", {.replicas = 4});
+  // Another environment's canary on the same target.
+  cluster().create_deployment("stool", "registry.example/web:1.0.0", {.replicas = 2});
   KubernetesCanaryTarget target(std::chrono::milliseconds(20), std::chrono::milliseconds(50));
   const auto j = job("shelf");
   const auto other = job("stool");
@@ -201,48 +222,34 @@ TEST(KubernetesCanary, PromotionKeepsTheCanaryUntilTheStableRolloutIsDone) {
   ASSERT_TRUE(deploy(target, other).succeeded);
   ASSERT_EQ(apply(target, traffic(j, Phase::kStep, 1)), "");
   ASSERT_EQ(apply(target, traffic(other, Phase::kStep, 0)), "");
-  peer().hold("shelf", true);
+  cluster().cordon(true);
   target.set(traffic(j, Phase::kPromoted), [](const engine::CanaryVerdict&) {});
-  const auto polled_while_held = [](json::object& o, const std::string& name) {
-    return o["deployments"].as_object().at(name).at("held_polls").as_int64();
-  };
-  // The stable Deployment has the canary's image and wharf polls its rollout.
+  // The stable Deployment has the canary's image; its rollout cannot finish.
   ASSERT_TRUE(runtime::testing::eventually(
-      [&] {
-        auto o = peer().objects();
-        return image(o, "shelf") == "registry.example/web:2.0.0" &&
-               polled_while_held(o, "shelf") >= 3;
-      },
-      std::chrono::seconds(30)));
-  auto o = peer().objects();
-  EXPECT_TRUE(has(o, "deployments", "shelf-canary"));  // still serving
-  EXPECT_EQ(replicas(o, "shelf-canary"), 2);
-  EXPECT_LT(o["deployments"].at("shelf").at("observed_generation").as_int64(),
-            o["deployments"].at("shelf").at("generation").as_int64());
+      [&] { return image("shelf") == "registry.example/web:2.0.0"; }, std::chrono::seconds(30)));
+  EXPECT_FALSE(cluster().rolled_out("shelf", std::chrono::seconds(2)));
+  EXPECT_TRUE(has(deployment_path("shelf-canary")));  // still serving
+  EXPECT_EQ(replicas("shelf-canary"), 2);
   // The wait holds up no other environment: its abort goes through meanwhile.
   target.set(traffic(other, Phase::kAborted), [](const engine::CanaryVerdict&) {});
   EXPECT_TRUE(runtime::testing::eventually(
-      [&] {
-        auto now = peer().objects();
-        return !has(now, "deployments", "stool-canary") && replicas(now, "stool") == 2;
-      },
+      [&] { return !has(deployment_path("stool-canary")) && replicas("stool") == 2; },
       std::chrono::seconds(30)));
-  o = peer().objects();
-  EXPECT_TRUE(has(o, "deployments", "shelf-canary"));
+  EXPECT_TRUE(has(deployment_path("shelf-canary")));
 
-  peer().hold("shelf", false);
+  cluster().cordon(false);
   ASSERT_TRUE(target.wait_idle(std::chrono::steady_clock::now() + std::chrono::seconds(60)));
   EXPECT_EQ(target.last_error("web", "shelf"), "");
-  o = peer().objects();
-  EXPECT_FALSE(has(o, "deployments", "shelf-canary"));
-  EXPECT_EQ(image(o, "shelf"), "registry.example/web:2.0.0");
-  EXPECT_EQ(replicas(o, "shelf"), 4);
+  EXPECT_FALSE(has(deployment_path("shelf-canary")));
+  EXPECT_EQ(image("shelf"), "registry.example/web:2.0.0");
+  EXPECT_EQ(replicas("shelf"), 4);
+  EXPECT_TRUE(available("shelf"));
 }
 
 // A step the cluster cannot take is tried a few times, then reported as the
 // canary's abort (the verdict the runtime turns into CanaryAborted).
 TEST(KubernetesCanary, AStepWhoseCanaryIsGoneIsAnErrorReportedForAnAbort) {
-  peer().deployment("gone", 2);
+  cluster().create_deployment("gone", "registry.example/web:1.0.0");
   KubernetesCanaryTarget target(std::chrono::milliseconds(20), std::chrono::milliseconds(10));
   const auto j = job("gone");
   Verdicts verdicts;
@@ -269,7 +276,7 @@ TEST(KubernetesCanary, AStepWhoseCanaryIsGoneIsAnErrorReportedForAnAbort) {
 // traffic to the Kubernetes canary target (DeployRouter, CanaryTargetRouter).
 TEST(KubernetesCanaryPipeline, ACanaryGoesTenFiftyPromotedThroughTheRuntime) {
   using namespace wharf::runtime::testing;
-  peer().deployment("hello", 4);
+  cluster().create_deployment("hello", "registry.example/hello:1.0.0", {.replicas = 4});
   TempDir dir;
   const fs::path repo = dir.path() / "repo";
   const std::string first = make_hello_repo(repo);
@@ -288,11 +295,10 @@ TEST(KubernetesCanaryPipeline, ACanaryGoesTenFiftyPromotedThroughTheRuntime) {
   prod.set_replicas(4);  // N: the canary's share is counted in replicas of 4
   *prod.mutable_canary() = ten_fifty_hundred("replicas");
   auto& settings = *prod.mutable_settings();
-  settings["api_url"] = peer().url();
+  cluster().connect(settings);
   settings["deployment"] = "hello";
   settings["container"] = "app";
   settings["image"] = "registry.example/hello:{version}";
-  settings["token"] = "s3cret";
   ASSERT_TRUE(rt.commands().execute(project, ctx()));
 
   for (const auto& sha : {first, second}) {
@@ -315,9 +321,8 @@ TEST(KubernetesCanaryPipeline, ACanaryGoesTenFiftyPromotedThroughTheRuntime) {
   auto at = [&](int64_t stable, int64_t canary) {
     return eventually(
         [&] {
-          auto o = peer().objects();
-          return has(o, "deployments", "hello-canary") && replicas(o, "hello") == stable &&
-                 replicas(o, "hello-canary") == canary && image(o, "hello-canary") == v2;
+          return has(deployment_path("hello-canary")) && replicas("hello") == stable &&
+                 replicas("hello-canary") == canary && image("hello-canary") == v2;
         },
         std::chrono::seconds(30));
   };
@@ -333,9 +338,8 @@ TEST(KubernetesCanaryPipeline, ACanaryGoesTenFiftyPromotedThroughTheRuntime) {
   ASSERT_EQ(events_of_type(*store, "CanaryPromoted").size(), 1u);
   EXPECT_TRUE(eventually(
       [&] {
-        auto o = peer().objects();
-        return !has(o, "deployments", "hello-canary") && image(o, "hello") == v2 &&
-               replicas(o, "hello") == 4;
+        return !has(deployment_path("hello-canary")) && image("hello") == v2 &&
+               replicas("hello") == 4 && cluster().rolled_out("hello", std::chrono::seconds(1));
       },
       std::chrono::seconds(30)));
   EXPECT_EQ(events_of_type(*store, "DeployFailed").size(), 0u);

@@ -1,8 +1,8 @@
 #pragma once
 // The test peers the canary tests talk to, each a process over a real
-// socket (tests/peers/python_peer.h): tests/peers/kubernetes,
-// tests/peers/portainer and tests/peers/prometheus, with their control
-// endpoints.
+// socket (tests/peers/python_peer.h): tests/peers/portainer and
+// tests/peers/prometheus, with their control endpoints. (Kubernetes is a
+// real control plane: tests/peers/kubernetes_cluster.h.)
 #include <boost/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -35,30 +35,6 @@ class PeerProcess {
 
  private:
   wharf::testing::PythonPeer process_;
-};
-
-// tests/peers/kubernetes (token "s3cret").
-class KubernetesPeer : public PeerProcess {
- public:
-  KubernetesPeer()
-      : PeerProcess(WHARF_K8S_PEER, {"--token", "s3cret", "--step", "0.05", "--deadline", "1.5"}) {}
-  void deployment(const std::string& name, int replicas) const {
-    post("/peer/deployments", {{"name", name},
-                               {"image", "registry.example/web:1.0.0"},
-                               {"replicas", replicas},
-                               {"container", "app"}});
-  }
-  // Deployment, Service and Ingress of an ingress-nginx environment.
-  void ingress_stack(const std::string& name) const {
-    deployment(name, 2);
-    post("/peer/services", {{"name", name}, {"selector", {{"app", name}}}});
-    post("/peer/ingresses", {{"name", name}, {"service", name}});
-  }
-  // Holds a Deployment's rollout back (the controller does not observe it) or lets it go.
-  void hold(const std::string& name, bool hold) const {
-    post("/peer/hold", {{"name", name}, {"hold", hold}});
-  }
-  boost::json::object objects() const { return get("/peer/objects?namespace=default"); }
 };
 
 // tests/peers/portainer (API key "ptr_testkey").
