@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "adapters/http/http_client.h"
 #include "adapters/kubernetes/deployment_watch.h"
@@ -14,7 +15,10 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr int kConflictTries = 5;  // PATCHes answered 409 before the deploy fails
+// PATCHes answered 409 before the deploy fails. A Deployment mid-rollout gets a
+// new resourceVersion with each status write of its controller, so a
+// conditional PATCH can lose a few races in a row (seen: 4) before it lands.
+constexpr int kConflictTries = 10;
 constexpr const char* kServiceAccountToken = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
 std::string read_token(const std::string& path) {
@@ -123,8 +127,9 @@ void KubernetesDeployTarget::run(remote_deploy::Deploy& deploy) {
   const std::string external_id = "k8s:" + where;
 
   // The PATCH is conditional on the version read (metadata.resourceVersion):
-  // when someone else changed the Deployment in between, the API server
-  // answers 409 Conflict and wharf reads it again and decides again.
+  // when someone else changed the Deployment in between (a person, another
+  // tool, or its controller writing status), the API server answers 409
+  // Conflict and wharf reads it again and decides again, after a short pause.
   for (int attempt = 1;; ++attempt) {
     auto current = cluster.call("GET", "", "");
     if (!current) return deploy.fail(current.error());
@@ -148,6 +153,7 @@ void KubernetesDeployTarget::run(remote_deploy::Deploy& deploy) {
       deploy.progress(engine::StepProgress::Kind::kProgress, external_id,
                       "deployment " + where + " changed while wharf patched it (" +
                           http_client::describe(*patched) + "); reading it again");
+      std::this_thread::sleep_for(std::chrono::milliseconds(20) * attempt);
       continue;
     }
     if (patched->status != 200) {

@@ -30,8 +30,12 @@ std::optional<WatchEvent> parse_watch_event(std::string_view line) {
   return WatchEvent{std::string(type->as_string()), std::move(object->as_object())};
 }
 
-DeploymentWatch::DeploymentWatch(const ClusterTarget& t, std::string name)
-    : target_(t), name_(std::move(name)), thread_([this] { run(); }) {}
+DeploymentWatch::DeploymentWatch(const ClusterTarget& t, std::string name,
+                                 std::string resource_version)
+    : target_(t),
+      name_(std::move(name)),
+      start_from_(std::move(resource_version)),
+      thread_([this] { run(); }) {}
 
 DeploymentWatch::~DeploymentWatch() {
   stop_ = true;
@@ -72,7 +76,7 @@ bool DeploymentWatch::list(std::string& resource_version) {
 }
 
 void DeploymentWatch::run() {
-  std::string rv;
+  std::string rv = start_from_;
   std::chrono::milliseconds backoff{200};
   while (!stop_) {
     if (rv.empty() && !list(rv)) {
@@ -114,6 +118,8 @@ void DeploymentWatch::run() {
           return !stop_.load();
         },
         stop_);
+    // Some servers answer an expired version with HTTP 410 instead of an event.
+    if (!streamed && streamed.error().rfind("HTTP 410", 0) == 0) gone = true;
     if (gone) {
       ++relists_;
       rv.clear();

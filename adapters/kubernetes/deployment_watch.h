@@ -33,8 +33,9 @@ std::optional<WatchEvent> parse_watch_event(std::string_view line);
 
 class DeploymentWatch {
  public:
-  // Starts following t.ns/name on a thread of its own.
-  DeploymentWatch(const ClusterTarget& t, std::string name);
+  // Starts following t.ns/name on a thread of its own: from `resource_version`
+  // when given (tests: an expired one), else from a fresh list.
+  DeploymentWatch(const ClusterTarget& t, std::string name, std::string resource_version = {});
   ~DeploymentWatch();  // stops and joins
   DeploymentWatch(const DeploymentWatch&) = delete;
   DeploymentWatch& operator=(const DeploymentWatch&) = delete;
@@ -52,7 +53,7 @@ class DeploymentWatch {
   void deliver(boost::json::object object);
 
   ClusterTarget target_;
-  std::string name_;
+  std::string name_, start_from_;
   std::atomic<bool> stop_{false};
   std::atomic<int> opened_{0}, relists_{0};
   std::mutex mutex_;

@@ -1,4 +1,4 @@
-"""The exec'd command of the Kubernetes and Portainer test peers (stdlib
+"""The exec'd command of the Portainer test peer (stdlib
 only): with a TTY its stdin is a pty, so `stty size` in it reports the window
 size the peer's resize (exec channel 4, POST exec/{id}/resize) set on the
 pty; stdout and stderr stay one pipe, so the output bytes are exactly what the

@@ -32,12 +32,14 @@ namespace wharf::testing {
 
 class KubernetesCluster {
  public:
-  KubernetesCluster() {
+  // `apiserver_args`: extra kube-apiserver flags (e.g. a watch cache off).
+  explicit KubernetesCluster(const std::vector<std::string>& apiserver_args = {}) {
     char pattern[] = "/tmp/wharf-k8s-XXXXXX";
     if (mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp");
     dir_ = pattern;
-    const std::string out =
-        run({"start", "--dir", dir_, "--owner", std::to_string(getpid())}, true);
+    std::vector<std::string> args{"start", "--dir", dir_, "--owner", std::to_string(getpid())};
+    for (const auto& a : apiserver_args) args.push_back("--apiserver-arg=" + a);
+    const std::string out = run(args, true);
     std::error_code ec;
     auto parsed = boost::json::parse(out, ec);
     if (ec || !parsed.is_object()) {
@@ -59,6 +61,7 @@ class KubernetesCluster {
     version_ = str("server_version");
     bin_dir_ = str("bin_dir");
     audit_log_ = str("audit_log");
+    etcd_url_ = str("etcd_url");
   }
   ~KubernetesCluster() {
     try {
@@ -279,6 +282,22 @@ class KubernetesCluster {
     std::sort(names.begin(), names.end());
     return names;
   }
+  // Compacts etcd's history up to now (what etcd does every few minutes on a
+  // real cluster): resourceVersions before it cannot be watched from etcd.
+  void compact() const {
+    http_client::Request req;
+    req.method = "POST";
+    req.url = etcd_url_ + "/v3/kv/range";
+    req.body = R"({"key":"AA=="})";
+    auto now = http_client::send(req);
+    if (!now || now->status != 200) throw std::runtime_error("etcd: no revision");
+    const std::string revision(
+        boost::json::parse(now->body).at("header").at("revision").as_string());
+    req.url = etcd_url_ + "/v3/kv/compaction";
+    req.body = R"({"revision":")" + revision + R"(","physical":true})";
+    auto done = http_client::send(req);
+    if (!done || done->status != 200) throw std::runtime_error("etcd: compaction failed");
+  }
   // Appends lines to every container's log (kwok serves it, CRI format, followed).
   void append_log(const std::vector<std::string>& lines) const {
     std::ofstream out(log_file_, std::ios::app);
@@ -325,7 +344,7 @@ class KubernetesCluster {
   }
 
   std::string dir_, url_, ca_file_, admin_token_, token_, outsider_token_, reader_token_, log_file_,
-      kubeconfig_, admin_kubeconfig_, node_, version_, bin_dir_, audit_log_;
+      kubeconfig_, admin_kubeconfig_, node_, version_, bin_dir_, audit_log_, etcd_url_;
 };
 
 // The cluster of this test binary: started on first use.

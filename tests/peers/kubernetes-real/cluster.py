@@ -4,8 +4,9 @@ binary): etcd, kube-apiserver, kube-controller-manager, kube-scheduler and
 kwok (a simulated node and its pods), all on 127.0.0.1 ports of its own, with
 its state in --dir. The binaries come from ./fetch (the peer cache).
 
-  cluster.py start --dir DIR [--owner PID]   prints one JSON line (also DIR/cluster.json):
-      {"url", "ca_file", "admin_token", "token", "outsider_token", "log_file",
+  cluster.py start --dir DIR [--owner PID] [--apiserver-arg=--flag=value ...]
+                                             prints one JSON line (also DIR/cluster.json):
+      {"url", "ca_file", "etcd_url", "admin_token", "token", "outsider_token", "log_file",
        "kubeconfig", "admin_kubeconfig", "node", "server_version", "dir"}
   cluster.py stop --dir DIR                  stops it by PID, in waves
 
@@ -276,7 +277,7 @@ def watchdog(d, owner):
     os._exit(0)
 
 
-def start(d, owner):
+def start(d, owner, apiserver_args=()):
     bindir = os.path.join(install_dir(), "bin")
     stage_dir = os.path.join(install_dir(), "stage")
     if not os.path.exists(os.path.join(install_dir(), ".complete")):
@@ -335,7 +336,7 @@ def start(d, owner):
             "--service-cluster-ip-range=10.96.0.0/16",
             "--kubelet-preferred-address-types=InternalIP,Hostname",
             "--audit-policy-file=" + audit_policy,
-            "--audit-log-path=" + os.path.join(d, "audit.log"), "--v=1"],
+            "--audit-log-path=" + os.path.join(d, "audit.log"), "--v=1"] + list(apiserver_args),
         "kube-controller-manager": [
             "--kubeconfig=" + admin_kc, "--leader-elect=false", "--bind-address=127.0.0.1",
             "--secure-port=%d" % p_cm, "--root-ca-file=" + ca,
@@ -381,7 +382,7 @@ def start(d, owner):
         stop(d)
         raise
     status, body = admin.call("GET", "/version")
-    info = {"url": url, "ca_file": ca, "admin_token": tokens["admin"], "token": tokens["wharf"],
+    info = {"url": url, "ca_file": ca, "etcd_url": "http://127.0.0.1:%d" % p_etcd, "admin_token": tokens["admin"], "token": tokens["wharf"],
             "outsider_token": tokens["outsider"], "reader_token": tokens["reader"],
             "log_file": log_file,
             "kubeconfig": wharf_kc, "admin_kubeconfig": admin_kc, "node": NODE,
@@ -459,13 +460,15 @@ def main():
     ap.add_argument("action", choices=["start", "stop"])
     ap.add_argument("--dir", required=True)
     ap.add_argument("--owner", type=int, default=0)
+    ap.add_argument("--apiserver-arg", action="append", default=[],
+                    help="an extra kube-apiserver flag (repeatable)")
     args = ap.parse_args()
     d = os.path.abspath(args.dir)
     if args.action == "stop":
         stop(d)
         return
     try:
-        info = start(d, args.owner)
+        info = start(d, args.owner, args.apiserver_arg)
     except (RuntimeError, subprocess.CalledProcessError) as e:
         detail = e.stderr.decode(errors="replace") if getattr(e, "stderr", None) else ""
         sys.stderr.write("kubernetes-real: %s %s\n" % (e, detail))
