@@ -2,13 +2,15 @@
 // to a real Gerrit 3.10 (tests/peers/gerrit) reaches a real `wharf serve`
 // over stream-events, its run builds on the Jenkins test peer with the
 // change's parameters, the version records the image digest the build
-// archived, the staging environment deploys that pinned image to the
-// Kubernetes test peer, and a rollback puts the first image back.
+// archived, the staging environment deploys that pinned image to a real
+// Kubernetes control plane (tests/peers/kubernetes_cluster.h), and a rollback
+// puts the first image back.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
 
 #include "tests/gerrit/gerrit_peer.h"
+#include "tests/peers/kubernetes_cluster.h"
 #include "tests/peers/python_peer.h"
 #include "tests/serve_process.h"
 
@@ -56,12 +58,13 @@ class GerritToKubernetes : public ::testing::Test {
     if (gerrit_) gerrit_->stop();
   }
 
-  // The image the Kubernetes peer's Deployment "shop" runs.
+  // The image the cluster's Deployment "shop" runs, once it rolled out.
   std::string deployed_image() {
-    auto d = call(k8s_.url() + "/apis/apps/v1/namespaces/default/deployments/shop", "GET", {},
-                  {{"Authorization", "Bearer k8s-token"}});
+    EXPECT_TRUE(k8s().rolled_out("shop", 30s));
+    auto d = k8s().deployment("shop");
     return text(d.at("spec").at("template").at("spec").at("containers").as_array()[0], "image");
   }
+  static const testing::KubernetesCluster& k8s() { return testing::kubernetes_cluster(); }
   // The run of `commit` once it ended (empty object on timeout).
   json::object finished_run(const std::string& commit) {
     json::object found;
@@ -108,17 +111,15 @@ class GerritToKubernetes : public ::testing::Test {
   testing::PythonPeer jenkins_{WHARF_JENKINS_PEER,
                                {"--user", "wharf", "--token", "s3cret", "--crumb", "required",
                                 "--step", "0.05", "--queue-s", "0.05"}};
-  testing::PythonPeer k8s_{WHARF_KUBERNETES_PEER,
-                           {"--token", "k8s-token", "--step", "0.1", "--deadline", "5"}};
   std::unique_ptr<testing::ServeProcess> serve_;
 };
 
 TEST_F(GerritToKubernetes, PushBuildsOnJenkinsDeploysTheDigestAndRollsBack) {
   gerrit_->create_project("shop");
   call(jenkins_.url() + "/peer/jobs", "POST", R"({"path":"shop/build"})");
-  call(k8s_.url() + "/peer/deployments", "POST",
-       R"({"namespace":"default","name":"shop","image":"registry.test/shop:none","replicas":2,)"
-       R"("container":"app"})");
+  k8s().create_deployment("shop", "registry.test/shop:none");
+  json::object settings{{"deployment", "shop"}, {"container", "app"}, {"rollout_timeout_s", "60"}};
+  k8s().connect(settings);
 
   serve_ = std::make_unique<testing::ServeProcess>(
       dir_.path() / "data",
@@ -132,9 +133,8 @@ TEST_F(GerritToKubernetes, PushBuildsOnJenkinsDeploysTheDigestAndRollsBack) {
     "project_id": "shop",
     "repository": {"gerrit": {"host": "127.0.0.1", "project": "shop", "branches": ["master"]}},
     "environments": [{"name": "staging", "target": "kubernetes", "auto_deploy": true,
-      "settings": {"api_url": ")" +
-                              k8s_.url() + R"(", "deployment": "shop", "container": "app",
-                   "token": "k8s-token", "rollout_timeout_s": "60"}}],
+      "settings": )" + json::serialize(settings) +
+                              R"(}],
     "template": {"build": {"runner": "jenkins", "timeout_s": 300,
       "jenkins": {"job": "shop/build", "poll_interval_ms": 50,
         "parameters": {"GIT_COMMIT": "${commit}", "GERRIT_CHANGE": "${change}/${patchset}",

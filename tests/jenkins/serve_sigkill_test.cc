@@ -2,11 +2,13 @@
 // test peer (tests/peers/jenkins/peer.py) runs its build, then started again
 // on the same data directory: the restarted serve adopts the build (the peer
 // counts exactly one build started for the run), the run completes, and the
-// version records the image digest the peer reported.
+// version records the image digest the peer reported. And a SIGKILL
+// mid-rollout on a real Kubernetes control plane (one PATCH, then a watch).
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
 
+#include "tests/peers/kubernetes_cluster.h"
 #include "tests/peers/python_peer.h"
 #include "tests/serve_process.h"
 
@@ -134,6 +136,71 @@ TEST(JenkinsServe, SigkillMidBuildThenRestartAdoptsTheOneBuildAndTheRunCompletes
   text << log.rdbuf();
   EXPECT_NE(text.str().find("[wharf-peer] step 40 of 40"), std::string::npos) << text.str();
   EXPECT_NE(text.str().find("Finished: SUCCESS"), std::string::npos);
+}
+
+// The same on a real Kubernetes control plane: serve is SIGKILLed after it
+// patched the Deployment, while the rollout waits (the node is cordoned); the
+// restarted serve finds its deploy key on the Deployment and only watches —
+// the audit log holds one PATCH — and the deploy succeeds once the rollout
+// can finish.
+TEST(KubernetesServe, SigkillMidRolloutThenRestartWatchesWithoutPatchingAgain) {
+  const auto& k8s = testing::kubernetes_cluster();
+  testing::PythonPeer peer(WHARF_JENKINS_PEER, {"--user", "wharf", "--token", "s3cret", "--crumb",
+                                                "required", "--step", "0.02", "--queue-s", "0.02"});
+  peer_call(peer, "POST", "/peer/jobs", R"({"path":"shop/build"})");
+  k8s.create_deployment("shop", "registry.test/shop:none");
+  json::object settings{{"deployment", "shop"}, {"container", "app"}, {"rollout_timeout_s", "120"}};
+  k8s.connect(settings);
+  runtime::testing::TempDir dir;
+  testing::ServeProcess serve(dir.path() / "data", {"--jenkins-url", peer.url(), "--jenkins-user",
+                                                    "wharf", "--jenkins-token", "s3cret"});
+  serve.start();
+  auto created = serve.api("POST", "/api/v1/projects",
+                           R"({
+    "project_id": "shop",
+    "environments": [{"name": "prod", "target": "kubernetes", "auto_deploy": true,
+                      "settings": )" +
+                               json::serialize(settings) + R"(}],
+    "template": {"build": {"runner": "jenkins", "timeout_s": 300,
+      "jenkins": {"job": "shop/build", "poll_interval_ms": 50,
+                  "parameters": {"GIT_COMMIT": "${commit}", "PEER_LINES": "1"}}}}})");
+  ASSERT_EQ(created.status, 202) << created.body;
+  k8s.cordon(true);
+  const std::string commit = "6b1e6b1e6b1e6b1e6b1e6b1e6b1e6b1e6b1e6b1e";
+  auto started = serve.api("POST", "/api/v1/projects/shop/runs",
+                           R"({"commit_sha": ")" + commit + R"(", "branch": "main"})");
+  ASSERT_EQ(started.status, 202) << started.body;
+
+  auto image = [&] {
+    auto d = k8s.deployment("shop");
+    return std::string(
+        d["spec"].at("template").at("spec").at("containers").at(0).at("image").as_string());
+  };
+  ASSERT_TRUE(eventually([&] { return image() != "registry.test/shop:none"; }, 120s))
+      << serve.tail();
+  serve.kill_now();
+  EXPECT_FALSE(k8s.rolled_out("shop", 1s));
+
+  serve.start();
+  k8s.cordon(false);
+  json::object run;
+  ASSERT_TRUE(eventually(
+      [&] {
+        run = run_of(serve, "shop", commit);
+        const std::string s = status_of(run);
+        return !s.empty() && s != "RUN_STATUS_RUNNING" && s != "running";
+      },
+      120s))
+      << serve.tail();
+  EXPECT_TRUE(status_of(run) == "RUN_STATUS_SUCCEEDED" || status_of(run) == "succeeded")
+      << json::serialize(run) << "\n"
+      << serve.tail();
+  EXPECT_EQ(k8s.writes("patch", "deployments", "shop"), 1) << "one PATCH for the deploy";
+  EXPECT_TRUE(k8s.rolled_out("shop", 30s));
+  EXPECT_EQ(serve.terminate(), 0);
+  auto store = runtime::testing::open_store(dir.path() / "data" / "events");
+  EXPECT_EQ(runtime::testing::events_of_type(*store, "DeployRequested").size(), 1u);
+  EXPECT_EQ(runtime::testing::events_of_type(*store, "DeploySucceeded").size(), 1u);
 }
 
 }  // namespace
