@@ -350,7 +350,13 @@ def start(d, owner, apiserver_args=()):
                  "--server-address=127.0.0.1:%d" % p_kwok,
                  "--tls-cert-file=" + os.path.join(pki, "server.crt"),
                  "--tls-private-key-file=" + os.path.join(pki, "server.key"),
-                 "--cidr=10.244.0.1/24"],
+                 "--cidr=10.244.0.1/24",
+                 # kwok renews the node's Lease: the heartbeat-with-lease stage
+                 # refreshes the node's status only every ~10 min, so without a
+                 # Lease the node lifecycle controller marks the node Unknown
+                 # after ~40 s and its pods NotReady (for good: nothing makes a
+                 # Running pod ready again).
+                 "--node-lease-duration-seconds=40"],
     }
     procs = {}
 
