@@ -56,5 +56,8 @@ std::filesystem::path DataLayout::target_state(const std::string& project_id,
 }
 std::filesystem::path DataLayout::targets_dir() const { return root_ / "targets"; }
 std::filesystem::path DataLayout::side_effects_log() const { return root_ / "sideeffects.log"; }
+std::filesystem::path DataLayout::canary_router_ports() const {
+  return root_ / "canary-router-ports.json";
+}
 
 }  // namespace wharf::local

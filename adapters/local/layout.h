@@ -38,6 +38,9 @@ class DataLayout {
   std::filesystem::path target_state(const std::string& project_id,
                                      const std::string& environment) const;
   std::filesystem::path targets_dir() const;
+  // DATA/canary-router-ports.json: the port each environment's local canary
+  // router got from the base port, kept across restarts.
+  std::filesystem::path canary_router_ports() const;
   // DATA/sideeffects.log: one line per real start of a build or deploy process.
   std::filesystem::path side_effects_log() const;
 

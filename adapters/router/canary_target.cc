@@ -2,7 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "adapters/local/deploy_target.h"
+#include "adapters/local/state_file.h"
 
 namespace wharf::router {
 
@@ -33,8 +36,37 @@ std::optional<Upstream> upstream(const std::string& url, const std::string& cana
 LocalCanaryTarget::LocalCanaryTarget(local::LocalDeployTarget* instances,
                                      CanaryRouterOptions options)
     : instances_(instances), options_(std::move(options)) {
+  if (!options_.ports_file.empty() && options_.base_port != 0) {
+    const auto saved = local::read_json_file(options_.ports_file).value_or(boost::json::object{});
+    for (const auto& [key, port] : saved) {
+      // Slots of another base port (the flag changed) start over.
+      const auto p = port.is_number() ? port.to_number<int64_t>() : -1;
+      if (p >= options_.base_port && p < options_.base_port + 1000) {
+        base_slots_[std::string(key)] = static_cast<uint16_t>(p);
+      }
+    }
+  }
   analyser_ = std::make_unique<CanaryAnalyser>(
       [this](const engine::CanaryTraffic& t) { return observe(t); }, options_.tick);
+}
+
+uint16_t LocalCanaryTarget::base_slot(const std::string& key) {
+  if (auto it = base_slots_.find(key); it != base_slots_.end()) return it->second;
+  auto taken = [this](uint16_t port) {
+    return std::any_of(base_slots_.begin(), base_slots_.end(),
+                       [port](const auto& slot) { return slot.second == port; });
+  };
+  uint16_t port = options_.base_port;  // the lowest one no environment has
+  while (taken(port)) ++port;
+  base_slots_[key] = port;
+  if (!options_.ports_file.empty()) {
+    boost::json::object saved;
+    for (const auto& [k, p] : base_slots_) saved[k] = p;
+    if (!local::write_json_file(options_.ports_file, saved)) {
+      spdlog::warn("canary router: cannot write {}", options_.ports_file.string());
+    }
+  }
+  return port;
 }
 
 LocalCanaryTarget::~LocalCanaryTarget() {
@@ -52,7 +84,7 @@ void LocalCanaryTarget::set(const engine::CanaryTraffic& t,
     if (auto it = settings.find("router_port"); it != settings.end()) {
       port = static_cast<uint16_t>(std::atoi(it->second.c_str()));
     } else if (options_.base_port != 0) {
-      port = static_cast<uint16_t>(options_.base_port + next_port_++);
+      port = base_slot(key_of(t.project_id, t.environment));
     }
     auto router = TrafficRouter::start(options_.listen, port);
     if (!router) {

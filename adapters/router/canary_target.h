@@ -11,6 +11,7 @@
 // The canary's process is ended (aborted) or made current (promoted) by the
 // LocalDeployTarget, when one is given.
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -32,6 +33,10 @@ namespace wharf::router {
 struct CanaryRouterOptions {
   std::string listen = "127.0.0.1";
   uint16_t base_port = kDefaultRouterBasePort;  // 0: each router on a free port
+  // Where the port each environment got from base_port is kept, so a
+  // restarted wharf binds an environment's router on the same port whatever
+  // order its canaries come back in. Empty: in memory only.
+  std::filesystem::path ports_file;
   std::chrono::milliseconds tick{100};          // how often the analyser looks
 };
 
@@ -64,13 +69,16 @@ class LocalCanaryTarget final : public engine::CanaryTarget {
     engine::CanaryTraffic traffic;
     RouterCounts baseline;  // counts when the step began
   };
+  // The port from base_port for environment `key`: the one it had (also
+  // before a restart, ports_file), else the next one.
+  uint16_t base_slot(const std::string& key);
   // The router's counts since the step began, plus probe_sources().
   Observation observe(const engine::CanaryTraffic& traffic) const;
 
   local::LocalDeployTarget* instances_;
   CanaryRouterOptions options_;
   mutable std::mutex mutex_;
-  uint16_t next_port_ = 0;
+  std::map<std::string, uint16_t> base_slots_;  // by "<project>/<environment>"; ports_file
   std::map<std::string, Env> envs_;           // by "<project>/<environment>"
   std::unique_ptr<CanaryAnalyser> analyser_;  // reset first: its thread reads envs_
 };

@@ -34,6 +34,10 @@ Runtime::Runtime(events::EventStore& store, RuntimeOptions options, Ports ports)
     ports_.tests = local_tests_.get();
   }
   if (!ports_.canary) {
+    if (options_.canary_router.ports_file.empty() && !options_.data_dir.empty()) {
+      options_.canary_router.ports_file =
+          local::DataLayout(options_.data_dir).canary_router_ports();
+    }
     canary_router_ =
         std::make_unique<router::LocalCanaryTarget>(local_deploy_.get(), options_.canary_router);
     // Each environment's canary traffic goes to the target of its kind.

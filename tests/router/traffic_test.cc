@@ -5,8 +5,11 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
+#include <random>
 
+#include "adapters/local/process.h"
 #include "adapters/router/canary_target.h"
 #include "adapters/router/traffic_router.h"
 #include "tests/router/test_service.h"
@@ -163,6 +166,49 @@ TEST(LocalCanaryTarget, AFailingCanaryIsAbortedWithTheMeasuredErrorRate) {
   ASSERT_EQ(routers.size(), 1u);
   EXPECT_FALSE(routers[0].active);
   EXPECT_EQ(routers[0].weight, 0u);
+}
+
+// Each environment's router keeps the port it got from the base port when
+// wharf restarts (issue 21), whatever order the canaries come back in: here
+// only prod's is still running after the restart, and it must not take
+// staging's port.
+TEST(LocalCanaryTarget, AnEnvironmentKeepsItsRouterPortAcrossARestart) {
+  TestService stable("stable");
+  TestService canary("canary");
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("wharf-router-ports-" + std::to_string(std::random_device{}()));
+  std::filesystem::create_directories(dir);
+  auto base = local::pick_free_port();
+  ASSERT_TRUE(base) << base.error();
+  CanaryRouterOptions options;
+  options.base_port = static_cast<uint16_t>(*base);
+  options.ports_file = dir / "canary-router-ports.json";
+  auto traffic = [&](const std::string& environment) {
+    engine::CanaryTraffic t;
+    t.canary_id = "c-" + environment;
+    t.project_id = "shop";
+    t.environment = environment;
+    t.weight = 50;
+    t.stable_url = stable.url();
+    t.canary_url = canary.url();
+    t.strategy.add_steps()->set_weight(50);
+    return t;
+  };
+  auto ignore = [](const engine::CanaryVerdict&) {};
+  {
+    LocalCanaryTarget first(nullptr, options);
+    first.set(traffic("staging"), ignore);
+    first.set(traffic("prod"), ignore);
+    EXPECT_EQ(first.port_of("shop", "staging"), *base);
+    EXPECT_EQ(first.port_of("shop", "prod"), *base + 1);
+  }
+  LocalCanaryTarget restarted(nullptr, options);
+  restarted.set(traffic("prod"), ignore);
+  EXPECT_EQ(restarted.port_of("shop", "prod"), *base + 1);
+  EXPECT_EQ(Client(static_cast<uint16_t>(*base + 1)).get().status, 200);
+  restarted.set(traffic("qa"), ignore);  // a new one takes the next free port
+  EXPECT_EQ(restarted.port_of("shop", "qa"), *base + 2);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
