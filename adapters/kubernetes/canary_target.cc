@@ -124,6 +124,27 @@ json::object replicas_patch(int64_t replicas) {
   return json::object{{"spec", json::object{{"replicas", replicas}}}};
 }
 
+// Without a URL to probe: the canary Deployment's pods are its health — all
+// of its replicas ready (status.readyReplicas, what the kubelet's readiness
+// probes decide). Unknown (no verdict) when the Deployment cannot be read.
+std::optional<bool> canary_ready(const engine::CanaryTraffic& t) {
+  auto target = cluster_target_of(t.spec);
+  auto names = canary_names_of(t.spec);
+  if (!target || !names) return std::nullopt;
+  auto r = call_api(*target, "GET", deployment_path(target->ns, names->deployment));
+  std::error_code ec;
+  auto parsed = r && r->status == 200 ? json::parse(r->body, ec) : json::value();
+  if (ec || !parsed.is_object()) {
+    spdlog::warn("canary {}: cannot read the canary Deployment for its health: {}", t.canary_id,
+                 r ? http_client::describe(*r) : r.error());
+    return std::nullopt;
+  }
+  const json::object status = object_at(parsed.as_object(), "status");
+  auto* ready = status.if_contains("readyReplicas");
+  const int64_t n = ready && ready->is_int64() ? ready->as_int64() : 0;
+  return n >= replicas_of(parsed.as_object());
+}
+
 }  // namespace
 
 Expected<CanaryNames, std::string> canary_names_of(const wharf::v1::DeploySpec& spec) {
@@ -280,7 +301,10 @@ KubernetesCanaryTarget::KubernetesCanaryTarget(std::chrono::milliseconds poll,
       queue_(
           "kubernetes canary", [this](const engine::CanaryTraffic& t) { return apply(t); }, retry),
       analyser_([](const engine::CanaryTraffic& t) {
-        return router::probe_sources(t, remote_deploy::setting(t.spec, "canary_url", t.canary_url));
+        const std::string url = remote_deploy::setting(t.spec, "canary_url", t.canary_url);
+        router::Observation seen = router::probe_sources(t, url);
+        if (t.strategy.analysis().check_health() && url.empty()) seen.healthy = canary_ready(t);
+        return seen;
       }),
       runner_("kubernetes canary", [this](remote_deploy::Deploy& d) { run(d); }) {}
 

@@ -31,8 +31,9 @@
 // Automatic analysis (docs/canary.md#analysis): while the canary is at a
 // step, a CanaryAnalyser queries analysis.prometheus_query_url (required on
 // this target: there are no router counts) and, with check_health, the
-// health path of settings.canary_url (else the canary deploy's URL); a breach
-// goes to the step's `abort`, once.
+// health path of settings.canary_url (else the canary deploy's URL; with
+// neither, the canary Deployment's readiness: all its replicas ready); a
+// breach goes to the step's `abort`, once.
 #include <boost/json.hpp>
 #include <chrono>
 #include <string>

@@ -211,6 +211,40 @@ TEST(KubernetesCanaryAnalysis, AFailingHealthCheckAbortsWhateverTheRate) {
   EXPECT_EQ(verdicts.seen[0].reason, "canary health check failed");
 }
 
+// check_health without a URL to probe: the canary Deployment's readiness. A
+// canary pod turning NotReady (a kwok stage, as a failing readiness probe
+// would) is an unhealthy canary and an abort verdict.
+TEST(KubernetesCanaryAnalysis, ACanaryPodThatTurnsNotReadyAbortsTheCanary) {
+  kubernetes().create_deployment("flaky", "registry.example/web:1.0.0");
+  prometheus().set("flaky_5xx_rate", "0");
+  auto strategy = analysed("flaky_5xx_rate");
+  strategy.mutable_analysis()->set_check_health(true);
+  auto j = canary_job("flaky", "2.0.0", wharf::v1::TARGET_TYPE_KUBERNETES, strategy);
+  kubernetes_settings(*j.spec.mutable_target_settings(), "flaky");  // no url, no canary_url
+  kubernetes::KubernetesCanaryTarget target(std::chrono::milliseconds(20),
+                                            std::chrono::milliseconds(50));
+  ASSERT_TRUE(deploy(target, j).succeeded);
+  Verdicts verdicts;
+  target.set(traffic(j, Phase::kStep, 0), verdicts.sink());
+  // Ready pods: three probes, no verdict.
+  ASSERT_TRUE(eventually([&] { return prometheus().answered("flaky_5xx_rate") >= 3; },
+                         std::chrono::seconds(30)));
+  EXPECT_EQ(verdicts.count(), 0u);
+  // The canary's pod turns NotReady (its ReplicaSet keeps it: it still runs).
+  auto pods = kubernetes().get("/api/v1/namespaces/default/pods?labelSelector=" +
+                               std::string("wharf.dev%2Ftrack%3Dcanary,app%3Dflaky"));
+  ASSERT_EQ(pods["items"].as_array().size(), 1u);
+  const std::string pod(pods["items"].at(0).at("metadata").at("name").as_string());
+  kubernetes().patch(
+      "/api/v1/namespaces/default/pods/" + pod,
+      json::object{
+          {"metadata", json::object{{"labels", json::object{{"wharf.test/not-ready", "true"}}}}}});
+  ASSERT_TRUE(eventually([&] { return verdicts.count() == 1; }, std::chrono::seconds(30)));
+  EXPECT_EQ(verdicts.seen[0].figures.source(), "health");
+  EXPECT_FALSE(verdicts.seen[0].figures.healthy());
+  EXPECT_EQ(verdicts.seen[0].reason, "canary health check failed");
+}
+
 TEST(SwarmCanaryAnalysis, AnErrorRateOverTheLimitAbortsTheCanaryOnItsOwn) {
   portainer().service("hello-api", 4);
   prometheus().set("hello_swarm_5xx_rate", "0.5");

@@ -21,7 +21,8 @@ Pod logs: lines appended to `log_file` in CRI format
 ("<RFC3339Nano> stdout F <text>") are every container's log (followed).
 Exec runs the command on this machine, as nobody (65534) when run as root.
 Pods of a deploy of version "crashloop" (pod annotation wharf.dev/version)
-never become ready. DIR/audit.log records every write to deployments,
+never become ready; a running pod labelled wharf.test/not-ready=true turns
+NotReady (a readiness flip). DIR/audit.log records every write to deployments,
 services and ingresses and every pods/exec (tests count wharf's calls).
 """
 import argparse
@@ -61,6 +62,43 @@ AUDIT_POLICY = {"apiVersion": "audit.k8s.io/v1", "kind": "Policy",
                           {"level": "Metadata", "resources": [{"group": "",
                                                                "resources": ["pods/exec"]}]},
                           {"level": "None"}]}
+# A readiness flip (what a failing readiness probe does): a running, ready pod
+# labelled wharf.test/not-ready=true turns NotReady and stays Running.
+NOT_READY_STAGE = """apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: wharf-test-pod-not-ready
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:
+    - key: '.metadata.labels["wharf.test/not-ready"]'
+      operator: 'In'
+      values:
+      - 'true'
+    - key: '.metadata.deletionTimestamp'
+      operator: 'DoesNotExist'
+    - key: '.status.phase'
+      operator: 'In'
+      values:
+      - 'Running'
+    - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
+      operator: 'In'
+      values:
+      - 'True'
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      conditions:
+      - lastTransitionTime: {{ $now | Quote }}
+        status: "False"
+        type: Ready
+      - lastTransitionTime: {{ $now | Quote }}
+        status: "False"
+        type: ContainersReady
+"""
 # Prepended to the pod-ready stage's selector.
 NEVER_READY = """    - key: '.metadata.annotations["wharf.dev/version"]'
       operator: 'NotIn'
@@ -149,6 +187,7 @@ def kwok_config(path, stage_dir, log_file, exec_dir):
                 raise RuntimeError("unexpected layout of kwok's " + s)
             text = text.replace(marker, marker + NEVER_READY, 1)
         docs.append(text)
+    docs.append(NOT_READY_STAGE)
     docs.append(json.dumps({"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "ClusterLogs",
                             "metadata": {"name": "wharf-test-logs"},
                             "spec": {"logs": [{"logsFile": log_file, "follow": True}]}}))
