@@ -12,6 +12,7 @@
 
 #include "adapters/http/http_client.h"
 #include "adapters/kubernetes/deployment_watch.h"
+#include "adapters/kubernetes/pod_logs.h"
 #include "adapters/runtime/runtime.h"
 #include "tests/peers/kubernetes_cluster.h"
 #include "tests/runtime/e2e_support.h"
@@ -27,6 +28,13 @@ using wharf::testing::KubernetesCluster;
 const KubernetesCluster& cluster() {
   static KubernetesCluster c({"--watch-cache-sizes=deployments.apps#0"});
   return c;
+}
+
+// The cluster as wharf reads it from an environment's settings.
+ClusterTarget target_of(const std::string& deployment) {
+  std::map<std::string, std::string> settings{{"deployment", deployment}};
+  cluster().connect(settings);
+  return cluster_of_settings(settings).value();
 }
 
 std::string image_of(const std::string& deployment, size_t container = 0) {
@@ -242,10 +250,7 @@ TEST(KubernetesDeployTarget, AConflictingChangeIsA409AndWharfPatchesTheNewVersio
 // as the controllers make it, over one open watch.
 TEST(DeploymentWatch, BringsTheListedStateThenEachChange) {
   cluster().create_deployment("web-w", "registry.example/web:1.0.0");
-  ClusterTarget t;
-  t.api_url = cluster().url();
-  t.token = cluster().token();
-  t.ca_file = cluster().ca_file();
+  const ClusterTarget t = target_of("web-w");
   DeploymentWatch watch(t, "web-w");
   auto first = watch.take(std::chrono::seconds(20));
   ASSERT_TRUE(first);
@@ -273,10 +278,7 @@ TEST(DeploymentWatch, RelistsOn410GoneAndGoesOn) {
                   json::object{{"spec", json::object{{"replicas", 1}}}});
   ASSERT_TRUE(cluster().rolled_out("web-g", std::chrono::seconds(30)));
   cluster().compact();
-  ClusterTarget t;
-  t.api_url = cluster().url();
-  t.token = cluster().token();
-  t.ca_file = cluster().ca_file();
+  const ClusterTarget t = target_of("web-g");
   DeploymentWatch watch(t, "web-g", old_version);
   auto first = watch.take(std::chrono::seconds(20));
   ASSERT_TRUE(first);

@@ -359,10 +359,9 @@ TEST_F(ClusterSessions, KubernetesResizeGoesOutOnChannelFourAndTheShellSeesIt) {
 }
 
 TEST(KubernetesExecV4, ResizeAndExitCodeOverTheV4ChannelProtocol) {
-  auto t = kubernetes::cluster_of_settings({{"api_url", cluster().url()},
-                                            {"token", cluster().token()},
-                                            {"ca_file", cluster().ca_file()},
-                                            {"deployment", "hello"}});
+  std::map<std::string, std::string> settings{{"deployment", "hello"}};
+  cluster().connect(settings);
+  auto t = kubernetes::cluster_of_settings(settings);
   ASSERT_TRUE(t) << t.error();
   kubernetes::PodExecOptions o;
   o.pod = pod();
