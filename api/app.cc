@@ -19,13 +19,20 @@ namespace json = boost::json;
 
 const char* access_name(Access access) {
   switch (access) {
-    case Access::kPublic: return "public";
-    case Access::kAuthenticated: return "authenticated";
-    case Access::kViewer: return "viewer";
-    case Access::kDeployer: return "deployer";
-    case Access::kOwner: return "owner";
-    case Access::kAdmin: return "admin";
-    case Access::kWebhook: return "webhook";
+    case Access::kPublic:
+      return "public";
+    case Access::kAuthenticated:
+      return "authenticated";
+    case Access::kViewer:
+      return "viewer";
+    case Access::kDeployer:
+      return "deployer";
+    case Access::kOwner:
+      return "owner";
+    case Access::kAdmin:
+      return "admin";
+    case Access::kWebhook:
+      return "webhook";
   }
   return "";
 }
@@ -71,7 +78,8 @@ std::optional<uint64_t> Context::query_uint(const std::string& name) const {
   uint64_t n = 0;
   auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
   if (v->empty() || ec != std::errc() || end != v->data() + v->size()) {
-    throw bad_request("wrong_type", "query parameter \"" + name + "\" must be a non-negative integer",
+    throw bad_request("wrong_type",
+                      "query parameter \"" + name + "\" must be a non-negative integer",
                       json::object{{"field", name}, {"expected", "a non-negative integer"}});
   }
   return n;
@@ -118,14 +126,13 @@ App::App(const ServerConfig& config, Services& services, MetricsRegistry& metric
                                 {"method", "route", "status"})),
       latency_(metrics.histogram("wharf_http_request_duration_seconds",
                                  "HTTP request latency by route", {"method", "route"})) {
-  metrics.gauge_function(
-      "wharf_token_cache_lookups", "bearer token lookups by cache result (cumulative)",
-      {"result"}, [this] {
-        const auto stats = access_.token_cache_stats();
-        return std::vector<MetricsRegistry::Sample>{
-            {{"hit"}, static_cast<double>(stats.hits)},
-            {{"miss"}, static_cast<double>(stats.misses)}};
-      });
+  metrics.gauge_function("wharf_token_cache_lookups",
+                         "bearer token lookups by cache result (cumulative)", {"result"}, [this] {
+                           const auto stats = access_.token_cache_stats();
+                           return std::vector<MetricsRegistry::Sample>{
+                               {{"hit"}, static_cast<double>(stats.hits)},
+                               {{"miss"}, static_cast<double>(stats.misses)}};
+                         });
   metrics.gauge_function("wharf_token_cache_entries", "bearer tokens in the lookup cache", {},
                          [this] {
                            return std::vector<MetricsRegistry::Sample>{
@@ -144,6 +151,7 @@ App::App(const ServerConfig& config, Services& services, MetricsRegistry& metric
     add_canary_routes(*this);
   }
   if (services.queries != nullptr) add_audit_routes(*this);
+  if (services.queries != nullptr) add_insights_routes(*this);
 }
 
 void App::add(http::verb method, std::string pattern, Access access, Handler handler) {
@@ -204,12 +212,13 @@ void App::authenticate(Context& ctx, Access access) {
   constexpr std::string_view kBearer = "Bearer ";
   if (auth.size() > kBearer.size() && auth.substr(0, kBearer.size()) == kBearer) {
     token = std::string(auth.substr(kBearer.size()));
-  } else if (auto offered = boost::beast::websocket::is_upgrade(ctx.request)
-                               ? bearer_from_subprotocols(
-                                     ctx.request[http::field::sec_websocket_protocol])
-                               : std::nullopt) {
+  } else if (auto offered =
+                 boost::beast::websocket::is_upgrade(ctx.request)
+                     ? bearer_from_subprotocols(ctx.request[http::field::sec_websocket_protocol])
+                     : std::nullopt) {
     token = std::move(*offered);  // a browser's WebSocket cannot set headers either
-  } else if (auto q = ctx.query_value("access_token"); q && ctx.request.method() == http::verb::get) {
+  } else if (auto q = ctx.query_value("access_token");
+             q && ctx.request.method() == http::verb::get) {
     token = *q;  // EventSource cannot set headers
   }
   if (token.empty()) {
@@ -227,24 +236,33 @@ void App::authenticate(Context& ctx, Access access) {
   }
   if (check.status == AccessIndex::TokenStatus::kExpired) {
     throw ApiError(http::status::unauthorized, "token_expired",
-                   "bearer token " + check.principal.token_id + " expired; create a new one with "
-                   "`wharf token create`",
+                   "bearer token " + check.principal.token_id +
+                       " expired; create a new one with "
+                       "`wharf token create`",
                    json::object{{"token_id", check.principal.token_id},
                                 {"expired_at_us", check.expires_at_us}});
   }
   ctx.principal = check.principal;
   const std::string& project = ctx.param("project");
   switch (access) {
-    case Access::kViewer: ctx.require(project, wharf::v1::ROLE_VIEWER); break;
-    case Access::kDeployer: ctx.require(project, wharf::v1::ROLE_DEPLOYER); break;
-    case Access::kOwner: ctx.require(project, wharf::v1::ROLE_OWNER); break;
-    case Access::kAdmin: ctx.require_admin(); break;
-    default: break;
+    case Access::kViewer:
+      ctx.require(project, wharf::v1::ROLE_VIEWER);
+      break;
+    case Access::kDeployer:
+      ctx.require(project, wharf::v1::ROLE_DEPLOYER);
+      break;
+    case Access::kOwner:
+      ctx.require(project, wharf::v1::ROLE_OWNER);
+      break;
+    case Access::kAdmin:
+      ctx.require_admin();
+      break;
+    default:
+      break;
   }
 }
 
-Reply App::dispatch(const Request& request, std::string& route_label,
-                    const std::string& remote) {
+Reply App::dispatch(const Request& request, std::string& route_label, const std::string& remote) {
   const std::string_view target(request.target().data(), request.target().size());
   auto url = boost::urls::parse_origin_form(target);
   if (!url) {
@@ -265,8 +283,8 @@ Reply App::dispatch(const Request& request, std::string& route_label,
       reply.response = std::move(*file);
       return reply;
     }
-    return error_reply(request, http::status::not_found, "route_not_found",
-                       "no route " + path, json::object{{"path", path}});
+    return error_reply(request, http::status::not_found, "route_not_found", "no route " + path,
+                       json::object{{"path", path}});
   }
   if (match.kind == Kind::kMethodNotAllowed) {
     std::string allow;

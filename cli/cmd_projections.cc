@@ -1,7 +1,9 @@
 // `wharf projections rebuild|digest|status` and `wharf audit export|replay|report`:
 // the read side from the command line, for operators and auditors.
+#include <google/protobuf/util/json_util.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -10,7 +12,9 @@
 #include <random>
 #include <set>
 
+#include "api/proto_json.h"
 #include "api/tokens.h"
+#include "cli/api_client.h"
 #include "cli/commands.h"
 #include "events/checkpoint.h"
 #include "events/event_store.h"
@@ -56,10 +60,11 @@ pj::Progress progress_printer(const char* what) {
     if (now - *last < std::chrono::seconds(1) && position < head) return;
     *last = now;
     double seconds = std::chrono::duration<double>(now - started).count();
-    std::fprintf(stderr, "%s: %llu/%llu events (%.0f%%), %.0f events/s\n", what,
-                 static_cast<unsigned long long>(position), static_cast<unsigned long long>(head),
-                 head == 0 ? 100.0 : 100.0 * static_cast<double>(position) / static_cast<double>(head),
-                 seconds > 0 ? static_cast<double>(position) / seconds : 0.0);
+    std::fprintf(
+        stderr, "%s: %llu/%llu events (%.0f%%), %.0f events/s\n", what,
+        static_cast<unsigned long long>(position), static_cast<unsigned long long>(head),
+        head == 0 ? 100.0 : 100.0 * static_cast<double>(position) / static_cast<double>(head),
+        seconds > 0 ? static_cast<double>(position) / seconds : 0.0);
     std::fflush(stderr);
   };
 }
@@ -79,7 +84,8 @@ uint64_t position_of(const events::EventStore& store, const std::string& text, c
     return std::stoull(text);
   }
   auto t = pj::parse_rfc3339(text);
-  if (!t) fail(std::string(flag) + ": expected an RFC 3339 time or a position, got '" + text + "'", 2);
+  if (!t)
+    fail(std::string(flag) + ": expected an RFC 3339 time or a position, got '" + text + "'", 2);
   return pj::log_position_at_time(store, *t);
 }
 
@@ -175,7 +181,8 @@ void run_status() {
   auto runner = open_runner(pj::projections_dir(global_options().data_dir), store.get());
   std::printf("log head %llu\n", static_cast<unsigned long long>(store->head_position()));
   for (const auto& [name, position] : runner->positions()) {
-    std::printf("%-13s %10llu  (%llu behind)\n", name.c_str(), static_cast<unsigned long long>(position),
+    std::printf("%-13s %10llu  (%llu behind)\n", name.c_str(),
+                static_cast<unsigned long long>(position),
                 static_cast<unsigned long long>(store->head_position() - position));
   }
 }
@@ -186,13 +193,15 @@ void run_audit_export(const ExportArgs& args) {
   if (!args.from.empty()) {
     // --from names the first event recorded at or after it.
     auto t = pj::parse_rfc3339(args.from);
-    options.from_position = t ? pj::log_position_at_time(*store, *t - 1) + 1
-                              : position_of(*store, args.from, "--from");
+    options.from_position =
+        t ? pj::log_position_at_time(*store, *t - 1) + 1 : position_of(*store, args.from, "--from");
   }
-  options.to_position = args.to.empty() ? store->head_position() : position_of(*store, args.to, "--to");
+  options.to_position =
+      args.to.empty() ? store->head_position() : position_of(*store, args.to, "--to");
   if (options.to_position < options.from_position) {
     fail("empty range: --from is after --to (positions " + std::to_string(options.from_position) +
-         ".." + std::to_string(options.to_position) + ")", 2);
+             ".." + std::to_string(options.to_position) + ")",
+         2);
   }
   if (!args.project.empty()) {
     options.include = pj::project_filter(*store, args.project);
@@ -227,13 +236,14 @@ void run_audit_replay(const ReplayArgs& args) {
   if (!replayed) fail(replayed.error().message);
   const auto& h = replayed->header;
   std::printf("%s: chain verified (%s)\n", args.file.c_str(), replayed->verify.message.c_str());
-  std::printf("store %s, positions %llu..%llu, filter: %s; replayed %llu events (%llu omitted) "
-              "in %s\n\n",
-              h.store_id().c_str(), static_cast<unsigned long long>(h.from_position()),
-              static_cast<unsigned long long>(h.to_position()),
-              h.filter().empty() ? "none" : h.filter().c_str(),
-              static_cast<unsigned long long>(replayed->events_applied),
-              static_cast<unsigned long long>(replayed->events_omitted), scratch.path().c_str());
+  std::printf(
+      "store %s, positions %llu..%llu, filter: %s; replayed %llu events (%llu omitted) "
+      "in %s\n\n",
+      h.store_id().c_str(), static_cast<unsigned long long>(h.from_position()),
+      static_cast<unsigned long long>(h.to_position()),
+      h.filter().empty() ? "none" : h.filter().c_str(),
+      static_cast<unsigned long long>(replayed->events_applied),
+      static_cast<unsigned long long>(replayed->events_omitted), scratch.path().c_str());
   pj::Queries queries(*runner);
   std::set<std::string> projects;
   if (args.project.empty()) {
@@ -281,9 +291,170 @@ void run_audit_report(const ReportArgs& args) {
   pj::print_deploy_report(std::cout, queries, args.project, from, to, {});
 }
 
+struct InsightsArgs {
+  ServerOptions api;
+  std::string file, data, project, environment, from, to, bucket = "week";
+  bool detail = false, json = false, local = false;
+};
+
+std::string seconds_text(double s) {
+  char buf[64];
+  if (s >= 86400) {
+    std::snprintf(buf, sizeof buf, "%.0fs (%.1fd)", s, s / 86400);
+  } else if (s >= 3600) {
+    std::snprintf(buf, sizeof buf, "%.0fs (%.1fh)", s, s / 3600);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.0fs", s);
+  }
+  return buf;
+}
+
+void print_figures(const char* label, const pj::views::InsightsFigures& f) {
+  std::printf(
+      "%-28s deploys %4u (%.2f/day)  lead median %s p90 %s  CFR %.1f%% (%u/%u)  "
+      "restore median %s p90 %s%s\n",
+      label, f.deployments(), f.deployments_per_day(), seconds_text(f.lead_time_median_s()).c_str(),
+      seconds_text(f.lead_time_p90_s()).c_str(), 100.0 * f.change_failure_rate(),
+      f.failed_deployments(), f.deployments(), seconds_text(f.time_to_restore_median_s()).c_str(),
+      seconds_text(f.time_to_restore_p90_s()).c_str(),
+      f.unrestored() > 0 ? (" (" + std::to_string(f.unrestored()) + " unrestored)").c_str() : "");
+}
+
+void print_insights(const pj::views::InsightsReport& r) {
+  std::printf("delivery metrics %s .. %s (as of position %llu; failure window %llds)\n\n",
+              r.from().c_str(), r.to().c_str(), static_cast<unsigned long long>(r.position()),
+              static_cast<long long>(r.failure_window_s()));
+  print_figures("all", r.total());
+  for (const auto& g : r.groups()) {
+    print_figures((g.project_id() + "/" + g.environment()).c_str(), g.figures());
+  }
+  if (r.buckets_size() > 0) std::printf("\nper %s:\n", r.bucket().c_str());
+  for (const auto& b : r.buckets()) print_figures(b.start().substr(0, 10).c_str(), b.figures());
+  if (r.deployments_size() > 0) std::printf("\ndeployments (position, time, where, version):\n");
+  for (const auto& f : r.deployments()) {
+    std::printf("  %8llu %s %s/%s %s%s%s%s\n", static_cast<unsigned long long>(f.position()),
+                pj::format_rfc3339(f.deployed_at_us()).c_str(), f.project_id().c_str(),
+                f.environment().c_str(), f.version().c_str(), f.rollback() ? " (rollback)" : "",
+                f.failure().position() != 0 ? (" FAILED by " + f.failure().kind() + " @" +
+                                               std::to_string(f.failure().position()))
+                                                  .c_str()
+                                            : "",
+                f.restore().position() != 0
+                    ? (", restored @" + std::to_string(f.restore().position())).c_str()
+                    : "");
+  }
+}
+
+int64_t insights_time(const std::string& text, const char* flag, int64_t fallback) {
+  if (text.empty()) return fallback;
+  auto t = pj::parse_rfc3339(text);
+  if (!t) fail(std::string(flag) + ": expected an RFC 3339 time, got '" + text + "'", 2);
+  return *t;
+}
+
+void run_insights(const InsightsArgs& args) {
+  if (!pj::insights::parse_bucket(args.bucket)) {
+    fail("--bucket: none, day, week or month", 2);
+  }
+  if (!args.file.empty() && args.local) fail("insights takes --file or --local, not both", 2);
+  if (args.file.empty() && !args.local) {
+    // Through the server's API: the same query, the same JSON.
+    auto q = [](const std::string& text) {  // a query value, percent-encoded
+      std::string out;
+      for (unsigned char c : text) {
+        if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == ':') {
+          out.push_back(static_cast<char>(c));
+        } else {
+          char hex[4];
+          std::snprintf(hex, sizeof hex, "%%%02X", c);
+          out += hex;
+        }
+      }
+      return out;
+    };
+    std::string path = "/insights?bucket=" + q(args.bucket);
+    if (!args.project.empty()) path += "&project=" + q(args.project);
+    if (!args.environment.empty()) path += "&environment=" + q(args.environment);
+    if (!args.from.empty()) path += "&from=" + q(args.from);
+    if (!args.to.empty()) path += "&to=" + q(args.to);
+    if (args.detail) path += "&detail=true";
+    const std::string body = call_api(args.api, api_request(args.api, "GET", path));
+    if (args.json) {
+      std::printf("%s\n", body.c_str());
+      return;
+    }
+    pj::views::InsightsReport report;
+    google::protobuf::util::JsonParseOptions options;
+    options.ignore_unknown_fields = true;
+    if (!google::protobuf::util::JsonStringToMessage(body, &report, options).ok()) {
+      fail("the server's answer is not an insights report");
+    }
+    print_insights(report);
+    return;
+  }
+  std::unique_ptr<events::EventStore> store;
+  std::unique_ptr<Scratch> scratch;
+  std::unique_ptr<pj::ProjectionRunner> runner;
+  if (!args.file.empty()) {
+    scratch = std::make_unique<Scratch>("", false);
+    runner = open_runner(scratch->path(), nullptr);
+    auto replayed = pj::replay_export(args.file, *runner);
+    if (!replayed) fail(replayed.error().message);
+    std::fprintf(stderr, "%s: chain verified; positions %llu..%llu\n", args.file.c_str(),
+                 static_cast<unsigned long long>(replayed->header.from_position()),
+                 static_cast<unsigned long long>(replayed->header.to_position()));
+  } else {
+    store = open_existing_store();
+    runner = open_runner(pj::projections_dir(global_options().data_dir), store.get());
+    auto reached = runner->catch_up(progress_printer("catch up"));
+    if (!reached) fail(reached.error().message);
+  }
+  pj::InsightsFilter filter;
+  filter.project = args.project;
+  filter.environment = args.environment;
+  filter.to_us = insights_time(args.to, "--to", api::now_us());
+  filter.from_us = insights_time(args.from, "--from", filter.to_us - pj::insights::kDefaultRangeUs);
+  filter.bucket = *pj::insights::parse_bucket(args.bucket);
+  filter.detail = args.detail;
+  auto report = pj::Queries(*runner).insights(filter, {});
+  if (!report) fail(report.error().message, 2);
+  if (args.json) {
+    std::string out;
+    if (!api::append_view_json(*report, out)) fail("cannot print the report as JSON");
+    std::printf("%s\n", out.c_str());
+    return;
+  }
+  print_insights(*report);
+}
+
 }  // namespace
 
+static void register_insights_command(CLI::App& app) {
+  auto args = std::make_shared<InsightsArgs>();
+  auto* cmd = app.add_subcommand(
+      "insights",
+      "the four delivery metrics (deployment frequency, lead time for changes, change failure "
+      "rate, time to restore) per project and environment, from the log (docs/insights.md): "
+      "through the server's API (default), from the local store (--local --data DIR, server "
+      "stopped) or offline from an audit export (--file)");
+  add_server_options(cmd, args->api, "a viewer's");
+  cmd->add_option("--file", args->file,
+                  "compute from this export file (wharf audit export), offline");
+  cmd->add_flag("--local", args->local, "compute from the store in --data (the server stopped)");
+  add_data_option(*cmd);
+  cmd->add_option("--project", args->project, "one project (id); default: all you may see");
+  cmd->add_option("--environment", args->environment, "one environment; default: all");
+  cmd->add_option("--from", args->from, "RFC 3339 time, inclusive; default: 90 days before --to");
+  cmd->add_option("--to", args->to, "RFC 3339 time, exclusive; default: now");
+  cmd->add_option("--bucket", args->bucket, "none, day, week or month")->capture_default_str();
+  cmd->add_flag("--detail", args->detail,
+                "list every deployment counted, with its failure and restore");
+  cmd->add_flag("--json", args->json, "print the JSON of GET /api/v1/insights");
+  cmd->callback([args] { run_insights(*args); });
+}
+
 void register_projection_commands(CLI::App& app) {
+  register_insights_command(app);
   auto& projections = group(app, "projections",
                             "read models (projects, runs, versions, environments, permissions, "
                             "audit) kept in DATA/projections");
@@ -307,7 +478,8 @@ void register_projection_commands(CLI::App& app) {
   digest->add_flag("--as-is", digest_args->as_is, "do not catch up first");
   digest->callback([digest_args] { run_digest(*digest_args); });
 
-  auto* status = projections.add_subcommand("status", "checkpoint of each projection vs the log head");
+  auto* status =
+      projections.add_subcommand("status", "checkpoint of each projection vs the log head");
   add_data_option(*status);
   status->callback([] { run_status(); });
 
@@ -342,7 +514,8 @@ void register_projection_commands(CLI::App& app) {
   replay->add_option("--project", replay_args->project, "only this project");
   replay->add_option("--scratch", replay_args->scratch, "use this directory (default: a temp dir)");
   replay->add_flag("--keep", replay_args->keep, "keep the temp scratch directory");
-  replay->add_flag("--digests", replay_args->digests, "also print the replayed projections' digests");
+  replay->add_flag("--digests", replay_args->digests,
+                   "also print the replayed projections' digests");
   replay->callback([replay_args] { run_audit_replay(*replay_args); });
 
   auto report_args = std::make_shared<ReportArgs>();
@@ -351,7 +524,8 @@ void register_projection_commands(CLI::App& app) {
       "a table of who deployed what where, who approved, what failed, what was rolled back and "
       "why; from the store (--data) or from an export file (--file), no server needed");
   add_data_option(*report);
-  report->add_option("--file", report_args->file, "report from this export file (then --data is not used)");
+  report->add_option("--file", report_args->file,
+                     "report from this export file (then --data is not used)");
   report->add_option("--project", report_args->project, "only this project");
   report->add_option("--from", report_args->from, "RFC 3339 time (or position)");
   report->add_option("--to", report_args->to, "RFC 3339 time (or position)");

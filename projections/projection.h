@@ -31,8 +31,8 @@ class Projection {
   virtual void reset() {}
 };
 
-// The six projections in a fixed order: projects, runs, versions,
-// environments, permissions, audit.
+// The seven projections in a fixed order: projects, runs, versions,
+// environments, permissions, audit, insights.
 std::vector<std::unique_ptr<Projection>> make_projections();
 std::vector<std::string> projection_names();
 

@@ -1,5 +1,6 @@
 #include "projections/audit_projection.h"
 #include "projections/environments_projection.h"
+#include "projections/insights_projection.h"
 #include "projections/permissions_projection.h"
 #include "projections/projection.h"
 #include "projections/projects_projection.h"
@@ -16,11 +17,12 @@ std::vector<std::unique_ptr<Projection>> make_projections() {
   all.push_back(std::make_unique<EnvironmentsProjection>());
   all.push_back(std::make_unique<PermissionsProjection>());
   all.push_back(std::make_unique<AuditProjection>());
+  all.push_back(std::make_unique<InsightsProjection>());
   return all;
 }
 
 std::vector<std::string> projection_names() {
-  return {"projects", "runs", "versions", "environments", "permissions", "audit"};
+  return {"projects", "runs", "versions", "environments", "permissions", "audit", "insights"};
 }
 
 }  // namespace wharf::projections

@@ -48,6 +48,9 @@ class History {
  public:
   explicit History(events::EventStore& store) : store_(store) {}
 
+  // The next event added occurs at `time_us` (then each one 1 µs later).
+  void set_clock(int64_t time_us) { clock_us_ = time_us - 1; }
+
   uint64_t add(const std::string& stream, Payload payload, const std::string& actor = "system",
                wharf::v1::Channel channel = wharf::v1::CHANNEL_SYSTEM) {
     Envelope e;
@@ -127,7 +130,8 @@ inline Payload run_started(const std::string& project, const std::string& run,
   return p;
 }
 
-inline Payload build_requested(const std::string& project, const std::string& run, uint32_t attempt) {
+inline Payload build_requested(const std::string& project, const std::string& run,
+                               uint32_t attempt) {
   Payload p;
   auto* b = p.mutable_build_requested();
   b->set_project_id(project);
@@ -146,7 +150,8 @@ inline Payload build_started(const std::string& run, uint32_t attempt) {
   return p;
 }
 
-inline Payload build_succeeded(const std::string& run, uint32_t attempt, const std::string& digest) {
+inline Payload build_succeeded(const std::string& run, uint32_t attempt,
+                               const std::string& digest) {
   Payload p;
   auto* b = p.mutable_build_succeeded();
   b->set_run_id(run);

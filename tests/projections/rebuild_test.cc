@@ -45,7 +45,7 @@ TEST(Rebuild, LiveRebuiltAndFreshDigestsAreEqual) {
   ASSERT_EQ((*live)->position(), head);
   for (const auto& [name, pos] : (*live)->positions()) EXPECT_EQ(pos, head) << name;
   const Digests live_digests = digests_of(**live);
-  ASSERT_EQ(live_digests.size(), 6u);
+  ASSERT_EQ(live_digests.size(), 7u);
   const std::string live_snapshot = snapshot(Queries(**live), {});
 
   auto fresh = ProjectionRunner::open(dir.path("fresh"), store.get());
@@ -226,7 +226,7 @@ TEST(Rebuild, BulkFromZeroEqualsTheWriteBatchPath) {
   ASSERT_TRUE(reference);
   ASSERT_EQ(*(*reference)->catch_up(), head);
   const Digests want = digests_of(**reference);
-  ASSERT_EQ(want.size(), 6u);
+  ASSERT_EQ(want.size(), 7u);
   const std::string answers = snapshot(Queries(**reference), {});
 
   struct Case {

@@ -53,7 +53,8 @@ inline std::string snapshot(const Queries& q, const QueryOptions& o) {
     runs.project_id = id;
     add_answer(out, "project-runs", q.list_runs(runs, o));
     add_answer(out, "versions", q.list_versions(id, 0, 4, o));
-    for (int v = 0; v < R::kVersions; ++v) add_answer(out, "version", q.get_version(id, R::version(v), o));
+    for (int v = 0; v < R::kVersions; ++v)
+      add_answer(out, "version", q.get_version(id, R::version(v), o));
     add_answer(out, "envs", q.list_environments(id, o));
     for (const auto& env : R::envs()) {
       add_answer(out, "env", q.get_environment(id, env, o));
@@ -66,7 +67,21 @@ inline std::string snapshot(const Queries& q, const QueryOptions& o) {
     by_project.project_id = id;
     by_project.limit = 5;
     add_answer(out, "audit-project", q.audit(by_project, o));
+    InsightsFilter metrics;
+    metrics.project = id;
+    metrics.from_us = 0;
+    metrics.to_us = int64_t{4'000'000'000'000'000};
+    metrics.bucket = insights::Bucket::kNone;
+    metrics.detail = true;
+    add_answer(out, "insights-project", q.insights(metrics, o));
   }
+  add_answer(out, "landscape", q.landscape({}, o));
+  InsightsFilter all_metrics;
+  all_metrics.from_us = 0;
+  all_metrics.to_us = int64_t{4'000'000'000'000'000};
+  all_metrics.bucket = insights::Bucket::kNone;
+  all_metrics.detail = true;
+  add_answer(out, "insights", q.insights(all_metrics, o));
   AuditFilter text;
   text.text = "rollback";
   add_answer(out, "audit-text", q.audit(text, o));

@@ -9,6 +9,8 @@ const routes: RouteRecordRaw[] = [
   { path: '/me', name: 'me', component: () => import('./views/MeView.vue') },
   { path: '/permissions', name: 'permissions', component: () => import('./views/Permissions.vue') },
   { path: '/audit', name: 'audit', component: () => import('./views/Audit.vue') },
+  { path: '/landscape', name: 'landscape', component: () => import('./views/Landscape.vue') },
+  { path: '/insights', name: 'insights', component: () => import('./views/Insights.vue') },
   {
     path: '/projects/:project',
     component: () => import('./views/ProjectLayout.vue'),

@@ -1,0 +1,69 @@
+#pragma once
+// The arithmetic of the delivery metrics (docs/insights.md#definitions), in
+// one place: the failure window, the time range and bucket rules, the
+// nearest-rank percentiles and the figures over a set of deployment facts.
+// The insights projection folds facts with these rules; the API, `wharf
+// insights` and `wharf insights --file` (an export replayed offline) all
+// compute their figures with report() below, so the three paths agree.
+// Pure: no clock, no I/O.
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "wharf/views/v1/views.pb.h"
+
+namespace wharf::projections::insights {
+
+inline constexpr int64_t kSecondUs = 1'000'000;
+inline constexpr int64_t kDayUs = 86'400 * kSecondUs;
+// A rollback request, an aborted canary or an unhealthy verdict counts
+// against a deployment when it happens at most this long after the
+// deployment succeeded (inclusive: exactly 24 h after still counts).
+inline constexpr int64_t kFailureWindowUs = kDayUs;
+// The range when a request names no `from`: 90 days before `to`.
+inline constexpr int64_t kDefaultRangeUs = 90 * kDayUs;
+
+// 0 <= failed_at - deployed_at <= kFailureWindowUs.
+bool in_failure_window(int64_t deployed_at_us, int64_t failed_at_us);
+// Time ranges are half-open: from <= t < to.
+inline bool in_range(int64_t t, int64_t from_us, int64_t to_us) {
+  return t >= from_us && t < to_us;
+}
+
+// Nearest-rank percentile: the index (into n ascending samples, n > 0) of the
+// smallest sample with at least p% of the samples at or below it, i.e.
+// ceil(p/100 * n) - 1. The median is p = 50: always an observed value, so
+// every percentile names one deployment.
+size_t nearest_rank(size_t n, unsigned percent);
+
+enum class Bucket { kNone, kDay, kWeek, kMonth };
+std::optional<Bucket> parse_bucket(std::string_view name);
+const char* bucket_name(Bucket bucket);
+// Start of the bucket holding t (UTC): midnight, Monday midnight (ISO weeks),
+// the first of the month. kNone: t itself.
+int64_t bucket_start(int64_t t_us, Bucket bucket);
+// Start of the next bucket.
+int64_t bucket_end(int64_t start_us, Bucket bucket);
+
+// The fact as it stood at `position`: a failure or restore recorded by a
+// later event is left out.
+wharf::views::v1::DeploymentFact as_of(const wharf::views::v1::DeploymentFact& fact,
+                                       uint64_t position);
+
+// The four figures over `facts` (already as of the answer's position and in
+// the range), with deployments_per_day over [from, to). `detail`: list the
+// positions each figure counts.
+wharf::views::v1::InsightsFigures figures(
+    const std::vector<const wharf::views::v1::DeploymentFact*>& facts, int64_t from_us,
+    int64_t to_us, bool detail);
+
+// The whole answer: total, one bucket per `bucket` from the one holding
+// `from` to the one holding to-1 (kNone: no buckets), one group per project
+// and environment (sorted), and with `detail` every fact. `facts` in any
+// order; each must be as_of() the position and deployed in [from, to).
+wharf::views::v1::InsightsReport report(std::vector<wharf::views::v1::DeploymentFact> facts,
+                                        uint64_t position, int64_t from_us, int64_t to_us,
+                                        Bucket bucket, bool detail);
+
+}  // namespace wharf::projections::insights

@@ -1,0 +1,40 @@
+#pragma once
+// Insights: what serves where (the landscape) and the deployment facts the
+// four delivery metrics are computed from (docs/insights.md). The rules for
+// counting live in insights_math.h; this folds events into facts.
+//
+// Keys (column family "insights"):
+//   'l' [project] [env] BE(pos) -> LandscapeCell    what serves, as of pos
+//   'E' [project] BE(pos) -> env                    environments seen, first deploy
+//   'd' [project] [env] BE(deployed_at_us) BE(pos) -> DeploymentFact
+//   'a' BE(deployed_at_us) BE(pos) -> DeploymentFact   the same, across projects
+//        (a fact is rewritten when its failure or restore is found; both carry
+//        the deciding event's position, so a query as of P leaves out later ones)
+//   'S' [project] [env] -> InsightsEnvState          fold state
+//   'r' [run] -> InsightsCommitNote                  first CommitObserved of a run
+//   'v' [project] [version] -> InsightsCommitNote    the version's commit and ordinal
+//   'o' [project] -> ordinal                         VersionRecorded count (decimal)
+//   'q' [project] [env] [deploy#attempt] -> InsightsPendingDeploy
+//   'k' [project] [env] [version] -> HealthState     last verdict of the version here
+#include <string>
+#include <unordered_map>
+
+#include "projections/projection.h"
+#include "projections/state_reader.h"
+#include "wharf/views/v1/views.pb.h"
+
+namespace wharf::projections {
+
+class InsightsProjection : public Projection {
+ public:
+  std::string name() const override { return "insights"; }
+  uint32_t schema_version() const override { return 1; }
+  void apply(const Envelope& event, StateBatch& state) override;
+  void reset() override { memo_.clear(); }
+
+ private:
+  // Newest stored InsightsEnvState per 'S' key.
+  std::unordered_map<std::string, wharf::views::v1::InsightsEnvState> memo_;
+};
+
+}  // namespace wharf::projections

@@ -1,0 +1,143 @@
+// Queries::landscape and Queries::insights (docs/insights.md), read from the
+// insights projection (and the projects projection for names and the
+// promotion order).
+#include <algorithm>
+#include <cctype>
+#include <set>
+
+#include "projections/insights_math.h"
+#include "projections/keys.h"
+#include "projections/queries.h"
+#include "projections/state_reader.h"
+
+namespace wharf::projections {
+
+using keys::Key;
+
+namespace {
+
+bool contains_folded(const std::string& text, const std::string& needle) {
+  auto fold = [](unsigned char a, unsigned char b) { return std::tolower(a) == std::tolower(b); };
+  return std::search(text.begin(), text.end(), needle.begin(), needle.end(), fold) != text.end();
+}
+
+// Environments of `project` that have insights state by `position`, first seen first.
+std::vector<std::string> environments_seen(StateReader& reader, const std::string& project,
+                                           uint64_t position) {
+  std::vector<std::string> envs;
+  reader.scan_forward(Key('E').add(project), 0, position, [&](uint64_t, const rocksdb::Slice& v) {
+    envs.push_back(v.ToString());
+    return true;
+  });
+  return envs;
+}
+
+}  // namespace
+
+Expected<views::Landscape, Error> Queries::landscape(const LandscapeFilter& filter,
+                                                     const QueryOptions& o) const {
+  auto pos = resolve({"projects", "insights"}, o);
+  if (!pos) return wharf::unexpected(pos.error());
+  auto lock = runner_.read_lock();
+  StateReader projects(runner_.db().db(), runner_.db().cf("projects"));
+  StateReader cells(runner_.db().db(), runner_.db().cf("insights"));
+  std::vector<std::string> ids;
+  projects.scan_forward(Key('c'), 0, *pos, [&](uint64_t, const rocksdb::Slice& v) {
+    ids.push_back(v.ToString());
+    return true;
+  });
+  views::Landscape out;
+  out.set_position(*pos);
+  for (const auto& id : ids) {
+    if (filter.visible && !filter.visible(id)) continue;
+    views::ProjectView project;
+    if (!projects.get_at(Key('p').add(id), *pos, &project)) continue;
+    if (!filter.project.empty() && !contains_folded(project.name(), filter.project) &&
+        !contains_folded(id, filter.project)) {
+      continue;
+    }
+    views::LandscapeProject row;
+    row.set_project_id(id);
+    row.set_name(project.name());
+    std::vector<std::string> defined;
+    for (const auto& e : project.environments()) defined.push_back(e.name());
+    std::vector<std::string> envs = defined;
+    for (auto& e : environments_seen(cells, id, *pos)) {
+      if (std::find(envs.begin(), envs.end(), e) == envs.end()) envs.push_back(std::move(e));
+    }
+    std::vector<views::LandscapeCell> row_cells;
+    for (const auto& env : envs) {
+      views::LandscapeCell cell;
+      if (!cells.get_at(Key('l').add(id).add(env), *pos, &cell)) {
+        cell.set_project_id(id);
+        cell.set_environment(env);
+      }
+      cell.set_defined(std::find(defined.begin(), defined.end(), env) != defined.end());
+      row_cells.push_back(std::move(cell));
+    }
+    // Drift: each defined environment against the next one in promotion order.
+    for (size_t i = 0; i + 1 < defined.size(); ++i) {
+      auto& cell = row_cells[i];
+      const auto& next = row_cells[i + 1];
+      cell.set_next_environment(next.environment());
+      if (cell.version_ordinal() > 0 && next.version_ordinal() > 0) {
+        cell.set_ahead_of_next(static_cast<int64_t>(cell.version_ordinal()) -
+                               static_cast<int64_t>(next.version_ordinal()));
+      }
+    }
+    for (auto& cell : row_cells) {
+      if (!filter.environment.empty() && cell.environment() != filter.environment) continue;
+      *row.add_environments() = std::move(cell);
+    }
+    if (row.environments_size() > 0 || filter.environment.empty()) {
+      *out.add_projects() = std::move(row);
+    }
+  }
+  return out;
+}
+
+Expected<views::InsightsReport, Error> Queries::insights(const InsightsFilter& filter,
+                                                         const QueryOptions& o) const {
+  if (filter.to_us <= filter.from_us) {
+    return fail(ErrorCode::kInvalidArgument, "insights: `to` must be after `from`");
+  }
+  auto pos = resolve({"insights"}, o);
+  if (!pos) return wharf::unexpected(pos.error());
+  auto lock = runner_.read_lock();
+  StateReader reader(runner_.db().db(), runner_.db().cf("insights"));
+  const uint64_t from = static_cast<uint64_t>(std::max<int64_t>(filter.from_us, 0));
+  const uint64_t last = static_cast<uint64_t>(filter.to_us - 1);
+  std::vector<views::DeploymentFact> facts;
+  auto keep = [&](const rocksdb::Slice& value) {
+    views::DeploymentFact f;
+    if (!f.ParseFromArray(value.data(), static_cast<int>(value.size()))) return;
+    if (f.position() > *pos) return;
+    if (!filter.environment.empty() && f.environment() != filter.environment) return;
+    if (filter.visible && !filter.visible(f.project_id())) return;
+    facts.push_back(insights::as_of(f, *pos));
+  };
+  if (!filter.project.empty()) {
+    std::vector<std::string> envs;
+    if (filter.environment.empty()) {
+      envs = environments_seen(reader, filter.project, *pos);
+    } else {
+      envs.push_back(filter.environment);
+    }
+    for (const auto& env : envs) {
+      reader.scan_forward(Key('d').add(filter.project).add(env), from, last,
+                          [&](uint64_t, const rocksdb::Slice& v) {
+                            keep(v);
+                            return true;
+                          });
+    }
+  } else {
+    reader.scan_forward(Key('a'), from, last, [&](uint64_t, const rocksdb::Slice& v) {
+      keep(v);
+      return true;
+    });
+  }
+  return insights::report(std::move(facts), *pos, filter.from_us, filter.to_us, filter.bucket,
+                          filter.detail);
+}
+
+}  // namespace wharf::projections
