@@ -78,8 +78,8 @@ struct Services {
   // `serve --audit-key`: export downloads carry a checkpoint signed at the
   // time of download. Null: they are unsigned (chain only).
   events::PeriodicCheckpoints* checkpoints = nullptr;
-  std::function<bool()> ready;        // /readyz; unset = ready once started
-  std::function<int64_t()> clock_us;  // unset = system clock
+  std::function<bool()> ready;                     // /readyz; unset = ready once started
+  std::function<int64_t()> clock_us;               // unset = system clock
   // `serve --gerrit-http-*`: POST /projects with "gerrit_create": true sets up
   // the binding's Gerrit project and branches through this before creating
   // the wharf project (adapters/gerrit/project_setup.h); it returns what it
@@ -125,7 +125,7 @@ struct Context {
   PathParams params;
   std::multimap<std::string, std::string> query;
   Principal principal;
-  std::string route;   // the matched pattern
+  std::string route;  // the matched pattern
   std::string remote;  // the client's address ("ip:port"; empty when not over a socket)
 
   const std::string& param(const std::string& name) const;
@@ -204,13 +204,13 @@ void add_ops_routes(App& app);
 void add_event_routes(App& app);
 void add_access_routes(App& app);
 void add_webhook_routes(App& app);
-void add_project_routes(App& app);  // needs queries + commands
-void add_run_routes(App& app);      // needs queries + commands (+ data_dir for logs)
+void add_project_routes(App& app);   // needs queries + commands
+void add_run_routes(App& app);       // needs queries + commands (+ data_dir for logs)
 void add_environment_routes(App& app);
 void add_audit_routes(App& app);
 void add_insights_routes(App& app);  // needs queries: landscape, delivery metrics
 void add_maintenance_routes(App& app);
-void add_canary_routes(App& app);   // needs commands  // needs queries + commands (+ maintenance)
+void add_canary_routes(App& app);  // needs commands  // needs queries + commands (+ maintenance)
 void add_session_routes(App& app);  // who am I, export downloads
 
 }  // namespace wharf::api

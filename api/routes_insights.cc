@@ -3,6 +3,7 @@
 // caller may see.
 #include "api/api_error.h"
 #include "api/resource_support.h"
+#include "projections/insights_queries.h"
 #include "projections/time_format.h"
 
 namespace wharf::api {
@@ -40,7 +41,9 @@ Reply landscape(Context& ctx) {
   filter.visible = visible(ctx);
   filter.project = ctx.query_value("project").value_or("");
   filter.environment = ctx.query_value("environment").value_or("");
-  return view_reply(ctx, value_or_throw(queries(ctx).landscape(filter, query_options(ctx))));
+  return view_reply(
+      ctx, value_or_throw(
+               projections::InsightsQueries(queries(ctx)).landscape(filter, query_options(ctx))));
 }
 
 Reply insights_report(Context& ctx) {
@@ -79,7 +82,9 @@ Reply insights_report(Context& ctx) {
                       json::object{{"field", "detail"}, {"value", detail}});
   }
   filter.detail = detail == "true";
-  return view_reply(ctx, value_or_throw(queries(ctx).insights(filter, query_options(ctx))));
+  return view_reply(
+      ctx, value_or_throw(
+               projections::InsightsQueries(queries(ctx)).insights(filter, query_options(ctx))));
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include "events/event_store.h"
 #include "events/export.h"
 #include "projections/audit_tools.h"
+#include "projections/insights_queries.h"
 #include "projections/projection_db.h"
 #include "projections/queries.h"
 #include "projections/runner.h"
@@ -309,7 +310,7 @@ std::string seconds_text(double s) {
   return buf;
 }
 
-void print_figures(const char* label, const pj::views::InsightsFigures& f) {
+void print_figures(const char* label, const wharf::views::v1::InsightsFigures& f) {
   std::printf(
       "%-28s deploys %4u (%.2f/day)  lead median %s p90 %s  CFR %.1f%% (%u/%u)  "
       "restore median %s p90 %s%s\n",
@@ -320,7 +321,7 @@ void print_figures(const char* label, const pj::views::InsightsFigures& f) {
       f.unrestored() > 0 ? (" (" + std::to_string(f.unrestored()) + " unrestored)").c_str() : "");
 }
 
-void print_insights(const pj::views::InsightsReport& r) {
+void print_insights(const wharf::views::v1::InsightsReport& r) {
   std::printf("delivery metrics %s .. %s (as of position %llu; failure window %llds)\n\n",
               r.from().c_str(), r.to().c_str(), static_cast<unsigned long long>(r.position()),
               static_cast<long long>(r.failure_window_s()));
@@ -383,7 +384,7 @@ void run_insights(const InsightsArgs& args) {
       std::printf("%s\n", body.c_str());
       return;
     }
-    pj::views::InsightsReport report;
+    wharf::views::v1::InsightsReport report;
     google::protobuf::util::JsonParseOptions options;
     options.ignore_unknown_fields = true;
     if (!google::protobuf::util::JsonStringToMessage(body, &report, options).ok()) {
@@ -416,7 +417,8 @@ void run_insights(const InsightsArgs& args) {
   filter.from_us = insights_time(args.from, "--from", filter.to_us - pj::insights::kDefaultRangeUs);
   filter.bucket = *pj::insights::parse_bucket(args.bucket);
   filter.detail = args.detail;
-  auto report = pj::Queries(*runner).insights(filter, {});
+  const pj::Queries queries(*runner);
+  auto report = pj::InsightsQueries(queries).insights(filter, {});
   if (!report) fail(report.error().message, 2);
   if (args.json) {
     std::string out;

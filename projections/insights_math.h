@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "wharf/views/v1/views.pb.h"
+#include "wharf/views/v1/insights.pb.h"
 
 namespace wharf::projections::insights {
 

@@ -9,7 +9,7 @@ namespace wharf::projections {
 
 using keys::Key;
 using wharf::v1::Payload;
-using namespace wharf::views::v1;
+using namespace wharf::views::v1;  // insights.pb.h
 
 namespace {
 
@@ -26,7 +26,7 @@ std::string global_fact_key(const DeploymentFact& f) {
   return Key('a').pos(static_cast<uint64_t>(f.deployed_at_us())).pos(f.position());
 }
 
-EventRef ref(const Envelope& event, const char* kind, const std::string& detail) {
+EventRef event_ref(const Envelope& event, const char* kind, const std::string& detail) {
   EventRef r;
   r.set_position(event.position());
   r.set_event_id(event.event_id());
@@ -187,7 +187,7 @@ void deploy_succeeded(std::unordered_map<std::string, InsightsEnvState>& memo,
     f.st().set_last_change_at_us(event.occurred_at_us());
   }
   if (f.st().open_failures_size() > 0 && f.known_good(s.spec().version())) {
-    f.restore(ref(event, "deploy_succeeded", s.spec().version()));
+    f.restore(event_ref(event, "deploy_succeeded", s.spec().version()));
   }
   f.commit();
 }
@@ -210,11 +210,11 @@ void health_changed(std::unordered_map<std::string, InsightsEnvState>& memo, con
   if (!version.empty()) f.set_verdict(version, h.to());
   if (h.to() == wharf::v1::HEALTH_STATE_UNHEALTHY && !h.deploy_id().empty() &&
       h.deploy_id() == f.st().last_change_deploy_id()) {
-    f.fail(f.st().last_change_key(), ref(event, "health_unhealthy", h.detail()));
+    f.fail(f.st().last_change_key(), event_ref(event, "health_unhealthy", h.detail()));
   }
   if (h.to() == wharf::v1::HEALTH_STATE_HEALTHY && f.st().open_failures_size() > 0 &&
       f.serving().deploy_id() == h.deploy_id()) {
-    f.restore(ref(event, "health_healthy", version));
+    f.restore(event_ref(event, "health_healthy", version));
   }
   f.commit();
 }
@@ -278,7 +278,7 @@ void canary_event(std::unordered_map<std::string, InsightsEnvState>& memo, const
       if (it != f.st().canaries().end()) {
         const std::string key = it->second;
         f.st().mutable_canaries()->erase(c.canary_id());
-        f.fail(key, ref(event, "canary_aborted", c.reason()));
+        f.fail(key, event_ref(event, "canary_aborted", c.reason()));
       }
       // EnvironmentState::serving(): an aborted canary that is the latest
       // success hands the environment back to the stable deploy.
@@ -295,7 +295,7 @@ void canary_event(std::unordered_map<std::string, InsightsEnvState>& memo, const
       // superseded the canary) restores when it is known good.
       if (f.st().open_failures_size() > 0 && f.serving().canary_id() != c.canary_id() &&
           f.known_good(f.serving().version())) {
-        f.restore(ref(event, how, f.serving().version()));
+        f.restore(event_ref(event, how, f.serving().version()));
       }
       f.commit();
       break;
@@ -355,7 +355,7 @@ void InsightsProjection::apply(const Envelope& event, StateBatch& state) {
     case Payload::kRollbackRequested: {
       const auto& r = p.rollback_requested();
       EnvFold f(memo_, r.project_id(), r.environment(), event, state);
-      f.fail(f.st().last_change_key(), ref(event, "rollback_requested", r.reason()));
+      f.fail(f.st().last_change_key(), event_ref(event, "rollback_requested", r.reason()));
       f.commit();
       break;
     }

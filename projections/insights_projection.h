@@ -21,7 +21,7 @@
 
 #include "projections/projection.h"
 #include "projections/state_reader.h"
-#include "wharf/views/v1/views.pb.h"
+#include "wharf/views/v1/insights.pb.h"
 
 namespace wharf::projections {
 

@@ -1,18 +1,20 @@
 // Queries::landscape and Queries::insights (docs/insights.md), read from the
 // insights projection (and the projects projection for names and the
 // promotion order).
+#include "projections/insights_queries.h"
+
 #include <algorithm>
 #include <cctype>
 #include <set>
 
-#include "projections/insights_math.h"
 #include "projections/keys.h"
-#include "projections/queries.h"
 #include "projections/state_reader.h"
+#include "wharf/views/v1/views.pb.h"
 
 namespace wharf::projections {
 
 using keys::Key;
+namespace views = wharf::views::v1;
 
 namespace {
 
@@ -34,13 +36,13 @@ std::vector<std::string> environments_seen(StateReader& reader, const std::strin
 
 }  // namespace
 
-Expected<views::Landscape, Error> Queries::landscape(const LandscapeFilter& filter,
-                                                     const QueryOptions& o) const {
-  auto pos = resolve({"projects", "insights"}, o);
+Expected<views::Landscape, Error> InsightsQueries::landscape(const LandscapeFilter& filter,
+                                                             const QueryOptions& o) const {
+  auto pos = queries_.resolve({"projects", "insights"}, o);
   if (!pos) return wharf::unexpected(pos.error());
-  auto lock = runner_.read_lock();
-  StateReader projects(runner_.db().db(), runner_.db().cf("projects"));
-  StateReader cells(runner_.db().db(), runner_.db().cf("insights"));
+  auto lock = queries_.runner_.read_lock();
+  StateReader projects(queries_.runner_.db().db(), queries_.runner_.db().cf("projects"));
+  StateReader cells(queries_.runner_.db().db(), queries_.runner_.db().cf("insights"));
   std::vector<std::string> ids;
   projects.scan_forward(Key('c'), 0, *pos, [&](uint64_t, const rocksdb::Slice& v) {
     ids.push_back(v.ToString());
@@ -96,15 +98,15 @@ Expected<views::Landscape, Error> Queries::landscape(const LandscapeFilter& filt
   return out;
 }
 
-Expected<views::InsightsReport, Error> Queries::insights(const InsightsFilter& filter,
-                                                         const QueryOptions& o) const {
+Expected<views::InsightsReport, Error> InsightsQueries::insights(const InsightsFilter& filter,
+                                                                 const QueryOptions& o) const {
   if (filter.to_us <= filter.from_us) {
     return fail(ErrorCode::kInvalidArgument, "insights: `to` must be after `from`");
   }
-  auto pos = resolve({"insights"}, o);
+  auto pos = queries_.resolve({"insights"}, o);
   if (!pos) return wharf::unexpected(pos.error());
-  auto lock = runner_.read_lock();
-  StateReader reader(runner_.db().db(), runner_.db().cf("insights"));
+  auto lock = queries_.runner_.read_lock();
+  StateReader reader(queries_.runner_.db().db(), queries_.runner_.db().cf("insights"));
   const uint64_t from = static_cast<uint64_t>(std::max<int64_t>(filter.from_us, 0));
   const uint64_t last = static_cast<uint64_t>(filter.to_us - 1);
   std::vector<views::DeploymentFact> facts;

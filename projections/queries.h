@@ -8,13 +8,11 @@
 // position they are as of. Each lookup is an index seek; nothing is replayed.
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "projections/error.h"
-#include "projections/insights_math.h"
 #include "projections/runner.h"
 #include "wharf/views/v1/views.pb.h"
 
@@ -40,42 +38,25 @@ struct Answer {
 };
 
 struct RunFilter {
-  std::string project_id;  // empty: every project
+  std::string project_id;                // empty: every project
   std::optional<views::RunStatus> status;
   std::string commit_sha;
-  uint64_t before = 0;  // paging: next_before of the previous page
+  uint64_t before = 0;                   // paging: next_before of the previous page
   size_t limit = 50;
 };
 
 struct AuditFilter {
   std::string project_id;
   std::string actor;
-  std::string type;                     // e.g. "DeploySucceeded"
-  std::string text;                     // case-insensitive substring of summary, ids, stream
-  std::optional<int64_t> from_time_us;  // inclusive
-  std::optional<int64_t> to_time_us;    // inclusive
-  uint64_t from_position = 0;           // inclusive
-  uint64_t to_position = 0;             // inclusive; 0 = no bound
-  uint64_t cursor = 0;                  // paging: next_cursor of the previous page
+  std::string type;                      // e.g. "DeploySucceeded"
+  std::string text;                      // case-insensitive substring of summary, ids, stream
+  std::optional<int64_t> from_time_us;   // inclusive
+  std::optional<int64_t> to_time_us;     // inclusive
+  uint64_t from_position = 0;            // inclusive
+  uint64_t to_position = 0;              // inclusive; 0 = no bound
+  uint64_t cursor = 0;                   // paging: next_cursor of the previous page
   size_t limit = 100;
   bool oldest_first = false;
-};
-
-// docs/insights.md
-struct LandscapeFilter {
-  std::function<bool(const std::string& project_id)> visible;  // null: every project
-  std::string project;      // case-insensitive substring of the project's name or id
-  std::string environment;  // exact; empty: every environment
-};
-
-struct InsightsFilter {
-  std::function<bool(const std::string& project_id)> visible;  // null: every project
-  std::string project;      // exact id; empty: every (visible) project
-  std::string environment;  // exact; empty: every environment
-  int64_t from_us = 0;      // inclusive
-  int64_t to_us = 0;        // exclusive
-  insights::Bucket bucket = insights::Bucket::kWeek;
-  bool detail = false;  // list every fact and the positions each figure counts
 };
 
 class Queries {
@@ -132,16 +113,9 @@ class Queries {
 
   Expected<views::AuditPage, Error> audit(const AuditFilter& filter, const QueryOptions& o) const;
 
-  // Every (visible) project x its environments: what serves, since when, by
-  // whom, canary, health, and how far each is ahead of the next (insights_queries.cc).
-  Expected<views::Landscape, Error> landscape(const LandscapeFilter& filter,
-                                              const QueryOptions& o) const;
-  // The four delivery metrics over deployments in [from, to): one seek per
-  // project and environment (or one over all projects), no log scan.
-  Expected<views::InsightsReport, Error> insights(const InsightsFilter& filter,
-                                                  const QueryOptions& o) const;
-
  private:
+  friend class InsightsQueries;  // landscape and delivery metrics (insights_queries.h)
+
   // The position to answer at for these projections, after waiting for
   // min_position (and for `at`, when the log already has it).
   Expected<uint64_t, Error> resolve(std::initializer_list<const char*> projections,

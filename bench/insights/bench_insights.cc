@@ -20,6 +20,7 @@
 #include "events/event_store.h"
 #include "events/ids.h"
 #include "projections/insights_math.h"
+#include "projections/insights_queries.h"
 #include "projections/queries.h"
 #include "projections/runner.h"
 #include "projections/time_format.h"
@@ -243,7 +244,8 @@ int main() {
   const double fold_s = ms_since(fold_start) / 1000;
   std::fprintf(stderr, "projections (all seven) folded in %.1f s\n", fold_s);
 
-  pj::Queries queries(**runner);
+  const pj::Queries plain(**runner);
+  pj::InsightsQueries queries(plain);
   auto query = [&](const std::string& project) {
     pj::InsightsFilter f;
     f.project = project;
@@ -257,7 +259,8 @@ int main() {
     }
     return *r;
   };
-  auto measure = [&](const std::string& project, int rounds, pj::views::InsightsReport* last) {
+  auto measure = [&](const std::string& project, int rounds,
+                     wharf::views::v1::InsightsReport* last) {
     std::vector<double> ms;
     for (int i = 0; i < rounds; ++i) {
       auto start = Clock::now();
@@ -266,7 +269,7 @@ int main() {
     }
     return ms;
   };
-  pj::views::InsightsReport one, all;
+  wharf::views::v1::InsightsReport one, all;
   measure("one", 5, &one);  // warm the block cache
   auto one_ms = measure("one", 200, &one);
   measure("", 2, &all);

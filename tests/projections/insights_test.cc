@@ -7,9 +7,12 @@
 // buckets, time travel, and an export replayed offline answering the same.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "events/export.h"
 #include "projections/audit_tools.h"
 #include "projections/insights_math.h"
+#include "projections/insights_queries.h"
 #include "projections/queries.h"
 #include "projections/runner.h"
 #include "projections/state_batch.h"
@@ -20,7 +23,7 @@ namespace wharf::projections {
 namespace {
 
 using namespace testing;
-namespace views = wharf::views::v1;
+namespace views = wharf::views::v1;  // insights.pb.h
 using insights::kSecondUs;
 
 constexpr int64_t kWeek = 7 * 86400;  // seconds
@@ -194,7 +197,8 @@ class InsightsTest : public ::testing::Test {
     f.to_us = shop_.us(to_s);
     f.bucket = bucket;
     f.detail = true;
-    auto answer = Queries(*runner_).insights(f, o);
+    const Queries queries(*runner_);
+    auto answer = InsightsQueries(queries).insights(f, o);
     EXPECT_TRUE(answer) << (answer ? "" : answer.error().message);
     return answer ? *answer : views::InsightsReport{};
   }
@@ -343,7 +347,8 @@ TEST_F(InsightsTest, TimeTravelLeavesOutLaterFailuresAndRestores) {
 }
 
 TEST_F(InsightsTest, Landscape) {
-  Queries q(*runner_);
+  const Queries queries(*runner_);
+  InsightsQueries q(queries);
   auto now = q.landscape({}, {});
   ASSERT_TRUE(now);
   ASSERT_EQ(now->projects_size(), 1);
@@ -405,12 +410,14 @@ TEST_F(InsightsTest, ExportReplayedOfflineAnswersTheSame) {
   f.from_us = shop_.us(0);
   f.to_us = shop_.us(kFourWeeks);
   f.detail = true;
-  auto live = Queries(*runner_).insights(f, {});
-  auto offline = Queries(**scratch).insights(f, {});
+  const Queries live_queries(*runner_), offline_queries(**scratch);
+  InsightsQueries live_insights(live_queries), offline_insights(offline_queries);
+  auto live = live_insights.insights(f, {});
+  auto offline = offline_insights.insights(f, {});
   ASSERT_TRUE(live && offline);
   EXPECT_EQ(serialize(*live), serialize(*offline));
-  EXPECT_EQ(serialize(*Queries(*runner_).landscape({}, {})),
-            serialize(*Queries(**scratch).landscape({}, {})));
+  EXPECT_EQ(serialize(*live_insights.landscape({}, {})),
+            serialize(*offline_insights.landscape({}, {})));
 }
 
 TEST(InsightsMath, NearestRankAndBuckets) {

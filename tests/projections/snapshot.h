@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "projections/insights_queries.h"
 #include "projections/queries.h"
 #include "projections/state_batch.h"
 #include "tests/projections/random_history.h"
@@ -67,21 +68,7 @@ inline std::string snapshot(const Queries& q, const QueryOptions& o) {
     by_project.project_id = id;
     by_project.limit = 5;
     add_answer(out, "audit-project", q.audit(by_project, o));
-    InsightsFilter metrics;
-    metrics.project = id;
-    metrics.from_us = 0;
-    metrics.to_us = int64_t{4'000'000'000'000'000};
-    metrics.bucket = insights::Bucket::kNone;
-    metrics.detail = true;
-    add_answer(out, "insights-project", q.insights(metrics, o));
   }
-  add_answer(out, "landscape", q.landscape({}, o));
-  InsightsFilter all_metrics;
-  all_metrics.from_us = 0;
-  all_metrics.to_us = int64_t{4'000'000'000'000'000};
-  all_metrics.bucket = insights::Bucket::kNone;
-  all_metrics.detail = true;
-  add_answer(out, "insights", q.insights(all_metrics, o));
   AuditFilter text;
   text.text = "rollback";
   add_answer(out, "audit-text", q.audit(text, o));
@@ -92,6 +79,25 @@ inline std::string snapshot(const Queries& q, const QueryOptions& o) {
   AuditFilter actor;
   actor.actor = R::user(1);
   add_answer(out, "audit-actor", q.audit(actor, o));
+  return out;
+}
+
+// What the landscape and the delivery metrics answer (insights_queries.h).
+inline std::string insights_snapshot(const Queries& plain, const QueryOptions& o) {
+  using R = RandomHistory;
+  InsightsQueries q(plain);
+  std::string out;
+  InsightsFilter metrics;
+  metrics.from_us = 0;
+  metrics.to_us = int64_t{4'000'000'000'000'000};
+  metrics.bucket = insights::Bucket::kNone;
+  metrics.detail = true;
+  add_answer(out, "insights", q.insights(metrics, o));
+  for (int p = 0; p < R::kProjects; ++p) {
+    metrics.project = R::project(p);
+    add_answer(out, "insights-project", q.insights(metrics, o));
+  }
+  add_answer(out, "landscape", q.landscape({}, o));
   return out;
 }
 

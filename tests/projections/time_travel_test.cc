@@ -41,11 +41,14 @@ TEST(TimeTravel, AsOfEveryPositionEqualsReplayUpToIt) {
     QueryOptions at_zero;
     at_zero.at_position = 0;
     ASSERT_EQ(snapshot(as_of, at_zero), snapshot(now, {}));
+    ASSERT_EQ(insights_snapshot(as_of, at_zero), insights_snapshot(now, {}));
     for (const auto& event : *events) {
       ASSERT_TRUE((*replay)->apply({event}));
       QueryOptions at;
       at.at_position = event.position();
       ASSERT_EQ(snapshot(as_of, at), snapshot(now, {})) << "position " << event.position();
+      ASSERT_EQ(insights_snapshot(as_of, at), insights_snapshot(now, {}))
+          << "position " << event.position();
     }
     // Time travel by time lands on the last position recorded at that time.
     for (const auto& event : *events) {
