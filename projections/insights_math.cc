@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <string_view>
 #include <tuple>
 #include <utility>
 
@@ -133,11 +134,11 @@ int64_t bucket_end(int64_t start_us, Bucket bucket) {
   return INT64_MAX;
 }
 
-views::DeploymentFact as_of(const views::DeploymentFact& fact, uint64_t position) {
-  views::DeploymentFact out = fact;
-  if (out.failure().position() > position) out.clear_failure();
-  if (!failed(out) || out.restore().position() > position) out.clear_restore();
-  return out;
+void as_of(views::DeploymentFact& fact, uint64_t position) {
+  if (fact.failure().position() > position) fact.clear_failure();
+  if (fact.has_restore() && (!failed(fact) || fact.restore().position() > position)) {
+    fact.clear_restore();
+  }
 }
 
 views::InsightsFigures figures(const std::vector<const views::DeploymentFact*>& facts,
@@ -205,7 +206,9 @@ views::InsightsReport report(std::vector<views::DeploymentFact> facts, uint64_t 
 
   std::vector<const views::DeploymentFact*> all;
   all.reserve(facts.size());
-  std::map<std::pair<std::string, std::string>, std::vector<const views::DeploymentFact*>> groups;
+  // Keys view into `facts`, which stay put from here on.
+  std::map<std::pair<std::string_view, std::string_view>, std::vector<const views::DeploymentFact*>>
+      groups;
   for (const auto& f : facts) {
     all.push_back(&f);
     groups[{f.project_id(), f.environment()}].push_back(&f);
@@ -213,8 +216,8 @@ views::InsightsReport report(std::vector<views::DeploymentFact> facts, uint64_t 
   *out.mutable_total() = figures(all, from_us, to_us, detail);
   for (const auto& [key, members] : groups) {
     auto* g = out.add_groups();
-    g->set_project_id(key.first);
-    g->set_environment(key.second);
+    g->set_project_id(std::string(key.first));
+    g->set_environment(std::string(key.second));
     *g->mutable_figures() = figures(members, from_us, to_us, detail);
   }
   if (bucket != Bucket::kNone && to_us > from_us) {

@@ -46,10 +46,9 @@ int64_t bucket_start(int64_t t_us, Bucket bucket);
 // Start of the next bucket.
 int64_t bucket_end(int64_t start_us, Bucket bucket);
 
-// The fact as it stood at `position`: a failure or restore recorded by a
+// Makes `fact` as it stood at `position`: a failure or restore recorded by a
 // later event is left out.
-wharf::views::v1::DeploymentFact as_of(const wharf::views::v1::DeploymentFact& fact,
-                                       uint64_t position);
+void as_of(wharf::views::v1::DeploymentFact& fact, uint64_t position);
 
 // The four figures over `facts` (already as of the answer's position and in
 // the range), with deployments_per_day over [from, to). `detail`: list the

@@ -111,12 +111,14 @@ Expected<views::InsightsReport, Error> InsightsQueries::insights(const InsightsF
   const uint64_t last = static_cast<uint64_t>(filter.to_us - 1);
   std::vector<views::DeploymentFact> facts;
   auto keep = [&](const rocksdb::Slice& value) {
-    views::DeploymentFact f;
-    if (!f.ParseFromArray(value.data(), static_cast<int>(value.size()))) return;
-    if (f.position() > *pos) return;
-    if (!filter.environment.empty() && f.environment() != filter.environment) return;
-    if (filter.visible && !filter.visible(f.project_id())) return;
-    facts.push_back(insights::as_of(f, *pos));
+    views::DeploymentFact& f = facts.emplace_back();
+    if (!f.ParseFromArray(value.data(), static_cast<int>(value.size())) || f.position() > *pos ||
+        (!filter.environment.empty() && f.environment() != filter.environment) ||
+        (filter.visible && !filter.visible(f.project_id()))) {
+      facts.pop_back();
+      return;
+    }
+    insights::as_of(f, *pos);
   };
   if (!filter.project.empty()) {
     std::vector<std::string> envs;

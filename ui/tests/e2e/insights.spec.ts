@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Wharf, commit, makeRepo, repoRoot, shot } from './wharf'
+import { shortVersion } from '../../src/timeline'
 
 const wharf = new Wharf()
 let repoDir = ''
@@ -51,15 +52,15 @@ test('the landscape, the four figures and a drill-down', async ({ page }) => {
   await page.getByRole('link', { name: 'Landscape' }).click()
   const prod = page.getByTestId('cell-hello-prod')
   const staging = page.getByTestId('cell-hello-staging')
-  await expect(prod.getByTestId('version')).toContainText(older.slice(0, 7))
+  await expect(prod.getByTestId('version')).toContainText(shortVersion(older))
   await expect(prod).toContainText('rollback')
-  await expect(staging.getByTestId('version')).toContainText(prodNow.slice(0, 7))
+  await expect(staging.getByTestId('version')).toContainText(shortVersion(prodNow))
   await expect(staging.getByTestId('drift')).toContainText('ahead of prod by 1')
   await shot(page, '30-landscape')
 
   // Live: deploying 2.0.0 to prod again updates the cell without a reload.
   await wharf.api('POST', '/projects/hello/environments/prod/deploy', { version: prodNow })
-  await expect(prod.getByTestId('version')).toContainText(prodNow.slice(0, 7), { timeout: 60_000 })
+  await expect(prod.getByTestId('version')).toContainText(shortVersion(prodNow), { timeout: 60_000 })
   await expect(prod).not.toContainText('rollback')
   await expect(staging.getByTestId('drift')).toHaveCount(0)
 
