@@ -269,13 +269,17 @@ int main() {
     }
     return *r;
   };
+  std::vector<double> cpu;  // of the last measure()
   auto measure = [&](const std::string& project, int rounds,
                      wharf::views::v1::InsightsReport* last) {
     std::vector<double> ms;
+    cpu.clear();
     for (int i = 0; i < rounds; ++i) {
       auto start = Clock::now();
+      const double cpu_start = thread_cpu_ms();
       *last = query(project);
       ms.push_back(ms_since(start));
+      cpu.push_back(thread_cpu_ms() - cpu_start);
     }
     return ms;
   };
