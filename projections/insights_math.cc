@@ -189,11 +189,11 @@ views::InsightsFigures figures(const std::vector<const views::DeploymentFact*>& 
   return out;
 }
 
-views::InsightsReport report(std::vector<views::DeploymentFact> facts, uint64_t position,
+views::InsightsReport report(std::vector<const views::DeploymentFact*> all, uint64_t position,
                              int64_t from_us, int64_t to_us, Bucket bucket, bool detail) {
-  std::sort(facts.begin(), facts.end(), [](const auto& a, const auto& b) {
-    return std::make_pair(a.deployed_at_us(), a.position()) <
-           std::make_pair(b.deployed_at_us(), b.position());
+  std::sort(all.begin(), all.end(), [](const auto* a, const auto* b) {
+    return std::make_pair(a->deployed_at_us(), a->position()) <
+           std::make_pair(b->deployed_at_us(), b->position());
   });
   views::InsightsReport out;
   out.set_position(position);
@@ -204,15 +204,10 @@ views::InsightsReport report(std::vector<views::DeploymentFact> facts, uint64_t 
   out.set_bucket(bucket_name(bucket));
   out.set_failure_window_s(kFailureWindowUs / kSecondUs);
 
-  std::vector<const views::DeploymentFact*> all;
-  all.reserve(facts.size());
-  // Keys view into `facts`, which stay put from here on.
+  // Keys view into the facts, which outlive the call.
   std::map<std::pair<std::string_view, std::string_view>, std::vector<const views::DeploymentFact*>>
       groups;
-  for (const auto& f : facts) {
-    all.push_back(&f);
-    groups[{f.project_id(), f.environment()}].push_back(&f);
-  }
+  for (const auto* f : all) groups[{f->project_id(), f->environment()}].push_back(f);
   *out.mutable_total() = figures(all, from_us, to_us, detail);
   for (const auto& [key, members] : groups) {
     auto* g = out.add_groups();
@@ -236,7 +231,7 @@ views::InsightsReport report(std::vector<views::DeploymentFact> facts, uint64_t 
     }
   }
   if (detail) {
-    for (auto& f : facts) *out.add_deployments() = std::move(f);
+    for (const auto* f : all) *out.add_deployments() = *f;
   }
   return out;
 }

@@ -59,9 +59,10 @@ wharf::views::v1::InsightsFigures figures(
 
 // The whole answer: total, one bucket per `bucket` from the one holding
 // `from` to the one holding to-1 (kNone: no buckets), one group per project
-// and environment (sorted), and with `detail` every fact. `facts` in any
-// order; each must be as_of() the position and deployed in [from, to).
-wharf::views::v1::InsightsReport report(std::vector<wharf::views::v1::DeploymentFact> facts,
+// and environment (sorted), and with `detail` a copy of every fact. `facts`
+// in any order (they are sorted by time here); each must be as_of() the
+// position and deployed in [from, to), and outlive the call.
+wharf::views::v1::InsightsReport report(std::vector<const wharf::views::v1::DeploymentFact*> facts,
                                         uint64_t position, int64_t from_us, int64_t to_us,
                                         Bucket bucket, bool detail);
 
