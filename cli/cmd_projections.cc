@@ -117,6 +117,33 @@ class Scratch {
   bool owned_ = false;
 };
 
+// The read side `audit report` and `insights` compute from: an export file
+// replayed into a scratch directory (its chain verified, noted on `notes`), or
+// the store in --data with its projections caught up.
+struct ReadSide {
+  std::unique_ptr<events::EventStore> store;
+  std::unique_ptr<Scratch> scratch;
+  std::unique_ptr<pj::ProjectionRunner> runner;
+};
+ReadSide open_read_side(const std::string& file, std::FILE* notes) {
+  ReadSide side;
+  if (!file.empty()) {
+    side.scratch = std::make_unique<Scratch>("", false);
+    side.runner = open_runner(side.scratch->path(), nullptr);
+    auto replayed = pj::replay_export(file, *side.runner);
+    if (!replayed) fail(replayed.error().message);
+    std::fprintf(notes, "%s: chain verified; positions %llu..%llu\n", file.c_str(),
+                 static_cast<unsigned long long>(replayed->header.from_position()),
+                 static_cast<unsigned long long>(replayed->header.to_position()));
+  } else {
+    side.store = open_existing_store();
+    side.runner = open_runner(pj::projections_dir(global_options().data_dir), side.store.get());
+    auto reached = side.runner->catch_up(progress_printer("catch up"));
+    if (!reached) fail(reached.error().message);
+  }
+  return side;
+}
+
 std::set<std::string> projects_in(const pj::Queries& queries) {
   std::set<std::string> projects;
   pj::AuditFilter f;
@@ -262,24 +289,9 @@ void run_audit_replay(const ReplayArgs& args) {
 }
 
 void run_audit_report(const ReportArgs& args) {
-  std::unique_ptr<events::EventStore> store;
-  std::unique_ptr<Scratch> scratch;
-  std::unique_ptr<pj::ProjectionRunner> runner;
+  ReadSide side = open_read_side(args.file, stdout);
+  pj::ProjectionRunner* runner = side.runner.get();
   uint64_t from = 0, to = UINT64_MAX;
-  if (!args.file.empty()) {
-    scratch = std::make_unique<Scratch>("", false);
-    runner = open_runner(scratch->path(), nullptr);
-    auto replayed = pj::replay_export(args.file, *runner);
-    if (!replayed) fail(replayed.error().message);
-    std::printf("%s: chain verified; positions %llu..%llu\n", args.file.c_str(),
-                static_cast<unsigned long long>(replayed->header.from_position()),
-                static_cast<unsigned long long>(replayed->header.to_position()));
-  } else {
-    store = open_existing_store();
-    runner = open_runner(pj::projections_dir(global_options().data_dir), store.get());
-    auto reached = runner->catch_up(progress_printer("catch up"));
-    if (!reached) fail(reached.error().message);
-  }
   if (!args.from.empty()) {
     auto t = pj::parse_rfc3339(args.from);
     from = t ? runner->position_at_time(*t - 1) + 1 : std::stoull(args.from);
@@ -393,23 +405,8 @@ void run_insights(const InsightsArgs& args) {
     print_insights(report);
     return;
   }
-  std::unique_ptr<events::EventStore> store;
-  std::unique_ptr<Scratch> scratch;
-  std::unique_ptr<pj::ProjectionRunner> runner;
-  if (!args.file.empty()) {
-    scratch = std::make_unique<Scratch>("", false);
-    runner = open_runner(scratch->path(), nullptr);
-    auto replayed = pj::replay_export(args.file, *runner);
-    if (!replayed) fail(replayed.error().message);
-    std::fprintf(stderr, "%s: chain verified; positions %llu..%llu\n", args.file.c_str(),
-                 static_cast<unsigned long long>(replayed->header.from_position()),
-                 static_cast<unsigned long long>(replayed->header.to_position()));
-  } else {
-    store = open_existing_store();
-    runner = open_runner(pj::projections_dir(global_options().data_dir), store.get());
-    auto reached = runner->catch_up(progress_printer("catch up"));
-    if (!reached) fail(reached.error().message);
-  }
+  ReadSide side = open_read_side(args.file, stderr);
+  pj::ProjectionRunner* runner = side.runner.get();
   pj::InsightsFilter filter;
   filter.project = args.project;
   filter.environment = args.environment;
