@@ -41,7 +41,7 @@ struct ServeConfig {
   int canary_router_base_port = kDefaultRouterBasePort;  // 0 = free ports (docs/canary.md)
   int threads = 0;  // 0 = one per core
   int response_cache_entries = 4096;  // 0 = off
-  std::string ui_dir = WHARF_DEFAULT_UI_DIR;  // built web UI; empty = none
+  std::string ui_dir = kDefaultUiDir;  // built web UI; empty = none
   std::string brokers;  // empty = embedded Kafka (librdkafka mock cluster)
   std::string topic = "wharf.events";
   bool relay = true;

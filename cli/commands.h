@@ -17,6 +17,11 @@ struct GlobalOptions {
 
 GlobalOptions& global_options();
 
+// `wharf serve --ui-dir` default: the web UI scripts/build-ui builds (ui/dist).
+// Generated in cli/CMakeLists.txt, one unit, so that no -D flag with an
+// absolute path keeps another clone's build from the compiler cache.
+extern const char kDefaultUiDir[];
+
 // Returns the subcommand `name` of `parent`, creating it when absent, so two
 // areas can add commands under one group ("audit verify", "audit export").
 CLI::App& group(CLI::App& parent, const std::string& name, const std::string& description);

@@ -5,11 +5,10 @@
 # another clone is a hit. The cache itself lives outside every clone
 # (CCACHE_DIR, default ~/.cache/ccache).
 #
-# Precompiled headers: ccache hashes the .gch a unit includes, and GCC writes
-# the absolute path of its build folder into it, so a .gch from another clone
-# never matches. With ccache in use the headers are therefore not
-# precompiled unless asked for (-DWHARF_PCH=ON): a warm cache beats them by far,
-# and scripts/test keeps the cache warm.
+# Precompiled headers stay on: GCC writes the same .gch in every clone, so
+# the units that use it hit too. What does defeat the cache is a compile flag
+# that holds an absolute path (-DSOMETHING="/clone/..."): such paths live in
+# generated units instead (tests/test_paths.h, cli/commands.h kDefaultUiDir).
 if(NOT WHARF_CCACHE)
   return()
 endif()

@@ -11,6 +11,8 @@
 #include <sstream>
 #include <string>
 
+#include "tests/test_paths.h"
+
 namespace wharf::testing {
 
 inline std::string wharf_bin() {

@@ -30,6 +30,7 @@
 #include "adapters/runtime/command_bus.h"
 #include "bench/sync_append_store.h"
 #include "events/event_store.h"
+#include "tests/test_paths.h"
 
 namespace {
 

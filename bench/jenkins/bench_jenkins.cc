@@ -16,6 +16,7 @@
 #include "adapters/http/http_client.h"
 #include "adapters/jenkins/build_runner.h"
 #include "tests/peers/python_peer.h"
+#include "tests/test_paths.h"
 
 namespace {
 using namespace wharf;

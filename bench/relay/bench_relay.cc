@@ -13,6 +13,7 @@
 //   WHARF_BENCH_RELAY_EVENTS   events for 1 and 2 (default 200000; 1000000 for the full run)
 //   WHARF_BENCH_RELAY_LAG_S    seconds of the 10k/s lag phase (default 10)
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -23,13 +24,12 @@
 #include <random>
 #include <thread>
 
-#include <unistd.h>
-
 #include "adapters/kafka/embedded_cluster.h"
-#include "bench/kafka_broker.h"
 #include "adapters/kafka/relay.h"
+#include "bench/kafka_broker.h"
 #include "events/hash_chain.h"
 #include "events/ids.h"
+#include "tests/test_paths.h"
 
 namespace {
 
@@ -115,8 +115,8 @@ double baseline_rate(const std::string& dir, const std::string& brokers, size_t 
       auto batch = store->read_all(from, 10000);
       if (!batch) throw std::runtime_error(batch.error().message);
       for (const auto& e : *batch) {
-        records.push_back({kafka::project_key(e), events::serialize_deterministic(e), e.event_id(), e.type(),
-                           std::to_string(e.position())});
+        records.push_back({kafka::project_key(e), events::serialize_deterministic(e), e.event_id(),
+                           e.type(), std::to_string(e.position())});
       }
     }
   }
@@ -193,7 +193,8 @@ LagResult measure_lag(const std::string& dir, const std::string& brokers, size_t
 
   constexpr size_t kTicksPerSecond = 100;  // 10 ms ticks
   const size_t per_tick = std::max<size_t>(1, rate / kTicksPerSecond);
-  std::vector<std::pair<uint64_t, int64_t>> durable_at;  // (last position of an append, returned_us)
+  std::vector<std::pair<uint64_t, int64_t>>
+      durable_at;  // (last position of an append, returned_us)
   const auto start = Clock::now();
   for (size_t tick = 0; tick < seconds * kTicksPerSecond; ++tick) {
     append(*store, per_tick, per_tick, static_cast<int>(tick));
@@ -297,8 +298,10 @@ int main() {
       baseline = std::max(baseline, b);
     }
     const LagResult lag = measure_lag((root / "lag").string(), brokers, 10000, lag_seconds);
-    std::fprintf(stderr, "lag p99 at 10k events/s: %.1f ms after the append returned, %.1f ms after recorded_at\n",
-                 lag.p99_from_durable_ms, lag.p99_from_recorded_ms);
+    std::fprintf(
+        stderr,
+        "lag p99 at 10k events/s: %.1f ms after the append returned, %.1f ms after recorded_at\n",
+        lag.p99_from_durable_ms, lag.p99_from_recorded_ms);
     std::printf(
         "{\"bench\":\"relay\",\"broker\":\"%s\",\"events\":%zu,\"events_per_s\":%.0f,"
         "\"baseline_events_per_s\":%.0f,\"ratio\":%.3f,\"p99_lag_ms\":%.1f,"

@@ -30,6 +30,7 @@
 #include "adapters/workers/task_dispatcher.h"
 #include "adapters/workers/task_worker.h"
 #include "bench/kafka_broker.h"
+#include "tests/test_paths.h"
 
 namespace {
 

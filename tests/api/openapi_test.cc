@@ -5,6 +5,7 @@
 #include <set>
 
 #include "tests/api/api_test_support.h"
+#include "tests/test_paths.h"
 
 namespace wharf::api::testing {
 namespace {
@@ -42,10 +43,12 @@ TEST(OpenApiTest, SpecAndRouterListTheSameRoutes) {
   const auto spec = spec_routes(WHARF_OPENAPI_YAML);
   ASSERT_GT(spec.size(), 10u);
   for (const auto& r : server) {
-    EXPECT_TRUE(spec.count(r)) << r.first << " " << r.second << " is served but not in openapi.yaml";
+    EXPECT_TRUE(spec.count(r)) << r.first << " " << r.second
+                               << " is served but not in openapi.yaml";
   }
   for (const auto& r : spec) {
-    EXPECT_TRUE(server.count(r)) << r.first << " " << r.second << " is in openapi.yaml but not served";
+    EXPECT_TRUE(server.count(r)) << r.first << " " << r.second
+                                 << " is in openapi.yaml but not served";
   }
 }
 

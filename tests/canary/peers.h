@@ -9,6 +9,7 @@
 
 #include "adapters/http/http_client.h"
 #include "tests/peers/python_peer.h"
+#include "tests/test_paths.h"
 
 namespace wharf::canary_testing {
 

@@ -17,6 +17,7 @@
 
 #include "events/export.h"
 #include "tests/events/test_util.h"
+#include "tests/test_paths.h"
 
 namespace wharf::events {
 namespace {
@@ -50,7 +51,8 @@ ChildRun run_and_kill(const std::string& dir, std::chrono::milliseconds run_for)
   auto deadline = std::chrono::steady_clock::now() + run_for;
   bool killed = false;
   while (true) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (!killed && left.count() <= 0) {
       ::kill(pid, SIGKILL);
       killed = true;
@@ -78,7 +80,8 @@ TEST(CrashTest, EveryAcknowledgedEventSurvivesSigkillExactlyOnce) {
   for (int round = 0; round < total; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
     // Every fourth round dies young: while creating or opening the store.
-    auto run = run_and_kill(dir, std::chrono::milliseconds(round % 4 == 0 ? 2 + rng() % 40 : 40 + rng() % 400));
+    auto run = run_and_kill(
+        dir, std::chrono::milliseconds(round % 4 == 0 ? 2 + rng() % 40 : 40 + rng() % 400));
     ASSERT_TRUE(WIFSIGNALED(run.status) && WTERMSIG(run.status) == SIGKILL)
         << "the child exited by itself (status " << run.status << "), output tail: "
         << run.output.substr(run.output.size() > 300 ? run.output.size() - 300 : 0);
@@ -94,13 +97,15 @@ TEST(CrashTest, EveryAcknowledgedEventSurvivesSigkillExactlyOnce) {
     }
     killed_with_work += this_round > 0 ? 1 : 0;
 
-    if (acknowledged.empty() && !std::filesystem::exists(dir)) continue;  // killed before creating it
+    if (acknowledged.empty() && !std::filesystem::exists(dir))
+      continue;  // killed before creating it
     auto store = EventStore::open(dir);
     ASSERT_TRUE(store) << "reopen after SIGKILL failed: " << store.error().message;
     uint64_t max_position = 0;
     for (const auto& [event_id, at] : acknowledged) {
       auto e = (*store)->read_event(event_id);
-      ASSERT_TRUE(e) << "acknowledged event " << event_id << " at " << at << " lost: " << e.error().message;
+      ASSERT_TRUE(e) << "acknowledged event " << event_id << " at " << at
+                     << " lost: " << e.error().message;
       ASSERT_EQ(e->position(), at);
       max_position = std::max(max_position, at);
     }
@@ -109,7 +114,8 @@ TEST(CrashTest, EveryAcknowledgedEventSurvivesSigkillExactlyOnce) {
     auto report = verify_store(dir);
     ASSERT_TRUE(report.ok) << report.message;  // dense, chain links, each id indexed once
   }
-  EXPECT_GT(killed_with_work, static_cast<uint64_t>(total / 3)) << "most rounds should kill a busy child";
+  EXPECT_GT(killed_with_work, static_cast<uint64_t>(total / 3))
+      << "most rounds should kill a busy child";
   RecordProperty("acknowledged_events", static_cast<int>(acknowledged.size()));
   std::printf("crash test: %d rounds, %zu acknowledged events, all present exactly once\n", total,
               acknowledged.size());

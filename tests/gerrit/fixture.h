@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_paths.h"
+
 namespace wharf::gerrit::testing {
 
 inline std::vector<std::string> read_lines(const std::string& name) {
@@ -21,6 +23,8 @@ inline const std::vector<std::string>& samples() {
   static const std::vector<std::string> lines = read_lines("stream-events-samples.jsonl");
   return lines;
 }
-inline const std::string& sample(size_t line) { return samples().at(line - 1); }
+inline const std::string& sample(size_t line) {
+  return samples().at(line - 1);
+}
 
 }  // namespace wharf::gerrit::testing

@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "tests/test_paths.h"
+
 namespace wharf::gerrit::testing {
 
 struct CommandResult {
@@ -69,8 +71,8 @@ class GerritPeer {
 
   // Runs a Gerrit SSH command as admin; throws on failure.
   std::string ssh(const std::string& command) const {
-    auto r = run_command(ssh_prefix() + " -p " + std::to_string(ssh_port) +
-                         " admin@127.0.0.1 " + quote(command));
+    auto r = run_command(ssh_prefix() + " -p " + std::to_string(ssh_port) + " admin@127.0.0.1 " +
+                         quote(command));
     if (r.status != 0) throw std::runtime_error("ssh " + command + ": " + r.output);
     return r.output;
   }
@@ -131,7 +133,8 @@ class GerritPeer {
   }
   std::string ssh_prefix() const {
     return "ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR "
-           "-o BatchMode=yes -i " + key_file;
+           "-o BatchMode=yes -i " +
+           key_file;
   }
   static std::string must(const std::string& command) {
     auto r = run_command(command);

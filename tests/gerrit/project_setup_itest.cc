@@ -24,6 +24,7 @@
 #include "events/event_store.h"
 #include "tests/gerrit/gerrit_peer.h"
 #include "tests/gerrit/store_fixture.h"
+#include "tests/test_paths.h"
 
 namespace wharf::gerrit {
 namespace {

@@ -11,6 +11,7 @@
 #include "tests/peers/kubernetes_cluster.h"
 #include "tests/peers/python_peer.h"
 #include "tests/serve_process.h"
+#include "tests/test_paths.h"
 
 namespace wharf::jenkins {
 namespace {

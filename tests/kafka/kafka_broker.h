@@ -3,18 +3,15 @@
 // binary through tests/peers/kafka/start (KRaft, single node, 127.0.0.1, free
 // port) and stopped at exit. When it cannot start (jars not fetched, no
 // Java) every test that needs it FAILS with the reason; nothing is skipped.
+#include <unistd.h>
+
 #include <array>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
 
-#include <unistd.h>
-
 #include "tests/kafka/kafka_test_util.h"
-
-#ifndef WHARF_KAFKA_PEER_DIR
-#error "WHARF_KAFKA_PEER_DIR must name tests/peers/kafka"
-#endif
+#include "tests/test_paths.h"
 
 namespace wharf::kafka::testing {
 

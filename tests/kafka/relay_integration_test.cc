@@ -1,11 +1,10 @@
 // The relay against a real Apache Kafka broker (tests/peers/kafka), started
 // once for this binary. Label: integration.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <atomic>
 #include <sstream>
@@ -15,10 +14,7 @@
 #include "adapters/kafka/topic_reader.h"
 #include "tests/kafka/kafka_broker.h"
 #include "tests/kafka/kafka_test_util.h"
-
-#ifndef WHARF_KAFKA_RELAY_PROCESS
-#error "WHARF_KAFKA_RELAY_PROCESS must name the kafka_relay_process binary"
-#endif
+#include "tests/test_paths.h"
 
 namespace wharf::kafka {
 namespace {
@@ -33,7 +29,9 @@ std::chrono::steady_clock::time_point in(std::chrono::seconds s) {
   return std::chrono::steady_clock::now() + s;
 }
 
-std::string broker() { return KafkaBroker::shared().bootstrap(); }
+std::string broker() {
+  return KafkaBroker::shared().bootstrap();
+}
 
 std::vector<TopicRecord> read_all_records(const std::string& topic) {
   auto records = read_topic(broker(), topic, 60s);
@@ -212,8 +210,8 @@ TEST(KafkaRelay, RelayProcessSigkillMidRelayResumesFromCursorDuplicatesOnlyPastI
   const std::string topic = "it.process-kill";
   {
     // Appends far more than it gets to before the kill: the kill is always mid-relay.
-    Child child({WHARF_KAFKA_RELAY_PROCESS, "--data", data, "--brokers", broker(), "--topic",
-                 topic, "--append", "1000000", "--batch", "10", "--append-pause-ms", "2"});
+    Child child({WHARF_KAFKA_RELAY_PROCESS, "--data", data, "--brokers", broker(), "--topic", topic,
+                 "--append", "1000000", "--batch", "10", "--append-pause-ms", "2"});
     uint64_t cursor_seen = 0;
     std::string line;
     while (cursor_seen < 1500 && !(line = child.line()).empty()) {

@@ -23,10 +23,7 @@
 #include <vector>
 
 #include "adapters/http/http_client.h"
-
-#ifndef WHARF_SOURCE_DIR
-#error "define WHARF_SOURCE_DIR (the repository root) for tests/peers/kubernetes_cluster.h"
-#endif
+#include "tests/test_paths.h"
 
 namespace wharf::testing {
 

@@ -13,6 +13,7 @@
 
 #include "projections/runner.h"
 #include "tests/projections/random_history.h"
+#include "tests/test_paths.h"
 
 namespace wharf::projections {
 namespace {

@@ -10,6 +10,7 @@
 
 #include "engine/commands.h"
 #include "tests/runtime/runtime_fixture.h"
+#include "tests/test_paths.h"
 
 namespace wharf::runtime::testing {
 
@@ -21,12 +22,15 @@ inline std::string shell(const std::string& command) {
   char buffer[4096];
   while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
   int status = pclose(pipe);
-  if (status != 0) throw std::runtime_error("command failed (" + std::to_string(status) + "): " + command);
+  if (status != 0)
+    throw std::runtime_error("command failed (" + std::to_string(status) + "): " + command);
   while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
   return out;
 }
 
-inline std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }
+inline std::string quoted(const fs::path& p) {
+  return "'" + p.string() + "'";
+}
 
 // A git repository with hello-service at VERSION 1.0.0; returns HEAD.
 inline std::string make_hello_repo(const fs::path& repo) {

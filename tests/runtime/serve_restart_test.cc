@@ -14,6 +14,7 @@
 #include "adapters/local/process.h"
 #include "tests/runtime/e2e_support.h"
 #include "tests/serve_process.h"
+#include "tests/test_paths.h"
 
 namespace wharf::runtime::testing {
 namespace {

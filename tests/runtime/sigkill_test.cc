@@ -1,9 +1,9 @@
 // SIGKILL the process hosting the runtime mid-build and mid-deploy, restart
 // it: every run finishes, and no build or deploy process was started twice
 // (DATA/sideeffects.log counts real starts).
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +12,7 @@
 #include "adapters/local/deploy_target.h"
 #include "adapters/runtime/command_bus.h"
 #include "tests/runtime/e2e_support.h"
+#include "tests/test_paths.h"
 
 namespace wharf::runtime {
 namespace {
@@ -123,7 +124,8 @@ TEST(SigkillTest, KilledMidBuildAndMidDeployEveryRunFinishesAndNothingStartsTwic
 
   // 3. Restart and let everything finish.
   harness.start();
-  bool finished = eventually([&] { return harness.completed_runs() >= 2; }, std::chrono::seconds(120));
+  bool finished =
+      eventually([&] { return harness.completed_runs() >= 2; }, std::chrono::seconds(120));
   EXPECT_EQ(harness.terminate(), 0);
   ASSERT_TRUE(finished) << "runs did not finish; see " << (data / "harness.log").string();
 
@@ -132,7 +134,8 @@ TEST(SigkillTest, KilledMidBuildAndMidDeployEveryRunFinishesAndNothingStartsTwic
   auto lines = read_lines(side_effects);
   EXPECT_EQ(count_prefix(lines, "build "), 2u);
   EXPECT_EQ(count_prefix(lines, "deploy "), 4u);  // two runs x (staging, prod)
-  for (const auto& [key, n] : starts_by_key(lines)) EXPECT_EQ(n, 1) << key << " started " << n << " times";
+  for (const auto& [key, n] : starts_by_key(lines))
+    EXPECT_EQ(n, 1) << key << " started " << n << " times";
   // Every build and deploy succeeded on its first attempt: the restarts
   // adopted the work instead of failing and retrying it.
   for (const auto& e : events_of_type(*store, "BuildRequested")) {

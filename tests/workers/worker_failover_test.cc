@@ -18,6 +18,7 @@
 #include "adapters/workers/task_dispatcher.h"
 #include "tests/kafka/kafka_broker.h"
 #include "tests/runtime/e2e_support.h"
+#include "tests/test_paths.h"
 
 namespace wharf::workers {
 namespace {
