@@ -46,8 +46,13 @@ std::string payload_string(const events::Envelope& event, const char* name) {
   return inner.GetReflection()->GetString(inner, field);
 }
 
-std::string secret_of(const wharf::v1::RepositoryBinding& binding) {
-  return binding.has_gerrit() ? binding.gerrit().webhook_secret_sha256() : std::string();
+WebhookSecret secret_of(const wharf::v1::RepositoryBinding& binding) {
+  WebhookSecret s;
+  if (!binding.has_gerrit()) return s;
+  s.sealed = binding.gerrit().webhook_secret_set();
+  s.version = binding.gerrit().webhook_secret_version();
+  s.legacy_sha256 = binding.gerrit().webhook_secret_sha256();
+  return s;
 }
 
 }  // namespace
@@ -251,10 +256,12 @@ std::vector<std::string> AccessIndex::visible_projects(const Principal& who) con
   return out;
 }
 
-std::optional<std::string> AccessIndex::webhook_secret_sha256(const std::string& project) const {
+std::optional<WebhookSecret> AccessIndex::webhook_secret(const std::string& project) const {
   std::shared_lock lock(mu_);
   auto it = webhook_secrets_.find(project);
-  if (it == webhook_secrets_.end() || it->second.empty()) return std::nullopt;
+  if (it == webhook_secrets_.end() || (!it->second.sealed && it->second.legacy_sha256.empty())) {
+    return std::nullopt;
+  }
   return it->second;
 }
 

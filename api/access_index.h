@@ -53,6 +53,16 @@ struct GrantRecord {
   uint64_t position = 0;
 };
 
+// A project's webhook secret as its RepositoryBinding records it: sealed
+// (docs/targets.md; entry webhook/<project> at `version`), or — bindings from
+// before the sealed store — only the secret's SHA-256, which exports once
+// held and which is therefore no longer accepted.
+struct WebhookSecret {
+  bool sealed = false;
+  uint32_t version = 0;
+  std::string legacy_sha256;
+};
+
 class AccessIndex {
  public:
   explicit AccessIndex(const events::EventStore& store) : store_(store) {}
@@ -94,8 +104,8 @@ class AccessIndex {
   bool project_exists(const std::string& project) const;
   // Every project (sorted) that `who` may view.
   std::vector<std::string> visible_projects(const Principal& who) const;
-  // Hex SHA-256 of the project's webhook secret, if one is configured.
-  std::optional<std::string> webhook_secret_sha256(const std::string& project) const;
+  // The project's webhook secret as the log records it, if one is configured.
+  std::optional<WebhookSecret> webhook_secret(const std::string& project) const;
 
   // The project an event belongs to ("" for global events such as tokens),
   // and its run ("" if none). Valid for events up to position().
@@ -142,7 +152,7 @@ class AccessIndex {
   // project -> user -> roles held
   std::map<std::string, std::map<std::string, std::map<wharf::v1::Role, GrantRecord>>> roles_;
   std::set<std::string> projects_;
-  std::map<std::string, std::string> webhook_secrets_;
+  std::map<std::string, WebhookSecret> webhook_secrets_;
   std::map<std::string, std::string> run_project_;
   std::map<std::string, std::string> deploy_project_;
   std::map<std::string, PermissionRequestRecord> requests_;

@@ -143,6 +143,7 @@ App::App(const ServerConfig& config, Services& services, MetricsRegistry& metric
   add_access_routes(*this);
   add_webhook_routes(*this);
   add_session_routes(*this);
+  add_target_routes(*this);
   if (services.queries != nullptr && services.commands != nullptr) {
     add_project_routes(*this);
     add_run_routes(*this);
@@ -205,6 +206,13 @@ void App::wait_for_position(uint64_t position) {
   }
 }
 
+bool accepts_query_token(const Context& ctx) {
+  if (ctx.request.method() != http::verb::get) return false;
+  if (ctx.route == "/api/v1/events/stream") return true;
+  return ctx.route == "/api/v1/projects/{project}/environments/{environment}/logs" &&
+         ctx.query_value("follow").value_or("false") == "true";
+}
+
 void App::authenticate(Context& ctx, Access access) {
   if (access == Access::kPublic || access == Access::kWebhook) return;
   std::string token;
@@ -217,9 +225,17 @@ void App::authenticate(Context& ctx, Access access) {
                      ? bearer_from_subprotocols(ctx.request[http::field::sec_websocket_protocol])
                      : std::nullopt) {
     token = std::move(*offered);  // a browser's WebSocket cannot set headers either
-  } else if (auto q = ctx.query_value("access_token");
-             q && ctx.request.method() == http::verb::get) {
-    token = *q;  // EventSource cannot set headers
+  } else if (auto q = ctx.query_value("access_token")) {
+    // Only where a browser cannot send a header (EventSource): a token in a
+    // URL ends up in proxy logs and browser history.
+    if (!accepts_query_token(ctx)) {
+      throw ApiError(http::status::unauthorized, "access_token_not_accepted",
+                     "?access_token= is accepted only on the event stream "
+                     "(/api/v1/events/stream) and on following service logs; send the header "
+                     "\"Authorization: Bearer <token>\"",
+                     json::object{{"route", ctx.route}});
+    }
+    token = *q;
   }
   if (token.empty()) {
     throw ApiError(http::status::unauthorized, "unauthenticated",

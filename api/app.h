@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "adapters/targets/probe.h"
 #include "api/access_index.h"
 #include "api/config.h"
 #include "api/metrics.h"
@@ -78,8 +79,17 @@ struct Services {
   // `serve --audit-key`: export downloads carry a checkpoint signed at the
   // time of download. Null: they are unsigned (chain only).
   events::PeriodicCheckpoints* checkpoints = nullptr;
-  std::function<bool()> ready;                     // /readyz; unset = ready once started
-  std::function<int64_t()> clock_us;               // unset = system clock
+  // Registered targets (docs/targets.md), folded from the log. Null: the
+  // /api/v1/targets routes are not registered.
+  targets::TargetCatalog* targets = nullptr;
+  // Where credentials are sealed (serve --secret-key-file). Null: writes that
+  // seal a credential answer 503 no_sealed_store.
+  targets::SealedStore* secrets = nullptr;
+  // GET /targets/{name}/health?check=true probes the target now through this
+  // (serve: the TargetProber). Unset: ?check=true answers 501.
+  std::function<targets::ProbeResult(const std::string& name)> probe_target;
+  std::function<bool()> ready;        // /readyz; unset = ready once started
+  std::function<int64_t()> clock_us;  // unset = system clock
   // `serve --gerrit-http-*`: POST /projects with "gerrit_create": true sets up
   // the binding's Gerrit project and branches through this before creating
   // the wharf project (adapters/gerrit/project_setup.h); it returns what it
@@ -138,6 +148,11 @@ struct Context {
   // The actor to record on events this request causes.
   wharf::v1::Actor actor() const;
 };
+
+// Whether the request may carry its token as ?access_token= (the event
+// stream and following service logs, which a browser's EventSource opens
+// without headers); everywhere else that is a 401.
+bool accepts_query_token(const Context& ctx);
 
 using Handler = std::function<Reply(Context&)>;
 
@@ -212,5 +227,6 @@ void add_insights_routes(App& app);  // needs queries: landscape, delivery metri
 void add_maintenance_routes(App& app);
 void add_canary_routes(App& app);  // needs commands  // needs queries + commands (+ maintenance)
 void add_session_routes(App& app);  // who am I, export downloads
+void add_target_routes(App& app);   // needs targets + commands
 
 }  // namespace wharf::api

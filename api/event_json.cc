@@ -4,6 +4,7 @@
 
 #include <boost/json/parse.hpp>
 
+#include "engine/target.h"
 #include "events/hash_chain.h"
 
 namespace wharf::api {
@@ -19,15 +20,15 @@ json::value message_json(const google::protobuf::Message& message) {
   return json::parse(text);
 }
 
-namespace {
-
-void blank_secret(wharf::v1::RepositoryBinding* binding) {
-  if (binding->has_gerrit() && !binding->gerrit().webhook_secret_sha256().empty()) {
-    binding->mutable_gerrit()->set_webhook_secret_sha256("redacted");
-  }
+std::function<bool(const events::Envelope&)> without_credentials(
+    std::function<bool(const events::Envelope&)> include, std::string& description) {
+  description += std::string(description.empty() ? "" : "; ") +
+                 "events holding credentials (old settings, webhook secret hashes) are "
+                 "placeholders";
+  return [include = std::move(include)](const events::Envelope& e) {
+    return !engine::holds_credentials(e.payload()) && (!include || include(e));
+  };
 }
-
-}  // namespace
 
 json::value event_json(const events::Envelope& event) {
   json::object out;
@@ -46,10 +47,9 @@ json::value event_json(const events::Envelope& event) {
 
   wharf::v1::Payload payload = event.payload();
   if (payload.has_token_issued()) payload.mutable_token_issued()->set_token_sha256("redacted");
-  if (payload.has_project_created()) blank_secret(payload.mutable_project_created()->mutable_repository());
-  if (payload.has_repository_bound()) {
-    blank_secret(payload.mutable_repository_bound()->mutable_repository());
-  }
+  // Credentials old events hold in settings, and webhook secrets' hashes
+  // (docs/targets.md#the-past).
+  engine::mask_credentials(payload);
   const auto* oneof = payload.GetDescriptor()->FindOneofByName("kind");
   const auto* set = payload.GetReflection()->GetOneofFieldDescriptor(payload, oneof);
   out["data"] = set == nullptr ? json::value(json::object())

@@ -32,7 +32,7 @@ void parse_suites(const JsonBody& body, std::string_view field,
 
 }  // namespace
 
-wharf::v1::RepositoryBinding parse_repository(const JsonBody& body) {
+wharf::v1::RepositoryBinding parse_repository(const JsonBody& body, std::string* webhook_secret) {
   wharf::v1::RepositoryBinding binding;
   if (body.has("gerrit") == body.has("local_git")) {
     throw bad_request("invalid_value",
@@ -48,7 +48,14 @@ wharf::v1::RepositoryBinding parse_repository(const JsonBody& body) {
     for (auto& b : g.string_list("branches")) out->add_branches(b);
     for (auto& w : g.string_list("trigger_words")) out->add_trigger_words(w);
     if (auto secret = g.optional_string("webhook_secret"); secret && !secret->empty()) {
-      out->set_webhook_secret_sha256(sha256_hex(*secret));
+      if (webhook_secret == nullptr) {
+        throw bad_request("invalid_value", "a webhook secret cannot be set here",
+                          json::object{{"field", "gerrit.webhook_secret"}});
+      }
+      // Sealed by the caller (seal_webhook_secret); the log records only that
+      // one is set and its version.
+      out->set_webhook_secret_set(true);
+      *webhook_secret = std::move(*secret);
     }
   } else {
     auto l = body.object("local_git", {"path", "branch"});
@@ -192,13 +199,15 @@ wharf::v1::PipelineTemplate parse_template(const JsonBody& body) {
   return t;
 }
 
-engine::CreateProject parse_create_project(const JsonBody& body, const std::string& default_id) {
+engine::CreateProject parse_create_project(const JsonBody& body, const std::string& default_id,
+                                           std::string* webhook_secret) {
   engine::CreateProject command;
   command.project_id = default_id.empty() ? body.required_string("project_id")
                                           : body.optional_string("project_id").value_or(default_id);
   command.name = body.optional_string("name").value_or(command.project_id);
   if (body.has("repository")) {
-    command.repository = parse_repository(body.object("repository", {"gerrit", "local_git"}));
+    command.repository =
+        parse_repository(body.object("repository", {"gerrit", "local_git"}), webhook_secret);
   }
   for (auto& env : body.object_list("environments", {WHARF_ENVIRONMENT_FIELDS})) {
     command.environments.push_back(parse_environment(env));

@@ -6,9 +6,12 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
+#include <memory>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "engine/target.h"
 
 namespace wharf::api {
 
@@ -233,11 +236,16 @@ bool append_map(std::string& out, const pb::Message& message, const pb::FieldDes
   if (!supported(value_field)) return false;
   std::vector<std::pair<std::string, int>> keys;
   keys.reserve(static_cast<size_t>(size));
+  // Settings maps show credential-named values masked (old events' copies).
+  const bool settings = engine::is_settings_map(field);
+  std::vector<bool> masked(static_cast<size_t>(size), false);
   for (int i = 0; i < size; ++i) {
     const auto& entry = r->GetRepeatedMessage(message, field, i);
     std::string key;
     if (key_field->cpp_type() == pb::FieldDescriptor::CPPTYPE_STRING) {
-      if (!append_string(key, entry.GetReflection()->GetString(entry, key_field))) return false;
+      const std::string raw = entry.GetReflection()->GetString(entry, key_field);
+      masked[static_cast<size_t>(i)] = settings && engine::credential_named(raw);
+      if (!append_string(key, raw)) return false;
     } else {
       // Integer and bool keys are quoted in JSON.
       std::string text;
@@ -255,6 +263,10 @@ bool append_map(std::string& out, const pb::Message& message, const pb::FieldDes
     first = false;
     out.append(key);
     out.push_back(':');
+    if (masked[static_cast<size_t>(i)]) {
+      out.append("\"").append(engine::kMasked).append("\"");
+      continue;
+    }
     if (!append_value(out, r->GetRepeatedMessage(message, field, i), value_field, -1)) return false;
   }
   out.push_back('}');
@@ -348,7 +360,14 @@ bool append_view_json(const pb::Message& message, std::string& out) {
   options.preserve_proto_field_names = true;
   options.always_print_primitive_fields = true;
   std::string text;
-  if (!pb::util::MessageToJsonString(message, &text, options).ok()) return false;
+  if (engine::holds_credentials(message)) {
+    std::unique_ptr<pb::Message> copy(message.New());
+    copy->CopyFrom(message);
+    engine::mask_credentials(*copy);
+    if (!pb::util::MessageToJsonString(*copy, &text, options).ok()) return false;
+  } else if (!pb::util::MessageToJsonString(message, &text, options).ok()) {
+    return false;
+  }
   out.append(text);
   return true;
 }

@@ -8,7 +8,9 @@
 // integers are quoted, enums are names, strings are escaped like protobuf
 // (including <, >, DEL, C1 controls and the invisible code points it
 // escapes). Map entries are printed sorted by key (protobuf prints them in
-// hash order: same object, stable order).
+// hash order: same object, stable order). Credential-named values of
+// settings maps print as "redacted" (engine::is_settings_map: old events'
+// copies; docs/targets.md#the-past), on both paths.
 //
 // Messages with fields this writer does not print (float/double, the
 // google.protobuf well-known types) and strings that are not valid UTF-8 fall

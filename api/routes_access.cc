@@ -83,6 +83,12 @@ Reply request_permission(Context& ctx) {
   engine::RequestPermission command;
   command.project_id = body.required_string("project");
   command.role = role_field(body);
+  auto& access = ctx.app.access();
+  access.refresh();
+  if (!access.project_exists(command.project_id)) {
+    throw not_found("no project \"" + command.project_id + "\"",
+                    json::object{{"project", command.project_id}});
+  }
   command.reason = body.optional_string("reason").value_or("");
   command.user = ctx.principal.user;
   return run_command(ctx, std::move(command));

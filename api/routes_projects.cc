@@ -4,8 +4,10 @@
 #include "api/api_error.h"
 #include "api/project_body.h"
 #include "api/resource_support.h"
+#include "api/webhook_signature.h"
 #include "engine/engine.h"
 #include "engine/ids.h"
+#include "engine/target.h"
 
 namespace wharf::api {
 
@@ -13,11 +15,10 @@ namespace json = boost::json;
 
 namespace {
 
+// Old bindings hold the webhook secret's SHA-256 (the HMAC key of old):
+// never shown (engine::mask_credentials does the same for events).
 void redact(views::ProjectView& project) {
-  auto* repo = project.mutable_repository();
-  if (repo->has_gerrit() && !repo->gerrit().webhook_secret_sha256().empty()) {
-    repo->mutable_gerrit()->set_webhook_secret_sha256("redacted");
-  }
+  engine::mask_credentials(project);
 }
 
 // Visibility follows the same roles as every other check (AccessIndex: grants,
@@ -72,20 +73,42 @@ void set_up_gerrit(Context& ctx, engine::CreateProject& command) {
   command.gerrit_setup = setup(command.repository.gerrit());
 }
 
+// A webhook secret of the body, sealed before the command that records its
+// version runs; taken back if the command is refused (webhook_signature.h).
+std::optional<targets::PendingCredential> seal_secret(Context& ctx, const std::string& project,
+                                                      const std::string& secret,
+                                                      wharf::v1::RepositoryBinding& binding) {
+  if (secret.empty()) return std::nullopt;
+  auto sealed = seal_webhook_secret(ctx.app.services().secrets, project, secret, binding);
+  if (!sealed) {
+    throw ApiError(http::status::service_unavailable, "no_sealed_store", sealed.error(),
+                   json::object{{"field", "repository.gerrit.webhook_secret"}});
+  }
+  return std::move(*sealed);
+}
+
 Reply create_project(Context& ctx) {
   auto body = JsonBody::parse(ctx.request.body(), {WHARF_PROJECT_FIELDS, "gerrit_create"});
-  engine::CreateProject command = parse_create_project(body);
+  std::string secret;
+  engine::CreateProject command = parse_create_project(body, "", &secret);
   command.owner = ctx.principal.user;
   if (body.optional_bool("gerrit_create").value_or(false)) set_up_gerrit(ctx, command);
-  return run_command(ctx, std::move(command));
+  auto pending = seal_secret(ctx, command.project_id, secret, command.repository);
+  auto reply = run_command(ctx, std::move(command));
+  if (pending) pending->keep();
+  return reply;
 }
 
 Reply bind_repository(Context& ctx) {
   auto body = JsonBody::parse(ctx.request.body(), {"gerrit", "local_git"});
   engine::BindRepository command;
   command.project_id = ctx.param("project");
-  command.repository = parse_repository(body);
-  return run_command(ctx, std::move(command));
+  std::string secret;
+  command.repository = parse_repository(body, &secret);
+  auto pending = seal_secret(ctx, command.project_id, secret, command.repository);
+  auto reply = run_command(ctx, std::move(command));
+  if (pending) pending->keep();
+  return reply;
 }
 
 // Body: the template object exactly as project creation's "template" field.

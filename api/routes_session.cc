@@ -10,6 +10,7 @@
 
 #include "api/api_error.h"
 #include "api/app.h"
+#include "api/event_json.h"
 #include "events/checkpoint.h"
 #include "events/export.h"
 #include "events/hash_chain.h"
@@ -65,6 +66,7 @@ Reply export_reply(Context& ctx, const std::string& project) {
     };
     options.filter_description = "project=" + project;
   }
+  options.include = without_credentials(std::move(options.include), options.filter_description);
   const auto path =
       (std::filesystem::temp_directory_path() / ("wharf-export-" + events::new_uuid() + ".wexp"))
           .string();

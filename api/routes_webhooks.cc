@@ -2,6 +2,8 @@
 // (webhook_signature.h) replaces the bearer token; the payload goes to the
 // adapter registered for `kind` in Services::webhooks (adapters/gerrit for
 // "gerrit"). Unknown kinds are 404.
+#include <spdlog/spdlog.h>
+
 #include <cctype>
 
 #include "api/api_error.h"
@@ -24,10 +26,33 @@ Reply deliver(Context& ctx) {
     throw not_found("no webhook receiver \"" + kind + "\"", json::object{{"kind", kind}});
   }
   app.access().refresh();
-  auto secret = app.access().webhook_secret_sha256(project);
-  if (!secret) {
+  auto recorded = app.access().webhook_secret(project);
+  if (!recorded) {
     throw ApiError(http::status::forbidden, "webhook_not_configured",
                    "project \"" + project + "\" has no webhook secret configured",
+                   json::object{{"project", project}});
+  }
+  if (!recorded->sealed) {
+    throw ApiError(http::status::forbidden, "webhook_secret_legacy",
+                   "project \"" + project +
+                       "\" has a webhook secret from before the sealed store, "
+                       "whose hash the log and its exports hold; set it again (PUT "
+                       "/api/v1/projects/" +
+                       project + "/repository) to accept webhooks",
+                   json::object{{"project", project}});
+  }
+  auto* store = app.services().secrets;
+  if (store == nullptr) {
+    throw ApiError(http::status::service_unavailable, "no_sealed_store",
+                   "this server has no sealed store to check webhook secrets against");
+  }
+  auto secret = store->get(targets::webhook_entry(project), recorded->version);
+  if (!secret) {
+    spdlog::error("webhooks: {}", secret.error());
+    throw ApiError(http::status::internal_server_error, "sealed_store_error",
+                   "the webhook secret of project \"" + project +
+                       "\" cannot be opened; the "
+                       "server log says why",
                    json::object{{"project", project}});
   }
   const auto& body = ctx.request.body();
@@ -36,7 +61,7 @@ Reply deliver(Context& ctx) {
   if (!header.empty()) {
     ok = signature_matches(std::string_view(header.data(), header.size()), body, *secret);
   } else if (auto given = ctx.query_value("secret")) {
-    ok = constant_time_equal(sha256_hex(*given), *secret);
+    ok = constant_time_equal(*given, *secret);
   } else {
     throw ApiError(http::status::unauthorized, "missing_signature",
                    "webhook needs header X-Wharf-Signature-256: sha256=<hmac> or ?secret=");

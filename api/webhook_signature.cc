@@ -21,13 +21,29 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-bool signature_matches(std::string_view header, std::string_view body,
-                       std::string_view secret_sha256_hex) {
+Expected<targets::PendingCredential, std::string> seal_webhook_secret(
+    targets::SealedStore* store, const std::string& project, const std::string& secret,
+    wharf::v1::RepositoryBinding& binding) {
+  if (store == nullptr) {
+    return unexpected(std::string("this server has no sealed store for webhook secrets"));
+  }
+  const std::string entry = targets::webhook_entry(project);
+  const auto versions = store->versions(entry);
+  const uint32_t version = versions.empty() ? 1 : versions.back() + 1;
+  auto pending = targets::PendingCredential::seal(store, entry, version, secret);
+  if (!pending) return unexpected(pending.error());
+  binding.mutable_gerrit()->set_webhook_secret_set(true);
+  binding.mutable_gerrit()->set_webhook_secret_version(version);
+  binding.mutable_gerrit()->clear_webhook_secret_sha256();
+  return pending;
+}
+
+bool signature_matches(std::string_view header, std::string_view body, std::string_view secret) {
   constexpr std::string_view kPrefix = "sha256=";
   if (header.substr(0, kPrefix.size()) != kPrefix) return false;
   std::string given(header.substr(kPrefix.size()));
   for (auto& c : given) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return constant_time_equal(given, hmac_sha256_hex(secret_sha256_hex, body));
+  return constant_time_equal(given, hmac_sha256_hex(secret, body));
 }
 
 }  // namespace wharf::api

@@ -14,6 +14,8 @@
 #include <ctime>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -25,6 +27,7 @@
 #include "api/api_error.h"
 #include "api/project_body.h"
 #include "api/tokens.h"
+#include "api/webhook_signature.h"
 #include "cli/commands.h"
 #include "engine/engine.h"
 #include "events/event_store.h"
@@ -197,14 +200,15 @@ std::map<std::string, std::string> key_values(const std::vector<std::string>& it
 // The API's project body (POST /api/v1/projects), through the API's own
 // parser: the same fields, the same strictness (an unknown field, or one the
 // definition does not use, is an error naming it).
-engine::CreateProject project_from_json(const std::string& path, const std::string& default_id) {
+engine::CreateProject project_from_json(const std::string& path, const std::string& default_id,
+                                        std::string* webhook_secret) {
   std::ifstream in(path);
   if (!in) fail("cannot read " + path);
   std::stringstream text;
   text << in.rdbuf();
   try {
     return api::parse_create_project(api::JsonBody::parse(text.str(), {WHARF_PROJECT_FIELDS}),
-                                     default_id);
+                                     default_id, webhook_secret);
   } catch (const api::ApiError& e) {
     std::string allowed;
     if (const auto* details = e.details().if_object()) {
@@ -307,9 +311,10 @@ void create_project(const ProjectArgs& a) {
   }
   if (gerrit && !a.repo.empty())
     fail("give either --repo (a local repository) or --gerrit-host/--gerrit-project");
-  engine::CreateProject c = a.file.empty()
-                                ? project_from_flags(a)
-                                : project_from_json(a.file, a.id.empty() ? a.name : a.id);
+  std::string webhook_secret = a.webhook_secret;
+  engine::CreateProject c =
+      a.file.empty() ? project_from_flags(a)
+                     : project_from_json(a.file, a.id.empty() ? a.name : a.id, &webhook_secret);
   if (!a.id.empty()) c.project_id = a.id;
   if (!a.name.empty()) c.name = a.name;
   if (c.project_id.empty()) c.project_id = c.name;
@@ -330,8 +335,21 @@ void create_project(const ProjectArgs& a) {
     g.set_project(a.gerrit_project);
     for (const auto& b : a.gerrit_branches) g.add_branches(b);
     for (const auto& w : a.trigger_words) g.add_trigger_words(w);
-    if (!a.webhook_secret.empty()) g.set_webhook_secret_sha256(api::sha256_hex(a.webhook_secret));
     *c.repository.mutable_gerrit() = std::move(g);
+  }
+  // The webhook secret is sealed (DATA/secrets, the key serve uses by
+  // default); the event records only that one is set and its version.
+  std::unique_ptr<targets::SealedStore> secrets;
+  std::optional<targets::PendingCredential> sealed_secret;
+  if (!webhook_secret.empty()) {
+    const std::filesystem::path data = global_options().data_dir;
+    auto opened = targets::SealedStore::open({data / "secrets", data / "secret.key"});
+    if (!opened) fail("sealed store: " + opened.error());
+    secrets = std::move(*opened);
+    auto sealed = api::seal_webhook_secret(
+        secrets.get(), c.project_id.empty() ? c.name : c.project_id, webhook_secret, c.repository);
+    if (!sealed) fail(sealed.error());
+    sealed_secret.emplace(std::move(*sealed));
   }
   if (c.project_id.empty()) fail("give the project a --name (or --id, or project_id in --file)");
   auto store = open_for_writing();
@@ -358,6 +376,7 @@ void create_project(const ProjectArgs& a) {
   runtime::SystemClock clock;
   runtime::CommandBus bus(*store, clock, 1);
   auto result = execute_or_fail(bus, c);
+  if (sealed_secret) sealed_secret->keep();
   std::printf("project %s %s at position %llu (environments:", c.project_id.c_str(),
               result.nothing_to_do ? "already exists" : "created",
               static_cast<unsigned long long>(result.last_position));

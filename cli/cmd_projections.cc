@@ -13,6 +13,7 @@
 #include <set>
 
 #include "api/proto_json.h"
+#include "api/event_json.h"
 #include "api/tokens.h"
 #include "cli/api_client.h"
 #include "cli/commands.h"
@@ -235,6 +236,8 @@ void run_audit_export(const ExportArgs& args) {
     options.include = pj::project_filter(*store, args.project);
     options.filter_description = "project " + args.project;
   }
+  options.include =
+      api::without_credentials(std::move(options.include), options.filter_description);
   if (!args.audit_key.empty()) {
     events::Checkpointer signer(load_audit_key(args.audit_key));
     auto signed_now = signer.sign(*store, options.to_position, "export", api::now_us());

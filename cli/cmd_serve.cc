@@ -13,9 +13,16 @@
 #include "adapters/gerrit/service.h"
 #include "adapters/jenkins/client.h"
 #include "adapters/kafka/relay.h"
+#include "adapters/kubernetes/deploy_target.h"
 #include "adapters/local/deploy_target.h"
 #include "adapters/runtime/runtime.h"
+#include "adapters/swarm/deploy_target.h"
+#include "adapters/targets/catalog.h"
+#include "adapters/targets/probe.h"
+#include "adapters/targets/registry.h"
+#include "adapters/targets/sealed_store.h"
 #include "adapters/workers/task_dispatcher.h"
+#include "engine/default_ports.h"
 #include "api/api_error.h"
 #include "api/server.h"
 #include "api/tokens.h"
@@ -46,8 +53,10 @@ struct ServeConfig {
   std::string topic = "wharf.events";
   bool relay = true;
   bool fsync = true;
-  std::string first_token_file;  // where the first admin token is written (0600)
-  std::string audit_key;         // Ed25519 key signing checkpoints; empty = no signing
+  std::string first_token_file;      // where the first admin token is written (0600)
+  std::string audit_key;             // Ed25519 key signing checkpoints; empty = no signing
+  std::string secret_key_file;       // the sealed store's key; empty = DATA/secret.key
+  int target_probe_interval_s = 30;  // reachability probe of every target; 0 = off
   int checkpoint_interval_s = 300;
   gerrit::GerritConfig gerrit;   // host empty = no Gerrit connection
   std::string workers = "local";  // "local": in-process runners; "kafka": `wharf worker`s
@@ -177,6 +186,81 @@ void register_jenkins_metrics(api::MetricsRegistry& metrics, const runtime::Runt
       });
 }
 
+// The reachability probe's verdicts as the log holds them (docs/targets.md):
+// 1 reachable, 0 not, -1 not probed yet.
+void register_target_metrics(api::MetricsRegistry& metrics, targets::TargetCatalog& catalog) {
+  metrics.gauge_function(
+      "wharf_target_reachable", "Target reachability (1 yes, 0 no, -1 not probed yet)",
+      {"target", "kind"}, [&catalog] {
+        catalog.refresh();
+        std::vector<api::MetricsRegistry::Sample> out;
+        for (const auto& t : catalog.list()) {
+          out.push_back({{t.spec.name(), engine::target_kind_name(t.spec.kind())},
+                         t.health_known ? (t.reachable ? 1.0 : 0.0) : -1.0});
+        }
+        return out;
+      });
+}
+
+// The reachability probes (docs/targets.md): one cheap authenticated call
+// per target through the client of its kind.
+targets::ProbeResult probe_cluster(const targets::ResolvedTarget& target) {
+  kubernetes::ClusterTarget t;
+  t.api_url = target.spec.url();
+  t.token = target.token;
+  t.ca_file = target.spec.ca_file();
+  t.insecure = target.spec.insecure_skip_tls_verify();
+  auto response = kubernetes::call_api(t, "GET", "/version");
+  if (!response) return {false, "", response.error()};
+  if (response->status != 200) {
+    return {false, "", "GET /version: " + http_client::describe(*response)};
+  }
+  std::error_code ec;
+  auto parsed = boost::json::parse(response->body, ec);
+  const auto* version = !ec && parsed.is_object() ? parsed.as_object().if_contains("gitVersion")
+                                                  : nullptr;
+  return {true, version && version->is_string() ? std::string(version->as_string()) : "", ""};
+}
+
+targets::ProbeResult probe_portainer(const targets::ResolvedTarget& target) {
+  swarm::PortainerTarget t;
+  t.portainer_url = target.spec.url();
+  t.endpoint_id = target.spec.endpoint_id();
+  t.api_key = target.api_key;
+  t.username = target.user;
+  t.password = target.password;
+  t.ca_file = target.spec.ca_file();
+  t.insecure = target.spec.insecure_skip_tls_verify();
+  swarm::Portainer portainer(t);
+  auto response = portainer.call("GET", "/api/status");
+  if (!response) return {false, "", response.error()};
+  if (response->status != 200) {
+    return {false, "", "GET /api/status: " + http_client::describe(*response)};
+  }
+  std::error_code ec;
+  auto parsed = boost::json::parse(response->body, ec);
+  const auto* version =
+      !ec && parsed.is_object() ? parsed.as_object().if_contains("Version") : nullptr;
+  return {true, version && version->is_string() ? std::string(version->as_string()) : "", ""};
+}
+
+targets::ProbeResult probe_jenkins(const targets::ResolvedTarget& target) {
+  jenkins::ServerConfig server;
+  server.url = target.spec.url();
+  server.user = target.user;
+  server.token = target.token;
+  server.ca_file = target.spec.ca_file();
+  server.insecure = target.spec.insecure_skip_tls_verify();
+  server.attempts = 1;
+  jenkins::Client client(server.url, server);
+  auto response = client.call("GET", "/api/json");
+  if (!response) return {false, "", response.error()};
+  if (response->status != 200) {
+    return {false, "", "GET /api/json: " + jenkins::Client::describe(*response)};
+  }
+  return {true, response->header("X-Jenkins"), ""};
+}
+
 void register_worker_metrics(api::MetricsRegistry& metrics,
                              const workers::TaskDispatcher& dispatcher) {
   metrics.gauge_function(
@@ -236,6 +320,17 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   spdlog::info("store {} at {} (head position {}, fsync {})", log.store_id(), store_dir(data),
                log.head_position(), config.fsync ? "on" : "off");
   announce_first_token(log, config.first_token_file);
+  // Credentials of targets live here, never in the log (docs/targets.md).
+  // A wrong or missing key stops serve now rather than every deploy later.
+  const std::string key_file = config.secret_key_file.empty()
+                                   ? (std::filesystem::path(data) / "secret.key").string()
+                                   : config.secret_key_file;
+  auto secrets = targets::SealedStore::open({std::filesystem::path(data) / "secrets", key_file});
+  if (!secrets) throw std::runtime_error("sealed store: " + secrets.error());
+  spdlog::info("sealed store at {} (key {})", (*secrets)->dir().string(), key_file);
+  targets::TargetCatalog target_catalog(log);
+  target_catalog.refresh();
+  targets::CatalogResolver target_registry(target_catalog, secrets->get());
   std::unique_ptr<events::PeriodicCheckpoints> checkpoints;
   if (config.audit_key.empty()) {
     spdlog::warn("audit: no --audit-key: checkpoints are not signed (create a key with `wharf audit keygen`)");
@@ -292,6 +387,24 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
     spdlog::info("engine runtime started (local build, deploy and test runners under {})", data);
   }
 
+  // Each target's reachability, recorded as TargetHealthChanged on a change.
+  targets::TargetProber prober(
+      target_catalog, target_registry,
+      {{v1::TARGET_KIND_KUBERNETES, probe_cluster},
+       {v1::TARGET_KIND_PORTAINER, probe_portainer},
+       {v1::TARGET_KIND_JENKINS, probe_jenkins}},
+      [&runtime](const std::string& name, const targets::ProbeResult& r) {
+        auto ctx = runtime.commands().system_context("target-health/" + name + "/" +
+                                                     std::to_string(api::now_us()));
+        auto done = runtime.commands().execute(
+            engine::ObserveTargetHealth{name, r.reachable, r.server_version, r.error}, ctx);
+        if (!done && !done.error().stale()) {
+          spdlog::warn("targets: recording the health of {}: {}", name, done.error().message());
+        }
+      },
+      std::chrono::seconds(config.target_probe_interval_s));
+  prober.start();
+
   std::unique_ptr<gerrit::GerritService> gerrit_service;
   if (!config.gerrit.host.empty()) {
     gerrit_service = std::make_unique<gerrit::GerritService>(log, runtime.commands(),
@@ -309,6 +422,9 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   services.data_dir = data;
   services.canary_router = runtime.canary_router();
   services.checkpoints = checkpoints.get();
+  services.targets = &target_catalog;
+  services.probe_target = [&prober](const std::string& name) { return prober.check(name); };
+  services.secrets = secrets->get();
   if (gerrit_service) {
     services.webhooks["gerrit"] = [&gerrit_service](const api::WebhookDelivery& delivery) {
       const auto outcome = gerrit_service->handle_webhook(delivery.body);
@@ -341,6 +457,7 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   register_component_metrics(server.metrics(), log, **projections, relay.get(),
                              gerrit_service.get());
   if (dispatcher) register_worker_metrics(server.metrics(), *dispatcher);
+  register_target_metrics(server.metrics(), target_catalog);
   maintenance.register_metrics(server.metrics());
   if (runtime.canary_router()) register_canary_metrics(server.metrics(), *runtime.canary_router());
   if (runtime.jenkins_build_runner()) register_jenkins_metrics(server.metrics(), runtime);
@@ -361,6 +478,7 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   spdlog::info("{} received: draining HTTP, stopping engine, relay and projections",
                sig == SIGTERM ? "SIGTERM" : "SIGINT");
   server.stop();
+  prober.stop();
   maintenance.stop();
   if (gerrit_service) gerrit_service->stop();
   runtime.stop();
@@ -453,6 +571,16 @@ void register_serve_commands(CLI::App& app) {
   cmd->add_option("--audit-key", config->audit_key,
                   "Ed25519 private key (`wharf audit keygen`) signing checkpoints of the log")
       ->envname("WHARF_AUDIT_KEY");
+  cmd->add_option("--secret-key-file", config->secret_key_file,
+                  "key of the sealed store of target credentials (64 hex digits; created 0600 "
+                  "when neither it nor the store exists; default DATA/secret.key; "
+                  "docs/targets.md)")
+      ->envname("WHARF_SECRET_KEY_FILE");
+  cmd->add_option("--target-probe-interval", config->target_probe_interval_s,
+                  "seconds between reachability probes of every target (0 = off)")
+      ->envname("WHARF_TARGET_PROBE_INTERVAL")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--checkpoint-interval", config->checkpoint_interval_s,
                   "seconds between signed checkpoints while the log grows")
       ->envname("WHARF_CHECKPOINT_INTERVAL")

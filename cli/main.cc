@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
   register_worker_commands(app);
   register_canary_commands(app);
   register_maintenance_commands(app);
+  register_target_commands(app);
   register_terminal_command(app);
 
   try {

@@ -42,6 +42,11 @@ WHARF_COMMAND_NAME(OpenTerminal)
 WHARF_COMMAND_NAME(CloseTerminal)
 WHARF_COMMAND_NAME(PromoteCanary)
 WHARF_COMMAND_NAME(AbortCanary)
+WHARF_COMMAND_NAME(RegisterTarget)
+WHARF_COMMAND_NAME(UpdateTarget)
+WHARF_COMMAND_NAME(RotateTargetCredentials)
+WHARF_COMMAND_NAME(RemoveTarget)
+WHARF_COMMAND_NAME(ObserveTargetHealth)
 #undef WHARF_COMMAND_NAME
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include "engine/canary_commands.h"
 #include "engine/maintenance_commands.h"
+#include "engine/target_commands.h"
 #include "wharf/v1/envelope.pb.h"
 
 namespace wharf::engine {
@@ -275,17 +276,17 @@ struct RevokePermission {
   std::string reason;
 };
 
-using Command =
-    std::variant<CreateProject, BindRepository, DefineEnvironment, UpdatePipelineTemplate,  //
-                 ObserveCommit, RequestBuild, RecordBuildProgress, RecordBuildResult,       //
-                 RunTests, RecordTestResult, Approve, CancelRun, RetryStep,                 //
-                 RecordStageDeployResult, ExpireTimer,                                      //
-                 RequestDeploy, RecordDeployProgress, RecordDeployResult, CancelDeploy,
-                 RequestRollback,                                                           //
-                 RequestPermission, GrantPermission, DenyPermission, RevokePermission,
-                 ObserveHealth, RequestTestCases, RecordTestCaseResults, OpenServiceLogs,
-                 OpenTerminal, CloseTerminal,                                               //
-                 PromoteCanary, AbortCanary>;
+using Command = std::variant<
+    CreateProject, BindRepository, DefineEnvironment, UpdatePipelineTemplate,  //
+    ObserveCommit, RequestBuild, RecordBuildProgress, RecordBuildResult,       //
+    RunTests, RecordTestResult, Approve, CancelRun, RetryStep,                 //
+    RecordStageDeployResult, ExpireTimer,                                      //
+    RequestDeploy, RecordDeployProgress, RecordDeployResult, CancelDeploy,
+    RequestRollback,  //
+    RequestPermission, GrantPermission, DenyPermission, RevokePermission, ObserveHealth,
+    RequestTestCases, RecordTestCaseResults, OpenServiceLogs, OpenTerminal, CloseTerminal,  //
+    PromoteCanary, AbortCanary,                                                             //
+    RegisterTarget, UpdateTarget, RotateTargetCredentials, RemoveTarget, ObserveTargetHealth>;
 
 // The command's name ("ObserveCommit"), for logs and metrics.
 const char* command_name(const Command& command);

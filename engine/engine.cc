@@ -37,11 +37,16 @@ std::string access_stream(std::string_view project_id) {
   return std::string("access-").append(project_id);
 }
 
+std::string target_stream(std::string_view name) {
+  return std::string("target-").append(name);
+}
+
 StreamKind stream_kind(std::string_view stream_id) {
   if (starts_with(stream_id, "project-")) return StreamKind::kProject;
   if (starts_with(stream_id, "run-")) return StreamKind::kRun;
   if (starts_with(stream_id, "env-")) return StreamKind::kEnvironment;
   if (starts_with(stream_id, "access-")) return StreamKind::kAccess;
+  if (starts_with(stream_id, "target-")) return StreamKind::kTarget;
   return StreamKind::kUnknown;
 }
 
@@ -94,6 +99,11 @@ std::string stream_of(const Command& command) {
           [](const CloseTerminal& c) { return environment_stream(c.project_id, c.environment); },
           [](const PromoteCanary& c) { return environment_stream(c.project_id, c.environment); },
           [](const AbortCanary& c) { return environment_stream(c.project_id, c.environment); },
+          [](const RegisterTarget& c) { return target_stream(c.spec.name()); },
+          [](const UpdateTarget& c) { return target_stream(c.spec.name()); },
+          [](const RotateTargetCredentials& c) { return target_stream(c.name); },
+          [](const RemoveTarget& c) { return target_stream(c.name); },
+          [](const ObserveTargetHealth& c) { return target_stream(c.name); },
       },
       command);
 }
@@ -118,6 +128,7 @@ StreamState::StreamState(std::string stream_id) : stream_id_(std::move(stream_id
     case StreamKind::kRun: state_.emplace<RunState>(); break;
     case StreamKind::kEnvironment: state_.emplace<EnvironmentState>(); break;
     case StreamKind::kAccess: state_.emplace<AccessState>(); break;
+    case StreamKind::kTarget: state_.emplace<TargetState>(); break;
     case StreamKind::kUnknown: break;
   }
 }
@@ -160,6 +171,8 @@ Expected<std::vector<Envelope>, Rejection> decide(const StreamState& own, const 
   } else if (const auto* s = own.environment()) {
     decision = decide(*s, command, context, lookups.project, lookups.target_event);
   } else if (const auto* s = own.access()) {
+    decision = decide(*s, command, context);
+  } else if (const auto* s = own.target()) {
     decision = decide(*s, command, context);
   }
   if (!decision) return unexpected(decision.error());

@@ -24,6 +24,7 @@
 #include "engine/environment.h"
 #include "engine/project.h"
 #include "engine/run.h"
+#include "engine/target.h"
 #include "events/expected.h"
 #include "wharf/v1/envelope.pb.h"
 
@@ -32,13 +33,14 @@ namespace wharf::engine {
 using Envelope = wharf::v1::Envelope;
 
 // ---- Stream names ----
-enum class StreamKind { kUnknown, kProject, kRun, kEnvironment, kAccess };
+enum class StreamKind { kUnknown, kProject, kRun, kEnvironment, kAccess, kTarget };
 
 std::string project_stream(std::string_view project_id);  // "project-<id>"
 std::string run_stream(std::string_view run_id);          // "run-<id>"
 std::string environment_stream(std::string_view project_id,
                                std::string_view environment);  // "env-<p>-<e>"
-std::string access_stream(std::string_view project_id);         // "access-<p>"
+std::string access_stream(std::string_view project_id);        // "access-<p>"
+std::string target_stream(std::string_view name);              // "target-<name>"
 StreamKind stream_kind(std::string_view stream_id);
 
 // ---- Routing ----
@@ -74,11 +76,13 @@ class StreamState {
   const RunState* run() const { return std::get_if<RunState>(&state_); }
   const EnvironmentState* environment() const { return std::get_if<EnvironmentState>(&state_); }
   const AccessState* access() const { return std::get_if<AccessState>(&state_); }
+  const TargetState* target() const { return std::get_if<TargetState>(&state_); }
 
  private:
   std::string stream_id_;
   uint64_t version_ = 0;
-  std::variant<std::monostate, ProjectState, RunState, EnvironmentState, AccessState> state_;
+  std::variant<std::monostate, ProjectState, RunState, EnvironmentState, AccessState, TargetState>
+      state_;
 };
 
 StreamState fold(const std::string& stream_id, const std::vector<Envelope>& history);

@@ -247,6 +247,7 @@ void ProcessState::apply(const Envelope& event) {
       engine::apply(accesses_[id], event);
       break;
     }
+    case StreamKind::kTarget:  // no work follows a target's events
     case StreamKind::kUnknown:
       break;
   }

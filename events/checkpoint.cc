@@ -55,22 +55,6 @@ bool ed25519_verify(std::string_view public_key, std::string_view message,
                           message.size()) == 1;
 }
 
-std::string from_hex(std::string_view hex) {
-  if (hex.size() % 2 != 0) return "";
-  std::string out;
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    auto digit = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-    };
-    int hi = digit(hex[i]), lo = digit(hex[i + 1]);
-    if (hi < 0 || lo < 0) return "";
-    out.push_back(static_cast<char>(hi * 16 + lo));
-  }
-  return out;
-}
-
 std::string trim(std::string s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
   size_t start = 0;

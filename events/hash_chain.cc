@@ -4,6 +4,8 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <openssl/sha.h>
 
+#include <cctype>
+
 #include "events/keys.h"
 
 namespace wharf::events {
@@ -58,6 +60,22 @@ std::string chain_hash(std::string_view prev_hash, std::string_view content_dige
   std::string joined(prev_hash);
   joined.append(content_digest);
   return sha256(joined);
+}
+
+std::string from_hex(std::string_view hex) {
+  if (hex.size() % 2 != 0) return "";
+  std::string out;
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    auto digit = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    };
+    int hi = digit(hex[i]), lo = digit(hex[i + 1]);
+    if (hi < 0 || lo < 0) return "";
+    out.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return out;
 }
 
 std::string to_hex(std::string_view bytes) {

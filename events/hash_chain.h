@@ -33,5 +33,7 @@ std::string serialize_deterministic(const google::protobuf::MessageLite& message
 
 // Lowercase hex of `bytes`, for messages.
 std::string to_hex(std::string_view bytes);
+// The bytes of a hex text (either case); "" when it is not hex of whole bytes.
+std::string from_hex(std::string_view hex);
 
 }  // namespace wharf::events

@@ -16,8 +16,11 @@
 #include <string>
 
 #include "adapters/runtime/command_bus.h"
+#include "adapters/targets/catalog.h"
+#include "adapters/targets/sealed_store.h"
 #include "api/server.h"
 #include "api/tokens.h"
+#include "api/webhook_signature.h"
 #include "events/event_store.h"
 #include "events/ids.h"
 #include "projections/queries.h"
@@ -138,6 +141,13 @@ class ApiHarness {
     services_->commands = bus_.get();
     services_->queries = queries_.get();
     services_->data_dir = dir_.path().string();
+    targets_ = std::make_unique<targets::TargetCatalog>(*store_);
+    services_->targets = targets_.get();
+    auto secrets =
+        targets::SealedStore::open({dir_.path() / "secrets", dir_.path() / "secret.key"});
+    if (!secrets) throw std::runtime_error(secrets.error());
+    secrets_ = std::move(*secrets);
+    services_->secrets = secrets_.get();
     config.port = 0;
     server_ = std::make_unique<Server>(config, *services_);
     auto first = issue_first_admin_token(*store_, now_us());
@@ -163,6 +173,7 @@ class ApiHarness {
   events::EventStore& store() { return *store_; }
   Server& server() { return *server_; }
   Services& services() { return *services_; }
+  targets::SealedStore& secrets() { return *secrets_; }
   const std::string& admin_token() const { return admin_token_; }
   const std::filesystem::path& dir() const { return dir_.path(); }
 
@@ -203,9 +214,12 @@ class ApiHarness {
     c->set_project_id(project);
     c->set_name(project);
     c->set_owner(owner);
-    if (!webhook_secret.empty()) {
+    if (!webhook_secret.empty()) {  // sealed, as the API and CLI do it
       c->mutable_repository()->mutable_gerrit()->set_host("gerrit.example");
-      c->mutable_repository()->mutable_gerrit()->set_webhook_secret_sha256(sha256_hex(webhook_secret));
+      auto sealed =
+          seal_webhook_secret(secrets_.get(), project, webhook_secret, *c->mutable_repository());
+      if (!sealed) throw std::runtime_error(sealed.error());
+      sealed->keep();
     }
     return append("project-" + project, p);
   }
@@ -226,6 +240,8 @@ class ApiHarness {
   std::unique_ptr<projections::ProjectionRunner> runner_;
   std::unique_ptr<projections::Queries> queries_;
   std::unique_ptr<runtime::CommandBus> bus_;
+  std::unique_ptr<targets::TargetCatalog> targets_;
+  std::unique_ptr<targets::SealedStore> secrets_;
   std::unique_ptr<Services> services_;
   std::unique_ptr<Server> server_;
   std::string admin_token_;

@@ -18,8 +18,15 @@ Level needed(const App::RouteInfo& route) {
       {"/api/v1/permissions/requests/{request}/approve", kOwnerUser},
       {"/api/v1/permissions/requests/{request}/deny", kOwnerUser},
       {"/api/v1/audit", kAdminUser},
+      // targets: shown to anyone holding a role somewhere (routes_targets.cc)
+      {"/api/v1/targets", kViewerUser},
+      {"/api/v1/targets/{name}", kViewerUser},
+      {"/api/v1/targets/{name}/health", kViewerUser},
   };
-  if (auto it = in_handler.find(route.pattern); it != in_handler.end()) return it->second;
+  if (auto it = in_handler.find(route.pattern);
+      it != in_handler.end() && route.access == Access::kAuthenticated) {
+    return it->second;
+  }
   switch (route.access) {
     case Access::kPublic: return kAnonymous;
     case Access::kAuthenticated: return kStranger;
@@ -34,10 +41,12 @@ Level needed(const App::RouteInfo& route) {
 
 std::string fill(std::string pattern) {
   static const std::map<std::string, std::string> values = {
-      {"{project}", "p"},     {"{environment}", "staging"}, {"{run}", "r1"},
-      {"{step}", "build-1"},  {"{deploy}", "dep1"},         {"{version}", "v1"},
-      {"{request}", "req1"},  {"{stream}", "project-p"},    {"{kind}", "gerrit"},
-      {"{token}", "tok1"}};
+      {"{project}", "p"},    {"{environment}", "staging"},
+      {"{run}", "r1"},       {"{step}", "build-1"},
+      {"{deploy}", "dep1"},  {"{version}", "v1"},
+      {"{request}", "req1"}, {"{stream}", "project-p"},
+      {"{kind}", "gerrit"},  {"{token}", "tok1"},
+      {"{name}", "t1"}};
   for (const auto& [k, v] : values) {
     for (size_t at = pattern.find(k); at != std::string::npos; at = pattern.find(k)) {
       pattern.replace(at, k.size(), v);

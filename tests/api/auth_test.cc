@@ -1,6 +1,6 @@
 // Bearer tokens, roles, AccessDenied auditing, webhook signatures.
 #include "api/webhook_signature.h"
-#include "tests/api/api_test_support.h"
+#include "tests/api/sse_client.h"
 
 namespace wharf::api::testing {
 namespace {
@@ -207,7 +207,7 @@ class WebhookTest : public ::testing::Test {
 
 TEST_F(WebhookTest, ValidHmacSignatureIsDelivered) {
   const std::string body = R"({"type":"patchset-created"})";
-  const std::string sig = "sha256=" + hmac_sha256_hex(sha256_hex("s3cret"), body);
+  const std::string sig = "sha256=" + hmac_sha256_hex("s3cret", body);  // keyed by the secret
   auto r = post("/api/v1/webhooks/gerrit/hooked", body, {{"X-Wharf-Signature-256", sig}});
   EXPECT_EQ(r.status, 202u) << r.body;
   ASSERT_EQ(deliveries.size(), 1u);
@@ -223,7 +223,7 @@ TEST_F(WebhookTest, SecretInQueryIsAcceptedForSendersThatCannotSign) {
 }
 
 TEST_F(WebhookTest, WrongSignatureIs401) {
-  const std::string sig = "sha256=" + hmac_sha256_hex(sha256_hex("wrong"), "{}");
+  const std::string sig = "sha256=" + hmac_sha256_hex("wrong", "{}");
   auto r = post("/api/v1/webhooks/gerrit/hooked", "{}", {{"X-Wharf-Signature-256", sig}});
   EXPECT_EQ(r.status, 401u);
   EXPECT_EQ(r.error_code(), "bad_signature");
@@ -242,9 +242,84 @@ TEST_F(WebhookTest, ProjectWithoutSecretIs403) {
   EXPECT_EQ(r.error_code(), "webhook_not_configured");
 }
 
+// The log says only that a secret is set and its version: no secret, no
+// hash of it (which was the HMAC key before, and is in every export).
+TEST_F(WebhookTest, TheLogHoldsNeitherTheSecretNorItsHash) {
+  auto events = h.store().read_all(1, 1000);
+  ASSERT_TRUE(events);
+  bool recorded = false;
+  for (const auto& e : *events) {
+    const std::string bytes = e.SerializeAsString();
+    EXPECT_EQ(bytes.find("s3cret"), std::string::npos);
+    EXPECT_EQ(bytes.find(sha256_hex("s3cret")), std::string::npos);
+    if (e.payload().has_project_created() &&
+        e.payload().project_created().project_id() == "hooked") {
+      const auto& g = e.payload().project_created().repository().gerrit();
+      EXPECT_TRUE(g.webhook_secret_set());
+      EXPECT_EQ(g.webhook_secret_version(), 1u);
+      recorded = true;
+    }
+  }
+  EXPECT_TRUE(recorded);
+}
+
+// A binding from before the sealed store kept SHA-256(secret), the old HMAC
+// key, in the log: anyone with an export could sign. It is refused until the
+// secret is set again.
+TEST_F(WebhookTest, ALegacyHashedSecretNoLongerSigns) {
+  wharf::v1::Payload p;
+  auto* c = p.mutable_project_created();
+  c->set_project_id("old");
+  c->set_name("old");
+  c->set_owner("alice");
+  c->mutable_repository()->mutable_gerrit()->set_host("gerrit.example");
+  c->mutable_repository()->mutable_gerrit()->set_webhook_secret_sha256(sha256_hex("s3cret"));
+  h.append("project-old", p);
+  const std::string forged = "sha256=" + hmac_sha256_hex(sha256_hex("s3cret"), "{}");
+  auto r = post("/api/v1/webhooks/gerrit/old", "{}", {{"X-Wharf-Signature-256", forged}});
+  EXPECT_EQ(r.status, 403u);
+  EXPECT_EQ(r.error_code(), "webhook_secret_legacy");
+  EXPECT_NE(r.body.find("/repository"), std::string::npos);
+  EXPECT_EQ(post("/api/v1/webhooks/gerrit/old?secret=s3cret", "{}").status, 403u);
+  EXPECT_TRUE(deliveries.empty());
+}
+
 TEST_F(WebhookTest, UnknownKindIs404) {
   auto r = post("/api/v1/webhooks/bitbucket/hooked?secret=s3cret", "{}");
   EXPECT_EQ(r.status, 404u);
+}
+
+// A token in a URL ends up in proxy logs and browser history: ?access_token=
+// is refused (401, saying where it is accepted) on a plain route, and taken
+// on the event stream, which a browser's EventSource opens without headers.
+TEST(AuthTest, QueryTokenOnlyOnTheEventStream) {
+  ApiHarness h;
+  const std::string admin = h.admin_token();
+  auto plain = h.get("/api/v1/events?access_token=" + admin);
+  EXPECT_EQ(plain.status, 401u);
+  EXPECT_EQ(plain.error_code(), "access_token_not_accepted");
+  EXPECT_NE(plain.body.find("/api/v1/events/stream"), std::string::npos) << plain.body;
+  EXPECT_EQ(h.get("/api/v1/me?access_token=" + admin).status, 401u);
+
+  SseClient stream(h.port(), "/api/v1/events/stream?from=1&access_token=" + admin, "");
+  EXPECT_TRUE(stream.ok()) << stream.header();
+  auto first = stream.next();
+  ASSERT_TRUE(first);  // the first admin token's TokenIssued
+  EXPECT_EQ(first->event, "TokenIssued");
+}
+
+// Asking for a role on a project that does not exist is 404, not a pending request.
+TEST(AuthTest, PermissionRequestForAnUnknownProjectIs404) {
+  ApiHarness h;
+  h.create_project("shop", "alice");
+  const std::string bob = h.token_for("bob");
+  auto r = h.post("/api/v1/permissions/requests", R"({"project":"nope","role":"viewer"})", bob);
+  EXPECT_EQ(r.status, 404u) << r.body;
+  EXPECT_EQ(r.error_code(), "not_found");
+  EXPECT_EQ(r.json().at("error").at("details").at("project").as_string(), "nope");
+  EXPECT_EQ(
+      h.post("/api/v1/permissions/requests", R"({"project":"shop","role":"viewer"})", bob).status,
+      202u);
 }
 
 }  // namespace

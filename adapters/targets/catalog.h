@@ -1,0 +1,47 @@
+#pragma once
+// The targets read model (docs/targets.md): every target folded from the log
+// with the Target aggregate's own apply (engine/target.h), plus which
+// environments name each one (EnvironmentSpec.target_ref of ProjectCreated
+// and EnvironmentDefined). In memory, like the API's AccessIndex: refresh()
+// folds what the store appended since the last call. Thread-safe.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "engine/target.h"
+#include "events/event_store.h"
+
+namespace wharf::targets {
+
+class TargetCatalog {
+ public:
+  explicit TargetCatalog(const events::EventStore& store) : store_(store) {}
+
+  // Folds every event up to the store's head. Cheap when nothing is new.
+  void refresh();
+  uint64_t position() const;
+
+  // Registered targets, by name.
+  std::vector<engine::TargetState> list() const;
+  // A registered target; nullopt when unknown or removed.
+  std::optional<engine::TargetState> get(const std::string& name) const;
+  // The last credential version `name` ever had (0: none), removed or not.
+  uint32_t last_credential_version(const std::string& name) const;
+  // "<project>/<environment>" of every environment whose target_ref is `name`, sorted.
+  std::vector<std::string> used_by(const std::string& name) const;
+
+ private:
+  void apply(const events::Envelope& event);
+  void use(const std::string& project, const wharf::v1::EnvironmentSpec& env);
+
+  const events::EventStore& store_;
+  mutable std::shared_mutex mu_;
+  uint64_t cursor_ = 0;
+  std::map<std::string, engine::TargetState> targets_;
+  std::map<std::string, std::string> env_target_;  // "<project>/<env>" -> target_ref
+};
+
+}  // namespace wharf::targets

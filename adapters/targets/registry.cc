@@ -1,0 +1,185 @@
+#include "adapters/targets/registry.h"
+
+#include <boost/json.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "adapters/targets/catalog.h"
+#include "engine/target.h"
+
+namespace wharf::targets {
+namespace json = boost::json;
+namespace {
+
+constexpr const char* kServiceAccountToken = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+struct Shape {
+  std::set<std::string> required;
+  std::set<std::string> optional;
+};
+
+Shape shape_of(wharf::v1::CredentialKind kind) {
+  switch (kind) {
+    case wharf::v1::CREDENTIAL_KIND_BEARER_TOKEN:
+      return {{}, {"token", "token_file"}};
+    case wharf::v1::CREDENTIAL_KIND_API_KEY:
+      return {{"api_key"}, {}};
+    case wharf::v1::CREDENTIAL_KIND_USER_PASSWORD:
+      return {{"username", "password"}, {}};
+    case wharf::v1::CREDENTIAL_KIND_USER_TOKEN:
+      return {{"user", "token"}, {}};
+    default:
+      return {};
+  }
+}
+
+Expected<std::string, std::string> first_line(const std::string& path, const std::string& what) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  if (line.empty()) return unexpected(what + ": cannot read a token from " + path);
+  return line;
+}
+
+// "env:NAME" -> the variable's value; anything else as it is.
+Expected<std::string, std::string> dereference(const std::string& value, const std::string& what) {
+  if (value.rfind("env:", 0) != 0) return value;
+  const std::string name = value.substr(4);
+  const char* v = std::getenv(name.c_str());
+  if (v == nullptr || *v == '\0') {
+    return unexpected(what + " names the environment variable " + name + ", which is not set");
+  }
+  return std::string(v);
+}
+
+}  // namespace
+
+Expected<void, std::string> check_credential(wharf::v1::CredentialKind kind,
+                                             const CredentialFields& fields) {
+  const Shape shape = shape_of(kind);
+  for (const auto& [k, v] : fields) {
+    if (!shape.required.count(k) && !shape.optional.count(k)) {
+      return unexpected("a " + std::string(engine::credential_kind_name(kind)) +
+                        " credential takes no field \"" + k + "\"");
+    }
+  }
+  for (const auto& k : shape.required) {
+    auto it = fields.find(k);
+    if (it == fields.end() || it->second.empty()) {
+      return unexpected("a " + std::string(engine::credential_kind_name(kind)) +
+                        " credential needs \"" + k + "\"");
+    }
+  }
+  if (kind == wharf::v1::CREDENTIAL_KIND_BEARER_TOKEN &&
+      (fields.count("token") + fields.count("token_file")) != 1) {
+    return unexpected(std::string("a bearer_token credential needs \"token\" or \"token_file\""));
+  }
+  return {};
+}
+
+std::string encode_credential(const CredentialFields& fields) {
+  json::object o;
+  for (const auto& [k, v] : fields) o[k] = v;
+  return json::serialize(o);
+}
+
+Expected<CredentialFields, std::string> decode_credential(const std::string& text) {
+  std::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec || !v.is_object()) return unexpected(std::string("not a credential object"));
+  CredentialFields out;
+  for (const auto& [k, val] : v.as_object()) {
+    if (!val.is_string()) return unexpected(std::string("not a credential object"));
+    out[std::string(k)] = std::string(val.as_string());
+  }
+  return out;
+}
+
+Expected<ResolvedTarget, std::string> open_target(const wharf::v1::TargetSpec& spec,
+                                                  uint32_t version, const SealedStore* store) {
+  ResolvedTarget t;
+  t.spec = spec;
+  t.credential_version = version;
+  const std::string what = "target " + spec.name();
+  const auto kind = spec.credential();
+  if (kind == wharf::v1::CREDENTIAL_KIND_NONE) return t;
+  if (kind == wharf::v1::CREDENTIAL_KIND_SERVICE_ACCOUNT) {
+    auto token = first_line(kServiceAccountToken, what);
+    if (!token) return unexpected(token.error());
+    t.token = std::move(*token);
+    return t;
+  }
+  if (store == nullptr) {
+    return unexpected(what + ": this process has no sealed store (--secret-key-file)");
+  }
+  auto sealed = store->get(target_entry(spec.name()), version);
+  if (!sealed) return unexpected(what + ": " + sealed.error());
+  auto fields = decode_credential(*sealed);
+  if (!fields) return unexpected(what + ": the sealed credential is " + fields.error());
+  auto field = [&](const char* key) -> Expected<std::string, std::string> {
+    auto it = fields->find(key);
+    if (it == fields->end()) return std::string();
+    return dereference(it->second, what + " credential " + key);
+  };
+  for (auto [key, out] :
+       {std::pair{"token", &t.token}, std::pair{"api_key", &t.api_key}, std::pair{"user", &t.user},
+        std::pair{"username", &t.user}, std::pair{"password", &t.password}}) {
+    auto v = field(key);
+    if (!v) return unexpected(v.error());
+    if (!v->empty()) *out = std::move(*v);
+  }
+  if (auto file = field("token_file"); !file) {
+    return unexpected(file.error());
+  } else if (!file->empty()) {
+    auto token = first_line(*file, what);
+    if (!token) return unexpected(token.error());
+    t.token = std::move(*token);
+  }
+  return t;
+}
+
+namespace {
+class NoTargets final : public TargetResolver {
+ public:
+  Expected<ResolvedTarget, std::string> resolve(const std::string& name) const override {
+    return unexpected("cannot resolve target \"" + name +
+                      "\": this process has no target registry");
+  }
+};
+}  // namespace
+
+const TargetResolver& no_targets() {
+  static const NoTargets none;
+  return none;
+}
+
+Expected<ResolvedTarget, std::string> CatalogResolver::resolve(const std::string& name) const {
+  catalog_.refresh();
+  auto state = catalog_.get(name);
+  if (!state) {
+    return unexpected("no target \"" + name +
+                      "\" is registered (wharf target add, POST /api/v1/targets)");
+  }
+  return open_target(state->spec, state->credential_version, store_);
+}
+
+void KnownTargets::learn(const wharf::v1::TargetReference& reference) {
+  std::lock_guard lock(mu_);
+  known_[reference.target().name()] = reference;
+}
+
+Expected<ResolvedTarget, std::string> KnownTargets::resolve(const std::string& name) const {
+  wharf::v1::TargetReference reference;
+  {
+    std::lock_guard lock(mu_);
+    auto it = known_.find(name);
+    if (it == known_.end()) return unexpected("no task named target \"" + name + "\"");
+    reference = it->second;
+  }
+  return open_target(reference.target(), reference.credential_version(), store_);
+}
+
+}  // namespace wharf::targets

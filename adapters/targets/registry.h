@@ -1,0 +1,88 @@
+#pragma once
+// The target registry: the one place the Kubernetes, Portainer/Swarm and
+// Jenkins adapters get a target's URL, CA and credential from
+// (docs/targets.md). A credential is opened from the sealed store only when
+// an adapter is about to call the target, and is never logged.
+//
+// Credentials as sealed (a JSON object of strings), by CredentialKind:
+//   bearer_token   token | token_file
+//   api_key        api_key
+//   user_password  username, password
+//   user_token     user, token
+// A value "env:NAME" is read from the environment variable NAME when used;
+// token_file is read when used (the reference forms, for operators who keep
+// secrets elsewhere). service_account reads the pod's token file.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "adapters/targets/sealed_store.h"
+#include "events/expected.h"
+#include "wharf/v1/targets.pb.h"
+
+namespace wharf::targets {
+
+class TargetCatalog;
+
+using CredentialFields = std::map<std::string, std::string>;
+
+// A target ready to call: its spec and the opened credential.
+struct ResolvedTarget {
+  wharf::v1::TargetSpec spec;
+  uint32_t credential_version = 0;
+  std::string token;     // bearer token (Kubernetes) or API token (Jenkins)
+  std::string api_key;   // Portainer X-API-Key
+  std::string user;      // Jenkins user, Portainer username
+  std::string password;  // Portainer password
+};
+
+// The fields a credential of `kind` takes: refuses missing and unknown ones.
+Expected<void, std::string> check_credential(wharf::v1::CredentialKind kind,
+                                             const CredentialFields& fields);
+std::string encode_credential(const CredentialFields& fields);
+Expected<CredentialFields, std::string> decode_credential(const std::string& text);
+
+// Opens `spec`'s credential at `version` from `store` (null: only kinds that
+// seal nothing resolve) and resolves its references.
+Expected<ResolvedTarget, std::string> open_target(const wharf::v1::TargetSpec& spec,
+                                                  uint32_t version, const SealedStore* store);
+
+// What adapters hold: a target by name, ready to call.
+class TargetResolver {
+ public:
+  virtual ~TargetResolver() = default;
+  virtual Expected<ResolvedTarget, std::string> resolve(const std::string& name) const = 0;
+};
+
+// Resolves nothing ("this process has no target registry").
+const TargetResolver& no_targets();
+
+// serve's resolver: the catalog (folded from the log) and the sealed store.
+class CatalogResolver final : public TargetResolver {
+ public:
+  CatalogResolver(TargetCatalog& catalog, const SealedStore* store)
+      : catalog_(catalog), store_(store) {}
+  Expected<ResolvedTarget, std::string> resolve(const std::string& name) const override;
+
+ private:
+  TargetCatalog& catalog_;
+  const SealedStore* store_;
+};
+
+// A worker's resolver: the targets its tasks named (spec + credential
+// version, never a credential) and its own sealed store.
+class KnownTargets final : public TargetResolver {
+ public:
+  explicit KnownTargets(const SealedStore* store) : store_(store) {}
+  void learn(const wharf::v1::TargetReference& reference);
+  Expected<ResolvedTarget, std::string> resolve(const std::string& name) const override;
+
+ private:
+  const SealedStore* store_;
+  mutable std::mutex mu_;
+  std::map<std::string, wharf::v1::TargetReference> known_;
+};
+
+}  // namespace wharf::targets
