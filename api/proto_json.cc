@@ -301,6 +301,14 @@ bool append_field(std::string& out, const pb::Message& message, const pb::FieldD
     return true;
   }
   append_name(out, field, first);
+  // An old binding's webhook secret hash (the old HMAC key) is never shown
+  // (engine::mask_credentials masks the same on the fallback path).
+  if (field->name() == "webhook_secret_sha256" &&
+      field->cpp_type() == pb::FieldDescriptor::CPPTYPE_STRING &&
+      !r->GetString(message, field).empty()) {
+    out.append("\"").append(engine::kMasked).append("\"");
+    return true;
+  }
   return append_value(out, message, field, -1);
 }
 
