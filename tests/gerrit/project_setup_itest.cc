@@ -208,6 +208,14 @@ TEST_F(GerritSetup, CliProjectCreateSetsUpGerritOrCreatesNothing) {
   std::ifstream in(dir.path() + "/export.jsonl");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   ASSERT_EQ(all.status, 0) << all.output;
+  // The password is "secret". The word is also in the binding's field names
+  // (webhook_secret_set…) and in the export's own note on placeholders
+  // ("…webhook secret hashes…"), so those are taken out before looking for it.
+  for (const std::string word : {"webhook_secret_", "webhook secret hashes"}) {
+    for (auto at = text.find(word); at != std::string::npos; at = text.find(word, at)) {
+      text.erase(at, word.size());
+    }
+  }
   EXPECT_EQ(text.find("secret"), std::string::npos);
 }
 
