@@ -5,6 +5,7 @@
 #include <map>
 #include <string_view>
 #include <tuple>
+#include <unordered_map>
 #include <utility>
 
 #include "projections/time_format.h"
@@ -43,12 +44,18 @@ struct Sample {
 };
 
 // Median and p90 (nearest rank) of `samples`, with the position each one is.
+// (value, position) is a total order, so nth_element picks exactly the
+// sample a full sort would put at that rank.
 void percentiles(std::vector<Sample>& samples, double* median_s, double* p90_s,
                  uint64_t* median_position, uint64_t* p90_position) {
   if (samples.empty()) return;
-  std::sort(samples.begin(), samples.end());
-  const Sample& m = samples[nearest_rank(samples.size(), 50)];
-  const Sample& p = samples[nearest_rank(samples.size(), 90)];
+  auto pick = [&](unsigned percent) {
+    auto at = samples.begin() + static_cast<std::ptrdiff_t>(nearest_rank(samples.size(), percent));
+    std::nth_element(samples.begin(), at, samples.end());
+    return *at;
+  };
+  const Sample m = pick(50);
+  const Sample p = pick(90);
   *median_s = seconds(m.value_us);
   *median_position = m.position;
   *p90_s = seconds(p.value_us);
@@ -141,27 +148,61 @@ void as_of(views::DeploymentFact& fact, uint64_t position) {
   }
 }
 
-views::InsightsFigures figures(const std::vector<const views::DeploymentFact*>& facts,
-                               int64_t from_us, int64_t to_us, bool detail) {
-  views::InsightsFigures out;
-  std::vector<Sample> lead, restore;
-  for (const auto* f : facts) {
-    if (f->rollback()) {
-      out.set_rollbacks(out.rollbacks() + 1);
-      continue;
-    }
-    out.set_deployments(out.deployments() + 1);
-    if (detail) out.add_deployment_positions(f->position());
-    if (f->has_lead_time()) lead.push_back({f->lead_time_us(), f->position()});
-    if (!failed(*f)) continue;
-    out.set_failed_deployments(out.failed_deployments() + 1);
-    if (detail) out.add_failed_positions(f->position());
-    if (restored(*f)) {
-      restore.push_back({f->restore().at_us() - f->failure().at_us(), f->position()});
-    } else {
-      out.set_unrestored(out.unrestored() + 1);
+void as_of(FactRow& row, uint64_t position) {
+  if (row.failure_position > position) row.failure_position = row.failure_at_us = 0;
+  if (row.failure_position == 0 || row.restore_position > position) {
+    row.restore_position = row.restore_at_us = 0;
+  }
+}
+
+FactRow row_of(const views::DeploymentFact& f) {
+  FactRow r;
+  r.project_id = f.project_id();
+  r.environment = f.environment();
+  r.position = f.position();
+  r.deployed_at_us = f.deployed_at_us();
+  r.rollback = f.rollback();
+  r.has_lead_time = f.has_lead_time();
+  r.lead_time_us = f.lead_time_us();
+  if (failed(f)) {
+    r.failure_position = f.failure().position();
+    r.failure_at_us = f.failure().at_us();
+    if (restored(f)) {
+      r.restore_position = f.restore().position();
+      r.restore_at_us = f.restore().at_us();
     }
   }
+  r.fact = &f;
+  return r;
+}
+
+views::InsightsFigures figures(const std::vector<const FactRow*>& rows, int64_t from_us,
+                               int64_t to_us, bool detail) {
+  views::InsightsFigures out;
+  std::vector<Sample> lead, restore;
+  lead.reserve(rows.size());
+  uint32_t deployments = 0, rollbacks = 0, failed_deployments = 0, unrestored = 0;
+  for (const auto* f : rows) {
+    if (f->rollback) {
+      ++rollbacks;
+      continue;
+    }
+    ++deployments;
+    if (detail) out.add_deployment_positions(f->position);
+    if (f->has_lead_time) lead.push_back({f->lead_time_us, f->position});
+    if (f->failure_position == 0) continue;
+    ++failed_deployments;
+    if (detail) out.add_failed_positions(f->position);
+    if (f->restore_position != 0) {
+      restore.push_back({f->restore_at_us - f->failure_at_us, f->position});
+    } else {
+      ++unrestored;
+    }
+  }
+  out.set_deployments(deployments);
+  out.set_rollbacks(rollbacks);
+  out.set_failed_deployments(failed_deployments);
+  out.set_unrestored(unrestored);
   if (to_us > from_us) {
     out.set_deployments_per_day(static_cast<double>(out.deployments()) /
                                 (static_cast<double>(to_us - from_us) / kDayUs));
@@ -189,12 +230,14 @@ views::InsightsFigures figures(const std::vector<const views::DeploymentFact*>& 
   return out;
 }
 
-views::InsightsReport report(std::vector<const views::DeploymentFact*> all, uint64_t position,
-                             int64_t from_us, int64_t to_us, Bucket bucket, bool detail) {
-  std::sort(all.begin(), all.end(), [](const auto* a, const auto* b) {
-    return std::make_pair(a->deployed_at_us(), a->position()) <
-           std::make_pair(b->deployed_at_us(), b->position());
-  });
+views::InsightsReport report(std::vector<FactRow> rows, uint64_t position, int64_t from_us,
+                             int64_t to_us, Bucket bucket, bool detail) {
+  // Only the lists of `detail` depend on the order of the rows.
+  if (detail) {
+    std::sort(rows.begin(), rows.end(), [](const FactRow& a, const FactRow& b) {
+      return std::tie(a.deployed_at_us, a.position) < std::tie(b.deployed_at_us, b.position);
+    });
+  }
   views::InsightsReport out;
   out.set_position(position);
   out.set_from_us(from_us);
@@ -204,34 +247,53 @@ views::InsightsReport report(std::vector<const views::DeploymentFact*> all, uint
   out.set_bucket(bucket_name(bucket));
   out.set_failure_window_s(kFailureWindowUs / kSecondUs);
 
-  // Keys view into the facts, which outlive the call.
-  std::map<std::pair<std::string_view, std::string_view>, std::vector<const views::DeploymentFact*>>
-      groups;
-  for (const auto* f : all) groups[{f->project_id(), f->environment()}].push_back(f);
+  std::vector<int64_t> starts;  // of the buckets, ascending
+  if (bucket != Bucket::kNone && to_us > from_us) {
+    for (int64_t start = bucket_start(from_us, bucket); start < to_us;
+         start = bucket_end(start, bucket)) {
+      starts.push_back(start);
+    }
+  }
+  using GroupKey = std::pair<std::string_view, std::string_view>;
+  struct GroupHash {
+    size_t operator()(const GroupKey& k) const {
+      return std::hash<std::string_view>()(k.first) * 31 + std::hash<std::string_view>()(k.second);
+    }
+  };
+  std::unordered_map<GroupKey, std::vector<const FactRow*>, GroupHash> groups;
+  std::vector<std::vector<const FactRow*>> buckets(starts.size());
+  std::vector<const FactRow*> all;
+  all.reserve(rows.size());
+  for (const auto& r : rows) {
+    all.push_back(&r);
+    groups[{r.project_id, r.environment}].push_back(&r);
+    if (!starts.empty()) {
+      auto it = std::upper_bound(starts.begin(), starts.end(), r.deployed_at_us);
+      if (it != starts.begin()) buckets[static_cast<size_t>(it - starts.begin() - 1)].push_back(&r);
+    }
+  }
   *out.mutable_total() = figures(all, from_us, to_us, detail);
-  for (const auto& [key, members] : groups) {
+  std::vector<GroupKey> keys;
+  keys.reserve(groups.size());
+  for (const auto& [key, members] : groups) keys.push_back(key);
+  std::sort(keys.begin(), keys.end());
+  for (const auto& key : keys) {
     auto* g = out.add_groups();
     g->set_project_id(std::string(key.first));
     g->set_environment(std::string(key.second));
-    *g->mutable_figures() = figures(members, from_us, to_us, detail);
+    *g->mutable_figures() = figures(groups[key], from_us, to_us, detail);
   }
-  if (bucket != Bucket::kNone && to_us > from_us) {
-    size_t next = 0;  // facts are sorted by time: each bucket takes the next run of them
-    for (int64_t start = bucket_start(from_us, bucket); start < to_us;
-         start = bucket_end(start, bucket)) {
-      const int64_t end = bucket_end(start, bucket);
-      std::vector<const views::DeploymentFact*> members;
-      while (next < all.size() && all[next]->deployed_at_us() < end) members.push_back(all[next++]);
-      auto* b = out.add_buckets();
-      b->set_start_us(start);
-      b->set_start(format_rfc3339(start));
-      b->set_end_us(end);
-      *b->mutable_figures() =
-          figures(members, std::max(start, from_us), std::min(end, to_us), detail);
-    }
+  for (size_t i = 0; i < starts.size(); ++i) {
+    const int64_t start = starts[i], end = bucket_end(start, bucket);
+    auto* b = out.add_buckets();
+    b->set_start_us(start);
+    b->set_start(format_rfc3339(start));
+    b->set_end_us(end);
+    *b->mutable_figures() =
+        figures(buckets[i], std::max(start, from_us), std::min(end, to_us), detail);
   }
   if (detail) {
-    for (const auto* f : all) *out.add_deployments() = *f;
+    for (const auto& r : rows) *out.add_deployments() = *r.fact;
   }
   return out;
 }

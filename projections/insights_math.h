@@ -46,24 +46,42 @@ int64_t bucket_start(int64_t t_us, Bucket bucket);
 // Start of the next bucket.
 int64_t bucket_end(int64_t start_us, Bucket bucket);
 
+// One deployment as the figures count it: read from a DeploymentFact, or
+// from the insights projection's compact rollup (insights_rollup.h), which
+// holds only these fields. The strings view bytes that outlive the report.
+struct FactRow {
+  std::string_view project_id;
+  std::string_view environment;
+  uint64_t position = 0;  // of the DeploySucceeded
+  int64_t deployed_at_us = 0;
+  bool rollback = false;
+  bool has_lead_time = false;
+  int64_t lead_time_us = 0;
+  uint64_t failure_position = 0;  // 0: not failed
+  int64_t failure_at_us = 0;
+  uint64_t restore_position = 0;  // 0: not restored
+  int64_t restore_at_us = 0;
+  const wharf::views::v1::DeploymentFact* fact = nullptr;  // for `detail`; may be null otherwise
+};
+FactRow row_of(const wharf::views::v1::DeploymentFact& fact);
+
 // Makes `fact` as it stood at `position`: a failure or restore recorded by a
 // later event is left out.
 void as_of(wharf::views::v1::DeploymentFact& fact, uint64_t position);
+void as_of(FactRow& row, uint64_t position);
 
-// The four figures over `facts` (already as of the answer's position and in
+// The four figures over `rows` (already as of the answer's position and in
 // the range), with deployments_per_day over [from, to). `detail`: list the
-// positions each figure counts.
-wharf::views::v1::InsightsFigures figures(
-    const std::vector<const wharf::views::v1::DeploymentFact*>& facts, int64_t from_us,
-    int64_t to_us, bool detail);
+// positions each figure counts (in the order of `rows`).
+wharf::views::v1::InsightsFigures figures(const std::vector<const FactRow*>& rows, int64_t from_us,
+                                          int64_t to_us, bool detail);
 
 // The whole answer: total, one bucket per `bucket` from the one holding
 // `from` to the one holding to-1 (kNone: no buckets), one group per project
-// and environment (sorted), and with `detail` a copy of every fact. `facts`
-// in any order (they are sorted by time here); each must be as_of() the
-// position and deployed in [from, to), and outlive the call.
-wharf::views::v1::InsightsReport report(std::vector<const wharf::views::v1::DeploymentFact*> facts,
-                                        uint64_t position, int64_t from_us, int64_t to_us,
-                                        Bucket bucket, bool detail);
+// and environment (sorted), and with `detail` a copy of every fact (each
+// row's `fact` must be set). `rows` in any order; each must be as_of() the
+// position and deployed in [from, to).
+wharf::views::v1::InsightsReport report(std::vector<FactRow> rows, uint64_t position,
+                                        int64_t from_us, int64_t to_us, Bucket bucket, bool detail);
 
 }  // namespace wharf::projections::insights

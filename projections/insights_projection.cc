@@ -3,6 +3,7 @@
 #include <string>
 
 #include "projections/insights_math.h"
+#include "projections/insights_rollup.h"
 #include "projections/keys.h"
 
 namespace wharf::projections {
@@ -78,6 +79,29 @@ class EnvFold {
     std::string bytes = serialize(f);
     state_.put(fact_key(f), bytes);
     state_.put(global_fact_key(f), std::move(bytes));
+    if (f.failure().position() != 0) {
+      state_.append(Key('F').pos(static_cast<uint64_t>(f.deployed_at_us())).pos(f.position()),
+                    insights::rollup::encode_outcome(f));
+    }
+  }
+
+  // A new deployment: its row in the rollup (its day's open chunk).
+  void add_to_rollup(const DeploymentFact& f) {
+    namespace rollup = insights::rollup;
+    const uint64_t day = rollup::day_of(f.deployed_at_us());
+    const std::string pointer = Key('B').pos(day);
+    uint64_t chunk = 0, rows = 0;
+    if (auto p = state_.get(pointer); p && !rollup::decode_pointer(*p, &chunk, &rows)) rows = 0;
+    if (rows >= rollup::kRowsPerChunk) {
+      ++chunk;
+      rows = 0;
+    }
+    const std::string key = Key('A').pos(day).pos(chunk);
+    std::string bytes;
+    if (rows > 0) bytes = state_.get(key).value_or(std::string());
+    rollup::append_row(bytes, f);
+    state_.put(key, std::move(bytes));
+    state_.put(pointer, rollup::encode_pointer(chunk, rows + 1));
   }
 
   // Marks the deployment at `key` failed by `why` when it has not failed yet
@@ -181,6 +205,7 @@ void deploy_succeeded(std::unordered_map<std::string, InsightsEnvState>& memo,
     }
   }
   f.store_fact(fact);
+  f.add_to_rollup(fact);
   if (!rollback) {
     f.st().set_last_change_key(fact_key(fact));
     f.st().set_last_change_deploy_id(s.deploy_id());

@@ -10,6 +10,12 @@
 //   'a' BE(deployed_at_us) BE(pos) -> DeploymentFact   the same, across projects
 //        (a fact is rewritten when its failure or restore is found; both carry
 //        the deciding event's position, so a query as of P leaves out later ones)
+//   'A' BE(day) BE(chunk) -> rows                    the rollup across projects:
+//        each deployment's compact row (insights_rollup.h) in its UTC day's
+//        chunks of at most 32, written once
+//   'B' BE(day) -> chunk, rows                       the day's open chunk
+//   'F' BE(deployed_at_us) BE(pos) -> outcome        a failed deployment's failure
+//        and restore (rewritten with the fact), for the rollup's readers
 //   'S' [project] [env] -> InsightsEnvState          fold state
 //   'r' [run] -> InsightsCommitNote                  first CommitObserved of a run
 //   'v' [project] [version] -> InsightsCommitNote    the version's commit and ordinal
@@ -28,7 +34,8 @@ namespace wharf::projections {
 class InsightsProjection : public Projection {
  public:
   std::string name() const override { return "insights"; }
-  uint32_t schema_version() const override { return 1; }
+  // 2: the rollup ('A', 'B', 'F'); a store folded by 1 is refolded on open.
+  uint32_t schema_version() const override { return 2; }
   void apply(const Envelope& event, StateBatch& state) override;
   void reset() override { memo_.clear(); }
 

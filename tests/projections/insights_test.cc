@@ -13,6 +13,7 @@
 #include "projections/audit_tools.h"
 #include "projections/insights_math.h"
 #include "projections/insights_queries.h"
+#include "projections/keys.h"
 #include "projections/queries.h"
 #include "projections/runner.h"
 #include "projections/state_batch.h"
@@ -418,6 +419,101 @@ TEST_F(InsightsTest, ExportReplayedOfflineAnswersTheSame) {
   EXPECT_EQ(serialize(*live), serialize(*offline));
   EXPECT_EQ(serialize(*live_insights.landscape({}, {})),
             serialize(*offline_insights.landscape({}, {})));
+}
+
+// What the all-projects answer holds without `detail`: the same report as
+// with it, less the lists only `detail` asks for.
+views::InsightsReport without_detail(views::InsightsReport r) {
+  r.clear_deployments();
+  auto strip = [](views::InsightsFigures* f) {
+    f->clear_deployment_positions();
+    f->clear_failed_positions();
+  };
+  strip(r.mutable_total());
+  for (auto& g : *r.mutable_groups()) strip(g.mutable_figures());
+  for (auto& b : *r.mutable_buckets()) strip(b.mutable_figures());
+  return r;
+}
+
+// Over all projects without `detail` the answer comes from the rollup (day
+// chunks of compact rows and the failed deployments' outcomes), with it from
+// every DeploymentFact: both agree at every position of the log, for ranges
+// cut inside a day, per environment and with a visibility filter.
+TEST_F(InsightsTest, RollupAnswersAsTheFactsAtEveryPosition) {
+  const Queries queries(*runner_);
+  const InsightsQueries q(queries);
+  const uint64_t head = shop_.store->head_position();
+  struct Range {
+    int64_t from_s, to_s;
+  };
+  size_t compared = 0;
+  for (uint64_t at = 1; at <= head; ++at) {
+    for (const Range range : {Range{0, kFourWeeks}, Range{1100, 200600}, Range{4999, 300500}}) {
+      for (const char* env : {"", "prod", "qa"}) {
+        for (auto bucket : {insights::Bucket::kWeek, insights::Bucket::kDay}) {
+          InsightsFilter f;
+          f.environment = env;
+          f.from_us = shop_.us(range.from_s);
+          f.to_us = shop_.us(range.to_s);
+          f.bucket = bucket;
+          QueryOptions o;
+          o.at_position = at;
+          auto rolled = q.insights(f, o);
+          f.detail = true;
+          auto facts = q.insights(f, o);
+          ASSERT_TRUE(rolled && facts);
+          ASSERT_EQ(serialize(*rolled), serialize(without_detail(*facts)))
+              << "at " << at << " env '" << env << "' from " << range.from_s;
+          ++compared;
+        }
+      }
+    }
+  }
+  EXPECT_GT(compared, 100u);
+  InsightsFilter all;
+  all.from_us = shop_.us(0);
+  all.to_us = shop_.us(kFourWeeks);
+  auto head_answer = q.insights(all, {});
+  ASSERT_TRUE(head_answer);
+  EXPECT_EQ(head_answer->total().deployments(), 10u);
+  EXPECT_EQ(head_answer->total().failed_deployments(), 4u);
+  all.visible = [](const std::string& project) { return project != "shop"; };
+  EXPECT_EQ(q.insights(all, {})->total().deployments(), 0u);
+}
+
+// A data directory folded before the rollup existed (schema 1: no 'A', 'B',
+// 'F' keys) is refolded when opened, so the rollup answers from the start.
+TEST_F(InsightsTest, StoreFoldedBeforeTheRollupIsRefoldedOnOpen) {
+  auto& db = runner_->db();
+  auto* cf = db.cf("insights");
+  for (const char* tag : {"A", "B", "F"}) {
+    std::string end = tag;
+    end[0] = static_cast<char>(end[0] + 1);
+    ASSERT_TRUE(db.db()->DeleteRange(rocksdb::WriteOptions(), cf, tag, end).ok());
+  }
+  ASSERT_TRUE(db.db()
+                  ->Put(rocksdb::WriteOptions(), cf,
+                        rocksdb::Slice(keys::kSchema.data(), keys::kSchema.size()), "1")
+                  .ok());
+  InsightsFilter all;
+  all.from_us = shop_.us(0);
+  all.to_us = shop_.us(kFourWeeks);
+  {
+    const Queries queries(*runner_);
+    EXPECT_EQ(InsightsQueries(queries).insights(all, {})->total().deployments(), 0u);
+  }
+  runner_.reset();
+  auto reopened = ProjectionRunner::open(shop_.dir.path("proj"), shop_.store.get());
+  ASSERT_TRUE(reopened);
+  runner_ = std::move(*reopened);
+  ASSERT_TRUE(runner_->catch_up());
+  const Queries queries(*runner_);
+  auto answer = InsightsQueries(queries).insights(all, {});
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->total().deployments(), 10u);
+  all.detail = true;
+  EXPECT_EQ(serialize(*answer),
+            serialize(without_detail(*InsightsQueries(queries).insights(all, {}))));
 }
 
 TEST(InsightsMath, NearestRankAndBuckets) {
