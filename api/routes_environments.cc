@@ -21,12 +21,18 @@ std::string cache_key(std::initializer_list<std::string_view> parts) {
   return key;
 }
 
-Reply list_versions(Context& ctx) {
-  const uint64_t limit = ctx.query_uint("limit").value_or(50);
+// ?limit= of a paged route: `fallback` when absent, 400 outside 1..max_page.
+uint64_t page_limit(Context& ctx, uint64_t fallback) {
+  const uint64_t limit = ctx.query_uint("limit").value_or(fallback);
   if (limit == 0 || limit > ctx.app.config().max_page) {
     throw bad_request("invalid_value", "query parameter \"limit\" is out of range",
                       json::object{{"field", "limit"}, {"max", ctx.app.config().max_page}});
   }
+  return limit;
+}
+
+Reply list_versions(Context& ctx) {
+  const uint64_t limit = page_limit(ctx, 50);
   const uint64_t before = ctx.query_uint("before").value_or(0);
   const auto options = query_options(ctx);
   const auto key = cache_key({"versions", ctx.param("project"), std::to_string(before),
@@ -61,13 +67,18 @@ Reply get_environment(Context& ctx) {
   return json_reply(ctx.request, http::status::ok, body);
 }
 
+// Newest `limit` lines (default 200) before `before`, oldest first: a page,
+// whatever the length of the environment's history.
 Reply environment_history(Context& ctx) {
   const auto options = query_options(ctx);
+  const uint64_t before = ctx.query_uint("before").value_or(0);
+  const uint64_t limit = page_limit(ctx, 200);
   const auto key = cache_key({"history", ctx.param("project"), ctx.param("environment"),
-                              ctx.query_value("at").value_or("")});
+                              ctx.query_value("at").value_or(""), std::to_string(before),
+                              std::to_string(limit)});
   return cached_view_reply(ctx, key, [&] {
-    return value_or_throw(queries(ctx).environment_history(ctx.param("project"),
-                                                          ctx.param("environment"), options));
+    return value_or_throw(queries(ctx).environment_history(
+        ctx.param("project"), ctx.param("environment"), options, before, limit));
   });
 }
 
@@ -75,8 +86,8 @@ Reply environment_history(Context& ctx) {
 Reply deploy_version(Context& ctx) {
   auto body = JsonBody::parse(ctx.request.body(), {"version"});
   const std::string version = body.required_string("version");
-  auto answer = value_or_throw(
-      queries(ctx).get_version(ctx.param("project"), version, query_options(ctx)));
+  auto answer =
+      value_or_throw(queries(ctx).get_version(ctx.param("project"), version, query_options(ctx)));
   engine::RequestDeploy command;
   command.project_id = ctx.param("project");
   command.environment = ctx.param("environment");
@@ -89,8 +100,8 @@ Reply deploy_version(Context& ctx) {
 // Rolls back to an earlier DeploySucceeded (by event id) or to the latest
 // successful deploy of a version here; the engine replays that event's spec.
 Reply rollback(Context& ctx) {
-  auto body = JsonBody::parse(ctx.request.body(),
-                              {"target_deploy_event_id", "target_version", "reason"});
+  auto body =
+      JsonBody::parse(ctx.request.body(), {"target_deploy_event_id", "target_version", "reason"});
   engine::RequestRollback command;
   command.project_id = ctx.param("project");
   command.environment = ctx.param("environment");
@@ -113,8 +124,8 @@ void add_environment_routes(App& app) {
           get_version);
   app.add(http::verb::get, "/api/v1/projects/{project}/environments", Access::kViewer,
           list_environments);
-  app.add(http::verb::get, "/api/v1/projects/{project}/environments/{environment}",
-          Access::kViewer, get_environment);
+  app.add(http::verb::get, "/api/v1/projects/{project}/environments/{environment}", Access::kViewer,
+          get_environment);
   app.add(http::verb::get, "/api/v1/projects/{project}/environments/{environment}/history",
           Access::kViewer, environment_history);
   app.add(http::verb::post, "/api/v1/projects/{project}/environments/{environment}/deploy",

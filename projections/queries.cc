@@ -125,7 +125,8 @@ Expected<views::RunList, Error> Queries::list_runs(const RunFilter& filter,
   out.set_position(*pos);
   uint64_t max = *pos;
   if (filter.before > 0) max = std::min(max, filter.before - 1);
-  std::string prefix = filter.project_id.empty() ? Key('a').str() : Key('i').add(filter.project_id).str();
+  std::string prefix =
+      filter.project_id.empty() ? Key('a').str() : Key('i').add(filter.project_id).str();
   size_t limit = std::max<size_t>(filter.limit, 1);
   uint64_t last_indexed = 0;
   index.scan_backward(prefix, 0, max, [&](uint64_t indexed, const rocksdb::Slice& v) {
@@ -169,18 +170,19 @@ Expected<views::VersionList, Error> Queries::list_versions(const std::string& pr
   out.set_position(*pos);
   uint64_t max = before > 0 ? std::min(*pos, before - 1) : *pos;
   limit = std::max<size_t>(limit, 1);
-  index.scan_backward(Key('i').add(project_id), 0, max, [&](uint64_t recorded, const rocksdb::Slice& v) {
-    if (static_cast<size_t>(out.versions_size()) == limit) {
-      out.set_next_before(out.versions(out.versions_size() - 1).recorded_position());
-      return false;
-    }
-    (void)recorded;
-    views::VersionView view;
-    if (versions.get_at(Key('v').add(project_id).add(v.ToString()), *pos, &view)) {
-      *out.add_versions() = std::move(view);
-    }
-    return true;
-  });
+  index.scan_backward(
+      Key('i').add(project_id), 0, max, [&](uint64_t recorded, const rocksdb::Slice& v) {
+        if (static_cast<size_t>(out.versions_size()) == limit) {
+          out.set_next_before(out.versions(out.versions_size() - 1).recorded_position());
+          return false;
+        }
+        (void)recorded;
+        views::VersionView view;
+        if (versions.get_at(Key('v').add(project_id).add(v.ToString()), *pos, &view)) {
+          *out.add_versions() = std::move(view);
+        }
+        return true;
+      });
   return out;
 }
 
@@ -232,6 +234,12 @@ Expected<Answer<views::EnvironmentView>, Error> Queries::get_environment(
 
 Expected<views::EnvironmentHistory, Error> Queries::environment_history(
     const std::string& project_id, const std::string& environment, const QueryOptions& o) const {
+  return environment_history(project_id, environment, o, 0, 0);
+}
+
+Expected<views::EnvironmentHistory, Error> Queries::environment_history(
+    const std::string& project_id, const std::string& environment, const QueryOptions& o,
+    uint64_t before, size_t limit) const {
   auto pos = resolve({"environments"}, o);
   if (!pos) return wharf::unexpected(pos.error());
   auto lock = runner_.read_lock();
@@ -241,11 +249,29 @@ Expected<views::EnvironmentHistory, Error> Queries::environment_history(
   if (!environment_at(reader, project_id, environment, *pos, out.mutable_environment())) {
     return wharf::unexpected(not_found("environment " + environment + " of " + project_id, *pos));
   }
-  reader.scan_forward(Key('h').add(project_id).add(environment), 0, *pos,
-                      [&](uint64_t, const rocksdb::Slice& v) {
-                        read_history_line(v, project_id, environment, out.add_events());
-                        return true;
-                      });
+  const uint64_t max = before > 0 ? std::min(*pos, before - 1) : *pos;
+  const std::string prefix = Key('h').add(project_id).add(environment);
+  if (limit == 0) {
+    reader.scan_forward(prefix, 0, max, [&](uint64_t, const rocksdb::Slice& v) {
+      read_history_line(v, project_id, environment, out.add_events());
+      return true;
+    });
+    return out;
+  }
+  std::vector<std::pair<uint64_t, std::string>> newest;  // newest first
+  bool more = false;
+  reader.scan_backward(prefix, 0, max, [&](uint64_t at, const rocksdb::Slice& v) {
+    if (newest.size() == limit) {
+      more = true;
+      return false;
+    }
+    newest.emplace_back(at, v.ToString());
+    return true;
+  });
+  for (auto it = newest.rbegin(); it != newest.rend(); ++it) {
+    read_history_line(it->second, project_id, environment, out.add_events());
+  }
+  if (more) out.set_next_before(newest.back().first);
   return out;
 }
 
@@ -253,9 +279,9 @@ namespace {
 
 // Role assignments as of `pos`, walking an index ('m' by project or 'u' by
 // user) whose values name the other half of each grant key.
-views::PermissionList assignments_at(const ProjectionRunner& runner, uint64_t pos,
-                                     const std::string& index_key,
-                                     const std::function<std::string(const std::string&)>& grant_key) {
+views::PermissionList assignments_at(
+    const ProjectionRunner& runner, uint64_t pos, const std::string& index_key,
+    const std::function<std::string(const std::string&)>& grant_key) {
   auto lock = runner.read_lock();
   StateReader index(runner.db().db(), runner.db().cf("permissions"));
   StateReader grants(runner.db().db(), runner.db().cf("permissions"));
@@ -365,7 +391,8 @@ Expected<Answer<bool>, Error> Queries::is_admin(const std::string& user,
   return Answer<bool>{*pos, reader.get_at(Key('A').add(user), *pos).has_value()};
 }
 
-Expected<views::AuditPage, Error> Queries::audit(const AuditFilter& f, const QueryOptions& o) const {
+Expected<views::AuditPage, Error> Queries::audit(const AuditFilter& f,
+                                                 const QueryOptions& o) const {
   auto pos = resolve({"audit"}, o);
   if (!pos) return wharf::unexpected(pos.error());
   uint64_t lo = f.from_position;
@@ -411,9 +438,9 @@ Expected<views::AuditPage, Error> Queries::audit(const AuditFilter& f, const Que
     if (!f.actor.empty() && e.actor() != f.actor) return true;
     if (!f.type.empty() && e.type() != f.type) return true;
     if (!needle.empty()) {
-      std::string hay = lower(e.summary() + "\n" + e.type() + "\n" + e.actor() + "\n" +
-                              e.stream_id() + "\n" + e.project_id() + "\n" + e.event_id() + "\n" +
-                              e.correlation_id());
+      std::string hay =
+          lower(e.summary() + "\n" + e.type() + "\n" + e.actor() + "\n" + e.stream_id() + "\n" +
+                e.project_id() + "\n" + e.event_id() + "\n" + e.correlation_id());
       if (hay.find(needle) == std::string::npos) return true;
     }
     if (static_cast<size_t>(out.entries_size()) == limit) {

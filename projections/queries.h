@@ -38,23 +38,23 @@ struct Answer {
 };
 
 struct RunFilter {
-  std::string project_id;                // empty: every project
+  std::string project_id;  // empty: every project
   std::optional<views::RunStatus> status;
   std::string commit_sha;
-  uint64_t before = 0;                   // paging: next_before of the previous page
+  uint64_t before = 0;  // paging: next_before of the previous page
   size_t limit = 50;
 };
 
 struct AuditFilter {
   std::string project_id;
   std::string actor;
-  std::string type;                      // e.g. "DeploySucceeded"
-  std::string text;                      // case-insensitive substring of summary, ids, stream
-  std::optional<int64_t> from_time_us;   // inclusive
-  std::optional<int64_t> to_time_us;     // inclusive
-  uint64_t from_position = 0;            // inclusive
-  uint64_t to_position = 0;              // inclusive; 0 = no bound
-  uint64_t cursor = 0;                   // paging: next_cursor of the previous page
+  std::string type;                     // e.g. "DeploySucceeded"
+  std::string text;                     // case-insensitive substring of summary, ids, stream
+  std::optional<int64_t> from_time_us;  // inclusive
+  std::optional<int64_t> to_time_us;    // inclusive
+  uint64_t from_position = 0;           // inclusive
+  uint64_t to_position = 0;             // inclusive; 0 = no bound
+  uint64_t cursor = 0;                  // paging: next_cursor of the previous page
   size_t limit = 100;
   bool oldest_first = false;
 };
@@ -91,6 +91,15 @@ class Queries {
   Expected<views::EnvironmentHistory, Error> environment_history(const std::string& project_id,
                                                                  const std::string& environment,
                                                                  const QueryOptions& o) const;
+  // The same, one page: the newest `limit` lines (0 = all) before position
+  // `before` (0 = up to the answer's position), oldest first; next_before
+  // names the next older page. Read newest first: the cost is the page's,
+  // not the environment's whole history.
+  Expected<views::EnvironmentHistory, Error> environment_history(const std::string& project_id,
+                                                                 const std::string& environment,
+                                                                 const QueryOptions& o,
+                                                                 uint64_t before,
+                                                                 size_t limit) const;
 
   // Members of a project (assignments whose roles are all revoked are left out).
   Expected<views::PermissionList, Error> project_permissions(const std::string& project_id,

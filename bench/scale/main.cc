@@ -378,6 +378,14 @@ int main(int argc, char** argv) {
                                                     store->get());
   if (!runner) die(runner.error().message);
   if (auto r = (*runner)->catch_up(); !r) die(r.error().message);
+  // Where the projections' bytes are (SST files per column family).
+  for (const auto& name : projections::projection_names()) {
+    uint64_t bytes = 0;
+    (*runner)->db().db()->GetIntProperty((*runner)->db().cf(name), "rocksdb.total-sst-files-size",
+                                         &bytes);
+    std::fprintf(stderr, "  projection %-12s %7.1f B/event on disk\n", name.c_str(),
+                 static_cast<double>(bytes) / static_cast<double>(scan.events));
+  }
   double rebuild_eps = 0, rebuild_cpu = 0;
   bool digests_equal = false;
   if (!flag(argc, argv, "--skip-rebuild")) {

@@ -69,7 +69,8 @@ TEST_F(ResourcesTest, CreateProjectThenReadIt) {
 
 TEST_F(ResourcesTest, DuplicateProjectIsRejected) {
   create_shop(h.admin_token());
-  auto r = call(verb::post, "/api/v1/projects", h.admin_token(), R"({"project_id":"shop","name":"Other"})");
+  auto r = call(verb::post, "/api/v1/projects", h.admin_token(),
+                R"({"project_id":"shop","name":"Other"})");
   EXPECT_EQ(r.status, 409u) << r.body;
 }
 
@@ -86,8 +87,9 @@ TEST_F(ResourcesTest, BindRepositoryAndDefineEnvironment) {
   create_shop(h.admin_token());
   command(verb::put, "/api/v1/projects/shop/repository", h.admin_token(),
           R"({"local_git": {"path": "/srv/git/shop", "branch": "trunk"}})");
-  const uint64_t pos = command(verb::put, "/api/v1/projects/shop/environments/prod", h.admin_token(),
-                               R"({"target": "local", "requires_approval": true, "replicas": 2})");
+  const uint64_t pos =
+      command(verb::put, "/api/v1/projects/shop/environments/prod", h.admin_token(),
+              R"({"target": "local", "requires_approval": true, "replicas": 2})");
   auto p = call(verb::get, with_min("/api/v1/projects/shop", pos), h.admin_token()).json();
   EXPECT_EQ(p.at("repository").at("local_git").at("branch").as_string(), "trunk");
   auto envs = p.at("environments").as_array();
@@ -116,8 +118,8 @@ TEST_F(ResourcesTest, OwnerUpdatesThePipelineTemplateDeployerMayNot) {
   EXPECT_EQ(t.at("health_path").as_string(), "/ready");
   EXPECT_EQ(t.at("config").at("LOG_LEVEL").as_string(), "debug");
 
-  auto no_build = call(verb::put, "/api/v1/projects/shop/template", olive,
-                       R"({"start_command": "./app"})");
+  auto no_build =
+      call(verb::put, "/api/v1/projects/shop/template", olive, R"({"start_command": "./app"})");
   EXPECT_EQ(no_build.status, 400u) << no_build.body;
   EXPECT_NE(no_build.body.find("build command"), std::string::npos) << no_build.body;
 }
@@ -140,14 +142,16 @@ TEST_F(ResourcesTest, PermissionRequestApprovedGivesAccess) {
   const std::string request_id(requested.at("request_id").as_string());
   EXPECT_EQ(call(verb::get, "/api/v1/projects/shop", bob).status, 403u);
 
-  auto pending = call(verb::get, with_min("/api/v1/permissions?project=shop&status=pending", pos), alice);
+  auto pending =
+      call(verb::get, with_min("/api/v1/permissions?project=shop&status=pending", pos), alice);
   ASSERT_EQ(pending.status, 200u) << pending.body;
   auto requests = pending.json().at("requests").as_array();
   ASSERT_EQ(requests.size(), 1u);
   EXPECT_EQ(requests[0].at("user").as_string(), "bob");
   // Bob cannot approve his own request.
-  EXPECT_EQ(call(verb::post, "/api/v1/permissions/requests/" + request_id + "/approve", bob, "{}").status,
-            403u);
+  EXPECT_EQ(
+      call(verb::post, "/api/v1/permissions/requests/" + request_id + "/approve", bob, "{}").status,
+      403u);
 
   pos = command(verb::post, "/api/v1/permissions/requests/" + request_id + "/approve", alice, "{}");
   auto r = call(verb::get, with_min("/api/v1/projects/shop", pos), bob);
@@ -181,8 +185,8 @@ TEST_F(ResourcesTest, PermissionRequestDeniedGivesNoAccess) {
   const std::string carol = h.token_for("carol");
   create_shop(alice);
   json::object requested;
-  command(verb::post, "/api/v1/permissions/requests", carol, R"({"project":"shop","role":"deployer"})",
-          &requested);
+  command(verb::post, "/api/v1/permissions/requests", carol,
+          R"({"project":"shop","role":"deployer"})", &requested);
   const std::string request_id(requested.at("request_id").as_string());
   const uint64_t pos = command(verb::post, "/api/v1/permissions/requests/" + request_id + "/deny",
                                alice, R"({"reason":"not on the team"})");
@@ -230,7 +234,8 @@ TEST_F(ResourcesTest, RunLifecycleVersionsDeployAndRollback) {
       engine::RecordBuildResult{run, 1, true, "sha256:aaa", "file:///artifacts/aaa", "", 0, 10},
       h.services().commands->system_context("build-1"));
   ASSERT_TRUE(built) << built.error().message();
-  auto versions = call(verb::get, with_min("/api/v1/projects/shop/versions", built->last_position), admin);
+  auto versions =
+      call(verb::get, with_min("/api/v1/projects/shop/versions", built->last_position), admin);
   ASSERT_EQ(versions.status, 200u) << versions.body;
   auto list = versions.json().at("versions").as_array();
   ASSERT_EQ(list.size(), 1u);
@@ -250,20 +255,36 @@ TEST_F(ResourcesTest, RunLifecycleVersionsDeployAndRollback) {
   result.attempt = 1;
   result.succeeded = true;
   result.url = "http://127.0.0.1:9100";
-  auto deployed = h.services().commands->execute(result, h.services().commands->system_context("d-1"));
+  auto deployed =
+      h.services().commands->execute(result, h.services().commands->system_context("d-1"));
   ASSERT_TRUE(deployed) << deployed.error().message();
 
-  auto env = call(verb::get, with_min("/api/v1/projects/shop/environments/staging", deployed->last_position),
-                  admin);
+  auto env =
+      call(verb::get,
+           with_min("/api/v1/projects/shop/environments/staging", deployed->last_position), admin);
   ASSERT_EQ(env.status, 200u) << env.body;
   EXPECT_NE(env.body.find(version), std::string::npos);
   // Time travel: before the deploy nothing served.
-  auto before = call(verb::get, "/api/v1/projects/shop/environments/staging?at=" + std::to_string(pos - 1),
-                     admin);
+  auto before = call(
+      verb::get, "/api/v1/projects/shop/environments/staging?at=" + std::to_string(pos - 1), admin);
   EXPECT_EQ(before.body.find("sha256:aaa"), std::string::npos) << before.body;
   auto history = call(verb::get, "/api/v1/projects/shop/environments/staging/history", admin);
   ASSERT_EQ(history.status, 200u);
   EXPECT_FALSE(history.json().at("events").as_array().empty());
+  // A page of one: the newest line, and where the next (older) page starts.
+  auto newest =
+      call(verb::get, "/api/v1/projects/shop/environments/staging/history?limit=1", admin);
+  ASSERT_EQ(newest.status, 200u);
+  const json::value whole = history.json(), page = newest.json();
+  const auto& all_lines = whole.at("events").as_array();
+  ASSERT_EQ(page.at("events").as_array().size(), 1u);
+  EXPECT_EQ(page.at("events").as_array()[0], all_lines.back());
+  if (all_lines.size() > 1) {
+    EXPECT_EQ(page.at("next_before"), all_lines.back().at("position"));
+  }
+  EXPECT_EQ(
+      call(verb::get, "/api/v1/projects/shop/environments/staging/history?limit=0", admin).status,
+      400u);
   EXPECT_EQ(call(verb::get, "/api/v1/projects/shop/environments", admin).status, 200u);
 
   // Roll back to that version: a new deploy replaying its recorded spec.
@@ -284,7 +305,8 @@ TEST_F(ResourcesTest, RunLifecycleVersionsDeployAndRollback) {
   const std::string run2(second.at("run_id").as_string());
   pos = command(verb::post, "/api/v1/projects/shop/runs/" + run2 + "/cancel", admin,
                 R"({"reason":"superseded"})");
-  auto cancelled = call(verb::get, with_min("/api/v1/projects/shop/runs/" + run2, pos), admin).json();
+  auto cancelled =
+      call(verb::get, with_min("/api/v1/projects/shop/runs/" + run2, pos), admin).json();
   EXPECT_EQ(cancelled.at("status").as_string(), "RUN_STATUS_CANCELLED");
   EXPECT_EQ(cancelled.at("cancelled_by").as_string(), "admin");
 }
@@ -294,8 +316,8 @@ TEST_F(ResourcesTest, RunOfAnotherProjectIsNotReachable) {
   create_shop(admin);
   command(verb::post, "/api/v1/projects", admin, R"({"project_id":"other"})");
   json::object started;
-  const uint64_t pos = command(verb::post, "/api/v1/projects/shop/runs", admin,
-                               R"({"commit_sha":"abc"})", &started);
+  const uint64_t pos =
+      command(verb::post, "/api/v1/projects/shop/runs", admin, R"({"commit_sha":"abc"})", &started);
   const std::string run(started.at("run_id").as_string());
   auto r = call(verb::get, with_min("/api/v1/projects/other/runs/" + run, pos), admin);
   EXPECT_EQ(r.status, 404u);
@@ -305,8 +327,8 @@ TEST_F(ResourcesTest, StepLogsByByteOffset) {
   const std::string admin = h.admin_token();
   create_shop(admin);
   json::object started;
-  const uint64_t pos = command(verb::post, "/api/v1/projects/shop/runs", admin,
-                               R"({"commit_sha":"abc"})", &started);
+  const uint64_t pos =
+      command(verb::post, "/api/v1/projects/shop/runs", admin, R"({"commit_sha":"abc"})", &started);
   const std::string run(started.at("run_id").as_string());
   local::DataLayout layout(h.dir());
   std::filesystem::create_directories(layout.run_log_dir(run));
@@ -315,15 +337,19 @@ TEST_F(ResourcesTest, StepLogsByByteOffset) {
   auto list = call(verb::get, with_min("/api/v1/projects/shop/runs/" + run + "/logs", pos), admin);
   ASSERT_EQ(list.status, 200u) << list.body;
   EXPECT_EQ(list.json().at("logs").as_array().at(0).at("step").as_string(), "build-1");
-  auto first = call(verb::get, "/api/v1/projects/shop/runs/" + run + "/logs/build-1?max_bytes=6", admin);
+  auto first =
+      call(verb::get, "/api/v1/projects/shop/runs/" + run + "/logs/build-1?max_bytes=6", admin);
   ASSERT_EQ(first.status, 200u);
   EXPECT_EQ(first.body, "hello\n");
   EXPECT_EQ(first.headers["X-Next-Offset"], "6");
   EXPECT_EQ(first.headers["X-More-Data"], "true");
-  auto rest = call(verb::get, "/api/v1/projects/shop/runs/" + run + "/logs/build-1?offset=6", admin);
+  auto rest =
+      call(verb::get, "/api/v1/projects/shop/runs/" + run + "/logs/build-1?offset=6", admin);
   EXPECT_EQ(rest.body, "world\n");
-  EXPECT_EQ(call(verb::get, "/api/v1/projects/shop/runs/" + run + "/logs/..%2Fetc", admin).status, 400u);
-  EXPECT_EQ(call(verb::get, "/api/v1/projects/shop/runs/" + run + "/logs/nope", admin).status, 404u);
+  EXPECT_EQ(call(verb::get, "/api/v1/projects/shop/runs/" + run + "/logs/..%2Fetc", admin).status,
+            400u);
+  EXPECT_EQ(call(verb::get, "/api/v1/projects/shop/runs/" + run + "/logs/nope", admin).status,
+            404u);
 }
 
 TEST_F(ResourcesTest, AuditFiltersAndTimeTravel) {
@@ -331,14 +357,16 @@ TEST_F(ResourcesTest, AuditFiltersAndTimeTravel) {
   const std::string alice = h.token_for("alice");
   const uint64_t created = create_shop(alice);
   command(verb::put, "/api/v1/projects/shop/environments/prod", alice, R"({"target":"local"})");
-  auto all = call(verb::get, with_min("/api/v1/audit?project=shop&order=oldest", created + 1), alice);
+  auto all =
+      call(verb::get, with_min("/api/v1/audit?project=shop&order=oldest", created + 1), alice);
   ASSERT_EQ(all.status, 200u) << all.body;
   auto entries = all.json().at("entries").as_array();
   ASSERT_GE(entries.size(), 2u);
   EXPECT_EQ(entries[0].at("type").as_string(), "ProjectCreated");
   EXPECT_EQ(entries[0].at("actor").as_string(), "alice");
   EXPECT_EQ(entries[0].at("channel").as_string(), "CHANNEL_API");
-  auto then = call(verb::get, "/api/v1/audit?project=shop&at=" + std::to_string(created), alice).json();
+  auto then =
+      call(verb::get, "/api/v1/audit?project=shop&at=" + std::to_string(created), alice).json();
   for (const auto& e : then.at("entries").as_array()) {
     EXPECT_LE(std::stoull(std::string(e.at("position").as_string())), created);
   }

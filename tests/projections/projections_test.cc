@@ -20,7 +20,8 @@ class ScriptedHistory : public ::testing::Test {
     store_ = open_store(dir_.path("log"));
     ASSERT_TRUE(store_);
     History h(*store_);
-    h.add("project-shop", project_created("shop", {"staging", "prod"}, "alice"), "alice", CHANNEL_UI);
+    h.add("project-shop", project_created("shop", {"staging", "prod"}, "alice"), "alice",
+          CHANNEL_UI);
     h.add("access-shop", permission_granted("shop", "alice", wharf::v1::ROLE_OWNER, "system"));
     // r1: build fails once, then v1 goes to staging (tests pass), then prod after approval.
     h.add("run-r1", commit_observed("shop", "r1", "aaaa1111aaaa1111", "erin"), "gerrit:review",
@@ -58,7 +59,8 @@ class ScriptedHistory : public ::testing::Test {
     h.add("run-r3", build_succeeded("r3", 1, "sha256:v3"));
     h.add("run-r3", version_recorded("shop", "r3", "v3", "cccc3333cccc3333", "frank"));
     h.add("env-shop-prod", deploy_requested("shop", "prod", "d4", "r3", "v3", "system"));
-    failed_ = h.add("env-shop-prod", deploy_failed("shop", "prod", "d4", "r3", "health check failed"));
+    failed_ =
+        h.add("env-shop-prod", deploy_failed("shop", "prod", "d4", "r3", "health check failed"));
     h.add("run-r3", run_completed("shop", "r3", false, "deploy to prod failed"));
     // Permissions: carol asks and is granted deployer; mallory is denied; dave waits.
     h.add("access-shop", permission_requested("q1", "shop", "carol", wharf::v1::ROLE_DEPLOYER),
@@ -69,7 +71,8 @@ class ScriptedHistory : public ::testing::Test {
     h.add("access-shop", permission_requested("q2", "shop", "mallory", wharf::v1::ROLE_OWNER),
           "mallory", CHANNEL_UI);
     h.add("access-shop", permission_denied("q2", "shop", "mallory", "alice"), "alice", CHANNEL_UI);
-    h.add("access-shop", permission_requested("q3", "shop", "dave", wharf::v1::ROLE_VIEWER), "dave");
+    h.add("access-shop", permission_requested("q3", "shop", "dave", wharf::v1::ROLE_VIEWER),
+          "dave");
     // Carol rolls prod back to the v1 deploy because of v2's latency.
     auto target = store_->read_all(prod_v1_, 1);
     ASSERT_TRUE(target && target->size() == 1);
@@ -78,8 +81,8 @@ class ScriptedHistory : public ::testing::Test {
                       rollback_requested("shop", "prod", "rb1", prod_v1_event_, "v1",
                                          "latency regression in v2", "carol"),
                       "carol", CHANNEL_UI);
-    h.add("env-shop-prod", deploy_requested("shop", "prod", "d5", "", "v1", "carol", "rb1",
-                                            prod_v1_event_));
+    h.add("env-shop-prod",
+          deploy_requested("shop", "prod", "d5", "", "v1", "carol", "rb1", prod_v1_event_));
     rolled_back_ = h.add("env-shop-prod", deploy_succeeded("shop", "prod", "d5", "", "v1", "rb1"));
     // r4: cancelled while building.
     h.add("run-r4", commit_observed("shop", "r4", "dddd4444dddd4444", "erin"));
@@ -87,8 +90,9 @@ class ScriptedHistory : public ::testing::Test {
     h.add("run-r4", build_requested("shop", "r4", 1));
     h.add("run-r4", build_started("r4", 1));
     h.add("run-r4", run_cancelled("shop", "r4", "dave"), "dave", CHANNEL_UI);
-    revoked_ = h.add("access-shop",
-                     permission_revoked("shop", "carol", wharf::v1::ROLE_DEPLOYER, "alice"), "alice");
+    revoked_ =
+        h.add("access-shop", permission_revoked("shop", "carol", wharf::v1::ROLE_DEPLOYER, "alice"),
+              "alice");
     head_ = h.add("tokens", token_issued("t1", "root", true), "root", wharf::v1::CHANNEL_CLI);
 
     auto runner = ProjectionRunner::open(dir_.path("projections"), store_.get());
@@ -108,8 +112,8 @@ class ScriptedHistory : public ::testing::Test {
   TempDir dir_;
   std::unique_ptr<events::EventStore> store_;
   std::unique_ptr<ProjectionRunner> runner_;
-  uint64_t prod_v1_ = 0, prod_v2_ = 0, failed_ = 0, granted_ = 0, rollback_ = 0,
-           rolled_back_ = 0, revoked_ = 0, head_ = 0;
+  uint64_t prod_v1_ = 0, prod_v2_ = 0, failed_ = 0, granted_ = 0, rollback_ = 0, rolled_back_ = 0,
+           revoked_ = 0, head_ = 0;
   std::string prod_v1_event_;
 };
 
@@ -272,7 +276,8 @@ TEST_F(ScriptedHistory, EnvironmentsTrackCurrentPreviousAndHistory) {
   EXPECT_EQ(during_failed->value.in_flight().deploy_id(), "d4");
   EXPECT_EQ(during_failed->value.current().version(), "v2");
   EXPECT_EQ(q.get_environment("shop", "prod", at(failed_))->value.current().version(), "v2");
-  EXPECT_EQ(q.get_environment("shop", "prod", at(rolled_back_ - 1))->value.current().version(), "v2");
+  EXPECT_EQ(q.get_environment("shop", "prod", at(rolled_back_ - 1))->value.current().version(),
+            "v2");
   EXPECT_EQ(q.get_environment("shop", "prod", at(rolled_back_))->value.current().version(), "v1");
 
   // By time: the last event recorded at or before the v2 deploy's time.
@@ -303,6 +308,29 @@ TEST_F(ScriptedHistory, EnvironmentsTrackCurrentPreviousAndHistory) {
   EXPECT_EQ(history->events(5).reason(), "health check failed");
   EXPECT_EQ(history->events(6).requested_by(), "carol");
   EXPECT_EQ(history->events(6).channel(), CHANNEL_UI);
+  EXPECT_EQ(history->next_before(), 0u);
+
+  // Pages of 4 (newest first, each oldest first) put together are the
+  // whole history; the last page says there is no more.
+  std::vector<std::string> pages;
+  uint64_t before = 0;
+  for (int page = 0; page < 3; ++page) {
+    auto p = q.environment_history("shop", "prod", {}, before, 4);
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->events_size(), page < 2 ? 4 : 1);
+    std::vector<std::string> lines;
+    for (const auto& e : p->events()) lines.push_back(serialize(e));
+    pages.insert(pages.begin(), lines.begin(), lines.end());
+    before = p->next_before();
+    if (page < 2) {
+      EXPECT_EQ(before, p->events(0).position());
+    } else {
+      EXPECT_EQ(before, 0u);
+    }
+  }
+  std::vector<std::string> whole;
+  for (const auto& e : history->events()) whole.push_back(serialize(e));
+  EXPECT_EQ(pages, whole);
   EXPECT_EQ(history->events(8).previous_version(), "v2");
   EXPECT_EQ(history->events(8).reason(), "latency regression in v2");
 
