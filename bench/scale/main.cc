@@ -14,6 +14,7 @@
 //
 //   bench_scale [--events N] [--data DIR] [--reuse] [--seconds S]
 //               [--connections C] [--subscribers K] [--skip-rebuild]
+//               [--skip-startup]
 // --data: where the history lives (default $TMPDIR/wharf-bench-scale; it is
 // removed at the end unless --keep). --reuse: measure an existing DIR made by
 // an earlier run with --keep instead of generating.
@@ -153,12 +154,6 @@ Manifest generate(const fs::path& data, uint64_t events) {
   return m;
 }
 
-uint16_t free_port() {
-  asio::io_context ioc;
-  tcp::acceptor a(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  return a.local_endpoint().port();
-}
-
 // GET `target` once; the status, or 0 when nothing answers.
 int get_status(uint16_t port, const std::string& target) {
   try {
@@ -177,26 +172,42 @@ int get_status(uint16_t port, const std::string& target) {
   }
 }
 
-// `wharf serve` on `data`: seconds from exec to /readyz answering 200.
+// The port `wharf serve` logged it listens on, 0 while it has not.
+uint16_t logged_port(const std::string& log) {
+  std::ifstream in(log);
+  const std::string marker = "HTTP API listening on http://127.0.0.1:";
+  for (std::string line; std::getline(in, line);) {
+    const size_t at = line.find(marker);
+    if (at != std::string::npos) {
+      return static_cast<uint16_t>(std::strtoul(line.c_str() + at + marker.size(), nullptr, 10));
+    }
+  }
+  return 0;
+}
+
+// `wharf serve` on `data`: seconds from exec to /readyz answering 200 on the
+// port it logged (--port 0: a port picked in advance could be taken by
+// another process, whose answer would pass for ours).
 double serve_startup(const fs::path& data) {
-  const uint16_t port = free_port();
   const std::string log = (data / "serve.log").string();
   const pid_t pid = fork();
   if (pid < 0) die("fork");
   if (pid == 0) {
     FILE* out = std::freopen(log.c_str(), "w", stderr);
     (void)out;
-    const std::string d = data.string(), p = std::to_string(port);
+    const std::string d = data.string();
     execl(WHARF_BIN, WHARF_BIN, "serve", "--data", d.c_str(), "--listen", "127.0.0.1", "--port",
-          p.c_str(), "--kafka-relay=false", "--ui-dir", "", static_cast<char*>(nullptr));
+          "0", "--kafka-relay=false", "--ui-dir", "", static_cast<char*>(nullptr));
     _exit(127);
   }
   const auto t0 = Clock::now();
   double ready = -1;
-  while (seconds_since(t0) < 600) {
+  uint16_t port = 0;
+  while (seconds_since(t0) < 3600) {
     int status = 0;
     if (waitpid(pid, &status, WNOHANG) == pid) die("wharf serve exited; see " + log);
-    if (get_status(port, "/readyz") == 200) {
+    if (port == 0) port = logged_port(log);
+    if (port != 0 && get_status(port, "/readyz") == 200) {
       ready = seconds_since(t0);
       break;
     }
@@ -205,7 +216,7 @@ double serve_startup(const fs::path& data) {
   kill(pid, SIGTERM);
   int status = 0;
   waitpid(pid, &status, 0);
-  if (ready < 0) die("wharf serve not ready in 600 s; see " + log);
+  if (ready < 0) die("wharf serve not ready in an hour; see " + log);
   return ready;
 }
 
@@ -362,8 +373,11 @@ int main(int argc, char** argv) {
   const uint64_t log_bytes = dir_bytes(data / "events");
   const uint64_t projection_bytes = dir_bytes(projections::projections_dir(data.string()));
 
-  const double startup_s = serve_startup(data);
-  std::fprintf(stderr, "wharf serve ready in %.2f s\n", startup_s);
+  double startup_s = -1;  // -1: not measured (--skip-startup)
+  if (!flag(argc, argv, "--skip-startup")) {
+    startup_s = serve_startup(data);
+    std::fprintf(stderr, "wharf serve ready in %.2f s\n", startup_s);
+  }
 
   events::StoreOptions options;
   options.sync = false;
