@@ -514,6 +514,11 @@ void EventStore::append_async(const std::string& stream, ExpectedVersion expecte
   done(append(stream, expected, std::move(events)));
 }
 
+Expected<AppendResult, Error> EventStore::apply_replicated(std::vector<std::string>,
+                                                          ReplicationGate::Meta) {
+  return internal::fail(ErrorCode::kInvalidArgument, "this store cannot apply replicated events");
+}
+
 Expected<uint64_t, Error> EventStore::scan(
     uint64_t from_position, uint64_t to_position,
     const std::function<bool(const Envelope&)>& visit) const {

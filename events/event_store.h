@@ -39,6 +39,9 @@ enum class ErrorCode {
   kCorruption,       // a stored record does not decode or the chain does not link
   kNotFound,
   kClosed,  // the store is shutting down
+  // Cluster mode (docs/cluster.md): this node does not lead, or stopped
+  // leading before the events reached Kafka; nothing of the append was written.
+  kNotLeader,
 };
 
 struct Error {
@@ -63,6 +66,25 @@ struct AppendResult {
   bool already_present = false;
 };
 
+// Cluster mode (docs/cluster.md): the store of every node is a verified copy
+// of the Kafka log. The gate decides whether this node may append (it leads)
+// and publishes each group commit of new events to Kafka before the store
+// writes it; the batch is acknowledged only after publish() succeeded.
+class ReplicationGate {
+ public:
+  using Meta = std::vector<std::pair<std::string, std::string>>;
+  virtual ~ReplicationGate() = default;
+  // False (with the reason) while this node must not append.
+  virtual bool accepting(std::string& why) const = 0;
+  // Runs on the store's committer thread with the stored bytes of the new
+  // events of one batch, positions first_position.. in order. Returns meta
+  // (put_meta keys and values) written in the same RocksDB batch, or why the
+  // events are not in the log; then nothing of the batch is written, it fails
+  // with kNotLeader, and the store re-stages from its durable head.
+  virtual Expected<Meta, std::string> publish(uint64_t first_position,
+                                              const std::vector<std::string>& records) = 0;
+};
+
 struct StoreOptions {
   bool sync = true;  // fsync each group commit; tests and benches may turn off
   bool create_if_missing = true;
@@ -77,6 +99,8 @@ struct StoreOptions {
   // Benchmarks only: false stores events without prev_hash/hash so the cost of
   // the chain can be measured; such a store fails `audit verify`.
   bool compute_hash_chain = true;
+  // Cluster mode: appends go through this gate (not owned; outlives the store).
+  ReplicationGate* gate = nullptr;
 };
 
 enum class Direction { kForward, kBackward };
@@ -130,6 +154,17 @@ class EventStore {
   // Cheaper than read_all for replays: no vector, no per-event allocation.
   virtual Expected<uint64_t, Error> scan(uint64_t from_position, uint64_t to_position,
                                          const std::function<bool(const Envelope&)>& visit) const;
+
+  // Cluster mode: appends events read from the log's source of truth (their
+  // stored bytes, with positions and hashes). Each must continue the chain:
+  // the next position, prev_hash = the current head's hash, a hash that
+  // matches its content, the next version of its stream, a new event id.
+  // Events at or below the head must be identical to the stored ones and are
+  // skipped. `meta` is written in the same batch when anything new is written.
+  // A record that breaks any of these is kCorruption and the store stops
+  // (refuses every later write) - a copy that cannot verify must not serve.
+  virtual Expected<AppendResult, Error> apply_replicated(std::vector<std::string> records,
+                                                         ReplicationGate::Meta meta);
 
   // The event with this id, if any.
   virtual Expected<Envelope, Error> read_event(const std::string& event_id) const = 0;

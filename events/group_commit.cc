@@ -27,6 +27,9 @@ std::optional<Error> RocksEventStore::prepare(PendingAppend& pending, const std:
   if (options_.read_only) {
     return refused(ErrorCode::kInvalidArgument, "event store " + dir_ + " is open read-only");
   }
+  if (std::string why; options_.gate != nullptr && !options_.gate->accepting(why)) {
+    return refused(ErrorCode::kNotLeader, why);
+  }
   if (stream.empty() || stream.find('\0') != std::string::npos || stream.size() > 1024) {
     return refused(ErrorCode::kInvalidArgument,
                    "bad stream id '" + stream + "': must be 1-1024 bytes without NUL");
@@ -102,6 +105,24 @@ void RocksEventStore::append_async(const std::string& stream, ExpectedVersion ex
   if (!enqueue(pending)) pending->done(fail(ErrorCode::kClosed, "event store is closed"));
 }
 
+Expected<AppendResult, Error> RocksEventStore::apply_replicated(std::vector<std::string> records,
+                                                                ReplicationGate::Meta meta) {
+  if (closed_.load()) return fail(ErrorCode::kClosed, "event store is closed");
+  if (options_.read_only) {
+    return fail(ErrorCode::kInvalidArgument, "event store " + dir_ + " is open read-only");
+  }
+  auto pending = std::make_unique<PendingAppend>();
+  pending->replicated = true;
+  pending->stream = "(replicated)";
+  pending->records = std::move(records);
+  pending->meta = std::move(meta);
+  auto promise = std::make_shared<std::promise<Expected<AppendResult, Error>>>();
+  auto result = promise->get_future();
+  pending->done = [promise](Expected<AppendResult, Error> r) { promise->set_value(std::move(r)); };
+  if (!enqueue(pending)) return fail(ErrorCode::kClosed, "event store is closed");
+  return result.get();
+}
+
 uint64_t RocksEventStore::stored_stream_version(const std::string& stream) const {
   const std::string prefix = keys::stream_prefix(stream);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_cf()));
@@ -142,8 +163,12 @@ void RocksEventStore::sequencer_loop() {
         break;
       }
       size_t events = 0;
-      while (!queue_.empty() && (appends.empty() || events + queue_.front()->events.size() <=
-                                                        options_.max_batch_events)) {
+      // Replicated records and local appends never share a batch: only local
+      // ones pass the gate.
+      while (!queue_.empty() &&
+             (appends.empty() ||
+              (events + queue_.front()->events.size() <= options_.max_batch_events &&
+               queue_.front()->replicated == appends.front()->replicated))) {
         events += queue_.front()->events.size();
         queued_events_ -= queue_.front()->events.size();
         appends.push_back(std::move(queue_.front()));
@@ -154,6 +179,7 @@ void RocksEventStore::sequencer_loop() {
       for (auto& p : appends) p->done(fail(ErrorCode::kIo, write_failure()));
       continue;
     }
+    if (gate_failed_.load()) restage_from_head();
     auto batch = stage(appends);
     std::unique_lock lock(commit_mu_);
     commit_cv_.wait(lock, [&] { return ready_ == nullptr; });
@@ -193,6 +219,129 @@ void RocksEventStore::committer_loop() {
   }
 }
 
+void RocksEventStore::restage_from_head() {
+  {
+    std::unique_lock lock(commit_mu_);
+    commit_cv_.wait(lock, [&] { return ready_ == nullptr && !committer_busy_.load(); });
+  }
+  std::lock_guard lock(head_mu_);
+  staged_position_ = head_position_.load();
+  staged_hash_ = head_hash_;
+  version_cache_.clear();
+  staged_ids_.clear();
+  staged_ids_by_batch_.clear();
+  in_flight_hashes_.clear();
+  gate_failed_.store(false);
+}
+
+void RocksEventStore::stop_store(const std::string& why) {
+  std::lock_guard lock(failure_mu_);
+  if (failed_.load()) return;
+  write_failure_ = why + "; the store refuses every write until reopened";
+  failed_.store(true);
+}
+
+Expected<uint64_t, Error> RocksEventStore::known_position(const std::string& event_id) {
+  if (auto it = staged_ids_.find(event_id); it != staged_ids_.end()) return it->second.position;
+  std::string value;
+  auto status = db_->Get(rocksdb::ReadOptions(), ids_cf(), event_id, &value);
+  if (status.IsNotFound()) return uint64_t{0};
+  if (!status.ok()) {
+    return fail(code_of(status), "cannot look up event id " + event_id + ": " + status.ToString());
+  }
+  if (value.size() < 8) return fail(ErrorCode::kCorruption, "malformed index entry of " + event_id);
+  return keys::read_be64(value);
+}
+
+Expected<AppendResult, Error> RocksEventStore::stage_replicated(PendingAppend& p,
+                                                                StagedBatch& batch,
+                                                                uint64_t& next_position,
+                                                                std::string& prev_hash) {
+  auto corrupt = [&](uint64_t position, std::string what) {
+    std::string message = "replicated record at position " + std::to_string(position) + ": " + what;
+    stop_store(message);
+    Error e;
+    e.code = ErrorCode::kCorruption;
+    e.position = position;
+    e.message = std::move(message);
+    return unexpected(std::move(e));
+  };
+  AppendResult r;
+  r.already_present = true;
+  Envelope ev;
+  for (const auto& record : p.records) {
+    if (!ev.ParseFromString(record)) return corrupt(next_position, "does not decode");
+    const uint64_t position = ev.position();
+    if (position < next_position) {
+      // A copy of an event this store has: it must be the same event.
+      std::string have;
+      if (auto it = in_flight_hashes_.find(position); it != in_flight_hashes_.end()) {
+        have = it->second;
+      } else {
+        auto stored = read_position(position);
+        if (!stored)
+          return corrupt(position, "cannot read the local copy: " + stored.error().message);
+        have = stored->hash();
+      }
+      if (have != ev.hash()) {
+        return corrupt(position, "hash " + to_hex(ev.hash()) + " differs from this node's " +
+                                     to_hex(have) + " (the copies diverged)");
+      }
+      continue;
+    }
+    if (position != next_position) {
+      return corrupt(position, "expected position " + std::to_string(next_position) +
+                                   " next (a record is missing or out of order)");
+    }
+    if (ev.prev_hash() != prev_hash) {
+      return corrupt(position, "prev_hash " + to_hex(ev.prev_hash()) + " does not link to " +
+                                   to_hex(prev_hash));
+    }
+    const std::string hash = chain_hash(prev_hash, content_digest(ev));
+    if (hash != ev.hash()) return corrupt(position, "hash does not match its content");
+    const uint64_t version = staged_stream_version(ev.stream_id());
+    if (ev.stream_version() != version + 1) {
+      return corrupt(position, "stream " + ev.stream_id() + " version " +
+                                   std::to_string(ev.stream_version()) + " after version " +
+                                   std::to_string(version));
+    }
+    auto known = known_position(ev.event_id());
+    if (!known) return corrupt(position, known.error().message);
+    if (*known != 0) {
+      return corrupt(position, "event id " + ev.event_id() + " is already at position " +
+                                   std::to_string(*known));
+    }
+    // The idempotency digest is over the caller's content, as prepare() makes it.
+    Envelope caller = ev;
+    caller.set_position(0);
+    caller.set_stream_version(0);
+    caller.set_recorded_at_us(0);
+    caller.clear_prev_hash();
+    caller.clear_hash();
+    const std::string digest = sha256(serialize_deterministic(caller));
+    batch.write.Put(log_cf(), keys::log_key(position), record);
+    batch.write.Put(streams_cf(), keys::stream_key(ev.stream_id(), ev.stream_version()),
+                    keys::be64(position));
+    batch.write.Put(ids_cf(), ev.event_id(), keys::event_id_value(position, digest));
+    staged_ids_[ev.event_id()] = StagedId{position, digest, batch.seq};
+    staged_ids_by_batch_.back().second.push_back(ev.event_id());
+    version_cache_[ev.stream_id()] = ev.stream_version();
+    last_recorded_at_us_ = std::max(last_recorded_at_us_, ev.recorded_at_us());
+    if (r.already_present) r.first_position = position;
+    r.already_present = false;
+    r.last_position = position;
+    r.stream_version = ev.stream_version();
+    prev_hash = hash;
+    ++next_position;
+  }
+  if (!r.already_present) {
+    for (const auto& [key, value] : p.meta) {
+      batch.write.Put(meta_cf(), keys::user_meta_key(key), value);
+    }
+  }
+  return r;
+}
+
 uint64_t RocksEventStore::staged_stream_version(const std::string& stream) {
   if (auto it = version_cache_.find(stream); it != version_cache_.end()) return it->second;
   uint64_t v = stored_stream_version(stream);
@@ -227,10 +376,23 @@ std::unique_ptr<StagedBatch> RocksEventStore::stage(
   std::string stored;
   std::vector<std::string> lookup_values;
   std::vector<rocksdb::Slice> lookup_keys;
+  if (options_.gate != nullptr) {
+    const uint64_t durable = head_position();
+    while (!in_flight_hashes_.empty() && in_flight_hashes_.begin()->first <= durable) {
+      in_flight_hashes_.erase(in_flight_hashes_.begin());
+    }
+  }
 
   for (auto& owned : appends) {
     PendingAppend* p = owned.get();
     StagedBatch::Outcome outcome{std::move(owned), std::nullopt};
+    if (p->replicated) {
+      batch->replicated = true;
+      if (!failed_.load()) outcome.result = stage_replicated(*p, *batch, next_position, prev_hash);
+      if (!outcome.result) outcome.result = fail(ErrorCode::kIo, write_failure());
+      batch->outcomes.push_back(std::move(outcome));
+      continue;
+    }
     const size_t n = p->events.size();
 
     // 1. Idempotency: find each id among staged ids, then in RocksDB.
@@ -347,6 +509,10 @@ std::unique_ptr<StagedBatch> RocksEventStore::stage(
       batch->write.Put(streams_cf(), keys::stream_key(p->stream, version),
                        keys::be64(next_position));
       batch->write.Put(ids_cf(), ev.event_id(), keys::event_id_value(next_position, p->digests[i]));
+      if (options_.gate != nullptr) {
+        in_flight_hashes_[next_position] = hash;
+        batch->records.push_back(stored);
+      }
       staged_ids_[ev.event_id()] = StagedId{next_position, p->digests[i], batch->seq};
       staged_here.push_back(ev.event_id());
       prev_hash = std::move(hash);
@@ -364,14 +530,38 @@ std::unique_ptr<StagedBatch> RocksEventStore::stage(
   if (batch->last_position >= batch->first_position) {
     staged_position_ = batch->last_position;
     staged_hash_ = prev_hash;
-    last_recorded_at_us_ = recorded_at;
+    if (!batch->replicated) last_recorded_at_us_ = recorded_at;
   }
   return batch;
 }
 
 void RocksEventStore::commit(StagedBatch& batch) {
   std::string failure;
-  if (failed_.load()) {
+  ErrorCode failure_code = ErrorCode::kIo;
+  if (!failed_.load() && options_.gate != nullptr && !batch.replicated) {
+    if (gate_failed_.load()) {
+      std::lock_guard lock(failure_mu_);
+      failure = gate_failure_;
+      failure_code = ErrorCode::kNotLeader;
+    } else if (!batch.records.empty()) {
+      auto published = options_.gate->publish(batch.first_position, batch.records);
+      if (published) {
+        for (const auto& [key, value] : *published) {
+          batch.write.Put(meta_cf(), keys::user_meta_key(key), value);
+        }
+      } else {
+        failure = "positions " + std::to_string(batch.first_position) + ".." +
+                  std::to_string(batch.last_position) + " are not in the log: " + published.error();
+        failure_code = ErrorCode::kNotLeader;
+        std::lock_guard lock(failure_mu_);
+        gate_failure_ = failure;
+        gate_failed_.store(true);
+      }
+    }
+  }
+  if (!failure.empty()) {
+    // fall through to answer the batch's callers
+  } else if (failed_.load()) {
     failure = write_failure();
   } else if (batch.write.Count() > 0) {
     rocksdb::WriteOptions w;
@@ -390,8 +580,12 @@ void RocksEventStore::commit(StagedBatch& batch) {
     // Even rejections of this batch were judged against state that is now
     // lost; the caller learns only that the store failed.
     for (auto& o : batch.outcomes) {
+      if (batch.replicated && o.result && !o.result->has_value()) {
+        o.append->done(std::move(*o.result));  // the record that stopped the store, named
+        continue;
+      }
       Error e;
-      e.code = ErrorCode::kIo;
+      e.code = failure_code;
       e.stream = o.append->stream;
       e.message = failure;
       o.append->done(unexpected(std::move(e)));

@@ -17,6 +17,7 @@ const char* to_string(ErrorCode code) {
     case ErrorCode::kCorruption: return "corruption";
     case ErrorCode::kNotFound: return "not_found";
     case ErrorCode::kClosed: return "closed";
+    case ErrorCode::kNotLeader: return "not_leader";
   }
   return "unknown";
 }

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <deque>
 #include <future>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -58,6 +59,12 @@ struct PendingAppend {
   std::vector<Envelope> events;      // normalized: store-assigned fields cleared
   std::vector<std::string> digests;  // SHA-256 of each event's caller content
   EventStore::AppendDone done;       // called once, by whoever answers the append
+  // apply_replicated: stored records from the cluster's log, verified and
+  // written as they are (events/stream/expected unused), and meta to write
+  // with them.
+  bool replicated = false;
+  std::vector<std::string> records;
+  ReplicationGate::Meta meta;
 };
 
 // An event id staged by a batch that is not yet durable.
@@ -79,6 +86,8 @@ struct StagedBatch {
   uint64_t first_position = 0;
   uint64_t last_position = 0;  // < first_position when nothing was staged
   std::string last_hash;
+  bool replicated = false;           // a batch of apply_replicated records only
+  std::vector<std::string> records;  // with a gate: stored bytes of the new events
 };
 
 class RocksEventStore final : public EventStore {
@@ -100,6 +109,8 @@ class RocksEventStore final : public EventStore {
                                                   size_t max_count) const override;
   Expected<uint64_t, Error> scan(uint64_t from_position, uint64_t to_position,
                                  const std::function<bool(const Envelope&)>& visit) const override;
+  Expected<AppendResult, Error> apply_replicated(std::vector<std::string> records,
+                                                 ReplicationGate::Meta meta) override;
   Expected<Envelope, Error> read_event(const std::string& event_id) const override;
   uint64_t stream_version(const std::string& stream) const override;
   uint64_t head_position() const override { return head_position_.load(std::memory_order_acquire); }
@@ -139,6 +150,15 @@ class RocksEventStore final : public EventStore {
   void committer_loop();
   void commit(StagedBatch& batch);
   uint64_t staged_stream_version(const std::string& stream);
+  // Stages verified replicated records; an error stops the store.
+  Expected<AppendResult, Error> stage_replicated(PendingAppend& p, StagedBatch& batch,
+                                                 uint64_t& next_position, std::string& prev_hash);
+  // Where an event id is, among staged ids and then RocksDB (0 = unknown).
+  Expected<uint64_t, Error> known_position(const std::string& event_id);
+  // After a gate failure: waits for the committer to finish and forgets what
+  // was staged beyond the durable head.
+  void restage_from_head();
+  void stop_store(const std::string& why);
   std::string write_failure() const;
 
   const std::string dir_;
@@ -189,6 +209,14 @@ class RocksEventStore final : public EventStore {
   mutable std::mutex failure_mu_;
   std::string write_failure_;
   std::atomic<bool> failed_{false};
+
+  // Cluster mode: set by the committer when the gate refused a batch; every
+  // batch handed off before the sequencer re-staged fails the same way.
+  std::atomic<bool> gate_failed_{false};
+  std::string gate_failure_;  // guarded by failure_mu_
+  // Hashes of staged events not yet durable (gate only), to check a
+  // replicated copy of the leader's own in-flight events.
+  std::map<uint64_t, std::string> in_flight_hashes_;
 };
 
 }  // namespace wharf::events::internal
