@@ -286,6 +286,14 @@ Reply App::dispatch(const Request& request, std::string& route_label, const std:
                        "request target is not a valid path: " + url.error().message());
   }
   std::string path(url->encoded_path());
+  const auto method = request.method();
+  if (services_.route_command && method != http::verb::get && method != http::verb::head &&
+      method != http::verb::options) {
+    if (auto routed = services_.route_command(request)) {
+      route_label = "forwarded";
+      return std::move(*routed);
+    }
+  }
   auto match = router_.match(request.method(), path);
   using Kind = Router<RouteDef>::Match::Kind;
   if (match.kind == Kind::kBadPath) {

@@ -58,6 +58,8 @@ using WebhookHandler = std::function<WebhookResult(const WebhookDelivery&)>;
 
 // What the API serves from. The store is required; the rest is optional and
 // routes that need a missing piece are not registered.
+struct Reply;
+
 struct Services {
   explicit Services(events::EventStore& s) : store(s) {}
   events::EventStore& store;
@@ -88,7 +90,14 @@ struct Services {
   // GET /targets/{name}/health?check=true probes the target now through this
   // (serve: the TargetProber). Unset: ?check=true answers 501.
   std::function<targets::ProbeResult(const std::string& name)> probe_target;
-  std::function<bool()> ready;        // /readyz; unset = ready once started
+  std::function<bool()> ready;  // /readyz; unset = ready once started
+  // Cluster mode (docs/cluster.md): the node's role, leader, epoch and lag,
+  // shown by /readyz. Unset: single node.
+  std::function<boost::json::object()> cluster_status;
+  // Cluster mode: asked before any request that is not GET/HEAD/OPTIONS; a
+  // reply (307 to the leader, 503 while none is known) answers it instead.
+  // Unset, or nullopt: this node handles it.
+  std::function<std::optional<Reply>(const Request&)> route_command;
   std::function<int64_t()> clock_us;  // unset = system clock
   // `serve --gerrit-http-*`: POST /projects with "gerrit_create": true sets up
   // the binding's Gerrit project and branches through this before creating

@@ -66,6 +66,12 @@ runtime::CommandResult execute_command(Context& ctx, const engine::Command& comm
                      json::object{{"command", engine::command_name(command)},
                                   {"rejection", engine::to_string(error.rejection.code)}});
     }
+    if (error.store_error.code == events::ErrorCode::kNotLeader) {
+      // Cluster mode: this node stopped leading, or the log did not take the
+      // events; nothing was written here (docs/cluster.md).
+      throw ApiError(http::status::service_unavailable, "not_leader", error.message(),
+                     json::object{{"command", engine::command_name(command)}});
+    }
     const bool conflict = error.store_error.code == events::ErrorCode::kConflict;
     throw ApiError(conflict ? http::status::conflict : http::status::internal_server_error,
                    conflict ? "conflict" : "store_error", error.message(),

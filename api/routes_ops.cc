@@ -16,6 +16,7 @@ void add_ops_routes(App& app) {
     const bool ready = !services.ready || services.ready();
     json::object body{{"status", ready ? "ready" : "not_ready"},
                       {"head_position", services.store.head_position()}};
+    if (services.cluster_status) body["cluster"] = services.cluster_status();
     return json_reply(ctx.request, ready ? http::status::ok : http::status::service_unavailable,
                       body);
   });

@@ -1,6 +1,7 @@
 // `wharf serve`: the whole system in one process — store, engine runtime,
 // projections, HTTP API, Kafka relay, Gerrit ingestion — until SIGTERM.
 #include <signal.h>
+#include <unistd.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -12,6 +13,7 @@
 #include "adapters/gerrit/project_setup.h"
 #include "adapters/gerrit/service.h"
 #include "adapters/jenkins/client.h"
+#include "adapters/kafka/cluster_node.h"
 #include "adapters/kafka/relay.h"
 #include "adapters/kubernetes/deploy_target.h"
 #include "adapters/local/deploy_target.h"
@@ -62,8 +64,100 @@ struct ServeConfig {
   std::string workers = "local";  // "local": in-process runners; "kafka": `wharf worker`s
   wharf::workers::TaskTopics tasks;  // bootstrap filled from the relay's brokers
   MaintenanceConfig maintenance;     // health monitor, logs and terminals (docs/operations.md)
-  jenkins::ServerConfig jenkins;     // Jenkins build steps' server and credentials (docs/jenkins.md)
+  jenkins::ServerConfig jenkins;  // Jenkins build steps' server and credentials (docs/jenkins.md)
+  // Cluster mode (docs/cluster.md); empty cluster = single node (the default).
+  std::string cluster;
+  std::string cluster_node;       // default <hostname>-<port>
+  std::string cluster_advertise;  // default http://<listen or hostname>:<port>
+  std::string cluster_topic;      // default wharf.<cluster>.events
+  int cluster_session_timeout_ms = 10000;
 };
+
+std::string host_name() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "localhost";
+  return name;
+}
+
+// Cluster mode: what a follower answers to a command (307 to the leader, or
+// 503 while no leader is known); nothing on the leader.
+std::optional<api::Reply> route_to_leader(const kafka::ClusterNode& node,
+                                          const std::string& self_api,
+                                          const api::Request& request) {
+  if (node.leading()) return std::nullopt;
+  const auto st = node.status();
+  const boost::json::object details{{"role", kafka::to_string(st.role)},
+                                    {"leader", st.leader_node},
+                                    {"leader_api", st.leader_api},
+                                    {"epoch", st.epoch}};
+  if (!st.leader_api.empty() && st.leader_api != self_api &&
+      st.role != kafka::ClusterRole::kStopped) {
+    auto reply = api::error_reply(request, api::http::status::temporary_redirect, "not_leader",
+                                  "node " + st.node + " follows; send commands to the leader " +
+                                      st.leader_node + " at " + st.leader_api,
+                                  details);
+    reply.response.set(api::http::field::location, st.leader_api + std::string(request.target()));
+    return reply;
+  }
+  auto reply = api::error_reply(request, api::http::status::service_unavailable, "no_leader",
+                                "node " + st.node + " is " + kafka::to_string(st.role) +
+                                    " and knows no other leader yet; retry shortly",
+                                details);
+  reply.response.set(api::http::field::retry_after, "1");
+  return reply;
+}
+
+boost::json::object cluster_json(const kafka::ClusterStatus& st) {
+  return {{"role", kafka::to_string(st.role)},
+          {"node", st.node},
+          {"leader", st.leader_node},
+          {"leader_api", st.leader_api},
+          {"epoch", st.epoch},
+          {"applied_position", st.applied_position},
+          {"offset", st.offset},
+          {"end_offset", st.end_offset},
+          {"lag", st.lag},
+          {"failovers", st.failovers},
+          {"fencing_errors", st.fencing_errors},
+          {"transactions", st.transactions},
+          {"indefinite_commits", st.indefinite_commits},
+          {"stopped", st.stopped}};
+}
+
+void register_cluster_metrics(api::MetricsRegistry& metrics, const kafka::ClusterNode& node) {
+  metrics.gauge_function(
+      "wharf_cluster_role", "1 for this node's current cluster role", {"role"}, [&node] {
+        const auto role = node.status().role;
+        std::vector<api::MetricsRegistry::Sample> out;
+        for (auto r : {kafka::ClusterRole::kCatchingUp, kafka::ClusterRole::kFollower,
+                       kafka::ClusterRole::kElecting, kafka::ClusterRole::kLeader,
+                       kafka::ClusterRole::kStopped}) {
+          out.push_back({{kafka::to_string(r)}, r == role ? 1.0 : 0.0});
+        }
+        return out;
+      });
+  auto gauge = [&](const char* name, const char* help, auto field) {
+    metrics.gauge_function(name, help, {}, [&node, field] {
+      return std::vector<api::MetricsRegistry::Sample>{
+          {{}, static_cast<double>(field(node.status()))}};
+    });
+  };
+  gauge("wharf_cluster_lag_records", "Records (and markers) of the topic not yet applied here",
+        [](const kafka::ClusterStatus& s) { return s.lag; });
+  gauge("wharf_cluster_epoch", "Epoch of the newest LeaderChanged barrier applied",
+        [](const kafka::ClusterStatus& s) { return s.epoch; });
+  gauge("wharf_cluster_failovers_total", "LeaderChanged barriers applied by this node",
+        [](const kafka::ClusterStatus& s) { return s.failovers; });
+  gauge("wharf_cluster_fencing_errors_total", "Commits of this node's writer refused as fenced",
+        [](const kafka::ClusterStatus& s) { return s.fencing_errors; });
+  gauge("wharf_cluster_transactions_total", "Kafka transactions committed by this node",
+        [](const kafka::ClusterStatus& s) { return s.transactions; });
+  gauge("wharf_cluster_indefinite_commits_total",
+        "Commits whose outcome was unknown and was read back from the log",
+        [](const kafka::ClusterStatus& s) { return s.indefinite_commits; });
+  gauge("wharf_cluster_last_commit_ms", "Duration of this node's last Kafka transaction",
+        [](const kafka::ClusterStatus& s) { return s.last_commit_ms; });
+}
 
 // Prints the first admin token of an empty store once, and keeps it in a
 // file only root can read so scripts/run can show it again.
@@ -314,12 +408,34 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   std::filesystem::create_directories(data);
   events::StoreOptions store_options;
   store_options.sync = config.fsync;
+  std::unique_ptr<kafka::ClusterNode> cluster;
+  if (!config.cluster.empty()) {
+    if (config.workers != "local") {
+      throw std::runtime_error(
+          "--cluster with --workers kafka is not supported yet (docs/cluster.md)");
+    }
+    kafka::ClusterOptions options;
+    options.cluster = config.cluster;
+    options.brokers = config.brokers;
+    options.topic = config.cluster_topic;
+    options.node =
+        !config.cluster_node.empty()
+            ? config.cluster_node
+            : host_name() + "-" + std::to_string(config.port != 0 ? config.port : getpid());
+    options.session_timeout_ms = config.cluster_session_timeout_ms;
+    auto created = kafka::ClusterNode::create(options);
+    if (!created) throw std::runtime_error("cluster: " + created.error());
+    cluster = std::move(*created);
+    store_options.gate = cluster.get();
+    spdlog::info("cluster {}: node {} on topic {} at {} (Kafka is the source of truth)",
+                 config.cluster, options.node, cluster->topic(), config.brokers);
+  }
   auto store = events::EventStore::open(store_dir(data), store_options);
   if (!store) throw std::runtime_error("cannot open store at " + store_dir(data) + ": " + store.error().message);
   auto& log = **store;
   spdlog::info("store {} at {} (head position {}, fsync {})", log.store_id(), store_dir(data),
                log.head_position(), config.fsync ? "on" : "off");
-  announce_first_token(log, config.first_token_file);
+  if (!cluster) announce_first_token(log, config.first_token_file);
   // Credentials of targets live here, never in the log (docs/targets.md).
   // A wrong or missing key stops serve now rather than every deploy later.
   const std::string key_file = config.secret_key_file.empty()
@@ -332,6 +448,7 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   target_catalog.refresh();
   targets::CatalogResolver target_registry(target_catalog, secrets->get());
   std::unique_ptr<events::PeriodicCheckpoints> checkpoints;
+  std::optional<events::SigningKey> cluster_key;  // cluster mode: signs once leading
   if (config.audit_key.empty()) {
     spdlog::warn("audit: no --audit-key: checkpoints are not signed (create a key with `wharf audit keygen`)");
   } else {
@@ -339,8 +456,13 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
     if (!key) throw std::runtime_error("audit: " + key.error());
     spdlog::info("audit: signing checkpoints every {}s with key {}", config.checkpoint_interval_s,
                  events::to_hex(key->public_key()));
-    checkpoints = std::make_unique<events::PeriodicCheckpoints>(
-        log, std::move(*key), std::chrono::seconds(std::max(1, config.checkpoint_interval_s)), api::now_us);
+    if (cluster) {
+      cluster_key.emplace(std::move(*key));
+    } else {
+      checkpoints = std::make_unique<events::PeriodicCheckpoints>(
+          log, std::move(*key), std::chrono::seconds(std::max(1, config.checkpoint_interval_s)),
+          api::now_us);
+    }
   }
 
   auto projections = projections::ProjectionRunner::open(projections::projections_dir(data), &log);
@@ -355,7 +477,9 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   projections::Queries queries(**projections);
 
   std::unique_ptr<kafka::Relay> relay;
-  if (config.relay) {
+  if (cluster) {
+    spdlog::info("kafka relay off: in cluster mode the topic is the log");
+  } else if (config.relay) {
     kafka::RelayOptions relay_options;
     relay_options.brokers = config.brokers;
     relay_options.topic = config.topic;
@@ -379,8 +503,11 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   runtime_options.jenkins = config.jenkins;
   runtime_options.canary_router.base_port = static_cast<uint16_t>(config.canary_router_base_port);
   runtime::Runtime runtime(log, runtime_options, ports);
-  if (auto started = runtime.start(); !started) throw std::runtime_error("engine runtime: " + started.error());
-  if (dispatcher) {
+  if (cluster) {
+    spdlog::info("engine runtime waits for leadership (followers run no side effects)");
+  } else if (auto started = runtime.start(); !started) {
+    throw std::runtime_error("engine runtime: " + started.error());
+  } else if (dispatcher) {
     spdlog::info("engine runtime started (builds, deploys and tests run on `wharf worker`s via {})",
                  config.tasks.tasks);
   } else {
@@ -403,18 +530,20 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
         }
       },
       std::chrono::seconds(config.target_probe_interval_s));
-  prober.start();
+  if (!cluster) prober.start();  // cluster mode: on the leader only (it records events)
 
   std::unique_ptr<gerrit::GerritService> gerrit_service;
   if (!config.gerrit.host.empty()) {
-    gerrit_service = std::make_unique<gerrit::GerritService>(log, runtime.commands(),
-                                                             config.gerrit, data);
-    if (auto started = gerrit_service->start(); !started) {
+    gerrit_service =
+        std::make_unique<gerrit::GerritService>(log, runtime.commands(), config.gerrit, data);
+    if (cluster) {
+      spdlog::info("gerrit: ingestion starts when this node leads");
+    } else if (auto started = gerrit_service->start(); !started) {
       throw std::runtime_error("gerrit: " + started.error());
     }
   }
 
-  MaintenanceServe maintenance(config.maintenance, runtime);
+  MaintenanceServe maintenance(config.maintenance, runtime, /*start_health=*/!cluster);
   api::Services services(log);
   services.commands = &runtime.commands();
   maintenance.attach(services);
@@ -447,6 +576,17 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
       return std::move(*done);
     };
   }
+  std::string self_api;  // set before the cluster node starts
+  if (cluster) {
+    services.route_command = [&cluster, &self_api](const api::Request& request) {
+      return route_to_leader(*cluster, self_api, request);
+    };
+    services.cluster_status = [&cluster] { return cluster_json(cluster->status()); };
+    services.ready = [&cluster] {
+      const auto role = cluster->status().role;
+      return role != kafka::ClusterRole::kCatchingUp && role != kafka::ClusterRole::kStopped;
+    };
+  }
   api::ServerConfig server_config;
   server_config.listen = config.listen;
   server_config.port = static_cast<uint16_t>(config.port);
@@ -461,7 +601,61 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   maintenance.register_metrics(server.metrics());
   if (runtime.canary_router()) register_canary_metrics(server.metrics(), *runtime.canary_router());
   if (runtime.jenkins_build_runner()) register_jenkins_metrics(server.metrics(), runtime);
+  if (cluster) register_cluster_metrics(server.metrics(), *cluster);
   server.start();
+  std::mutex fatal_mu;
+  std::string cluster_fatal;
+  if (cluster) {
+    self_api = !config.cluster_advertise.empty()
+                   ? config.cluster_advertise
+                   : "http://" + (config.listen == "0.0.0.0" ? host_name() : config.listen) + ":" +
+                         std::to_string(server.port());
+    // Side effects run only on the leader (docs/cluster.md#side-effects):
+    // started once this node's barrier committed; a node that stops leading
+    // exits, so none of them outlives its term.
+    auto on_leader = [&] {
+      try {
+        announce_first_token(log, config.first_token_file);
+        if (auto started = runtime.start(); !started) {
+          throw std::runtime_error("engine runtime: " + started.error());
+        }
+        if (gerrit_service) {
+          if (auto started = gerrit_service->start(); !started) {
+            throw std::runtime_error("gerrit: " + started.error());
+          }
+        }
+        maintenance.start_health_monitor();
+        prober.start();
+        if (cluster_key) {
+          checkpoints = std::make_unique<events::PeriodicCheckpoints>(
+              log, std::move(*cluster_key),
+              std::chrono::seconds(std::max(1, config.checkpoint_interval_s)), api::now_us);
+          cluster_key.reset();
+        }
+        spdlog::info("cluster: side effects started (process manager, health monitor, target "
+                     "prober{})",
+                     gerrit_service ? ", gerrit" : "");
+      } catch (const std::exception& e) {
+        spdlog::error("cluster: starting the leader's side effects failed: {}", e.what());
+        {
+          std::lock_guard lock(fatal_mu);
+          cluster_fatal = e.what();
+        }
+        kill(getpid(), SIGTERM);
+      }
+    };
+    auto on_fatal = [&](const std::string& why) {
+      {
+        std::lock_guard lock(fatal_mu);
+        if (cluster_fatal.empty()) cluster_fatal = why;
+      }
+      kill(getpid(), SIGTERM);
+    };
+    if (auto started = cluster->start(log, self_api, on_leader, on_fatal); !started) {
+      throw std::runtime_error("cluster: " + started.error());
+    }
+    spdlog::info("cluster: node advertises {}; /readyz shows its role", self_api);
+  }
   spdlog::info("HTTP API listening on http://{}:{}/api/v1 (metrics at /metrics)", config.listen,
                server.port());
   if (config.ui_dir.empty()) {
@@ -479,6 +673,7 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
                sig == SIGTERM ? "SIGTERM" : "SIGINT");
   server.stop();
   prober.stop();
+  if (cluster) cluster->stop();
   maintenance.stop();
   if (gerrit_service) gerrit_service->stop();
   runtime.stop();
@@ -487,6 +682,13 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   (*projections)->stop();
   if (checkpoints) checkpoints->stop();
   log.close();
+  {
+    std::lock_guard lock(fatal_mu);
+    if (!cluster_fatal.empty()) {
+      throw std::runtime_error("cluster node stopped: " + cluster_fatal +
+                               " (restart it: it rejoins as a follower)");
+    }
+  }
   spdlog::info("wharf serve: stopped cleanly");
 }
 
@@ -609,6 +811,24 @@ void register_serve_commands(CLI::App& app) {
   cmd->add_option("--gerrit-http-password", config->gerrit.http_password,
                   "REST HTTP password")
       ->envname("WHARF_GERRIT_HTTP_PASSWORD");
+  cmd->add_option("--cluster", config->cluster,
+                  "run as one node of cluster ID: Kafka (--kafka-brokers) is the source of truth, "
+                  "one node leads, every node serves reads (docs/cluster.md); empty = single node")
+      ->envname("WHARF_CLUSTER");
+  cmd->add_option("--cluster-node", config->cluster_node,
+                  "this node's name in the cluster (default <hostname>-<port>)")
+      ->envname("WHARF_CLUSTER_NODE");
+  cmd->add_option("--cluster-advertise", config->cluster_advertise,
+                  "URL other nodes redirect commands to (default http://<listen>:<port>)")
+      ->envname("WHARF_CLUSTER_ADVERTISE");
+  cmd->add_option("--cluster-topic", config->cluster_topic,
+                  "the cluster's log topic (default wharf.<cluster>.events)")
+      ->envname("WHARF_CLUSTER_TOPIC");
+  cmd->add_option("--cluster-session-timeout-ms", config->cluster_session_timeout_ms,
+                  "how long a silent leader keeps leadership before another node takes over")
+      ->envname("WHARF_CLUSTER_SESSION_TIMEOUT_MS")
+      ->check(CLI::Range(6000, 300000))
+      ->capture_default_str();
   add_maintenance_options(*cmd, config->maintenance);
   cmd->callback([cmd, config] { run_serve(*cmd, *config); });
 

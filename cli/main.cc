@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   register_canary_commands(app);
   register_maintenance_commands(app);
   register_target_commands(app);
+  register_cluster_commands(app);
   register_terminal_command(app);
 
   try {

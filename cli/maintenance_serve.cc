@@ -50,7 +50,8 @@ void add_maintenance_options(CLI::App& cmd, MaintenanceConfig& c) {
       ->capture_default_str();
 }
 
-MaintenanceServe::MaintenanceServe(const MaintenanceConfig& config, runtime::Runtime& runtime)
+MaintenanceServe::MaintenanceServe(const MaintenanceConfig& config, runtime::Runtime& runtime,
+                                   bool start_health)
     : host_(host_options(config)) {
   host_.set_local(runtime.local_deploy_target());
   api::add_cluster_sessions(host_);
@@ -62,8 +63,12 @@ MaintenanceServe::MaintenanceServe(const MaintenanceConfig& config, runtime::Run
     o.healthy_after = static_cast<uint32_t>(config.health_healthy_after);
     health_ = std::make_unique<runtime::HealthMonitor>(runtime.process_manager(),
                                                        runtime.commands(), runtime.clock(), o);
-    health_->start();
+    if (start_health) health_->start();
   }
+}
+
+void MaintenanceServe::start_health_monitor() {
+  if (health_) health_->start();
 }
 
 MaintenanceServe::~MaintenanceServe() {

@@ -27,7 +27,11 @@ void add_maintenance_options(CLI::App& serve, MaintenanceConfig& config);
 
 class MaintenanceServe {
  public:
-  MaintenanceServe(const MaintenanceConfig& config, runtime::Runtime& runtime);
+  // `start_health` false (cluster followers): the monitor starts only when
+  // start_health_monitor() is called, on becoming leader.
+  MaintenanceServe(const MaintenanceConfig& config, runtime::Runtime& runtime,
+                   bool start_health = true);
+  void start_health_monitor();
   ~MaintenanceServe();  // stop()
   // Hands the session host to the API (before the Server is constructed).
   void attach(api::Services& services) { services.maintenance = &host_; }

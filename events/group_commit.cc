@@ -276,7 +276,18 @@ Expected<AppendResult, Error> RocksEventStore::stage_replicated(PendingAppend& p
       // A copy of an event this store has: it must be the same event.
       std::string have;
       if (auto it = in_flight_hashes_.find(position); it != in_flight_hashes_.end()) {
-        have = it->second;
+        if (it->second != ev.hash()) {
+          // This node's own batch for that position is still on its way to
+          // the log; if the log holds another event there, that batch fails
+          // (fenced) and the store re-stages - then this record is applied.
+          Error e;
+          e.code = ErrorCode::kNotLeader;
+          e.position = position;
+          e.message = "position " + std::to_string(position) +
+                      " is held by a batch of this node not yet written; retry";
+          return unexpected(std::move(e));
+        }
+        continue;
       } else {
         auto stored = read_position(position);
         if (!stored)
@@ -538,12 +549,12 @@ std::unique_ptr<StagedBatch> RocksEventStore::stage(
 void RocksEventStore::commit(StagedBatch& batch) {
   std::string failure;
   ErrorCode failure_code = ErrorCode::kIo;
-  if (!failed_.load() && options_.gate != nullptr && !batch.replicated) {
-    if (gate_failed_.load()) {
+  if (!failed_.load() && options_.gate != nullptr) {
+    if (gate_failed_.load()) {  // staged on top of a batch the gate refused
       std::lock_guard lock(failure_mu_);
       failure = gate_failure_;
       failure_code = ErrorCode::kNotLeader;
-    } else if (!batch.records.empty()) {
+    } else if (!batch.replicated && !batch.records.empty()) {
       auto published = options_.gate->publish(batch.first_position, batch.records);
       if (published) {
         for (const auto& [key, value] : *published) {

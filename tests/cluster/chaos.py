@@ -1,0 +1,400 @@
+#!/usr/bin/env python3
+"""Jepsen-style chaos run of wharf's cluster mode (docs/cluster.md).
+
+Three Kafka brokers, three `wharf serve --cluster` nodes, one client. The
+client creates projects with fixed ids through random nodes (following 307s),
+retries a command whose outcome it did not learn with the same id, replays
+earlier acknowledged commands (which must be refused and write nothing), and
+reads each acknowledged project on another node with `min_position`. Faults,
+in rounds: leader kill -9; leader SIGSTOP past the session timeout then
+SIGCONT (the zombie must be fenced and exit); a broker kill -9.
+
+At the end every node is stopped and the checker prints one JSON line:
+  lost                acknowledged creates missing from the final log
+  duplicates          event ids or project creations present twice
+  version_violations  stream versions not dense 1..n in position order
+  fenced_writes       acknowledgements whose position holds another event
+                      (a deposed leader answering for a write that is not the log's)
+  chain_mismatches    nodes whose log differs from the topic's, or fails `audit verify`
+  stale_reads         200 answers at min_position that missed the acknowledged write
+  digests_equal       every node's projection digests equal the topic replay's
+  failover_p50_ms / failover_p99_ms   fault to the next acknowledged write
+  faults              counts of each fault and of what proves it happened
+
+Usage: chaos.py [--rounds N] [--workdir DIR] [--keep]; exit status 1 when a
+safety field is non-zero or digests differ.
+"""
+import argparse
+import base64
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Cluster, Kafka3, http, run_wharf  # noqa: E402
+
+SESSION_TIMEOUT_S = 10
+
+
+class Client:
+    """Issues creates continuously; records what was acknowledged."""
+
+    def __init__(self, cluster):
+        self.cluster = cluster
+        self.acked = {}          # project id -> (position, url that answered)
+        self.unknown = set()     # outcome never learned
+        self.replays = 0
+        self.replay_writes = 0   # replays that were acknowledged as new writes
+        self.stale_reads = 0
+        self.reads = 0
+        self.ack_times = []      # monotonic time of each ack
+        self.errors = {}
+        self.stop = threading.Event()
+        self.seq = 0
+        self.lock = threading.Lock()
+
+    def live_nodes(self):
+        return [n for n in self.cluster.nodes if n.alive()]
+
+    def create(self, pid, tries=40):
+        body = {"project_id": pid, "name": pid}
+        for _ in range(tries):
+            if self.stop.is_set():
+                return None
+            nodes = self.live_nodes()
+            if not nodes:
+                time.sleep(0.2)
+                continue
+            status, reply, url = self.cluster.command("POST", "/api/v1/projects", body,
+                                                      node=random.choice(nodes), timeout=5)
+            if status in (200, 201, 202) and reply and reply.get("position"):
+                return reply["position"], url
+            if status == 409 or (status == 400 and reply and "exist" in json.dumps(reply)):
+                # An earlier try of this very command landed: the log has it.
+                return "exists", url
+            with self.lock:
+                self.errors[status] = self.errors.get(status, 0) + 1
+            time.sleep(0.1)
+        return None
+
+    def check_read(self, pid, position):
+        others = self.live_nodes()
+        if not others:
+            return
+        node = random.choice(others)
+        status, reply, _ = http("GET", "%s/api/v1/projects/%s?min_position=%d" %
+                                (node.url, pid, position), token=self.cluster.token, timeout=15)
+        if status == 0 or status == 503:
+            return  # not reached in time, or the node is down: not a stale answer
+        self.reads += 1
+        if status != 200 or not reply or pid not in json.dumps(reply):
+            self.stale_reads += 1
+            print("stale read: %s at min_position %d on %s -> %s %s" %
+                  (pid, position, node.name, status, reply), flush=True)
+
+    def run(self):
+        while not self.stop.is_set():
+            self.seq += 1
+            pid = "c%05d" % self.seq
+            outcome = self.create(pid)
+            if outcome is None:
+                self.unknown.add(pid)
+                continue
+            position, url = outcome
+            if position == "exists":
+                self.unknown.add(pid)  # acknowledged only indirectly
+                continue
+            with self.lock:
+                self.acked[pid] = (position, url)
+                self.ack_times.append(time.monotonic())
+            self.check_read(pid, position)
+            if self.seq % 7 == 0 and self.acked:
+                # Replay an earlier acknowledged command: must write nothing.
+                old = random.choice(list(self.acked))
+                self.replays += 1
+                status, reply, _ = self.cluster.command(
+                    "POST", "/api/v1/projects", {"project_id": old, "name": old},
+                    node=random.choice(self.live_nodes() or self.cluster.nodes))
+                if status in (200, 201, 202) and reply and reply.get("position") and \
+                        not reply.get("already_present"):
+                    self.replay_writes += 1
+
+
+class Supervisor:
+    """Restarts a node that exited, as systemd or Kubernetes would: a node
+    that stops leading (revoked, fenced, paused) exits on purpose."""
+
+    def __init__(self, cluster):
+        self.cluster = cluster
+        self.held = set()     # nodes a fault keeps down for now
+        self.restarts = {}    # node -> exit codes seen
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+
+    def run(self):
+        while not self.stop.wait(0.5):
+            with self.lock:
+                for n in self.cluster.nodes:
+                    if n.name in self.held or n.proc is None or n.alive():
+                        continue
+                    self.restarts.setdefault(n.name, []).append(n.proc.returncode)
+                    n.start()
+
+    def hold(self, node):
+        with self.lock:
+            self.held.add(node.name)
+
+    def release(self, node):
+        with self.lock:
+            self.held.discard(node.name)
+            if not node.alive():
+                node.start()
+
+
+def next_ack_after(client, t):
+    with client.lock:
+        later = [a for a in client.ack_times if a > t]
+    return min(later) if later else None
+
+
+def wait_ack_after(client, t, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        a = next_ack_after(client, t)
+        if a is not None:
+            return a
+        time.sleep(0.05)
+    return None
+
+
+def count_in_logs(cluster, pattern):
+    total = 0
+    for n in cluster.nodes:
+        try:
+            total += len(re.findall(pattern, open(n.log, errors="replace").read()))
+        except OSError:
+            pass
+    return total
+
+
+def percentile(values, p):
+    if not values:
+        return None
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, int(round(p / 100.0 * (len(values) - 1)))))
+    return values[k]
+
+
+def run(rounds, workdir):
+    kafka = Kafka3(workdir)
+    kafka.start()
+    cluster = Cluster(workdir, kafka)
+    cluster.start()
+    leader = cluster.wait_leader(timeout=120)
+    cluster.token  # written by the first leader
+    client = Client(cluster)
+    thread = threading.Thread(target=client.run, daemon=True)
+    thread.start()
+    supervisor = Supervisor(cluster)
+    threading.Thread(target=supervisor.run, daemon=True).start()
+    faults = {"leader_kill9": 0, "leader_sigstop": 0, "broker_kill9": 0,
+              "zombie_exited": 0, "elections": 0}
+    failovers_ms = []
+    time.sleep(3)
+    plan = ["leader_kill9", "leader_sigstop", "broker_kill9"]
+    for r in range(rounds):
+        fault = plan[r % len(plan)]
+        if wait_ack_after(client, time.monotonic() - 1, timeout=60) is None:
+            raise RuntimeError("no acknowledged write before fault %d" % r)
+        leader = cluster.wait_leader(timeout=60)
+        t0 = time.monotonic()
+        print("round %d: %s (leader %s)" % (r, fault, leader.name), flush=True)
+        if fault == "leader_kill9":
+            supervisor.hold(leader)
+            leader.kill9()
+            faults[fault] += 1
+            new = cluster.wait_leader(timeout=60, exclude=leader)
+            faults["elections"] += int(new is not leader)
+            ack = wait_ack_after(client, t0)
+            if ack:
+                failovers_ms.append((ack - t0) * 1000)
+            supervisor.release(leader)
+        elif fault == "leader_sigstop":
+            supervisor.hold(leader)
+            leader.signal(signal.SIGSTOP)
+            faults[fault] += 1
+            new = cluster.wait_leader(timeout=60, exclude=leader)
+            faults["elections"] += int(new is not leader)
+            ack = wait_ack_after(client, t0)
+            if ack:
+                failovers_ms.append((ack - t0) * 1000)
+            time.sleep(2)
+            leader.signal(signal.SIGCONT)
+            # The zombie learns it was replaced (revoked or fenced) and exits.
+            deadline = time.time() + 60
+            while leader.alive() and time.time() < deadline:
+                time.sleep(0.2)
+            if not leader.alive():
+                faults["zombie_exited"] += 1
+                print("zombie %s exited %s after SIGCONT" % (leader.name, leader.proc.returncode))
+            else:
+                print("zombie %s still running after SIGCONT: %s" % (leader.name, leader.readyz()))
+                leader.kill9()
+            supervisor.release(leader)
+        else:
+            victim = random.choice([1, 2, 3])
+            kafka.kill(victim)
+            faults[fault] += 1
+            time.sleep(8)
+            ack = wait_ack_after(client, t0)
+            if ack:
+                failovers_ms.append((ack - t0) * 1000)
+            kafka.start(victim)
+        time.sleep(3)
+    time.sleep(3)
+    client.stop.set()
+    thread.join(120)
+    time.sleep(1)
+    supervisor.stop.set()
+    for n in cluster.nodes:
+        if not n.alive():
+            n.start()
+    cluster.wait_leader(timeout=60)
+    heads = cluster.wait_caught_up(timeout=90)
+    faults["fencing_errors_logged"] = count_in_logs(cluster, r"fenced|FENCED")
+    faults["barriers_logged"] = count_in_logs(cluster, r"leads \(epoch")
+    faults["node_exits_restarted"] = sum(len(v) for v in supervisor.restarts.values())
+    cluster.stop()
+    return check(cluster, kafka, client, faults, failovers_ms, heads)
+
+
+def node_log(node):
+    """The node's whole log (its stopped store) via `wharf events tail`."""
+    code, out, err = run_wharf("events", "tail", "--data", node.data)
+    if code != 0:
+        raise RuntimeError("events tail of %s: %s" % (node.name, err))
+    log = []
+    for line in out.splitlines():
+        if not line.strip().startswith("{"):
+            continue
+        e = json.loads(line)
+        log.append({"position": int(e.get("position", 0)), "stream": e.get("streamId"),
+                    "stream_version": int(e.get("streamVersion", 0)),
+                    "event_id": e.get("eventId"), "type": e.get("type"), "hash": e.get("hash"),
+                    "project_id": e.get("payload", {}).get("projectCreated", {}).get("projectId")})
+    return log
+
+
+def check(cluster, kafka, client, faults, failovers_ms, heads):
+    result = {"lost": 0, "duplicates": 0, "version_violations": 0, "fenced_writes": 0,
+              "chain_mismatches": 0, "stale_reads": client.stale_reads, "digests_equal": False}
+    logs = {}
+    for n in cluster.nodes:
+        code, out, err = run_wharf("audit", "verify", "--data", n.data)
+        if code != 0:
+            result["chain_mismatches"] += 1
+            print("audit verify %s failed: %s %s" % (n.name, out, err))
+        logs[n.name] = node_log(n)
+    reference = logs[cluster.nodes[0].name]
+    ref_hashes = [(e["position"], e["hash"]) for e in reference]
+    for name, log in logs.items():
+        if [(e["position"], e["hash"]) for e in log] != ref_hashes:
+            result["chain_mismatches"] += 1
+            print("node %s log differs from n1's" % name)
+    # Kafka's own copy: the topic replayed with nothing but the brokers.
+    kafka.start()  # every broker up for the replay
+    code, out, err = run_wharf("audit", "replay-kafka", "--brokers", kafka.bootstrap,
+                               "--topic", cluster.topic)
+    if code != 0:
+        result["chain_mismatches"] += 1
+        print("replay-kafka failed: %s %s" % (out, err))
+    topic_digests = sorted(l for l in out.splitlines() if re.match(r"^\s+\S+ [0-9a-f]{64}$", l))
+    topic_head = re.search(r"head position (\d+) hash ([0-9a-f]{64})", out)
+    if reference and topic_head:
+        node_head = base64.b64decode(reference[-1]["hash"]).hex()
+        if int(topic_head.group(1)) != reference[-1]["position"] or topic_head.group(2) != node_head:
+            result["chain_mismatches"] += 1
+            print("topic head %s differs from the nodes' %d %s" %
+                  (topic_head.groups(), reference[-1]["position"], node_head))
+    elif reference:
+        result["chain_mismatches"] += 1
+        print("replay-kafka printed no head: %s" % out)
+    by_id, created, versions = {}, {}, {}
+    for e in reference:
+        if e["event_id"] in by_id:
+            result["duplicates"] += 1
+        by_id[e["event_id"]] = e
+        if e["type"] == "ProjectCreated":
+            pid = e["project_id"]
+            if pid in created:
+                result["duplicates"] += 1
+            created[pid] = e["position"]
+        v = versions.get(e["stream"], 0) + 1
+        if e["stream_version"] != v:
+            result["version_violations"] += 1
+        versions[e["stream"]] = e["stream_version"]
+    by_position = {e["position"]: e for e in reference}
+    for pid, (position, url) in client.acked.items():
+        if pid not in created:
+            result["lost"] += 1
+            print("lost: %s acknowledged at %d by %s" % (pid, position, url))
+        elif created[pid] != position:
+            at = by_position.get(position)
+            result["fenced_writes"] += 1
+            print("ack of %s names position %d, which holds %s" %
+                  (pid, position, at and at["type"]))
+    result["duplicates"] += client.replay_writes
+    digests = {}
+    for n in cluster.nodes:
+        code, out, err = run_wharf("projections", "digest", "--data", n.data)
+        digests[n.name] = sorted(l for l in out.splitlines() if re.search(r"[0-9a-f]{64}", l))
+    values = list(digests.values())
+    result["digests_equal"] = all(v == values[0] for v in values) and bool(values[0])
+    if topic_digests and values[0]:
+        node_hashes = sorted(re.findall(r"[0-9a-f]{64}", "\n".join(values[0])))
+        topic_hashes = sorted(re.findall(r"[0-9a-f]{64}", "\n".join(topic_digests)))
+        if node_hashes != topic_hashes:
+            result["digests_equal"] = False
+            print("node digests %s differ from the topic replay's %s" % (values[0], topic_digests))
+    p50 = percentile(failovers_ms, 50)
+    p99 = percentile(failovers_ms, 99)
+    result["failover_p50_ms"] = round(p50) if p50 is not None else None
+    result["failover_p99_ms"] = round(p99) if p99 is not None else None
+    faults["acknowledged"] = len(client.acked)
+    faults["unknown_outcomes"] = len(client.unknown)
+    faults["replays"] = client.replays
+    faults["reads"] = client.reads
+    faults["head"] = max(heads.values())
+    result["faults"] = faults
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3, help="faults, cycling kill/stop/broker")
+    parser.add_argument("--workdir")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args()
+    workdir = args.workdir or tempfile.mkdtemp(prefix="wharf-chaos-")
+    try:
+        result = run(args.rounds, workdir)
+    finally:
+        kafka = Kafka3(workdir)
+        kafka.stop()
+        if not args.keep and not args.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(json.dumps(result), flush=True)
+    bad = any(result[k] for k in ("lost", "duplicates", "version_violations", "fenced_writes",
+                                  "chain_mismatches", "stale_reads")) or not result["digests_equal"]
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()
