@@ -632,8 +632,7 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
               std::chrono::seconds(std::max(1, config.checkpoint_interval_s)), api::now_us);
           cluster_key.reset();
         }
-        spdlog::info("cluster: side effects started (process manager, health monitor, target "
-                     "prober{})",
+        spdlog::info("cluster: side effects started (process manager, health monitor, prober{})",
                      gerrit_service ? ", gerrit" : "");
       } catch (const std::exception& e) {
         spdlog::error("cluster: starting the leader's side effects failed: {}", e.what());

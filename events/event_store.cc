@@ -515,7 +515,7 @@ void EventStore::append_async(const std::string& stream, ExpectedVersion expecte
 }
 
 Expected<AppendResult, Error> EventStore::apply_replicated(std::vector<std::string>,
-                                                          ReplicationGate::Meta) {
+                                                           ReplicationGate::Meta) {
   return internal::fail(ErrorCode::kInvalidArgument, "this store cannot apply replicated events");
 }
 

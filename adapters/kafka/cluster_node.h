@@ -134,7 +134,7 @@ class ClusterNode final : public events::ReplicationGate {
   std::atomic<ClusterRole> role_{ClusterRole::kCatchingUp};
   std::atomic<bool> assigned_{false};         // the group gave us partition 0
   std::atomic<bool> barrier_pending_{false};  // writer ready, barrier not yet committed
-  std::atomic<int64_t> last_poll_ms_{0};       // steady clock of the last membership poll
+  std::atomic<int64_t> last_poll_ms_{0};      // steady clock of the last membership poll
   std::thread replica_;
   std::thread membership_;
   std::thread leadership_;
