@@ -117,8 +117,8 @@ Expected<void, std::string> check_existing_topic(rd_kafka_t* admin, const Cluste
   std::unique_ptr<rd_kafka_event_t, EventDeleter> event(rd_kafka_queue_poll(queue.get(), 30000));
   if (!event) return unexpected(std::string("no answer to DescribeConfigs within 30 s"));
   if (rd_kafka_event_error(event.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return unexpected(std::string(kNotYet) + "DescribeConfigs: " +
-                      rd_kafka_event_error_string(event.get()));
+    return unexpected(std::string(kNotYet) +
+                      "DescribeConfigs: " + rd_kafka_event_error_string(event.get()));
   }
   size_t count = 0;
   const rd_kafka_ConfigResource_t** described = rd_kafka_DescribeConfigs_result_resources(
@@ -296,6 +296,18 @@ Expected<void, std::string> ClusterNode::start(events::EventStore& store, std::s
                       "; a cluster node starts from an empty store or one of that cluster's");
   }
   store_ = &store;
+  // The routing table and the epoch continue from the newest barrier this
+  // store already holds: a restarted node must neither route to a stale
+  // leader nor, leading next, write an epoch that is not the log's next.
+  auto last = store.read_stream("cluster-" + options_.cluster, 0, 1, events::Direction::kBackward);
+  if (!last) return unexpected("reading the last barrier: " + last.error().message);
+  if (!last->empty() && last->front().payload().has_leader_changed()) {
+    const auto& barrier = last->front().payload().leader_changed();
+    std::lock_guard lock(mu_);
+    status_.leader_node = barrier.node();
+    status_.leader_api = barrier.api_address();
+    status_.epoch = barrier.epoch();
+  }
   options_.api_address = std::move(api_address);
   on_leader_ = std::move(on_leader);
   on_fatal_ = std::move(on_fatal);
@@ -620,8 +632,11 @@ bool ClusterNode::become_leader() {
   barrier.set_node(options_.node);
   barrier.set_api_address(options_.api_address);
   {
+    // One barrier per epoch in the barrier stream: its version is the last
+    // epoch, whatever this process saw since it started.
+    const uint64_t barriers = store_->stream_version("cluster-" + options_.cluster);
     std::lock_guard lock(mu_);
-    barrier.set_epoch(status_.epoch + 1);
+    barrier.set_epoch(std::max(status_.epoch, barriers) + 1);
   }
   barrier.set_after_position(store_->head_position());
   events::Envelope e;
