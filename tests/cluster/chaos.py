@@ -7,22 +7,31 @@ retries a command whose outcome it did not learn with the same id, replays
 earlier acknowledged commands (which must be refused and write nothing), and
 reads each acknowledged project on another node with `min_position`. Faults,
 in rounds: leader kill -9; leader SIGSTOP past the session timeout then
-SIGCONT (the zombie must be fenced and exit); a broker kill -9.
+SIGCONT (the zombie must be fenced and exit); a broker kill -9; two brokers
+kill -9 at once, then restarted (writes must be refused meanwhile, none lost);
+the leader cut off from the brokers (its own network namespace, nslink.py)
+past the session timeout, then healed. A deposed leader (paused or cut off)
+is sent commands of its own ("zombie" project ids) the moment it may act
+again: none of them may reach the log, which already holds a newer barrier.
 
 At the end every node is stopped and the checker prints one JSON line:
   lost                acknowledged creates missing from the final log
   duplicates          event ids or project creations present twice
   version_violations  stream versions not dense 1..n in position order
   fenced_writes       acknowledgements whose position holds another event
-                      (a deposed leader answering for a write that is not the log's)
+                      (a deposed leader answering for a write that is not the log's),
+                      plus commands sent only to a deposed leader that are in the log
   chain_mismatches    nodes whose log differs from the topic's, or fails `audit verify`
   stale_reads         200 answers at min_position that missed the acknowledged write
   digests_equal       every node's projection digests equal the topic replay's
   failover_p50_ms / failover_p99_ms   fault to the next acknowledged write
-  faults              counts of each fault and of what proves it happened
+  faults              counts of each fault and of what proves it happened;
+                      acked_while_two_down must be 0 as well
 
-Usage: chaos.py [--rounds N] [--workdir DIR] [--keep]; exit status 1 when a
-safety field is non-zero or digests differ.
+Usage: chaos.py [--rounds N] [--workdir DIR] [--keep] [--no-netns]; exit
+status 1 when a safety field is non-zero, digests differ, or a planned fault
+did not happen. Network namespaces need root; --no-netns drops the
+leader_partition fault from the plan.
 """
 import argparse
 import base64
@@ -41,6 +50,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Cluster, Kafka3, http, run_wharf  # noqa: E402
 
 SESSION_TIMEOUT_S = 10
+PLAN = ["leader_kill9", "leader_sigstop", "broker_kill9", "two_brokers_down", "leader_partition"]
 
 
 class Client:
@@ -158,6 +168,47 @@ class Supervisor:
                 node.start()
 
 
+class ZombieProbe:
+    """Commands sent straight to a deposed leader, redirects not followed.
+    Each uses a project id no other command uses, so its presence in the
+    final log can only mean the deposed leader wrote after its successor's
+    barrier."""
+
+    def __init__(self, cluster):
+        self.cluster = cluster
+        self.sent = {}    # project id -> (status, position or None)
+        self.lock = threading.Lock()
+        self.seq = 0
+        self.threads = []
+
+    def fire(self, node, count, timeout):
+        for _ in range(count):
+            with self.lock:
+                self.seq += 1
+                pid = "zombie%04d" % self.seq
+                self.sent[pid] = (None, None)
+
+            def one(pid=pid):
+                status, reply, _ = http("POST", node.url + "/api/v1/projects",
+                                        {"project_id": pid, "name": pid}, self.cluster.token,
+                                        timeout=timeout)
+                with self.lock:
+                    self.sent[pid] = (status, reply.get("position") if reply else None)
+
+            t = threading.Thread(target=one, daemon=True)
+            t.start()
+            self.threads.append(t)
+
+    def join(self):
+        for t in self.threads:
+            t.join(120)
+
+
+def acks_between(client, t0, t1):
+    with client.lock:
+        return sum(1 for a in client.ack_times if t0 < a < t1)
+
+
 def next_ack_after(client, t):
     with client.lock:
         later = [a for a in client.ack_times if a > t]
@@ -192,10 +243,12 @@ def percentile(values, p):
     return values[k]
 
 
-def run(rounds, workdir):
+def run(rounds, workdir, netns, state):
     kafka = Kafka3(workdir)
+    state["kafka"] = kafka
     kafka.start()
-    cluster = Cluster(workdir, kafka)
+    cluster = Cluster(workdir, kafka, netns=netns)
+    state["cluster"] = cluster
     cluster.start()
     leader = cluster.wait_leader(timeout=120)
     cluster.token  # written by the first leader
@@ -204,11 +257,15 @@ def run(rounds, workdir):
     thread.start()
     supervisor = Supervisor(cluster)
     threading.Thread(target=supervisor.run, daemon=True).start()
-    faults = {"leader_kill9": 0, "leader_sigstop": 0, "broker_kill9": 0,
-              "zombie_exited": 0, "elections": 0}
+    zombies = ZombieProbe(cluster)
+    plan = [f for f in PLAN if netns or f != "leader_partition"]
+    faults = {f: 0 for f in plan}
+    faults.update({"zombie_exited": 0, "elections": 0, "zombie_commands": 0,
+                   "acked_while_two_down": 0, "refused_while_two_down": 0,
+                   "partitioned_leader_deposed": 0})
     failovers_ms = []
+    recoveries_ms = []
     time.sleep(3)
-    plan = ["leader_kill9", "leader_sigstop", "broker_kill9"]
     for r in range(rounds):
         fault = plan[r % len(plan)]
         if wait_ack_after(client, time.monotonic() - 1, timeout=60) is None:
@@ -237,6 +294,8 @@ def run(rounds, workdir):
                 failovers_ms.append((ack - t0) * 1000)
             time.sleep(2)
             leader.signal(signal.SIGCONT)
+            zombies.fire(leader, 3, timeout=30)
+            faults["zombie_commands"] += 3
             # The zombie learns it was replaced (revoked or fenced) and exits.
             deadline = time.time() + 60
             while leader.alive() and time.time() < deadline:
@@ -248,7 +307,7 @@ def run(rounds, workdir):
                 print("zombie %s still running after SIGCONT: %s" % (leader.name, leader.readyz()))
                 leader.kill9()
             supervisor.release(leader)
-        else:
+        elif fault == "broker_kill9":
             victim = random.choice([1, 2, 3])
             kafka.kill(victim)
             faults[fault] += 1
@@ -257,10 +316,54 @@ def run(rounds, workdir):
             if ack:
                 failovers_ms.append((ack - t0) * 1000)
             kafka.start(victim)
+        elif fault == "two_brokers_down":
+            victims = random.sample([1, 2, 3], 2)
+            with client.lock:
+                errors_before = sum(client.errors.values())
+            for v in victims:
+                kafka.kill(v)
+            faults[fault] += 1
+            time.sleep(15)
+            # A commit that completed just before the kill may be answered
+            # just after it: one second of grace.
+            faults["acked_while_two_down"] += acks_between(client, t0 + 1, time.monotonic())
+            with client.lock:
+                faults["refused_while_two_down"] += sum(client.errors.values()) - errors_before
+            healed = time.monotonic()
+            for v in victims:
+                kafka.start(v)
+            ack = wait_ack_after(client, healed, timeout=120)
+            if ack:
+                recoveries_ms.append((ack - healed) * 1000)
+            else:
+                print("no acknowledged write within 120 s of healing two brokers", flush=True)
+        else:  # leader_partition
+            leader.cut()
+            faults[fault] += 1
+            zombies.fire(leader, 3, timeout=60)  # answered, if ever, after the heal
+            faults["zombie_commands"] += 3
+            new = cluster.wait_leader(timeout=60, exclude=leader)
+            faults["elections"] += int(new is not leader)
+            ack = wait_ack_after(client, t0)
+            if ack:
+                failovers_ms.append((ack - t0) * 1000)
+            time.sleep(2)
+            leader.heal()
+            # Healed, the old leader finds itself fenced or revoked: it exits
+            # (the supervisor restarts it) or follows.
+            deadline = time.time() + 90
+            while time.time() < deadline and leader.alive() and leader.role() == "leader":
+                time.sleep(0.2)
+            if leader.alive() and leader.role() == "leader":
+                print("partitioned leader %s still leads 90 s after the heal: %s" %
+                      (leader.name, leader.readyz()), flush=True)
+            else:
+                faults["partitioned_leader_deposed"] += 1
         time.sleep(3)
     time.sleep(3)
     client.stop.set()
     thread.join(120)
+    zombies.join()
     time.sleep(1)
     supervisor.stop.set()
     for n in cluster.nodes:
@@ -271,8 +374,10 @@ def run(rounds, workdir):
     faults["fencing_errors_logged"] = count_in_logs(cluster, r"fenced|FENCED")
     faults["barriers_logged"] = count_in_logs(cluster, r"leads \(epoch")
     faults["node_exits_restarted"] = sum(len(v) for v in supervisor.restarts.values())
+    if recoveries_ms:
+        faults["two_down_recovery_max_ms"] = round(max(recoveries_ms))
     cluster.stop()
-    return check(cluster, kafka, client, faults, failovers_ms, heads)
+    return check(cluster, kafka, client, zombies, faults, failovers_ms, heads)
 
 
 def node_log(node):
@@ -288,11 +393,12 @@ def node_log(node):
         log.append({"position": int(e.get("position", 0)), "stream": e.get("streamId"),
                     "stream_version": int(e.get("streamVersion", 0)),
                     "event_id": e.get("eventId"), "type": e.get("type"), "hash": e.get("hash"),
-                    "project_id": e.get("payload", {}).get("projectCreated", {}).get("projectId")})
+                    "project_id": e.get("payload", {}).get("projectCreated", {}).get("projectId"),
+                    "epoch": e.get("payload", {}).get("leaderChanged", {}).get("epoch")})
     return log
 
 
-def check(cluster, kafka, client, faults, failovers_ms, heads):
+def check(cluster, kafka, client, zombies, faults, failovers_ms, heads):
     result = {"lost": 0, "duplicates": 0, "version_violations": 0, "fenced_writes": 0,
               "chain_mismatches": 0, "stale_reads": client.stale_reads, "digests_equal": False}
     logs = {}
@@ -340,6 +446,12 @@ def check(cluster, kafka, client, faults, failovers_ms, heads):
         if e["stream_version"] != v:
             result["version_violations"] += 1
         versions[e["stream"]] = e["stream_version"]
+    # Barriers: epochs 1, 2, 3, ... in log order (a restarted node that led
+    # again must continue the log's epochs, not its own count).
+    epochs = [int(e["epoch"]) for e in reference if e["type"] == "LeaderChanged"]
+    if epochs != list(range(1, len(epochs) + 1)):
+        result["version_violations"] += 1
+        print("barrier epochs are not 1..n in log order: %s" % epochs)
     by_position = {e["position"]: e for e in reference}
     for pid, (position, url) in client.acked.items():
         if pid not in created:
@@ -351,6 +463,12 @@ def check(cluster, kafka, client, faults, failovers_ms, heads):
             print("ack of %s names position %d, which holds %s" %
                   (pid, position, at and at["type"]))
     result["duplicates"] += client.replay_writes
+    for pid, (status, position) in zombies.sent.items():
+        if pid in created:
+            result["fenced_writes"] += 1
+            print("a deposed leader wrote %s at position %d (its answer: %s)" %
+                  (pid, created[pid], status))
+    faults["zombie_acks"] = sum(1 for s, _ in zombies.sent.values() if s in (200, 201, 202))
     digests = {}
     for n in cluster.nodes:
         code, out, err = run_wharf("projections", "digest", "--data", n.data)
@@ -378,21 +496,43 @@ def check(cluster, kafka, client, faults, failovers_ms, heads):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=3, help="faults, cycling kill/stop/broker")
+    parser.add_argument("--rounds", type=int, default=len(PLAN),
+                        help="faults, cycling through " + ", ".join(PLAN))
     parser.add_argument("--workdir")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--no-netns", action="store_true",
+                        help="no network namespaces (not root): no leader_partition fault")
     args = parser.parse_args()
     workdir = args.workdir or tempfile.mkdtemp(prefix="wharf-chaos-")
+    state = {}
+    started = time.monotonic()
     try:
-        result = run(args.rounds, workdir)
+        result = run(args.rounds, workdir, not args.no_netns, state)
     finally:
-        kafka = Kafka3(workdir)
-        kafka.stop()
+        if "cluster" in state:
+            state["cluster"].teardown()
+        Kafka3(workdir).stop()
         if not args.keep and not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
+    result["duration_s"] = round(time.monotonic() - started)
     print(json.dumps(result), flush=True)
     bad = any(result[k] for k in ("lost", "duplicates", "version_violations", "fenced_writes",
                                   "chain_mismatches", "stale_reads")) or not result["digests_equal"]
+    faults = result["faults"]
+    planned = [f for f in PLAN if not args.no_netns or f != "leader_partition"][:args.rounds]
+    missing = [f for f in planned if not faults.get(f)]
+    if missing:
+        print("faults planned but not injected: %s" % missing, flush=True)
+    if faults["acked_while_two_down"]:
+        print("writes acknowledged while two of three brokers were down", flush=True)
+    if faults.get("leader_sigstop") and faults["zombie_exited"] < faults["leader_sigstop"]:
+        print("a paused leader did not exit after SIGCONT", flush=True)
+    if faults.get("leader_partition") and \
+            faults["partitioned_leader_deposed"] < faults["leader_partition"]:
+        print("a partitioned leader kept leading after the heal", flush=True)
+    bad = bad or bool(missing) or faults["acked_while_two_down"] > 0 or \
+        faults["zombie_exited"] < faults.get("leader_sigstop", 0) or \
+        faults["partitioned_leader_deposed"] < faults.get("leader_partition", 0)
     sys.exit(1 if bad else 0)
 
 

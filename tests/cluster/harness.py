@@ -6,6 +6,10 @@ for the cluster tests and the chaos run (docs/cluster.md).
     cluster.start(); leader = cluster.wait_leader()
     status, body, headers = http("POST", leader.url + "/api/v1/projects", {...}, cluster.token)
 
+    Cluster(workdir, kafka, netns=True)  # each node in its own network
+                                         # namespace: node.cut() / node.heal()
+                                         # its links to the brokers (nslink.py)
+
 Paths: WHARF_BIN (default build/cli/wharf of this tree), WHARF_PEER_CACHE.
 """
 import json
@@ -13,6 +17,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -89,10 +94,44 @@ class Kafka3:
             subprocess.run([os.path.join(PEER, "stop"), os.path.join(self.dir, "n%d" % n)])
 
 
+class NetLink:
+    """A network namespace for one node and its nslink.py relay (root only)."""
+
+    def __init__(self, name, log):
+        self.ns = name
+        self.log = log
+        self.proc = None
+
+    def up(self, broker_ports, http_port):
+        subprocess.run(["ip", "netns", "add", self.ns], check=True)
+        subprocess.run(["ip", "netns", "exec", self.ns, "ip", "link", "set", "lo", "up"], check=True)
+        logf = open(self.log, "a")
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "nslink.py"), "--netns", self.ns, "--brokers",
+             ",".join(str(p) for p in broker_ports), "--http", str(http_port)],
+            stdout=subprocess.PIPE, stderr=logf, stdin=subprocess.DEVNULL, text=True)
+        logf.close()
+        if self.proc.stdout.readline().strip() != "ready":
+            raise RuntimeError("nslink for %s did not start; see %s" % (self.ns, self.log))
+
+    def cut(self):
+        self.proc.send_signal(signal.SIGUSR1)
+
+    def heal(self):
+        self.proc.send_signal(signal.SIGUSR2)
+
+    def down(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        subprocess.run(["ip", "netns", "del", self.ns], stderr=subprocess.DEVNULL)
+
+
 class Node:
     def __init__(self, cluster, index):
         self.cluster = cluster
         self.name = "n%d" % index
+        self.link = None  # NetLink when the cluster runs nodes in namespaces
         self.data = os.path.join(cluster.workdir, "wharf-" + self.name)
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
@@ -102,7 +141,13 @@ class Node:
 
     def start(self):
         os.makedirs(self.data, exist_ok=True)
-        args = [wharf_bin(), "serve", "--data", self.data, "--listen", "127.0.0.1",
+        if self.cluster.netns and self.link is None:
+            self.link = NetLink("wharf%d%s" % (os.getpid(), self.name),
+                                os.path.join(self.data, "nslink.log"))
+            ports = [int(a.rsplit(":", 1)[1]) for a in self.cluster.kafka.bootstrap.split(",")]
+            self.link.up(ports, self.port)
+        prefix = ["ip", "netns", "exec", self.link.ns] if self.link else []
+        args = prefix + [wharf_bin(), "serve", "--data", self.data, "--listen", "127.0.0.1",
                 "--port", str(self.port), "--cluster", self.cluster.id,
                 "--kafka-brokers", self.cluster.kafka.bootstrap, "--cluster-node", self.name,
                 "--first-token-file", self.cluster.token_file, "--ui-dir", "",
@@ -114,6 +159,13 @@ class Node:
         self.proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
         logf.close()
+
+    def cut(self):
+        """Cut this node off from the brokers (HTTP stays up)."""
+        self.link.cut()
+
+    def heal(self):
+        self.link.heal()
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -146,8 +198,9 @@ class Node:
 
 
 class Cluster:
-    def __init__(self, workdir, kafka, cluster_id="chaos"):
+    def __init__(self, workdir, kafka, cluster_id="chaos", netns=False):
         self.workdir = workdir
+        self.netns = netns
         self.kafka = kafka
         self.id = cluster_id
         self.token_file = os.path.join(workdir, "admin-token")
@@ -200,6 +253,15 @@ class Cluster:
     def stop(self):
         for n in self.nodes:
             n.stop()
+
+    def teardown(self):
+        """Stops the nodes, their relays and namespaces."""
+        for n in self.nodes:
+            if n.proc is not None:
+                n.stop()
+            if n.link:
+                n.link.down()
+                n.link = None
 
     def command(self, method, path, body, node=None, hops=3, timeout=15.0):
         """A command through `node` (default: any live one), following 307s
