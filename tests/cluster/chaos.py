@@ -256,6 +256,7 @@ def run(rounds, workdir, netns, state):
     thread = threading.Thread(target=client.run, daemon=True)
     thread.start()
     supervisor = Supervisor(cluster)
+    state["supervisor"] = supervisor
     threading.Thread(target=supervisor.run, daemon=True).start()
     zombies = ZombieProbe(cluster)
     plan = [f for f in PLAN if netns or f != "leader_partition"]
@@ -509,6 +510,10 @@ def main():
     try:
         result = run(args.rounds, workdir, not args.no_netns, state)
     finally:
+        if "supervisor" in state:
+            state["supervisor"].stop.set()
+            with state["supervisor"].lock:  # no restart after this
+                pass
         if "cluster" in state:
             state["cluster"].teardown()
         Kafka3(workdir).stop()

@@ -251,7 +251,11 @@ class Cluster:
         raise RuntimeError("nodes did not converge: %s" % {n.name: n.readyz() for n in self.nodes})
 
     def stop(self):
-        for n in self.nodes:
+        """Followers first, the leader last: a leader stopped before its
+        followers hands the partition to one of them, which then commits a
+        barrier the nodes already stopped never see."""
+        roles = {n.name: (n.role() if n.alive() else "down") for n in self.nodes}
+        for n in sorted(self.nodes, key=lambda n: roles[n.name] == "leader"):
             n.stop()
 
     def teardown(self):
