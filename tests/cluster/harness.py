@@ -151,7 +151,7 @@ class Node:
                 "--port", str(self.port), "--cluster", self.cluster.id,
                 "--kafka-brokers", self.cluster.kafka.bootstrap, "--cluster-node", self.name,
                 "--first-token-file", self.cluster.token_file, "--ui-dir", "",
-                "--canary-router-base-port", "0", "--health-interval", "0"]
+                "--canary-router-base-port", "0", "--health-interval", "0"] + self.cluster.serve_args
         logf = open(self.log, "a")
         logf.write("\n==== start %d ====\n" % self.starts)
         logf.flush()
@@ -198,8 +198,9 @@ class Node:
 
 
 class Cluster:
-    def __init__(self, workdir, kafka, cluster_id="chaos", netns=False):
+    def __init__(self, workdir, kafka, cluster_id="chaos", netns=False, serve_args=()):
         self.workdir = workdir
+        self.serve_args = list(serve_args)  # more `wharf serve` flags for every node
         self.netns = netns
         self.kafka = kafka
         self.id = cluster_id
