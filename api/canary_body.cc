@@ -87,7 +87,7 @@ wharf::v1::CanaryStrategy parse_canary_strategy(const JsonBody& parent, std::str
     out->set_check_health(a.optional_bool("check_health").value_or(false));
     out->set_prometheus_query_url(a.optional_string("prometheus_query_url").value_or(""));
   }
-  if (auto mode = body.enum_value("mode", {"replicas", "ingress-nginx"}, false)) s.set_mode(*mode);
+  if (auto mode = body.enum_value("mode", {"replicas", "ingress-nginx", "dubbo"}, false)) s.set_mode(*mode);
   return s;
 }
 

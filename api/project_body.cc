@@ -1,5 +1,6 @@
 #include "api/project_body.h"
 
+#include "adapters/dubbo/settings.h"
 #include "api/api_error.h"
 #include "api/canary_body.h"
 #include "api/tokens.h"
@@ -68,11 +69,31 @@ wharf::v1::RepositoryBinding parse_repository(const JsonBody& body, std::string*
 // What a Kubernetes or Swarm canary cannot do is refused here, not left to
 // go out differently (docs/canary.md#kubernetes-and-swarm).
 static void check_canary_target(const wharf::v1::EnvironmentSpec& env) {
-  if (env.target() == wharf::v1::TARGET_TYPE_LOCAL) return;
   const auto& c = env.canary();
   auto refuse = [](const std::string& field, const std::string& message) {
     throw bad_request("invalid_value", message, json::object{{"field", field}});
   };
+  if (c.mode() == "dubbo") {
+    // Rules in the Dubbo config center steer the calls (docs/canary.md#dubbo).
+    if (env.target() != wharf::v1::TARGET_TYPE_LOCAL) {
+      refuse("canary.mode",
+             "canary mode \"dubbo\" runs its canary instance on the local target only for now");
+    }
+    if (!c.match().header().empty() || !c.match().cookie().empty()) {
+      refuse("canary.match",
+             "Dubbo calls carry no HTTP header or cookie wharf sees: flagged calls use "
+             "settings.dubbo_route \"tag\" and dubbo.tag (docs/canary.md#dubbo)");
+    }
+    if (c.has_analysis() && c.analysis().prometheus_query_url().empty()) {
+      refuse("canary.analysis.prometheus_query_url",
+             "no wharf router sees Dubbo calls: automatic analysis of a Dubbo canary needs "
+             "canary.analysis.prometheus_query_url");
+    }
+    auto settings = dubbo::parse_settings(env.settings(), "", false);
+    if (!settings) refuse(settings.error().field, settings.error().message);
+    return;
+  }
+  if (env.target() == wharf::v1::TARGET_TYPE_LOCAL) return;
   const bool kubernetes = env.target() == wharf::v1::TARGET_TYPE_KUBERNETES;
   const char* kind = kubernetes ? "Kubernetes" : "Swarm";
   if (c.has_analysis() && c.analysis().prometheus_query_url().empty()) {

@@ -48,6 +48,7 @@ struct ServeConfig {
   int port = kDefaultApiPort;
   std::string canary_router_listen = "127.0.0.1";
   int canary_router_base_port = kDefaultRouterBasePort;  // 0 = free ports (docs/canary.md)
+  std::string dubbo_zookeeper;  // Dubbo canaries' config center (docs/canary.md#dubbo)
   int threads = 0;  // 0 = one per core
   int response_cache_entries = 4096;  // 0 = off
   std::string ui_dir = kDefaultUiDir;  // built web UI; empty = none
@@ -502,6 +503,7 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   runtime_options.canary_router.listen = config.canary_router_listen;
   runtime_options.jenkins = config.jenkins;
   runtime_options.canary_router.base_port = static_cast<uint16_t>(config.canary_router_base_port);
+  runtime_options.dubbo.default_zookeeper = config.dubbo_zookeeper;
   runtime::Runtime runtime(log, runtime_options, ports);
   if (cluster) {
     spdlog::info("engine runtime waits for leadership (followers run no side effects)");
@@ -718,6 +720,10 @@ void register_serve_commands(CLI::App& app) {
       ->envname("WHARF_CANARY_ROUTER_BASE_PORT")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
+  cmd->add_option("--dubbo-zookeeper", config->dubbo_zookeeper,
+                  "ZooKeeper (host:port[,...]) holding the Dubbo config center, for Dubbo "
+                  "canaries whose environment has no settings.dubbo_zookeeper (docs/canary.md#dubbo)")
+      ->envname("WHARF_DUBBO_ZOOKEEPER");
   cmd->add_option("--jenkins-url", config->jenkins.url,
                   "Jenkins root URL for build steps that name none (docs/jenkins.md)")
       ->envname("WHARF_JENKINS_URL");

@@ -135,6 +135,73 @@ Decision decide_pause_over(const EnvironmentState& env, const ExpireTimer& t) {
   return out;
 }
 
+bool known_canary(const CanaryState& c, const std::string& canary_id) {
+  return (c.active && c.canary_id == canary_id) || c.finished.count(canary_id) != 0;
+}
+
+Decision decide_dubbo_rule(const EnvironmentState& env, const RecordDubboRule& cmd) {
+  const CanaryState& c = env.canary;
+  const auto& p = cmd.rule;
+  std::vector<NewEvent> out;
+  NewEvent e;
+  switch (p.kind_case()) {
+    case wharf::v1::Payload::kDubboRuleWritten: {
+      const auto& w = p.dubbo_rule_written();
+      if (!known_canary(c, w.canary_id())) {
+        return reject(Code::kNotFound, "no canary " + w.canary_id() + " in " + cmd.environment);
+      }
+      if (w.path().empty() || (w.kind() != "configurators" && w.kind() != "tag-router")) {
+        return reject(Code::kInvalidArgument, "a Dubbo rule needs a path and a known kind");
+      }
+      auto it = c.dubbo_rules.find(w.path());
+      if (it != c.dubbo_rules.end() && it->second.canary_id == w.canary_id() &&
+          it->second.yaml == w.yaml() && it->second.version == w.znode_version()) {
+        return out;  // recorded already (a retry after a restart)
+      }
+      e.correlation_id = w.canary_id();
+      *e.payload.mutable_dubbo_rule_written() = w;
+      break;
+    }
+    case wharf::v1::Payload::kDubboRuleSnapshotted: {
+      const auto& s = p.dubbo_rule_snapshotted();
+      if (!known_canary(c, s.canary_id())) {
+        return reject(Code::kNotFound, "no canary " + s.canary_id() + " in " + cmd.environment);
+      }
+      auto it = c.dubbo_rules.find(s.path());
+      if (it != c.dubbo_rules.end() && it->second.has_snapshot) return out;  // kept already
+      e.correlation_id = s.canary_id();
+      *e.payload.mutable_dubbo_rule_snapshotted() = s;
+      break;
+    }
+    case wharf::v1::Payload::kDubboRuleRemoved: {
+      const auto& r = p.dubbo_rule_removed();
+      // Only a rule wharf owns is removed, once.
+      if (c.dubbo_rules.count(r.path()) == 0) return out;
+      e.correlation_id = r.canary_id();
+      *e.payload.mutable_dubbo_rule_removed() = r;
+      break;
+    }
+    default:
+      return reject(Code::kInvalidArgument, "RecordDubboRule carries no Dubbo rule event");
+  }
+  auto set_ids = [&](auto* m) {
+    m->set_project_id(cmd.project_id);
+    m->set_environment(cmd.environment);
+  };
+  switch (e.payload.kind_case()) {
+    case wharf::v1::Payload::kDubboRuleWritten:
+      set_ids(e.payload.mutable_dubbo_rule_written());
+      break;
+    case wharf::v1::Payload::kDubboRuleSnapshotted:
+      set_ids(e.payload.mutable_dubbo_rule_snapshotted());
+      break;
+    default:
+      set_ids(e.payload.mutable_dubbo_rule_removed());
+  }
+  out.push_back(std::move(e));
+  return out;
+}
+
 }  // namespace
 
 std::string canary_id_of(const std::string& deploy_id, uint32_t attempt) {
@@ -220,6 +287,27 @@ void apply_canary(CanaryState& c, const wharf::v1::Envelope& event) {
       c.finished[p.canary_aborted().canary_id()] = "aborted";
       c.weight = 0;
       break;
+    case wharf::v1::Payload::kDubboRuleSnapshotted: {
+      const auto& s = p.dubbo_rule_snapshotted();
+      DubboRuleState& r = c.dubbo_rules[s.path()];
+      r.canary_id = s.canary_id();
+      r.has_snapshot = true;
+      r.snapshot_yaml = s.yaml();
+      r.snapshot_version = s.znode_version();
+      break;
+    }
+    case wharf::v1::Payload::kDubboRuleWritten: {
+      const auto& w = p.dubbo_rule_written();
+      DubboRuleState& r = c.dubbo_rules[w.path()];
+      r.canary_id = w.canary_id();
+      r.kind = w.kind();
+      r.yaml = w.yaml();
+      r.version = w.znode_version();
+      break;
+    }
+    case wharf::v1::Payload::kDubboRuleRemoved:
+      c.dubbo_rules.erase(p.dubbo_rule_removed().path());
+      break;
     default:
       break;
   }
@@ -231,6 +319,7 @@ std::optional<Decision> decide_canary(const EnvironmentState& env, const Command
     return decide_promote(env, *c, context);
   }
   if (const auto* c = std::get_if<AbortCanary>(&command)) return decide_abort(env, *c, context);
+  if (const auto* c = std::get_if<RecordDubboRule>(&command)) return decide_dubbo_rule(env, *c);
   if (const auto* c = std::get_if<ExpireTimer>(&command)) {
     if (c->step == wharf::v1::STEP_KIND_CANARY) return decide_pause_over(env, *c);
   }

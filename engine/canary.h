@@ -7,11 +7,13 @@
 // version); AbortCanary (a user, or the automatic analysis with its figures)
 // sends all traffic back to the stable version. Pure: no clock, no I/O.
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <unordered_map>
 
 #include "engine/decision.h"
+#include "engine/dubbo_rule.h"
 
 namespace wharf::engine {
 
@@ -36,6 +38,10 @@ struct CanaryState {
   uint32_t step = 0;
   uint32_t weight = 0;
   int64_t step_since_us = 0;  // when the current step was reached
+
+  // Dubbo canaries: the rules wharf owns now, by node path (they outlive the
+  // canary until removed, so an abort interrupted by a crash is finished).
+  std::map<std::string, DubboRuleState> dubbo_rules;
 
   // How each finished canary ended: "promoted" / "aborted", by canary id.
   std::unordered_map<std::string, std::string> finished;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "wharf/v1/canary.pb.h"
+#include "wharf/v1/envelope.pb.h"
 
 namespace wharf::engine {
 
@@ -27,6 +28,17 @@ struct AbortCanary {
   std::string reason;
   bool automatic = false;
   wharf::v1::CanaryFigures figures;
+};
+
+// What a Dubbo canary target did in the config center (docs/canary.md#dubbo):
+// `rule` holds one DubboRuleWritten, DubboRuleSnapshotted or DubboRuleRemoved.
+// A write or snapshot is accepted for a canary this environment ran (a write
+// that was in flight when a user aborted is still recorded, so its abort
+// finds it); a removal only for a rule wharf owns, so each is recorded once.
+struct RecordDubboRule {
+  std::string project_id;
+  std::string environment;
+  wharf::v1::Payload rule;
 };
 
 }  // namespace wharf::engine

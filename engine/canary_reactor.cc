@@ -20,6 +20,7 @@ CanaryTraffic traffic_of(const CanaryState& c, const EnvironmentState& env,
   t.spec = c.spec;
   t.canary_url = c.url;
   t.stable_url = c.stable_url;
+  t.dubbo_rules = c.dubbo_rules;
   return t;
 }
 
@@ -81,7 +82,20 @@ void react_canary(const ProcessState& state, const Envelope& e, std::vector<Reac
 void recover_canary(const ProcessState& state, std::vector<Reaction>& out) {
   for (const auto& [stream, env] : state.environments()) {
     const CanaryState& c = env.canary;
-    if (!c.active) continue;
+    if (!c.active) {
+      // A Dubbo canary that ended with rules still in the config center (wharf
+      // stopped before it removed them all): finish its promotion or abort.
+      if (!c.dubbo_rules.empty()) {
+        const std::string& owner = c.dubbo_rules.begin()->second.canary_id;
+        auto how = c.finished.find(owner);
+        const bool promoted = how != c.finished.end() && how->second == "promoted";
+        CanaryTraffic t = traffic_of(c, env, promoted ? CanaryTraffic::Phase::kPromoted
+                                                      : CanaryTraffic::Phase::kAborted);
+        t.canary_id = owner;
+        out.push_back(SetCanaryTraffic{std::move(t)});
+      }
+      continue;
+    }
     out.push_back(SetCanaryTraffic{traffic_of(c, env, CanaryTraffic::Phase::kStep)});
     pause_timer(c, env, out);
   }

@@ -285,7 +285,7 @@ using Command = std::variant<
     RequestRollback,  //
     RequestPermission, GrantPermission, DenyPermission, RevokePermission, ObserveHealth,
     RequestTestCases, RecordTestCaseResults, OpenServiceLogs, OpenTerminal, CloseTerminal,  //
-    PromoteCanary, AbortCanary,                                                             //
+    PromoteCanary, AbortCanary, RecordDubboRule,                                            //
     RegisterTarget, UpdateTarget, RotateTargetCredentials, RemoveTarget, ObserveTargetHealth>;
 
 // The command's name ("ObserveCommit"), for logs and metrics.

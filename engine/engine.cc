@@ -99,6 +99,9 @@ std::string stream_of(const Command& command) {
           [](const CloseTerminal& c) { return environment_stream(c.project_id, c.environment); },
           [](const PromoteCanary& c) { return environment_stream(c.project_id, c.environment); },
           [](const AbortCanary& c) { return environment_stream(c.project_id, c.environment); },
+          [](const RecordDubboRule& c) {
+            return environment_stream(c.project_id, c.environment);
+          },
           [](const RegisterTarget& c) { return target_stream(c.spec.name()); },
           [](const UpdateTarget& c) { return target_stream(c.spec.name()); },
           [](const RotateTargetCredentials& c) { return target_stream(c.name); },

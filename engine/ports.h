@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/dubbo_rule.h"
 #include "wharf/v1/pipeline.pb.h"
 #include "wharf/v1/project.pb.h"
 
@@ -120,6 +121,8 @@ struct CanaryTraffic {
   wharf::v1::DeploySpec spec;  // the canary's
   std::string canary_url;
   std::string stable_url;
+  // Dubbo canaries: the config-center rules wharf owns, from the log.
+  std::map<std::string, DubboRuleState> dubbo_rules;
 };
 
 struct CanaryVerdict {

@@ -203,6 +203,17 @@ void LocalDeployTarget::run(const engine::DeployJob& job, std::shared_ptr<Jobs::
     for (const auto& [k, v] : job.spec.config()) env[k] = v;
     env["WHARF_VERSION"] = job.spec.version();
     env["WHARF_ENVIRONMENT"] = job.environment;
+    if (job.spec.has_canary() && current && job.spec.canary().mode() == "dubbo") {
+      // A Dubbo canary instance registers with the canary label, which the
+      // config-center rules select (docs/canary.md#dubbo).
+      auto label = settings.find("dubbo_canary_label");
+      std::string labels = label != settings.end() && !label->second.empty() ? label->second
+                                                                             : "env=canary";
+      if (auto it = env.find("DUBBO_LABELS"); it != env.end() && it->value().is_string()) {
+        labels = std::string(it->value().as_string()) + ";" + labels;
+      }
+      env["DUBBO_LABELS"] = labels;
+    }
     instance = {{"deploy_id", job.deploy_id},
                 {"attempt", job.attempt},
                 {"pid", 0},

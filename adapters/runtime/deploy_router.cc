@@ -54,6 +54,9 @@ void DeployRouter::cancel(const std::string& deploy_id, uint32_t attempt) {
 
 void CanaryTargetRouter::set(const engine::CanaryTraffic& traffic,
                              std::function<void(const engine::CanaryVerdict&)> abort) {
+  if (dubbo_ != nullptr && traffic.strategy.mode() == "dubbo") {
+    return dubbo_->set(traffic, std::move(abort));
+  }
   switch (traffic.spec.target()) {
     case wharf::v1::TARGET_TYPE_KUBERNETES:
       return kubernetes_.set(traffic, std::move(abort));

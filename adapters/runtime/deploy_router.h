@@ -40,12 +40,13 @@ class DeployRouter final : public engine::DeployTarget {
 };
 
 // The canary port the process manager sees: each environment's traffic goes
-// to the canary target of its kind (the local router, Kubernetes, Swarm).
+// to the canary target of its kind (the local router, Kubernetes, Swarm), or
+// to the Dubbo config center when the strategy's mode is "dubbo".
 class CanaryTargetRouter final : public engine::CanaryTarget {
  public:
   CanaryTargetRouter(engine::CanaryTarget& local, engine::CanaryTarget& kubernetes,
-                     engine::CanaryTarget& swarm)
-      : local_(local), kubernetes_(kubernetes), swarm_(swarm) {}
+                     engine::CanaryTarget& swarm, engine::CanaryTarget* dubbo = nullptr)
+      : local_(local), kubernetes_(kubernetes), swarm_(swarm), dubbo_(dubbo) {}
 
   void set(const engine::CanaryTraffic& traffic,
            std::function<void(const engine::CanaryVerdict&)> abort) override;
@@ -54,6 +55,7 @@ class CanaryTargetRouter final : public engine::CanaryTarget {
   engine::CanaryTarget& local_;
   engine::CanaryTarget& kubernetes_;
   engine::CanaryTarget& swarm_;
+  engine::CanaryTarget* dubbo_;
 };
 
 }  // namespace wharf::runtime

@@ -40,9 +40,20 @@ Runtime::Runtime(events::EventStore& store, RuntimeOptions options, Ports ports)
     }
     canary_router_ =
         std::make_unique<router::LocalCanaryTarget>(local_deploy_.get(), options_.canary_router);
+    // Dubbo canaries record each rule through the bus (made below; the
+    // target's first change comes from the process manager, after it).
+    dubbo_canary_ = std::make_unique<dubbo::DubboCanaryTarget>(
+        local_deploy_.get(),
+        [this](const engine::RecordDubboRule& cmd,
+               const std::string& command_id) -> Expected<void, std::string> {
+          auto done = bus_->execute(cmd, bus_->system_context(command_id));
+          if (!done) return unexpected(done.error().message());
+          return {};
+        },
+        options_.dubbo);
     // Each environment's canary traffic goes to the target of its kind.
     canary_targets_ = std::make_unique<CanaryTargetRouter>(*canary_router_, *kubernetes_canary_,
-                                                           *swarm_canary_);
+                                                           *swarm_canary_, dubbo_canary_.get());
     ports_.canary = canary_targets_.get();
   }
   bus_ = std::make_unique<CommandBus>(store_, *clock_, options_.command_workers);
@@ -74,6 +85,7 @@ void Runtime::stop() {
   local_build_.reset();
   jenkins_build_.reset();
   canary_targets_.reset();
+  dubbo_canary_.reset();  // before the bus it records through and the local target
   canary_router_.reset();  // before the local target it hands finished canaries to
   kubernetes_canary_.reset();
   swarm_canary_.reset();

@@ -15,6 +15,7 @@
 #include "adapters/local/build_runner.h"
 #include "adapters/local/deploy_target.h"
 #include "adapters/local/test_runner.h"
+#include "adapters/dubbo/canary_target.h"
 #include "adapters/router/canary_target.h"
 #include "adapters/kubernetes/canary_target.h"
 #include "adapters/kubernetes/deploy_target.h"
@@ -36,6 +37,7 @@ struct RuntimeOptions {
   local::DeployTargetOptions deploy{};  // health timeout, stop grace
   jenkins::ServerConfig jenkins{};      // Jenkins server + credentials for Jenkins build steps
   router::CanaryRouterOptions canary_router{};  // the local canary router (docs/canary.md)
+  dubbo::DubboTargetOptions dubbo{};  // Dubbo canaries' config center (docs/canary.md#dubbo)
 };
 
 class Runtime {
@@ -60,6 +62,8 @@ class Runtime {
   // The Kubernetes and Swarm canary targets (null when `ports` named a canary port).
   kubernetes::KubernetesCanaryTarget* kubernetes_canary() { return kubernetes_canary_.get(); }
   swarm::SwarmCanaryTarget* swarm_canary() { return swarm_canary_.get(); }
+  // The Dubbo canary target (null when `ports` named a canary port).
+  dubbo::DubboCanaryTarget* dubbo_canary() { return dubbo_canary_.get(); }
   // The Jenkins build runner when builds run in this process (null otherwise).
   const jenkins::JenkinsBuildRunner* jenkins_build_runner() const { return jenkins_build_.get(); }
 
@@ -79,6 +83,7 @@ class Runtime {
   std::unique_ptr<router::LocalCanaryTarget> canary_router_;
   std::unique_ptr<kubernetes::KubernetesCanaryTarget> kubernetes_canary_;
   std::unique_ptr<swarm::SwarmCanaryTarget> swarm_canary_;
+  std::unique_ptr<dubbo::DubboCanaryTarget> dubbo_canary_;
   std::unique_ptr<CanaryTargetRouter> canary_targets_;
   Ports ports_;
   std::unique_ptr<CommandBus> bus_;

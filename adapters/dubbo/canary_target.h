@@ -1,0 +1,86 @@
+#pragma once
+// DubboCanaryTarget: engine::CanaryTarget for canaries whose strategy says
+// mode "dubbo" (docs/canary.md#dubbo). Dubbo consumers call providers
+// directly, so the traffic is steered by a rule in the Dubbo config center
+// that every consumer watches:
+//   step (route "weight"): a service-scope configurators rule giving the
+//     canary instances (the providers registered with the canary label) the
+//     weight that makes the step's share of calls reach them;
+//   step (route "tag"): a tag-router rule sending calls that carry
+//     dubbo.tag=<tag> to the canary instances (untagged calls never go there);
+//   abort: wharf's rule deleted, or the person's rule it replaced put back
+//     byte for byte; then the canary instance stops (local target);
+//   promotion: the canary instance becomes the stable one, then the rule goes.
+// Every write is compare-and-set on the node's version, and each one is
+// recorded (`record`: a RecordDubboRule command) once the config center took
+// it; a person's rule is recorded (snapshotted) before wharf overwrites it.
+// Changes run per environment in order on a thread of their own with
+// retries (remote_deploy::CanaryQueue): a step that still fails after its
+// tries aborts the canary; an abort is retried until it goes through.
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "adapters/dubbo/rule_store.h"
+#include "adapters/dubbo/settings.h"
+#include "adapters/remote_deploy/canary_queue.h"
+#include "engine/canary_commands.h"
+#include "engine/ports.h"
+
+namespace wharf::local {
+class LocalDeployTarget;
+}
+
+namespace wharf::dubbo {
+
+struct DubboTargetOptions {
+  std::string default_zookeeper;  // for environments without settings.dubbo_zookeeper
+  std::chrono::milliseconds retry{1000};
+  int tries = 5;
+  std::chrono::milliseconds max_retry{10'000};
+};
+
+class DubboCanaryTarget final : public engine::CanaryTarget {
+ public:
+  // Appends the command's event; an error when the log did not take it.
+  using Record = std::function<Expected<void, std::string>(const engine::RecordDubboRule&,
+                                                           const std::string& command_id)>;
+  // The store for a config center (one per connect string, kept).
+  using StoreFactory = std::function<std::shared_ptr<RuleStore>(const DubboSettings&)>;
+
+  DubboCanaryTarget(local::LocalDeployTarget* instances, Record record,
+                    DubboTargetOptions options = {}, StoreFactory stores = {});
+  ~DubboCanaryTarget() override;
+
+  void set(const engine::CanaryTraffic& traffic,
+           std::function<void(const engine::CanaryVerdict&)> abort) override;
+
+  // Blocks until no change is queued or in hand (tests).
+  bool wait_idle(std::chrono::steady_clock::time_point deadline) const;
+  std::string last_error(const std::string& project_id, const std::string& environment) const;
+
+ private:
+  Expected<void, std::string> apply(const engine::CanaryTraffic& traffic);
+  Expected<void, std::string> step(const engine::CanaryTraffic& t, const DubboSettings& s,
+                                   RuleStore& store);
+  Expected<void, std::string> remove_all(const engine::CanaryTraffic& t, const DubboSettings& s,
+                                         RuleStore& store);
+  std::shared_ptr<RuleStore> store_for(const DubboSettings& s);
+  Expected<void, std::string> record(const engine::CanaryTraffic& t, wharf::v1::Payload rule,
+                                     const std::string& command_id);
+
+  local::LocalDeployTarget* instances_;
+  Record record_;
+  DubboTargetOptions options_;
+  StoreFactory factory_;
+  std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<RuleStore>> stores_;  // by connect string
+  // What this process wrote or snapshotted since it started, by environment
+  // then path: newer than the log's view a queued change carries.
+  std::map<std::string, std::map<std::string, engine::DubboRuleState>> owned_;
+  std::unique_ptr<remote_deploy::CanaryQueue> queue_;  // last: its threads use the above
+};
+
+}  // namespace wharf::dubbo
