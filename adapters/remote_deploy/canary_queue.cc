@@ -126,6 +126,7 @@ std::string CanaryQueue::apply_with_retries(const std::string& key, const Change
       spdlog::info("{}: {}", log_name_, describe(change.traffic));
       return "";
     }
+    errors_[key] = applied.error();  // seen while the change is still retried
     if (!until_done && attempt >= tries_) {
       spdlog::error("{}: {} failed {} times, given up: {}", log_name_, describe(change.traffic),
                     attempt, applied.error());

@@ -53,7 +53,8 @@ class CanaryQueue {
   bool wait_idle(std::chrono::steady_clock::time_point deadline) const;
   // True once the destructor began: a long Apply (a rollout wait) ends early.
   bool stopping() const;
-  // The last failure of each environment ("" once a change went through).
+  // The last failure of each environment, also while its change is retried
+  // ("" once a change went through).
   std::string last_error(const std::string& project_id, const std::string& environment) const;
 
  private:
