@@ -341,7 +341,18 @@ void EnvironmentsProjection::apply(const Envelope& event, StateBatch& state) {
       line.set_weight(c.weight());
       line.set_requested_by(c.aborted_by());
       line.set_reason(c.automatic() ? "automatic: " + c.reason() : c.reason());
-      f.commit(false);
+      // The canary's DeploySucceeded made it current; aborted, the stable
+      // version it ran beside is the one serving again (issue 24, item 5).
+      auto& view = f.view();
+      const bool canary_current = view.current().version() == c.version() &&
+                                  view.has_previous() &&
+                                  view.previous().version() == c.stable_version();
+      if (canary_current) {
+        DeployRecord aborted = view.current();
+        *view.mutable_current() = view.previous();
+        *view.mutable_previous() = std::move(aborted);
+      }
+      f.commit(canary_current);
       break;
     }
     default: break;

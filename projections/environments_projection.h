@@ -27,7 +27,8 @@ namespace wharf::projections {
 class EnvironmentsProjection : public Projection {
  public:
   std::string name() const override { return "environments"; }
-  uint32_t schema_version() const override { return 4; }  // 4: canary history lines
+  // 4: canary history lines; 5: an aborted canary is no longer current
+  uint32_t schema_version() const override { return 5; }
   void apply(const Envelope& event, StateBatch& state) override;
   void reset() override { memo_.clear(); }
 

@@ -12,6 +12,7 @@ extern const char kOpenapiYaml[];
 extern const char kGerritTestData[];
 extern const char kGerritSamples[];
 extern const char kKafkaPeerDir[];
+extern const char kDubboPeerDir[];
 extern const char kPortainerPeer[];
 extern const char kPrometheusPeer[];
 extern const char kJenkinsPeer[];
@@ -28,6 +29,7 @@ extern const char kKafkaRelayProcess[];
 #define WHARF_GERRIT_TEST_DATA ::wharf::test_paths::kGerritTestData
 #define WHARF_GERRIT_SAMPLES ::wharf::test_paths::kGerritSamples
 #define WHARF_KAFKA_PEER_DIR ::wharf::test_paths::kKafkaPeerDir
+#define WHARF_DUBBO_PEER_DIR ::wharf::test_paths::kDubboPeerDir
 #define WHARF_PORTAINER_PEER ::wharf::test_paths::kPortainerPeer
 #define WHARF_PROMETHEUS_PEER ::wharf::test_paths::kPrometheusPeer
 #define WHARF_JENKINS_PEER ::wharf::test_paths::kJenkinsPeer

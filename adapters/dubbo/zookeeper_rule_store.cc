@@ -2,6 +2,7 @@
 
 #include <zookeeper/zookeeper.h>
 
+#include <cstdio>
 #include <vector>
 
 namespace wharf::dubbo {
@@ -10,9 +11,14 @@ namespace {
 
 constexpr size_t kMaxRuleBytes = 1 << 20;  // ZooKeeper's default jute.maxbuffer
 
+// The C client logs each failed connect (every few ms while ZooKeeper is
+// down); the store's own errors name the connect string and the call instead.
 void quiet_client_log() {
   static std::once_flag once;
-  std::call_once(once, [] { zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR); });
+  std::call_once(once, [] {
+    zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
+    if (FILE* null = std::fopen("/dev/null", "w")) zoo_set_log_stream(null);
+  });
 }
 
 }  // namespace

@@ -607,5 +607,56 @@ TEST(QueryOptionsTest, ParsesAtAsPositionOrTime) {
   EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
 }
 
+// Issue 24, item 5: an aborted canary's deploy made it `current` for the
+// while it ran beside the stable version; after the abort the environment's
+// current is the stable version again (the API, `wharf health`, the console).
+TEST(CanaryCurrent, AnAbortedCanaryIsNoLongerCurrentAPromotedOneStays) {
+  TempDir dir;
+  auto store = open_store(dir.path("log"));
+  ASSERT_TRUE(store);
+  History h(*store);
+  h.add("project-shop", project_created("shop", {"prod"}, "alice"), "alice", CHANNEL_UI);
+  h.add("env-shop-prod", deploy_succeeded("shop", "prod", "d1", "r1", "v1"));
+  auto canary_deploy = [](const std::string& deploy, const std::string& version) {
+    Payload ok = deploy_succeeded("shop", "prod", deploy, "", version);
+    ok.mutable_deploy_succeeded()->mutable_spec()->mutable_canary()->add_steps()->set_weight(25);
+    return ok;
+  };
+  const uint64_t canary_up = h.add("env-shop-prod", canary_deploy("d2", "v2"));
+  Payload aborted;
+  auto* a = aborted.mutable_canary_aborted();
+  a->set_canary_id("c2");
+  a->set_project_id("shop");
+  a->set_environment("prod");
+  a->set_version("v2");
+  a->set_stable_version("v1");
+  const uint64_t after_abort = h.add("env-shop-prod", aborted);
+  h.add("env-shop-prod", canary_deploy("d3", "v3"));
+  Payload promoted;
+  auto* pr = promoted.mutable_canary_promoted();
+  pr->set_canary_id("c3");
+  pr->set_project_id("shop");
+  pr->set_environment("prod");
+  pr->set_version("v3");
+  const uint64_t head = h.add("env-shop-prod", promoted);
+
+  auto runner = ProjectionRunner::open(dir.path("projections"), store.get());
+  ASSERT_TRUE(runner) << runner.error().message;
+  auto reached = (*runner)->catch_up();
+  ASSERT_TRUE(reached) << reached.error().message;
+  ASSERT_EQ(*reached, head);
+  Queries q(**runner);
+  QueryOptions at;
+  at.at_position = canary_up;
+  EXPECT_EQ(q.get_environment("shop", "prod", at)->value.current().version(), "v2");
+  at.at_position = after_abort;
+  auto view = q.get_environment("shop", "prod", at);
+  ASSERT_TRUE(view);
+  EXPECT_EQ(view->value.current().version(), "v1");
+  EXPECT_EQ(view->value.current().deploy_id(), "d1");
+  EXPECT_EQ(view->value.previous().version(), "v2");
+  EXPECT_EQ(q.get_environment("shop", "prod", {})->value.current().version(), "v3");
+}
+
 }  // namespace
 }  // namespace wharf::projections
