@@ -64,6 +64,19 @@ Reply canary_status(Context& ctx) {
                                {"cookie_value", c.strategy.match().cookie_value()}}},
         {"outcome", c.active ? std::string("in_progress") : c.finished.at(c.canary_id)}};
   }
+  if (!c.dubbo_rules.empty()) {
+    // The Dubbo config-center rules wharf owns now (docs/canary.md#dubbo).
+    json::array rules;
+    for (const auto& [path, r] : c.dubbo_rules) {
+      rules.push_back(json::object{{"path", path},
+                                   {"kind", r.kind},
+                                   {"canary_id", r.canary_id},
+                                   {"znode_version", r.version},
+                                   {"yaml", r.yaml},
+                                   {"replaces_user_rule", r.has_snapshot}});
+    }
+    body["dubbo_rules"] = std::move(rules);
+  }
   if (auto* router = ctx.app.services().canary_router) {
     for (const auto& r : router->routers()) {
       if (r.project_id != project || r.environment != environment) continue;

@@ -146,7 +146,11 @@ Expected<void, std::string> DubboCanaryTarget::step(const engine::CanaryTraffic&
         return it == p->params.end() ? std::string() : it->second;
       };
       if (param("version") != s.service.version || param("group") != s.service.group) continue;
-      (param(s.label.key.c_str()) == s.label.value ? canary : stable).insert(p->address);
+      // A canary instance: the canary label and, when wharf started it, this deploy's.
+      const std::string deploy = param("wharf_deploy");
+      const bool is_canary = param(s.label.key.c_str()) == s.label.value &&
+                             (deploy.empty() || deploy == t.deploy_id);
+      (is_canary ? canary : stable).insert(p->address);
     }
     if (canary.empty()) {
       return unexpected("no provider of " + service_key(s.service) + " labelled " + s.label.key +

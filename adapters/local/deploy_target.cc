@@ -212,7 +212,9 @@ void LocalDeployTarget::run(const engine::DeployJob& job, std::shared_ptr<Jobs::
       if (auto it = env.find("DUBBO_LABELS"); it != env.end() && it->value().is_string()) {
         labels = std::string(it->value().as_string()) + ";" + labels;
       }
-      env["DUBBO_LABELS"] = labels;
+      // The deploy's own label tells this canary from an earlier, promoted one
+      // that still carries the canary label.
+      env["DUBBO_LABELS"] = labels + ";wharf_deploy=" + job.deploy_id;
     }
     instance = {{"deploy_id", job.deploy_id},
                 {"attempt", job.attempt},

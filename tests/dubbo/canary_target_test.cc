@@ -143,6 +143,22 @@ TEST_F(DubboTarget, EachStepWritesTheWeightRuleByCompareAndSetAndRecordsIt) {
   EXPECT_TRUE(aborts.empty());
 }
 
+TEST_F(DubboTarget, AnEarlierPromotedCanaryStillLabelledCountsAsStable) {
+  // Started by wharf for another deploy (promoted since), it keeps the label.
+  ASSERT_TRUE(store->create("/dubbo/demo.Greeter/providers/" +
+                                provider("198.51.100.10:20882", "&env=canary&wharf_deploy=r-1.prod"),
+                            ""));
+  ASSERT_TRUE(store->create("/dubbo/demo.Greeter/providers/" +
+                                provider("198.51.100.10:20883", "&env=canary&wharf_deploy=r-2.prod"),
+                            ""));
+  apply(traffic(Phase::kStep, 25));
+  ASSERT_THAT(kinds(), ElementsAre("written"));
+  const auto& w = recorded[0].dubbo_rule_written();
+  EXPECT_THAT(w.canary_addresses(), ElementsAre("198.51.100.10:20881", "198.51.100.10:20883"));
+  EXPECT_EQ(w.stable_instances(), 2u);
+  EXPECT_EQ(w.weight(), 33u);  // 25·2·100 / (75·2)
+}
+
 TEST_F(DubboTarget, TheTagRouteWritesATagRuleNamingTheFlag) {
   apply(traffic(Phase::kStep, 10, "tag"));
   auto rule = node(kTagPath);
