@@ -84,10 +84,10 @@ static void check_canary_target(const wharf::v1::EnvironmentSpec& env) {
              "Dubbo calls carry no HTTP header or cookie wharf sees: flagged calls use "
              "settings.dubbo_route \"tag\" and dubbo.tag (docs/canary.md#dubbo)");
     }
-    if (c.has_analysis() && c.analysis().prometheus_query_url().empty()) {
+    if (c.analysis().max_error_rate() > 0 && c.analysis().prometheus_query_url().empty()) {
       refuse("canary.analysis.prometheus_query_url",
-             "no wharf router sees Dubbo calls: automatic analysis of a Dubbo canary needs "
-             "canary.analysis.prometheus_query_url");
+             "no wharf router sees Dubbo calls: the error rate of a Dubbo canary comes from "
+             "canary.analysis.prometheus_query_url (Dubbo's metrics)");
     }
     auto settings = dubbo::parse_settings(env.settings(), "", false);
     if (!settings) refuse(settings.error().field, settings.error().message);

@@ -35,13 +35,19 @@ DubboCanaryTarget::DubboCanaryTarget(local::LocalDeployTarget* instances, Record
   queue_ = std::make_unique<remote_deploy::CanaryQueue>(
       "dubbo", [this](const engine::CanaryTraffic& t) { return apply(t); }, options_.retry,
       options_.tries, options_.max_retry);
+  analyser_ = std::make_unique<router::CanaryAnalyser>(
+      [](const engine::CanaryTraffic& t) { return router::probe_sources(t, t.canary_url); });
 }
 
-DubboCanaryTarget::~DubboCanaryTarget() { queue_.reset(); }
+DubboCanaryTarget::~DubboCanaryTarget() {
+  analyser_.reset();
+  queue_.reset();
+}
 
 void DubboCanaryTarget::set(const engine::CanaryTraffic& traffic,
                             std::function<void(const engine::CanaryVerdict&)> abort) {
-  queue_->push(traffic, std::move(abort));
+  queue_->push(traffic, abort);
+  analyser_->track(traffic, std::move(abort));
 }
 
 bool DubboCanaryTarget::wait_idle(std::chrono::steady_clock::time_point deadline) const {
@@ -134,6 +140,9 @@ Expected<void, std::string> DubboCanaryTarget::step(const engine::CanaryTraffic&
   if (s.route == "tag") {
     w->set_flag(s.tag);
     yaml = render_tag_rule(t.canary_id, s.application, s.tag, s.label, s.force);
+  } else if (s.route == "condition") {
+    w->set_share(t.weight);
+    yaml = render_condition_rule(t.canary_id, s.service, s.label, t.weight);
   } else {
     auto listed = store.children(s.providers_path());
     if (!listed) return unexpected(err(listed.error()));

@@ -17,6 +17,10 @@
 // Changes run per environment in order on a thread of their own with
 // retries (remote_deploy::CanaryQueue): a step that still fails after its
 // tries aborts the canary; an abort is retried until it goes through.
+// Automatic analysis (docs/canary.md#analysis): no wharf router sees Dubbo
+// calls, so a step is judged by analysis.prometheus_query_url (Dubbo's own
+// metrics) and/or the canary instance's health path, through the shared
+// router::CanaryAnalyser.
 #include <functional>
 #include <map>
 #include <memory>
@@ -26,6 +30,7 @@
 #include "adapters/dubbo/rule_store.h"
 #include "adapters/dubbo/settings.h"
 #include "adapters/remote_deploy/canary_queue.h"
+#include "adapters/router/canary_analysis.h"
 #include "engine/canary_commands.h"
 #include "engine/ports.h"
 
@@ -80,7 +85,8 @@ class DubboCanaryTarget final : public engine::CanaryTarget {
   // What this process wrote or snapshotted since it started, by environment
   // then path: newer than the log's view a queued change carries.
   std::map<std::string, std::map<std::string, engine::DubboRuleState>> owned_;
-  std::unique_ptr<remote_deploy::CanaryQueue> queue_;  // last: its threads use the above
+  std::unique_ptr<remote_deploy::CanaryQueue> queue_;  // its threads use the above
+  std::unique_ptr<router::CanaryAnalyser> analyser_;
 };
 
 }  // namespace wharf::dubbo

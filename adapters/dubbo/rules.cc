@@ -51,6 +51,10 @@ std::string rule_path(const std::string& ns, const std::string& config_group,
 
 std::string configurators_key(const ServiceKey& s) { return service_key(s) + ".configurators"; }
 
+std::string condition_router_key(const ServiceKey& s) {
+  return service_key(s) + ".condition-router";
+}
+
 std::string tag_router_key(const std::string& application) {
   return application + ".tag-router";
 }
@@ -110,11 +114,41 @@ bool owned_by(const std::string& yaml, const std::string& canary_id) {
   return yaml.rfind(owner_line(canary_id), 0) == 0;
 }
 
-std::string render_weight_rule(const std::string& canary_id, const ServiceKey& service,
-                               const std::vector<std::string>& addresses, uint32_t weight) {
+namespace {
+
+// A rule's `key` for a service: "[group/]interface[:version]".
+std::string rule_key(const ServiceKey& service) {
   std::string key = service.interface;
   if (!service.version.empty()) key += ":" + service.version;
   if (!service.group.empty()) key = service.group + "/" + key;
+  return key;
+}
+
+}  // namespace
+
+std::string render_condition_rule(const std::string& canary_id, const ServiceKey& service,
+                                  const Label& label, uint32_t share) {
+  std::string y = owner_line(canary_id);
+  y += "configVersion: v3.1\n";
+  y += "scope: service\n";
+  y += "key: " + quoted(rule_key(service)) + "\n";
+  y += "force: false\n";
+  y += "runtime: true\n";
+  y += "enabled: true\n";
+  y += "conditions:\n";
+  y += "  - from:\n";
+  y += "      match: \"\"\n";
+  y += "    to:\n";
+  y += "      - match: " + quoted(label.key + "!=" + label.value) + "\n";
+  y += "        weight: " + std::to_string(100 - std::min<uint32_t>(share, 100)) + "\n";
+  y += "      - match: " + quoted(label.key + "=" + label.value) + "\n";
+  y += "        weight: " + std::to_string(std::min<uint32_t>(share, 100)) + "\n";
+  return y;
+}
+
+std::string render_weight_rule(const std::string& canary_id, const ServiceKey& service,
+                               const std::vector<std::string>& addresses, uint32_t weight) {
+  const std::string key = rule_key(service);
   std::string y = owner_line(canary_id);
   y += "configVersion: v3.0\n";
   y += "scope: service\n";

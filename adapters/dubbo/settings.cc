@@ -20,7 +20,9 @@ bool plain(const std::string& s, const char* extra) {
 
 std::string DubboSettings::path() const {
   return rule_path(ns, config_group,
-                   route == "tag" ? tag_router_key(application) : configurators_key(service));
+                   route == "tag"         ? tag_router_key(application)
+                   : route == "condition" ? condition_router_key(service)
+                                          : configurators_key(service));
 }
 
 Expected<DubboSettings, SettingError> parse_settings(
@@ -55,13 +57,15 @@ Expected<DubboSettings, SettingError> parse_settings(
     }
   }
   if (const auto* v = get("dubbo_route")) {
-    if (*v != "weight" && *v != "tag") return bad("dubbo_route", "must be \"weight\" or \"tag\"");
+    if (*v != "weight" && *v != "condition" && *v != "tag") {
+      return bad("dubbo_route", "must be \"weight\", \"condition\" or \"tag\"");
+    }
     d.route = *v;
   }
   if (const auto* v = get("dubbo_interface")) {
     if (!plain(*v, ".$_")) return bad("dubbo_interface", "must be a Java interface name");
     d.service.interface = *v;
-  } else if (d.route == "weight") {
+  } else if (d.route != "tag") {
     return bad("dubbo_interface", "a weighted Dubbo canary needs the service's interface");
   }
   for (auto [key, field] : {std::pair{"dubbo_version", &d.service.version},

@@ -19,7 +19,7 @@ struct DubboSettings {
   std::string config_group = "dubbo";     // dubbo_config_group
   ServiceKey service;                     // dubbo_interface, dubbo_version, dubbo_group
   std::string application;                // dubbo_application (the provider's)
-  std::string route = "weight";           // dubbo_route: "weight" or "tag"
+  std::string route = "weight";           // dubbo_route: "weight", "condition" or "tag"
   Label label{"env", "canary"};           // dubbo_canary_label
   std::string tag = "canary";             // dubbo_tag: the dubbo.tag value of flagged calls
   bool force = true;                      // dubbo_tag_force
@@ -27,8 +27,10 @@ struct DubboSettings {
 
   // The node this canary's rule lives at.
   std::string path() const;
-  // "configurators" or "tag-router".
-  std::string kind() const { return route == "tag" ? "tag-router" : "configurators"; }
+  // "configurators", "condition-router" or "tag-router".
+  std::string kind() const {
+    return route == "tag" ? "tag-router" : route == "condition" ? "condition-router" : "configurators";
+  }
   // Where the registry lists the service's providers.
   std::string providers_path() const { return "/" + ns + "/" + service.interface + "/providers"; }
 };

@@ -275,6 +275,26 @@ TEST_F(DubboTarget, ARestoredRuleAfterACrashIsRecordedAsRestoredWithoutWriting) 
   EXPECT_TRUE(recorded[0].dubbo_rule_removed().restored());
 }
 
+TEST_F(DubboTarget, AnUnhealthyCanaryInstanceIsAbortedByTheAnalysis) {
+  auto t = traffic(Phase::kStep, 25);
+  t.strategy.mutable_analysis()->set_check_health(true);
+  t.strategy.mutable_analysis()->set_interval_s(1);
+  t.spec.set_health_path("/");
+  t.canary_url = "http://127.0.0.1:1";  // nothing answers there
+  apply(t);
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    {
+      std::lock_guard lock(mutex);
+      if (!aborts.empty()) break;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(aborts.size(), 1u);
+  EXPECT_THAT(aborts[0], HasSubstr("health"));
+}
+
 TEST_F(DubboTarget, APromotionRemovesTheRule) {
   apply(traffic(Phase::kStep, 25));
   apply(traffic(Phase::kPromoted, 100));

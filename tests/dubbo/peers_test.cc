@@ -21,6 +21,7 @@ using Phase = engine::CanaryTraffic::Phase;
 
 const std::string kWeightPath = "/dubbo/config/dubbo/demo.Greeter::.configurators";
 const std::string kTagPath = "/dubbo/config/dubbo/greeter.tag-router";
+const std::string kConditionPath = "/dubbo/config/dubbo/demo.Greeter::.condition-router";
 // A person's rule at wharf's path (a consumer-side timeout: no effect on the split).
 const std::string kUserRule =
     "# set by ops, 2026-12-01\n"
@@ -67,7 +68,7 @@ class DubboPeersTest : public ::testing::Test {
   void TearDown() override {
     target.reset();
     // No rule outlives a test.
-    for (const auto& path : {kWeightPath, kTagPath}) {
+    for (const auto& path : {kWeightPath, kTagPath, kConditionPath}) {
       if (auto r = store->get(path); r && *r) (void)store->remove(path, (*r)->version);
     }
   }
@@ -176,6 +177,19 @@ TEST_F(DubboPeersTest, UnderTheTagRuleTaggedCallsAllReachTheCanaryAndUntaggedNon
   EXPECT_EQ(tagged.errors, 0);
   apply(traffic(Phase::kAborted, 0, "tag"));
   EXPECT_FALSE(node(kTagPath));
+  ASSERT_TRUE(peers->until_split([&](const Split& w) { return w.canary_share() > 0.4; }, 20s));
+}
+
+TEST_F(DubboPeersTest, TheConditionRouteSplitsEachCallWhateverTheInstanceCounts) {
+  apply(traffic(Phase::kStep, 25, "condition"));
+  ASSERT_TRUE(node(kConditionPath));
+  ASSERT_TRUE(peers->until_split([](const Split& s) { return s.canary_share() < 0.36; }, 20s));
+  Split s = peers->calls(1000);
+  EXPECT_EQ(s.errors, 0);
+  EXPECT_GE(s.canary_share(), 0.18) << s.canary << "/" << s.total();
+  EXPECT_LE(s.canary_share(), 0.32) << s.canary << "/" << s.total();
+  apply(traffic(Phase::kAborted, 0, "condition"));
+  EXPECT_FALSE(node(kConditionPath));
   ASSERT_TRUE(peers->until_split([&](const Split& w) { return w.canary_share() > 0.4; }, 20s));
 }
 

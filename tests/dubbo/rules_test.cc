@@ -82,6 +82,27 @@ TEST(DubboRules, TheTagRuleMatchesTheCanaryLabelAndSaysForce) {
   EXPECT_THAT(render_tag_rule("c-1", "g", "t", {"k", "v"}, false), HasSubstr("force: false\n"));
 }
 
+TEST(DubboRules, TheConditionRuleSplitsEachCallByTheCanaryLabel) {
+  EXPECT_EQ(condition_router_key({"demo.Greeter", "", ""}), "demo.Greeter::.condition-router");
+  const std::string y = render_condition_rule("c-1", {"demo.Greeter", "", ""}, {"env", "canary"}, 25);
+  EXPECT_EQ(y,
+            "# wharf canary c-1\n"
+            "configVersion: v3.1\n"
+            "scope: service\n"
+            "key: \"demo.Greeter\"\n"
+            "force: false\n"
+            "runtime: true\n"
+            "enabled: true\n"
+            "conditions:\n"
+            "  - from:\n"
+            "      match: \"\"\n"
+            "    to:\n"
+            "      - match: \"env!=canary\"\n"
+            "        weight: 75\n"
+            "      - match: \"env=canary\"\n"
+            "        weight: 25\n");
+}
+
 TEST(DubboProviders, ARegistryChildIsDecodedIntoAddressAndParameters) {
   auto p = parse_provider(
       "tri%3A%2F%2F198.51.100.10%3A20881%2Fdemo.Greeter%3Fapplication%3Dgreeter%26env%3Dcanary"
@@ -127,6 +148,11 @@ TEST(DubboSettings, DefaultsAndThePathOfEachRoute) {
   ASSERT_TRUE(t) << t.error().message;
   EXPECT_EQ(t->path(), "/dubbo/config/dubbo/greeter.tag-router");
   EXPECT_FALSE(t->force);
+  auto c = parse_settings(settings({{"dubbo_route", "condition"}, {"dubbo_interface", "demo.Greeter"}}),
+                          "zk:2181");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->path(), "/dubbo/config/dubbo/demo.Greeter::.condition-router");
+  EXPECT_EQ(c->kind(), "condition-router");
 }
 
 TEST(DubboSettings, ABadSettingIsRefusedNamingTheField) {
@@ -140,6 +166,7 @@ TEST(DubboSettings, ABadSettingIsRefusedNamingTheField) {
   EXPECT_EQ(field({{"dubbo_interface", "demo.Greeter"}, {"dubbo_route", "both"}}),
             "settings.dubbo_route");
   EXPECT_EQ(field({{"dubbo_route", "tag"}}), "settings.dubbo_application");
+  EXPECT_EQ(field({{"dubbo_route", "condition"}}), "settings.dubbo_interface");
   EXPECT_EQ(field({{"dubbo_interface", "demo Greeter"}}), "settings.dubbo_interface");
   EXPECT_EQ(field({{"dubbo_interface", "a.B"}, {"dubbo_canary_label", "canary"}}),
             "settings.dubbo_canary_label");
