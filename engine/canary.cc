@@ -150,8 +150,7 @@ Decision decide_dubbo_rule(const EnvironmentState& env, const RecordDubboRule& c
       if (!known_canary(c, w.canary_id())) {
         return reject(Code::kNotFound, "no canary " + w.canary_id() + " in " + cmd.environment);
       }
-      if (w.path().empty() || (w.kind() != "configurators" && w.kind() != "condition-router" &&
-                               w.kind() != "tag-router")) {
+      if (w.path().empty() || (w.kind() != "configurators" && w.kind() != "tag-router")) {
         return reject(Code::kInvalidArgument, "a Dubbo rule needs a path and a known kind");
       }
       auto it = c.dubbo_rules.find(w.path());

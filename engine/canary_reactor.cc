@@ -89,8 +89,8 @@ void recover_canary(const ProcessState& state, std::vector<Reaction>& out) {
         const std::string& owner = c.dubbo_rules.begin()->second.canary_id;
         auto how = c.finished.find(owner);
         const bool promoted = how != c.finished.end() && how->second == "promoted";
-        CanaryTraffic t = traffic_of(c, env, promoted ? CanaryTraffic::Phase::kPromoted
-                                                      : CanaryTraffic::Phase::kAborted);
+        CanaryTraffic t = traffic_of(
+            c, env, promoted ? CanaryTraffic::Phase::kPromoted : CanaryTraffic::Phase::kAborted);
         t.canary_id = owner;
         out.push_back(SetCanaryTraffic{std::move(t)});
       }

@@ -13,11 +13,17 @@ namespace {
 
 using Phase = engine::CanaryTraffic::Phase;
 
-std::string key_of(const engine::CanaryTraffic& t) { return t.project_id + "/" + t.environment; }
+std::string key_of(const engine::CanaryTraffic& t) {
+  return t.project_id + "/" + t.environment;
+}
 
-bool wharf_rule(const std::string& yaml) { return yaml.rfind(kOwnerMarker, 0) == 0; }
+bool wharf_rule(const std::string& yaml) {
+  return yaml.rfind(kOwnerMarker, 0) == 0;
+}
 
-std::string err(const StoreError& e) { return e.message; }
+std::string err(const StoreError& e) {
+  return e.message;
+}
 
 }  // namespace
 
@@ -140,9 +146,6 @@ Expected<void, std::string> DubboCanaryTarget::step(const engine::CanaryTraffic&
   if (s.route == "tag") {
     w->set_flag(s.tag);
     yaml = render_tag_rule(t.canary_id, s.application, s.tag, s.label, s.force);
-  } else if (s.route == "condition") {
-    w->set_share(t.weight);
-    yaml = render_condition_rule(t.canary_id, s.service, s.label, t.weight);
   } else {
     auto listed = store.children(s.providers_path());
     if (!listed) return unexpected(err(listed.error()));
@@ -157,8 +160,8 @@ Expected<void, std::string> DubboCanaryTarget::step(const engine::CanaryTraffic&
       if (param("version") != s.service.version || param("group") != s.service.group) continue;
       // A canary instance: the canary label and, when wharf started it, this deploy's.
       const std::string deploy = param("wharf_deploy");
-      const bool is_canary = param(s.label.key.c_str()) == s.label.value &&
-                             (deploy.empty() || deploy == t.deploy_id);
+      const bool is_canary =
+          param(s.label.key.c_str()) == s.label.value && (deploy.empty() || deploy == t.deploy_id);
       (is_canary ? canary : stable).insert(p->address);
     }
     if (canary.empty()) {
@@ -192,8 +195,9 @@ Expected<void, std::string> DubboCanaryTarget::step(const engine::CanaryTraffic&
   } else {
     // A person's rule: refuse, or keep it (in the log, before the write) to put back later.
     if (s.refuse_user_rule) {
-      return unexpected(path + " holds a rule wharf did not write and settings.dubbo_user_rule "
-                               "is \"refuse\"");
+      return unexpected(path +
+                        " holds a rule wharf did not write and settings.dubbo_user_rule "
+                        "is \"refuse\"");
     }
     wharf::v1::Payload snap;
     auto* sn = snap.mutable_dubbo_rule_snapshotted();
@@ -201,9 +205,9 @@ Expected<void, std::string> DubboCanaryTarget::step(const engine::CanaryTraffic&
     sn->set_path(path);
     sn->set_yaml((*current)->data);
     sn->set_znode_version((*current)->version);
-    auto kept = record(t, snap,
-                       "dubbo/snapshot/" + t.canary_id + path + "@" +
-                           std::to_string((*current)->version));
+    auto kept =
+        record(t, snap,
+               "dubbo/snapshot/" + t.canary_id + path + "@" + std::to_string((*current)->version));
     if (!kept) return kept;
     auto set = store.set(path, yaml, (*current)->version);
     if (!set) return unexpected(err(set.error()));
@@ -211,11 +215,10 @@ Expected<void, std::string> DubboCanaryTarget::step(const engine::CanaryTraffic&
   }
   w->set_znode_version(version);
   spdlog::info("dubbo canary {}: {} v{} ({})", t.canary_id, path, version,
-               s.route == "tag" ? "tag " + s.tag
-                                : std::to_string(t.weight) + "%, weight " +
-                                      std::to_string(w->weight()));
-  return record(t, written,
-                "dubbo/written/" + t.canary_id + path + "@" + std::to_string(version));
+               s.route == "tag"
+                   ? "tag " + s.tag
+                   : std::to_string(t.weight) + "%, weight " + std::to_string(w->weight()));
+  return record(t, written, "dubbo/written/" + t.canary_id + path + "@" + std::to_string(version));
 }
 
 Expected<void, std::string> DubboCanaryTarget::remove_all(const engine::CanaryTraffic& t,

@@ -49,10 +49,8 @@ std::string rule_path(const std::string& ns, const std::string& config_group,
   return "/" + ns + "/config/" + config_group + "/" + key;
 }
 
-std::string configurators_key(const ServiceKey& s) { return service_key(s) + ".configurators"; }
-
-std::string condition_router_key(const ServiceKey& s) {
-  return service_key(s) + ".condition-router";
+std::string configurators_key(const ServiceKey& s) {
+  return service_key(s) + ".configurators";
 }
 
 std::string tag_router_key(const std::string& application) {
@@ -62,8 +60,8 @@ std::string tag_router_key(const std::string& application) {
 uint32_t canary_weight(uint32_t share, size_t stable, size_t canary, uint32_t base) {
   if (share == 0 || canary == 0) return 0;
   if (share >= 100 || stable == 0) return base * 1000;
-  const double w = double(share) * double(stable) * double(base) /
-                   (double(100 - share) * double(canary));
+  const double w =
+      double(share) * double(stable) * double(base) / (double(100 - share) * double(canary));
   return std::max<uint32_t>(1, static_cast<uint32_t>(std::lround(w)));
 }
 
@@ -74,8 +72,8 @@ std::optional<Provider> parse_provider(const std::string& encoded_url) {
   const size_t host_start = scheme + 3;
   const size_t host_end = url.find_first_of("/?", host_start);
   Provider p;
-  p.address = url.substr(host_start, host_end == std::string::npos ? std::string::npos
-                                                                    : host_end - host_start);
+  p.address = url.substr(host_start,
+                         host_end == std::string::npos ? std::string::npos : host_end - host_start);
   if (p.address.find(':') == std::string::npos) return std::nullopt;
   const size_t query = url.find('?');
   if (query != std::string::npos) {
@@ -125,26 +123,6 @@ std::string rule_key(const ServiceKey& service) {
 }
 
 }  // namespace
-
-std::string render_condition_rule(const std::string& canary_id, const ServiceKey& service,
-                                  const Label& label, uint32_t share) {
-  std::string y = owner_line(canary_id);
-  y += "configVersion: v3.1\n";
-  y += "scope: service\n";
-  y += "key: " + quoted(rule_key(service)) + "\n";
-  y += "force: false\n";
-  y += "runtime: true\n";
-  y += "enabled: true\n";
-  y += "conditions:\n";
-  y += "  - from:\n";
-  y += "      match: \"\"\n";
-  y += "    to:\n";
-  y += "      - match: " + quoted(label.key + "!=" + label.value) + "\n";
-  y += "        weight: " + std::to_string(100 - std::min<uint32_t>(share, 100)) + "\n";
-  y += "      - match: " + quoted(label.key + "=" + label.value) + "\n";
-  y += "        weight: " + std::to_string(std::min<uint32_t>(share, 100)) + "\n";
-  return y;
-}
 
 std::string render_weight_rule(const std::string& canary_id, const ServiceKey& service,
                                const std::vector<std::string>& addresses, uint32_t weight) {

@@ -28,8 +28,6 @@ std::string rule_path(const std::string& ns, const std::string& config_group,
                       const std::string& key);
 // "<interface>:<version>:<group>.configurators".
 std::string configurators_key(const ServiceKey& service);
-// "<interface>:<version>:<group>.condition-router".
-std::string condition_router_key(const ServiceKey& service);
 // "<provider application>.tag-router".
 std::string tag_router_key(const std::string& application);
 
@@ -68,10 +66,5 @@ std::string render_weight_rule(const std::string& canary_id, const ServiceKey& s
 // such instance fails instead of falling back).
 std::string render_tag_rule(const std::string& canary_id, const std::string& application,
                             const std::string& tag, const Label& label, bool force);
-
-// A v3.1 condition router rule (Dubbo >= 3.3 consumers) splitting each call:
-// `share` percent to the instances labelled `label`, the rest to the others.
-std::string render_condition_rule(const std::string& canary_id, const ServiceKey& service,
-                                  const Label& label, uint32_t share);
 
 }  // namespace wharf::dubbo

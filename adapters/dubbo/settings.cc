@@ -9,7 +9,8 @@ namespace {
 // Characters a Dubbo interface, version, group, application or tag may hold.
 bool plain(const std::string& s, const char* extra) {
   for (char c : s) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && std::string(extra).find(c) == std::string::npos) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) &&
+        std::string(extra).find(c) == std::string::npos) {
       return false;
     }
   }
@@ -20,9 +21,7 @@ bool plain(const std::string& s, const char* extra) {
 
 std::string DubboSettings::path() const {
   return rule_path(ns, config_group,
-                   route == "tag"         ? tag_router_key(application)
-                   : route == "condition" ? condition_router_key(service)
-                                          : configurators_key(service));
+                   route == "tag" ? tag_router_key(application) : configurators_key(service));
 }
 
 Expected<DubboSettings, SettingError> parse_settings(
@@ -46,20 +45,19 @@ Expected<DubboSettings, SettingError> parse_settings(
     return bad("dubbo_zookeeper", "must be host:port[,host:port...]");
   }
   if (const auto* v = get("dubbo_zookeeper_digest")) {
-    if (v->find(':') == std::string::npos) return bad("dubbo_zookeeper_digest", "must be user:password");
+    if (v->find(':') == std::string::npos)
+      return bad("dubbo_zookeeper_digest", "must be user:password");
     d.digest = *v;
   }
-  for (auto [key, field] : {std::pair{"dubbo_namespace", &d.ns},
-                            std::pair{"dubbo_config_group", &d.config_group}}) {
+  for (auto [key, field] :
+       {std::pair{"dubbo_namespace", &d.ns}, std::pair{"dubbo_config_group", &d.config_group}}) {
     if (const auto* v = get(key)) {
       if (!plain(*v, ".-_")) return bad(key, "may hold letters, digits, '.', '-', '_' only");
       *field = *v;
     }
   }
   if (const auto* v = get("dubbo_route")) {
-    if (*v != "weight" && *v != "condition" && *v != "tag") {
-      return bad("dubbo_route", "must be \"weight\", \"condition\" or \"tag\"");
-    }
+    if (*v != "weight" && *v != "tag") return bad("dubbo_route", "must be \"weight\" or \"tag\"");
     d.route = *v;
   }
   if (const auto* v = get("dubbo_interface")) {
@@ -76,7 +74,8 @@ Expected<DubboSettings, SettingError> parse_settings(
     }
   }
   if (const auto* v = get("dubbo_application")) {
-    if (!plain(*v, ".-_")) return bad("dubbo_application", "may hold letters, digits, '.', '-', '_' only");
+    if (!plain(*v, ".-_"))
+      return bad("dubbo_application", "may hold letters, digits, '.', '-', '_' only");
     d.application = *v;
   } else if (d.route == "tag") {
     return bad("dubbo_application", "a flagged Dubbo canary needs the provider's application name");

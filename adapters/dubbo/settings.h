@@ -13,24 +13,22 @@
 namespace wharf::dubbo {
 
 struct DubboSettings {
-  std::string zookeeper;                  // dubbo_zookeeper: "host:port[,...]"
-  std::string digest;                     // dubbo_zookeeper_digest: "user:password"
-  std::string ns = "dubbo";               // dubbo_namespace
-  std::string config_group = "dubbo";     // dubbo_config_group
-  ServiceKey service;                     // dubbo_interface, dubbo_version, dubbo_group
-  std::string application;                // dubbo_application (the provider's)
-  std::string route = "weight";           // dubbo_route: "weight", "condition" or "tag"
-  Label label{"env", "canary"};           // dubbo_canary_label
-  std::string tag = "canary";             // dubbo_tag: the dubbo.tag value of flagged calls
-  bool force = true;                      // dubbo_tag_force
-  bool refuse_user_rule = false;          // dubbo_user_rule: "restore" (default) or "refuse"
+  std::string zookeeper;               // dubbo_zookeeper: "host:port[,...]"
+  std::string digest;                  // dubbo_zookeeper_digest: "user:password"
+  std::string ns = "dubbo";            // dubbo_namespace
+  std::string config_group = "dubbo";  // dubbo_config_group
+  ServiceKey service;                  // dubbo_interface, dubbo_version, dubbo_group
+  std::string application;             // dubbo_application (the provider's)
+  std::string route = "weight";        // dubbo_route: "weight" or "tag"
+  Label label{"env", "canary"};        // dubbo_canary_label
+  std::string tag = "canary";          // dubbo_tag: the dubbo.tag value of flagged calls
+  bool force = true;                   // dubbo_tag_force
+  bool refuse_user_rule = false;       // dubbo_user_rule: "restore" (default) or "refuse"
 
   // The node this canary's rule lives at.
   std::string path() const;
-  // "configurators", "condition-router" or "tag-router".
-  std::string kind() const {
-    return route == "tag" ? "tag-router" : route == "condition" ? "condition-router" : "configurators";
-  }
+  // "configurators" or "tag-router".
+  std::string kind() const { return route == "tag" ? "tag-router" : "configurators"; }
   // Where the registry lists the service's providers.
   std::string providers_path() const { return "/" + ns + "/" + service.interface + "/providers"; }
 };

@@ -63,9 +63,9 @@ StoreResult<ZookeeperRuleStore::Session*> ZookeeperRuleStore::session() {
   if (session_ && session_->expired()) session_.reset();
   if (!session_) {
     auto s = std::make_unique<Session>();
-    s->handle = zookeeper_init(options_.connect.c_str(), &Session::watcher,
-                               static_cast<int>(options_.session_timeout.count()), nullptr,
-                               s.get(), 0);
+    s->handle =
+        zookeeper_init(options_.connect.c_str(), &Session::watcher,
+                       static_cast<int>(options_.session_timeout.count()), nullptr, s.get(), 0);
     if (s->handle == nullptr) {
       return unexpected(StoreError{StoreError::Code::kOther,
                                    "ZooKeeper connect string '" + options_.connect + "' refused"});
@@ -77,10 +77,9 @@ StoreResult<ZookeeperRuleStore::Session*> ZookeeperRuleStore::session() {
     session_ = std::move(s);
   }
   if (!session_->wait_connected(options_.connect_timeout)) {
-    return unexpected(StoreError{
-        StoreError::Code::kUnavailable,
-        "ZooKeeper " + options_.connect + " not reachable within " +
-            std::to_string(options_.connect_timeout.count()) + " ms"});
+    return unexpected(StoreError{StoreError::Code::kUnavailable,
+                                 "ZooKeeper " + options_.connect + " not reachable within " +
+                                     std::to_string(options_.connect_timeout.count()) + " ms"});
   }
   return session_.get();
 }
@@ -145,8 +144,8 @@ StoreResult<int32_t> ZookeeperRuleStore::create(const std::string& path, const s
   for (size_t slash = path.find('/', 1); slash != std::string::npos;
        slash = path.find('/', slash + 1)) {
     const std::string parent = path.substr(0, slash);
-    int rc = zoo_create((*s)->handle, parent.c_str(), nullptr, -1, &ZOO_OPEN_ACL_UNSAFE, 0,
-                        nullptr, 0);
+    int rc =
+        zoo_create((*s)->handle, parent.c_str(), nullptr, -1, &ZOO_OPEN_ACL_UNSAFE, 0, nullptr, 0);
     if (rc != ZOK && rc != ZNODEEXISTS) return unexpected(failure(rc, "create", parent));
   }
   int rc = zoo_create((*s)->handle, path.c_str(), data.data(), static_cast<int>(data.size()),
@@ -161,8 +160,8 @@ StoreResult<int32_t> ZookeeperRuleStore::set(const std::string& path, const std:
   auto s = session();
   if (!s) return unexpected(s.error());
   struct Stat stat {};
-  int rc = zoo_set2((*s)->handle, path.c_str(), data.data(), static_cast<int>(data.size()),
-                    version, &stat);
+  int rc = zoo_set2((*s)->handle, path.c_str(), data.data(), static_cast<int>(data.size()), version,
+                    &stat);
   if (rc != ZOK) return unexpected(failure(rc, "set", path));
   return stat.version;
 }

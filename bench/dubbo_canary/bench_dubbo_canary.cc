@@ -86,8 +86,10 @@ std::vector<double> zk_watch_latencies(const std::string& zk, int n) {
 }
 
 int run() {
-  const int steps = std::getenv("WHARF_BENCH_STEPS") ? std::atoi(std::getenv("WHARF_BENCH_STEPS")) : 20;
-  const fs::path dir = fs::temp_directory_path() / ("wharf-bench-dubbo-" + std::to_string(::getpid()));
+  const int steps =
+      std::getenv("WHARF_BENCH_STEPS") ? std::atoi(std::getenv("WHARF_BENCH_STEPS")) : 20;
+  const fs::path dir =
+      fs::temp_directory_path() / ("wharf-bench-dubbo-" + std::to_string(::getpid()));
   DubboPeers peers(dir);
   peers.start_provider("stable", 20880, false);
   peers.start_provider("canary", 20881, true);
@@ -97,7 +99,8 @@ int run() {
     return 1;
   }
   dubbo::DubboCanaryTarget target(
-      nullptr, [](const engine::RecordDubboRule&, const std::string&) -> Expected<void, std::string> {
+      nullptr,
+      [](const engine::RecordDubboRule&, const std::string&) -> Expected<void, std::string> {
         return {};
       });
   engine::CanaryTraffic t;

@@ -44,7 +44,8 @@ class DubboTarget : public ::testing::Test {
  protected:
   void SetUp() override {
     store = std::make_shared<MemoryRuleStore>();
-    ASSERT_TRUE(store->create("/dubbo/demo.Greeter/providers/" + provider("198.51.100.10:20880", ""), ""));
+    ASSERT_TRUE(
+        store->create("/dubbo/demo.Greeter/providers/" + provider("198.51.100.10:20880", ""), ""));
     ASSERT_TRUE(store->create(
         "/dubbo/demo.Greeter/providers/" + provider("198.51.100.10:20881", "&env=canary"), ""));
     make_target();
@@ -145,12 +146,14 @@ TEST_F(DubboTarget, EachStepWritesTheWeightRuleByCompareAndSetAndRecordsIt) {
 
 TEST_F(DubboTarget, AnEarlierPromotedCanaryStillLabelledCountsAsStable) {
   // Started by wharf for another deploy (promoted since), it keeps the label.
-  ASSERT_TRUE(store->create("/dubbo/demo.Greeter/providers/" +
-                                provider("198.51.100.10:20882", "&env=canary&wharf_deploy=r-1.prod"),
-                            ""));
-  ASSERT_TRUE(store->create("/dubbo/demo.Greeter/providers/" +
-                                provider("198.51.100.10:20883", "&env=canary&wharf_deploy=r-2.prod"),
-                            ""));
+  ASSERT_TRUE(
+      store->create("/dubbo/demo.Greeter/providers/" +
+                        provider("198.51.100.10:20882", "&env=canary&wharf_deploy=r-1.prod"),
+                    ""));
+  ASSERT_TRUE(
+      store->create("/dubbo/demo.Greeter/providers/" +
+                        provider("198.51.100.10:20883", "&env=canary&wharf_deploy=r-2.prod"),
+                    ""));
   apply(traffic(Phase::kStep, 25));
   ASSERT_THAT(kinds(), ElementsAre("written"));
   const auto& w = recorded[0].dubbo_rule_written();
@@ -224,7 +227,8 @@ TEST_F(DubboTarget, AStoreDownMidStepIsRetriedAndLeavesNoHalfRule) {
   store->set_unavailable(true);
   target->set(traffic(Phase::kStep, 50), [](const engine::CanaryVerdict&) {});
   const auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (target->last_error("shop", "prod").empty() && std::chrono::steady_clock::now() < deadline) {
+  while (target->last_error("shop", "prod").empty() &&
+         std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(5ms);
   }
   EXPECT_THAT(target->last_error("shop", "prod"), HasSubstr("unavailable"));

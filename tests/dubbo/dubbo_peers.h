@@ -77,7 +77,9 @@ inline void leave_namespace() {
   }
 }
 
-inline std::string peer_dir() { return WHARF_DUBBO_PEER_DIR; }
+inline std::string peer_dir() {
+  return WHARF_DUBBO_PEER_DIR;
+}
 
 // A child process in its own process group, output to `log`.
 class Child {
@@ -174,9 +176,9 @@ class DubboPeers {
 
   // `n` calls through the consumer, tagged dubbo.tag=`tag` when not empty.
   Split calls(int n, const std::string& tag = "") const {
-    auto r = local::http_get("127.0.0.1", consumer_port_,
-                             "/calls?n=" + std::to_string(n) + (tag.empty() ? "" : "&tag=" + tag),
-                             60s);
+    auto r =
+        local::http_get("127.0.0.1", consumer_port_,
+                        "/calls?n=" + std::to_string(n) + (tag.empty() ? "" : "&tag=" + tag), 60s);
     if (!r || r->status != 200) return Split{0, 0, n};
     Split s;
     std::sscanf(r->body.c_str(), "canary %d stable %d errors %d", &s.canary, &s.stable, &s.errors);

@@ -29,9 +29,9 @@ TEST(DubboWeight, TheCanaryWeightGivesTheShareForTheInstanceCounts) {
   // One of each at 25%: 25·1·100 / (75·1) = 33.3 -> 33 (measured 25.4%).
   EXPECT_EQ(canary_weight(25, 1, 1), 33u);
   EXPECT_EQ(canary_weight(50, 1, 1), 100u);
-  EXPECT_EQ(canary_weight(10, 3, 1), 33u);   // 10·3·100/(90·1)
-  EXPECT_EQ(canary_weight(50, 2, 4), 50u);   // 50·2·100/(50·4)
-  EXPECT_EQ(canary_weight(1, 1, 10), 1u);    // 0.1 rounds up to the least weight
+  EXPECT_EQ(canary_weight(10, 3, 1), 33u);  // 10·3·100/(90·1)
+  EXPECT_EQ(canary_weight(50, 2, 4), 50u);  // 50·2·100/(50·4)
+  EXPECT_EQ(canary_weight(1, 1, 10), 1u);   // 0.1 rounds up to the least weight
   EXPECT_EQ(canary_weight(0, 1, 1), 0u);
   EXPECT_EQ(canary_weight(25, 1, 0), 0u);
   EXPECT_EQ(canary_weight(100, 1, 1), 100'000u);
@@ -82,27 +82,6 @@ TEST(DubboRules, TheTagRuleMatchesTheCanaryLabelAndSaysForce) {
   EXPECT_THAT(render_tag_rule("c-1", "g", "t", {"k", "v"}, false), HasSubstr("force: false\n"));
 }
 
-TEST(DubboRules, TheConditionRuleSplitsEachCallByTheCanaryLabel) {
-  EXPECT_EQ(condition_router_key({"demo.Greeter", "", ""}), "demo.Greeter::.condition-router");
-  const std::string y = render_condition_rule("c-1", {"demo.Greeter", "", ""}, {"env", "canary"}, 25);
-  EXPECT_EQ(y,
-            "# wharf canary c-1\n"
-            "configVersion: v3.1\n"
-            "scope: service\n"
-            "key: \"demo.Greeter\"\n"
-            "force: false\n"
-            "runtime: true\n"
-            "enabled: true\n"
-            "conditions:\n"
-            "  - from:\n"
-            "      match: \"\"\n"
-            "    to:\n"
-            "      - match: \"env!=canary\"\n"
-            "        weight: 75\n"
-            "      - match: \"env=canary\"\n"
-            "        weight: 25\n");
-}
-
 TEST(DubboProviders, ARegistryChildIsDecodedIntoAddressAndParameters) {
   auto p = parse_provider(
       "tri%3A%2F%2F198.51.100.10%3A20881%2Fdemo.Greeter%3Fapplication%3Dgreeter%26env%3Dcanary"
@@ -148,11 +127,6 @@ TEST(DubboSettings, DefaultsAndThePathOfEachRoute) {
   ASSERT_TRUE(t) << t.error().message;
   EXPECT_EQ(t->path(), "/dubbo/config/dubbo/greeter.tag-router");
   EXPECT_FALSE(t->force);
-  auto c = parse_settings(settings({{"dubbo_route", "condition"}, {"dubbo_interface", "demo.Greeter"}}),
-                          "zk:2181");
-  ASSERT_TRUE(c) << c.error().message;
-  EXPECT_EQ(c->path(), "/dubbo/config/dubbo/demo.Greeter::.condition-router");
-  EXPECT_EQ(c->kind(), "condition-router");
 }
 
 TEST(DubboSettings, ABadSettingIsRefusedNamingTheField) {
@@ -166,7 +140,8 @@ TEST(DubboSettings, ABadSettingIsRefusedNamingTheField) {
   EXPECT_EQ(field({{"dubbo_interface", "demo.Greeter"}, {"dubbo_route", "both"}}),
             "settings.dubbo_route");
   EXPECT_EQ(field({{"dubbo_route", "tag"}}), "settings.dubbo_application");
-  EXPECT_EQ(field({{"dubbo_route", "condition"}}), "settings.dubbo_interface");
+  EXPECT_EQ(field({{"dubbo_interface", "a.B"}, {"dubbo_route", "condition"}}),
+            "settings.dubbo_route");
   EXPECT_EQ(field({{"dubbo_interface", "demo Greeter"}}), "settings.dubbo_interface");
   EXPECT_EQ(field({{"dubbo_interface", "a.B"}, {"dubbo_canary_label", "canary"}}),
             "settings.dubbo_canary_label");

@@ -553,10 +553,12 @@ TEST(EnvironmentsProjectionTest, CanaryStepsAndItsEndAreHistoryLines) {
   EXPECT_EQ(end_line.previous_version(), "v1");
   EXPECT_EQ(history->events(6).requested_by(), "dave");
   EXPECT_EQ(history->events(6).weight(), 100u);
-  // The deploys still make the view: the canary lines change no counters.
+  // The canary lines change no counters; the aborted canary is no longer
+  // current, the stable version it ran beside is (issue 24, item 5).
   auto prod = q.get_environment("shop", "prod", {});
   ASSERT_TRUE(prod);
-  EXPECT_EQ(prod->value.current().version(), "v2");
+  EXPECT_EQ(prod->value.current().version(), "v1");
+  EXPECT_EQ(prod->value.previous().version(), "v2");
   EXPECT_EQ(prod->value.deploys_succeeded(), 2u);
 }
 
