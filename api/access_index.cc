@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "api/tokens.h"
+#include "events/catch_up.h"
 
 namespace wharf::api {
 
@@ -58,20 +59,7 @@ WebhookSecret secret_of(const wharf::v1::RepositoryBinding& binding) {
 }  // namespace
 
 void AccessIndex::refresh() {
-  const uint64_t head = store_.head_position();
-  {
-    std::shared_lock lock(mu_);
-    if (cursor_ >= head) return;
-  }
-  std::unique_lock lock(mu_);
-  while (cursor_ < head) {
-    auto batch = store_.read_all(cursor_ + 1, 1024);
-    if (!batch || batch->empty()) break;
-    for (const auto& event : *batch) {
-      apply(event);
-      cursor_ = event.position();
-    }
-  }
+  events::catch_up(store_, mu_, cursor_, [this](const events::Envelope& event) { apply(event); });
 }
 
 uint64_t AccessIndex::position() const {

@@ -14,8 +14,9 @@ namespace {
 
 using Channel = std::unique_ptr<runtime::ShellChannel>;
 
-Expected<LogStream, std::string> kubernetes_logs(const LogTarget& t) {
-  auto cluster = kubernetes::cluster_of_settings(t.settings);
+Expected<LogStream, std::string> kubernetes_logs(const targets::TargetResolver& targets,
+                                                 const LogTarget& t) {
+  auto cluster = kubernetes::cluster_of_settings(t.settings, t.target_ref, targets);
   if (!cluster) return unexpected(cluster.error());
   auto pods = kubernetes::running_pods(*cluster, t.version);
   if (!pods) return unexpected(pods.error());
@@ -33,8 +34,9 @@ Expected<LogStream, std::string> kubernetes_logs(const LogTarget& t) {
   return stream;
 }
 
-Expected<TerminalTarget, std::string> kubernetes_terminal(const LogTarget& t) {
-  auto cluster = kubernetes::cluster_of_settings(t.settings);
+Expected<TerminalTarget, std::string> kubernetes_terminal(const targets::TargetResolver& targets,
+                                                          const LogTarget& t) {
+  auto cluster = kubernetes::cluster_of_settings(t.settings, t.target_ref, targets);
   if (!cluster) return unexpected(cluster.error());
   auto pods = kubernetes::running_pods(*cluster, t.version);
   if (!pods) return unexpected(pods.error());
@@ -50,8 +52,9 @@ Expected<TerminalTarget, std::string> kubernetes_terminal(const LogTarget& t) {
 }
 
 // The service must be there and Portainer must take the credentials.
-Expected<swarm::PortainerTarget, std::string> reachable_service(const LogTarget& t) {
-  auto portainer = swarm::portainer_of_settings(t.settings);
+Expected<swarm::PortainerTarget, std::string> reachable_service(
+    const targets::TargetResolver& targets, const LogTarget& t) {
+  auto portainer = swarm::portainer_of_settings(t.settings, t.target_ref, targets);
   if (!portainer) return unexpected(portainer.error());
   auto auth = swarm::portainer_auth(*portainer);
   if (!auth) return unexpected(auth.error());
@@ -66,8 +69,9 @@ Expected<swarm::PortainerTarget, std::string> reachable_service(const LogTarget&
   return portainer;
 }
 
-Expected<LogStream, std::string> swarm_logs(const LogTarget& t) {
-  auto portainer = reachable_service(t);
+Expected<LogStream, std::string> swarm_logs(const targets::TargetResolver& targets,
+                                            const LogTarget& t) {
+  auto portainer = reachable_service(targets, t);
   if (!portainer) return unexpected(portainer.error());
   LogStream stream;
   stream.source = "swarm:" + portainer->service;
@@ -81,8 +85,9 @@ Expected<LogStream, std::string> swarm_logs(const LogTarget& t) {
   return stream;
 }
 
-Expected<TerminalTarget, std::string> swarm_terminal(const LogTarget& t) {
-  auto portainer = reachable_service(t);
+Expected<TerminalTarget, std::string> swarm_terminal(const targets::TargetResolver& targets,
+                                                     const LogTarget& t) {
+  auto portainer = reachable_service(targets, t);
   if (!portainer) return unexpected(portainer.error());
   swarm::ContainerExecOptions o;
   o.command = exec_command_of(t.settings);
@@ -106,11 +111,16 @@ std::vector<std::string> exec_command_of(const std::map<std::string, std::string
   return words;
 }
 
-void add_cluster_sessions(MaintenanceHost& host) {
-  host.set_log_resolver(wharf::v1::TARGET_TYPE_KUBERNETES, kubernetes_logs);
-  host.set_terminal_resolver(wharf::v1::TARGET_TYPE_KUBERNETES, kubernetes_terminal);
-  host.set_log_resolver(wharf::v1::TARGET_TYPE_SWARM, swarm_logs);
-  host.set_terminal_resolver(wharf::v1::TARGET_TYPE_SWARM, swarm_terminal);
+void add_cluster_sessions(MaintenanceHost& host, const targets::TargetResolver& targets) {
+  const auto* t = &targets;
+  host.set_log_resolver(wharf::v1::TARGET_TYPE_KUBERNETES,
+                        [t](const LogTarget& log) { return kubernetes_logs(*t, log); });
+  host.set_terminal_resolver(wharf::v1::TARGET_TYPE_KUBERNETES,
+                             [t](const LogTarget& log) { return kubernetes_terminal(*t, log); });
+  host.set_log_resolver(wharf::v1::TARGET_TYPE_SWARM,
+                        [t](const LogTarget& log) { return swarm_logs(*t, log); });
+  host.set_terminal_resolver(wharf::v1::TARGET_TYPE_SWARM,
+                             [t](const LogTarget& log) { return swarm_terminal(*t, log); });
 }
 
 }  // namespace wharf::api

@@ -12,11 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "adapters/targets/registry.h"
 #include "api/maintenance.h"
 
 namespace wharf::api {
 
-void add_cluster_sessions(MaintenanceHost& host);
+// The clusters and Portainers come from `targets` (docs/targets.md), which
+// must outlive the host.
+void add_cluster_sessions(MaintenanceHost& host, const targets::TargetResolver& targets);
 
 // settings.exec_command split at spaces; "/bin/sh" when unset.
 std::vector<std::string> exec_command_of(const std::map<std::string, std::string>& settings);

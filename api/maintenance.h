@@ -56,6 +56,7 @@ struct LogTarget {
   std::string environment;
   int target = 0;  // wharf::v1::TargetType
   std::map<std::string, std::string> settings;
+  std::string target_ref;  // the registered target (docs/targets.md)
   std::string deploy_id;
   std::string version;
 };

@@ -4,6 +4,7 @@
 #include "api/api_error.h"
 #include "api/canary_body.h"
 #include "api/tokens.h"
+#include "engine/target.h"
 
 namespace wharf::api {
 
@@ -49,6 +50,15 @@ wharf::v1::RepositoryBinding parse_repository(const JsonBody& body, std::string*
     for (auto& b : g.string_list("branches")) out->add_branches(b);
     for (auto& w : g.string_list("trigger_words")) out->add_trigger_words(w);
     if (auto secret = g.optional_string("webhook_secret"); secret && !secret->empty()) {
+      if (*secret == engine::kMasked) {
+        // What reads show in place of a secret, sent back by a round-trip
+        // edit: sealing it would replace the real secret with the mask.
+        throw bad_request("masked_value",
+                          std::string("gerrit.webhook_secret is \"") + engine::kMasked +
+                              "\", the mask reads show in place of a secret: send the secret "
+                              "itself",
+                          json::object{{"field", "gerrit.webhook_secret"}});
+      }
       if (webhook_secret == nullptr) {
         throw bad_request("invalid_value", "a webhook secret cannot be set here",
                           json::object{{"field", "gerrit.webhook_secret"}});
@@ -155,7 +165,19 @@ wharf::v1::EnvironmentSpec parse_environment(const JsonBody& body,
     env.set_target(wharf::v1::TARGET_TYPE_KUBERNETES);
   else
     env.set_target(wharf::v1::TARGET_TYPE_SWARM);
-  for (auto& [k, v] : body.string_map("settings")) (*env.mutable_settings())[k] = v;
+  for (auto& [k, v] : body.string_map("settings")) {
+    if (engine::credential_named(k)) {
+      throw bad_request(
+          "secret_in_settings",
+          "settings." + k +
+              " names a credential; settings are recorded in the log for good, so "
+              "credentials never go there: register the cluster or server as a target (POST "
+              "/api/v1/targets, `wharf target add`) and name it with \"target_ref\"",
+          json::object{{"field", "settings." + k}, {"targets_route", "/api/v1/targets"}});
+    }
+    (*env.mutable_settings())[k] = v;
+  }
+  env.set_target_ref(body.optional_string("target_ref").value_or(""));
   env.set_auto_deploy(body.optional_bool("auto_deploy").value_or(false));
   env.set_requires_approval(body.optional_bool("requires_approval").value_or(false));
   parse_suites(body, "post_deploy_tests", *env.mutable_post_deploy_tests());
@@ -195,10 +217,12 @@ void parse_build_runner(const JsonBody& build, wharf::v1::BuildStep& step) {
   }
   step.set_runner(wharf::v1::BUILD_RUNNER_TYPE_JENKINS);
   auto j = build.object(
-      "jenkins", {"url", "job", "parameters", "config_xml", "artifact_file", "poll_interval_ms"},
+      "jenkins",
+      {"url", "server", "job", "parameters", "config_xml", "artifact_file", "poll_interval_ms"},
       true);
   auto* out = step.mutable_jenkins();
   out->set_url(j.optional_string("url").value_or(""));
+  out->set_server(j.optional_string("server").value_or(""));
   out->set_job(j.required_string("job"));
   for (auto& [k, v] : j.string_map("parameters")) (*out->mutable_parameters())[k] = v;
   out->set_config_xml(j.optional_string("config_xml").value_or(""));

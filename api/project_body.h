@@ -13,7 +13,8 @@ namespace wharf::api {
 // {"local_git":{path, branch}}.
 // A webhook secret goes to *webhook_secret (null: refused with 400).
 wharf::v1::RepositoryBinding parse_repository(const JsonBody& body, std::string* webhook_secret);
-// {name, target, settings, auto_deploy, requires_approval, post_deploy_tests, replicas,
+// {name, target, target_ref, settings (no credential-named keys: 400
+//  secret_in_settings), auto_deploy, requires_approval, post_deploy_tests, replicas,
 //  test_cases:[{name, command, timeout_s}], after_deploy_test_cases:[names]};
 // `name` may come from the path instead (then `name_from_path` is set).
 wharf::v1::EnvironmentSpec parse_environment(const JsonBody& body,

@@ -44,6 +44,7 @@ MaintenanceTarget resolve_maintenance_target(Context& ctx) {
   t.log.environment = environment;
   t.log.target = spec->target();
   for (const auto& [k, v] : spec->settings()) t.log.settings[k] = v;
+  t.log.target_ref = spec->target_ref();
   t.log.deploy_id = env.value.current().deploy_id();
   t.log.version = env.value.current().version();
   return t;

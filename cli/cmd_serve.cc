@@ -12,6 +12,7 @@
 #include "adapters/gerrit/ingestor.h"
 #include "adapters/gerrit/project_setup.h"
 #include "adapters/gerrit/service.h"
+#include "adapters/jenkins/build_runner.h"
 #include "adapters/jenkins/client.h"
 #include "adapters/kafka/cluster_node.h"
 #include "adapters/kafka/relay.h"
@@ -20,6 +21,7 @@
 #include "adapters/runtime/runtime.h"
 #include "adapters/swarm/deploy_target.h"
 #include "adapters/targets/catalog.h"
+#include "adapters/targets/pending_credential.h"
 #include "adapters/targets/probe.h"
 #include "adapters/targets/registry.h"
 #include "adapters/targets/sealed_store.h"
@@ -297,63 +299,64 @@ void register_target_metrics(api::MetricsRegistry& metrics, targets::TargetCatal
       });
 }
 
-// The reachability probes (docs/targets.md): one cheap authenticated call
-// per target through the client of its kind.
-targets::ProbeResult probe_cluster(const targets::ResolvedTarget& target) {
-  kubernetes::ClusterTarget t;
-  t.api_url = target.spec.url();
-  t.token = target.token;
-  t.ca_file = target.spec.ca_file();
-  t.insecure = target.spec.insecure_skip_tls_verify();
-  auto response = kubernetes::call_api(t, "GET", "/version");
-  if (!response) return {false, "", response.error()};
-  if (response->status != 200) {
-    return {false, "", "GET /version: " + http_client::describe(*response)};
+// --jenkins-url/-user/-token: a shorthand for one Jenkins target named
+// "jenkins" (docs/jenkins.md). Registered at start, updated or rotated when
+// the flags changed since; the token is sealed, never logged.
+void register_jenkins_flags(const jenkins::ServerConfig& flags, targets::TargetCatalog& catalog,
+                            const targets::TargetResolver& resolver, targets::SealedStore& secrets,
+                            runtime::CommandBus& bus) {
+  if (flags.url.empty()) return;
+  v1::TargetSpec spec;
+  spec.set_name("jenkins");
+  spec.set_kind(v1::TARGET_KIND_JENKINS);
+  spec.set_url(flags.url);
+  spec.set_ca_file(flags.ca_file);
+  spec.set_insecure_skip_tls_verify(flags.insecure);
+  spec.set_description("serve --jenkins-url");
+  const bool with_token = !flags.user.empty() || !flags.token.empty();
+  spec.set_credential(with_token ? v1::CREDENTIAL_KIND_USER_TOKEN : v1::CREDENTIAL_KIND_NONE);
+  const targets::CredentialFields fields{{"user", flags.user}, {"token", flags.token}};
+  auto ctx = [&bus](const std::string& what) {
+    return bus.system_context("jenkins-flags/" + what + "/" + std::to_string(api::now_us()));
+  };
+  auto run = [&](const engine::Command& command, uint32_t version, const std::string& what) {
+    auto pending = targets::PendingCredential::seal(&secrets, targets::target_entry("jenkins"),
+                                                    version, targets::encode_credential(fields));
+    if (!pending) throw std::runtime_error("jenkins target: " + pending.error());
+    auto done = bus.execute(command, ctx(what));
+    if (!done) throw std::runtime_error("jenkins target: " + done.error().message());
+    pending->keep();
+  };
+  catalog.refresh();
+  auto current = catalog.get("jenkins");
+  if (!current) {
+    run(engine::RegisterTarget{spec,
+                               with_token ? catalog.last_credential_version("jenkins") + 1 : 0,
+                               "serve --jenkins-* flags"},
+        with_token ? catalog.last_credential_version("jenkins") + 1 : 0, "register");
+    spdlog::info("jenkins: registered target \"jenkins\" at {} from the --jenkins-* flags",
+                 flags.url);
+    return;
   }
-  std::error_code ec;
-  auto parsed = boost::json::parse(response->body, ec);
-  const auto* version = !ec && parsed.is_object() ? parsed.as_object().if_contains("gitVersion")
-                                                  : nullptr;
-  return {true, version && version->is_string() ? std::string(version->as_string()) : "", ""};
-}
-
-targets::ProbeResult probe_portainer(const targets::ResolvedTarget& target) {
-  swarm::PortainerTarget t;
-  t.portainer_url = target.spec.url();
-  t.endpoint_id = target.spec.endpoint_id();
-  t.api_key = target.api_key;
-  t.username = target.user;
-  t.password = target.password;
-  t.ca_file = target.spec.ca_file();
-  t.insecure = target.spec.insecure_skip_tls_verify();
-  swarm::Portainer portainer(t);
-  auto response = portainer.call("GET", "/api/status");
-  if (!response) return {false, "", response.error()};
-  if (response->status != 200) {
-    return {false, "", "GET /api/status: " + http_client::describe(*response)};
+  if (current->spec.credential() != spec.credential() || (with_token && [&] {
+        auto opened = resolver.resolve("jenkins");
+        return !opened || opened->user != flags.user || opened->token != flags.token;
+      }())) {
+    if (!with_token) {
+      throw std::runtime_error(
+          "jenkins target: --jenkins-user/--jenkins-token are gone but target "
+          "\"jenkins\" holds a credential; remove or update it through "
+          "/api/v1/targets");
+    }
+    run(engine::RotateTargetCredentials{"jenkins", current->credential_version + 1,
+                                        v1::CREDENTIAL_KIND_USER_TOKEN, "serve --jenkins-* flags"},
+        current->credential_version + 1, "rotate");
+    spdlog::info("jenkins: the --jenkins-* credential changed; target \"jenkins\" rotated");
   }
-  std::error_code ec;
-  auto parsed = boost::json::parse(response->body, ec);
-  const auto* version =
-      !ec && parsed.is_object() ? parsed.as_object().if_contains("Version") : nullptr;
-  return {true, version && version->is_string() ? std::string(version->as_string()) : "", ""};
-}
-
-targets::ProbeResult probe_jenkins(const targets::ResolvedTarget& target) {
-  jenkins::ServerConfig server;
-  server.url = target.spec.url();
-  server.user = target.user;
-  server.token = target.token;
-  server.ca_file = target.spec.ca_file();
-  server.insecure = target.spec.insecure_skip_tls_verify();
-  server.attempts = 1;
-  jenkins::Client client(server.url, server);
-  auto response = client.call("GET", "/api/json");
-  if (!response) return {false, "", response.error()};
-  if (response->status != 200) {
-    return {false, "", "GET /api/json: " + jenkins::Client::describe(*response)};
-  }
-  return {true, response->header("X-Jenkins"), ""};
+  spec.set_credential(current->spec.credential() == v1::CREDENTIAL_KIND_NONE && with_token
+                          ? v1::CREDENTIAL_KIND_USER_TOKEN
+                          : spec.credential());
+  run(engine::UpdateTarget{spec, "serve --jenkins-* flags"}, 0, "update");
 }
 
 void register_worker_metrics(api::MetricsRegistry& metrics,
@@ -496,12 +499,30 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   runtime::Ports ports;
   if (dispatcher) {
     ports = {&dispatcher->build_runner(), &dispatcher->deploy_target(), &dispatcher->test_runner()};
+    // Deploy tasks name their target (spec + credential version); workers
+    // open the credential from their own sealed store.
+    dispatcher->set_target_lookup(
+        [&target_catalog](const std::string& name) -> std::optional<v1::TargetReference> {
+          target_catalog.refresh();
+          auto t = target_catalog.get(name);
+          if (!t) return std::nullopt;
+          v1::TargetReference reference;
+          *reference.mutable_target() = t->spec;
+          reference.set_credential_version(t->credential_version);
+          return reference;
+        });
   }
   // Concurrent commands to different streams share group commits; Gerrit
   // bursts and many runs at once need more than a handful of workers.
   runtime::RuntimeOptions runtime_options{.data_dir = data, .command_workers = 16};
   runtime_options.canary_router.listen = config.canary_router_listen;
   runtime_options.jenkins = config.jenkins;
+  // The --jenkins-* server is the target "jenkins" (register_jenkins_flags):
+  // its URL and credential come from the registry like any Jenkins target's.
+  runtime_options.jenkins.url.clear();
+  runtime_options.jenkins.user.clear();
+  runtime_options.jenkins.token.clear();
+  runtime_options.targets = &target_registry;
   runtime_options.canary_router.base_port = static_cast<uint16_t>(config.canary_router_base_port);
   runtime_options.dubbo.default_zookeeper = config.dubbo_zookeeper;
   runtime::Runtime runtime(log, runtime_options, ports);
@@ -516,12 +537,17 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
     spdlog::info("engine runtime started (local build, deploy and test runners under {})", data);
   }
 
+  // Cluster mode: on the leader (it records events), in on_leader below.
+  if (!cluster) {
+    register_jenkins_flags(config.jenkins, target_catalog, target_registry, **secrets,
+                           runtime.commands());
+  }
   // Each target's reachability, recorded as TargetHealthChanged on a change.
   targets::TargetProber prober(
       target_catalog, target_registry,
-      {{v1::TARGET_KIND_KUBERNETES, probe_cluster},
-       {v1::TARGET_KIND_PORTAINER, probe_portainer},
-       {v1::TARGET_KIND_JENKINS, probe_jenkins}},
+      {{v1::TARGET_KIND_KUBERNETES, kubernetes::probe_cluster},
+       {v1::TARGET_KIND_PORTAINER, swarm::probe_portainer},
+       {v1::TARGET_KIND_JENKINS, jenkins::probe_jenkins}},
       [&runtime](const std::string& name, const targets::ProbeResult& r) {
         auto ctx = runtime.commands().system_context("target-health/" + name + "/" +
                                                      std::to_string(api::now_us()));
@@ -621,6 +647,8 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
         if (auto started = runtime.start(); !started) {
           throw std::runtime_error("engine runtime: " + started.error());
         }
+        register_jenkins_flags(config.jenkins, target_catalog, target_registry, **secrets,
+                               runtime.commands());
         if (gerrit_service) {
           if (auto started = gerrit_service->start(); !started) {
             throw std::runtime_error("gerrit: " + started.error());

@@ -1,6 +1,8 @@
 // `wharf target add|list|show|rotate|check|rm` (docs/targets.md) through the
 // HTTP API of a running `wharf serve` (--server, WHARF_SERVER; --token,
-// WHARF_TOKEN: an admin's for writes).
+// WHARF_TOKEN: an admin's for writes), and `wharf targets migrate`, which
+// moves credentials that old environment definitions hold in their settings
+// into targets and re-defines those environments by reference.
 //
 // A secret never goes on the command line (ps, shell history): it is read
 // from stdin (--secret-stdin) or from an environment variable of this CLI
@@ -10,11 +12,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <set>
 #include <stdexcept>
 
+#include "api/event_json.h"
 #include "cli/api_client.h"
 #include "cli/commands.h"
+#include "engine/target.h"
+#include "events/event_store.h"
 
 namespace wharf::cli {
 namespace {
@@ -130,6 +137,114 @@ void list(const TargetArgs& a) {
   }
 }
 
+// ---- migrate ----
+
+struct MigrateArgs {
+  ServerOptions api;
+  bool dry_run = false;
+};
+
+// Settings keys that say where the cluster is or how to log in: they move to
+// the target (or are dropped), never stay on the environment.
+const std::set<std::string> kConnectionKeys = {
+    "api_url",       "token_file",  "ca_file",  "insecure_skip_tls_verify",
+    "portainer_url", "endpoint_id", "username", "user"};
+
+std::string setting(const google::protobuf::Map<std::string, std::string>& s, const char* key) {
+  auto it = s.find(key);
+  return it == s.end() ? "" : it->second;
+}
+
+// The environment as the API's PUT body, by reference to `target`.
+json::object environment_body(const wharf::v1::EnvironmentSpec& env, const std::string& target) {
+  json::object body = api::message_json(env).as_object();
+  body.erase("target_ref");
+  body["target"] = env.target() == wharf::v1::TARGET_TYPE_KUBERNETES ? "kubernetes" : "swarm";
+  body["target_ref"] = target;
+  json::object settings;
+  for (const auto& [k, v] : env.settings()) {
+    if (engine::credential_named(k) || kConnectionKeys.count(k)) continue;
+    settings[k] = v;
+  }
+  body["settings"] = settings;
+  return body;
+}
+
+void migrate(const MigrateArgs& a) {
+  events::StoreOptions options;
+  options.read_only = true;  // beside a running server
+  auto opened = events::EventStore::open(store_dir(global_options().data_dir), options);
+  if (!opened) throw std::runtime_error("cannot open the log: " + opened.error().message);
+  auto& store = *opened;
+  // The newest definition of each environment (project/env -> spec).
+  std::map<std::string, std::pair<std::string, wharf::v1::EnvironmentSpec>> latest;
+  auto scanned = store->scan(1, 0, [&](const events::Envelope& e) {
+    const auto& p = e.payload();
+    if (p.has_project_created()) {
+      for (const auto& env : p.project_created().environments()) {
+        latest[p.project_created().project_id() + "/" + env.name()] = {
+            p.project_created().project_id(), env};
+      }
+    } else if (p.has_environment_defined()) {
+      const auto& d = p.environment_defined();
+      latest[d.project_id() + "/" + d.environment().name()] = {d.project_id(), d.environment()};
+    }
+    return true;
+  });
+  if (!scanned) throw std::runtime_error("reading the log: " + scanned.error().message);
+  int moved = 0;
+  for (const auto& [where, entry] : latest) {
+    const auto& [project, env] = entry;
+    const bool kubernetes = env.target() == wharf::v1::TARGET_TYPE_KUBERNETES;
+    const bool swarm = env.target() == wharf::v1::TARGET_TYPE_SWARM;
+    bool holds = false;
+    for (const auto& [k, v] : env.settings()) holds = holds || engine::credential_named(k);
+    if (!(kubernetes || swarm) || !env.target_ref().empty()) continue;
+    const auto& s = env.settings();
+    const std::string url = setting(s, kubernetes ? "api_url" : "portainer_url");
+    if (url.empty() && !holds) continue;
+    // One target per environment: "<project>-<environment>" (merge by hand later if you like).
+    const std::string name = project + "-" + env.name();
+    json::object target{{"name", name},
+                        {"kind", kubernetes ? "kubernetes" : "portainer"},
+                        {"url", url},
+                        {"reason", "wharf targets migrate: from the settings of " + where}};
+    if (!setting(s, "ca_file").empty()) target["ca_file"] = setting(s, "ca_file");
+    if (setting(s, "insecure_skip_tls_verify") == "true") target["insecure_skip_tls_verify"] = true;
+    json::object credential;
+    if (kubernetes) {
+      if (!setting(s, "token").empty()) {
+        credential = {{"kind", "bearer_token"}, {"token", setting(s, "token")}};
+      } else if (!setting(s, "token_file").empty()) {
+        credential = {{"kind", "bearer_token"}, {"token_file", setting(s, "token_file")}};
+      } else {
+        credential = {{"kind", "service_account"}};
+      }
+    } else {
+      target["endpoint_id"] = setting(s, "endpoint_id").empty() ? "1" : setting(s, "endpoint_id");
+      if (!setting(s, "api_key").empty()) {
+        credential = {{"kind", "api_key"}, {"api_key", setting(s, "api_key")}};
+      } else {
+        credential = {{"kind", "user_password"},
+                      {"username", setting(s, "username")},
+                      {"password", setting(s, "password")}};
+      }
+    }
+    target["credential"] = credential;
+    std::printf("%s: target %s (%s) <- settings %s\n", where.c_str(), name.c_str(), url.c_str(),
+                holds ? "with a credential" : "without a credential");
+    ++moved;
+    if (a.dry_run) continue;
+    send(a.api, "POST", "/targets", target);
+    send(a.api, "PUT", "/projects/" + project + "/environments/" + env.name(),
+         environment_body(env, name));
+  }
+  std::printf(
+      "%s %d environment(s); old events keep their settings, shown masked and exported "
+      "as placeholders (docs/targets.md#the-past)\n",
+      a.dry_run ? "would move" : "moved", moved);
+}
+
 }  // namespace
 
 void register_target_commands(CLI::App& app) {
@@ -229,6 +344,18 @@ void register_target_commands(CLI::App& app) {
     print(send(args->api, "DELETE", "/targets/" + args->name, body));
   });
 
+  auto& targets = group(app, "targets", "work on all targets at once (docs/targets.md)");
+  auto margs = std::make_shared<MigrateArgs>();
+  auto* migrate_cmd = targets.add_subcommand(
+      "migrate",
+      "move credentials that environment definitions hold in settings (before targets) into "
+      "targets: reads the log (--data, beside a running server), registers one target per such "
+      "environment through the server's API (an admin's token) and re-defines the environment "
+      "by reference. Old events stay (masked on every read path, placeholders in exports).");
+  add_data_option(*migrate_cmd);
+  add_server_options(migrate_cmd, margs->api, "an admin's");
+  migrate_cmd->add_flag("--dry-run", margs->dry_run, "only print what would move");
+  migrate_cmd->callback([margs] { migrate(*margs); });
 }
 
 }  // namespace wharf::cli

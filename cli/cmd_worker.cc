@@ -14,6 +14,8 @@
 #include "adapters/runtime/deploy_router.h"
 #include "adapters/swarm/canary_target.h"
 #include "adapters/swarm/deploy_target.h"
+#include "adapters/targets/registry.h"
+#include "adapters/targets/sealed_store.h"
 #include "adapters/workers/task_worker.h"
 #include "cli/commands.h"
 #include "cli/config_file.h"
@@ -26,6 +28,8 @@ struct WorkerConfig {
   std::string config_file;
   workers::WorkerOptions options;
   int session_timeout_ms = 6000;
+  std::string secret_key_file;  // empty: DATA/secret.key
+  std::string secrets_dir;      // empty: DATA/secrets
 };
 
 void run_worker(CLI::App& cmd, WorkerConfig& config) {
@@ -35,19 +39,45 @@ void run_worker(CLI::App& cmd, WorkerConfig& config) {
   std::filesystem::create_directories(data);
   config.options.session_timeout = std::chrono::milliseconds(config.session_timeout_ms);
 
+  // Credentials of the targets deploy tasks name come from this worker's own
+  // sealed store (the server's key and secrets, copied or shared), never from
+  // a topic (docs/targets.md#workers). A wrong key stops the worker now.
+  const std::filesystem::path key_file =
+      config.secret_key_file.empty() ? data / "secret.key"
+                                     : std::filesystem::path(config.secret_key_file);
+  const std::filesystem::path secrets_dir =
+      config.secrets_dir.empty() ? data / "secrets" : std::filesystem::path(config.secrets_dir);
+  std::unique_ptr<targets::SealedStore> secrets;
+  if (std::filesystem::exists(key_file)) {
+    auto opened = targets::SealedStore::open({secrets_dir, key_file, false});
+    if (!opened) throw std::runtime_error("sealed store: " + opened.error());
+    secrets = std::move(*opened);
+    spdlog::info("worker: credentials from the sealed store {}", secrets_dir.string());
+  } else {
+    spdlog::warn(
+        "worker: no secret key file {}: targets with sealed credentials cannot deploy "
+        "here (--secret-key-file)",
+        key_file.string());
+  }
+  targets::KnownTargets known_targets(secrets.get());
+  config.options.learn_target = [&known_targets](const v1::TargetReference& reference) {
+    known_targets.learn(reference);
+  };
+
   // The runners are created after the worker and reset before it, so no
   // callback of theirs can outlive the worker it reports to.
   std::unique_ptr<workers::TaskWorker> worker;
   auto build = std::make_unique<local::LocalBuildRunner>(data);
   auto local_deploy = std::make_unique<local::LocalDeployTarget>(data);
-  auto kubernetes_deploy = std::make_unique<kubernetes::KubernetesDeployTarget>();
-  auto swarm_deploy = std::make_unique<swarm::SwarmDeployTarget>();
+  auto kubernetes_deploy = std::make_unique<kubernetes::KubernetesDeployTarget>(known_targets);
+  auto swarm_deploy = std::make_unique<swarm::SwarmDeployTarget>(known_targets);
   // Canary deploys of Kubernetes and Swarm environments (docs/canary.md); their
   // traffic is moved by the serve process's canary targets.
-  auto kubernetes_canary = std::make_unique<kubernetes::KubernetesCanaryTarget>();
-  auto swarm_canary = std::make_unique<swarm::SwarmCanaryTarget>();
-  auto deploy = std::make_unique<runtime::DeployRouter>(
-      *local_deploy, *kubernetes_deploy, *swarm_deploy, kubernetes_canary.get(), swarm_canary.get());
+  auto kubernetes_canary = std::make_unique<kubernetes::KubernetesCanaryTarget>(known_targets);
+  auto swarm_canary = std::make_unique<swarm::SwarmCanaryTarget>(known_targets);
+  auto deploy =
+      std::make_unique<runtime::DeployRouter>(*local_deploy, *kubernetes_deploy, *swarm_deploy,
+                                              kubernetes_canary.get(), swarm_canary.get());
   auto tests = std::make_unique<local::LocalTestRunner>(data);
   auto created =
       workers::TaskWorker::create(config.options, {build.get(), deploy.get(), tests.get()});
@@ -105,6 +135,14 @@ void register_worker_commands(CLI::App& app) {
                   "how long the group waits for a silent worker before moving its tasks")
       ->envname("WHARF_WORKER_SESSION_TIMEOUT_MS")
       ->capture_default_str();
+  cmd->add_option("--secret-key-file", config->secret_key_file,
+                  "key of the sealed store target credentials are opened from (the server's "
+                  "--secret-key-file; default DATA/secret.key; docs/targets.md#workers)")
+      ->envname("WHARF_SECRET_KEY_FILE");
+  cmd->add_option("--secrets-dir", config->secrets_dir,
+                  "the sealed store (the server's DATA/secrets, shared or copied; default "
+                  "DATA/secrets)")
+      ->envname("WHARF_SECRETS_DIR");
   cmd->callback([cmd, config] { run_worker(*cmd, *config); });
 }
 

@@ -56,7 +56,7 @@ void register_gerrit_commands(CLI::App& app);       // cmd_gerrit.cc: gerrit ing
 void register_canary_commands(CLI::App& app);       // cmd_canary.cc: canary status|promote|abort
 void register_worker_commands(CLI::App& app);       // cmd_worker.cc: worker
 void register_maintenance_commands(CLI::App& app);  // cmd_maintenance.cc: logs, health, testcases
-void register_target_commands(CLI::App& app);       // cmd_targets.cc: target *
+void register_target_commands(CLI::App& app);       // cmd_targets.cc: target *, targets migrate
 void register_cluster_commands(CLI::App& app);      // cmd_cluster.cc: cluster status
 void register_terminal_command(CLI::App& app);      // cmd_terminal.cc: terminal
 

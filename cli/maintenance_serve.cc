@@ -54,7 +54,7 @@ MaintenanceServe::MaintenanceServe(const MaintenanceConfig& config, runtime::Run
                                    bool start_health)
     : host_(host_options(config)) {
   host_.set_local(runtime.local_deploy_target());
-  api::add_cluster_sessions(host_);
+  api::add_cluster_sessions(host_, runtime.targets());
   if (config.health_interval_s > 0) {
     runtime::HealthMonitorOptions o;
     o.interval = std::chrono::seconds(config.health_interval_s);

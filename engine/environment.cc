@@ -112,6 +112,7 @@ Decision decide_request(const EnvironmentState& env, const RequestDeploy& c, con
     if (spec.health_path().empty()) spec.set_health_path(pipeline.health_path());
     if (spec.target() == wharf::v1::TARGET_TYPE_UNSPECIFIED) spec.set_target(stage->target());
     if (spec.target_settings().empty()) *spec.mutable_target_settings() = stage->settings();
+    if (spec.target_ref().empty()) spec.set_target_ref(stage->target_ref());
     if (!spec.has_canary() && stage->has_canary()) *spec.mutable_canary() = stage->canary();
   } else if (spec.artifact_digest().empty()) {
     return reject(Code::kInvalidArgument, "deploy " + deploy_id + " has no artifact digest");

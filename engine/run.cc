@@ -81,6 +81,7 @@ wharf::v1::DeploySpec make_spec(const wharf::v1::PipelineTemplate& pipeline,
   spec.set_health_path(pipeline.health_path());
   spec.set_target(stage.target());
   *spec.mutable_target_settings() = stage.settings();
+  spec.set_target_ref(stage.target_ref());
   if (stage.has_canary()) *spec.mutable_canary() = stage.canary();
   return spec;
 }

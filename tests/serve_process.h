@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -143,6 +144,30 @@ class ServeProcess {
   pid_t pid_ = 0;
   std::string url_;
   std::string token_;
+};
+
+// A running serve's target registry, for KubernetesCluster::connect: each
+// target is registered through POST /api/v1/targets as admin, so the server
+// seals its credential (nothing about it goes into settings).
+class ServeTargets {
+ public:
+  explicit ServeTargets(const ServeProcess& serve) : serve_(serve) {}
+  void kubernetes(const std::string& name, const std::string& url, const std::string& ca_file,
+                  const std::string& token) const {
+    const boost::json::object body{
+        {"name", name},
+        {"kind", "kubernetes"},
+        {"url", url},
+        {"ca_file", ca_file},
+        {"credential", boost::json::object{{"kind", "bearer_token"}, {"token", token}}}};
+    auto r = serve_.api("POST", "/api/v1/targets", boost::json::serialize(body));
+    if (r.status != 201) {
+      throw std::runtime_error("registering target " + name + ": " + http_client::describe(r));
+    }
+  }
+
+ private:
+  const ServeProcess& serve_;
 };
 
 }  // namespace wharf::testing

@@ -418,8 +418,26 @@ std::map<std::string, std::string> template_values(const engine::BuildJob& job) 
           {"attempt", std::to_string(job.attempt)}};
 }
 
-JenkinsBuildRunner::JenkinsBuildRunner(fs::path data_dir, ServerConfig server)
-    : layout_(std::move(data_dir)), server_(std::move(server)) {}
+JenkinsBuildRunner::JenkinsBuildRunner(fs::path data_dir, ServerConfig server,
+                                       const targets::TargetResolver& targets)
+    : layout_(std::move(data_dir)), server_(std::move(server)), targets_(targets) {}
+
+targets::ProbeResult probe_jenkins(const targets::ResolvedTarget& target) {
+  ServerConfig server;
+  server.url = target.spec.url();
+  server.user = target.user;
+  server.token = target.token;
+  server.ca_file = target.spec.ca_file();
+  server.insecure = target.spec.insecure_skip_tls_verify();
+  server.attempts = 1;
+  Client client(server.url, server);
+  auto response = client.call("GET", "/api/json");
+  if (!response) return {false, "", response.error()};
+  if (response->status != 200) {
+    return {false, "", "GET /api/json: " + Client::describe(*response)};
+  }
+  return {true, response->header("X-Jenkins"), ""};
+}
 
 JenkinsBuildRunner::~JenkinsBuildRunner() {
   tasks_.stop_and_join();
@@ -441,10 +459,12 @@ RunnerStats JenkinsBuildRunner::stats() const {
   return st;
 }
 
-std::shared_ptr<Client> JenkinsBuildRunner::client_for(const std::string& root) {
+std::shared_ptr<Client> JenkinsBuildRunner::client_for(const std::string& key,
+                                                       const std::string& root,
+                                                       const ServerConfig& server) {
   std::lock_guard lock(mutex_);
-  auto& client = clients_[root];
-  if (!client) client = std::make_shared<Client>(root, server_);
+  auto& client = clients_[key];
+  if (!client) client = std::make_shared<Client>(root, server);
   return client;
 }
 
@@ -460,17 +480,38 @@ void JenkinsBuildRunner::cancel(const std::string& run_id, uint32_t attempt) {
 
 void JenkinsBuildRunner::run(const engine::BuildJob& job, std::shared_ptr<Jobs::Job> active) {
   const std::string key = local::job_key(job.run_id, job.attempt);
-  const std::string root =
-      job.step.jenkins().url().empty() ? server_.url : job.step.jenkins().url();
+  // The Jenkins target the step names, else the --jenkins-* server.
+  ServerConfig server = server_;
+  std::string client_key;
+  // A step naming no server uses the --jenkins-* one: given directly, or (in
+  // serve) registered as the target "jenkins".
+  std::string name = job.step.jenkins().server();
+  if (name.empty() && server_.url.empty() && job.step.jenkins().url().empty()) name = "jenkins";
+  if (!name.empty()) {
+    auto target = targets_.resolve(name);
+    if (!target) return jobs_.finish(key, failure(target.error()));
+    if (target->spec.kind() != wharf::v1::TARGET_KIND_JENKINS) {
+      return jobs_.finish(key, failure("target " + name + " is not a Jenkins server"));
+    }
+    server.url = target->spec.url();
+    server.user = target->user;
+    server.token = target->token;
+    server.ca_file = target->spec.ca_file();
+    server.insecure = target->spec.insecure_skip_tls_verify();
+    // A rotated credential gets a client of its own (clients keep their crumb).
+    client_key = name + "#" + std::to_string(target->credential_version);
+  }
+  const std::string root = job.step.jenkins().url().empty() ? server.url : job.step.jenkins().url();
   if (root.empty()) {
-    jobs_.finish(key, failure("jenkins build step needs jenkins.url (or serve --jenkins-url)"));
+    jobs_.finish(key, failure("jenkins build step needs jenkins.server (a Jenkins target), "
+                              "jenkins.url or serve --jenkins-url"));
     return;
   }
-  auto client = client_for(root);
+  auto client = client_for(client_key + "|" + root, root, server);
   JenkinsBuild build(
       job, *client, active->cancel, [this] { return tasks_.stopping(); },
       [this, &key](const engine::StepProgress& p) { jobs_.progress(key, p); },
-      layout_.build_log(job.run_id, job.attempt), server_, counters_);
+      layout_.build_log(job.run_id, job.attempt), server, counters_);
   auto outcome = build.run();
   if (!outcome) return;  // wharf stops; the next start adopts the build
   if (outcome->succeeded) {

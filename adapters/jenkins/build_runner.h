@@ -28,6 +28,8 @@
 #include "adapters/local/active_jobs.h"
 #include "adapters/local/layout.h"
 #include "adapters/local/task_group.h"
+#include "adapters/targets/probe.h"
+#include "adapters/targets/registry.h"
 #include "engine/ports.h"
 
 namespace wharf::jenkins {
@@ -47,12 +49,22 @@ struct RunnerCounters {
   std::atomic<uint64_t> triggered{0}, adopted{0}, succeeded{0}, failed{0}, cancelled{0};
 };
 
+// The reachability probe of a Jenkins target: GET /api/json with its user +
+// token (the X-Jenkins header is the server version).
+targets::ProbeResult probe_jenkins(const targets::ResolvedTarget& server);
+
 // The ${name} values a build step's parameters may use.
 std::map<std::string, std::string> template_values(const engine::BuildJob& job);
 
 class JenkinsBuildRunner final : public engine::BuildRunner {
  public:
-  JenkinsBuildRunner(std::filesystem::path data_dir, ServerConfig server);
+  // `server`: call settings (tries, backoff, search) and, when its url is
+  // set, the server of steps that name none. A step naming a Jenkins target
+  // (jenkins.server) — or naming none while `server` has no url: the target
+  // "jenkins", serve's --jenkins-* shorthand — gets URL, CA and user + token
+  // from `targets` (docs/targets.md).
+  JenkinsBuildRunner(std::filesystem::path data_dir, ServerConfig server,
+                     const targets::TargetResolver& targets = targets::no_targets());
   ~JenkinsBuildRunner() override;
 
   void start(const engine::BuildJob& job,
@@ -64,10 +76,12 @@ class JenkinsBuildRunner final : public engine::BuildRunner {
  private:
   using Jobs = local::ActiveJobs<engine::BuildOutcome>;
   void run(const engine::BuildJob& job, std::shared_ptr<Jobs::Job> active);
-  std::shared_ptr<Client> client_for(const std::string& root);
+  std::shared_ptr<Client> client_for(const std::string& key, const std::string& root,
+                                     const ServerConfig& server);
 
   local::DataLayout layout_;
   ServerConfig server_;
+  const targets::TargetResolver& targets_;
   RunnerCounters counters_;
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Client>> clients_;  // by root URL (crumb cache)

@@ -127,8 +127,9 @@ json::object replicas_patch(int64_t replicas) {
 // Without a URL to probe: the canary Deployment's pods are its health — all
 // of its replicas ready (status.readyReplicas, what the kubelet's readiness
 // probes decide). Unknown (no verdict) when the Deployment cannot be read.
-std::optional<bool> canary_ready(const engine::CanaryTraffic& t) {
-  auto target = cluster_target_of(t.spec);
+std::optional<bool> canary_ready(const engine::CanaryTraffic& t,
+                                 const targets::TargetResolver& targets) {
+  auto target = cluster_target_of(t.spec, targets);
   auto names = canary_names_of(t.spec);
   if (!target || !names) return std::nullopt;
   auto r = call_api(*target, "GET", deployment_path(target->ns, names->deployment));
@@ -295,15 +296,17 @@ json::object canary_ingress(const json::object& stable, const CanaryNames& names
                       {"spec", std::move(spec)}};
 }
 
-KubernetesCanaryTarget::KubernetesCanaryTarget(std::chrono::milliseconds poll,
+KubernetesCanaryTarget::KubernetesCanaryTarget(const targets::TargetResolver& targets,
+                                               std::chrono::milliseconds poll,
                                                std::chrono::milliseconds retry)
-    : poll_(poll),
+    : targets_(targets),
+      poll_(poll),
       queue_(
           "kubernetes canary", [this](const engine::CanaryTraffic& t) { return apply(t); }, retry),
-      analyser_([](const engine::CanaryTraffic& t) {
+      analyser_([this](const engine::CanaryTraffic& t) {
         const std::string url = remote_deploy::setting(t.spec, "canary_url", t.canary_url);
         router::Observation seen = router::probe_sources(t, url);
-        if (t.strategy.analysis().check_health() && url.empty()) seen.healthy = canary_ready(t);
+        if (t.strategy.analysis().check_health() && url.empty()) seen.healthy = canary_ready(t, targets_);
         return seen;
       }),
       runner_("kubernetes canary", [this](remote_deploy::Deploy& d) { run(d); }) {}
@@ -317,7 +320,7 @@ void KubernetesCanaryTarget::set(const engine::CanaryTraffic& traffic,
 void KubernetesCanaryTarget::run(remote_deploy::Deploy& deploy) {
   const engine::DeployJob& job = deploy.job();
   const std::string& key = deploy.key();
-  auto target = cluster_target_of(job.spec);
+  auto target = cluster_target_of(job.spec, targets_);
   if (!target) return deploy.fail(target.error());
   auto names = canary_names_of(job.spec);
   if (!names) return deploy.fail(names.error());
@@ -413,7 +416,7 @@ void KubernetesCanaryTarget::run(remote_deploy::Deploy& deploy) {
 }
 
 Expected<void, std::string> KubernetesCanaryTarget::apply(const engine::CanaryTraffic& t) {
-  auto target = cluster_target_of(t.spec);
+  auto target = cluster_target_of(t.spec, targets_);
   if (!target) return unexpected(target.error());
   auto names = canary_names_of(t.spec);
   if (!names) return unexpected(names.error());

@@ -80,7 +80,8 @@ boost::json::object canary_annotations(uint32_t weight, const wharf::v1::CanaryM
 
 class KubernetesCanaryTarget final : public engine::DeployTarget, public engine::CanaryTarget {
  public:
-  explicit KubernetesCanaryTarget(std::chrono::milliseconds poll = std::chrono::seconds(1),
+  explicit KubernetesCanaryTarget(const targets::TargetResolver& targets,
+                                  std::chrono::milliseconds poll = std::chrono::seconds(1),
                                   std::chrono::milliseconds retry = std::chrono::seconds(1));
 
   // The canary's deploy: puts the canary objects in place (the canary at the
@@ -107,6 +108,7 @@ class KubernetesCanaryTarget final : public engine::DeployTarget, public engine:
   void run(remote_deploy::Deploy& deploy);
   Expected<void, std::string> apply(const engine::CanaryTraffic& traffic);
 
+  const targets::TargetResolver& targets_;
   std::chrono::milliseconds poll_;
   remote_deploy::CanaryQueue queue_;
   router::CanaryAnalyser analyser_;

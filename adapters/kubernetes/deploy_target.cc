@@ -2,10 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <filesystem>
-#include <fstream>
-#include <thread>
-
 #include "adapters/http/http_client.h"
 #include "adapters/kubernetes/deployment_watch.h"
 #include "adapters/kubernetes/rollout.h"
@@ -19,14 +15,6 @@ namespace {
 // new resourceVersion with each status write of its controller, so a
 // conditional PATCH can lose a few races in a row (seen: 4) before it lands.
 constexpr int kConflictTries = 10;
-constexpr const char* kServiceAccountToken = "/var/run/secrets/kubernetes.io/serviceaccount/token";
-
-std::string read_token(const std::string& path) {
-  std::ifstream in(path);
-  std::string token;
-  std::getline(in, token);
-  return token;
-}
 
 class Cluster {
  public:
@@ -83,44 +71,67 @@ Expected<http_client::Response, std::string> call_api(const ClusterTarget& t,
   return http_client::send(req);
 }
 
-Expected<ClusterTarget, std::string> cluster_target_of(const wharf::v1::DeploySpec& spec) {
+ClusterTarget cluster_of(targets::ResolvedTarget cluster) {
   ClusterTarget t;
+  t.api_url = cluster.spec.url();
+  t.token = std::move(cluster.token);
+  t.ca_file = cluster.spec.ca_file();
+  t.insecure = cluster.spec.insecure_skip_tls_verify();
+  if (!cluster.spec.default_namespace().empty()) t.ns = cluster.spec.default_namespace();
+  return t;
+}
+
+targets::ProbeResult probe_cluster(const targets::ResolvedTarget& cluster) {
+  auto response = call_api(cluster_of(cluster), "GET", "/version");
+  if (!response) return {false, "", response.error()};
+  if (response->status != 200)
+    return {false, "", "GET /version: " + http_client::describe(*response)};
+  std::error_code ec;
+  auto parsed = json::parse(response->body, ec);
+  const json::value* version =
+      !ec && parsed.is_object() ? parsed.as_object().if_contains("gitVersion") : nullptr;
+  return {true, version && version->is_string() ? std::string(version->as_string()) : "", ""};
+}
+
+Expected<ClusterTarget, std::string> cluster_target_of(const wharf::v1::DeploySpec& spec,
+                                                       const targets::TargetResolver& targets) {
   using remote_deploy::setting;
-  t.api_url = setting(spec, "api_url");
+  if (spec.target_ref().empty()) {
+    return unexpected(std::string(
+        "kubernetes environment names no target: set its target_ref to a registered cluster "
+        "(docs/targets.md)"));
+  }
+  auto cluster = targets.resolve(spec.target_ref());
+  if (!cluster) return unexpected(cluster.error());
+  if (cluster->spec.kind() != wharf::v1::TARGET_KIND_KUBERNETES) {
+    return unexpected("target " + spec.target_ref() + " is not a Kubernetes cluster");
+  }
+  ClusterTarget t = cluster_of(std::move(*cluster));
   t.deployment = setting(spec, "deployment");
-  if (t.api_url.empty()) return unexpected(std::string("kubernetes target needs settings.api_url"));
   if (t.deployment.empty())
     return unexpected(std::string("kubernetes target needs settings.deployment"));
-  t.ns = setting(spec, "namespace", "default");
+  t.ns = setting(spec, "namespace", t.ns);
   t.container = setting(spec, "container", t.deployment);
   t.image = remote_deploy::image_of(spec);
   if (t.image.empty())
     return unexpected(std::string("kubernetes target needs settings.image or an artifact_uri"));
-  t.token = setting(spec, "token");
-  const std::string token_file =
-      setting(spec, "token_file",
-              std::filesystem::exists(kServiceAccountToken) ? kServiceAccountToken : "");
-  if (t.token.empty() && !token_file.empty()) {
-    t.token = read_token(token_file);
-    if (t.token.empty()) return unexpected("cannot read a token from " + token_file);
-  }
-  t.ca_file = setting(spec, "ca_file");
-  t.insecure = setting(spec, "insecure_skip_tls_verify") == "true";
   t.url = setting(spec, "url");
   t.rollout_timeout = remote_deploy::seconds_setting(spec, "rollout_timeout_s", t.rollout_timeout);
   return t;
 }
 
-KubernetesDeployTarget::KubernetesDeployTarget(std::chrono::milliseconds poll,
+KubernetesDeployTarget::KubernetesDeployTarget(const targets::TargetResolver& targets,
+                                               std::chrono::milliseconds poll,
                                                std::function<void(const std::string&)> before_patch)
-    : poll_(poll),
+    : targets_(targets),
+      poll_(poll),
       before_patch_(std::move(before_patch)),
       runner_("kubernetes", [this](remote_deploy::Deploy& d) { run(d); }) {}
 
 void KubernetesDeployTarget::run(remote_deploy::Deploy& deploy) {
   const engine::DeployJob& job = deploy.job();
   const std::string& key = deploy.key();
-  auto target = cluster_target_of(job.spec);
+  auto target = cluster_target_of(job.spec, targets_);
   if (!target) return deploy.fail(target.error());
   Cluster cluster(*target);
   const std::string where = target->ns + "/" + target->deployment;

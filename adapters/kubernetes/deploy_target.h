@@ -2,17 +2,16 @@
 // KubernetesDeployTarget: puts a DeploySpec in place by patching a Deployment
 // (strategic merge: the named container's image and env, the pod template's
 // deploy annotation) and waiting for the rollout the way `kubectl rollout
-// status` does. The environment's target settings name the cluster:
+// status` does. The cluster is the registered target the environment names
+// (target_ref, docs/targets.md): its API URL, CA, TLS setting, default
+// namespace and credential come from the target registry, nowhere else. The
+// environment's settings say only what to deploy there:
 //
-//   api_url        https://host:6443 (required)
 //   deployment     Deployment name (required)
-//   namespace      default "default"
+//   namespace      default: the target's namespace, else "default"
 //   container      default: the deployment name
 //   image          image reference; "{version}" and "{digest}" are replaced
 //                  (default: the spec's artifact_uri)
-//   token          bearer token, or token_file (default: the in-pod service
-//                  account token file when it exists)
-//   ca_file        CA bundle for https; insecure_skip_tls_verify=true for test clusters
 //   url            what the environment serves at (reported as the deploy URL)
 //   rollout_timeout_s  default 600 (Kubernetes' own progress deadline default)
 //
@@ -26,6 +25,8 @@
 
 #include "adapters/http/http_client.h"
 #include "adapters/remote_deploy/remote_deploy.h"
+#include "adapters/targets/probe.h"
+#include "adapters/targets/registry.h"
 #include "engine/ports.h"
 #include "events/expected.h"
 
@@ -37,8 +38,18 @@ struct ClusterTarget {
   std::chrono::seconds rollout_timeout{600};
 };
 
-// The cluster target of one deploy, from its spec; fails naming what is missing.
-Expected<ClusterTarget, std::string> cluster_target_of(const wharf::v1::DeploySpec& spec);
+// The connection part of a ClusterTarget (API URL, token, CA, TLS) from a
+// resolved Kubernetes target.
+ClusterTarget cluster_of(targets::ResolvedTarget cluster);
+// The reachability probe of a Kubernetes target: GET /version with its
+// credential (gitVersion is the server version).
+targets::ProbeResult probe_cluster(const targets::ResolvedTarget& cluster);
+
+// The cluster target of one deploy: the registered target spec.target_ref
+// names, resolved through `targets`, and the spec's settings; fails naming
+// what is missing.
+Expected<ClusterTarget, std::string> cluster_target_of(const wharf::v1::DeploySpec& spec,
+                                                       const targets::TargetResolver& targets);
 
 // A request to the API server at `path` (below api_url) with the target's
 // token, CA and TLS settings (call_api sends one; streams and exec upgrade it).
@@ -60,7 +71,8 @@ class KubernetesDeployTarget final : public engine::DeployTarget {
   // `poll`: the longest wait between two looks at the rollout (a watch
   // usually brings each change sooner). `before_patch` (tests only) runs
   // between wharf's read of the Deployment and its PATCH, with its name.
-  explicit KubernetesDeployTarget(std::chrono::milliseconds poll = std::chrono::seconds(1),
+  explicit KubernetesDeployTarget(const targets::TargetResolver& targets,
+                                  std::chrono::milliseconds poll = std::chrono::seconds(1),
                                   std::function<void(const std::string&)> before_patch = {});
 
   void start(const engine::DeployJob& job,
@@ -76,6 +88,7 @@ class KubernetesDeployTarget final : public engine::DeployTarget {
  private:
   void run(remote_deploy::Deploy& deploy);
 
+  const targets::TargetResolver& targets_;
   std::chrono::milliseconds poll_;
   std::function<void(const std::string&)> before_patch_;
   remote_deploy::DeployRunner runner_;  // last: joins the threads that use the above

@@ -40,11 +40,13 @@ Expected<json::object, std::string> get_object(const ClusterTarget& t, const std
 }  // namespace
 
 Expected<ClusterTarget, std::string> cluster_of_settings(
-    const std::map<std::string, std::string>& settings) {
+    const std::map<std::string, std::string>& settings, const std::string& target_ref,
+    const targets::TargetResolver& targets) {
   wharf::v1::DeploySpec spec;
   for (const auto& [k, v] : settings) (*spec.mutable_target_settings())[k] = v;
+  spec.set_target_ref(target_ref);
   if (spec.target_settings().count("image") == 0) spec.set_artifact_uri("-");  // not deploying
-  return cluster_target_of(spec);
+  return cluster_target_of(spec, targets);
 }
 
 Expected<std::vector<std::string>, std::string> running_pods(const ClusterTarget& t,

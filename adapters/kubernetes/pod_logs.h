@@ -14,10 +14,11 @@
 
 namespace wharf::kubernetes {
 
-// The cluster an environment's target settings name (deploy_target.h), for
-// reading: no image is needed.
+// The cluster an environment names (target_ref and settings,
+// deploy_target.h), for reading: no image is needed.
 Expected<ClusterTarget, std::string> cluster_of_settings(
-    const std::map<std::string, std::string>& settings);
+    const std::map<std::string, std::string>& settings, const std::string& target_ref,
+    const targets::TargetResolver& targets);
 
 // The pods of the Deployment, by its spec.selector.matchLabels: running pods
 // of `version` (pod annotation wharf.dev/version) first, then other running

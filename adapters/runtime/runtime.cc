@@ -8,22 +8,23 @@ Runtime::Runtime(events::EventStore& store, RuntimeOptions options, Ports ports)
     : store_(store),
       options_(std::move(options)),
       clock_(options_.clock ? options_.clock : &system_clock_),
+      targets_(options_.targets ? options_.targets : &targets::no_targets()),
       ports_(ports) {
   if (!ports_.build) {
     local_build_ = std::make_unique<local::LocalBuildRunner>(options_.data_dir);
-    jenkins_build_ =
-        std::make_unique<jenkins::JenkinsBuildRunner>(options_.data_dir, options_.jenkins);
+    jenkins_build_ = std::make_unique<jenkins::JenkinsBuildRunner>(options_.data_dir,
+                                                                   options_.jenkins, *targets_);
     build_router_ = std::make_unique<BuildRouter>(*local_build_, *jenkins_build_);
     ports_.build = build_router_.get();
   }
   if (!ports_.canary) {
-    kubernetes_canary_ = std::make_unique<kubernetes::KubernetesCanaryTarget>();
-    swarm_canary_ = std::make_unique<swarm::SwarmCanaryTarget>();
+    kubernetes_canary_ = std::make_unique<kubernetes::KubernetesCanaryTarget>(*targets_);
+    swarm_canary_ = std::make_unique<swarm::SwarmCanaryTarget>(*targets_);
   }
   if (!ports_.deploy) {
     local_deploy_ = std::make_unique<local::LocalDeployTarget>(options_.data_dir, options_.deploy);
-    kubernetes_deploy_ = std::make_unique<kubernetes::KubernetesDeployTarget>();
-    swarm_deploy_ = std::make_unique<swarm::SwarmDeployTarget>();
+    kubernetes_deploy_ = std::make_unique<kubernetes::KubernetesDeployTarget>(*targets_);
+    swarm_deploy_ = std::make_unique<swarm::SwarmDeployTarget>(*targets_);
     deploy_router_ =
         std::make_unique<DeployRouter>(*local_deploy_, *kubernetes_deploy_, *swarm_deploy_,
                                        kubernetes_canary_.get(), swarm_canary_.get());

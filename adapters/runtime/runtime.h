@@ -38,6 +38,9 @@ struct RuntimeOptions {
   jenkins::ServerConfig jenkins{};      // Jenkins server + credentials for Jenkins build steps
   router::CanaryRouterOptions canary_router{};  // the local canary router (docs/canary.md)
   dubbo::DubboTargetOptions dubbo{};  // Dubbo canaries' config center (docs/canary.md#dubbo)
+  // Where Kubernetes and Swarm deploys and canaries get their clusters and
+  // credentials (docs/targets.md); null: no target resolves.
+  const targets::TargetResolver* targets = nullptr;
 };
 
 class Runtime {
@@ -55,6 +58,7 @@ class Runtime {
   CommandBus& commands() { return *bus_; }
   ProcessManager& process_manager() { return *manager_; }
   const Clock& clock() const { return *clock_; }
+  const targets::TargetResolver& targets() const { return *targets_; }
   // The local deploy target when it is in use (null otherwise).
   local::LocalDeployTarget* local_deploy_target() { return local_deploy_.get(); }
   // The local canary router when it is in use (null when `ports` named another).
@@ -72,6 +76,7 @@ class Runtime {
   RuntimeOptions options_;
   SystemClock system_clock_;
   const Clock* clock_;
+  const targets::TargetResolver* targets_;
   std::unique_ptr<local::LocalBuildRunner> local_build_;
   std::unique_ptr<jenkins::JenkinsBuildRunner> jenkins_build_;
   std::unique_ptr<BuildRouter> build_router_;

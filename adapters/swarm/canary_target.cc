@@ -108,9 +108,11 @@ json::object canary_copy(const json::object& stable, const std::string& name, ui
   return spec;
 }
 
-SwarmCanaryTarget::SwarmCanaryTarget(std::chrono::milliseconds poll,
+SwarmCanaryTarget::SwarmCanaryTarget(const targets::TargetResolver& targets,
+                                     std::chrono::milliseconds poll,
                                      std::chrono::milliseconds retry)
-    : poll_(poll),
+    : targets_(targets),
+      poll_(poll),
       queue_(
           "swarm canary", [this](const engine::CanaryTraffic& t) { return apply(t); }, retry),
       analyser_([](const engine::CanaryTraffic& t) {
@@ -127,7 +129,7 @@ void SwarmCanaryTarget::set(const engine::CanaryTraffic& traffic,
 void SwarmCanaryTarget::run(remote_deploy::Deploy& deploy) {
   const engine::DeployJob& job = deploy.job();
   const std::string& key = deploy.key();
-  auto target = portainer_target_of(job.spec);
+  auto target = portainer_target_of(job.spec, targets_);
   if (!target) return deploy.fail(target.error());
   const auto& match = job.spec.canary().match();
   if (!match.header().empty() || !match.cookie().empty()) {
@@ -198,7 +200,7 @@ void SwarmCanaryTarget::run(remote_deploy::Deploy& deploy) {
 }
 
 Expected<void, std::string> SwarmCanaryTarget::apply(const engine::CanaryTraffic& t) {
-  auto target = portainer_target_of(t.spec);
+  auto target = portainer_target_of(t.spec, targets_);
   if (!target) return unexpected(target.error());
   Portainer portainer(*target);
   const std::string name = canary_name_of(t.spec, *target);

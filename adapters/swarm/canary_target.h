@@ -50,7 +50,8 @@ uint64_t replicas_of(const boost::json::object& service);
 
 class SwarmCanaryTarget final : public engine::DeployTarget, public engine::CanaryTarget {
  public:
-  explicit SwarmCanaryTarget(std::chrono::milliseconds poll = std::chrono::seconds(1),
+  explicit SwarmCanaryTarget(const targets::TargetResolver& targets,
+                             std::chrono::milliseconds poll = std::chrono::seconds(1),
                              std::chrono::milliseconds retry = std::chrono::seconds(1));
 
   void start(const engine::DeployJob& job,
@@ -75,6 +76,7 @@ class SwarmCanaryTarget final : public engine::DeployTarget, public engine::Cana
   void run(remote_deploy::Deploy& deploy);
   Expected<void, std::string> apply(const engine::CanaryTraffic& traffic);
 
+  const targets::TargetResolver& targets_;
   std::chrono::milliseconds poll_;
   remote_deploy::CanaryQueue queue_;
   router::CanaryAnalyser analyser_;

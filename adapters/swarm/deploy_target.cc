@@ -129,39 +129,67 @@ Expected<void, std::string> update_service(
   }
 }
 
-Expected<PortainerTarget, std::string> portainer_target_of(const wharf::v1::DeploySpec& spec) {
-  using remote_deploy::setting;
+PortainerTarget portainer_of(targets::ResolvedTarget portainer) {
   PortainerTarget t;
-  t.portainer_url = setting(spec, "portainer_url");
-  t.service = setting(spec, "service");
-  if (t.portainer_url.empty())
-    return unexpected(std::string("swarm target needs settings.portainer_url"));
-  if (t.service.empty()) return unexpected(std::string("swarm target needs settings.service"));
-  t.endpoint_id = setting(spec, "endpoint_id", "1");
-  t.api_key = setting(spec, "api_key");
-  t.username = setting(spec, "username");
-  t.password = setting(spec, "password");
-  if (t.api_key.empty() && t.username.empty()) {
-    return unexpected(
-        std::string("swarm target needs settings.api_key or settings.username/password"));
+  t.portainer_url = portainer.spec.url();
+  t.endpoint_id = portainer.spec.endpoint_id();
+  t.api_key = std::move(portainer.api_key);
+  t.username = std::move(portainer.user);
+  t.password = std::move(portainer.password);
+  t.ca_file = portainer.spec.ca_file();
+  t.insecure = portainer.spec.insecure_skip_tls_verify();
+  return t;
+}
+
+targets::ProbeResult probe_portainer(const targets::ResolvedTarget& target) {
+  const PortainerTarget t = portainer_of(target);
+  Portainer portainer(t);
+  auto response = portainer.call("GET", "/api/status");
+  if (!response) return {false, "", response.error()};
+  if (response->status != 200) {
+    return {false, "", "GET /api/status: " + http_client::describe(*response)};
   }
+  std::error_code ec;
+  auto parsed = json::parse(response->body, ec);
+  const json::value* version =
+      !ec && parsed.is_object() ? parsed.as_object().if_contains("Version") : nullptr;
+  return {true, version && version->is_string() ? std::string(version->as_string()) : "", ""};
+}
+
+Expected<PortainerTarget, std::string> portainer_target_of(const wharf::v1::DeploySpec& spec,
+                                                           const targets::TargetResolver& targets) {
+  using remote_deploy::setting;
+  if (spec.target_ref().empty()) {
+    return unexpected(std::string(
+        "swarm environment names no target: set its target_ref to a registered Portainer "
+        "(docs/targets.md)"));
+  }
+  auto portainer = targets.resolve(spec.target_ref());
+  if (!portainer) return unexpected(portainer.error());
+  if (portainer->spec.kind() != wharf::v1::TARGET_KIND_PORTAINER) {
+    return unexpected("target " + spec.target_ref() + " is not a Portainer endpoint");
+  }
+  PortainerTarget t = portainer_of(std::move(*portainer));
+  t.service = setting(spec, "service");
+  if (t.service.empty()) return unexpected(std::string("swarm target needs settings.service"));
   t.image = remote_deploy::image_of(spec);
   if (t.image.empty())
     return unexpected(std::string("swarm target needs settings.image or an artifact_uri"));
-  t.ca_file = setting(spec, "ca_file");
-  t.insecure = setting(spec, "insecure_skip_tls_verify") == "true";
   t.url = setting(spec, "url");
   t.update_timeout = remote_deploy::seconds_setting(spec, "update_timeout_s", t.update_timeout);
   return t;
 }
 
-SwarmDeployTarget::SwarmDeployTarget(std::chrono::milliseconds poll)
-    : poll_(poll), runner_("swarm", [this](remote_deploy::Deploy& d) { run(d); }) {}
+SwarmDeployTarget::SwarmDeployTarget(const targets::TargetResolver& targets,
+                                     std::chrono::milliseconds poll)
+    : targets_(targets),
+      poll_(poll),
+      runner_("swarm", [this](remote_deploy::Deploy& d) { run(d); }) {}
 
 void SwarmDeployTarget::run(remote_deploy::Deploy& deploy) {
   const engine::DeployJob& job = deploy.job();
   const std::string& key = deploy.key();
-  auto target = portainer_target_of(job.spec);
+  auto target = portainer_target_of(job.spec, targets_);
   if (!target) return deploy.fail(target.error());
   Portainer portainer(*target);
   const std::string where = target->service + " (Portainer endpoint " + target->endpoint_id + ")";

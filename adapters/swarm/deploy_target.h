@@ -4,16 +4,16 @@
 // full Spec with the new image (and env, replicas, a deploy label, a bumped
 // ForceUpdate) at the inspected version — re-inspecting on "update out of
 // sequence" — then wait for UpdateStatus "completed"; "paused" and rollback_*
-// fail the deploy with the daemon's message. Target settings:
+// fail the deploy with the daemon's message. Portainer is the registered
+// target the environment names (target_ref, docs/targets.md): its URL,
+// endpoint id, CA, TLS setting and credential (API key as X-API-Key, or
+// username + password: a JWT from /api/auth, renewed once on 401) come from
+// the target registry, nowhere else. The environment's settings:
 //
-//   portainer_url  https://portainer:9443 (required)
 //   service        service id or name (required)
-//   endpoint_id    Portainer environment id (default 1)
-//   api_key        Portainer access token (X-API-Key), or username + password
-//                  (JWT from /api/auth, renewed once on 401)
 //   image          image reference; "{version}" and "{digest}" are replaced
 //                  (default: the spec's artifact_uri)
-//   ca_file, insecure_skip_tls_verify, url, update_timeout_s (default 300)
+//   url, update_timeout_s (default 300)
 //
 // Idempotent by deploy id + attempt: the service Spec carries the key in the
 // label wharf.deploy, so a repeated start only watches the update it sent.
@@ -26,6 +26,8 @@
 
 #include "adapters/http/http_client.h"
 #include "adapters/remote_deploy/remote_deploy.h"
+#include "adapters/targets/probe.h"
+#include "adapters/targets/registry.h"
 #include "engine/ports.h"
 #include "events/expected.h"
 
@@ -38,7 +40,17 @@ struct PortainerTarget {
   std::chrono::seconds update_timeout{300};
 };
 
-Expected<PortainerTarget, std::string> portainer_target_of(const wharf::v1::DeploySpec& spec);
+// The connection part of a PortainerTarget (URL, endpoint, credential, TLS)
+// from a resolved Portainer target.
+PortainerTarget portainer_of(targets::ResolvedTarget portainer);
+// The reachability probe of a Portainer target: GET /api/status with its
+// credential (a login first for username + password).
+targets::ProbeResult probe_portainer(const targets::ResolvedTarget& portainer);
+
+// The Portainer target of one deploy: the registered target spec.target_ref
+// names, resolved through `targets`, and the spec's settings.
+Expected<PortainerTarget, std::string> portainer_target_of(const wharf::v1::DeploySpec& spec,
+                                                           const targets::TargetResolver& targets);
 
 // Portainer's API for one target: the API key, or one login per object
 // (renewed once when the JWT expires).
@@ -82,7 +94,8 @@ Expected<void, std::string> update_service(
 
 class SwarmDeployTarget final : public engine::DeployTarget {
  public:
-  explicit SwarmDeployTarget(std::chrono::milliseconds poll = std::chrono::seconds(1));
+  explicit SwarmDeployTarget(const targets::TargetResolver& targets,
+                             std::chrono::milliseconds poll = std::chrono::seconds(1));
 
   void start(const engine::DeployJob& job,
              engine::Callbacks<engine::DeployOutcome> callbacks) override {
@@ -97,6 +110,7 @@ class SwarmDeployTarget final : public engine::DeployTarget {
  private:
   void run(remote_deploy::Deploy& deploy);
 
+  const targets::TargetResolver& targets_;
   std::chrono::milliseconds poll_;
   remote_deploy::DeployRunner runner_;  // last: joins the threads that use the above
 };

@@ -13,11 +13,13 @@ std::string base_of(const PortainerTarget& t) {
 }  // namespace
 
 Expected<PortainerTarget, std::string> portainer_of_settings(
-    const std::map<std::string, std::string>& settings) {
+    const std::map<std::string, std::string>& settings, const std::string& target_ref,
+    const targets::TargetResolver& targets) {
   wharf::v1::DeploySpec spec;
   for (const auto& [k, v] : settings) (*spec.mutable_target_settings())[k] = v;
+  spec.set_target_ref(target_ref);
   if (spec.target_settings().count("image") == 0) spec.set_artifact_uri("-");  // not deploying
-  return portainer_target_of(spec);
+  return portainer_target_of(spec, targets);
 }
 
 Expected<std::pair<std::string, std::string>, std::string> portainer_auth(

@@ -19,10 +19,11 @@
 
 namespace wharf::swarm {
 
-// The Portainer target an environment's settings name (deploy_target.h), for
-// reading: no image is needed.
+// The Portainer target an environment names (target_ref and settings,
+// deploy_target.h), for reading: no image is needed.
 Expected<PortainerTarget, std::string> portainer_of_settings(
-    const std::map<std::string, std::string>& settings);
+    const std::map<std::string, std::string>& settings, const std::string& target_ref,
+    const targets::TargetResolver& targets);
 
 // The header that authenticates a request to `t`: X-API-Key with the access
 // token, else Authorization with the JWT of a fresh POST /api/auth.

@@ -30,7 +30,11 @@ class RemoteDeployTarget final : public engine::DeployTarget {
  public:
   explicit RemoteDeployTarget(TaskDispatcher& d) : d_(d) {}
   void start(const engine::DeployJob& job, engine::Callbacks<engine::DeployOutcome> cb) override {
-    d_.dispatch(to_task(job), cb.progress, [done = cb.done](const v1::TaskResult& r) {
+    v1::Task task = to_task(job);
+    if (auto target = d_.target_reference(job.spec.target_ref())) {
+      *task.mutable_deploy()->mutable_target() = std::move(*target);
+    }
+    d_.dispatch(task, cb.progress, [done = cb.done](const v1::TaskResult& r) {
       if (done) done(from_proto(r.deploy()));
     });
   }

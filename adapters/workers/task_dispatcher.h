@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -49,6 +50,16 @@ class TaskDispatcher {
   engine::DeployTarget& deploy_target() { return *deploy_; }
   engine::TestRunner& test_runner() { return *tests_; }
 
+  // What a deploy task carries about the target its spec names: the spec and
+  // credential version (never a credential; the worker opens it from its own
+  // sealed store, docs/targets.md#workers). Set before the first dispatch.
+  using TargetLookup =
+      std::function<std::optional<wharf::v1::TargetReference>(const std::string& name)>;
+  void set_target_lookup(TargetLookup lookup) { target_lookup_ = std::move(lookup); }
+  std::optional<wharf::v1::TargetReference> target_reference(const std::string& name) const {
+    return target_lookup_ && !name.empty() ? target_lookup_(name) : std::nullopt;
+  }
+
   // Port plumbing: publish `task`, and route its results to these sinks.
   void dispatch(const wharf::v1::Task& task,
                 std::function<void(const engine::StepProgress&)> progress,
@@ -71,6 +82,7 @@ class TaskDispatcher {
   std::unique_ptr<engine::BuildRunner> build_;
   std::unique_ptr<engine::DeployTarget> deploy_;
   std::unique_ptr<engine::TestRunner> tests_;
+  TargetLookup target_lookup_;
 
   mutable std::mutex mutex_;
   std::map<std::string, Waiting> waiting_;  // by task_name()

@@ -180,6 +180,9 @@ void TaskWorker::start_task(const v1::Task& task, int32_t partition, int64_t off
                            }});
       break;
     case v1::TASK_KIND_DEPLOY:
+      if (task.deploy().has_target() && options_.learn_target) {
+        options_.learn_target(task.deploy().target());
+      }
       ports_.deploy->start(deploy_job(task),
                            {progress, [finish](const engine::DeployOutcome& o) {
                               finish([&](v1::TaskResult& r) { *r.mutable_deploy() = to_proto(o); });

@@ -12,6 +12,7 @@
 // outlives it) and adopt it instead of starting a second one.
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -38,6 +39,9 @@ struct WorkerOptions {
   // How long the group waits for a silent member before handing its tasks
   // to others (the broker's group.min.session.timeout.ms is 6 s by default).
   std::chrono::milliseconds session_timeout{6000};
+  // Told the target a deploy task names (spec + credential version) before
+  // the deploy starts, so the worker's target registry knows it.
+  std::function<void(const wharf::v1::TargetReference&)> learn_target;
 };
 
 class TaskWorker {

@@ -21,6 +21,7 @@
 #include "adapters/kubernetes/deploy_target.h"
 #include "adapters/kubernetes/rollout.h"
 #include "tests/peers/kubernetes_cluster.h"
+#include "tests/targets/test_targets.h"
 
 namespace {
 using namespace wharf;
@@ -58,7 +59,10 @@ int main() {
       std::getenv("WHARF_BENCH_RUNS") ? std::atoi(std::getenv("WHARF_BENCH_RUNS")) : 50;
   const auto& cluster = testing::kubernetes_cluster();
   cluster.create_deployment("bench", "registry.example/bench:0", {.replicas = 2});
-  kubernetes::KubernetesDeployTarget target;  // production settings: watch + 1 s poll fallback
+  targets::testing::TestTargets clusters;
+  cluster.connect(clusters, "k8s");
+  // Production settings: watch + 1 s poll fallback.
+  kubernetes::KubernetesDeployTarget target(clusters);
   const std::string kubectl = cluster.bin_dir() + "/kubectl";
 
   std::vector<double> ours, theirs;
@@ -71,8 +75,8 @@ int main() {
     job.attempt = 1;
     job.spec.set_version("w" + std::to_string(i));
     job.spec.set_target(wharf::v1::TARGET_TYPE_KUBERNETES);
+    job.spec.set_target_ref("k8s");
     auto& s = *job.spec.mutable_target_settings();
-    cluster.connect(s);
     s["deployment"] = "bench";
     s["container"] = "app";
     s["image"] = "registry.example/bench:{version}";

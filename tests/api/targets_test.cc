@@ -187,6 +187,30 @@ TEST_F(TargetsApiTest, BadRegistrationsAreRefusedAndSealNothing) {
   EXPECT_EQ(h.secrets().versions(targets::target_entry("prod-eu")), std::vector<uint32_t>{1});
 }
 
+TEST_F(TargetsApiTest, CredentialNamedSettingsAreRefused) {
+  for (const char* key :
+       {"token", "password", "api_key", "secret", "registry_password", "ssh_key", "bearer_token"}) {
+    SCOPED_TRACE(key);
+    auto r = call(h, verb::put, "/api/v1/projects/shop/environments/prod", owner,
+                  std::string(R"({"target":"kubernetes","settings":{"deployment":"shop",")") + key +
+                      R"(":"x"}})");
+    EXPECT_EQ(r.status, 400u) << r.body;
+    EXPECT_EQ(r.error_code(), "secret_in_settings");
+    auto details = r.json().at("error").at("details");
+    EXPECT_EQ(details.at("field").as_string(), std::string("settings.") + key);
+    EXPECT_EQ(details.at("targets_route").as_string(), "/api/v1/targets");
+  }
+  // By reference, with only non-secret settings: accepted, and recorded so.
+  auto ok = call(h, verb::put, "/api/v1/projects/shop/environments/prod", owner,
+                 R"({"target":"kubernetes","target_ref":"prod-eu",
+                     "settings":{"deployment":"shop","token_file_hint":"none"}})");
+  ASSERT_EQ(ok.status, 202u) << ok.body;
+  auto events = h.store().read_stream("project-shop", 2, 1, events::Direction::kForward);
+  ASSERT_TRUE(events);
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ(events->at(0).payload().environment_defined().environment().target_ref(), "prod-eu");
+}
+
 // Events written before targets may hold credentials in settings. Every read
 // path masks them; both export downloads carry those events as hash-only
 // placeholders, and the downloads still verify.

@@ -17,6 +17,7 @@
 #include "tests/canary/peers.h"
 #include "tests/peers/kubernetes_cluster.h"
 #include "tests/runtime/e2e_support.h"
+#include "tests/targets/test_targets.h"
 
 namespace wharf::canary_testing {
 namespace {
@@ -54,6 +55,19 @@ PrometheusPeer& prometheus() {
   return p;
 }
 
+// The cluster and the peer registered as targets "k8s" (the limited token)
+// and "portainer" (an access token).
+targets::testing::TestTargets& registered() {
+  static targets::testing::TestTargets t;
+  static const bool done = [] {
+    kubernetes().connect(t, "k8s");
+    t.portainer("portainer", portainer().url(), "1", {{"api_key", "ptr_testkey"}});
+    return true;
+  }();
+  (void)done;
+  return t;
+}
+
 // Probe every second, abort over 5% (no request minimum: Prometheus has the rate).
 wharf::v1::CanaryStrategy analysed(const std::string& query) {
   auto s = ten_fifty_hundred();
@@ -66,7 +80,6 @@ wharf::v1::CanaryStrategy analysed(const std::string& query) {
 
 void kubernetes_settings(google::protobuf::Map<std::string, std::string>& s,
                          const std::string& deployment) {
-  kubernetes().connect(s);
   s["deployment"] = deployment;
   s["container"] = "app";
   s["image"] = "registry.example/web:{version}";
@@ -75,9 +88,7 @@ void kubernetes_settings(google::protobuf::Map<std::string, std::string>& s,
 
 void swarm_settings(google::protobuf::Map<std::string, std::string>& s,
                     const std::string& service) {
-  s["portainer_url"] = portainer().url();
   s["service"] = service;
-  s["api_key"] = "ptr_testkey";
   s["image"] = "registry.example/api:{version}";
   s["update_timeout_s"] = "30";
 }
@@ -89,7 +100,8 @@ class Pipeline {
   Pipeline(wharf::v1::TargetType target, const std::string& query,
            const std::function<void(google::protobuf::Map<std::string, std::string>&)>& settings)
       : store_(open_store(dir_.path() / "events", true)),
-        rt_(*store_, runtime::RuntimeOptions{.data_dir = dir_.path() / "data"}) {
+        rt_(*store_,
+            runtime::RuntimeOptions{.data_dir = dir_.path() / "data", .targets = &registered()}) {
     const fs::path repo = dir_.path() / "repo";
     const std::string first = make_hello_repo(repo);
     const std::string second = commit_version(repo, "2.0.0");
@@ -103,6 +115,7 @@ class Pipeline {
     prod.set_replicas(4);
     *prod.mutable_canary() = analysed(query);
     settings(*prod.mutable_settings());
+    prod.set_target_ref(target == wharf::v1::TARGET_TYPE_KUBERNETES ? "k8s" : "portainer");
     if (!rt_.commands().execute(project, ctx())) throw std::runtime_error("no project");
     for (const auto& sha : {first, second}) {
       auto commit = make_commit("hello", sha);
@@ -171,7 +184,8 @@ TEST(KubernetesCanaryAnalysis, AnErrorRateUnderTheLimitLeavesTheCanaryAlone) {
   auto strategy = analysed("quiet_5xx_rate");
   auto j = canary_job("quiet", "2.0.0", wharf::v1::TARGET_TYPE_KUBERNETES, strategy);
   kubernetes_settings(*j.spec.mutable_target_settings(), "quiet");
-  kubernetes::KubernetesCanaryTarget target(std::chrono::milliseconds(20),
+  j.spec.set_target_ref("k8s");
+  kubernetes::KubernetesCanaryTarget target(registered(), std::chrono::milliseconds(20),
                                             std::chrono::milliseconds(50));
   ASSERT_TRUE(deploy(target, j).succeeded);
   Verdicts verdicts;
@@ -198,9 +212,10 @@ TEST(KubernetesCanaryAnalysis, AFailingHealthCheckAbortsWhateverTheRate) {
   strategy.mutable_analysis()->set_check_health(true);
   auto j = canary_job("sick", "2.0.0", wharf::v1::TARGET_TYPE_KUBERNETES, strategy);
   kubernetes_settings(*j.spec.mutable_target_settings(), "sick");
+  j.spec.set_target_ref("k8s");
   (*j.spec.mutable_target_settings())["canary_url"] = prometheus().url();
   j.spec.set_health_path("/healthz");
-  kubernetes::KubernetesCanaryTarget target(std::chrono::milliseconds(20),
+  kubernetes::KubernetesCanaryTarget target(registered(), std::chrono::milliseconds(20),
                                             std::chrono::milliseconds(50));
   ASSERT_TRUE(deploy(target, j).succeeded);
   Verdicts verdicts;
@@ -220,8 +235,9 @@ TEST(KubernetesCanaryAnalysis, ACanaryPodThatTurnsNotReadyAbortsTheCanary) {
   auto strategy = analysed("flaky_5xx_rate");
   strategy.mutable_analysis()->set_check_health(true);
   auto j = canary_job("flaky", "2.0.0", wharf::v1::TARGET_TYPE_KUBERNETES, strategy);
+  j.spec.set_target_ref("k8s");
   kubernetes_settings(*j.spec.mutable_target_settings(), "flaky");  // no url, no canary_url
-  kubernetes::KubernetesCanaryTarget target(std::chrono::milliseconds(20),
+  kubernetes::KubernetesCanaryTarget target(registered(), std::chrono::milliseconds(20),
                                             std::chrono::milliseconds(50));
   ASSERT_TRUE(deploy(target, j).succeeded);
   Verdicts verdicts;
@@ -274,7 +290,9 @@ TEST(SwarmCanaryAnalysis, AnErrorRateUnderTheLimitLeavesTheCanaryAlone) {
   prometheus().set("calm_5xx_rate", "0.05");  // at the limit is not over it
   auto j = canary_job("calm", "2.0.0", wharf::v1::TARGET_TYPE_SWARM, analysed("calm_5xx_rate"));
   swarm_settings(*j.spec.mutable_target_settings(), "calm");
-  swarm::SwarmCanaryTarget target(std::chrono::milliseconds(20), std::chrono::milliseconds(50));
+  j.spec.set_target_ref("portainer");
+  swarm::SwarmCanaryTarget target(registered(), std::chrono::milliseconds(20),
+                                  std::chrono::milliseconds(50));
   ASSERT_TRUE(deploy(target, j).succeeded);
   Verdicts verdicts;
   target.set(traffic(j, Phase::kStep, 0), verdicts.sink());

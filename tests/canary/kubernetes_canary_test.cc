@@ -13,6 +13,7 @@
 #include "tests/canary/canary_support.h"
 #include "tests/peers/kubernetes_cluster.h"
 #include "tests/runtime/e2e_support.h"
+#include "tests/targets/test_targets.h"
 
 namespace wharf::kubernetes {
 namespace {
@@ -27,13 +28,24 @@ const KubernetesCluster& cluster() {
   return wharf::testing::kubernetes_cluster();
 }
 
+// The cluster registered as target "k8s" (the limited token).
+targets::testing::TestTargets& clusters() {
+  static targets::testing::TestTargets t;
+  static const bool registered = [] {
+    cluster().connect(t, "k8s");
+    return true;
+  }();
+  (void)registered;
+  return t;
+}
+
 engine::DeployJob job(const std::string& name, const std::string& mode = "",
                       const wharf::v1::CanaryMatch& match = {}) {
   auto strategy = ten_fifty_hundred(mode);
   *strategy.mutable_match() = match;
   auto j = canary_job(name, "2.0.0", wharf::v1::TARGET_TYPE_KUBERNETES, strategy);
+  j.spec.set_target_ref("k8s");
   auto& s = *j.spec.mutable_target_settings();
-  cluster().connect(s);
   s["deployment"] = name;
   s["container"] = "app";
   s["image"] = "registry.example/web:{version}";
@@ -78,7 +90,7 @@ bool available(const std::string& name) {
 
 TEST(KubernetesCanary, ReplicasModeShiftsTheReplicaRatioThenPromotes) {
   cluster().create_deployment("shop", "registry.example/web:1.0.0", {.replicas = 4});
-  KubernetesCanaryTarget target(std::chrono::milliseconds(20), std::chrono::milliseconds(50));
+  KubernetesCanaryTarget target(clusters(), std::chrono::milliseconds(20), std::chrono::milliseconds(50));
   const auto j = job("shop");
   const auto outcome = deploy(target, j);
   ASSERT_TRUE(outcome.succeeded) << outcome.reason;
@@ -117,7 +129,7 @@ TEST(KubernetesCanary, ReplicasModeShiftsTheReplicaRatioThenPromotes) {
 
 TEST(KubernetesCanary, ReplicasModeAbortRemovesTheCanaryAndRestoresTheStableReplicas) {
   cluster().create_deployment("cart", "registry.example/web:1.0.0", {.replicas = 4});
-  KubernetesCanaryTarget target(std::chrono::milliseconds(20), std::chrono::milliseconds(50));
+  KubernetesCanaryTarget target(clusters(), std::chrono::milliseconds(20), std::chrono::milliseconds(50));
   const auto j = job("cart");
   ASSERT_TRUE(deploy(target, j).succeeded);
   ASSERT_EQ(apply(target, traffic(j, Phase::kStep, 1)), "");
@@ -140,7 +152,8 @@ TEST(KubernetesCanary, IngressNginxModeSetsTheCanaryAnnotationsThenPromotes) {
   wharf::v1::CanaryMatch match;
   match.set_header("X-Canary");
   match.set_header_value("1");
-  KubernetesCanaryTarget target(std::chrono::milliseconds(20), std::chrono::milliseconds(50));
+  KubernetesCanaryTarget target(clusters(), std::chrono::milliseconds(20),
+                                std::chrono::milliseconds(50));
   const auto j = job("blog", "ingress-nginx", match);
   const auto outcome = deploy(target, j);
   ASSERT_TRUE(outcome.succeeded) << outcome.reason;
@@ -189,7 +202,8 @@ TEST(KubernetesCanary, IngressNginxAbortTakesTheWeightAndTheCanaryObjectsAway) {
   cluster().create_service_and_ingress("news");
   wharf::v1::CanaryMatch match;
   match.set_header("X-Canary");  // any value: a pattern
-  KubernetesCanaryTarget target(std::chrono::milliseconds(20), std::chrono::milliseconds(50));
+  KubernetesCanaryTarget target(clusters(), std::chrono::milliseconds(20),
+                                std::chrono::milliseconds(50));
   const auto j = job("news", "ingress-nginx", match);
   ASSERT_TRUE(deploy(target, j).succeeded);
   ASSERT_EQ(apply(target, traffic(j, Phase::kStep, 0)), "");
@@ -215,7 +229,7 @@ TEST(KubernetesCanary, PromotionKeepsTheCanaryUntilTheStableRolloutIsDone) {
   cluster().create_deployment("shelf", "registry.example/web:1.0.0", {.replicas = 4});
   // Another environment's canary on the same target.
   cluster().create_deployment("stool", "registry.example/web:1.0.0", {.replicas = 2});
-  KubernetesCanaryTarget target(std::chrono::milliseconds(20), std::chrono::milliseconds(50));
+  KubernetesCanaryTarget target(clusters(), std::chrono::milliseconds(20), std::chrono::milliseconds(50));
   const auto j = job("shelf");
   const auto other = job("stool");
   ASSERT_TRUE(deploy(target, j).succeeded);
@@ -250,7 +264,7 @@ TEST(KubernetesCanary, PromotionKeepsTheCanaryUntilTheStableRolloutIsDone) {
 // canary's abort (the verdict the runtime turns into CanaryAborted).
 TEST(KubernetesCanary, AStepWhoseCanaryIsGoneIsAnErrorReportedForAnAbort) {
   cluster().create_deployment("gone", "registry.example/web:1.0.0");
-  KubernetesCanaryTarget target(std::chrono::milliseconds(20), std::chrono::milliseconds(10));
+  KubernetesCanaryTarget target(clusters(), std::chrono::milliseconds(20), std::chrono::milliseconds(10));
   const auto j = job("gone");
   Verdicts verdicts;
   target.set(traffic(j, Phase::kStep, 1), verdicts.sink());
@@ -282,7 +296,8 @@ TEST(KubernetesCanaryPipeline, ACanaryGoesTenFiftyPromotedThroughTheRuntime) {
   const std::string first = make_hello_repo(repo);
   const std::string second = commit_version(repo, "2.0.0");
   auto store = open_store(dir.path() / "events", true);
-  runtime::Runtime rt(*store, runtime::RuntimeOptions{.data_dir = dir.path() / "data"});
+  runtime::Runtime rt(
+      *store, runtime::RuntimeOptions{.data_dir = dir.path() / "data", .targets = &clusters()});
   ASSERT_TRUE(rt.start());
   auto ctx = [&] { return rt.commands().user_context("alice", wharf::v1::CHANNEL_CLI); };
 
@@ -294,8 +309,8 @@ TEST(KubernetesCanaryPipeline, ACanaryGoesTenFiftyPromotedThroughTheRuntime) {
   prod.clear_post_deploy_tests();
   prod.set_replicas(4);  // N: the canary's share is counted in replicas of 4
   *prod.mutable_canary() = ten_fifty_hundred("replicas");
+  prod.set_target_ref("k8s");
   auto& settings = *prod.mutable_settings();
-  cluster().connect(settings);
   settings["deployment"] = "hello";
   settings["container"] = "app";
   settings["image"] = "registry.example/hello:{version}";

@@ -10,6 +10,7 @@
 #include "tests/canary/canary_support.h"
 #include "tests/canary/peers.h"
 #include "tests/runtime/runtime_fixture.h"
+#include "tests/targets/test_targets.h"
 
 namespace wharf::swarm {
 namespace {
@@ -25,14 +26,24 @@ Peer& peer() {
   return p;
 }
 
+// The peer registered as target "peer" (an access token).
+targets::testing::TestTargets& portainers() {
+  static targets::testing::TestTargets t;
+  static const bool registered = [] {
+    t.portainer("peer", peer().url(), "1", {{"api_key", "ptr_testkey"}});
+    return true;
+  }();
+  (void)registered;
+  return t;
+}
+
 engine::DeployJob job(const std::string& service, const wharf::v1::CanaryMatch& match = {}) {
   auto strategy = ten_fifty_hundred();
   *strategy.mutable_match() = match;
   auto j = canary_job(service, "2.0.0", wharf::v1::TARGET_TYPE_SWARM, strategy);
+  j.spec.set_target_ref("peer");
   auto& s = *j.spec.mutable_target_settings();
-  s["portainer_url"] = peer().url();
   s["service"] = service;
-  s["api_key"] = "ptr_testkey";
   s["image"] = "registry.example/api:{version}";
   s["url"] = "https://api.example";
   s["update_timeout_s"] = "30";
@@ -48,7 +59,8 @@ std::string image(json::object& s, const std::string& name) {
 
 TEST(SwarmCanary, TaskCountsFollowTheStepsThenThePromotion) {
   peer().service("api", 4);
-  SwarmCanaryTarget target(std::chrono::milliseconds(20), std::chrono::milliseconds(50));
+  SwarmCanaryTarget target(portainers(), std::chrono::milliseconds(20),
+                           std::chrono::milliseconds(50));
   const auto j = job("api");
   const auto outcome = deploy(target, j);
   ASSERT_TRUE(outcome.succeeded) << outcome.reason;
@@ -81,7 +93,8 @@ TEST(SwarmCanary, TaskCountsFollowTheStepsThenThePromotion) {
 
 TEST(SwarmCanary, AbortRemovesTheCanaryServiceAndRestoresTheStableTasks) {
   peer().service("pay", 4);
-  SwarmCanaryTarget target(std::chrono::milliseconds(20), std::chrono::milliseconds(50));
+  SwarmCanaryTarget target(portainers(), std::chrono::milliseconds(20),
+                           std::chrono::milliseconds(50));
   const auto j = job("pay");
   ASSERT_TRUE(deploy(target, j).succeeded);
   ASSERT_EQ(apply(target, traffic(j, Phase::kStep, 1)), "");
@@ -98,7 +111,8 @@ TEST(SwarmCanary, AbortRemovesTheCanaryServiceAndRestoresTheStableTasks) {
 // canary's image (the update wait of a deploy): until then the canary serves.
 TEST(SwarmCanary, PromotionKeepsTheCanaryServiceUntilTheStableUpdateIsDone) {
   peer().service("cat", 4);
-  SwarmCanaryTarget target(std::chrono::milliseconds(20), std::chrono::milliseconds(50));
+  SwarmCanaryTarget target(portainers(), std::chrono::milliseconds(20),
+                           std::chrono::milliseconds(50));
   const auto j = job("cat");
   ASSERT_TRUE(deploy(target, j).succeeded);
   ASSERT_EQ(apply(target, traffic(j, Phase::kStep, 1)), "");
@@ -129,10 +143,10 @@ TEST(SwarmCanary, ARepeatedDeployStartWatchesTheCanaryItAlreadyMade) {
   peer().service("search", 2);
   const auto j = job("search");
   {
-    SwarmCanaryTarget first(std::chrono::milliseconds(20));
+    SwarmCanaryTarget first(portainers(), std::chrono::milliseconds(20));
     ASSERT_TRUE(deploy(first, j).succeeded);
   }
-  SwarmCanaryTarget after_restart(std::chrono::milliseconds(20));
+  SwarmCanaryTarget after_restart(portainers(), std::chrono::milliseconds(20));
   const auto again = deploy(after_restart, j);
   EXPECT_TRUE(again.succeeded) << again.reason;
   auto s = peer().services();
@@ -143,7 +157,7 @@ TEST(SwarmCanary, HeaderRoutingIsNotAvailable) {
   peer().service("auth", 2);
   wharf::v1::CanaryMatch match;
   match.set_header("X-Canary");
-  SwarmCanaryTarget target(std::chrono::milliseconds(20));
+  SwarmCanaryTarget target(portainers(), std::chrono::milliseconds(20));
   const auto outcome = deploy(target, job("auth", match));
   EXPECT_FALSE(outcome.succeeded);
   EXPECT_NE(outcome.reason.find("Swarm has no header or cookie routing"), std::string::npos)

@@ -120,7 +120,6 @@ TEST_F(GerritToKubernetes, PushBuildsOnJenkinsDeploysTheDigestAndRollsBack) {
   call(jenkins_.url() + "/peer/jobs", "POST", R"({"path":"shop/build"})");
   k8s().create_deployment("shop", "registry.test/shop:none");
   json::object settings{{"deployment", "shop"}, {"container", "app"}, {"rollout_timeout_s", "60"}};
-  k8s().connect(settings);
 
   serve_ = std::make_unique<testing::ServeProcess>(
       dir_.path() / "data",
@@ -130,11 +129,13 @@ TEST_F(GerritToKubernetes, PushBuildsOnJenkinsDeploysTheDigestAndRollsBack) {
           (dir_.path() / "known_hosts").string(), "--jenkins-url", jenkins_.url(), "--jenkins-user",
           "wharf", "--jenkins-token", "s3cret"});
   serve_->start();
+  // The cluster is a registered target; its token goes to the sealed store.
+  k8s().connect(testing::ServeTargets(*serve_), "k8s");
   const std::string project = R"({
     "project_id": "shop",
     "repository": {"gerrit": {"host": "127.0.0.1", "project": "shop", "branches": ["master"]}},
-    "environments": [{"name": "staging", "target": "kubernetes", "auto_deploy": true,
-      "settings": )" + json::serialize(settings) +
+    "environments": [{"name": "staging", "target": "kubernetes", "target_ref": "k8s",
+      "auto_deploy": true, "settings": )" + json::serialize(settings) +
                               R"(}],
     "template": {"build": {"runner": "jenkins", "timeout_s": 300,
       "jenkins": {"job": "shop/build", "poll_interval_ms": 50,

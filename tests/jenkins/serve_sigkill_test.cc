@@ -151,15 +151,16 @@ TEST(KubernetesServe, SigkillMidRolloutThenRestartWatchesWithoutPatchingAgain) {
   peer_call(peer, "POST", "/peer/jobs", R"({"path":"shop/build"})");
   k8s.create_deployment("shop", "registry.test/shop:none");
   json::object settings{{"deployment", "shop"}, {"container", "app"}, {"rollout_timeout_s", "120"}};
-  k8s.connect(settings);
   runtime::testing::TempDir dir;
   testing::ServeProcess serve(dir.path() / "data", {"--jenkins-url", peer.url(), "--jenkins-user",
                                                     "wharf", "--jenkins-token", "s3cret"});
   serve.start();
+  k8s.connect(testing::ServeTargets(serve), "k8s");
   auto created = serve.api("POST", "/api/v1/projects",
                            R"({
     "project_id": "shop",
-    "environments": [{"name": "prod", "target": "kubernetes", "auto_deploy": true,
+    "environments": [{"name": "prod", "target": "kubernetes", "target_ref": "k8s",
+                      "auto_deploy": true,
                       "settings": )" +
                                json::serialize(settings) + R"(}],
     "template": {"build": {"runner": "jenkins", "timeout_s": 300,

@@ -16,6 +16,7 @@
 #include "adapters/runtime/runtime.h"
 #include "tests/peers/kubernetes_cluster.h"
 #include "tests/runtime/e2e_support.h"
+#include "tests/targets/test_targets.h"
 
 namespace wharf::kubernetes {
 namespace {
@@ -30,11 +31,25 @@ const KubernetesCluster& cluster() {
   return c;
 }
 
-// The cluster as wharf reads it from an environment's settings.
+// The cluster registered as targets: "k8s" (the limited token), "k8s-wrong"
+// (a token it does not know), "k8s-outsider" (authenticated, no rights) and
+// "k8s-untrusted" (a CA that did not sign the server's certificate).
+targets::testing::TestTargets& clusters() {
+  static targets::testing::TestTargets t;
+  static const bool registered = [] {
+    cluster().connect(t, "k8s");
+    cluster().connect(t, "k8s-wrong", "wrong");
+    cluster().connect(t, "k8s-outsider", cluster().outsider_token());
+    cluster().connect(t, "k8s-untrusted", {}, "/etc/ssl/certs/ca-certificates.crt");
+    return true;
+  }();
+  (void)registered;
+  return t;
+}
+
+// The cluster as wharf reads it for an environment naming target "k8s".
 ClusterTarget target_of(const std::string& deployment) {
-  std::map<std::string, std::string> settings{{"deployment", deployment}};
-  cluster().connect(settings);
-  return cluster_of_settings(settings).value();
+  return cluster_of_settings({{"deployment", deployment}}, "k8s", clusters()).value();
 }
 
 std::string image_of(const std::string& deployment, size_t container = 0) {
@@ -50,7 +65,7 @@ std::string image_of(const std::string& deployment, size_t container = 0) {
 }
 
 engine::DeployJob job(const std::string& deployment, const std::string& version,
-                      const std::string& token = {}) {
+                      const std::string& target = "k8s") {
   engine::DeployJob j;
   j.deploy_id = "d-" + deployment + "-" + version;
   j.project_id = "web";
@@ -59,8 +74,8 @@ engine::DeployJob job(const std::string& deployment, const std::string& version,
   j.spec.set_version(version);
   j.spec.set_target(wharf::v1::TARGET_TYPE_KUBERNETES);
   (*j.spec.mutable_config())["GREETING"] = "hello";
+  j.spec.set_target_ref(target);
   auto& s = *j.spec.mutable_target_settings();
-  cluster().connect(s, token);
   s["deployment"] = deployment;
   s["container"] = "app";
   s["image"] = "registry.example/web:{version}";
@@ -95,7 +110,7 @@ TEST(KubernetesDeployTarget, PatchesTheImageAndWaitsForTheRollout) {
   cluster().create_deployment("web-a", "registry.example/web:1.0.0",
                               {.replicas = 3, .sidecar = true});
   const int64_t generation = cluster().deployment("web-a")["metadata"].at("generation").as_int64();
-  KubernetesDeployTarget target(std::chrono::milliseconds(50));
+  KubernetesDeployTarget target(clusters(), std::chrono::milliseconds(50));
   const Result r = deploy(target, job("web-a", "1.1.0"));
   ASSERT_TRUE(r.outcome.succeeded) << r.outcome.reason;
   EXPECT_EQ(r.outcome.url, "https://web.example");
@@ -126,7 +141,7 @@ TEST(KubernetesDeployTarget, ARepeatedStartMidRolloutWatchesWithoutPatchingAgain
   cluster().create_deployment("web-b", "registry.example/web:1.0.0");
   cluster().cordon(true);  // the new pods cannot be scheduled: the rollout waits
   {
-    KubernetesDeployTarget first(std::chrono::milliseconds(50));
+    KubernetesDeployTarget first(clusters(), std::chrono::milliseconds(50));
     auto outcome = std::make_shared<std::promise<engine::DeployOutcome>>();
     first.start(job("web-b", "2.0.0"),
                 {[](const engine::StepProgress&) {},
@@ -138,7 +153,7 @@ TEST(KubernetesDeployTarget, ARepeatedStartMidRolloutWatchesWithoutPatchingAgain
   }
   EXPECT_FALSE(cluster().rolled_out("web-b", std::chrono::seconds(1)));
   cluster().cordon(false);
-  KubernetesDeployTarget after_restart(std::chrono::milliseconds(50));
+  KubernetesDeployTarget after_restart(clusters(), std::chrono::milliseconds(50));
   const Result again = deploy(after_restart, job("web-b", "2.0.0"));
   EXPECT_TRUE(again.outcome.succeeded) << again.outcome.reason;
   ASSERT_FALSE(again.progress.empty());
@@ -152,7 +167,7 @@ TEST(KubernetesDeployTarget, ARepeatedStartMidRolloutWatchesWithoutPatchingAgain
 TEST(KubernetesDeployTarget, ProgressDeadlineExceededFailsTheDeployWithTheControllersMessage) {
   cluster().create_deployment("web-c", "registry.example/web:1.0.0",
                               {.replicas = 2, .progress_deadline_s = 2});
-  KubernetesDeployTarget target(std::chrono::milliseconds(50));
+  KubernetesDeployTarget target(clusters(), std::chrono::milliseconds(50));
   const Result r = deploy(target, job("web-c", "crashloop"));  // kwok: never ready
   EXPECT_FALSE(r.outcome.succeeded);
   EXPECT_NE(r.outcome.reason.find("deployment \"web-c\" exceeded its progress deadline: "
@@ -166,14 +181,14 @@ TEST(KubernetesDeployTarget, ProgressDeadlineExceededFailsTheDeployWithTheContro
 }
 
 TEST(KubernetesDeployTarget, AWrongTokenRbacOrAMissingDeploymentIsAClearFailure) {
-  KubernetesDeployTarget target(std::chrono::milliseconds(50));
+  KubernetesDeployTarget target(clusters(), std::chrono::milliseconds(50));
   cluster().create_deployment("web-d", "registry.example/web:1.0.0");
-  const Result unauthorized = deploy(target, job("web-d", "1.0.1", "wrong"));
+  const Result unauthorized = deploy(target, job("web-d", "1.0.1", "k8s-wrong"));
   EXPECT_FALSE(unauthorized.outcome.succeeded);
   EXPECT_EQ(unauthorized.outcome.reason, "GET deployment default/web-d: HTTP 401: Unauthorized");
 
   // Authenticated, but RBAC grants this user nothing.
-  const Result forbidden = deploy(target, job("web-d", "1.0.1", cluster().outsider_token()));
+  const Result forbidden = deploy(target, job("web-d", "1.0.1", "k8s-outsider"));
   EXPECT_FALSE(forbidden.outcome.succeeded);
   EXPECT_NE(forbidden.outcome.reason.find(
                 "HTTP 403: deployments.apps \"web-d\" is forbidden: User \"outsider\" cannot get "
@@ -199,16 +214,27 @@ TEST(KubernetesDeployTarget, AWrongTokenRbacOrAMissingDeploymentIsAClearFailure)
       std::string::npos)
       << missing.outcome.reason;
 
+  // No target named, or one nobody registered: nothing is called.
   auto incomplete = job("web-d", "1.0.2");
-  incomplete.spec.mutable_target_settings()->erase("api_url");
-  const Result bad_settings = deploy(target, incomplete);
-  EXPECT_FALSE(bad_settings.outcome.succeeded);
-  EXPECT_EQ(bad_settings.outcome.reason, "kubernetes target needs settings.api_url");
+  incomplete.spec.clear_target_ref();
+  const Result no_target = deploy(target, incomplete);
+  EXPECT_FALSE(no_target.outcome.succeeded);
+  EXPECT_EQ(no_target.outcome.reason,
+            "kubernetes environment names no target: set its target_ref to a registered cluster "
+            "(docs/targets.md)");
+  const Result unknown = deploy(target, job("web-d", "1.0.2", "nowhere"));
+  EXPECT_FALSE(unknown.outcome.succeeded);
+  EXPECT_NE(unknown.outcome.reason.find("\"nowhere\""), std::string::npos) << unknown.outcome.reason;
+  // Settings cannot point the deploy elsewhere: the target's URL, CA and
+  // token are the registry's (a stray api_url or ca_file is not read).
+  auto stray = job("web-d", "1.0.2");
+  (*stray.spec.mutable_target_settings())["api_url"] = "https://127.0.0.1:1";
+  (*stray.spec.mutable_target_settings())["ca_file"] = "/etc/ssl/certs/ca-certificates.crt";
+  const Result ignored = deploy(target, stray);
+  EXPECT_TRUE(ignored.outcome.succeeded) << ignored.outcome.reason;
 
   // A CA that did not sign the server's certificate: no answer, nothing sent.
-  auto untrusted = job("web-d", "1.0.3");
-  (*untrusted.spec.mutable_target_settings())["ca_file"] = "/etc/ssl/certs/ca-certificates.crt";
-  const Result tls = deploy(target, untrusted);
+  const Result tls = deploy(target, job("web-d", "1.0.3", "k8s-untrusted"));
   EXPECT_FALSE(tls.outcome.succeeded);
   EXPECT_NE(tls.outcome.reason.find("certificate verify failed"), std::string::npos)
       << tls.outcome.reason;
@@ -221,7 +247,7 @@ TEST(KubernetesDeployTarget, AWrongTokenRbacOrAMissingDeploymentIsAClearFailure)
 TEST(KubernetesDeployTarget, AConflictingChangeIsA409AndWharfPatchesTheNewVersion) {
   cluster().create_deployment("web-e", "registry.example/web:1.0.0", {.sidecar = true});
   int changes = 0;
-  KubernetesDeployTarget target(std::chrono::milliseconds(50), [&](const std::string& name) {
+  KubernetesDeployTarget target(clusters(), std::chrono::milliseconds(50), [&](const std::string& name) {
     if (name != "web-e" || changes++ > 0) return;
     cluster().patch(
         KubernetesCluster::deployment_path("web-e"),
@@ -305,7 +331,8 @@ TEST(KubernetesPipeline, ARunDeploysToKubernetesAndARollbackPatchesTheOldImageBa
   const std::string first = make_hello_repo(repo);
   const std::string second = commit_version(repo, "2.0.0");
   auto store = open_store(dir.path() / "events", true);
-  runtime::Runtime rt(*store, runtime::RuntimeOptions{.data_dir = dir.path() / "data"});
+  runtime::Runtime rt(
+      *store, runtime::RuntimeOptions{.data_dir = dir.path() / "data", .targets = &clusters()});
   ASSERT_TRUE(rt.start());
   auto ctx = [&] { return rt.commands().user_context("alice", wharf::v1::CHANNEL_CLI); };
 
@@ -315,8 +342,8 @@ TEST(KubernetesPipeline, ARunDeploysToKubernetesAndARollbackPatchesTheOldImageBa
   prod.set_name("prod");
   prod.set_target(wharf::v1::TARGET_TYPE_KUBERNETES);
   prod.clear_post_deploy_tests();
+  prod.set_target_ref("k8s");
   auto& settings = *prod.mutable_settings();
-  cluster().connect(settings);
   settings["deployment"] = "hello";
   settings["container"] = "app";
   settings["image"] = "registry.example/hello:{version}";

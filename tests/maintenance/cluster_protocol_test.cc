@@ -12,9 +12,22 @@
 #include "api/cluster_sessions.h"
 #include "api/terminal_protocol.h"
 #include "api/websocket_auth.h"
+#include "tests/targets/test_targets.h"
 
 namespace wharf {
 namespace {
+
+// Target "k" (a cluster at http://k) and "p" (Portainer at http://p, endpoint 3).
+targets::testing::TestTargets& registered() {
+  static targets::testing::TestTargets t;
+  static const bool done = [] {
+    t.kubernetes("k", "http://k", "t");
+    t.portainer("p", "http://p", "3", {{"api_key", "k"}});
+    return true;
+  }();
+  (void)done;
+  return t;
+}
 
 std::string frame(uint8_t stream, const std::string& payload) {
   std::string h(8, '\0');
@@ -87,10 +100,7 @@ TEST(PodExec, ResizeIsChannelFourWithTheTerminalSize) {
 }
 
 TEST(ContainerExec, ResizePathCarriesRowsAsHAndColumnsAsW) {
-  auto t = swarm::portainer_of_settings({{"portainer_url", "http://p"},
-                                         {"service", "hello"},
-                                         {"api_key", "k"},
-                                         {"endpoint_id", "3"}});
+  auto t = swarm::portainer_of_settings({{"service", "hello"}}, "p", registered());
   ASSERT_TRUE(t) << t.error();
   EXPECT_EQ(swarm::exec_resize_path(*t, "e1", 132, 43),
             "/api/endpoints/3/docker/exec/e1/resize?h=43&w=132");
@@ -184,8 +194,8 @@ TEST(PodExec, PathNamesEveryWordTheContainerAndATty) {
 }
 
 TEST(PodLogs, PathCarriesContainerFollowAndTail) {
-  auto t = kubernetes::cluster_of_settings(
-      {{"api_url", "http://k"}, {"deployment", "hello"}, {"namespace", "shop"}});
+  auto t = kubernetes::cluster_of_settings({{"deployment", "hello"}, {"namespace", "shop"}}, "k",
+                                           registered());
   ASSERT_TRUE(t) << t.error();
   EXPECT_EQ(t->container, "hello");
   kubernetes::PodLogOptions o;
@@ -194,14 +204,12 @@ TEST(PodLogs, PathCarriesContainerFollowAndTail) {
   o.follow = true;
   EXPECT_EQ(kubernetes::pod_log_path(*t, o),
             "/api/v1/namespaces/shop/pods/hello-1/log?container=hello&follow=true&tailLines=50");
-  EXPECT_FALSE(kubernetes::cluster_of_settings({{"deployment", "hello"}}));
+  EXPECT_FALSE(kubernetes::cluster_of_settings({{"deployment", "hello"}}, "", registered()));
+  EXPECT_FALSE(kubernetes::cluster_of_settings({{"deployment", "hello"}}, "p", registered()));
 }
 
 TEST(ServiceLogs, PathAsksForBothStreams) {
-  auto t = swarm::portainer_of_settings({{"portainer_url", "http://p"},
-                                         {"service", "hello"},
-                                         {"api_key", "k"},
-                                         {"endpoint_id", "3"}});
+  auto t = swarm::portainer_of_settings({{"service", "hello"}}, "p", registered());
   ASSERT_TRUE(t) << t.error();
   EXPECT_EQ(swarm::service_logs_path(*t, {0, false}),
             "/api/endpoints/3/docker/services/hello/logs?stdout=1&stderr=1&tail=all");

@@ -20,6 +20,7 @@
 #include "tests/peers/kubernetes_cluster.h"
 #include "tests/peers/python_peer.h"
 #include "tests/test_paths.h"
+#include "tests/targets/test_targets.h"
 
 namespace wharf::api::testing {
 namespace {
@@ -51,9 +52,13 @@ class ClusterSessions : public MaintenanceServer {
         std::vector<std::string>{});
     peer_post(portainer_->url() + "/peer/services",
               R"({"name":"hello","image":"r/hello:1","replicas":1})");
+    cluster().connect(targets_, "k8s");
+    cluster().connect(targets_, "k8s-bad", "wrong");  // the cluster answers 401 to it
+    cluster().connect(targets_, "k8s-reader", cluster().reader_token());
+    targets_.portainer("swarm", portainer_->url(), "1", {{"api_key", "ptr_testkey"}});
     MaintenanceOptions options;
     options.terminal_idle_timeout = idle_timeout();
-    start_server(options, [](MaintenanceHost& host) { add_cluster_sessions(host); });
+    start_server(options, [this](MaintenanceHost& host) { add_cluster_sessions(host, targets_); });
     world();
   }
   void TearDown() override { stop_server(); }
@@ -96,22 +101,21 @@ class ClusterSessions : public MaintenanceServer {
     auto* k = c->add_environments();
     k->set_name("k8s");
     k->set_target(wharf::v1::TARGET_TYPE_KUBERNETES);
-    cluster().connect(*k->mutable_settings());
+    k->set_target_ref("k8s");
     (*k->mutable_settings())["deployment"] = "hello";
     auto* s = c->add_environments();
     s->set_name("swarm");
     s->set_target(wharf::v1::TARGET_TYPE_SWARM);
-    (*s->mutable_settings())["portainer_url"] = portainer_->url();
+    s->set_target_ref("swarm");
     (*s->mutable_settings())["service"] = "hello";
-    (*s->mutable_settings())["api_key"] = "ptr_testkey";
     auto* bad = c->add_environments();  // the cluster answers 401 to its token
     *bad = *k;
     bad->set_name("k8s-bad");
-    cluster().connect(*bad->mutable_settings(), "wrong");
+    bad->set_target_ref("k8s-bad");
     auto* reader = c->add_environments();
     *reader = *k;
     reader->set_name("k8s-reader");
-    cluster().connect(*reader->mutable_settings(), cluster().reader_token());
+    reader->set_target_ref("k8s-reader");
     append("project-shop", p);
     grant("shop", "olga", wharf::v1::ROLE_OWNER);
     grant("shop", "vic", wharf::v1::ROLE_VIEWER);
@@ -240,6 +244,7 @@ class ClusterSessions : public MaintenanceServer {
 
   asio::io_context io_;
   std::unique_ptr<wharf::testing::PythonPeer> portainer_;
+  targets::testing::TestTargets targets_;
 };
 
 // Reads an open chunked or SSE response until `want` is in it.
@@ -360,9 +365,9 @@ TEST_F(ClusterSessions, KubernetesResizeGoesOutOnChannelFourAndTheShellSeesIt) {
 }
 
 TEST(KubernetesExecV4, ResizeAndExitCodeOverTheV4ChannelProtocol) {
-  std::map<std::string, std::string> settings{{"deployment", "hello"}};
-  cluster().connect(settings);
-  auto t = kubernetes::cluster_of_settings(settings);
+  targets::testing::TestTargets registered;
+  cluster().connect(registered, "k8s");
+  auto t = kubernetes::cluster_of_settings({{"deployment", "hello"}}, "k8s", registered);
   ASSERT_TRUE(t) << t.error();
   kubernetes::PodExecOptions o;
   o.pod = pod();

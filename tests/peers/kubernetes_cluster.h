@@ -84,14 +84,18 @@ class KubernetesCluster {
   const std::string& admin_kubeconfig() const { return admin_kubeconfig_; }
   const std::string& bin_dir() const { return bin_dir_; }
 
-  // The target settings that point wharf at this cluster: api_url, token
-  // (the limited one unless given) and ca_file. Works for a protobuf Map and
-  // a std::map.
-  template <class Settings>
-  void connect(Settings& settings, const std::string& token = {}) const {
-    settings["api_url"] = url_;
-    settings["token"] = token.empty() ? token_ : token;
-    settings["ca_file"] = ca_file_;
+  // Registers this cluster as target `name` with `targets`: anything with
+  // kubernetes(name, url, ca_file, token) — TestTargets
+  // (tests/targets/test_targets.h) for adapter tests, ServerTargets
+  // (tests/targets/server_targets.h) for a running server. The bearer token
+  // is the limited one and the CA the cluster's unless given. Environments
+  // then name the target (target_ref); no test puts the cluster's URL or
+  // token into settings.
+  template <class Targets>
+  void connect(Targets&& targets, const std::string& name, const std::string& token = {},
+               const std::string& ca_file = {}) const {
+    targets.kubernetes(name, url_, ca_file.empty() ? ca_file_ : ca_file,
+                       token.empty() ? token_ : token);
   }
 
   // A call with the admin token (test set-up and assertions); throws when no answer came.
@@ -224,6 +228,49 @@ class KubernetesCluster {
   void cordon(bool on) const {
     patch("/api/v1/nodes/" + node_,
           boost::json::object{{"spec", boost::json::object{{"unschedulable", on}}}});
+  }
+  // A ServiceAccount `name` in namespace default with the rights the limited
+  // token has (ClusterRole wharf-deployer) and a fresh token of it (the
+  // TokenRequest API, one hour): a credential nobody else knows, which the
+  // apiserver refuses (401) once delete_service_account(name) ran.
+  std::string service_account_token(const std::string& name) const {
+    namespace json = boost::json;
+    create("/api/v1/namespaces/default/serviceaccounts",
+           json::object{{"apiVersion", "v1"},
+                        {"kind", "ServiceAccount"},
+                        {"metadata", json::object{{"name", name}}}});
+    create("/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings",
+           json::object{{"apiVersion", "rbac.authorization.k8s.io/v1"},
+                        {"kind", "RoleBinding"},
+                        {"metadata", json::object{{"name", name}}},
+                        {"roleRef", json::object{{"apiGroup", "rbac.authorization.k8s.io"},
+                                                 {"kind", "ClusterRole"},
+                                                 {"name", "wharf-deployer"}}},
+                        {"subjects", json::array{json::object{{"kind", "ServiceAccount"},
+                                                              {"name", name},
+                                                              {"namespace", "default"}}}}});
+    auto r = admin("POST", "/api/v1/namespaces/default/serviceaccounts/" + name + "/token",
+                   json::serialize(json::object{
+                       {"apiVersion", "authentication.k8s.io/v1"},
+                       {"kind", "TokenRequest"},
+                       {"spec", json::object{{"expirationSeconds", 3600}}}}));
+    if (r.status != 201)
+      throw std::runtime_error("token of " + name + ": " + http_client::describe(r));
+    return std::string(json::parse(r.body).at("status").at("token").as_string());
+  }
+  void delete_service_account(const std::string& name) const {
+    auto r = admin("DELETE", "/api/v1/namespaces/default/serviceaccounts/" + name);
+    if (r.status != 200)
+      throw std::runtime_error("DELETE serviceaccount " + name + ": " + http_client::describe(r));
+  }
+  // The answer's status to a GET of Deployment `name` with `token`.
+  int status_with(const std::string& token, const std::string& name) const {
+    http_client::Request req;
+    req.url = url_ + deployment_path(name);
+    req.headers = {{"Authorization", "Bearer " + token}, {"Accept", "application/json"}};
+    req.ca_file = ca_file_;
+    auto r = http_client::send(req);
+    return r ? r->status : 0;
   }
   // The requests the apiserver's audit log holds (writes to deployments,
   // services and ingresses; pods/exec) made with `user`'s token on object

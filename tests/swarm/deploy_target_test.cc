@@ -10,6 +10,7 @@
 #include "adapters/http/http_client.h"
 #include "tests/peers/python_peer.h"
 #include "tests/test_paths.h"
+#include "tests/targets/test_targets.h"
 
 namespace wharf::swarm {
 namespace {
@@ -53,6 +54,19 @@ PortainerPeer& peer() {
   return p;
 }
 
+// The peer registered three ways: a login, a wrong password, an access token.
+targets::testing::TestTargets& portainers() {
+  static targets::testing::TestTargets t;
+  static const bool registered = [] {
+    t.portainer("peer", peer().url(), "1", {{"username", "admin"}, {"password", "hunter2hunter2"}});
+    t.portainer("peer-wrong", peer().url(), "1", {{"username", "admin"}, {"password", "nope"}});
+    t.portainer("peer-keyed", peer().url(), "1", {{"api_key", "ptr_testkey"}});
+    return true;
+  }();
+  (void)registered;
+  return t;
+}
+
 engine::DeployJob job(const std::string& service, const std::string& version) {
   engine::DeployJob j;
   j.deploy_id = "d-" + service + "-" + version;
@@ -62,11 +76,9 @@ engine::DeployJob job(const std::string& service, const std::string& version) {
   j.spec.set_version(version);
   j.spec.set_target(wharf::v1::TARGET_TYPE_SWARM);
   (*j.spec.mutable_config())["GREETING"] = "hello";
+  j.spec.set_target_ref("peer");
   auto& s = *j.spec.mutable_target_settings();
-  s["portainer_url"] = peer().url();
   s["service"] = service;
-  s["username"] = "admin";
-  s["password"] = "hunter2hunter2";
   s["image"] = "registry.example/web:{version}";
   s["url"] = "https://web.example";
   s["update_timeout_s"] = "30";
@@ -90,7 +102,7 @@ std::string image_of(const boost::json::object& service) {
 
 TEST(SwarmDeployTarget, UpdatesTheServiceAndWaitsForCompletion) {
   peer().create("web-a", "registry.example/web:1.0.0");
-  SwarmDeployTarget target(std::chrono::milliseconds(50));
+  SwarmDeployTarget target(portainers(), std::chrono::milliseconds(50));
   const auto outcome = deploy(target, job("web-a", "1.1.0"));
   ASSERT_TRUE(outcome.succeeded) << outcome.reason;
   EXPECT_EQ(outcome.url, "https://web.example");
@@ -109,10 +121,10 @@ TEST(SwarmDeployTarget, UpdatesTheServiceAndWaitsForCompletion) {
 TEST(SwarmDeployTarget, ARepeatedStartWatchesWithoutUpdatingAgain) {
   peer().create("web-b", "registry.example/web:1.0.0");
   {
-    SwarmDeployTarget first(std::chrono::milliseconds(50));
+    SwarmDeployTarget first(portainers(), std::chrono::milliseconds(50));
     ASSERT_TRUE(deploy(first, job("web-b", "2.0.0")).succeeded);
   }
-  SwarmDeployTarget after_restart(std::chrono::milliseconds(50));
+  SwarmDeployTarget after_restart(portainers(), std::chrono::milliseconds(50));
   const auto again = deploy(after_restart, job("web-b", "2.0.0"));
   EXPECT_TRUE(again.succeeded) << again.reason;
   EXPECT_EQ(peer().updates("web-b"), 1);
@@ -121,7 +133,7 @@ TEST(SwarmDeployTarget, ARepeatedStartWatchesWithoutUpdatingAgain) {
 TEST(SwarmDeployTarget, AnUpdateOutOfSequenceIsSentAgainAtTheNewVersion) {
   peer().create("web-c", "registry.example/web:1.0.0");
   peer().post("/peer/bump?service=web-c");
-  SwarmDeployTarget target(std::chrono::milliseconds(50));
+  SwarmDeployTarget target(portainers(), std::chrono::milliseconds(50));
   const auto outcome = deploy(target, job("web-c", "1.2.0"));
   ASSERT_TRUE(outcome.succeeded) << outcome.reason;
   EXPECT_EQ(image_of(peer().inspect("web-c")), "registry.example/web:1.2.0");
@@ -130,7 +142,7 @@ TEST(SwarmDeployTarget, AnUpdateOutOfSequenceIsSentAgainAtTheNewVersion) {
 
 TEST(SwarmDeployTarget, APausedUpdateFailsTheDeployWithTheDaemonsMessage) {
   peer().create("web-d", "registry.example/web:1.0.0");
-  SwarmDeployTarget target(std::chrono::milliseconds(50));
+  SwarmDeployTarget target(portainers(), std::chrono::milliseconds(50));
   const auto outcome = deploy(target, job("web-d", "crashloop"));
   EXPECT_FALSE(outcome.succeeded);
   EXPECT_EQ(outcome.reason,
@@ -139,17 +151,16 @@ TEST(SwarmDeployTarget, APausedUpdateFailsTheDeployWithTheDaemonsMessage) {
 
 TEST(SwarmDeployTarget, CredentialsAndSessions) {
   peer().create("web-e", "registry.example/web:1.0.0");
-  SwarmDeployTarget target(std::chrono::milliseconds(50));
+  SwarmDeployTarget target(portainers(), std::chrono::milliseconds(50));
   auto wrong = job("web-e", "1.0.1");
-  (*wrong.spec.mutable_target_settings())["password"] = "nope";
+  wrong.spec.set_target_ref("peer-wrong");
   const auto refused = deploy(target, wrong);
   EXPECT_FALSE(refused.succeeded);
   EXPECT_EQ(refused.reason, "Portainer login: HTTP 422: Invalid credentials");
 
   // An access token instead of a login.
   auto keyed = job("web-e", "1.0.2");
-  keyed.spec.mutable_target_settings()->erase("username");
-  (*keyed.spec.mutable_target_settings())["api_key"] = "ptr_testkey";
+  keyed.spec.set_target_ref("peer-keyed");
   EXPECT_TRUE(deploy(target, keyed).succeeded);
 
   // Sessions that expire mid-deploy are renewed once.

@@ -10,6 +10,9 @@
 #include <thread>
 
 #include "adapters/kafka/embedded_cluster.h"
+#include "adapters/kafka/topic_reader.h"
+#include "adapters/targets/registry.h"
+#include "adapters/targets/sealed_store.h"
 #include "adapters/workers/task_dispatcher.h"
 #include "tests/runtime/fake_ports.h"
 #include "tests/runtime/runtime_fixture.h"
@@ -32,8 +35,10 @@ struct RunningWorker {
   std::unique_ptr<TaskWorker> worker;
   std::thread thread;
 
-  RunningWorker(const TaskTopics& topics, const std::string& name) {
+  RunningWorker(const TaskTopics& topics, const std::string& name,
+                std::function<void(const wharf::v1::TargetReference&)> learn_target = {}) {
     WorkerOptions options;
+    options.learn_target = std::move(learn_target);
     options.topics = topics;
     options.group = "test-workers";
     options.name = name;
@@ -90,8 +95,9 @@ class TaskWorkerTest : public ::testing::Test {
     dispatcher_.reset();
   }
 
-  void start_worker(const std::string& name = "w1") {
-    worker_ = std::make_unique<RunningWorker>(topics_, name);
+  void start_worker(const std::string& name = "w1",
+                    std::function<void(const wharf::v1::TargetReference&)> learn_target = {}) {
+    worker_ = std::make_unique<RunningWorker>(topics_, name, std::move(learn_target));
   }
 
   static engine::BuildJob build_job(const std::string& run) {
@@ -149,6 +155,59 @@ TEST_F(TaskWorkerTest, DeployAndTestProgressAndOutcomesComeBack) {
   EXPECT_EQ(deploy.progress[0].external_id, "fake");
   EXPECT_EQ(worker_->deploy.jobs()[0].spec.version(), "1.0.0");
   EXPECT_EQ(worker_->tests.jobs()[0].suites[0].name(), "smoke");
+}
+
+// A deploy task names its target: spec and credential version, never the
+// credential (docs/targets.md#workers). The worker learns the reference and
+// opens the credential from its own sealed store; the tasks topic holds no
+// byte of it.
+TEST_F(TaskWorkerTest, ADeployTaskNamesItsTargetAndTheWorkerOpensItsOwnSealedStore) {
+  runtime::testing::TempDir dir;
+  auto store = targets::SealedStore::open({dir.path() / "secrets", dir.path() / "secret.key"});
+  ASSERT_TRUE(store) << store.error();
+  const std::string marker = "workerCanaryToken7c1f09a3e5";
+  ASSERT_TRUE((*store)->put(targets::target_entry("prod-eu"), 2,
+                            targets::encode_credential({{"token", marker}})));
+  wharf::v1::TargetReference reference;
+  reference.mutable_target()->set_name("prod-eu");
+  reference.mutable_target()->set_kind(wharf::v1::TARGET_KIND_KUBERNETES);
+  reference.mutable_target()->set_url("https://k8s.example:6443");
+  reference.mutable_target()->set_credential(wharf::v1::CREDENTIAL_KIND_BEARER_TOKEN);
+  reference.set_credential_version(2);
+  dispatcher_->set_target_lookup(
+      [&](const std::string& name) -> std::optional<wharf::v1::TargetReference> {
+        if (name == "prod-eu") return reference;
+        return std::nullopt;
+      });
+  targets::KnownTargets known(store->get());
+  start_worker("w1", [&](const wharf::v1::TargetReference& r) { known.learn(r); });
+  worker_->deploy.auto_complete(FakeDeployTarget::success());
+  EXPECT_FALSE(known.resolve("prod-eu")) << "nothing named it yet";
+
+  Recorder<engine::DeployOutcome> deploy;
+  engine::DeployJob job{"d-7", "shop", "prod", "r-7", 1, {}};
+  job.spec.set_version("1.0.0");
+  job.spec.set_target(wharf::v1::TARGET_TYPE_KUBERNETES);
+  job.spec.set_target_ref("prod-eu");
+  dispatcher_->deploy_target().start(job, deploy.callbacks());
+  ASSERT_TRUE(eventually([&] { return deploy.done() == 1; }, kWait));
+  EXPECT_EQ(worker_->deploy.jobs()[0].spec.target_ref(), "prod-eu");
+  auto opened = known.resolve("prod-eu");
+  ASSERT_TRUE(opened) << opened.error();
+  EXPECT_EQ(opened->token, marker);
+  EXPECT_EQ(opened->spec.url(), "https://k8s.example:6443");
+
+  auto tasks = kafka::read_topic(topics_.bootstrap, topics_.tasks);
+  ASSERT_TRUE(tasks) << tasks.error();
+  bool named = false;
+  for (const auto& record : *tasks) {
+    EXPECT_EQ(record.value.find(marker), std::string::npos);
+    named = named || record.value.find("https://k8s.example:6443") != std::string::npos;
+  }
+  EXPECT_TRUE(named) << "the task carries the target's spec";
+  auto results = kafka::read_topic(topics_.bootstrap, topics_.results);
+  ASSERT_TRUE(results) << results.error();
+  for (const auto& record : *results) EXPECT_EQ(record.value.find(marker), std::string::npos);
 }
 
 TEST_F(TaskWorkerTest, CancelReachesTheWorkerRunningTheTask) {

@@ -3,7 +3,9 @@
 Swarm deploy target (shared/protocols.md section 4), over a real socket.
 
 POST /api/auth {username,password} -> 200 {"jwt"} or 422; requests carry
-"Authorization: Bearer <jwt>" or "X-API-Key" (401 otherwise). The Docker
+"Authorization: Bearer <jwt>" or "X-API-Key" (401 otherwise; --api-key and
+--password set what is accepted, POST /peer/credentials changes it and drops
+every session); GET /api/status answers the version. The Docker
 proxy: GET /api/endpoints/{id}/docker[/vX.Y]/services/{id-or-name} (inspect,
 with the extra "Portainer" key), POST .../services/{id}/update?version=N
 (full spec replace; a stale version answers 500 "update out of sequence";
@@ -72,7 +74,7 @@ class Handler(BaseHTTPRequestHandler):
     def authorized(self):
         key = self.headers.get("X-API-Key")
         auth = self.headers.get("Authorization", "")
-        if key == API_KEY or (auth.startswith("Bearer ") and auth[7:] in JWTS):
+        if key == self.server.args.api_key or (auth.startswith("Bearer ") and auth[7:] in JWTS):
             return True
         self.send_json(401, {"message": "Invalid JWT token", "details": "Unauthorized"})
         return False
@@ -104,6 +106,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(200, UPDATES)
         if not self.authorized() or containers.get(self):
             return
+        if self.path == "/api/status":  # what wharf's reachability probe reads
+            return self.send_json(200, {"Version": "2.21.0-peer", "InstanceID": "peer"})
         m = SERVICE.match(urlparse(self.path).path)
         if not m or m.group(3):
             return self.send_json(404, {"message": "page not found"})
@@ -129,12 +133,19 @@ class Handler(BaseHTTPRequestHandler):
                 creds = {k.lower(): v for k, v in json.loads(raw).items()}
             except ValueError:
                 return self.send_json(400, {"message": "Invalid request payload"})
-            if creds.get("username") != USER or creds.get("password") != PASSWORD:
+            if creds.get("username") != USER or creds.get("password") != self.server.args.password:
                 return self.send_json(422, {"message": "Invalid credentials"})
             jwt = secrets.token_hex(16)
             with LOCK:
                 JWTS.add(jwt)
             return self.send_json(200, {"jwt": jwt})
+        if url.path == "/peer/credentials":  # rotation: the old ones are refused from now on
+            change = json.loads(raw)
+            with LOCK:
+                self.server.args.api_key = change.get("api_key", self.server.args.api_key)
+                self.server.args.password = change.get("password", self.server.args.password)
+                JWTS.clear()
+            return self.send_json(200, {})
         if url.path == "/peer/services":
             spec = json.loads(raw)
             sid = secrets.token_hex(12)
@@ -194,6 +205,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--step", type=float, default=0.3, help="seconds an update takes")
+    p.add_argument("--api-key", default=API_KEY, help="the access token X-API-Key must carry")
+    p.add_argument("--password", default=PASSWORD, help="admin's password for /api/auth")
     args = p.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.args = args
