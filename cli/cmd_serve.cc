@@ -26,7 +26,6 @@
 #include "adapters/targets/registry.h"
 #include "adapters/targets/sealed_store.h"
 #include "adapters/workers/task_dispatcher.h"
-#include "engine/default_ports.h"
 #include "api/api_error.h"
 #include "api/server.h"
 #include "api/tokens.h"

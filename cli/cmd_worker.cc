@@ -42,9 +42,9 @@ void run_worker(CLI::App& cmd, WorkerConfig& config) {
   // Credentials of the targets deploy tasks name come from this worker's own
   // sealed store (the server's key and secrets, copied or shared), never from
   // a topic (docs/targets.md#workers). A wrong key stops the worker now.
-  const std::filesystem::path key_file =
-      config.secret_key_file.empty() ? data / "secret.key"
-                                     : std::filesystem::path(config.secret_key_file);
+  const std::filesystem::path key_file = config.secret_key_file.empty()
+                                             ? data / "secret.key"
+                                             : std::filesystem::path(config.secret_key_file);
   const std::filesystem::path secrets_dir =
       config.secrets_dir.empty() ? data / "secrets" : std::filesystem::path(config.secrets_dir);
   std::unique_ptr<targets::SealedStore> secrets;

@@ -306,7 +306,8 @@ KubernetesCanaryTarget::KubernetesCanaryTarget(const targets::TargetResolver& ta
       analyser_([this](const engine::CanaryTraffic& t) {
         const std::string url = remote_deploy::setting(t.spec, "canary_url", t.canary_url);
         router::Observation seen = router::probe_sources(t, url);
-        if (t.strategy.analysis().check_health() && url.empty()) seen.healthy = canary_ready(t, targets_);
+        if (t.strategy.analysis().check_health() && url.empty())
+          seen.healthy = canary_ready(t, targets_);
         return seen;
       }),
       runner_("kubernetes canary", [this](remote_deploy::Deploy& d) { run(d); }) {}

@@ -211,6 +211,24 @@ TEST_F(TargetsApiTest, CredentialNamedSettingsAreRefused) {
   EXPECT_EQ(events->at(0).payload().environment_defined().environment().target_ref(), "prod-eu");
 }
 
+// Reads show "redacted" in place of secrets; a round-trip edit that sends
+// those values back must not store the mask in place of the secret.
+TEST_F(TargetsApiTest, AMaskedValueSentBackIsRefusedAndStoresNothing) {
+  const uint64_t before = h.store().head_position();
+  auto env = call(h, verb::put, "/api/v1/projects/shop/environments/prod", owner,
+                  R"({"target":"swarm","settings":{"service":"shop_web","api_key":"redacted"}})");
+  EXPECT_EQ(env.status, 400u) << env.body;
+  EXPECT_EQ(env.error_code(), "secret_in_settings");
+  auto repo = call(h, verb::put, "/api/v1/projects/shop/repository", owner,
+                   R"({"gerrit":{"host":"review.example","project":"shop",
+                       "webhook_secret":"redacted"}})");
+  EXPECT_EQ(repo.status, 400u) << repo.body;
+  EXPECT_EQ(repo.error_code(), "masked_value");
+  EXPECT_EQ(repo.json().at("error").at("details").at("field").as_string(), "gerrit.webhook_secret");
+  EXPECT_TRUE(h.secrets().versions(targets::webhook_entry("shop")).empty());
+  EXPECT_EQ(h.store().head_position(), before) << "nothing was recorded";
+}
+
 // Events written before targets may hold credentials in settings. Every read
 // path masks them; both export downloads carry those events as hash-only
 // placeholders, and the downloads still verify.

@@ -90,7 +90,8 @@ bool available(const std::string& name) {
 
 TEST(KubernetesCanary, ReplicasModeShiftsTheReplicaRatioThenPromotes) {
   cluster().create_deployment("shop", "registry.example/web:1.0.0", {.replicas = 4});
-  KubernetesCanaryTarget target(clusters(), std::chrono::milliseconds(20), std::chrono::milliseconds(50));
+  KubernetesCanaryTarget target(clusters(), std::chrono::milliseconds(20),
+                                std::chrono::milliseconds(50));
   const auto j = job("shop");
   const auto outcome = deploy(target, j);
   ASSERT_TRUE(outcome.succeeded) << outcome.reason;
@@ -129,7 +130,8 @@ TEST(KubernetesCanary, ReplicasModeShiftsTheReplicaRatioThenPromotes) {
 
 TEST(KubernetesCanary, ReplicasModeAbortRemovesTheCanaryAndRestoresTheStableReplicas) {
   cluster().create_deployment("cart", "registry.example/web:1.0.0", {.replicas = 4});
-  KubernetesCanaryTarget target(clusters(), std::chrono::milliseconds(20), std::chrono::milliseconds(50));
+  KubernetesCanaryTarget target(clusters(), std::chrono::milliseconds(20),
+                                std::chrono::milliseconds(50));
   const auto j = job("cart");
   ASSERT_TRUE(deploy(target, j).succeeded);
   ASSERT_EQ(apply(target, traffic(j, Phase::kStep, 1)), "");
@@ -229,7 +231,8 @@ TEST(KubernetesCanary, PromotionKeepsTheCanaryUntilTheStableRolloutIsDone) {
   cluster().create_deployment("shelf", "registry.example/web:1.0.0", {.replicas = 4});
   // Another environment's canary on the same target.
   cluster().create_deployment("stool", "registry.example/web:1.0.0", {.replicas = 2});
-  KubernetesCanaryTarget target(clusters(), std::chrono::milliseconds(20), std::chrono::milliseconds(50));
+  KubernetesCanaryTarget target(clusters(), std::chrono::milliseconds(20),
+                                std::chrono::milliseconds(50));
   const auto j = job("shelf");
   const auto other = job("stool");
   ASSERT_TRUE(deploy(target, j).succeeded);
@@ -264,7 +267,8 @@ TEST(KubernetesCanary, PromotionKeepsTheCanaryUntilTheStableRolloutIsDone) {
 // canary's abort (the verdict the runtime turns into CanaryAborted).
 TEST(KubernetesCanary, AStepWhoseCanaryIsGoneIsAnErrorReportedForAnAbort) {
   cluster().create_deployment("gone", "registry.example/web:1.0.0");
-  KubernetesCanaryTarget target(clusters(), std::chrono::milliseconds(20), std::chrono::milliseconds(10));
+  KubernetesCanaryTarget target(clusters(), std::chrono::milliseconds(20),
+                                std::chrono::milliseconds(10));
   const auto j = job("gone");
   Verdicts verdicts;
   target.set(traffic(j, Phase::kStep, 1), verdicts.sink());

@@ -135,7 +135,8 @@ TEST_F(GerritToKubernetes, PushBuildsOnJenkinsDeploysTheDigestAndRollsBack) {
     "project_id": "shop",
     "repository": {"gerrit": {"host": "127.0.0.1", "project": "shop", "branches": ["master"]}},
     "environments": [{"name": "staging", "target": "kubernetes", "target_ref": "k8s",
-      "auto_deploy": true, "settings": )" + json::serialize(settings) +
+      "auto_deploy": true, "settings": )" +
+                              json::serialize(settings) +
                               R"(}],
     "template": {"build": {"runner": "jenkins", "timeout_s": 300,
       "jenkins": {"job": "shop/build", "poll_interval_ms": 50,

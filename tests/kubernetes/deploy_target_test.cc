@@ -224,7 +224,8 @@ TEST(KubernetesDeployTarget, AWrongTokenRbacOrAMissingDeploymentIsAClearFailure)
             "(docs/targets.md)");
   const Result unknown = deploy(target, job("web-d", "1.0.2", "nowhere"));
   EXPECT_FALSE(unknown.outcome.succeeded);
-  EXPECT_NE(unknown.outcome.reason.find("\"nowhere\""), std::string::npos) << unknown.outcome.reason;
+  EXPECT_NE(unknown.outcome.reason.find("\"nowhere\""), std::string::npos)
+      << unknown.outcome.reason;
   // Settings cannot point the deploy elsewhere: the target's URL, CA and
   // token are the registry's (a stray api_url or ca_file is not read).
   auto stray = job("web-d", "1.0.2");
@@ -247,18 +248,20 @@ TEST(KubernetesDeployTarget, AWrongTokenRbacOrAMissingDeploymentIsAClearFailure)
 TEST(KubernetesDeployTarget, AConflictingChangeIsA409AndWharfPatchesTheNewVersion) {
   cluster().create_deployment("web-e", "registry.example/web:1.0.0", {.sidecar = true});
   int changes = 0;
-  KubernetesDeployTarget target(clusters(), std::chrono::milliseconds(50), [&](const std::string& name) {
-    if (name != "web-e" || changes++ > 0) return;
-    cluster().patch(
-        KubernetesCluster::deployment_path("web-e"),
-        json::object{
-            {"spec",
-             json::object{{"template",
-                           json::object{{"spec", json::object{{"containers",
-                                                               json::array{json::object{
+  KubernetesDeployTarget target(
+      clusters(), std::chrono::milliseconds(50), [&](const std::string& name) {
+        if (name != "web-e" || changes++ > 0) return;
+        cluster().patch(
+            KubernetesCluster::deployment_path("web-e"),
+            json::object{
+                {"spec",
+                 json::object{
+                     {"template",
+                      json::object{
+                          {"spec", json::object{{"containers", json::array{json::object{
                                                                    {"name", "envoy"},
                                                                    {"image", "envoy:2"}}}}}}}}}}});
-  });
+      });
   const Result r = deploy(target, job("web-e", "3.0.0"));
   ASSERT_TRUE(r.outcome.succeeded) << r.outcome.reason;
   // At least the one the other change caused (the controller's status writes

@@ -21,7 +21,7 @@ namespace {
 targets::testing::TestTargets& registered() {
   static targets::testing::TestTargets t;
   static const bool done = [] {
-    t.kubernetes("k", "http://k", "t");
+    t.kubernetes("k", "http://k", "", "t");
     t.portainer("p", "http://p", "3", {{"api_key", "k"}});
     return true;
   }();

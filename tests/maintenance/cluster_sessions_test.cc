@@ -19,8 +19,8 @@
 #include "tests/maintenance/maintenance_fixture.h"
 #include "tests/peers/kubernetes_cluster.h"
 #include "tests/peers/python_peer.h"
-#include "tests/test_paths.h"
 #include "tests/targets/test_targets.h"
+#include "tests/test_paths.h"
 
 namespace wharf::api::testing {
 namespace {

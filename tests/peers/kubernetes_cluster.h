@@ -249,11 +249,11 @@ class KubernetesCluster {
                         {"subjects", json::array{json::object{{"kind", "ServiceAccount"},
                                                               {"name", name},
                                                               {"namespace", "default"}}}}});
-    auto r = admin("POST", "/api/v1/namespaces/default/serviceaccounts/" + name + "/token",
-                   json::serialize(json::object{
-                       {"apiVersion", "authentication.k8s.io/v1"},
-                       {"kind", "TokenRequest"},
-                       {"spec", json::object{{"expirationSeconds", 3600}}}}));
+    auto r =
+        admin("POST", "/api/v1/namespaces/default/serviceaccounts/" + name + "/token",
+              json::serialize(json::object{{"apiVersion", "authentication.k8s.io/v1"},
+                                           {"kind", "TokenRequest"},
+                                           {"spec", json::object{{"expirationSeconds", 3600}}}}));
     if (r.status != 201)
       throw std::runtime_error("token of " + name + ": " + http_client::describe(r));
     return std::string(json::parse(r.body).at("status").at("token").as_string());

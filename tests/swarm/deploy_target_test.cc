@@ -9,8 +9,8 @@
 
 #include "adapters/http/http_client.h"
 #include "tests/peers/python_peer.h"
-#include "tests/test_paths.h"
 #include "tests/targets/test_targets.h"
+#include "tests/test_paths.h"
 
 namespace wharf::swarm {
 namespace {

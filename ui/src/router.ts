@@ -11,6 +11,7 @@ const routes: RouteRecordRaw[] = [
   { path: '/audit', name: 'audit', component: () => import('./views/Audit.vue') },
   { path: '/landscape', name: 'landscape', component: () => import('./views/Landscape.vue') },
   { path: '/insights', name: 'insights', component: () => import('./views/Insights.vue') },
+  { path: '/targets', name: 'targets', component: () => import('./views/Targets.vue') },
   {
     path: '/projects/:project',
     component: () => import('./views/ProjectLayout.vue'),
