@@ -488,11 +488,8 @@ void JenkinsBuildRunner::run(const engine::BuildJob& job, std::shared_ptr<Jobs::
   std::string name = job.step.jenkins().server();
   if (name.empty() && server_.url.empty() && job.step.jenkins().url().empty()) name = "jenkins";
   if (!name.empty()) {
-    auto target = targets_.resolve(name);
+    auto target = targets::resolve_named(targets_, name, wharf::v1::TARGET_KIND_JENKINS);
     if (!target) return jobs_.finish(key, failure(target.error()));
-    if (target->spec.kind() != wharf::v1::TARGET_KIND_JENKINS) {
-      return jobs_.finish(key, failure("target " + name + " is not a Jenkins server"));
-    }
     server.url = target->spec.url();
     server.user = target->user;
     server.token = target->token;

@@ -96,16 +96,8 @@ targets::ProbeResult probe_cluster(const targets::ResolvedTarget& cluster) {
 Expected<ClusterTarget, std::string> cluster_target_of(const wharf::v1::DeploySpec& spec,
                                                        const targets::TargetResolver& targets) {
   using remote_deploy::setting;
-  if (spec.target_ref().empty()) {
-    return unexpected(std::string(
-        "kubernetes environment names no target: set its target_ref to a registered cluster "
-        "(docs/targets.md)"));
-  }
-  auto cluster = targets.resolve(spec.target_ref());
+  auto cluster = targets::resolve_named(targets, spec.target_ref(), wharf::v1::TARGET_KIND_KUBERNETES);
   if (!cluster) return unexpected(cluster.error());
-  if (cluster->spec.kind() != wharf::v1::TARGET_KIND_KUBERNETES) {
-    return unexpected("target " + spec.target_ref() + " is not a Kubernetes cluster");
-  }
   ClusterTarget t = cluster_of(std::move(*cluster));
   t.deployment = setting(spec, "deployment");
   if (t.deployment.empty())

@@ -159,16 +159,9 @@ targets::ProbeResult probe_portainer(const targets::ResolvedTarget& target) {
 Expected<PortainerTarget, std::string> portainer_target_of(const wharf::v1::DeploySpec& spec,
                                                            const targets::TargetResolver& targets) {
   using remote_deploy::setting;
-  if (spec.target_ref().empty()) {
-    return unexpected(std::string(
-        "swarm environment names no target: set its target_ref to a registered Portainer "
-        "(docs/targets.md)"));
-  }
-  auto portainer = targets.resolve(spec.target_ref());
+  auto portainer =
+      targets::resolve_named(targets, spec.target_ref(), wharf::v1::TARGET_KIND_PORTAINER);
   if (!portainer) return unexpected(portainer.error());
-  if (portainer->spec.kind() != wharf::v1::TARGET_KIND_PORTAINER) {
-    return unexpected("target " + spec.target_ref() + " is not a Portainer endpoint");
-  }
   PortainerTarget t = portainer_of(std::move(*portainer));
   t.service = setting(spec, "service");
   if (t.service.empty()) return unexpected(std::string("swarm target needs settings.service"));

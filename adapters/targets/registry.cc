@@ -141,6 +141,30 @@ Expected<ResolvedTarget, std::string> open_target(const wharf::v1::TargetSpec& s
   return t;
 }
 
+Expected<ResolvedTarget, std::string> resolve_named(const TargetResolver& targets,
+                                                    const std::string& name,
+                                                    wharf::v1::TargetKind kind) {
+  struct Words {
+    const char* environment;  // the environment's target type
+    const char* what;         // what the target is
+  };
+  const Words words = kind == wharf::v1::TARGET_KIND_KUBERNETES  ? Words{"kubernetes", "cluster"}
+                      : kind == wharf::v1::TARGET_KIND_PORTAINER ? Words{"swarm", "Portainer"}
+                                                                 : Words{"jenkins", "Jenkins"};
+  if (name.empty()) {
+    return unexpected(std::string(words.environment) +
+                      " environment names no target: set its target_ref to a registered " +
+                      words.what + " (docs/targets.md)");
+  }
+  auto target = targets.resolve(name);
+  if (!target) return unexpected(target.error());
+  if (target->spec.kind() != kind) {
+    return unexpected("target " + name + " is not a " + words.what + " target but " +
+                      engine::target_kind_name(target->spec.kind()));
+  }
+  return target;
+}
+
 namespace {
 class NoTargets final : public TargetResolver {
  public:

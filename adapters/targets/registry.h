@@ -56,6 +56,13 @@ class TargetResolver {
   virtual Expected<ResolvedTarget, std::string> resolve(const std::string& name) const = 0;
 };
 
+// The target of `kind` an environment or step names (`name`, its
+// target_ref): fails naming what is wrong — no name, no such target, or a
+// target of another kind. The one check every adapter makes before calling.
+Expected<ResolvedTarget, std::string> resolve_named(const TargetResolver& targets,
+                                                    const std::string& name,
+                                                    wharf::v1::TargetKind kind);
+
 // Resolves nothing ("this process has no target registry").
 const TargetResolver& no_targets();
 

@@ -19,14 +19,14 @@ class PeerProcess {
       : process_(script, std::move(args)) {}
   const std::string& url() const { return process_.url(); }
 
-  // POST `body` to a control endpoint; anything but 201 throws.
+  // POST `body` to a control endpoint; anything but a 2xx throws.
   void post(const std::string& path, const boost::json::object& body) const {
     http_client::Request req;
     req.method = "POST";
     req.url = url() + path;
     req.body = boost::json::serialize(body);
     auto r = http_client::send(req);
-    if (!r || r->status != 201) throw std::runtime_error("peer: POST " + path + " failed");
+    if (!r || r->status / 100 != 2) throw std::runtime_error("peer: POST " + path + " failed");
   }
   boost::json::object get(const std::string& path) const {
     http_client::Request req;

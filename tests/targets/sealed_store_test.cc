@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "adapters/targets/registry.h"
+#include "tests/targets/test_targets.h"
 
 namespace wharf::targets {
 namespace {
@@ -191,6 +192,28 @@ TEST_F(SealedStoreTest, RegistryOpensCredentialsAndReferenceForms) {
   EXPECT_FALSE(check_credential(wharf::v1::CREDENTIAL_KIND_USER_PASSWORD, {{"username", "u"}}));
   EXPECT_FALSE(check_credential(wharf::v1::CREDENTIAL_KIND_API_KEY, {{"token", "x"}}));
   EXPECT_TRUE(check_credential(wharf::v1::CREDENTIAL_KIND_API_KEY, {{"api_key", "x"}}));
+}
+
+// What every adapter checks before it calls: a name, a registered target,
+// of the adapter's kind.
+TEST(ResolveNamed, ANameARegisteredTargetAndTheRightKind) {
+  testing::TestTargets registered;
+  registered.kubernetes("eu", "https://k8s.example:6443", "/etc/ca.pem", "t0k");
+  auto ok = resolve_named(registered, "eu", wharf::v1::TARGET_KIND_KUBERNETES);
+  ASSERT_TRUE(ok) << ok.error();
+  EXPECT_EQ(ok->token, "t0k");
+  EXPECT_EQ(ok->spec.ca_file(), "/etc/ca.pem");
+  auto none = resolve_named(registered, "", wharf::v1::TARGET_KIND_PORTAINER);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error(),
+            "swarm environment names no target: set its target_ref to a registered Portainer "
+            "(docs/targets.md)");
+  auto other = resolve_named(registered, "eu", wharf::v1::TARGET_KIND_JENKINS);
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error(), "target eu is not a Jenkins target but kubernetes");
+  auto unknown = resolve_named(registered, "us", wharf::v1::TARGET_KIND_KUBERNETES);
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().find("\"us\""), std::string::npos) << unknown.error();
 }
 
 }  // namespace

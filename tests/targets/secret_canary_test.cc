@@ -27,8 +27,8 @@
 #include "events/export.h"
 #include "events/ids.h"
 #include "tests/api/sse_client.h"
+#include "tests/canary/peers.h"
 #include "tests/peers/kubernetes_cluster.h"
-#include "tests/peers/python_peer.h"
 #include "tests/runtime/e2e_support.h"
 #include "tests/serve_process.h"
 
@@ -51,17 +51,6 @@ std::string slurp(const fs::path& p) {
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();
-}
-
-void peer_post(const std::string& url, const std::string& body) {
-  http_client::Request req;
-  req.method = "POST";
-  req.url = url;
-  req.headers = {{"Content-Type", "application/json"}};
-  req.body = body;
-  auto r = http_client::send(req);
-  ASSERT_TRUE(r) << r.error();
-  ASSERT_LT(r->status, 300) << url << " " << r->body;
 }
 
 uint16_t port_of(const std::string& url) {
@@ -116,11 +105,11 @@ class SecretCanary : public ::testing::Test {
     cluster();
     k8s_account_ = account("a");
     k8s_marker_ = cluster().service_account_token(k8s_account_);
-    portainer_ = std::make_unique<wharf::testing::PythonPeer>(
+    portainer_ = std::make_unique<canary_testing::PeerProcess>(
         WHARF_PORTAINER_PEER,
         std::vector<std::string>{"--api-key", portainer_marker_, "--step", "0.2"});
-    peer_post(portainer_->url() + "/peer/services",
-              R"({"name":"hello","image":"registry.test/hello:none","replicas":1})");
+    portainer_->post("/peer/services",
+                     {{"name", "hello"}, {"image", "registry.test/hello:none"}, {"replicas", 1}});
     serve_ = std::make_unique<wharf::testing::ServeProcess>(
         dir_.path() / "data", std::vector<std::string>{"--target-probe-interval", "1"});
     serve_->start();
@@ -187,7 +176,7 @@ class SecretCanary : public ::testing::Test {
   // A non-secret setting: the searches must find it where the log is.
   const std::string control_marker_ = "canaryVisibleNote" + random_hex();
   const std::string portainer_marker_ = "canaryPtrKey" + random_hex();
-  std::unique_ptr<wharf::testing::PythonPeer> portainer_;
+  std::unique_ptr<canary_testing::PeerProcess> portainer_;
   std::unique_ptr<wharf::testing::ServeProcess> serve_;
 };
 
@@ -252,7 +241,7 @@ TEST_F(SecretCanary, NoCredentialLeavesWharfInClearAndARotationTakesTheNextDeplo
                                     R"("},"reason":"rotation test"})");
   ASSERT_EQ(rotate_ptr.status, 200) << rotate_ptr.body;
   cluster().delete_service_account(k8s_account_);
-  peer_post(portainer_->url() + "/peer/credentials", R"({"api_key":")" + rotated_key + R"("})");
+  portainer_->post("/peer/credentials", {{"api_key", rotated_key}});
   ASSERT_TRUE(eventually([&] { return cluster().status_with(k8s_marker_, "hello") == 401; },
                          std::chrono::seconds(30)))
       << "the cluster refuses the old token";
