@@ -13,6 +13,7 @@
 
 #include "adapters/http/http_client.h"
 #include "tests/peers/python_peer.h"
+#include "tests/targets/test_targets.h"
 #include "tests/test_paths.h"
 
 namespace wharf::jenkins {
@@ -300,6 +301,55 @@ TEST_F(JenkinsRunnerTest, WrongCredentialsAreAReadableFailure) {
   EXPECT_NE(o.reason.find("HTTP 401: Error 401 Invalid password/token for user: wharf"),
             std::string::npos)
       << o.reason;
+}
+
+// Several Jenkins servers are several targets: a step names one
+// (jenkins.server) and the runner takes its URL and user + token from the
+// target registry; a step naming none uses the target "jenkins" (serve's
+// --jenkins-* shorthand) when no URL is configured.
+TEST_F(JenkinsRunnerTest, AStepNamesItsJenkinsTargetAndGetsItsCredentialFromTheRegistry) {
+  targets::testing::TestTargets registered;
+  auto jenkins = [&](const std::string& name, const std::string& token) {
+    wharf::v1::TargetSpec spec;
+    spec.set_name(name);
+    spec.set_kind(wharf::v1::TARGET_KIND_JENKINS);
+    spec.set_url(peer_->url());
+    spec.set_credential(wharf::v1::CREDENTIAL_KIND_USER_TOKEN);
+    registered.add(spec, {{"user", "wharf"}, {"token", token}});
+  };
+  jenkins("ci-eu", "s3cret");
+  jenkins("ci-stale", "expired");
+  jenkins("jenkins", "s3cret");
+  registered.kubernetes("k8s", "https://127.0.0.1:1", "", "t");
+  ServerConfig calls;  // tries and backoff only: no URL, no credential
+  calls.attempts = 3;
+  calls.backoff = 20ms;
+  JenkinsBuildRunner runner(data_, calls, registered);
+  auto run = [&](const std::string& id, const std::string& server) {
+    auto j = job(id, "team/app", {{"PEER_LINES", "1"}});
+    j.step.mutable_jenkins()->set_server(server);
+    Watch w;
+    start(runner, j, w);
+    return wait(w);
+  };
+  const auto named = run("r-named", "ci-eu");
+  EXPECT_TRUE(named.succeeded) << named.reason;
+  const auto shorthand = run("r-shorthand", "");
+  EXPECT_TRUE(shorthand.succeeded) << shorthand.reason;
+  const auto stale = run("r-stale", "ci-stale");
+  EXPECT_FALSE(stale.succeeded);
+  EXPECT_NE(stale.reason.find("HTTP 401"), std::string::npos) << stale.reason;
+  const auto wrong_kind = run("r-kind", "k8s");
+  EXPECT_FALSE(wrong_kind.succeeded);
+  EXPECT_NE(wrong_kind.reason.find("target k8s is not a Jenkins target"), std::string::npos)
+      << wrong_kind.reason;
+  const auto unknown = run("r-unknown", "ci-us");
+  EXPECT_FALSE(unknown.succeeded);
+  EXPECT_NE(unknown.reason.find("\"ci-us\""), std::string::npos) << unknown.reason;
+  // A rotation: the next build uses the new token.
+  jenkins("ci-stale", "s3cret");
+  const auto rotated = run("r-rotated", "ci-stale");
+  EXPECT_TRUE(rotated.succeeded) << rotated.reason;
 }
 
 TEST_F(JenkinsRunnerTest, AnUnknownJobIsAReadableFailure) {
