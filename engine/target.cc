@@ -253,8 +253,9 @@ bool credential_named(std::string_view key) {
       k == "passwd") {
     return true;
   }
+  // "_digest": ZooKeeper's digest scheme takes "user:password" in clear.
   return ends_with(k, "_token") || ends_with(k, "_password") || ends_with(k, "_key") ||
-         ends_with(k, "_secret");
+         ends_with(k, "_secret") || ends_with(k, "_digest");
 }
 
 bool is_settings_map(const google::protobuf::FieldDescriptor* field) {

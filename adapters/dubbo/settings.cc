@@ -44,11 +44,6 @@ Expected<DubboSettings, SettingError> parse_settings(
   if (!plain(d.zookeeper, ".:,-_[]/")) {
     return bad("dubbo_zookeeper", "must be host:port[,host:port...]");
   }
-  if (const auto* v = get("dubbo_zookeeper_digest")) {
-    if (v->find(':') == std::string::npos)
-      return bad("dubbo_zookeeper_digest", "must be user:password");
-    d.digest = *v;
-  }
   for (auto [key, field] :
        {std::pair{"dubbo_namespace", &d.ns}, std::pair{"dubbo_config_group", &d.config_group}}) {
     if (const auto* v = get(key)) {

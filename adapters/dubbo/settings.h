@@ -13,8 +13,10 @@
 namespace wharf::dubbo {
 
 struct DubboSettings {
-  std::string zookeeper;               // dubbo_zookeeper: "host:port[,...]"
-  std::string digest;                  // dubbo_zookeeper_digest: "user:password"
+  std::string zookeeper;  // dubbo_zookeeper: "host:port[,...]"
+  // ZooKeeper digest auth ("user:password"): never from settings (credentials
+  // live in targets, docs/targets.md); empty until the config center is a target.
+  std::string digest;
   std::string ns = "dubbo";            // dubbo_namespace
   std::string config_group = "dubbo";  // dubbo_config_group
   ServiceKey service;                  // dubbo_interface, dubbo_version, dubbo_group

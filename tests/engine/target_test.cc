@@ -134,8 +134,9 @@ TEST(TargetDecider, HealthIsAnEventOnlyOnChange) {
 }
 
 TEST(CredentialNamed, TheKeysTheIssueNames) {
-  for (const char* key : {"token", "password", "api_key", "secret", "TOKEN", "bearer_token",
-                          "db_password", "ssh_key", "client_secret", "Api_Key"}) {
+  for (const char* key :
+       {"token", "password", "api_key", "secret", "TOKEN", "bearer_token", "db_password", "ssh_key",
+        "client_secret", "Api_Key", "dubbo_zookeeper_digest"}) {
     EXPECT_TRUE(credential_named(key)) << key;
   }
   for (const char* key : {"namespace", "deployment", "container", "service", "token_file",
