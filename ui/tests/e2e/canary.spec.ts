@@ -16,6 +16,7 @@ let repoDir = ''
 
 interface CanaryStatus {
   active: boolean
+  stable_version: string
   canary?: { weight: number; outcome: string }
   router?: { port: number; weight: number; stable: { requests: number }; canary: { requests: number } }
 }
@@ -87,7 +88,10 @@ test('a canary in the console: health, weight and header, promote, abort', async
   await panel.getByTestId('canary-abort-confirm').click()
   await expect(prod.getByTestId('canary-last')).toContainText('aborted')
   await expect(prod.getByTestId('canary-promote')).toHaveCount(0)
-  await expect(prod.getByTestId('current-canary')).toContainText('canary aborted')
+  // The version that serves is current again (issue 24): the stable one, not the aborted canary.
+  const stable = (await canaryStatus()).stable_version
+  await expect(prod.getByTestId('current')).toContainText(stable.replace(/^sha256:/, '').slice(0, 12))
+  await expect(prod.getByTestId('current-canary')).toHaveCount(0)
   // The environment's history has the canary's lines: who moved it, and why it ended.
   const history = prod.getByTestId('history')
   await expect(history.locator('tr.canary-started')).toHaveCount(1)
