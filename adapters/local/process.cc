@@ -12,8 +12,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "adapters/local/descriptors.h"
 
@@ -235,7 +237,9 @@ bool process_alive(pid_t pid) {
 }
 
 namespace {
-bool group_alive(pid_t pgid) { return kill(-pgid, 0) == 0 || errno != ESRCH; }
+bool group_alive(pid_t pgid) {
+  return kill(-pgid, 0) == 0 || errno != ESRCH;
+}
 }  // namespace
 
 void stop_process_group(pid_t pgid, std::chrono::milliseconds grace) {
@@ -265,6 +269,48 @@ Expected<int, std::string> pick_free_port() {
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   close(fd);
   return static_cast<int>(ntohs(addr.sin_port));
+}
+
+namespace {
+
+int lowest_ephemeral_port() {
+  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 0;
+  if (range >> low && low > 2048) return low;
+  return 32768;
+}
+
+}  // namespace
+
+Expected<int, std::string> pick_free_port_run(int count) {
+  const int ceiling = lowest_ephemeral_port() - count;
+  constexpr int kFloor = 10000;
+  if (count <= 0 || ceiling <= kFloor)
+    return unexpected(std::string("no room below the ephemeral port range"));
+  std::mt19937 random{std::random_device{}()};
+  std::uniform_int_distribution<int> pick(kFloor, ceiling);
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const int base = pick(random);
+    std::vector<int> held;
+    int bound_count = 0;
+    for (int port = base; port < base + count; ++port) {
+      int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (fd < 0) break;
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      addr.sin_port = htons(static_cast<uint16_t>(port));
+      const bool bound = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+      held.push_back(fd);
+      if (!bound) break;
+      ++bound_count;
+    }
+    const bool all_bound = bound_count == count;
+    // Closed only after every port of the run was tried, so one check sees them all free at once.
+    for (int fd : held) close(fd);
+    if (all_bound) return base;
+  }
+  return unexpected("no run of " + std::to_string(count) + " free ports found");
 }
 
 }  // namespace wharf::local

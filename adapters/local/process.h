@@ -18,10 +18,10 @@
 namespace wharf::local {
 
 struct ProcessSpec {
-  std::vector<std::string> argv;               // argv[0] is looked up in PATH
-  std::map<std::string, std::string> env;      // added to (and overriding) our environment
-  std::filesystem::path cwd;                   // empty: inherit
-  std::filesystem::path log_file;              // stdout+stderr appended; empty: /dev/null
+  std::vector<std::string> argv;           // argv[0] is looked up in PATH
+  std::map<std::string, std::string> env;  // added to (and overriding) our environment
+  std::filesystem::path cwd;               // empty: inherit
+  std::filesystem::path log_file;          // stdout+stderr appended; empty: /dev/null
 };
 
 // Starts `spec` detached: in a new session (pid == process group id) and not a
@@ -30,10 +30,10 @@ struct ProcessSpec {
 Expected<pid_t, std::string> spawn_detached(const ProcessSpec& spec);
 
 struct RunResult {
-  int exit_code = -1;      // valid when exited normally
+  int exit_code = -1;  // valid when exited normally
   bool timed_out = false;
   bool cancelled = false;
-  int signal = 0;          // terminating signal, 0 if it exited
+  int signal = 0;  // terminating signal, 0 if it exited
 };
 
 // Runs `spec` to completion as our child in its own process group. When
@@ -61,5 +61,10 @@ void stop_process_group(pid_t pgid, std::chrono::milliseconds grace);
 
 // A TCP port on 127.0.0.1 that was free a moment ago.
 Expected<int, std::string> pick_free_port();
+
+// The first of `count` consecutive ports on 127.0.0.1 that were all free a
+// moment ago, chosen below the kernel's ephemeral range so outgoing
+// connections of other processes cannot take base + 1 in the meantime.
+Expected<int, std::string> pick_free_port_run(int count);
 
 }  // namespace wharf::local

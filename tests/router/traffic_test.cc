@@ -178,7 +178,7 @@ TEST(LocalCanaryTarget, AnEnvironmentKeepsItsRouterPortAcrossARestart) {
   const auto dir = std::filesystem::temp_directory_path() /
                    ("wharf-router-ports-" + std::to_string(std::random_device{}()));
   std::filesystem::create_directories(dir);
-  auto base = local::pick_free_port();
+  auto base = local::pick_free_port_run(3);  // staging, prod and qa take base, base + 1, base + 2
   ASSERT_TRUE(base) << base.error();
   CanaryRouterOptions options;
   options.base_port = static_cast<uint16_t>(*base);

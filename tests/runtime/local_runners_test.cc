@@ -207,7 +207,8 @@ TEST_F(LocalDeployTargetTest, SwitchesOnlyToAHealthyInstance) {
   ASSERT_TRUE(second.succeeded) << second.reason;
   EXPECT_EQ(answer(second.url).substr(0, 5), "2.0.0");
   EXPECT_TRUE(eventually([&] { return !process_alive(first_pid); }, std::chrono::seconds(10)))
-      << first_pid << " " << shell("ps -o pid,ppid,pgid,stat,cmd -e | grep -v grep | grep server.py || true");
+      << first_pid << " "
+      << shell("ps -o pid,ppid,pgid,stat,cmd -e | grep -v grep | grep server.py || true");
   auto serving = target_.serving("hello", "staging");
   ASSERT_TRUE(serving);
   EXPECT_EQ(serving->deploy_id, "d3");
@@ -240,12 +241,13 @@ TEST_F(LocalDeployTargetTest, TwoTargetsOnOneDataDirDeployAKeyOnce) {
   ASSERT_TRUE(second.succeeded) << second.reason;
   EXPECT_EQ(first.url, second.url);
   size_t deploys = 0;
-  for (const auto& line : read_lines(data_ / "sideeffects.log")) deploys += line.rfind("deploy ", 0) == 0;
+  for (const auto& line : read_lines(data_ / "sideeffects.log"))
+    deploys += line.rfind("deploy ", 0) == 0;
   EXPECT_EQ(deploys, 1u);
 }
 
 TEST_F(LocalDeployTargetTest, FixedPortAlternatesBetweenTwoSlots) {
-  auto base = pick_free_port();
+  auto base = pick_free_port_run(2);  // the two slots are base and base + 1
   ASSERT_TRUE(base);
   auto job = deploy_job("p1", digests_[0]);
   (*job.spec.mutable_target_settings())["port"] = std::to_string(*base);
