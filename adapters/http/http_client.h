@@ -37,6 +37,18 @@ struct Response {
 // status code is a Response.
 Expected<Response, std::string> send(const Request& request);
 
+// Why exchange() got no answer. `request_sent` is false when nothing of the
+// request was written (bad URL, resolve, connect or TLS handshake failed): the
+// server cannot have acted on it. True: it may have (a timeout or a reset
+// while waiting for the answer) - the outcome is unknown.
+struct SendError {
+  std::string message;
+  bool request_sent = false;
+};
+// send(), telling an unsent request from an unanswered one (forwarding a
+// command to the cluster leader: api/cluster_forward.h).
+Expected<Response, SendError> exchange(const Request& request);
+
 // An exception's message for a person: Boost's system errors end in their
 // source location (" [system:111 at …/reactive_socket_service.hpp:587:5 in
 // function …]"), which is cut.
