@@ -157,6 +157,15 @@ void RocksEventStore::sequencer_loop() {
         return closed_.load() || (!queue_.empty() && (!committer_busy_.load() ||
                                                       queued_events_ >= kPipelineMinEvents));
       });
+      // Cluster mode: the callers the last transaction answered send their
+      // next commands a moment later. Without this pause the first of them
+      // would go alone into the next transaction and the rest into the one
+      // after: batches alternating 1 and n-1, half the throughput.
+      if (options_.gate != nullptr && !closed_.load() && !queue_.front()->replicated &&
+          !committer_busy_.load() && queued_events_ < kPipelineMinEvents) {
+        queue_cv_.wait_for(lock, kGateLinger,
+                           [&] { return closed_.load() || queued_events_ >= kPipelineMinEvents; });
+      }
       if (closed_.load()) {
         for (auto& p : queue_) p->done(fail(ErrorCode::kClosed, "event store is closed"));
         queue_.clear();

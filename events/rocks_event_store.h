@@ -181,6 +181,10 @@ class RocksEventStore final : public EventStore {
   // Below this many queued events the sequencer waits for the committer to
   // go idle instead of staging a small batch that would need its own fsync.
   static constexpr size_t kPipelineMinEvents = 64;
+  // With a ReplicationGate (cluster mode) a batch is one Kafka transaction,
+  // tens of ms or more: when the committer goes idle the sequencer waits
+  // this long for more local appends before staging (see sequencer_loop).
+  static constexpr std::chrono::milliseconds kGateLinger{5};
   std::atomic<bool> closed_{false};
   std::thread writer_;           // the sequencer; it owns the committer thread
   bool writer_started_ = false;  // open succeeded in writable mode
