@@ -6,6 +6,7 @@
 
 #include "api/api_error.h"
 #include "api/proto_json.h"
+#include "engine/ids.h"
 
 namespace wharf::api {
 
@@ -47,12 +48,70 @@ void collect_ids(const events::Envelope& event, json::object& out) {
   }
 }
 
+// What a command with this id already appended: its events are
+// derived_event_id(command_id, 0, 1, ...) (engine/ids.h). nullopt: none in
+// the log.
+std::optional<runtime::CommandResult> applied_before(const events::EventStore& store,
+                                                     const std::string& command_id) {
+  runtime::CommandResult result;
+  for (uint32_t i = 0;; ++i) {
+    auto event = store.read_event(engine::derived_event_id(command_id, i));
+    if (!event) break;
+    if (i == 0) {
+      result.stream = event->stream_id();
+      result.first_position = event->position();
+    }
+    result.event_ids.push_back(event->event_id());
+    result.last_position = event->position();
+  }
+  if (result.event_ids.empty()) return std::nullopt;
+  result.already_present = true;
+  return result;
+}
+
 }  // namespace
+
+std::optional<std::string> idempotency_key(const Context& ctx) {
+  const auto header = ctx.request.find("Idempotency-Key");
+  if (header == ctx.request.end()) return std::nullopt;
+  const std::string key(header->value());
+  const bool printable = std::all_of(key.begin(), key.end(), [](char c) {
+    return static_cast<unsigned char>(c) > 0x20 && static_cast<unsigned char>(c) < 0x7f;
+  });
+  if (key.empty() || key.size() > 200 || !printable) {
+    throw ApiError(http::status::bad_request, "bad_idempotency_key",
+                   "Idempotency-Key must be 1-200 printable ASCII characters without spaces");
+  }
+  return key;
+}
 
 runtime::CommandResult execute_command(Context& ctx, const engine::Command& command) {
   auto& bus = command_bus(ctx);
+  auto& store = ctx.app.services().store;
   auto context = bus.user_context(ctx.principal.user, wharf::v1::CHANNEL_API);
+  // Idempotency-Key: the same key from the same user is the same command, so
+  // its events get the same ids (engine::derived_event_id) and the log takes
+  // them once. A retry - say after a forward to the cluster leader timed
+  // out - is answered with what the first try appended (already_present).
+  const auto key = idempotency_key(ctx);
+  if (key) {
+    context.command_id = engine::name_uuid("idempotency/" + ctx.principal.user + "/" + *key);
+    if (auto before = applied_before(store, context.command_id)) return std::move(*before);
+  }
   auto outcome = bus.execute(command, context);
+  if (!outcome && key) {
+    // The first try may have landed meanwhile: refused as existing by the
+    // engine, or its event ids met in the store while it was in flight.
+    const auto& error = outcome.error();
+    if (error.kind == runtime::CommandError::Kind::kStore &&
+        error.store_error.code == events::ErrorCode::kEventIdConflict &&
+        error.store_error.position > 0) {
+      store.wait_for_head_beyond(
+          error.store_error.position - 1,
+          std::chrono::steady_clock::now() + ctx.app.config().min_position_wait);
+    }
+    if (auto before = applied_before(store, context.command_id)) return std::move(*before);
+  }
   if (!outcome) {
     const auto& error = outcome.error();
     if (error.kind == runtime::CommandError::Kind::kRejected) {
@@ -86,7 +145,8 @@ Reply run_command(Context& ctx, engine::Command command) {
                     {"stream", result.stream},
                     {"position", result.last_position},
                     {"first_position", result.first_position},
-                    {"nothing_to_do", result.nothing_to_do}};
+                    {"nothing_to_do", result.nothing_to_do},
+                    {"already_present", result.already_present}};
   json::array appended;
   if (result.last_position >= result.first_position && result.first_position > 0) {
     auto events = ctx.app.services().store.read_all(

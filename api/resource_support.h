@@ -3,6 +3,8 @@
 // (202 + positions + ids of what it created), building QueryOptions from
 // ?at= and ?min_position=, and mapping engine/projection errors to statuses.
 #include <boost/json/value.hpp>
+#include <optional>
+#include <string>
 
 #include "adapters/runtime/command_bus.h"
 #include "api/app.h"
@@ -20,7 +22,12 @@ namespace views = wharf::views::v1;
 // "rollback_id"/"request_id" when the appended events carry them}.
 Reply run_command(Context& ctx, engine::Command command);
 // The same without the reply: the appended result, or the same errors thrown.
+// With an `Idempotency-Key` header the command is the same command for every
+// request of that user with that key: a repeat appends nothing and answers
+// what the first appended (already_present: true).
 runtime::CommandResult execute_command(Context& ctx, const engine::Command& command);
+// The request's Idempotency-Key (400 bad_idempotency_key when malformed).
+std::optional<std::string> idempotency_key(const Context& ctx);
 
 // ?at= (position or RFC 3339 time) and ?min_position=.
 projections::QueryOptions query_options(const Context& ctx);

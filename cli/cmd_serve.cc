@@ -6,8 +6,11 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
 
 #include "adapters/gerrit/ingestor.h"
 #include "adapters/gerrit/project_setup.h"
@@ -29,6 +32,7 @@
 #include "api/api_error.h"
 #include "api/server.h"
 #include "api/tokens.h"
+#include "cli/cluster_routing.h"
 #include "cli/commands.h"
 #include "cli/config_file.h"
 #include "cli/maintenance_serve.h"
@@ -73,6 +77,8 @@ struct ServeConfig {
   std::string cluster_advertise;  // default http://<listen or hostname>:<port>
   std::string cluster_topic;      // default wharf.<cluster>.events
   int cluster_session_timeout_ms = 10000;
+  bool cluster_forward = true;  // followers forward commands (false: 307 to the leader)
+  int cluster_forward_timeout_ms = 15000;
 };
 
 std::string host_name() {
@@ -81,32 +87,29 @@ std::string host_name() {
   return name;
 }
 
-// Cluster mode: what a follower answers to a command (307 to the leader, or
-// 503 while no leader is known); nothing on the leader.
-std::optional<api::Reply> route_to_leader(const kafka::ClusterNode& node,
-                                          const std::string& self_api,
-                                          const api::Request& request) {
-  if (node.leading()) return std::nullopt;
-  const auto st = node.status();
-  const boost::json::object details{{"role", kafka::to_string(st.role)},
-                                    {"leader", st.leader_node},
-                                    {"leader_api", st.leader_api},
-                                    {"epoch", st.epoch}};
-  if (!st.leader_api.empty() && st.leader_api != self_api &&
-      st.role != kafka::ClusterRole::kStopped) {
-    auto reply = api::error_reply(request, api::http::status::temporary_redirect, "not_leader",
-                                  "node " + st.node + " follows; send commands to the leader " +
-                                      st.leader_node + " at " + st.leader_api,
-                                  details);
-    reply.response.set(api::http::field::location, st.leader_api + std::string(request.target()));
-    return reply;
-  }
-  auto reply = api::error_reply(request, api::http::status::service_unavailable, "no_leader",
-                                "node " + st.node + " is " + kafka::to_string(st.role) +
-                                    " and knows no other leader yet; retry shortly",
-                                details);
-  reply.response.set(api::http::field::retry_after, "1");
-  return reply;
+// A cluster node that must stop (it lost its role, its writer was fenced, its
+// log does not verify) asks for the ordinary shutdown, and exits hard if that
+// has not finished within `grace`: cut off from the brokers, a Kafka call or
+// an HTTP thread waiting for a commit can block for minutes, and a node that
+// never exits is never restarted by its supervisor (the long chaos run's node
+// that hung in shutdown for good). The store is crash-safe (RocksDB WAL, the
+// offset in the same batch as the events), so this is an ordinary crash.
+constexpr std::chrono::seconds kClusterStopGrace{20};
+// `serve --cluster`'s HTTP threads when --threads is 0 (see where it is used).
+constexpr unsigned kClusterHttpThreads = 64;
+
+void stop_node_within(std::chrono::seconds grace) {
+  static std::once_flag once;
+  std::call_once(once, [grace] {
+    std::thread([grace] {
+      std::this_thread::sleep_for(grace);
+      spdlog::error("cluster: the node did not stop within {} s; exiting now (status 1)",
+                    grace.count());
+      spdlog::default_logger()->flush();
+      std::_Exit(1);
+    }).detach();
+  });
+  kill(getpid(), SIGTERM);
 }
 
 boost::json::object cluster_json(const kafka::ClusterStatus& st) {
@@ -605,8 +608,13 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   }
   std::string self_api;  // set before the cluster node starts
   if (cluster) {
-    services.route_command = [&cluster, &self_api](const api::Request& request) {
-      return route_to_leader(*cluster, self_api, request);
+    CommandRouting routing;
+    routing.forward = config.cluster_forward;
+    routing.forward_timeout = std::chrono::milliseconds(config.cluster_forward_timeout_ms);
+    routing.apply_wait = api::ServerConfig().min_position_wait;
+    services.route_command = [&cluster, &self_api, &projections,
+                              routing](const api::Request& request) {
+      return route_to_leader(*cluster, self_api, **projections, routing, request);
     };
     services.cluster_status = [&cluster] { return cluster_json(cluster->status()); };
     services.ready = [&cluster] {
@@ -618,6 +626,14 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   server_config.listen = config.listen;
   server_config.port = static_cast<uint16_t>(config.port);
   server_config.threads = static_cast<unsigned>(config.threads);
+  if (cluster && config.threads == 0) {
+    // A command holds its HTTP thread until its Kafka transaction committed
+    // (tens to hundreds of ms, not an fsync's few): the store's group commit
+    // puts every command waiting meanwhile into the next transaction, so the
+    // batch - and the throughput - grows with the commands in flight. One
+    // thread per core would allow two (docs/cluster.md#benchmark).
+    server_config.threads = kClusterHttpThreads;
+  }
   server_config.response_cache_entries = static_cast<size_t>(config.response_cache_entries);
   server_config.ui_dir = config.ui_dir;
   api::Server server(server_config, services);
@@ -669,7 +685,7 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
           std::lock_guard lock(fatal_mu);
           cluster_fatal = e.what();
         }
-        kill(getpid(), SIGTERM);
+        stop_node_within(kClusterStopGrace);
       }
     };
     auto on_fatal = [&](const std::string& why) {
@@ -677,7 +693,7 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
         std::lock_guard lock(fatal_mu);
         if (cluster_fatal.empty()) cluster_fatal = why;
       }
-      kill(getpid(), SIGTERM);
+      stop_node_within(kClusterStopGrace);
     };
     if (auto started = cluster->start(log, self_api, on_leader, on_fatal); !started) {
       throw std::runtime_error("cluster: " + started.error());
@@ -761,7 +777,8 @@ void register_serve_commands(CLI::App& app) {
       ->envname("WHARF_JENKINS_TOKEN");
   cmd->add_option("--jenkins-ca-file", config->jenkins.ca_file, "CA bundle for an https Jenkins")
       ->envname("WHARF_JENKINS_CA_FILE");
-  cmd->add_option("--threads", config->threads, "HTTP worker threads (0 = one per core)")
+  cmd->add_option("--threads", config->threads,
+                  "HTTP worker threads (0 = one per core; 64 in cluster mode)")
       ->envname("WHARF_THREADS")
       ->capture_default_str();
   cmd->add_option("--response-cache", config->response_cache_entries,
@@ -860,6 +877,17 @@ void register_serve_commands(CLI::App& app) {
                   "how long a silent leader keeps leadership before another node takes over")
       ->envname("WHARF_CLUSTER_SESSION_TIMEOUT_MS")
       ->check(CLI::Range(6000, 300000))
+      ->capture_default_str();
+  cmd->add_option("--cluster-forward", config->cluster_forward,
+                  "a follower forwards commands to the leader with the caller's credentials "
+                  "(false: it answers 307 with the leader's URL)")
+      ->envname("WHARF_CLUSTER_FORWARD")
+      ->capture_default_str();
+  cmd->add_option("--cluster-forward-timeout-ms", config->cluster_forward_timeout_ms,
+                  "how long a follower waits for the leader's answer to a forwarded command "
+                  "(then 504 leader_timeout: outcome unknown, retry with the same Idempotency-Key)")
+      ->envname("WHARF_CLUSTER_FORWARD_TIMEOUT_MS")
+      ->check(CLI::Range(500, 600000))
       ->capture_default_str();
   add_maintenance_options(*cmd, config->maintenance);
   cmd->callback([cmd, config] { run_serve(*cmd, *config); });

@@ -4,10 +4,19 @@ real three-broker Kafka and three wharf nodes:
 
  1. one leader; its LeaderChanged barrier (epoch 1) is in every node's log;
     /readyz says leader / follower with lag;
- 2. a command sent to a follower is answered 307 with the leader's URL; the
-    leader acknowledges it; a follower read with min_position sees it;
+ 2. a command sent to a follower is forwarded to the leader with the
+    caller's credentials (the event's actor is the caller; no token: the
+    leader's 401 comes back); the follower answers once it applied the write
+    itself (a plain read there sees it; X-Wharf-Position); the other follower
+    reads it with min_position; a forward the leader does not answer in time
+    (leader SIGSTOPped for longer than --cluster-forward-timeout-ms) is 504
+    leader_timeout, the command lands when the leader resumes, and the
+    client's retry with the same Idempotency-Key appends nothing (one event
+    in the log, the first try's position);
  3. the events topic was created with the settings cluster mode needs;
- 4. leader kill -9: another node leads with a barrier of epoch 2, commands
+ 4. leader kill -9: until another node leads, a follower answers commands
+    503 no_leader with Retry-After (nothing forwarded to the dead leader);
+    then another node leads with a barrier of epoch 2, commands
     go through it, nothing acknowledged is missing; the old leader restarts
     as a follower and catches up to the same head and hash chain;
  5. a record that does not verify (written to the topic behind wharf's back)
@@ -17,8 +26,10 @@ Exit status 0 when every check held.
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import json
 import tempfile
 import time
 
@@ -47,7 +58,8 @@ def main():
     finished = False
     try:
         kafka.start()
-        cluster = Cluster(workdir, kafka, cluster_id="itest")
+        cluster = Cluster(workdir, kafka, cluster_id="itest",
+                          serve_args=["--cluster-forward-timeout-ms", "3000"])
         cluster.start()
         leader = cluster.wait_leader(timeout=120)
         token = cluster.token
@@ -69,13 +81,28 @@ def main():
         # 2. forwarding, read-your-writes on a follower
         status, body, headers = http("POST", followers[0].url + "/api/v1/projects",
                                      {"project_id": "via-follower"}, token)
-        check(status == 307 and headers.get("Location", "").startswith(leader.url),
-              "a follower answers a command 307 to the leader: %s %s" % (status, headers.get("Location")))
-        status, body, url = cluster.command("POST", "/api/v1/projects", {"project_id": "via-follower"},
-                                            node=followers[0])
-        check(status in (200, 201, 202) and url.startswith(leader.url),
-              "following the 307 the leader acknowledges it: %s %s" % (status, body))
+        check(status == 202 and body and body.get("position", 0) > 0 and
+              headers.get("X-Wharf-Position") == str(body.get("position")),
+              "a follower forwards a command and answers with its position: %s %s %s" %
+              (status, body, headers.get("X-Wharf-Position")))
         position = body["position"] if body else 0
+        status, got, _ = http("GET", followers[0].url + "/api/v1/projects/via-follower",
+                              token=token)
+        check(status == 200 and "via-follower" in str(got),
+              "right after the forwarded write the follower itself serves it: %s" % status)
+        created = events_of(leader, token, "ProjectCreated")
+        direct_status, _, _ = http("POST", leader.url + "/api/v1/projects",
+                                   {"project_id": "direct"}, token)
+        created = events_of(leader, token, "ProjectCreated") or []
+        actors = {e["data"].get("projectId") or e["data"].get("project_id"): e.get("actor", {})
+                  for e in created}
+        check(direct_status == 202 and actors.get("via-follower") and
+              actors.get("via-follower", {}).get("id") == actors.get("direct", {}).get("id"),
+              "the forwarded command acts as the caller (same actor as a direct one): %s" % actors)
+        status, body, _ = http("POST", followers[1].url + "/api/v1/projects",
+                               {"project_id": "no-token"}, None)
+        check(status == 401, "without a token the leader's 401 comes back through the follower: %s %s"
+              % (status, body))
         status, body, _ = http("GET", "%s/api/v1/projects/via-follower?min_position=%d" %
                                (followers[1].url, position), token=token)
         check(status == 200 and "via-follower" in str(body),
@@ -84,6 +111,41 @@ def main():
                                (followers[1].url, position + 1000), token=token, timeout=30)
         check(status == 503,
               "a position the log has not reached answers 503, not a stale 200: %s" % status)
+        # A forward the leader does not answer in time; the retry.
+        key = {"Idempotency-Key": "itest-slow-1"}
+        leader.signal(signal.SIGSTOP)
+        try:
+            status, body, _ = http("POST", followers[0].url + "/api/v1/projects",
+                                   {"project_id": "slow-1"}, token, timeout=20, headers=key)
+            time.sleep(1)
+        finally:
+            leader.signal(signal.SIGCONT)
+        check(status == 504 and body and body.get("error", {}).get("code") == "leader_timeout",
+              "a forward the paused leader does not answer is 504 leader_timeout: %s %s" %
+              (status, body))
+        first = None
+        deadline = time.time() + 30
+        while first is None and time.time() < deadline:
+            status, got, _ = http("GET", leader.url + "/api/v1/projects/slow-1", token=token)
+            first = got if status == 200 else None
+            time.sleep(0.2)
+        check(first is not None, "the timed-out command landed once the leader resumed")
+        status, body, _ = http("POST", followers[1].url + "/api/v1/projects",
+                               {"project_id": "slow-1"}, token, headers=key)
+        check(status == 202 and body and body.get("already_present") is True and
+              body.get("position", 0) > 0,
+              "the retry with the same Idempotency-Key is answered already_present: %s %s" %
+              (status, body))
+        retry_position = body.get("position") if body else None
+        status, body, _ = http("POST", leader.url + "/api/v1/projects",
+                               {"project_id": "slow-1"}, token, headers=key)
+        check(status == 202 and body and body.get("position") == retry_position,
+              "... on the leader too, with the same position: %s %s" % (status, body))
+        created = events_of(leader, token, "ProjectCreated") or []
+        slow = [e for e in created if "slow-1" in json.dumps(e.get("data", {}))]
+        check(len(slow) == 1 and slow[0]["position"] == retry_position,
+              "the log holds the command once, at the first try's position: %s" %
+              [e["position"] for e in slow])
 
         # 3. the topic's settings
         describe = subprocess.run(["kcat", "-b", kafka.bootstrap, "-L", "-t", cluster.topic],
@@ -101,6 +163,12 @@ def main():
                 acked.append("before-%d" % i)
         t0 = time.monotonic()
         leader.kill9()
+        status, body, headers = http("POST", followers[0].url + "/api/v1/projects",
+                                     {"project_id": "during-election"}, token)
+        check(status == 503 and body and body.get("error", {}).get("code") == "no_leader" and
+              headers.get("Retry-After"),
+              "during the election a follower answers 503 no_leader with Retry-After: %s %s" %
+              (status, body))
         new = cluster.wait_leader(timeout=60, exclude=leader)
         status = 0
         while status not in (200, 201, 202) and time.monotonic() - t0 < 60:
