@@ -2,8 +2,9 @@
 """Jepsen-style chaos run of wharf's cluster mode (docs/cluster.md).
 
 Three Kafka brokers, three `wharf serve --cluster` nodes, one client. The
-client creates projects with fixed ids through random nodes (following 307s),
-retries a command whose outcome it did not learn with the same id, replays
+client creates projects with fixed ids through random nodes (a follower
+forwards them to the leader), retries a command whose outcome it did not
+learn with the same id and Idempotency-Key, replays
 earlier acknowledged commands (which must be refused and write nothing), and
 reads each acknowledged project on another node with `min_position`. Faults,
 in rounds: leader kill -9; leader SIGSTOP past the session timeout then
@@ -82,8 +83,12 @@ class Client:
             if not nodes:
                 time.sleep(0.2)
                 continue
+            # The same Idempotency-Key on every try: a try whose outcome was
+            # not learned (timeout, 504 from a forwarding follower) and landed
+            # is answered already_present with its position, never applied twice.
             status, reply, url = self.cluster.command("POST", "/api/v1/projects", body,
-                                                      node=random.choice(nodes), timeout=5)
+                                                      node=random.choice(nodes), timeout=5,
+                                                      headers={"Idempotency-Key": "create-" + pid})
             if status in (200, 201, 202) and reply and reply.get("position"):
                 return reply["position"], url
             if status == 409 or (status == 400 and reply and "exist" in json.dumps(reply)):
@@ -169,7 +174,8 @@ class Supervisor:
 
 
 class ZombieProbe:
-    """Commands sent straight to a deposed leader, redirects not followed.
+    """Commands sent straight to a deposed leader, neither forwarded by it
+    nor redirects followed.
     Each uses a project id no other command uses, so its presence in the
     final log can only mean the deposed leader wrote after its successor's
     barrier."""
@@ -189,9 +195,12 @@ class ZombieProbe:
                 self.sent[pid] = (None, None)
 
             def one(pid=pid):
+                # Marked as forwarded already: a node that no longer leads
+                # answers 503 instead of forwarding it to its successor.
                 status, reply, _ = http("POST", node.url + "/api/v1/projects",
                                         {"project_id": pid, "name": pid}, self.cluster.token,
-                                        timeout=timeout)
+                                        timeout=timeout,
+                                        headers={"X-Wharf-Forwarded-By": "chaos-zombie-probe"})
                 with self.lock:
                     self.sent[pid] = (status, reply.get("position") if reply else None)
 

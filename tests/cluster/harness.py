@@ -45,11 +45,11 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(NoRedirect)
 
 
-def http(method, url, body=None, token=None, timeout=10.0):
+def http(method, url, body=None, token=None, timeout=10.0, headers=None):
     """One request, redirects not followed. Returns (status, json or None,
     headers); status 0 when the node did not answer."""
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method)
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     if data is not None:
         req.add_header("Content-Type", "application/json")
     if token:
@@ -115,10 +115,17 @@ class NetLink:
             raise RuntimeError("nslink for %s did not start; see %s" % (self.ns, self.log))
 
     def cut(self):
-        self.proc.send_signal(signal.SIGUSR1)
+        self._signal(signal.SIGUSR1, "cut")
 
     def heal(self):
-        self.proc.send_signal(signal.SIGUSR2)
+        self._signal(signal.SIGUSR2, "healed")
+
+    def _signal(self, sig, answer):
+        """Signals the relay and waits for it to say the change took effect."""
+        self.proc.send_signal(sig)
+        line = self.proc.stdout.readline().strip()
+        if line != answer:
+            raise RuntimeError("nslink %s answered %r to %s, not %r" % (self.ns, line, sig, answer))
 
     def down(self):
         if self.proc and self.proc.poll() is None:
@@ -268,13 +275,15 @@ class Cluster:
                 n.link.down()
                 n.link = None
 
-    def command(self, method, path, body, node=None, hops=3, timeout=15.0):
+    def command(self, method, path, body, node=None, hops=3, timeout=15.0, headers=None):
         """A command through `node` (default: any live one), following 307s
         like a client would. Returns (status, body, node that answered)."""
         node = node or next(n for n in self.nodes if n.alive())
         url = node.url + path
+        sent = headers
         for _ in range(hops):
-            status, reply, headers = http(method, url, body, self.token, timeout=timeout)
+            status, reply, headers = http(method, url, body, self.token, timeout=timeout,
+                                          headers=sent)
             if status == 307 and headers.get("Location"):
                 url = headers["Location"]
                 continue

@@ -16,7 +16,16 @@ SIGUSR1 cuts the broker links: bytes already sent and any new connection
 are held, never delivered nor refused, as when a switch drops packets
 (the node's Kafka client sees timeouts, not resets). SIGUSR2 heals them:
 held bytes flow again, as TCP retransmits after a partition heals. HTTP is
-never cut. Prints "ready" once every listener is open.
+never cut. Prints "ready" once every listener is open, and "cut" / "healed"
+once a signal took effect (the harness waits for them: a fault that did not
+happen must not count).
+
+The signals are blocked in every thread and taken by the main thread with
+sigwait(). (A Python handler runs only when the main thread wakes up, and
+the kernel may deliver a process signal to any of the relay's hundreds of
+threads: a main thread asleep in signal.pause() then never ran it, so a cut
+or a heal was sometimes lost - the long chaos run's node that stayed cut off
+for good, and the cut that elected no one.)
 
     nslink.py --netns NS --brokers 9092,9093,9094 --http 8080
 Linux only; needs the rights to enter NS (root).
@@ -119,8 +128,9 @@ def main():
     args = parser.parse_args()
     ns = Namespaces(args.netns)
     link = Link()
-    signal.signal(signal.SIGUSR1, lambda *_: link.open.clear())
-    signal.signal(signal.SIGUSR2, lambda *_: link.open.set())
+    # Before any thread starts: they all inherit the mask.
+    taken = {signal.SIGUSR1, signal.SIGUSR2, signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, taken)
 
     for port in (int(p) for p in args.brokers.split(",") if p):
         inside = listen(ns.socket_in_node(), port)
@@ -143,7 +153,15 @@ def main():
     threading.Thread(target=serve, args=(outside, to_node, None), daemon=True).start()
     print("ready", flush=True)
     while True:
-        signal.pause()  # SIGTERM ends the process; SIGUSR1/2 run their handlers
+        sig = signal.sigwait(taken)
+        if sig == signal.SIGUSR1:
+            link.open.clear()
+            print("cut", flush=True)
+        elif sig == signal.SIGUSR2:
+            link.open.set()
+            print("healed", flush=True)
+        else:
+            os._exit(0)
 
 
 if __name__ == "__main__":
