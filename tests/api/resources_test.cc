@@ -74,6 +74,43 @@ TEST_F(ResourcesTest, DuplicateProjectIsRejected) {
   EXPECT_EQ(r.status, 409u) << r.body;
 }
 
+// Idempotency-Key (api/resource_support.h): the same key from the same user
+// is the same command; a repeat appends nothing and answers the first's
+// positions. What makes a retry after a lost answer safe (docs/cluster.md).
+TEST_F(ResourcesTest, IdempotencyKeyMakesARetryAppendNothing) {
+  const std::string alice = h.token_for("alice");
+  const std::string admin = h.admin_token();
+  const std::string body = R"({"project_id":"shop","name":"Shop"})";
+  auto send = [&](const std::string& token, const std::string& key) {
+    Client c(h.port());
+    std::map<std::string, std::string> headers;
+    if (!key.empty()) headers["Idempotency-Key"] = key;
+    return c.request(verb::post, "/api/v1/projects", token, body, headers);
+  };
+  auto first = send(alice, "create-shop-1");
+  ASSERT_EQ(first.status, 202u) << first.body;
+  EXPECT_FALSE(first.json().at("already_present").as_bool());
+  const auto position = first.json().at("position").to_number<uint64_t>();
+  const auto event_id = first.json().at("events").at(0).at("event_id");
+
+  auto again = send(alice, "create-shop-1");
+  ASSERT_EQ(again.status, 202u) << again.body;
+  EXPECT_TRUE(again.json().at("already_present").as_bool());
+  EXPECT_EQ(again.json().at("position").to_number<uint64_t>(), position);
+  EXPECT_EQ(again.json().at("first_position").to_number<uint64_t>(), position);
+  EXPECT_EQ(again.json().at("events").at(0).at("event_id"), event_id);
+  EXPECT_EQ(h.store().head_position(), position) << "the repeat appended something";
+
+  // The key is per user, and without it each request is a new command.
+  EXPECT_EQ(send(admin, "create-shop-1").status, 409u);
+  EXPECT_EQ(send(alice, "").status, 409u);
+  EXPECT_EQ(send(alice, "create-shop-2").status, 409u);
+  auto bad = send(alice, "has space");
+  EXPECT_EQ(bad.status, 400u) << bad.body;
+  EXPECT_NE(bad.body.find("bad_idempotency_key"), std::string::npos) << bad.body;
+  EXPECT_EQ(h.store().head_position(), position);
+}
+
 TEST_F(ResourcesTest, WebhookSecretFromTheApiAuthenticatesWebhooks) {
   create_shop(h.admin_token());
   h.services().webhooks["gerrit"] = [](const WebhookDelivery&) { return WebhookResult{}; };
