@@ -26,6 +26,7 @@ At the end every node is stopped and the checker prints one JSON line:
   stale_reads         200 answers at min_position that missed the acknowledged write
   digests_equal       every node's projection digests equal the topic replay's
   failover_p50_ms / failover_p99_ms   fault to the next acknowledged write
+  failover_by_fault_ms  per fault: [samples, p50, max]
   faults              counts of each fault and of what proves it happened;
                       acked_while_two_down must be 0 as well
 
@@ -291,7 +292,7 @@ def run(rounds, workdir, netns, state):
             faults["elections"] += int(new is not leader)
             ack = wait_ack_after(client, t0)
             if ack:
-                failovers_ms.append((ack - t0) * 1000)
+                failovers_ms.append((fault, (ack - t0) * 1000))
             supervisor.release(leader)
         elif fault == "leader_sigstop":
             supervisor.hold(leader)
@@ -301,7 +302,7 @@ def run(rounds, workdir, netns, state):
             faults["elections"] += int(new is not leader)
             ack = wait_ack_after(client, t0)
             if ack:
-                failovers_ms.append((ack - t0) * 1000)
+                failovers_ms.append((fault, (ack - t0) * 1000))
             time.sleep(2)
             leader.signal(signal.SIGCONT)
             zombies.fire(leader, 3, timeout=30)
@@ -324,7 +325,7 @@ def run(rounds, workdir, netns, state):
             time.sleep(8)
             ack = wait_ack_after(client, t0)
             if ack:
-                failovers_ms.append((ack - t0) * 1000)
+                failovers_ms.append((fault, (ack - t0) * 1000))
             kafka.start(victim)
         elif fault == "two_brokers_down":
             victims = random.sample([1, 2, 3], 2)
@@ -357,7 +358,7 @@ def run(rounds, workdir, netns, state):
                 faults["elections"] += 1
                 ack = wait_ack_after(client, t0)
                 if ack:
-                    failovers_ms.append((ack - t0) * 1000)
+                    failovers_ms.append((fault, (ack - t0) * 1000))
             except RuntimeError as e:
                 # Availability, not safety: recorded, healed, and the run goes on.
                 faults["partition_no_election"] += 1
@@ -497,10 +498,18 @@ def check(cluster, kafka, client, zombies, faults, failovers_ms, heads):
         if node_hashes != topic_hashes:
             result["digests_equal"] = False
             print("node digests %s differ from the topic replay's %s" % (values[0], topic_digests))
-    p50 = percentile(failovers_ms, 50)
-    p99 = percentile(failovers_ms, 99)
+    samples = [ms for _, ms in failovers_ms]
+    p50 = percentile(samples, 50)
+    p99 = percentile(samples, 99)
     result["failover_p50_ms"] = round(p50) if p50 is not None else None
     result["failover_p99_ms"] = round(p99) if p99 is not None else None
+    # Per fault: [samples, p50, max] - a partitioned leader takes longer
+    # than a dead one (its open transaction must time out first).
+    by_fault = {}
+    for fault, ms in failovers_ms:
+        by_fault.setdefault(fault, []).append(ms)
+    result["failover_by_fault_ms"] = {f: [len(v), round(percentile(v, 50)), round(max(v))]
+                                      for f, v in sorted(by_fault.items())}
     faults["acknowledged"] = len(client.acked)
     faults["unknown_outcomes"] = len(client.unknown)
     faults["replays"] = client.replays
