@@ -5,6 +5,7 @@
 
 #include "api/tokens.h"
 #include "events/catch_up.h"
+#include "wharf/v1/snapshot.pb.h"
 
 namespace wharf::api {
 
@@ -59,7 +60,128 @@ WebhookSecret secret_of(const wharf::v1::RepositoryBinding& binding) {
 }  // namespace
 
 void AccessIndex::refresh() {
-  events::catch_up(store_, mu_, cursor_, [this](const events::Envelope& event) { apply(event); });
+  events::restore_once(store_, restored_, mu_, cursor_, kSnapshotName, kSnapshotSchema, counters_,
+                       [this](const std::string& bytes) { return decode_state(bytes); });
+  events::catch_up(
+      store_, mu_, cursor_, [this](const events::Envelope& event) { apply(event); }, "access index",
+      counters_);
+  caught_up_ = true;
+}
+
+Expected<bool, std::string> AccessIndex::save_snapshot(events::EventStore& store) {
+  return events::save_model_snapshot(store, mu_, cursor_, kSnapshotName, kSnapshotSchema, counters_,
+                                     [this] { return encode_state(); });
+}
+
+std::string AccessIndex::encode_state() const {
+  wharf::v1::AccessIndexState state;
+  for (const auto& [hash, t] : tokens_by_hash_) {
+    auto* out = state.add_tokens();
+    out->set_token_sha256(hash);
+    out->set_token_id(t.token_id);
+    out->set_user(t.user);
+    out->set_admin(t.admin);
+    out->set_expires_at_us(t.expires_at_us);
+    out->set_revoked(t.revoked);
+  }
+  // Every project id any map holds, in one message each (sorted: the same
+  // state always encodes to the same bytes).
+  std::map<std::string, wharf::v1::AccessIndexProject> projects;
+  auto project = [&projects](const std::string& id) -> wharf::v1::AccessIndexProject& {
+    auto& p = projects[id];
+    p.set_project_id(id);
+    return p;
+  };
+  for (const auto& id : projects_) project(id).set_exists(true);
+  for (const auto& [id, secret] : webhook_secrets_) {
+    auto& p = project(id);
+    p.set_has_webhook_secret(true);
+    p.set_webhook_sealed(secret.sealed);
+    p.set_webhook_version(secret.version);
+    p.set_webhook_legacy_sha256(secret.legacy_sha256);
+  }
+  for (const auto& [id, users] : roles_) {
+    auto& p = project(id);
+    for (const auto& [user, held] : users) {
+      if (held.empty()) p.add_users_without_roles(user);
+      for (const auto& [role, grant] : held) {
+        auto* g = p.add_grants();
+        g->set_user(user);
+        g->set_role(role);
+        g->set_granted_by(grant.granted_by);
+        g->set_position(grant.position);
+      }
+    }
+  }
+  std::vector<std::pair<std::string_view, std::string_view>> placed;
+  for (const auto& [run, id] : run_project_) placed.emplace_back(id, run);
+  std::sort(placed.begin(), placed.end());
+  for (const auto& [id, run] : placed) project(std::string(id)).add_runs(std::string(run));
+  placed.clear();
+  for (const auto& [deploy, id] : deploy_project_) placed.emplace_back(id, deploy);
+  std::sort(placed.begin(), placed.end());
+  for (const auto& [id, deploy] : placed) project(std::string(id)).add_deploys(std::string(deploy));
+  for (const auto& [id, position] : last_change_) project(id).set_last_change(position);
+  for (auto& [id, p] : projects) *state.add_projects() = std::move(p);
+  for (const auto& [id, r] : requests_) {
+    auto* out = state.add_requests();
+    out->set_request_id(r.request_id);
+    out->set_project_id(r.project_id);
+    out->set_user(r.user);
+    out->set_role(r.role);
+    out->set_reason(r.reason);
+    out->set_status(r.status);
+    out->set_decided_by(r.decided_by);
+    out->set_decision_reason(r.decision_reason);
+    out->set_requested_at_us(r.requested_at_us);
+    out->set_position(r.position);
+  }
+  state.set_last_unplaced(last_unplaced_);
+  return state.SerializeAsString();
+}
+
+bool AccessIndex::decode_state(const std::string& bytes) {
+  wharf::v1::AccessIndexState state;
+  if (!state.ParseFromString(bytes)) return false;
+  for (const auto& t : state.tokens()) {
+    tokens_by_hash_[t.token_sha256()] =
+        Token{t.token_id(), t.user(), t.admin(), t.expires_at_us(), t.revoked()};
+    token_hash_by_id_[t.token_id()] = t.token_sha256();
+  }
+  size_t runs = 0, deploys = 0;
+  for (const auto& p : state.projects()) {
+    runs += static_cast<size_t>(p.runs_size());
+    deploys += static_cast<size_t>(p.deploys_size());
+  }
+  run_project_.reserve(runs);
+  deploy_project_.reserve(deploys);
+  for (const auto& p : state.projects()) {
+    const std::string& id = p.project_id();
+    if (p.exists()) projects_.insert(id);
+    if (p.has_webhook_secret()) {
+      webhook_secrets_[id] =
+          WebhookSecret{p.webhook_sealed(), p.webhook_version(), p.webhook_legacy_sha256()};
+    }
+    if (p.grants_size() > 0 || p.users_without_roles_size() > 0) {
+      auto& users = roles_[id];
+      for (const auto& user : p.users_without_roles()) users[user];
+      for (const auto& g : p.grants()) {
+        users[g.user()][g.role()] =
+            GrantRecord{id, g.user(), g.role(), g.granted_by(), g.position()};
+      }
+    }
+    for (const auto& run : p.runs()) run_project_.emplace(run, id);
+    for (const auto& deploy : p.deploys()) deploy_project_.emplace(deploy, id);
+    if (p.last_change() != 0) last_change_[id] = p.last_change();
+  }
+  for (const auto& r : state.requests()) {
+    requests_[r.request_id()] = PermissionRequestRecord{
+        r.request_id(),      r.project_id(), r.user(),       r.role(),
+        r.reason(),          r.status(),     r.decided_by(), r.decision_reason(),
+        r.requested_at_us(), r.position()};
+  }
+  last_unplaced_ = state.last_unplaced();
+  return true;
 }
 
 uint64_t AccessIndex::position() const {

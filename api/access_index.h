@@ -6,6 +6,11 @@
 // filtering). refresh() folds whatever the store appended since the last call,
 // so a grant is effective on the next request. Thread-safe.
 //
+// The first refresh starts from the index's state snapshot when there is a
+// usable one (events/state_snapshot.h, "access-index"), so a restart folds
+// only the events after it; save_snapshot() writes one (api::Server does,
+// periodically and on stop).
+//
 // Bearer tokens that checked valid are cached by the token itself (bounded),
 // so a request skips the SHA-256 and the index lookup; check_token folds the
 // log up to the head first and a folded TokenRevoked empties the cache, so a
@@ -23,6 +28,7 @@
 #include <vector>
 
 #include "events/event_store.h"
+#include "events/state_snapshot.h"
 
 namespace wharf::api {
 
@@ -70,6 +76,16 @@ class AccessIndex {
   // Folds every event up to the store's head. Cheap when nothing is new.
   void refresh();
   uint64_t position() const;
+  // True once a refresh reached the head it saw (requests then need only the
+  // newest events): /readyz waits for it.
+  bool caught_up() const { return caught_up_.load(); }
+
+  static constexpr const char* kSnapshotName = "access-index";
+  static constexpr uint32_t kSnapshotSchema = 1;
+  // Writes the state snapshot at position() unless the last one is there.
+  // True when written.
+  Expected<bool, std::string> save_snapshot(events::EventStore& store);
+  const events::FoldCounters& fold_counters() const { return counters_; }
 
   enum class TokenStatus { kValid, kUnknown, kExpired, kRevoked };
   struct TokenCheck {
@@ -135,11 +151,16 @@ class AccessIndex {
     bool revoked = false;
   };
   void apply(const events::Envelope& event);
+  std::string encode_state() const;             // under mu_ (shared)
+  bool decode_state(const std::string& bytes);  // under mu_ (exclusive), state empty
   std::string project_of_locked(const events::Envelope& event) const;
 
   const events::EventStore& store_;
   mutable std::shared_mutex mu_;
   uint64_t cursor_ = 0;
+  std::once_flag restored_;
+  events::FoldCounters counters_;
+  std::atomic<bool> caught_up_{false};
   std::map<std::string, Token> tokens_by_hash_;
   std::unordered_map<std::string, std::string> token_hash_by_id_;
   // Valid tokens by the token itself. Lock order: mu_, then token_cache_mu_;
@@ -153,8 +174,8 @@ class AccessIndex {
   std::map<std::string, std::map<std::string, std::map<wharf::v1::Role, GrantRecord>>> roles_;
   std::set<std::string> projects_;
   std::map<std::string, WebhookSecret> webhook_secrets_;
-  std::map<std::string, std::string> run_project_;
-  std::map<std::string, std::string> deploy_project_;
+  std::unordered_map<std::string, std::string> run_project_;
+  std::unordered_map<std::string, std::string> deploy_project_;
   std::map<std::string, PermissionRequestRecord> requests_;
   std::unordered_map<std::string, uint64_t> last_change_;  // by project
   uint64_t last_unplaced_ = 0;                             // events of no project

@@ -32,6 +32,13 @@ struct ServerConfig {
   // Built web UI (ui/dist: index.html + assets/) served at / for every GET
   // outside /api (api/static_files.h); empty = no UI.
   std::string ui_dir;
+  // The access index (api/access_index.h) is folded once at start (/readyz
+  // waits for it); then its state snapshot and the targets catalog's
+  // (events/state_snapshot.h) are written every this often when at least
+  // state_snapshot_min_events are new, and on stop(). 0: never written (a
+  // read-only store, tests).
+  std::chrono::seconds state_snapshot_interval{0};
+  uint64_t state_snapshot_min_events = 10'000;
 };
 
 }  // namespace wharf::api

@@ -13,9 +13,12 @@ void add_ops_routes(App& app) {
 
   app.add(http::verb::get, "/readyz", Access::kPublic, [](Context& ctx) {
     auto& services = ctx.app.services();
-    const bool ready = !services.ready || services.ready();
+    // Every request needs the access index: not ready before it is caught up.
+    const bool access_index = ctx.app.access().caught_up();
+    const bool ready = access_index && (!services.ready || services.ready());
     json::object body{{"status", ready ? "ready" : "not_ready"},
-                      {"head_position", services.store.head_position()}};
+                      {"head_position", services.store.head_position()},
+                      {"access_index", access_index ? "caught_up" : "catching_up"}};
     if (services.cluster_status) body["cluster"] = services.cluster_status();
     return json_reply(ctx.request, ready ? http::status::ok : http::status::service_unavailable,
                       body);

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "adapters/local/descriptors.h"
+#include "adapters/targets/catalog.h"
 #include "api/api_error.h"
 
 namespace wharf::api {
@@ -48,6 +49,8 @@ struct Server::Impl {
   void accept();
   void on_accept(beast::error_code ec, tcp::socket socket);
   void watch_head();
+  void keep_access_index();
+  void save_snapshots(uint64_t min_new_events);
   void add_session(uint64_t id, const std::shared_ptr<Session>& s);
   void remove_session(uint64_t id);
   std::vector<std::shared_ptr<Session>> live_sessions();
@@ -77,6 +80,9 @@ struct Server::Impl {
   tcp::acceptor acceptor;
   std::vector<std::thread> threads;
   std::thread head_watcher;
+  std::thread access_keeper;
+  std::mutex keeper_mu;
+  std::condition_variable keeper_cv;
 };
 
 namespace {
@@ -465,6 +471,37 @@ void Server::Impl::watch_head() {
   }
 }
 
+// The state snapshots of the read models requests use (the access index and
+// the targets catalog), when `min_new_events` were folded since the last.
+void Server::Impl::save_snapshots(uint64_t min_new_events) {
+  auto save = [&](auto& model, const char* what) {
+    model.refresh();
+    if (model.position() < model.fold_counters().snapshot_written_position + min_new_events) {
+      return;
+    }
+    if (auto saved = model.save_snapshot(services.store); !saved) {
+      spdlog::warn("{}: writing its state snapshot failed: {}", what, saved.error());
+    }
+  };
+  save(app.access(), "access index");
+  if (services.targets != nullptr) save(*services.targets, "target catalog");
+}
+
+// Folds the access index up to the head (/readyz waits for it), then keeps
+// the state snapshots recent (ServerConfig::state_snapshot_interval).
+void Server::Impl::keep_access_index() {
+  app.access().refresh();
+  const auto interval = config.state_snapshot_interval;
+  if (interval.count() == 0) return;
+  save_snapshots(config.state_snapshot_min_events);
+  std::unique_lock lock(keeper_mu);
+  while (!keeper_cv.wait_for(lock, interval, [this] { return stopped.load(); })) {
+    lock.unlock();
+    save_snapshots(config.state_snapshot_min_events);
+    lock.lock();
+  }
+}
+
 Server::Server(ServerConfig config, Services& services, MetricsRegistry* metrics)
     : impl_(std::make_unique<Impl>(std::move(config), services, metrics)) {}
 
@@ -491,6 +528,7 @@ void Server::start() {
   if (n == 0) n = 1;
   for (unsigned i = 0; i < n; ++i) d.threads.emplace_back([&d] { d.ioc.run(); });
   d.head_watcher = std::thread([&d] { d.watch_head(); });
+  d.access_keeper = std::thread([&d] { d.keep_access_index(); });
   spdlog::info("api: listening on {}:{} with {} threads", d.config.listen, d.bound_port, n);
 }
 
@@ -511,8 +549,14 @@ void Server::stop() {
     std::unique_lock lock(d.mu);
     d.cv.wait_for(lock, std::chrono::seconds(2), [&d] { return d.sessions.empty(); });
   }
-  d.stopped = true;
+  {
+    std::lock_guard lock(d.keeper_mu);
+    d.stopped = true;
+  }
+  d.keeper_cv.notify_all();
   if (d.head_watcher.joinable()) d.head_watcher.join();
+  if (d.access_keeper.joinable()) d.access_keeper.join();
+  if (d.config.state_snapshot_interval.count() != 0) d.save_snapshots(1);
   d.work.reset();
   d.ioc.stop();
   for (auto& t : d.threads) t.join();

@@ -287,6 +287,34 @@ void register_jenkins_metrics(api::MetricsRegistry& metrics, const runtime::Runt
 
 // The reachability probe's verdicts as the log holds them (docs/targets.md):
 // 1 reachable, 0 not, -1 not probed yet.
+// How the in-memory consumers of the log started (events/state_snapshot.h):
+// the snapshot position each began from and the events each folded since.
+void register_state_metrics(
+    api::MetricsRegistry& metrics,
+    std::vector<std::pair<std::string, const events::FoldCounters*>> consumers) {
+  metrics.gauge_function("wharf_state_events_folded",
+                         "Events folded by an in-memory consumer since start", {"consumer"},
+                         [consumers] {
+                           std::vector<api::MetricsRegistry::Sample> out;
+                           for (const auto& [name, c] : consumers) {
+                             out.push_back({{name}, static_cast<double>(c->events_folded.load())});
+                           }
+                           return out;
+                         });
+  metrics.gauge_function(
+      "wharf_state_snapshot_position",
+      "Position of the state snapshot a consumer started from (0: none), or last wrote",
+      {"consumer", "snapshot"}, [consumers] {
+        std::vector<api::MetricsRegistry::Sample> out;
+        for (const auto& [name, c] : consumers) {
+          out.push_back({{name, "loaded"}, static_cast<double>(c->snapshot_position.load())});
+          out.push_back(
+              {{name, "written"}, static_cast<double>(c->snapshot_written_position.load())});
+        }
+        return out;
+      });
+}
+
 void register_target_metrics(api::MetricsRegistry& metrics, targets::TargetCatalog& catalog) {
   metrics.gauge_function(
       "wharf_target_reachable", "Target reachability (1 yes, 0 no, -1 not probed yet)",
@@ -636,11 +664,16 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   }
   server_config.response_cache_entries = static_cast<size_t>(config.response_cache_entries);
   server_config.ui_dir = config.ui_dir;
+  server_config.state_snapshot_interval = std::chrono::seconds(60);
   api::Server server(server_config, services);
   register_component_metrics(server.metrics(), log, **projections, relay.get(),
                              gerrit_service.get());
   if (dispatcher) register_worker_metrics(server.metrics(), *dispatcher);
   register_target_metrics(server.metrics(), target_catalog);
+  register_state_metrics(server.metrics(),
+                         {{"access_index", &server.app().access().fold_counters()},
+                          {"target_catalog", &target_catalog.fold_counters()},
+                          {"process_manager", &runtime.process_manager().fold_counters()}});
   maintenance.register_metrics(server.metrics());
   if (runtime.canary_router()) register_canary_metrics(server.metrics(), *runtime.canary_router());
   if (runtime.jenkins_build_runner()) register_jenkins_metrics(server.metrics(), runtime);

@@ -24,6 +24,10 @@
 #include "engine/engine.h"
 #include "engine/ports.h"
 
+namespace wharf::v1 {
+class ProcessStateSnapshot;
+}
+
 namespace wharf::engine {
 
 struct IssueCommand {
@@ -90,6 +94,10 @@ class ProcessState {
   const std::unordered_map<std::string, AccessState>& accesses() const { return accesses_; }
 
  private:
+  // engine/process_snapshot.h: the state as a message and back.
+  friend wharf::v1::ProcessStateSnapshot to_snapshot(const ProcessState& state);
+  friend bool from_snapshot(const wharf::v1::ProcessStateSnapshot& in, ProcessState& state);
+
   std::unordered_map<std::string, RunState> runs_;                  // by run id
   std::unordered_map<std::string, EnvironmentState> environments_;  // by stream id
   std::unordered_map<std::string, ProjectState> projects_;          // by project id

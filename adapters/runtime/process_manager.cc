@@ -4,11 +4,13 @@
 
 #include <type_traits>
 
+#include "engine/process_snapshot.h"
+
 namespace wharf::runtime {
 
 ProcessManager::ProcessManager(events::EventStore& store, CommandBus& bus, Ports ports,
-                               const Clock& clock)
-    : store_(store), bus_(bus), ports_(ports), clock_(clock) {}
+                               const Clock& clock, SnapshotPolicy snapshots)
+    : store_(store), bus_(bus), ports_(ports), clock_(clock), snapshots_(snapshots) {}
 
 ProcessManager::~ProcessManager() { stop(); }
 
@@ -25,24 +27,47 @@ Expected<void, std::string> ProcessManager::start() {
   timers_ = std::make_unique<TimerQueue>(clock_);
   std::vector<engine::Reaction> recovered;
   uint64_t head = 0;
+  uint64_t folded = 0;
   {
     std::lock_guard lock(state_mutex_);
     state_ = engine::ProcessState{};
-    uint64_t from = 1;
-    for (;;) {
-      auto batch = store_.read_all(from, 2048);
-      if (!batch) return unexpected("cannot read the log: " + batch.error().message);
-      if (batch->empty()) break;
-      for (const auto& event : *batch) state_.apply(event);
-      from = batch->back().position() + 1;
+    if (auto snapshot =
+            events::load_snapshot(store_, kProcessSnapshotName, engine::kProcessStateSchema)) {
+      wharf::v1::ProcessStateSnapshot message;
+      if (!message.ParseFromString(snapshot->state) ||
+          message.last_position() != snapshot->position ||
+          !engine::from_snapshot(message, state_)) {
+        events::log_snapshot_refused(kProcessSnapshotName, "its state does not decode");
+        state_ = engine::ProcessState{};
+      } else {
+        counters_.snapshot_position = snapshot->position;
+        counters_.snapshot_written_position = snapshot->position;
+      }
     }
+    const uint64_t from = state_.last_position();
+    const uint64_t target = store_.head_position();
+    const bool long_fold = target > from && target - from >= events::kFoldProgressEvery;
+    auto scanned = store_.scan(from + 1, target, [&](const events::Envelope& event) {
+      state_.apply(event);
+      if (long_fold && ++folded % events::kFoldProgressEvery == 0) {
+        events::log_fold_progress("process manager", folded, target - from);
+      }
+      return true;
+    });
+    if (!scanned) return unexpected("cannot read the log: " + scanned.error().message);
+    folded = state_.last_position() - from;
+    counters_.events_folded += folded;
     head = state_.last_position();
     recovered = engine::recover(state_);
     stats_.recovered = recovered.size();
   }
   auto checkpoint = store_.get_meta(kCheckpointKey);
-  spdlog::info("process manager: folded {} events (checkpoint {}), recovering {} reactions", head,
-               checkpoint ? *checkpoint : std::string("none"), recovered.size());
+  spdlog::info(
+      "process manager: folded {} events to position {} (snapshot {}, checkpoint {}), "
+      "recovering {} reactions",
+      folded, head, counters_.snapshot_position.load(),
+      checkpoint ? *checkpoint : std::string("none"), recovered.size());
+  if (folded >= snapshots_.every_events) write_snapshot();
   last_handled_.store(head);
   checkpoint_written_ = checkpoint ? std::strtoull(checkpoint->c_str(), nullptr, 10) : 0;
   for (const auto& reaction : recovered) carry_out(reaction);
@@ -66,7 +91,28 @@ void ProcessManager::stop() {
     timers_.reset();
   }
   write_checkpoint(true);
+  if (sink_) write_snapshot();
   handled_.notify_all();
+}
+
+void ProcessManager::write_snapshot() {
+  uint64_t position = 0;
+  std::string state;
+  {
+    std::lock_guard lock(state_mutex_);
+    position = state_.last_position();
+    if (position == 0 || position == counters_.snapshot_written_position) return;
+    state = engine::to_snapshot(state_).SerializeAsString();
+  }
+  snapshot_at_ = std::chrono::steady_clock::now();
+  if (auto saved = events::save_snapshot(store_, kProcessSnapshotName, engine::kProcessStateSchema,
+                                         position, state);
+      !saved) {
+    spdlog::warn("process manager: writing its state snapshot failed: {}", saved.error());
+    return;
+  }
+  counters_.snapshot_written_position = position;
+  ++counters_.snapshots_written;
 }
 
 bool ProcessManager::handle(const events::Envelope& event) {
@@ -76,6 +122,7 @@ bool ProcessManager::handle(const events::Envelope& event) {
     state_.apply(event);
     reactions = engine::react(state_, event);
     ++stats_.events;
+    ++counters_.events_folded;
   }
   for (const auto& reaction : reactions) carry_out(reaction);
   last_handled_.store(event.position());
@@ -84,6 +131,10 @@ bool ProcessManager::handle(const events::Envelope& event) {
   }
   handled_.notify_all();
   write_checkpoint(false);
+  if (event.position() >= counters_.snapshot_written_position + snapshots_.every_events &&
+      std::chrono::steady_clock::now() - snapshot_at_ >= snapshots_.min_interval) {
+    write_snapshot();
+  }
   return true;
 }
 

@@ -5,9 +5,15 @@
 // CancelWork to a port's cancel(). Port callbacks come back as Record*
 // commands.
 //
-// Restart: start() folds the whole log (to the head at that moment), runs
-// engine::recover() - exactly the outstanding work and due follow-ups - and
-// then subscribes from head + 1. Ports treat a repeated run/deploy id +
+// Restart: start() folds the log (to the head at that moment) - from its
+// state snapshot (events/state_snapshot.h, "process-manager": the
+// engine::ProcessState of a position, engine/process_snapshot.h) when there
+// is a usable one, else from position 1 - runs engine::recover() - exactly
+// the outstanding work and due follow-ups - and then subscribes from head + 1.
+// The snapshot is written after a start that folded many events, while it
+// runs (SnapshotPolicy) and on stop(); it
+// covers exactly the events up to its position, so a crash at any point
+// restarts from the same state as a full fold. Ports treat a repeated run/deploy id +
 // attempt as the same work, so a step interrupted by a crash is adopted, not
 // started twice, and no step is forgotten. The position handled last is kept
 // in the store's meta ("runtime/process-manager/checkpoint").
@@ -24,6 +30,7 @@
 #include "engine/ports.h"
 #include "engine/reactor.h"
 #include "events/event_store.h"
+#include "events/state_snapshot.h"
 
 namespace wharf::runtime {
 
@@ -35,11 +42,20 @@ struct Ports {
 };
 
 inline constexpr const char* kCheckpointKey = "runtime/process-manager/checkpoint";
+inline constexpr const char* kProcessSnapshotName = "process-manager";
+
+// When the process manager writes its state snapshot while it runs: after
+// `every_events` handled events, at most once per `min_interval`.
+struct SnapshotPolicy {
+  uint64_t every_events = 100'000;
+  std::chrono::milliseconds min_interval{60'000};
+};
 
 class ProcessManager {
  public:
   // `store`, `bus`, the ports and `clock` must outlive this object.
-  ProcessManager(events::EventStore& store, CommandBus& bus, Ports ports, const Clock& clock);
+  ProcessManager(events::EventStore& store, CommandBus& bus, Ports ports, const Clock& clock,
+                 SnapshotPolicy snapshots = {});
   ~ProcessManager();  // stop()
   ProcessManager(const ProcessManager&) = delete;
   ProcessManager& operator=(const ProcessManager&) = delete;
@@ -74,6 +90,8 @@ class ProcessManager {
     uint64_t recovered = 0;  // reactions from recover() at the last start
   };
   Stats stats() const;
+  // Where the last start began (its snapshot) and the events folded since.
+  const events::FoldCounters& fold_counters() const { return counters_; }
 
  private:
   bool handle(const events::Envelope& event);
@@ -84,6 +102,8 @@ class ProcessManager {
   void set_canary_traffic(const engine::CanaryTraffic& traffic);
   void start_test_cases(const engine::TestJob& job);
   void write_checkpoint(bool force);
+  // Encodes the state under state_mutex_ and stores it (a failure is logged).
+  void write_snapshot();
 
   // What port callbacks hold: the bus until stop(), then nothing, so a port
   // that outlives this process manager cannot reach a destroyed bus.
@@ -109,6 +129,9 @@ class ProcessManager {
   std::atomic<uint64_t> last_handled_{0};
   mutable std::mutex handled_mutex_;
   mutable std::condition_variable handled_;
+  SnapshotPolicy snapshots_;
+  events::FoldCounters counters_;
+  std::chrono::steady_clock::time_point snapshot_at_{};
   uint64_t checkpoint_written_ = 0;
   std::chrono::steady_clock::time_point checkpoint_at_{};
 };

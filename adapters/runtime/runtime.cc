@@ -58,7 +58,7 @@ Runtime::Runtime(events::EventStore& store, RuntimeOptions options, Ports ports)
     ports_.canary = canary_targets_.get();
   }
   bus_ = std::make_unique<CommandBus>(store_, *clock_, options_.command_workers);
-  manager_ = std::make_unique<ProcessManager>(store_, *bus_, ports_, *clock_);
+  manager_ = std::make_unique<ProcessManager>(store_, *bus_, ports_, *clock_, options_.snapshots);
 }
 
 Runtime::~Runtime() { stop(); }

@@ -41,6 +41,8 @@ struct RuntimeOptions {
   // Where Kubernetes and Swarm deploys and canaries get their clusters and
   // credentials (docs/targets.md); null: no target resolves.
   const targets::TargetResolver* targets = nullptr;
+  // When the process manager writes its state snapshot (process_manager.h).
+  SnapshotPolicy snapshots{};
 };
 
 class Runtime {

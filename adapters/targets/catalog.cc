@@ -1,13 +1,69 @@
 #include "adapters/targets/catalog.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
 #include <mutex>
 
 #include "events/catch_up.h"
+#include "wharf/v1/snapshot.pb.h"
 
 namespace wharf::targets {
 
 void TargetCatalog::refresh() {
-  events::catch_up(store_, mu_, cursor_, [this](const events::Envelope& event) { apply(event); });
+  events::restore_once(store_, restored_, mu_, cursor_, kSnapshotName, kSnapshotSchema, counters_,
+                       [this](const std::string& bytes) { return decode_state(bytes); });
+  events::catch_up(
+      store_, mu_, cursor_, [this](const events::Envelope& event) { apply(event); },
+      "target catalog", counters_);
+}
+
+Expected<bool, std::string> TargetCatalog::save_snapshot(events::EventStore& store) {
+  return events::save_model_snapshot(store, mu_, cursor_, kSnapshotName, kSnapshotSchema, counters_,
+                                     [this] { return encode_state(); });
+}
+
+std::string TargetCatalog::encode_state() const {
+  wharf::v1::TargetCatalogState state;
+  for (const auto& [name, t] : targets_) {
+    auto* out = state.add_targets();
+    out->set_name(name);
+    out->set_state_name(t.name);
+    out->set_registered(t.registered);
+    *out->mutable_spec() = t.spec;
+    out->set_credential_version(t.credential_version);
+    out->set_health_known(t.health_known);
+    out->set_reachable(t.reachable);
+    out->set_server_version(t.server_version);
+    out->set_health_error(t.health_error);
+    out->set_health_changed_at_us(t.health_changed_at_us);
+  }
+  for (const auto& [env, ref] : env_target_) (*state.mutable_env_target())[env] = ref;
+  std::string bytes;
+  google::protobuf::io::StringOutputStream stream(&bytes);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  state.SerializeToCodedStream(&coded);
+  return bytes;
+}
+
+bool TargetCatalog::decode_state(const std::string& bytes) {
+  wharf::v1::TargetCatalogState state;
+  if (!state.ParseFromString(bytes)) return false;
+  for (const auto& in : state.targets()) {
+    auto& t = targets_[in.name()];
+    t.name = in.state_name();
+    t.registered = in.registered();
+    t.spec = in.spec();
+    t.credential_version = in.credential_version();
+    t.health_known = in.health_known();
+    t.reachable = in.reachable();
+    t.server_version = in.server_version();
+    t.health_error = in.health_error();
+    t.health_changed_at_us = in.health_changed_at_us();
+  }
+  for (const auto& [env, ref] : state.env_target()) env_target_[env] = ref;
+  return true;
 }
 
 uint64_t TargetCatalog::position() const {

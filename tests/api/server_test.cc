@@ -1,6 +1,9 @@
 // Transport behaviour: keep-alive, pipelining, limits, timeouts, connection
 // cap, drain. Everything over a real socket.
+#include <condition_variable>
+#include <functional>
 #include <future>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -11,6 +14,16 @@ namespace {
 
 using beast::http::verb;
 
+// Polls `condition` for up to 10 s.
+bool eventually(const std::function<bool()>& condition) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return condition();
+}
+
 TEST(ServerTest, HealthzAnswersOk) {
   ApiHarness h;
   auto r = h.get("/healthz");
@@ -20,11 +33,96 @@ TEST(ServerTest, HealthzAnswersOk) {
 
 TEST(ServerTest, ReadyzFollowsTheReadinessCheck) {
   ApiHarness h;
-  EXPECT_EQ(h.get("/readyz").status, 200u);
+  // Ready once the access index has folded the log (below).
+  ASSERT_TRUE(eventually([&] { return h.get("/readyz").status == 200u; }));
   h.services().ready = [] { return false; };
   auto r = h.get("/readyz");
   EXPECT_EQ(r.status, 503u);
   EXPECT_EQ(r.json().at("status").as_string(), "not_ready");
+}
+
+// A store whose read_all() waits until open() is called: the access index's
+// first fold cannot finish before that.
+class GatedStore : public events::EventStore {
+ public:
+  explicit GatedStore(events::EventStore& inner) : inner_(inner) {}
+  void open() {
+    {
+      std::lock_guard lock(mu_);
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+  Expected<events::AppendResult, events::Error> append(const std::string& stream,
+                                                       events::ExpectedVersion expected,
+                                                       std::vector<events::Envelope> e) override {
+    return inner_.append(stream, expected, std::move(e));
+  }
+  Expected<std::vector<events::Envelope>, events::Error> read_stream(
+      const std::string& stream, uint64_t from_version, size_t max_count,
+      events::Direction direction) const override {
+    return inner_.read_stream(stream, from_version, max_count, direction);
+  }
+  Expected<std::vector<events::Envelope>, events::Error> read_all(uint64_t from,
+                                                                  size_t max_count) const override {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return open_; });
+    return inner_.read_all(from, max_count);
+  }
+  Expected<events::Envelope, events::Error> read_event(const std::string& id) const override {
+    return inner_.read_event(id);
+  }
+  uint64_t stream_version(const std::string& stream) const override {
+    return inner_.stream_version(stream);
+  }
+  uint64_t head_position() const override { return inner_.head_position(); }
+  std::string head_hash() const override { return inner_.head_hash(); }
+  std::string store_id() const override { return inner_.store_id(); }
+  uint64_t wait_for_head_beyond(uint64_t position,
+                                std::chrono::steady_clock::time_point deadline) const override {
+    return inner_.wait_for_head_beyond(position, deadline);
+  }
+  Expected<void, events::Error> put_meta(const std::string& key,
+                                         const std::string& value) override {
+    return inner_.put_meta(key, value);
+  }
+  Expected<std::string, events::Error> get_meta(const std::string& key) const override {
+    return inner_.get_meta(key);
+  }
+  void close() override { inner_.close(); }
+
+ private:
+  events::EventStore& inner_;
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  bool open_ = false;
+};
+
+// Issue 26: every authenticated request needs the access index, so /readyz
+// says ready only once its first fold reached the head.
+TEST(ServerTest, ReadyzWaitsForTheAccessIndexToCatchUp) {
+  TempDir dir;
+  auto store = events::EventStore::open((dir.path() / "events").string());
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(issue_first_admin_token(**store, now_us()));
+  GatedStore gated(**store);
+  Services services(gated);
+  ServerConfig config = ApiHarness::default_config();
+  config.port = 0;
+  Server server(config, services);
+  server.start();
+  Client c(server.port());
+  auto r = c.request(verb::get, "/readyz");
+  EXPECT_EQ(r.status, 503u);
+  EXPECT_EQ(r.json().at("access_index").as_string(), "catching_up");
+  gated.open();
+  EXPECT_TRUE(eventually(
+      [&] { return Client(server.port()).request(verb::get, "/readyz").status == 200u; }));
+  EXPECT_EQ(
+      Client(server.port()).request(verb::get, "/readyz").json().at("access_index").as_string(),
+      "caught_up");
+  EXPECT_EQ(server.app().access().position(), (*store)->head_position());
+  server.stop();
 }
 
 TEST(ServerTest, MetricsCountRequestsByRouteAndStatus) {

@@ -2,12 +2,16 @@
 // DATA/events, as in `wharf serve`) until SIGTERM, for the SIGKILL tests. Every 100 ms it writes
 // DATA/harness-status ("<completed runs> <head position>") so the test can
 // follow it without opening the store (RocksDB allows one process at a time).
+// With --snapshot-every-event the process manager writes its state snapshot
+// after every event it handles, so a SIGKILL lands between appends and
+// snapshot writes and a restart starts from a snapshot.
 #include <signal.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <string>
 #include <thread>
 
 #include "adapters/runtime/runtime.h"
@@ -19,8 +23,9 @@ void on_term(int) { stop.store(true); }
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: runtime_harness DATA\n");
+  const bool snapshot_every_event = argc == 3 && std::string(argv[2]) == "--snapshot-every-event";
+  if (argc != 2 && !snapshot_every_event) {
+    std::fprintf(stderr, "usage: runtime_harness DATA [--snapshot-every-event]\n");
     return 2;
   }
   std::filesystem::path data = argv[1];
@@ -33,6 +38,7 @@ int main(int argc, char** argv) {
   }
   wharf::runtime::RuntimeOptions options;
   options.data_dir = data;
+  if (snapshot_every_event) options.snapshots = {1, std::chrono::milliseconds(0)};
   wharf::runtime::Runtime runtime(**store, options);
   if (auto started = runtime.start(); !started) {
     std::fprintf(stderr, "cannot start: %s\n", started.error().c_str());

@@ -7,7 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <map>
+#include <sstream>
 
 #include "adapters/local/deploy_target.h"
 #include "adapters/runtime/command_bus.h"
@@ -21,7 +23,8 @@ using namespace wharf::runtime::testing;
 
 class Harness {
  public:
-  explicit Harness(const fs::path& data) : data_(data) {}
+  Harness(const fs::path& data, bool snapshot_every_event)
+      : data_(data), snapshot_every_event_(snapshot_every_event) {}
   ~Harness() { kill_now(); }
   void start() {
     pid_ = fork();
@@ -29,7 +32,12 @@ class Harness {
       int log = open((data_ / "harness.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       dup2(log, 1);
       dup2(log, 2);
-      execl(WHARF_RUNTIME_HARNESS, WHARF_RUNTIME_HARNESS, data_.c_str(), nullptr);
+      if (snapshot_every_event_) {
+        execl(WHARF_RUNTIME_HARNESS, WHARF_RUNTIME_HARNESS, data_.c_str(), "--snapshot-every-event",
+              nullptr);
+      } else {
+        execl(WHARF_RUNTIME_HARNESS, WHARF_RUNTIME_HARNESS, data_.c_str(), nullptr);
+      }
       _exit(127);
     }
   }
@@ -58,6 +66,7 @@ class Harness {
 
  private:
   fs::path data_;
+  bool snapshot_every_event_ = false;
   pid_t pid_ = 0;
 };
 
@@ -77,7 +86,11 @@ std::map<std::string, int> starts_by_key(const std::vector<std::string>& lines) 
   return counts;
 }
 
-TEST(SigkillTest, KilledMidBuildAndMidDeployEveryRunFinishesAndNothingStartsTwice) {
+// The scenario of both tests below: kill mid-build, restart, kill mid-deploy,
+// restart, let everything finish. With `snapshot_every_event` the process
+// manager writes its state snapshot after every event it handles, so each
+// restart starts from a snapshot and folds only the events after it.
+void kill_mid_build_and_mid_deploy(bool snapshot_every_event) {
   TempDir dir;
   fs::path data = dir.path() / "data";
   fs::path repo = dir.path() / "repo";
@@ -108,7 +121,7 @@ TEST(SigkillTest, KilledMidBuildAndMidDeployEveryRunFinishesAndNothingStartsTwic
     store->close();
   }
   const fs::path side_effects = data / "sideeffects.log";
-  Harness harness(data);
+  Harness harness(data, snapshot_every_event);
 
   // 1. Kill while both builds run.
   harness.start();
@@ -142,6 +155,24 @@ TEST(SigkillTest, KilledMidBuildAndMidDeployEveryRunFinishesAndNothingStartsTwic
     EXPECT_EQ(e.payload().build_requested().attempt(), 1u);
   }
   EXPECT_EQ(events_of_type(*store, "DeployFailed").size(), 0u);
+  // The restarts began from the snapshot (or, without snapshots, the log).
+  std::ifstream log(data / "harness.log");
+  std::stringstream text;
+  text << log.rdbuf();
+  const bool from_snapshot =
+      text.str().find("process-manager: state snapshot at position") != std::string::npos;
+  EXPECT_EQ(from_snapshot, snapshot_every_event) << text.str();
+}
+
+TEST(SigkillTest, KilledMidBuildAndMidDeployEveryRunFinishesAndNothingStartsTwice) {
+  kill_mid_build_and_mid_deploy(false);
+}
+
+// Issue 26: the same with state snapshots written all the time: a kill
+// between an append and the snapshot of the events before it neither skips
+// nor repeats a reaction.
+TEST(SigkillTest, RestartsFromStateSnapshotsStartNothingTwiceAndForgetNothing) {
+  kill_mid_build_and_mid_deploy(true);
 }
 
 }  // namespace

@@ -1,0 +1,19 @@
+#pragma once
+// engine::ProcessState as a wharf.v1.ProcessStateSnapshot and back (pure; the
+// runtime stores it: events/state_snapshot.h). from_snapshot(to_snapshot(s))
+// reacts and recovers exactly like s. Containers are written sorted by key,
+// so equal states give equal messages.
+#include "engine/reactor.h"
+#include "wharf/v1/snapshot.pb.h"
+
+namespace wharf::engine {
+
+// Version of the message's meaning; bump when ProcessState changes.
+inline constexpr uint32_t kProcessStateSchema = 1;
+
+wharf::v1::ProcessStateSnapshot to_snapshot(const ProcessState& state);
+// Fills `state` (which must be empty); false when `in` holds what no
+// ProcessState can (an unknown enum value).
+bool from_snapshot(const wharf::v1::ProcessStateSnapshot& in, ProcessState& state);
+
+}  // namespace wharf::engine
