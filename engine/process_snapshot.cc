@@ -52,19 +52,20 @@ void put_run(const RunState& r, pb::RunStateSnapshot* o) {
   o->set_artifact_uri(r.artifact_uri);
 }
 
-bool get_run(const pb::RunStateSnapshot& i, RunState& r) {
+bool get_run(pb::RunStateSnapshot& i, RunState& r) {
   if (i.status() < 0 || i.status() > static_cast<int32_t>(RunStatus::kCancelled)) return false;
   if (i.step() < 0 || i.step() > static_cast<int32_t>(RunStep::kApproval)) return false;
   if (i.phase() < 0 || i.phase() > static_cast<int32_t>(StepPhase::kFailed)) return false;
   r.status = static_cast<RunStatus>(i.status());
-  r.run_id = i.run_id();
-  r.project_id = i.project_id();
-  r.commit_sha = i.commit_sha();
-  r.repository = i.repository();
-  r.commit = i.commit();
-  r.stages.assign(i.stages().begin(), i.stages().end());
-  r.pipeline = i.pipeline();
-  r.build_step = i.build_step();
+  r.run_id = std::move(*i.mutable_run_id());
+  r.project_id = std::move(*i.mutable_project_id());
+  r.commit_sha = std::move(*i.mutable_commit_sha());
+  r.repository = std::move(*i.mutable_repository());
+  r.commit = std::move(*i.mutable_commit());
+  r.stages.reserve(static_cast<size_t>(i.stages_size()));
+  for (auto& stage : *i.mutable_stages()) r.stages.push_back(std::move(stage));
+  r.pipeline = std::move(*i.mutable_pipeline());
+  r.build_step = std::move(*i.mutable_build_step());
   r.step = static_cast<RunStep>(i.step());
   r.stage = i.stage();
   r.phase = static_cast<StepPhase>(i.phase());
@@ -111,7 +112,7 @@ void put_canary(const CanaryState& c, pb::CanaryStateSnapshot* o) {
     (*o->mutable_finished())[entry->first] = entry->second;
 }
 
-void get_canary(const pb::CanaryStateSnapshot& i, CanaryState& c) {
+void get_canary(pb::CanaryStateSnapshot& i, CanaryState& c) {
   c.stable_event_id = i.stable_event_id();
   c.stable_deploy_id = i.stable_deploy_id();
   c.stable_version = i.stable_version();
@@ -123,8 +124,8 @@ void get_canary(const pb::CanaryStateSnapshot& i, CanaryState& c) {
   c.deploy_event_id = i.deploy_event_id();
   c.version = i.version();
   c.url = i.url();
-  c.strategy = i.strategy();
-  c.spec = i.spec();
+  c.strategy = std::move(*i.mutable_strategy());
+  c.spec = std::move(*i.mutable_spec());
   c.step = i.step();
   c.weight = i.weight();
   c.step_since_us = i.step_since_us();
@@ -155,7 +156,7 @@ void put_maintenance(const MaintenanceState& m, pb::MaintenanceStateSnapshot* o)
   put_sorted(m.closed_terminals, o->mutable_closed_terminals());
 }
 
-void get_maintenance(const pb::MaintenanceStateSnapshot& i, MaintenanceState& m) {
+void get_maintenance(pb::MaintenanceStateSnapshot& i, MaintenanceState& m) {
   m.health = i.health();
   m.health_deploy_id = i.health_deploy_id();
   for (const auto& p : i.pending_test_cases()) {
@@ -214,29 +215,34 @@ void put_environment(const std::string& stream, const EnvironmentState& e,
   put_maintenance(e.maintenance, o->mutable_maintenance());
 }
 
-void get_environment(const pb::EnvironmentStateSnapshot& i, EnvironmentState& e) {
+void get_environment(pb::EnvironmentStateSnapshot& i, EnvironmentState& e) {
   e.project_id = i.project_id();
   e.environment = i.environment();
-  for (const auto& q : i.queue()) {
+  for (auto& q : *i.mutable_queue()) {
     e.queue.push_back(QueuedDeploy{q.deploy_id(), q.attempt(), q.run_id(), q.rollback_id(),
-                                   q.request_event_id(), q.spec(), q.started()});
+                                   q.request_event_id(), std::move(*q.mutable_spec()),
+                                   q.started()});
   }
   e.in_flight_since_us = i.in_flight_since_us();
   e.succeeded.reserve(static_cast<size_t>(i.succeeded_size()));
-  for (const auto& s : i.succeeded()) {
-    e.succeeded.push_back(SucceededDeploy{s.event_id(), s.deploy_id(), s.attempt(), s.run_id(),
-                                          s.spec(), s.url(), s.occurred_at_us()});
+  for (auto& s : *i.mutable_succeeded()) {
+    e.succeeded.push_back(
+        SucceededDeploy{std::move(*s.mutable_event_id()), std::move(*s.mutable_deploy_id()),
+                        s.attempt(), std::move(*s.mutable_run_id()), std::move(*s.mutable_spec()),
+                        std::move(*s.mutable_url()), s.occurred_at_us()});
   }
   e.finished.reserve(static_cast<size_t>(i.finished_size()));
-  for (const auto& f : i.finished()) {
-    e.finished.emplace(f.key(), FinishedDeploy{f.succeeded(), f.cancelled(), f.run_id(), f.url(),
-                                               f.reason(), f.event_id()});
+  for (auto& f : *i.mutable_finished()) {
+    e.finished.emplace(std::move(*f.mutable_key()),
+                       FinishedDeploy{f.succeeded(), f.cancelled(), std::move(*f.mutable_run_id()),
+                                      std::move(*f.mutable_url()), std::move(*f.mutable_reason()),
+                                      std::move(*f.mutable_event_id())});
   }
   e.queued.insert(i.queued().begin(), i.queued().end());
   e.rollbacks.insert(i.rollbacks().begin(), i.rollbacks().end());
   e.last_removed_was_in_flight = i.last_removed_was_in_flight();
-  get_canary(i.canary(), e.canary);
-  get_maintenance(i.maintenance(), e.maintenance);
+  get_canary(*i.mutable_canary(), e.canary);
+  get_maintenance(*i.mutable_maintenance(), e.maintenance);
 }
 
 void put_project(const ProjectState& p, pb::ProjectStateSnapshot* o) {
@@ -249,14 +255,14 @@ void put_project(const ProjectState& p, pb::ProjectStateSnapshot* o) {
   *o->mutable_pipeline() = p.pipeline;
 }
 
-void get_project(const pb::ProjectStateSnapshot& i, ProjectState& p) {
+void get_project(pb::ProjectStateSnapshot& i, ProjectState& p) {
   p.exists = i.exists();
   p.project_id = i.project_id();
   p.name = i.name();
   p.owner = i.owner();
-  p.repository = i.repository();
-  p.environments.assign(i.environments().begin(), i.environments().end());
-  p.pipeline = i.pipeline();
+  p.repository = std::move(*i.mutable_repository());
+  for (auto& env : *i.mutable_environments()) p.environments.push_back(std::move(env));
+  p.pipeline = std::move(*i.mutable_pipeline());
 }
 
 void put_access(const AccessState& a, pb::AccessStateSnapshot* o) {
@@ -310,14 +316,15 @@ wharf::v1::ProcessStateSnapshot to_snapshot(const ProcessState& state) {
   return out;
 }
 
-bool from_snapshot(const wharf::v1::ProcessStateSnapshot& in, ProcessState& state) {
+bool from_snapshot(wharf::v1::ProcessStateSnapshot&& in, ProcessState& state) {
   ProcessState s;
   s.runs_.reserve(static_cast<size_t>(in.runs_size()));
-  for (const auto& r : in.runs()) {
+  for (auto& r : *in.mutable_runs()) {
     if (!get_run(r, s.runs_[r.key()])) return false;
   }
-  for (const auto& e : in.environments()) get_environment(e, s.environments_[e.stream()]);
-  for (const auto& p : in.projects()) get_project(p, s.projects_[p.key()]);
+  s.environments_.reserve(static_cast<size_t>(in.environments_size()));
+  for (auto& e : *in.mutable_environments()) get_environment(e, s.environments_[e.stream()]);
+  for (auto& p : *in.mutable_projects()) get_project(p, s.projects_[p.key()]);
   for (const auto& a : in.accesses()) get_access(a, s.accesses_[a.key()]);
   s.cancelled_runs_.insert(in.cancelled_runs().begin(), in.cancelled_runs().end());
   s.drop_next_ = in.drop_next();

@@ -12,8 +12,8 @@ namespace wharf::engine {
 inline constexpr uint32_t kProcessStateSchema = 1;
 
 wharf::v1::ProcessStateSnapshot to_snapshot(const ProcessState& state);
-// Fills `state` (which must be empty); false when `in` holds what no
-// ProcessState can (an unknown enum value).
-bool from_snapshot(const wharf::v1::ProcessStateSnapshot& in, ProcessState& state);
+// Fills `state` from `in` (whose contents it moves out); false when `in`
+// holds what no ProcessState can (an unknown enum value).
+bool from_snapshot(wharf::v1::ProcessStateSnapshot&& in, ProcessState& state);
 
 }  // namespace wharf::engine

@@ -96,7 +96,7 @@ class ProcessState {
  private:
   // engine/process_snapshot.h: the state as a message and back.
   friend wharf::v1::ProcessStateSnapshot to_snapshot(const ProcessState& state);
-  friend bool from_snapshot(const wharf::v1::ProcessStateSnapshot& in, ProcessState& state);
+  friend bool from_snapshot(wharf::v1::ProcessStateSnapshot&& in, ProcessState& state);
 
   std::unordered_map<std::string, RunState> runs_;                  // by run id
   std::unordered_map<std::string, EnvironmentState> environments_;  // by stream id

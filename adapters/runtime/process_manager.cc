@@ -36,7 +36,7 @@ Expected<void, std::string> ProcessManager::start() {
       wharf::v1::ProcessStateSnapshot message;
       if (!message.ParseFromString(snapshot->state) ||
           message.last_position() != snapshot->position ||
-          !engine::from_snapshot(message, state_)) {
+          !engine::from_snapshot(std::move(message), state_)) {
         events::log_snapshot_refused(kProcessSnapshotName, "its state does not decode");
         state_ = engine::ProcessState{};
       } else {

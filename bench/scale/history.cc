@@ -124,7 +124,10 @@ void History::run(uint32_t project) {
     s->set_run_id(run);
     s->set_project_id(p);
     s->set_commit_sha(sha);
-    for (const char* env : kEnvs) s->add_environments(env);
+    for (const char* env : kEnvs) {
+      s->add_environments(env);
+      s->add_stages()->set_name(env);  // the engine's snapshot of the stages
+    }
     auto* b = r.emplace_back().mutable_build_requested();
     b->set_run_id(run);
     b->set_project_id(p);

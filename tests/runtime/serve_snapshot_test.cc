@@ -77,7 +77,7 @@ TEST(ServeSnapshot, RestartsFoldOnlyTheEventsAfterTheSnapshotsAndLoseNothing) {
   const fs::path data = dir.path() / "data";
   const fs::path repo = dir.path() / "repo";
   make_hello_repo(repo);
-  wharf::testing::ServeProcess serve(data);
+  wharf::testing::ServeProcess serve(data, {});
   serve.start();
   ASSERT_TRUE(eventually([&] { return serve.api("GET", "/readyz").status == 200; }, 30s));
   // A first start folds the whole (short) log.

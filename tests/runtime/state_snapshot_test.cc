@@ -88,6 +88,20 @@ void varied_history(events::EventStore& store, uint64_t events) {
   revoke.mutable_permission_revoked()->set_project_id(bench::History::project_name(1));
   revoke.mutable_permission_revoked()->set_user("eng1");
   append(store, "access-" + bench::History::project_name(1), revoke);
+  // A run whose build is outstanding (a restart hands it out again).
+  Payload started;
+  started.mutable_pipeline_run_started()->set_run_id("svc-0-open");
+  started.mutable_pipeline_run_started()->set_project_id(bench::History::project_name(0));
+  started.mutable_pipeline_run_started()->set_commit_sha(std::string(40, 'c'));
+  started.mutable_pipeline_run_started()->add_environments("dev");
+  started.mutable_pipeline_run_started()->add_stages()->set_name("dev");
+  append(store, "run-svc-0-open", started);
+  Payload build;
+  build.mutable_build_requested()->set_run_id("svc-0-open");
+  build.mutable_build_requested()->set_project_id(bench::History::project_name(0));
+  build.mutable_build_requested()->set_attempt(1);
+  build.mutable_build_requested()->set_commit_sha(std::string(40, 'c'));
+  append(store, "run-svc-0-open", build);
   Payload issued;
   issued.mutable_token_issued()->set_token_id("tok-x");
   issued.mutable_token_issued()->set_user("eng7");
@@ -198,7 +212,7 @@ TEST_F(StateSnapshotTest, ProcessStateFromSnapshotPlusTailReactsAndRecoversLikeT
     wharf::v1::ProcessStateSnapshot parsed;
     ASSERT_TRUE(parsed.ParseFromString(message.SerializeAsString()));
     engine::ProcessState restored;
-    ASSERT_TRUE(engine::from_snapshot(parsed, restored));
+    ASSERT_TRUE(engine::from_snapshot(std::move(parsed), restored));
     EXPECT_EQ(restored.last_position(), whole.last_position());
     EXPECT_EQ(describe(engine::recover(restored)), describe(engine::recover(whole)))
         << "cut at " << cut;
