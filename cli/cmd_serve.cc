@@ -556,15 +556,38 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   runtime_options.canary_router.base_port = static_cast<uint16_t>(config.canary_router_base_port);
   runtime_options.dubbo.default_zookeeper = config.dubbo_zookeeper;
   runtime::Runtime runtime(log, runtime_options, ports);
+  // The runtime starts beside the HTTP server: its process manager folds its
+  // state (from its snapshot, docs/runtime.md) and recovers outstanding work
+  // but answers no request, so the API need not wait for it; events appended
+  // meanwhile reach it through its subscription. A failure stops serve.
+  std::mutex fatal_mu;
+  std::string runtime_fatal;
+  struct JoinOnExit {
+    std::thread thread;
+    ~JoinOnExit() {
+      if (thread.joinable()) thread.join();
+    }
+  } runtime_starter;
   if (cluster) {
     spdlog::info("engine runtime waits for leadership (followers run no side effects)");
-  } else if (auto started = runtime.start(); !started) {
-    throw std::runtime_error("engine runtime: " + started.error());
-  } else if (dispatcher) {
-    spdlog::info("engine runtime started (builds, deploys and tests run on `wharf worker`s via {})",
-                 config.tasks.tasks);
   } else {
-    spdlog::info("engine runtime started (local build, deploy and test runners under {})", data);
+    runtime_starter.thread = std::thread([&] {
+      if (auto started = runtime.start(); !started) {
+        spdlog::error("engine runtime: {}", started.error());
+        {
+          std::lock_guard lock(fatal_mu);
+          runtime_fatal = started.error();
+        }
+        kill(getpid(), SIGTERM);
+      } else if (dispatcher) {
+        spdlog::info(
+            "engine runtime started (builds, deploys and tests run on `wharf worker`s via {})",
+            config.tasks.tasks);
+      } else {
+        spdlog::info("engine runtime started (local build, deploy and test runners under {})",
+                     data);
+      }
+    });
   }
 
   // Cluster mode: on the leader (it records events), in on_leader below.
@@ -679,7 +702,6 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   if (runtime.jenkins_build_runner()) register_jenkins_metrics(server.metrics(), runtime);
   if (cluster) register_cluster_metrics(server.metrics(), *cluster);
   server.start();
-  std::mutex fatal_mu;
   std::string cluster_fatal;
   if (cluster) {
     self_api = !config.cluster_advertise.empty()
@@ -753,6 +775,7 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   if (cluster) cluster->stop();
   maintenance.stop();
   if (gerrit_service) gerrit_service->stop();
+  if (runtime_starter.thread.joinable()) runtime_starter.thread.join();
   runtime.stop();
   if (dispatcher) dispatcher->stop();
   if (relay) relay->stop();
@@ -761,6 +784,7 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   log.close();
   {
     std::lock_guard lock(fatal_mu);
+    if (!runtime_fatal.empty()) throw std::runtime_error("engine runtime: " + runtime_fatal);
     if (!cluster_fatal.empty()) {
       throw std::runtime_error("cluster node stopped: " + cluster_fatal +
                                " (restart it: it rejoins as a follower)");
