@@ -178,7 +178,8 @@ uint16_t logged_port(const std::string& log) {
   const std::string marker = "HTTP API listening on http://127.0.0.1:";
   for (std::string line; std::getline(in, line);) {
     const size_t at = line.find(marker);
-    if (at != std::string::npos) {
+    // Only a whole line: one still being written would give a prefix of the port.
+    if (at != std::string::npos && line.find("/api/v1", at) != std::string::npos) {
       return static_cast<uint16_t>(std::strtoul(line.c_str() + at + marker.size(), nullptr, 10));
     }
   }
