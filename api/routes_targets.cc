@@ -88,8 +88,9 @@ engine::TargetState existing(Context& ctx, const std::string& name) {
 #define WHARF_TARGET_FIELDS                                                                 \
   "name", "kind", "url", "ca_file", "insecure_skip_tls_verify", "namespace", "endpoint_id", \
       "description", "credential", "reason"
-#define WHARF_CREDENTIAL_FIELDS \
-  "kind", "token", "token_file", "api_key", "username", "password", "user"
+#define WHARF_CREDENTIAL_FIELDS                                                                  \
+  "kind", "token", "token_file", "api_key", "username", "password", "user", "cert", "cert_file", \
+      "key", "key_file"
 
 // The non-secret part of a body (POST, PUT).
 wharf::v1::TargetSpec spec_of(const JsonBody& body, const std::string& name) {
@@ -121,11 +122,13 @@ Credential credential_of(const JsonBody& body, bool required) {
     return c;
   }
   auto o = body.object("credential", {WHARF_CREDENTIAL_FIELDS}, true);
-  const std::string kind = *o.enum_value(
-      "kind", {"none", "bearer_token", "service_account", "api_key", "user_password", "user_token"},
-      true);
+  const std::string kind = *o.enum_value("kind",
+                                         {"none", "bearer_token", "service_account", "client_cert",
+                                          "api_key", "user_password", "user_token"},
+                                         true);
   engine::credential_kind_from_name(kind, c.kind);
-  for (const char* f : {"token", "token_file", "api_key", "username", "password", "user"}) {
+  for (const char* f : {"token", "token_file", "api_key", "username", "password", "user", "cert",
+                        "cert_file", "key", "key_file"}) {
     if (auto v = o.optional_string(f)) c.fields[f] = *v;
   }
   if (auto ok = targets::check_credential(c.kind, c.fields); !ok) {

@@ -64,6 +64,7 @@ struct ServeConfig {
   std::string first_token_file;      // where the first admin token is written (0600)
   std::string audit_key;             // Ed25519 key signing checkpoints; empty = no signing
   std::string secret_key_file;       // the sealed store's key; empty = DATA/secret.key
+  std::string service_account_dir = targets::kServiceAccountDir;  // service_account targets
   int target_probe_interval_s = 30;  // reachability probe of every target; 0 = off
   int checkpoint_interval_s = 300;
   gerrit::GerritConfig gerrit;   // host empty = no Gerrit connection
@@ -480,7 +481,8 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   spdlog::info("sealed store at {} (key {})", (*secrets)->dir().string(), key_file);
   targets::TargetCatalog target_catalog(log);
   target_catalog.refresh();
-  targets::CatalogResolver target_registry(target_catalog, secrets->get());
+  targets::CatalogResolver target_registry(target_catalog, secrets->get(),
+                                           config.service_account_dir);
   std::unique_ptr<events::PeriodicCheckpoints> checkpoints;
   std::optional<events::SigningKey> cluster_key;  // cluster mode: signs once leading
   if (config.audit_key.empty()) {
@@ -879,6 +881,11 @@ void register_serve_commands(CLI::App& app) {
   cmd->add_option("--audit-key", config->audit_key,
                   "Ed25519 private key (`wharf audit keygen`) signing checkpoints of the log")
       ->envname("WHARF_AUDIT_KEY");
+  cmd->add_option("--service-account-dir", config->service_account_dir,
+                  "where this pod's service account is mounted (token, ca.crt, namespace): the "
+                  "credential of service_account targets, read at every use")
+      ->envname("WHARF_SERVICE_ACCOUNT_DIR")
+      ->capture_default_str();
   cmd->add_option("--secret-key-file", config->secret_key_file,
                   "key of the sealed store of target credentials (64 hex digits; created 0600 "
                   "when neither it nor the store exists; default DATA/secret.key; "

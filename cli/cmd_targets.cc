@@ -7,11 +7,14 @@
 // A secret never goes on the command line (ps, shell history): it is read
 // from stdin (--secret-stdin) or from an environment variable of this CLI
 // (--secret-env NAME), or stored as a reference the server resolves when it
-// uses it (--secret-ref env:NAME, --token-file PATH).
+// uses it (--secret-ref env:NAME, --token-file PATH); a client certificate
+// and key are read from files by this CLI (--client-cert, --client-key).
 #include <boost/json.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <set>
@@ -36,6 +39,7 @@ struct TargetArgs {
   std::string user;                 // Jenkins user / Portainer username
   bool secret_stdin = false;
   std::string secret_env, secret_ref, token_file;
+  std::string client_cert, client_key;  // client_cert: PEM files this CLI reads
 };
 
 std::string send(const ServerOptions& api, const std::string& method, const std::string& path,
@@ -73,8 +77,23 @@ std::string secret_of(const TargetArgs& a) {
   return "";
 }
 
+std::string read_pem(const std::string& path, const char* flag) {
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (text.empty()) throw std::runtime_error(std::string(flag) + ": cannot read " + path);
+  return text;
+}
+
 json::object credential_of(const TargetArgs& a) {
   json::object c{{"kind", a.credential}};
+  if (a.credential == "client_cert") {
+    if (a.client_cert.empty() || a.client_key.empty()) {
+      throw std::runtime_error("a client_cert credential needs --client-cert and --client-key");
+    }
+    c["cert"] = read_pem(a.client_cert, "--client-cert");
+    c["key"] = read_pem(a.client_key, "--client-key");
+    return c;
+  }
   const std::string secret = secret_of(a);
   auto need = [&](const char* what) {
     if (secret.empty()) {
@@ -265,9 +284,10 @@ void register_target_commands(CLI::App& app) {
   };
   auto credential_options = [args](CLI::App* cmd) {
     cmd->add_option("--credential", args->credential,
-                    "none, bearer_token, service_account, api_key, user_password, user_token")
-        ->check(CLI::IsMember(
-            {"none", "bearer_token", "service_account", "api_key", "user_password", "user_token"}))
+                    "none, bearer_token, service_account, client_cert, api_key, user_password, "
+                    "user_token")
+        ->check(CLI::IsMember({"none", "bearer_token", "service_account", "client_cert", "api_key",
+                               "user_password", "user_token"}))
         ->capture_default_str();
     cmd->add_option("--user", args->user, "Jenkins user / Portainer username");
     cmd->add_flag("--secret-stdin", args->secret_stdin,
@@ -278,6 +298,10 @@ void register_target_commands(CLI::App& app) {
                     "store a reference the server resolves when it uses it: env:NAME");
     cmd->add_option("--token-file", args->token_file,
                     "bearer_token: a file on the server's host holding the token (read when used)");
+    cmd->add_option("--client-cert", args->client_cert,
+                    "client_cert: the certificate's PEM file (read by this CLI, sealed)");
+    cmd->add_option("--client-key", args->client_key,
+                    "client_cert: the private key's PEM file (read by this CLI, sealed)");
   };
   auto reason = [args](CLI::App* cmd) {
     cmd->add_option("--reason", args->reason, "why (recorded in the event)");

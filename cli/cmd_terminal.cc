@@ -196,7 +196,7 @@ int run_terminal(const TerminalArgs& a) {
   asio::io_context io;
   using Ended = Expected<std::string, std::string>;  // the close reason, or why it never opened
   auto ended = http_client::with_connection<Ended>(
-      io, *e, "", true, std::chrono::seconds(10), [&](auto stream, auto /*tls*/) -> Ended {
+      io, *e, "", true, {}, std::chrono::seconds(10), [&](auto stream, auto /*tls*/) -> Ended {
         websocket::stream<decltype(stream)> ws(std::move(stream));
         const std::string token = a.api.token;
         ws.set_option(websocket::stream_base::decorator([token](websocket::request_type& req) {

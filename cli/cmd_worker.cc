@@ -30,6 +30,7 @@ struct WorkerConfig {
   int session_timeout_ms = 6000;
   std::string secret_key_file;  // empty: DATA/secret.key
   std::string secrets_dir;      // empty: DATA/secrets
+  std::string service_account_dir = targets::kServiceAccountDir;
 };
 
 void run_worker(CLI::App& cmd, WorkerConfig& config) {
@@ -59,7 +60,7 @@ void run_worker(CLI::App& cmd, WorkerConfig& config) {
         "here (--secret-key-file)",
         key_file.string());
   }
-  targets::KnownTargets known_targets(secrets.get());
+  targets::KnownTargets known_targets(secrets.get(), config.service_account_dir);
   config.options.learn_target = [&known_targets](const v1::TargetReference& reference) {
     known_targets.learn(reference);
   };
@@ -143,6 +144,11 @@ void register_worker_commands(CLI::App& app) {
                   "the sealed store (the server's DATA/secrets, shared or copied; default "
                   "DATA/secrets)")
       ->envname("WHARF_SECRETS_DIR");
+  cmd->add_option("--service-account-dir", config->service_account_dir,
+                  "where this pod's service account is mounted (token, ca.crt, namespace): the "
+                  "credential of service_account targets, read at every use")
+      ->envname("WHARF_SERVICE_ACCOUNT_DIR")
+      ->capture_default_str();
   cmd->callback([cmd, config] { run_worker(*cmd, *config); });
 }
 

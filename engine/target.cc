@@ -235,7 +235,8 @@ bool credential_fits(TargetKind target, CredentialKind kind) {
     case wharf::v1::TARGET_KIND_KUBERNETES:
       return kind == wharf::v1::CREDENTIAL_KIND_NONE ||
              kind == wharf::v1::CREDENTIAL_KIND_BEARER_TOKEN ||
-             kind == wharf::v1::CREDENTIAL_KIND_SERVICE_ACCOUNT;  // client certificates: not yet
+             kind == wharf::v1::CREDENTIAL_KIND_SERVICE_ACCOUNT ||
+             kind == wharf::v1::CREDENTIAL_KIND_CLIENT_CERT;
     case wharf::v1::TARGET_KIND_PORTAINER:
       return kind == wharf::v1::CREDENTIAL_KIND_API_KEY ||
              kind == wharf::v1::CREDENTIAL_KIND_USER_PASSWORD;

@@ -1,7 +1,9 @@
 #include "adapters/http/http_client.h"
 
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -11,6 +13,9 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
+#include <memory>
+
+#include "adapters/http/http_stream.h"
 
 namespace wharf::http_client {
 namespace {
@@ -42,8 +47,10 @@ Response round_trip(asio::io_context& io, Stream& stream,
   parser.body_limit(64 * 1024 * 1024);
   await(io, [&](auto done) { http::async_read(stream, buffer, parser, std::move(done)); });
   const auto& res = parser.get();
-  Response response{static_cast<int>(res.result_int()), res.body(),
-                    std::string(res[http::field::content_type]), {}};
+  Response response{static_cast<int>(res.result_int()),
+                    res.body(),
+                    std::string(res[http::field::content_type]),
+                    {}};
   for (const auto& field : res) {
     response.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
   }
@@ -98,14 +105,8 @@ Expected<Response, SendError> exchange(const Request& request) {
       stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
       return response;
     }
-    asio::ssl::context ctx(asio::ssl::context::tls_client);
-    if (!request.ca_file.empty()) {
-      ctx.load_verify_file(request.ca_file);
-    } else {
-      ctx.set_default_verify_paths();
-    }
-    ctx.set_verify_mode(request.verify_tls ? asio::ssl::verify_peer : asio::ssl::verify_none);
-    beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
+    auto ctx = tls_context(request.ca_file, request.verify_tls, request.client_cert);
+    beast::ssl_stream<beast::tcp_stream> stream(io, *ctx);
     if (!SSL_set_tlsext_host_name(stream.native_handle(), host.c_str())) {
       return unsent("cannot set TLS server name for " + host);
     }
@@ -127,6 +128,68 @@ Expected<Response, SendError> exchange(const Request& request) {
   } catch (const std::exception& e) {
     return unexpected(SendError{what + ": " + error_text(e), sent});
   }
+}
+
+namespace {
+
+template <typename T, void (*Free)(T*)>
+struct Freer {
+  void operator()(T* p) const { Free(p); }
+};
+using Bio = std::unique_ptr<BIO, Freer<BIO, BIO_free_all>>;
+using X509Ptr = std::unique_ptr<X509, Freer<X509, X509_free>>;
+using Key = std::unique_ptr<EVP_PKEY, Freer<EVP_PKEY, EVP_PKEY_free>>;
+
+Bio memory_bio(const std::string& text) {
+  return Bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
+}
+
+std::string bio_text(BIO* bio) {
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(bio, &data);
+  return n > 0 ? std::string(data, static_cast<size_t>(n)) : std::string();
+}
+
+std::string name_text(const X509_NAME* name) {
+  Bio out(BIO_new(BIO_s_mem()));
+  X509_NAME_print_ex(out.get(), name, 0, XN_FLAG_RFC2253);
+  return bio_text(out.get());
+}
+
+std::string time_text(const ASN1_TIME* t) {
+  Bio out(BIO_new(BIO_s_mem()));
+  ASN1_TIME_print(out.get(), t);
+  return bio_text(out.get());
+}
+
+}  // namespace
+
+Expected<ClientCertificate, std::string> client_certificate(std::string cert_pem,
+                                                            std::string key_pem) {
+  auto cert_bio = memory_bio(cert_pem);
+  X509Ptr cert(PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
+  if (!cert) return unexpected(std::string("the client certificate is not a PEM certificate"));
+  const std::string subject = name_text(X509_get_subject_name(cert.get()));
+  const std::string issuer = name_text(X509_get_issuer_name(cert.get()));
+  const std::string until = time_text(X509_get0_notAfter(cert.get()));
+  const std::string named = "the client certificate " + subject + " (issued by " + issuer + ")";
+  auto key_bio = memory_bio(key_pem);
+  Key key(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
+  if (!key) return unexpected("the private key of " + named + " is not a PEM private key");
+  if (X509_check_private_key(cert.get(), key.get()) != 1) {
+    return unexpected("the private key does not belong to " + named);
+  }
+  if (X509_cmp_current_time(X509_get0_notAfter(cert.get())) <= 0) {
+    return unexpected(named + " expired on " + until);
+  }
+  if (X509_cmp_current_time(X509_get0_notBefore(cert.get())) >= 0) {
+    return unexpected(named + " is not valid before " + time_text(X509_get0_notBefore(cert.get())));
+  }
+  ClientCertificate out;
+  out.cert_pem = std::move(cert_pem);
+  out.key_pem = std::move(key_pem);
+  out.subject = subject + " (issued by " + issuer + ", valid until " + until + ")";
+  return out;
 }
 
 std::string error_text(const std::exception& e) {

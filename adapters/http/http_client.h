@@ -13,14 +13,31 @@
 
 namespace wharf::http_client {
 
+// A client certificate and its private key (PEM, in memory: a credential
+// opened from the sealed store, never logged), presented in the TLS handshake
+// (Kubernetes client_cert targets). `subject` describes it for messages.
+struct ClientCertificate {
+  std::string cert_pem, key_pem;
+  std::string subject;  // "CN=…, O=… (issued by CN=…, valid until …)": not secret
+  bool empty() const { return cert_pem.empty(); }
+};
+
+// Reads a client certificate and key: both parse as PEM, the key is the
+// certificate's, and the certificate is valid now. Fills `subject`; fails
+// saying which of these does not hold (naming the certificate, never
+// printing the key).
+Expected<ClientCertificate, std::string> client_certificate(std::string cert_pem,
+                                                            std::string key_pem);
+
 struct Request {
   std::string method = "GET";
   std::string url;  // http(s)://host[:port]/path?query
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::chrono::milliseconds timeout{std::chrono::seconds(10)};
-  std::string ca_file;     // https: trust this CA bundle instead of the system's
-  bool verify_tls = true;  // https: false only for test peers with throwaway certs
+  std::string ca_file;            // https: trust this CA bundle instead of the system's
+  bool verify_tls = true;         // https: false only for test peers with throwaway certs
+  ClientCertificate client_cert;  // https: presented to the server when set
 };
 
 struct Response {

@@ -25,7 +25,8 @@ Expected<Endpoint, std::string> endpoint_of(const std::string& url) {
   return e;
 }
 
-std::shared_ptr<asio::ssl::context> tls_context(const std::string& ca_file, bool verify) {
+std::shared_ptr<asio::ssl::context> tls_context(const std::string& ca_file, bool verify,
+                                                const ClientCertificate& client) {
   auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
   if (!ca_file.empty()) {
     ctx->load_verify_file(ca_file);
@@ -33,6 +34,10 @@ std::shared_ptr<asio::ssl::context> tls_context(const std::string& ca_file, bool
     ctx->set_default_verify_paths();
   }
   ctx->set_verify_mode(verify ? asio::ssl::verify_peer : asio::ssl::verify_none);
+  if (!client.empty()) {
+    ctx->use_certificate_chain(asio::buffer(client.cert_pem));
+    ctx->use_private_key(asio::buffer(client.key_pem), asio::ssl::context::pem);
+  }
   return ctx;
 }
 
@@ -123,7 +128,7 @@ Expected<void, std::string> stream_body(const Request& request, const ChunkSink&
   if (!e) return unexpected(e.error());
   asio::io_context io;
   auto result = with_connection<Expected<void, std::string>>(
-      io, *e, request.ca_file, request.verify_tls, request.timeout,
+      io, *e, request.ca_file, request.verify_tls, request.client_cert, request.timeout,
       [&](auto stream, auto /*tls context, alive until here*/) -> Expected<void, std::string> {
         try {
           return exchange(io, stream, *e, request, sink, stop, idle_tick);

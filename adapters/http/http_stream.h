@@ -30,8 +30,10 @@ struct Endpoint {
 Expected<Endpoint, std::string> endpoint_of(const std::string& url);
 
 // A TLS client context: `ca_file` (else the system's store), peer verification
-// unless !verify.
-std::shared_ptr<boost::asio::ssl::context> tls_context(const std::string& ca_file, bool verify);
+// unless !verify, and `client` presented when set. Throws on a CA file or
+// client certificate that does not load.
+std::shared_ptr<boost::asio::ssl::context> tls_context(const std::string& ca_file, bool verify,
+                                                       const ClientCertificate& client = {});
 
 // Starts an asynchronous operation with `start(handler)` and runs `io` until
 // its handler ran; returns the operation's error. For blocking use of a
@@ -53,12 +55,13 @@ boost::system::error_code run_async(boost::asio::io_context& io, Start&& start) 
 }
 
 // Connects to `e` on `io` (TCP, then the TLS handshake with SNI and host-name
-// verification for https) within `timeout`, and hands the connected stream —
-// beast::tcp_stream or beast::ssl_stream<beast::tcp_stream>, by value — to
-// `f`, whose result is returned. Connection failures are an error string.
+// verification for https, presenting `client` when set) within `timeout`, and hands the connected
+// stream — beast::tcp_stream or beast::ssl_stream<beast::tcp_stream>, by value — to `f`, whose
+// result is returned. Connection failures are an error string.
 template <typename Result, typename F>
 Expected<Result, std::string> with_connection(boost::asio::io_context& io, const Endpoint& e,
                                               const std::string& ca_file, bool verify,
+                                              const ClientCertificate& client,
                                               std::chrono::milliseconds timeout, F&& f) {
   namespace beast = boost::beast;
   try {
@@ -73,7 +76,7 @@ Expected<Result, std::string> with_connection(boost::asio::io_context& io, const
       tcp.expires_never();
       return f(std::move(tcp), std::shared_ptr<boost::asio::ssl::context>{});
     }
-    auto ctx = tls_context(ca_file, verify);
+    auto ctx = tls_context(ca_file, verify, client);
     beast::ssl_stream<beast::tcp_stream> tls(std::move(tcp), *ctx);
     if (!SSL_set_tlsext_host_name(tls.native_handle(), e.host.c_str())) {
       return unexpected("cannot set TLS server name for " + e.host);

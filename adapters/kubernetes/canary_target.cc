@@ -70,7 +70,7 @@ class Objects {
     auto r = call_api(t_, "GET", path);
     if (!r) return unexpected(r.error());
     if (r->status == 404) return std::optional<json::object>{};
-    if (r->status != 200) return unexpected("GET " + path + ": " + http_client::describe(*r));
+    if (r->status != 200) return unexpected("GET " + path + ": " + describe(t_, *r));
     return parse(path, r->body);
   }
   Expected<json::object, std::string> must_get(const std::string& path) const {
@@ -83,7 +83,7 @@ class Objects {
     auto r = call_api(t_, "POST", collection, "application/json", json::serialize(o));
     if (!r) return unexpected(r.error());
     if (r->status != 200 && r->status != 201)
-      return unexpected("POST " + collection + ": " + http_client::describe(*r));
+      return unexpected("POST " + collection + ": " + describe(t_, *r));
     return {};
   }
   // PATCH; a missing object is an error unless `missing_ok`.
@@ -92,14 +92,14 @@ class Objects {
     auto r = call_api(t_, "PATCH", path, content_type, json::serialize(body));
     if (!r) return unexpected(r.error());
     if (r->status == 404 && missing_ok) return {};
-    if (r->status != 200) return unexpected("PATCH " + path + ": " + http_client::describe(*r));
+    if (r->status != 200) return unexpected("PATCH " + path + ": " + describe(t_, *r));
     return {};
   }
   Expected<void, std::string> remove(const std::string& path) const {
     auto r = call_api(t_, "DELETE", path);
     if (!r) return unexpected(r.error());
     if (r->status != 200 && r->status != 202 && r->status != 404)
-      return unexpected("DELETE " + path + ": " + http_client::describe(*r));
+      return unexpected("DELETE " + path + ": " + describe(t_, *r));
     return {};
   }
 
@@ -137,7 +137,7 @@ std::optional<bool> canary_ready(const engine::CanaryTraffic& t,
   auto parsed = r && r->status == 200 ? json::parse(r->body, ec) : json::value();
   if (ec || !parsed.is_object()) {
     spdlog::warn("canary {}: cannot read the canary Deployment for its health: {}", t.canary_id,
-                 r ? http_client::describe(*r) : r.error());
+                 r ? describe(*target, *r) : r.error());
     return std::nullopt;
   }
   const json::object status = object_at(parsed.as_object(), "status");

@@ -28,7 +28,7 @@ class Cluster {
     if (!response) return unexpected(response.error());
     if (response->status != 200 && response->status != 201) {
       return unexpected(method + " deployment " + t_.ns + "/" + t_.deployment + ": " +
-                        http_client::describe(*response));
+                        describe(t_, *response));
     }
     std::error_code ec;
     auto parsed = json::parse(response->body, ec);
@@ -57,7 +57,17 @@ http_client::Request cluster_request(const ClusterTarget& t, const std::string& 
   if (!t.token.empty()) req.headers.emplace_back("Authorization", "Bearer " + t.token);
   req.ca_file = t.ca_file;
   req.verify_tls = !t.insecure;
+  req.client_cert = t.client_cert;
   return req;
+}
+
+std::string describe(const ClusterTarget& t, const http_client::Response& response) {
+  std::string text = http_client::describe(response);
+  if (response.status == 401 && !t.client_cert.empty()) {
+    text += " (the cluster did not accept the client certificate " + t.client_cert.subject +
+            ": is it signed by the CA of the API server's --client-ca-file?)";
+  }
+  return text;
 }
 
 Expected<http_client::Response, std::string> call_api(const ClusterTarget& t,
@@ -75,6 +85,7 @@ ClusterTarget cluster_of(targets::ResolvedTarget cluster) {
   ClusterTarget t;
   t.api_url = cluster.spec.url();
   t.token = std::move(cluster.token);
+  t.client_cert = std::move(cluster.client_cert);
   t.ca_file = cluster.spec.ca_file();
   t.insecure = cluster.spec.insecure_skip_tls_verify();
   if (!cluster.spec.default_namespace().empty()) t.ns = cluster.spec.default_namespace();
@@ -85,7 +96,7 @@ targets::ProbeResult probe_cluster(const targets::ResolvedTarget& cluster) {
   auto response = call_api(cluster_of(cluster), "GET", "/version");
   if (!response) return {false, "", response.error()};
   if (response->status != 200)
-    return {false, "", "GET /version: " + http_client::describe(*response)};
+    return {false, "", "GET /version: " + describe(cluster_of(cluster), *response)};
   std::error_code ec;
   auto parsed = json::parse(response->body, ec);
   const json::value* version =
@@ -96,7 +107,8 @@ targets::ProbeResult probe_cluster(const targets::ResolvedTarget& cluster) {
 Expected<ClusterTarget, std::string> cluster_target_of(const wharf::v1::DeploySpec& spec,
                                                        const targets::TargetResolver& targets) {
   using remote_deploy::setting;
-  auto cluster = targets::resolve_named(targets, spec.target_ref(), wharf::v1::TARGET_KIND_KUBERNETES);
+  auto cluster =
+      targets::resolve_named(targets, spec.target_ref(), wharf::v1::TARGET_KIND_KUBERNETES);
   if (!cluster) return unexpected(cluster.error());
   ClusterTarget t = cluster_of(std::move(*cluster));
   t.deployment = setting(spec, "deployment");
@@ -155,12 +167,12 @@ void KubernetesDeployTarget::run(remote_deploy::Deploy& deploy) {
     if (patched->status == 409 && attempt < kConflictTries) {
       deploy.progress(engine::StepProgress::Kind::kProgress, external_id,
                       "deployment " + where + " changed while wharf patched it (" +
-                          http_client::describe(*patched) + "); reading it again");
+                          describe(*target, *patched) + "); reading it again");
       std::this_thread::sleep_for(std::chrono::milliseconds(20) * attempt);
       continue;
     }
     if (patched->status != 200) {
-      return deploy.fail("PATCH deployment " + where + ": " + http_client::describe(*patched));
+      return deploy.fail("PATCH deployment " + where + ": " + describe(*target, *patched));
     }
     spdlog::info("kubernetes: deploy {} patched {} to {}", key, where, target->image);
     deploy.progress(engine::StepProgress::Kind::kStarted, external_id,

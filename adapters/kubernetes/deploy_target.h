@@ -35,10 +35,12 @@ namespace wharf::kubernetes {
 struct ClusterTarget {
   std::string api_url, ns = "default", deployment, container, image, token, ca_file, url;
   bool insecure = false;
+  http_client::ClientCertificate client_cert;  // a client_cert target's, presented over TLS
   std::chrono::seconds rollout_timeout{600};
 };
 
-// The connection part of a ClusterTarget (API URL, token, CA, TLS) from a
+// The connection part of a ClusterTarget (API URL, token or client
+// certificate, CA, TLS) from a
 // resolved Kubernetes target.
 ClusterTarget cluster_of(targets::ResolvedTarget cluster);
 // The reachability probe of a Kubernetes target: GET /version with its
@@ -63,6 +65,9 @@ Expected<http_client::Response, std::string> call_api(const ClusterTarget& t,
                                                       const std::string& path,
                                                       const std::string& content_type = {},
                                                       const std::string& body = {});
+// http_client::describe(response), and for a 401 to a client certificate
+// which certificate the cluster did not accept.
+std::string describe(const ClusterTarget& t, const http_client::Response& response);
 // "/apis/apps/v1/namespaces/<ns>/deployments/<name>"
 std::string deployment_path(const std::string& ns, const std::string& name);
 

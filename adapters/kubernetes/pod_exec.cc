@@ -198,7 +198,7 @@ Expected<std::unique_ptr<runtime::ShellChannel>, std::string> open_pod_exec(
   if (!e) return unexpected(e.error());
   using Result = std::unique_ptr<runtime::ShellChannel>;
   auto opened = http_client::with_connection<Expected<Result, std::string>>(
-      io, *e, t.ca_file, !t.insecure, std::chrono::seconds(10),
+      io, *e, t.ca_file, !t.insecure, t.client_cert, std::chrono::seconds(10),
       [&](auto stream, auto tls) -> Expected<Result, std::string> {
         auto channel =
             std::make_unique<PodExecChannel<decltype(stream)>>(std::move(stream), std::move(tls));

@@ -30,7 +30,7 @@ Expected<json::object, std::string> get_object(const ClusterTarget& t, const std
                                                const std::string& what) {
   auto response = call_api(t, "GET", path);
   if (!response) return unexpected(response.error());
-  if (response->status != 200) return unexpected(what + ": " + http_client::describe(*response));
+  if (response->status != 200) return unexpected(what + ": " + describe(t, *response));
   std::error_code ec;
   auto parsed = json::parse(response->body, ec);
   if (ec || !parsed.is_object()) return unexpected("unreadable answer for " + what);

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 
 #include "adapters/targets/catalog.h"
@@ -12,8 +13,6 @@
 namespace wharf::targets {
 namespace json = boost::json;
 namespace {
-
-constexpr const char* kServiceAccountToken = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
 struct Shape {
   std::set<std::string> required;
@@ -30,9 +29,19 @@ Shape shape_of(wharf::v1::CredentialKind kind) {
       return {{"username", "password"}, {}};
     case wharf::v1::CREDENTIAL_KIND_USER_TOKEN:
       return {{"user", "token"}, {}};
+    case wharf::v1::CREDENTIAL_KIND_CLIENT_CERT:
+      return {{}, {"cert", "cert_file", "key", "key_file"}};
     default:
       return {};
   }
+}
+
+Expected<std::string, std::string> whole_file(const std::string& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return unexpected(what + ": cannot read " + path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (text.empty()) return unexpected(what + ": " + path + " is empty");
+  return text;
 }
 
 Expected<std::string, std::string> first_line(const std::string& path, const std::string& what) {
@@ -77,6 +86,21 @@ Expected<void, std::string> check_credential(wharf::v1::CredentialKind kind,
       (fields.count("token") + fields.count("token_file")) != 1) {
     return unexpected(std::string("a bearer_token credential needs \"token\" or \"token_file\""));
   }
+  if (kind == wharf::v1::CREDENTIAL_KIND_CLIENT_CERT) {
+    if (fields.count("cert") + fields.count("cert_file") != 1 ||
+        fields.count("key") + fields.count("key_file") != 1) {
+      return unexpected(std::string(
+          "a client_cert credential needs \"cert\" or \"cert_file\" and \"key\" or \"key_file\""));
+    }
+    // Given inline: checked now (PEM, the key is the certificate's, valid).
+    auto cert = fields.find("cert"), key = fields.find("key");
+    if (cert != fields.end() && key != fields.end() && cert->second.rfind("env:", 0) != 0 &&
+        key->second.rfind("env:", 0) != 0) {
+      if (auto ok = http_client::client_certificate(cert->second, key->second); !ok) {
+        return unexpected(ok.error());
+      }
+    }
+  }
   return {};
 }
 
@@ -98,8 +122,9 @@ Expected<CredentialFields, std::string> decode_credential(const std::string& tex
   return out;
 }
 
-Expected<ResolvedTarget, std::string> open_target(const wharf::v1::TargetSpec& spec,
-                                                  uint32_t version, const SealedStore* store) {
+Expected<ResolvedTarget, std::string> open_target(
+    const wharf::v1::TargetSpec& spec, uint32_t version, const SealedStore* store,
+    const std::filesystem::path& service_account_dir) {
   ResolvedTarget t;
   t.spec = spec;
   t.credential_version = version;
@@ -107,16 +132,30 @@ Expected<ResolvedTarget, std::string> open_target(const wharf::v1::TargetSpec& s
   const auto kind = spec.credential();
   if (kind == wharf::v1::CREDENTIAL_KIND_NONE) return t;
   if (kind == wharf::v1::CREDENTIAL_KIND_SERVICE_ACCOUNT) {
-    auto token = first_line(kServiceAccountToken, what);
+    const std::filesystem::path& dir = service_account_dir;
+    auto token = first_line(dir / "token", what + " (service account)");
     if (!token) return unexpected(token.error());
     t.token = std::move(*token);
+    std::error_code ec;
+    if (spec.ca_file().empty() && std::filesystem::exists(dir / "ca.crt", ec)) {
+      t.spec.set_ca_file(dir / "ca.crt");
+    }
+    if (spec.default_namespace().empty() && std::filesystem::exists(dir / "namespace", ec)) {
+      if (auto ns = first_line(dir / "namespace", what); ns) t.spec.set_default_namespace(*ns);
+    }
     return t;
   }
   if (store == nullptr) {
     return unexpected(what + ": this process has no sealed store (--secret-key-file)");
   }
   auto sealed = store->get(target_entry(spec.name()), version);
-  if (!sealed) return unexpected(what + ": " + sealed.error());
+  if (!sealed) {
+    // The log (shared by every node of a cluster) names a version this
+    // node's store lacks or cannot open: sealed elsewhere.
+    return unexpected(what + ": " + sealed.error() +
+                      "; every wharf node and worker needs the same --secret-key-file and a "
+                      "copy of the sealed store (docs/targets.md#several-nodes)");
+  }
   auto fields = decode_credential(*sealed);
   if (!fields) return unexpected(what + ": the sealed credential is " + fields.error());
   auto field = [&](const char* key) -> Expected<std::string, std::string> {
@@ -137,6 +176,24 @@ Expected<ResolvedTarget, std::string> open_target(const wharf::v1::TargetSpec& s
     auto token = first_line(*file, what);
     if (!token) return unexpected(token.error());
     t.token = std::move(*token);
+  }
+  if (kind == wharf::v1::CREDENTIAL_KIND_CLIENT_CERT) {
+    // Each part inline (or env:VAR) or a file read now.
+    auto pem = [&](const char* inline_key,
+                   const char* file_key) -> Expected<std::string, std::string> {
+      auto v = field(inline_key);
+      if (!v || !v->empty()) return v;
+      auto file = field(file_key);
+      if (!file) return file;
+      return whole_file(*file, what + " credential " + file_key);
+    };
+    auto cert = pem("cert", "cert_file");
+    if (!cert) return unexpected(cert.error());
+    auto key = pem("key", "key_file");
+    if (!key) return unexpected(key.error());
+    auto client = http_client::client_certificate(std::move(*cert), std::move(*key));
+    if (!client) return unexpected(what + ": " + client.error());
+    t.client_cert = std::move(*client);
   }
   return t;
 }
@@ -187,7 +244,7 @@ Expected<ResolvedTarget, std::string> CatalogResolver::resolve(const std::string
     return unexpected("no target \"" + name +
                       "\" is registered (wharf target add, POST /api/v1/targets)");
   }
-  return open_target(state->spec, state->credential_version, store_);
+  return open_target(state->spec, state->credential_version, store_, service_account_dir_);
 }
 
 void KnownTargets::learn(const wharf::v1::TargetReference& reference) {
@@ -203,7 +260,8 @@ Expected<ResolvedTarget, std::string> KnownTargets::resolve(const std::string& n
     if (it == known_.end()) return unexpected("no task named target \"" + name + "\"");
     reference = it->second;
   }
-  return open_target(reference.target(), reference.credential_version(), store_);
+  return open_target(reference.target(), reference.credential_version(), store_,
+                     service_account_dir_);
 }
 
 }  // namespace wharf::targets

@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
 #include <future>
 
 #include "adapters/http/http_client.h"
@@ -41,6 +43,20 @@ targets::testing::TestTargets& clusters() {
     cluster().connect(t, "k8s-wrong", "wrong");
     cluster().connect(t, "k8s-outsider", cluster().outsider_token());
     cluster().connect(t, "k8s-untrusted", {}, "/etc/ssl/certs/ca-certificates.crt");
+    return true;
+  }();
+  (void)registered;
+  return t;
+}
+
+// The cluster registered with client certificates of user wharf-cert:
+// "k8s-cert" (signed by the cluster's --client-ca-file CA), and
+// "k8s-cert-stranger" (signed by a CA the cluster does not know).
+targets::testing::TestTargets& cert_clusters() {
+  static targets::testing::TestTargets t;
+  static const bool registered = [] {
+    cluster().connect_with_cert(t, "k8s-cert");
+    cluster().connect_with_cert(t, "k8s-cert-stranger", "stranger");
     return true;
   }();
   (void)registered;
@@ -239,6 +255,147 @@ TEST(KubernetesDeployTarget, AWrongTokenRbacOrAMissingDeploymentIsAClearFailure)
   EXPECT_FALSE(tls.outcome.succeeded);
   EXPECT_NE(tls.outcome.reason.find("certificate verify failed"), std::string::npos)
       << tls.outcome.reason;
+}
+
+// A client_cert target: wharf presents the certificate in the TLS handshake
+// and sends no token; the apiserver's audit log shows the PATCH made as the
+// certificate's user (CN wharf-cert, group wharf-deployers by its O).
+TEST(KubernetesClientCertificate, TheDeployPatchesAsTheCertificatesUser) {
+  cluster().create_deployment("web-cert", "registry.example/web:1.0.0");
+  KubernetesDeployTarget target(cert_clusters(), std::chrono::milliseconds(50));
+  const Result r = deploy(target, job("web-cert", "1.1.0", "k8s-cert"));
+  ASSERT_TRUE(r.outcome.succeeded) << r.outcome.reason;
+  EXPECT_EQ(image_of("web-cert"), "registry.example/web:1.1.0");
+  EXPECT_EQ(cluster().audited("patch", "deployments", "web-cert", 200, "wharf-cert").size(), 1u);
+  EXPECT_EQ(cluster().writes("patch", "deployments", "web-cert"), 0);  // not as the token's user
+  // The probe authenticates the same way.
+  auto probe = probe_cluster(cert_clusters().resolve("k8s-cert").value());
+  EXPECT_TRUE(probe.reachable) << probe.error;
+  EXPECT_EQ(probe.server_version, cluster().version());
+}
+
+// A certificate from a CA the cluster does not know: the apiserver answers
+// 401 and the failure names the certificate. An expired one, a key that is
+// not the certificate's, or text that is no PEM: refused before any call,
+// saying which.
+TEST(KubernetesClientCertificate, AWrongOrExpiredCertificateIsAPreciseError) {
+  cluster().create_deployment("web-cert-bad", "registry.example/web:1.0.0");
+  KubernetesDeployTarget target(cert_clusters(), std::chrono::milliseconds(50));
+  const Result stranger = deploy(target, job("web-cert-bad", "1.0.1", "k8s-cert-stranger"));
+  EXPECT_FALSE(stranger.outcome.succeeded);
+  EXPECT_NE(stranger.outcome.reason.find(
+                "GET deployment default/web-cert-bad: HTTP 401: Unauthorized (the cluster did "
+                "not accept the client certificate CN=wharf-cert,O=wharf-deployers (issued by "
+                "CN=stranger-ca, valid until "),
+            std::string::npos)
+      << stranger.outcome.reason;
+  EXPECT_NE(stranger.outcome.reason.find("is it signed by the CA of the API server's "
+                                         "--client-ca-file?)"),
+            std::string::npos)
+      << stranger.outcome.reason;
+
+  const auto& expired = cluster().client_cert("expired");
+  const std::string expired_cert = KubernetesCluster::read_file(expired.cert);
+  const std::string expired_key = KubernetesCluster::read_file(expired.key);
+  const std::string good_cert = KubernetesCluster::read_file(cluster().client_cert().cert);
+  auto refused = targets::check_credential(wharf::v1::CREDENTIAL_KIND_CLIENT_CERT,
+                                           {{"cert", expired_cert}, {"key", expired_key}});
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().find("the client certificate CN=wharf-cert,O=wharf-deployers (issued "
+                                 "by CN=wharf-test-ca) expired on "),
+            std::string::npos)
+      << refused.error();
+  auto wrong_key = targets::check_credential(wharf::v1::CREDENTIAL_KIND_CLIENT_CERT,
+                                             {{"cert", good_cert}, {"key", expired_key}});
+  ASSERT_FALSE(wrong_key);
+  EXPECT_EQ(wrong_key.error(),
+            "the private key does not belong to the client certificate "
+            "CN=wharf-cert,O=wharf-deployers (issued by CN=wharf-test-ca)");
+  auto not_pem = targets::check_credential(wharf::v1::CREDENTIAL_KIND_CLIENT_CERT,
+                                           {{"cert", "hello"}, {"key", expired_key}});
+  ASSERT_FALSE(not_pem);
+  EXPECT_EQ(not_pem.error(), "the client certificate is not a PEM certificate");
+
+  // Sealed anyway (by reference, or it expired since): the deploy fails
+  // before calling the cluster, naming the target.
+  targets::testing::TestTargets sealed;
+  wharf::v1::TargetSpec spec;
+  spec.set_name("k8s-cert-expired");
+  spec.set_kind(wharf::v1::TARGET_KIND_KUBERNETES);
+  spec.set_url(cluster().url());
+  spec.set_ca_file(cluster().ca_file());
+  spec.set_credential(wharf::v1::CREDENTIAL_KIND_CLIENT_CERT);
+  sealed.add(spec, {{"cert_file", expired.cert}, {"key_file", expired.key}});
+  KubernetesDeployTarget with_expired(sealed, std::chrono::milliseconds(50));
+  const Result late = deploy(with_expired, job("web-cert-bad", "1.0.2", "k8s-cert-expired"));
+  EXPECT_FALSE(late.outcome.succeeded);
+  EXPECT_NE(late.outcome.reason.find("target k8s-cert-expired: the client certificate "
+                                     "CN=wharf-cert,O=wharf-deployers (issued by "
+                                     "CN=wharf-test-ca) expired on "),
+            std::string::npos)
+      << late.outcome.reason;
+  EXPECT_TRUE(cluster().audited("", "deployments", "web-cert-bad", 0, "wharf-cert").empty());
+  EXPECT_EQ(image_of("web-cert-bad"), "registry.example/web:1.0.0");
+}
+
+// An in-cluster service account: the token, ca.crt and namespace are read
+// from the mounted directory (here a temp dir standing in for
+// /var/run/secrets/kubernetes.io/serviceaccount) at every resolve, so a
+// rotated token (projected tokens are) is used by the next deploy.
+TEST(KubernetesServiceAccount, ReadsTheMountedFilesAndTheRotatedToken) {
+  cluster().create_deployment("web-sa", "registry.example/web:1.0.0");
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("wharf-sa-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto write = [&](const char* name, const std::string& text) {
+    std::ofstream(dir / (std::string(name) + ".tmp")) << text;
+    std::filesystem::rename(dir / (std::string(name) + ".tmp"), dir / name);  // as kubelet: atomic
+  };
+  write("token", cluster().service_account_token("wharf-sa-1") + "\n");
+  write("ca.crt", KubernetesCluster::read_file(cluster().ca_file()));
+  write("namespace", "default");
+
+  targets::testing::TestTargets in_cluster(dir);  // as serve/worker --service-account-dir
+  wharf::v1::TargetSpec spec;
+  spec.set_name("k8s-in-cluster");
+  spec.set_kind(wharf::v1::TARGET_KIND_KUBERNETES);
+  spec.set_url(cluster().url());  // no ca_file: the mounted ca.crt
+  spec.set_credential(wharf::v1::CREDENTIAL_KIND_SERVICE_ACCOUNT);
+  in_cluster.add(spec, {});
+  auto resolved = in_cluster.resolve("k8s-in-cluster");
+  ASSERT_TRUE(resolved) << resolved.error();
+  EXPECT_EQ(resolved->spec.ca_file(), (dir / "ca.crt").string());
+  EXPECT_EQ(resolved->spec.default_namespace(), "default");
+
+  KubernetesDeployTarget target(in_cluster, std::chrono::milliseconds(50));
+  const Result first = deploy(target, job("web-sa", "1.1.0", "k8s-in-cluster"));
+  ASSERT_TRUE(first.outcome.succeeded) << first.outcome.reason;
+  EXPECT_EQ(cluster()
+                .audited("patch", "deployments", "web-sa", 200,
+                         "system:serviceaccount:default:wharf-sa-1")
+                .size(),
+            1u);
+
+  // The token rotates (another account here, so the old one can be revoked
+  // and the audit log tells them apart): the next deploy uses the new one.
+  write("token", cluster().service_account_token("wharf-sa-2"));
+  cluster().delete_service_account("wharf-sa-1");
+  const Result second = deploy(target, job("web-sa", "1.2.0", "k8s-in-cluster"));
+  ASSERT_TRUE(second.outcome.succeeded) << second.outcome.reason;
+  EXPECT_EQ(cluster()
+                .audited("patch", "deployments", "web-sa", 200,
+                         "system:serviceaccount:default:wharf-sa-2")
+                .size(),
+            1u);
+
+  // No token mounted: a clear failure naming the file.
+  std::filesystem::remove(dir / "token");
+  const Result none = deploy(target, job("web-sa", "1.3.0", "k8s-in-cluster"));
+  EXPECT_FALSE(none.outcome.succeeded);
+  EXPECT_EQ(none.outcome.reason,
+            "target k8s-in-cluster (service account): cannot read a token from " +
+                (dir / "token").string());
+  std::filesystem::remove_all(dir);
 }
 
 // Someone else changes the Deployment between wharf's read and its PATCH:

@@ -15,6 +15,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <map>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -59,6 +61,10 @@ class KubernetesCluster {
     bin_dir_ = str("bin_dir");
     audit_log_ = str("audit_log");
     etcd_url_ = str("etcd_url");
+    for (const char* name : {"client", "expired", "stranger"}) {
+      client_certs_[name] = {str((std::string(name) + "_cert").c_str()),
+                             str((std::string(name) + "_key").c_str())};
+    }
   }
   ~KubernetesCluster() {
     try {
@@ -84,6 +90,17 @@ class KubernetesCluster {
   const std::string& admin_kubeconfig() const { return admin_kubeconfig_; }
   const std::string& bin_dir() const { return bin_dir_; }
 
+  // PEM files of a client certificate of user "wharf-cert" (group
+  // wharf-deployers: the limited token's rights): "client" (signed by the
+  // cluster's CA, the --client-ca-file), "expired" (the same CA, expired
+  // yesterday), "stranger" (a CA the cluster does not know).
+  struct CertFiles {
+    std::string cert, key;
+  };
+  const CertFiles& client_cert(const std::string& which = "client") const {
+    return client_certs_.at(which);
+  }
+
   // Registers this cluster as target `name` with `targets`: anything with
   // kubernetes(name, url, ca_file, token) — TestTargets
   // (tests/targets/test_targets.h) for adapter tests, ServerTargets
@@ -96,6 +113,23 @@ class KubernetesCluster {
                const std::string& ca_file = {}) const {
     targets.kubernetes(name, url_, ca_file.empty() ? ca_file_ : ca_file,
                        token.empty() ? token_ : token);
+  }
+
+  // Registers this cluster as target `name` with the client certificate
+  // `which` (client_cert()): targets.kubernetes_client_cert(name, url,
+  // ca_file, cert PEM, key PEM).
+  template <class Targets>
+  void connect_with_cert(Targets&& targets, const std::string& name,
+                         const std::string& which = "client") const {
+    const auto& files = client_cert(which);
+    targets.kubernetes_client_cert(name, url_, ca_file_, read_file(files.cert),
+                                   read_file(files.key));
+  }
+  static std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text.empty()) throw std::runtime_error("cannot read " + path);
+    return text;
   }
 
   // A call with the admin token (test set-up and assertions); throws when no answer came.
@@ -389,6 +423,7 @@ class KubernetesCluster {
 
   std::string dir_, url_, ca_file_, admin_token_, token_, outsider_token_, reader_token_, log_file_,
       kubeconfig_, admin_kubeconfig_, node_, version_, bin_dir_, audit_log_, etcd_url_;
+  std::map<std::string, CertFiles> client_certs_;
 };
 
 // The cluster of this test binary: started on first use.

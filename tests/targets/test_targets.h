@@ -16,14 +16,15 @@ namespace wharf::targets::testing {
 
 class TestTargets final : public TargetResolver {
  public:
-  TestTargets() {
+  // `service_account_dir`: where service_account targets read their token.
+  explicit TestTargets(std::filesystem::path service_account_dir = kServiceAccountDir) {
     std::random_device rd;
     dir_ = std::filesystem::temp_directory_path() /
            ("wharf-targets-" + std::to_string(rd()) + std::to_string(rd()));
     auto store = SealedStore::open({dir_ / "secrets", dir_ / "secret.key"});
     if (!store) throw std::runtime_error(store.error());
     store_ = std::move(*store);
-    known_ = std::make_unique<KnownTargets>(store_.get());
+    known_ = std::make_unique<KnownTargets>(store_.get(), std::move(service_account_dir));
   }
   ~TestTargets() override {
     std::error_code ec;
@@ -56,6 +57,19 @@ class TestTargets final : public TargetResolver {
     spec.set_ca_file(ca_file);
     spec.set_credential(wharf::v1::CREDENTIAL_KIND_BEARER_TOKEN);
     add(spec, {{"token", token}});
+  }
+  // A Kubernetes cluster at `url` with a client certificate and key (PEM
+  // texts, sealed). Through KubernetesCluster::connect_with_cert.
+  void kubernetes_client_cert(const std::string& name, const std::string& url,
+                              const std::string& ca_file, const std::string& cert_pem,
+                              const std::string& key_pem) {
+    wharf::v1::TargetSpec spec;
+    spec.set_name(name);
+    spec.set_kind(wharf::v1::TARGET_KIND_KUBERNETES);
+    spec.set_url(url);
+    spec.set_ca_file(ca_file);
+    spec.set_credential(wharf::v1::CREDENTIAL_KIND_CLIENT_CERT);
+    add(spec, {{"cert", cert_pem}, {"key", key_pem}});
   }
   // A Portainer endpoint at `url` with an API key, or username + password.
   void portainer(const std::string& name, const std::string& url, const std::string& endpoint,

@@ -161,6 +161,33 @@ def make_certs(d):
     key("sa.key")
     run(["openssl", "rsa", "-in", os.path.join(d, "sa.key"), "-pubout", "-out",
          os.path.join(d, "sa.pub")])
+    make_client_certs(d)
+
+
+# Client certificates of user "wharf-cert" in group wharf-deployers (the
+# apiserver takes CN as the user, O as the groups): one the cluster's CA
+# signed, one it signed that expired yesterday, and one from a CA the
+# cluster does not know. EC keys (quick to make).
+CLIENT_CERTS = {"client": ("ca", 1), "expired": ("ca", -1), "stranger": ("stranger-ca", 1)}
+
+
+def make_client_certs(d):
+    def ec_key(name):
+        run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-out", os.path.join(d, name)])
+    ec_key("stranger-ca.key")
+    run(["openssl", "req", "-x509", "-new", "-key", os.path.join(d, "stranger-ca.key"), "-days",
+         "2", "-subj", "/CN=stranger-ca", "-out", os.path.join(d, "stranger-ca.crt")])
+    with open(os.path.join(d, "client.cnf"), "w") as f:
+        f.write("extendedKeyUsage=clientAuth\n")
+    for name, (ca, days) in CLIENT_CERTS.items():
+        ec_key(name + ".key")
+        run(["openssl", "req", "-new", "-key", os.path.join(d, name + ".key"), "-subj",
+             "/O=wharf-deployers/CN=wharf-cert", "-out", os.path.join(d, name + ".csr")])
+        run(["openssl", "x509", "-req", "-in", os.path.join(d, name + ".csr"), "-CA",
+             os.path.join(d, ca + ".crt"), "-CAkey", os.path.join(d, ca + ".key"),
+             "-CAcreateserial", "-days", str(days), "-extfile", os.path.join(d, "client.cnf"),
+             "-out", os.path.join(d, name + ".crt")])
 
 
 def kubeconfig(path, url, ca, token):
@@ -433,6 +460,9 @@ def start(d, owner, apiserver_args=()):
             "kubeconfig": wharf_kc, "admin_kubeconfig": admin_kc, "node": NODE,
             "server_version": json.loads(body).get("gitVersion", "") if status == 200 else "",
             "dir": d, "bin_dir": bindir, "audit_log": os.path.join(d, "audit.log")}
+    for name in CLIENT_CERTS:
+        info[name + "_cert"] = os.path.join(pki, name + ".crt")
+        info[name + "_key"] = os.path.join(pki, name + ".key")
     with open(os.path.join(d, "cluster.json"), "w") as f:
         json.dump(info, f)
     return info
