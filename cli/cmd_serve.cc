@@ -2,6 +2,7 @@
 // projections, HTTP API, Kafka relay, Gerrit ingestion — until SIGTERM.
 #include <signal.h>
 #include <unistd.h>
+#include <google/protobuf/util/message_differencer.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -369,10 +370,20 @@ void register_jenkins_flags(const jenkins::ServerConfig& flags, targets::TargetC
                  flags.url);
     return;
   }
-  if (current->spec.credential() != spec.credential() || (with_token && [&] {
-        auto opened = resolver.resolve("jenkins");
-        return !opened || opened->user != flags.user || opened->token != flags.token;
-      }())) {
+  // The sealed credential differs from the flags' (or this node cannot open
+  // it: sealed on another node, docs/targets.md#several-nodes): rotate.
+  std::string why;
+  if (current->spec.credential() != spec.credential()) {
+    why = "the --jenkins-* credential changed";
+  } else if (with_token) {
+    auto opened = resolver.resolve("jenkins");
+    if (!opened) {
+      why = "its sealed credential does not open here (" + opened.error() + ")";
+    } else if (opened->user != flags.user || opened->token != flags.token) {
+      why = "the --jenkins-* credential changed";
+    }
+  }
+  if (!why.empty()) {
     if (!with_token) {
       throw std::runtime_error(
           "jenkins target: --jenkins-user/--jenkins-token are gone but target "
@@ -382,12 +393,18 @@ void register_jenkins_flags(const jenkins::ServerConfig& flags, targets::TargetC
     run(engine::RotateTargetCredentials{"jenkins", current->credential_version + 1,
                                         v1::CREDENTIAL_KIND_USER_TOKEN, "serve --jenkins-* flags"},
         current->credential_version + 1, "rotate");
-    spdlog::info("jenkins: the --jenkins-* credential changed; target \"jenkins\" rotated");
+    spdlog::info("jenkins: {}; target \"jenkins\" rotated to credential version {}", why,
+                 current->credential_version + 1);
+    catalog.refresh();
+    current = catalog.get("jenkins");
+    if (!current) return;
   }
-  spec.set_credential(current->spec.credential() == v1::CREDENTIAL_KIND_NONE && with_token
-                          ? v1::CREDENTIAL_KIND_USER_TOKEN
-                          : spec.credential());
+  // Only a changed spec is written: a restart with the same flags appends
+  // nothing (and runs no command).
+  spec.set_credential(current->spec.credential());
+  if (google::protobuf::util::MessageDifferencer::Equals(current->spec, spec)) return;
   run(engine::UpdateTarget{spec, "serve --jenkins-* flags"}, 0, "update");
+  spdlog::info("jenkins: the --jenkins-* flags changed; target \"jenkins\" updated");
 }
 
 void register_worker_metrics(api::MetricsRegistry& metrics,

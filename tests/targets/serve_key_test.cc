@@ -1,12 +1,15 @@
 // A real `wharf serve` ($WHARF_BIN or this tree's) and its sealed store: a
 // registered credential is nowhere in clear in the data directory or serve's
 // log; a wrong or missing key stops serve with a message that says so (a
-// missing one is never replaced); the right key brings the target back.
+// missing one is never replaced); the right key brings the target back. The
+// --jenkins-* shorthand registers target "jenkins" once and writes again
+// only when a flag changed.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <sstream>
 
@@ -47,8 +50,8 @@ TEST(ServeSealedStore, CredentialsStaySealedAndAWrongOrMissingKeyStopsServe) {
       std::chrono::seconds(20)));
   auto health = json::parse(serve.api("GET", "/api/v1/targets/k8s/health").body);
   EXPECT_FALSE(health.at("reachable").as_bool());
-  EXPECT_NE(serve.api("GET", "/metrics").body.find(
-                "wharf_target_reachable{target=\"k8s\",kind=\"kubernetes\"} 0"),
+  EXPECT_NE(serve.api("GET", "/metrics")
+                .body.find("wharf_target_reachable{target=\"k8s\",kind=\"kubernetes\"} 0"),
             std::string::npos);
   ASSERT_EQ(serve.terminate(), 0);
 
@@ -83,6 +86,60 @@ TEST(ServeSealedStore, CredentialsStaySealedAndAWrongOrMissingKeyStopsServe) {
   ASSERT_EQ(target.status, 200) << target.body;
   EXPECT_EQ(json::parse(target.body).at("credential").at("version").as_int64(), 1);
   EXPECT_EQ(again.terminate(), 0);
+}
+
+// The types of the events on stream target-jenkins, in order.
+std::vector<std::string> jenkins_events(wharf::testing::ServeProcess& serve) {
+  auto r = serve.api("GET", "/api/v1/streams/target-jenkins");
+  EXPECT_EQ(r.status, 200) << r.body;
+  std::vector<std::string> out;
+  const json::value body = json::parse(r.body);
+  for (const auto& e : body.at("events").as_array()) {
+    out.emplace_back(e.at("type").as_string());
+  }
+  return out;
+}
+
+TEST(ServeSealedStore, JenkinsFlagsWriteOnlyWhenTheyChanged) {
+  runtime::testing::TempDir dir;
+  const fs::path data = dir.path() / "data";
+  auto start = [&](const std::string& url, const std::string& token) {
+    auto serve = std::make_unique<wharf::testing::ServeProcess>(
+        data, std::vector<std::string>{"--target-probe-interval", "0", "--jenkins-url", url,
+                                       "--jenkins-user", "ci", "--jenkins-token", token});
+    serve->start();
+    return serve;
+  };
+  const std::vector<std::string> registered = {"TargetRegistered"};
+  {
+    auto serve = start("http://127.0.0.1:1/", "tok-1");
+    EXPECT_EQ(jenkins_events(*serve), registered);
+    ASSERT_EQ(serve->terminate(), 0);
+  }
+  for (int restart = 0; restart < 2; ++restart) {  // the same flags: nothing new
+    auto serve = start("http://127.0.0.1:1/", "tok-1");
+    EXPECT_EQ(jenkins_events(*serve), registered) << "restart " << restart;
+    ASSERT_EQ(serve->terminate(), 0);
+  }
+  {
+    auto serve = start("http://127.0.0.1:1/", "tok-2");  // a new token: one rotation
+    EXPECT_EQ(jenkins_events(*serve),
+              (std::vector<std::string>{"TargetRegistered", "TargetCredentialsRotated"}));
+    ASSERT_EQ(serve->terminate(), 0);
+  }
+  {
+    auto serve = start("http://127.0.0.1:2/", "tok-2");  // a new URL: one update
+    EXPECT_EQ(jenkins_events(*serve),
+              (std::vector<std::string>{"TargetRegistered", "TargetCredentialsRotated",
+                                        "TargetUpdated"}));
+    ASSERT_EQ(serve->terminate(), 0);
+  }
+  auto serve = start("http://127.0.0.1:2/", "tok-2");
+  EXPECT_EQ(jenkins_events(*serve).size(), 3u);
+  auto target = json::parse(serve->api("GET", "/api/v1/targets/jenkins").body);
+  EXPECT_EQ(target.at("url").as_string(), "http://127.0.0.1:2/");
+  EXPECT_EQ(target.at("credential").at("version").as_int64(), 2);
+  EXPECT_EQ(serve->terminate(), 0);
 }
 
 }  // namespace
