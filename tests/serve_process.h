@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
@@ -56,12 +57,14 @@ class ServeProcess {
                                   data_.string(),
                                   "--port",
                                   std::to_string(api_port_),
-                                  "--kafka-relay",
-                                  "false",
                                   "--canary-router-base-port",
                                   std::to_string(router_base_port_),
                                   "--first-token-file",
                                   (data_ / "admin-token").string()};
+    // No relay unless the test asks for one (a flag may be given once).
+    if (std::find(args_.begin(), args_.end(), "--kafka-relay") == args_.end()) {
+      argv.insert(argv.end(), {"--kafka-relay", "false"});
+    }
     argv.insert(argv.end(), args_.begin(), args_.end());
     std::vector<char*> c_argv;
     for (auto& a : argv) c_argv.push_back(a.data());

@@ -5,29 +5,46 @@
 // ServiceAccount token nobody else holds, and an API key the peer alone
 // accepts. Then every byte wharf produced is searched for the markers: the
 // API's answers for viewer, deployer, owner and admin, the SSE stream, both
-// export downloads, serve's own log, and (serve stopped, RocksDB compacted)
-// every file of the data directory — where a non-secret marker in the same
-// settings is found, so the search can see what the log stores. A rotation
+// export downloads, a terminal session's frames and serve's log while it
+// ran, serve's own log, and (serve stopped, RocksDB compacted) every file of
+// the data directory. With `--workers kafka`: every message on the events,
+// tasks and results topics (a real broker, tests/peers/kafka, read back with
+// a consumer) and the worker's own log. Every place searched must also hold
+// a non-secret marker put beside the secret (a setting, the image name, a
+// user name, typed text), so the search provably sees that place. A rotation
 // then makes the next deploy use the new credentials while the cluster and the
 // peer refuse the old ones. `wharf targets migrate` moves credentials of an
 // old log into targets.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <random>
 #include <sstream>
+#include <thread>
 
+#include "adapters/kafka/topic_reader.h"
 #include "events/event_store.h"
 #include "events/export.h"
 #include "events/ids.h"
 #include "tests/api/sse_client.h"
 #include "tests/canary/peers.h"
+#include "tests/kafka/kafka_broker.h"
 #include "tests/peers/kubernetes_cluster.h"
 #include "tests/runtime/e2e_support.h"
 #include "tests/serve_process.h"
@@ -99,6 +116,68 @@ void compact(const fs::path& dir) {
   EXPECT_TRUE(db->Close().ok());
 }
 
+// Opens a terminal (WebSocket) on `environment` of project shop as the
+// holder of `token`, types `input`, reads until `until` came back, then
+// exits the shell; returns every frame's bytes (output and notes).
+std::string terminal_session(const std::string& serve_url, const std::string& token,
+                             const std::string& environment, const std::string& input,
+                             const std::string& until) {
+  namespace asio = boost::asio;
+  namespace beast = boost::beast;
+  namespace websocket = beast::websocket;
+  asio::io_context io;
+  asio::ip::tcp::socket socket(io);
+  socket.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_of(serve_url)));
+  websocket::stream<asio::ip::tcp::socket> ws(std::move(socket));
+  ws.set_option(websocket::stream_base::decorator([token](websocket::request_type& req) {
+    req.set(beast::http::field::authorization, "Bearer " + token);
+  }));
+  ws.handshake("127.0.0.1", "/api/v1/projects/shop/environments/" + environment + "/terminal");
+  // Never wait forever: after 60 s the socket is shut down and reads fail.
+  std::promise<void> done;
+  std::thread watchdog([fd = ws.next_layer().native_handle(), f = done.get_future()]() mutable {
+    if (f.wait_for(std::chrono::seconds(60)) == std::future_status::timeout) {
+      ::shutdown(fd, SHUT_RDWR);
+    }
+  });
+  ws.binary(true);
+  ws.write(asio::buffer(input));
+  std::string frames;
+  beast::flat_buffer buffer;
+  bool exited = false;
+  for (;;) {
+    beast::error_code ec;
+    ws.read(buffer, ec);
+    if (ec) break;  // closed: the shell exited
+    frames += beast::buffers_to_string(buffer.data());
+    buffer.consume(buffer.size());
+    if (!exited && frames.find(until) != std::string::npos) {
+      exited = true;
+      ws.write(asio::buffer(std::string("exit 0\n")));
+    }
+  }
+  done.set_value();
+  watchdog.join();
+  if (!exited) ADD_FAILURE() << "the terminal closed before " << until << ": " << frames;
+  const auto& reason = ws.reason().reason;
+  return frames + std::string(reason.data(), reason.size());
+}
+
+// Every record of `topic` (keys, values, headers) as one text.
+std::string topic_text(const std::string& brokers, const std::string& topic, size_t* count) {
+  auto records = kafka::read_topic(brokers, topic);
+  if (!records) {
+    ADD_FAILURE() << topic << ": " << records.error();
+    return {};
+  }
+  std::string text;
+  for (const auto& r : *records) {
+    text += r.key + '\n' + r.value + '\n' + r.event_id + '\n' + r.type + '\n';
+  }
+  *count = records->size();
+  return text;
+}
+
 class SecretCanary : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -158,6 +237,33 @@ class SecretCanary : public ::testing::Test {
     }
     return outcome;
   }
+  // Registers the targets "k8s" (the marker token) and "swarm" (the marker
+  // API key) and defines project shop deploying `repo` to both.
+  void define_shop(const fs::path& repo) {
+    cluster().connect(wharf::testing::ServeTargets(*serve_), "k8s", k8s_marker_);
+    auto ptr = serve_->api("POST", "/api/v1/targets",
+                           R"({"name":"swarm","kind":"portainer","url":")" + portainer_->url() +
+                               R"(","endpoint_id":"1","credential":{"kind":"api_key","api_key":")" +
+                               portainer_marker_ + R"("}})");
+    ASSERT_EQ(ptr.status, 201) << ptr.body;
+    const std::string project = R"({
+    "project_id": "shop",
+    "repository": {"local_git": {"path": ")" +
+                                repo.string() + R"(", "branch": "main"}},
+    "environments": [
+      {"name": "staging", "target": "kubernetes", "target_ref": "k8s", "auto_deploy": true,
+       "settings": {"deployment": "hello", "container": "app", "note": ")" +
+                                control_marker_ + R"(",
+                    "image": "registry.test/)" +
+                                image_marker_ +
+                                R"(:{version}", "rollout_timeout_s": "60"}},
+      {"name": "prod", "target": "swarm", "target_ref": "swarm", "auto_deploy": true,
+       "settings": {"service": "hello", "image": "registry.test/hello:{version}",
+                    "update_timeout_s": "60"}}],
+    "template": {"build": {"command": "sh build.sh", "artifact_path": "dist", "timeout_s": 120}}})";
+    auto created = serve_->api("POST", "/api/v1/projects", project);
+    ASSERT_EQ(created.status, 202) << created.body;
+  }
   std::string image_in_k8s() {
     auto d = cluster().deployment("hello");
     return std::string(
@@ -175,6 +281,8 @@ class SecretCanary : public ::testing::Test {
   std::string k8s_account_, k8s_marker_;
   // A non-secret setting: the searches must find it where the log is.
   const std::string control_marker_ = "canaryVisibleNote" + random_hex();
+  // The Kubernetes image's repository: in deploy progress messages and logs.
+  const std::string image_marker_ = "canaryimage" + random_hex();
   const std::string portainer_marker_ = "canaryPtrKey" + random_hex();
   std::unique_ptr<canary_testing::PeerProcess> portainer_;
   std::unique_ptr<wharf::testing::ServeProcess> serve_;
@@ -184,31 +292,10 @@ TEST_F(SecretCanary, NoCredentialLeavesWharfInClearAndARotationTakesTheNextDeplo
   const fs::path repo = dir_.path() / "repo";
   const std::string first = runtime::testing::make_hello_repo(repo);
 
-  cluster().connect(wharf::testing::ServeTargets(*serve_), "k8s", k8s_marker_);
-  auto ptr = serve_->api("POST", "/api/v1/targets",
-                         R"({"name":"swarm","kind":"portainer","url":")" + portainer_->url() +
-                             R"(","endpoint_id":"1","credential":{"kind":"api_key","api_key":")" +
-                             portainer_marker_ + R"("}})");
-  ASSERT_EQ(ptr.status, 201) << ptr.body;
-
-  const std::string project = R"({
-    "project_id": "shop",
-    "repository": {"local_git": {"path": ")" +
-                              repo.string() + R"(", "branch": "main"}},
-    "environments": [
-      {"name": "staging", "target": "kubernetes", "target_ref": "k8s", "auto_deploy": true,
-       "settings": {"deployment": "hello", "container": "app", "note": ")" +
-                              control_marker_ + R"(",
-                    "image": "registry.test/hello:{version}", "rollout_timeout_s": "60"}},
-      {"name": "prod", "target": "swarm", "target_ref": "swarm", "auto_deploy": true,
-       "settings": {"service": "hello", "image": "registry.test/hello:{version}",
-                    "update_timeout_s": "60"}}],
-    "template": {"build": {"command": "sh build.sh", "artifact_path": "dist", "timeout_s": 120}}})";
-  auto created = serve_->api("POST", "/api/v1/projects", project);
-  ASSERT_EQ(created.status, 202) << created.body;
+  ASSERT_NO_FATAL_FAILURE(define_shop(repo));
   ASSERT_EQ(run(first), "RUN_OUTCOME_SUCCEEDED");
   const std::string first_image = image_in_k8s();
-  EXPECT_EQ(first_image.rfind("registry.test/hello:", 0), 0u) << first_image;
+  EXPECT_EQ(first_image.rfind("registry.test/" + image_marker_ + ":", 0), 0u) << first_image;
 
   // The probe reached both with their credentials (the peers check them).
   ASSERT_TRUE(eventually(
@@ -250,7 +337,7 @@ TEST_F(SecretCanary, NoCredentialLeavesWharfInClearAndARotationTakesTheNextDeplo
   const std::string second = runtime::testing::commit_version(repo, "2.0.0");
   ASSERT_EQ(run(second), "RUN_OUTCOME_SUCCEEDED");
   // The second run's image is on the cluster (each run's version differs).
-  EXPECT_EQ(image_in_k8s().rfind("registry.test/hello:", 0), 0u) << image_in_k8s();
+  EXPECT_EQ(image_in_k8s().rfind("registry.test/" + image_marker_ + ":", 0), 0u) << image_in_k8s();
   EXPECT_NE(image_in_k8s(), first_image);
   // The deploy's calls were made as the new ServiceAccount.
   EXPECT_GE(cluster()
@@ -259,6 +346,43 @@ TEST_F(SecretCanary, NoCredentialLeavesWharfInClearAndARotationTakesTheNextDeplo
                 .size(),
             1u)
       << "the second deploy did not patch with the rotated token";
+
+  const std::vector<const std::string*> markers = {&k8s_marker_, &portainer_marker_, &rotated,
+                                                   &rotated_key};
+  // A terminal on staging (exec through the cluster with the rotated token):
+  // its frames, and serve's log while it ran. The operator's name (in the
+  // log's session line) and the typed text (in the frames) are the
+  // non-secret markers.
+  {
+    const std::string op = "canaryop" + random_hex();
+    serve_->api("POST", "/api/v1/projects/shop/permissions",
+                R"({"user":")" + op + R"(","role":"deployer"})");
+    const size_t log_from = serve_->log().size();
+    const std::string frames =
+        terminal_session(serve_->url(), token_for(op), "staging",
+                         "echo " + control_marker_ + "-typed\n", control_marker_ + "-typed\r\n");
+    EXPECT_NE(frames.find(control_marker_), std::string::npos) << frames;
+    EXPECT_NE(frames.find("shell exited 0"), std::string::npos) << frames;
+    ASSERT_TRUE(eventually(
+        [&] { return serve_->log().find("closed after", log_from) != std::string::npos; },
+        std::chrono::seconds(10)));
+    const std::string during = serve_->log().substr(log_from);
+    EXPECT_NE(during.find(op + " from "), std::string::npos) << during;
+    for (const std::string* marker : markers) {
+      EXPECT_EQ(frames.find(*marker), std::string::npos)
+          << "the terminal's frames hold " << *marker;
+      EXPECT_EQ(during.find(*marker), std::string::npos)
+          << "serve's log during the terminal holds " << *marker;
+    }
+    size_t execs = 0;
+    for (const auto& pod : cluster().running_pods("hello")) {
+      execs +=
+          cluster()
+              .audited("", "pods/exec", pod, 0, "system:serviceaccount:default:" + k8s_account_b)
+              .size();
+    }
+    EXPECT_EQ(execs, 1u) << "the terminal did not exec with the rotated token";
+  }
 
   // Everything wharf answers, for every role.
   serve_->api("POST", "/api/v1/projects/shop/permissions", R"({"user":"vera","role":"viewer"})");
@@ -325,8 +449,6 @@ TEST_F(SecretCanary, NoCredentialLeavesWharfInClearAndARotationTakesTheNextDeplo
   EXPECT_EQ(whole.status, 200);
   seen += whole.body;
 
-  const std::vector<const std::string*> markers = {&k8s_marker_, &portainer_marker_, &rotated,
-                                                   &rotated_key};
   for (const std::string* marker : markers) {
     EXPECT_EQ(seen.find(*marker), std::string::npos) << "an API answer holds " << *marker;
   }
@@ -355,6 +477,94 @@ TEST_F(SecretCanary, NoCredentialLeavesWharfInClearAndARotationTakesTheNextDeplo
   EXPECT_TRUE(control_on_disk) << "the search does not see what the log stores";
   EXPECT_TRUE(fs::exists(dir_.path() / "data" / "secrets" / "target" / "k8s" / "2.sealed"));
   EXPECT_FALSE(fs::exists(dir_.path() / "data" / "secrets" / "target" / "k8s" / "1.sealed"));
+}
+
+// `wharf serve --workers kafka` on a real broker: the deploys run in a
+// `wharf worker` process that opens the credentials from the sealed store it
+// shares with serve. Every message on the events, tasks and results topics
+// (read back with a consumer) and the worker's own log: no credential; the
+// non-secret markers are there (the settings note in events and tasks, the
+// image name in results and the worker's log).
+TEST_F(SecretCanary, WorkersOverKafkaCarryNoCredential) {
+  const std::string brokers = kafka::testing::KafkaBroker::shared().bootstrap();
+  ASSERT_EQ(serve_->terminate(), 0);  // this test's serve hands its work to a worker
+  const std::string suffix = random_hex();
+  const std::string events = "canary.events." + suffix, tasks = "canary.tasks." + suffix,
+                    results = "canary.results." + suffix;
+  const fs::path data = dir_.path() / "data-kafka";
+  serve_ = std::make_unique<wharf::testing::ServeProcess>(
+      data,
+      std::vector<std::string>{"--workers", "kafka", "--kafka-relay", "true", "--kafka-brokers",
+                               brokers, "--kafka-topic", events, "--task-topic", tasks,
+                               "--result-topic", results, "--target-probe-interval", "1"});
+  serve_->start();
+  const fs::path worker_log = dir_.path() / "worker.log";
+  const pid_t worker = fork();
+  if (worker == 0) {
+    int fd = open(worker_log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    const std::string bin = wharf::testing::wharf_bin();
+    const std::string worker_data = (dir_.path() / "worker").string();
+    const std::string key = (data / "secret.key").string(), secrets = (data / "secrets").string();
+    execl(bin.c_str(), bin.c_str(), "worker", "--data", worker_data.c_str(), "--brokers",
+          brokers.c_str(), "--task-topic", tasks.c_str(), "--result-topic", results.c_str(),
+          "--group", ("canary-" + suffix).c_str(), "--name", "canary-worker", "--secret-key-file",
+          key.c_str(), "--secrets-dir", secrets.c_str(), nullptr);
+    _exit(127);
+  }
+  struct StopWorker {
+    pid_t pid;
+    ~StopWorker() {
+      kill(pid, SIGTERM);
+      waitpid(pid, nullptr, 0);
+    }
+  } stop_worker{worker};
+
+  const fs::path repo = dir_.path() / "repo";
+  const std::string first = runtime::testing::make_hello_repo(repo);
+  ASSERT_NO_FATAL_FAILURE(define_shop(repo));
+  ASSERT_EQ(run(first), "RUN_OUTCOME_SUCCEEDED") << slurp(worker_log);
+  EXPECT_EQ(image_in_k8s().rfind("registry.test/" + image_marker_ + ":", 0), 0u) << image_in_k8s();
+  // The worker patched, with the sealed token (the ServiceAccount's).
+  EXPECT_GE(cluster()
+                .audited("patch", "deployments", "hello", 200,
+                         "system:serviceaccount:default:" + k8s_account_)
+                .size(),
+            1u);
+  const std::string wlog = slurp(worker_log);
+  EXPECT_NE(wlog.find("patched default/hello to registry.test/" + image_marker_), std::string::npos)
+      << "the deploy ran in the worker: " << wlog;
+
+  const std::vector<const std::string*> markers = {&k8s_marker_, &portainer_marker_};
+  // Each topic separately: each must hold its non-secret marker.
+  const std::vector<std::pair<std::string, const std::string*>> topics = {
+      {events, &control_marker_}, {tasks, &control_marker_}, {results, &image_marker_}};
+  for (const auto& [topic, control] : topics) {
+    size_t count = 0;
+    std::string text;
+    // The relay and the results may trail the run's completion by a moment.
+    eventually(
+        [&] {
+          text = topic_text(brokers, topic, &count);
+          return text.find(*control) != std::string::npos;
+        },
+        std::chrono::seconds(30));
+    EXPECT_GT(count, 0u) << topic;
+    EXPECT_NE(text.find(*control), std::string::npos) << topic << " lacks " << *control;
+    for (const std::string* marker : markers) {
+      EXPECT_EQ(text.find(*marker), std::string::npos) << topic << " holds " << *marker;
+    }
+  }
+  for (const std::string* marker : markers) {
+    EXPECT_EQ(wlog.find(*marker), std::string::npos) << "the worker's log holds " << *marker;
+  }
+  ASSERT_EQ(serve_->terminate(), 0);
+  const std::string log = slurp(data / "serve.log");
+  EXPECT_NE(log.find("workers: tasks go to " + tasks), std::string::npos) << log;
+  for (const std::string* marker : markers) {
+    EXPECT_EQ(log.find(*marker), std::string::npos) << "serve's log holds " << *marker;
+  }
 }
 
 // A log from before targets holds a cluster's token and a Portainer API key in
