@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include "events/hash_chain.h"
 #include "events/ids.h"
@@ -372,9 +373,9 @@ Expected<std::vector<Envelope>, Error> RocksEventStore::read_stream(const std::s
   return out;
 }
 
-Expected<uint64_t, Error> RocksEventStore::scan(
+Expected<uint64_t, Error> RocksEventStore::scan_records(
     uint64_t from_position, uint64_t to_position,
-    const std::function<bool(const Envelope&)>& visit) const {
+    const std::function<bool(uint64_t, std::string_view)>& visit) const {
   if (options_.read_only && (to_position == 0 || to_position > head_position())) refresh();
   const uint64_t head = head_position();
   const uint64_t last = to_position == 0 ? head : std::min(to_position, head);
@@ -386,6 +387,37 @@ Expected<uint64_t, Error> RocksEventStore::scan(
   ro.iterate_upper_bound = &upper_slice;
   ro.readahead_size = 2 << 20;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, log_cf()));
+  uint64_t visited = 0;
+  for (it->Seek(keys::log_key(from_position)); it->Valid(); it->Next()) {
+    const uint64_t position = keys::read_be64(it->key().ToStringView());
+    visited = position;
+    if (!visit(position, it->value().ToStringView())) break;
+  }
+  if (!it->status().ok()) {
+    return fail(code_of(it->status()), "cannot read the log: " + it->status().ToString());
+  }
+  return visited;
+}
+
+namespace {
+
+Error undecodable(uint64_t position) {
+  Error err;
+  err.code = ErrorCode::kCorruption;
+  err.position = position;
+  err.message = "event at position " + std::to_string(position) + " does not decode";
+  return err;
+}
+
+bool decode(std::string_view bytes, Envelope* event) {
+  return event->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
+}
+
+}  // namespace
+
+Expected<uint64_t, Error> RocksEventStore::scan(
+    uint64_t from_position, uint64_t to_position,
+    const std::function<bool(const Envelope&)>& visit) const {
   // Decoding into an arena turns the per-event mallocs and frees of strings
   // and sub-messages into bump allocations; the arena is recycled every
   // kArenaEvents events.
@@ -395,28 +427,41 @@ Expected<uint64_t, Error> RocksEventStore::scan(
   arena_options.max_block_size = 256 << 10;
   google::protobuf::Arena arena(arena_options);
   Envelope* event = nullptr;
-  uint64_t visited = 0;
   uint64_t decoded = 0;
-  for (it->Seek(keys::log_key(from_position)); it->Valid(); it->Next()) {
-    uint64_t position = keys::read_be64(it->key().ToStringView());
+  uint64_t visited = 0;
+  std::optional<Error> broken;
+  auto r = scan_records(from_position, to_position, [&](uint64_t position, std::string_view bytes) {
     if (decoded++ % kArenaEvents == 0) {
       arena.Reset();
       event = google::protobuf::Arena::CreateMessage<Envelope>(&arena);
     }
-    if (!event->ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      Error err;
-      err.code = ErrorCode::kCorruption;
-      err.position = position;
-      err.message = "event at position " + std::to_string(position) + " does not decode";
-      return unexpected(std::move(err));
+    if (!decode(bytes, event)) {
+      broken = undecodable(position);
+      return false;
     }
     visited = position;
-    if (!visit(*event)) break;
-  }
-  if (!it->status().ok()) {
-    return fail(code_of(it->status()), "cannot read the log: " + it->status().ToString());
-  }
+    return visit(*event);
+  });
+  if (broken) return unexpected(std::move(*broken));
+  if (!r) return unexpected(r.error());
   return visited;
+}
+
+Expected<EventBatch, Error> RocksEventStore::read_batch(uint64_t from_position,
+                                                        size_t max_count) const {
+  EventBatch batch;
+  if (max_count == 0) return batch;
+  std::optional<Error> broken;
+  auto r = scan_records(from_position, 0, [&](uint64_t position, std::string_view bytes) {
+    if (!decode(bytes, batch.add())) {
+      broken = undecodable(position);
+      return false;
+    }
+    return batch.size() < max_count;
+  });
+  if (broken) return unexpected(std::move(*broken));
+  if (!r) return unexpected(r.error());
+  return batch;
 }
 
 Expected<std::vector<Envelope>, Error> RocksEventStore::read_all(uint64_t from_position,
@@ -517,6 +562,33 @@ void EventStore::append_async(const std::string& stream, ExpectedVersion expecte
 Expected<AppendResult, Error> EventStore::apply_replicated(std::vector<std::string>,
                                                            ReplicationGate::Meta) {
   return internal::fail(ErrorCode::kInvalidArgument, "this store cannot apply replicated events");
+}
+
+EventBatch::EventBatch() {
+  google::protobuf::ArenaOptions options;
+  options.start_block_size = 256 << 10;
+  options.max_block_size = 4 << 20;
+  arena_ = std::make_unique<google::protobuf::Arena>(options);
+}
+EventBatch::EventBatch(EventBatch&&) noexcept = default;
+EventBatch& EventBatch::operator=(EventBatch&&) noexcept = default;
+EventBatch::~EventBatch() = default;
+
+Envelope* EventBatch::add() {
+  Envelope* event = google::protobuf::Arena::CreateMessage<Envelope>(arena_.get());
+  events_.push_back(event);
+  return event;
+}
+
+Expected<EventBatch, Error> EventStore::read_batch(uint64_t from_position, size_t max_count) const {
+  EventBatch batch;
+  if (max_count == 0) return batch;
+  auto r = scan(from_position, 0, [&](const Envelope& e) {
+    batch.add()->CopyFrom(e);
+    return batch.size() < max_count;
+  });
+  if (!r) return unexpected(r.error());
+  return batch;
 }
 
 Expected<uint64_t, Error> EventStore::scan(

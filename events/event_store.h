@@ -12,6 +12,10 @@
 #include "events/expected.h"
 #include "wharf/v1/envelope.pb.h"
 
+namespace google::protobuf {
+class Arena;
+}
+
 namespace rocksdb {
 class Env;
 }
@@ -105,6 +109,26 @@ struct StoreOptions {
 
 enum class Direction { kForward, kBackward };
 
+// Events decoded into one protobuf arena: no heap allocation per event and one
+// release for the whole batch, which is what replays of millions need.
+class EventBatch {
+ public:
+  EventBatch();
+  EventBatch(EventBatch&&) noexcept;
+  EventBatch& operator=(EventBatch&&) noexcept;
+  ~EventBatch();
+  // A new empty event owned by the batch, appended at its end.
+  Envelope* add();
+  const std::vector<const Envelope*>& events() const { return events_; }
+  bool empty() const { return events_.empty(); }
+  size_t size() const { return events_.size(); }
+  const Envelope& back() const { return *events_.back(); }
+
+ private:
+  std::unique_ptr<google::protobuf::Arena> arena_;
+  std::vector<const Envelope*> events_;
+};
+
 class EventStore {
  public:
   // Opens or creates the store in `dir`. A directory that is not a wharf store
@@ -147,6 +171,9 @@ class EventStore {
   // never past the last durable position.
   virtual Expected<std::vector<Envelope>, Error> read_all(uint64_t from_position,
                                                           size_t max_count) const = 0;
+
+  // read_all into one arena (EventBatch): for replays that fold and drop batches.
+  virtual Expected<EventBatch, Error> read_batch(uint64_t from_position, size_t max_count) const;
 
   // Calls `visit` for each durable event with from_position <= position <=
   // to_position (0 = head) in order, reusing one Envelope; stops early when

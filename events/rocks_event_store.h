@@ -109,6 +109,7 @@ class RocksEventStore final : public EventStore {
                                                   size_t max_count) const override;
   Expected<uint64_t, Error> scan(uint64_t from_position, uint64_t to_position,
                                  const std::function<bool(const Envelope&)>& visit) const override;
+  Expected<EventBatch, Error> read_batch(uint64_t from_position, size_t max_count) const override;
   Expected<AppendResult, Error> apply_replicated(std::vector<std::string> records,
                                                  ReplicationGate::Meta meta) override;
   Expected<Envelope, Error> read_event(const std::string& event_id) const override;
@@ -126,6 +127,12 @@ class RocksEventStore final : public EventStore {
   void close() override;
 
  private:
+  // Calls `visit(position, stored bytes)` for each durable event in
+  // [from_position, to_position (0 = head)] until it returns false; the
+  // last position visited, 0 if none.
+  Expected<uint64_t, Error> scan_records(
+      uint64_t from_position, uint64_t to_position,
+      const std::function<bool(uint64_t, std::string_view)>& visit) const;
   rocksdb::ColumnFamilyHandle* log_cf() const { return handles_[0]; }
   rocksdb::ColumnFamilyHandle* streams_cf() const { return handles_[1]; }
   rocksdb::ColumnFamilyHandle* ids_cf() const { return handles_[2]; }

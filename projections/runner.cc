@@ -62,11 +62,14 @@ size_t ProjectionRunner::index_of(const std::string& name) const {
 }
 
 Expected<void, Error> ProjectionRunner::apply(const std::vector<Envelope>& events) {
+  std::vector<const Envelope*> pointers;
+  pointers.reserve(events.size());
+  for (const auto& event : events) pointers.push_back(&event);
   std::lock_guard<std::mutex> lock(write_mu_);
-  return apply_locked(events);
+  return apply_locked(pointers);
 }
 
-Expected<void, Error> ProjectionRunner::apply_locked(const std::vector<Envelope>& events,
+Expected<void, Error> ProjectionRunner::apply_locked(std::span<const Envelope* const> events,
                                                      bool wal) {
   if (events.empty()) return {};
   std::vector<uint64_t> from;
@@ -82,10 +85,10 @@ Expected<void, Error> ProjectionRunner::apply_locked(const std::vector<Envelope>
   for (size_t i = 0; i < projections_.size(); ++i) {
     auto* cf = db_->cf(projections_[i]->name());
     StateBatch state(db_->db(), cf, &batch);
-    for (const auto& event : events) {
-      if (event.position() <= reached[i]) continue;
-      projections_[i]->apply(event, state);
-      reached[i] = event.position();
+    for (const Envelope* event : events) {
+      if (event->position() <= reached[i]) continue;
+      projections_[i]->apply(*event, state);
+      reached[i] = event->position();
     }
     if (reached[i] != from[i])
       batch.Put(cf, slice(keys::kCheckpoint), keys::encode_position(reached[i]));
@@ -109,10 +112,10 @@ Expected<void, Error> ProjectionRunner::apply_locked(const std::vector<Envelope>
 }
 
 std::future<ProjectionRunner::LogBatch> ProjectionRunner::read_ahead(
-    uint64_t from, std::vector<Envelope> done) const {
+    uint64_t from, events::EventBatch done) const {
   return std::async(std::launch::async, [this, from, done = std::move(done)]() mutable {
-    std::vector<Envelope>().swap(done);
-    return store_->read_all(from, options_.batch_events);
+    { events::EventBatch freed = std::move(done); }  // freed here, off the folding thread
+    return store_->read_batch(from, options_.batch_events);
   });
 }
 
@@ -174,7 +177,7 @@ Expected<void, Error> ProjectionRunner::bulk_load(const Progress& progress) {
 
   uint64_t reached = 0;
   std::future<LogBatch> pending = read_ahead(1, {});
-  std::vector<Envelope> folding;
+  events::EventBatch folding;
   for (bool more = true; more;) {
     std::shared_lock<std::shared_mutex> handles(handles_mu_);
     std::vector<BulkSink> sinks(targets.size());
@@ -198,7 +201,8 @@ Expected<void, Error> ProjectionRunner::bulk_load(const Progress& progress) {
       pending = read_ahead(events->back().position() + 1, std::move(folding));
       folding = std::move(*events);
       parallel([&](size_t k) {
-        for (const auto& event : folding) projections_[targets[k]]->apply(event, *states[k]);
+        for (const Envelope* event : folding.events())
+          projections_[targets[k]]->apply(*event, *states[k]);
       });
       reached = folding.back().position();
       size_t bytes = 0;
@@ -250,7 +254,7 @@ Expected<uint64_t, Error> ProjectionRunner::catch_up(const Progress& progress) {
   uint64_t next = position() + 1;
   // The next batch is read on another thread while this one is folded.
   std::future<LogBatch> pending = read_ahead(next, {});
-  std::vector<Envelope> folding;
+  events::EventBatch folding;
   for (;;) {
     LogBatch events = pending.get();
     if (!events) {
@@ -262,7 +266,7 @@ Expected<uint64_t, Error> ProjectionRunner::catch_up(const Progress& progress) {
     next = events->back().position() + 1;
     pending = read_ahead(next, std::move(folding));
     folding = std::move(*events);
-    if (auto r = apply_locked(folding, false); !r) {
+    if (auto r = apply_locked(folding.events(), false); !r) {
       pending.wait();
       (void)durable();
       return wharf::unexpected(r.error());

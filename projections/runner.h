@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -111,12 +112,12 @@ class ProjectionRunner {
   ProjectionRunner() = default;
   Expected<void, Error> ensure_schema(size_t index);
   // `wal` false: written without the WAL (catch_up, which flushes).
-  Expected<void, Error> apply_locked(const std::vector<Envelope>& events, bool wal = true);
+  Expected<void, Error> apply_locked(std::span<const Envelope* const> events, bool wal = true);
   size_t index_of(const std::string& name) const;
-  using LogBatch = Expected<std::vector<Envelope>, events::Error>;
+  using LogBatch = Expected<events::EventBatch, events::Error>;
   // Reads up to batch_events events from `from` on another thread (which also
   // frees `done`, a batch already folded: freeing envelopes costs).
-  std::future<LogBatch> read_ahead(uint64_t from, std::vector<Envelope> done) const;
+  std::future<LogBatch> read_ahead(uint64_t from, events::EventBatch done) const;
   // catch_up()'s first phase: the projections at position 0, from SST files.
   Expected<void, Error> bulk_load(const Progress& progress);
 

@@ -21,17 +21,35 @@ std::string serialize(const google::protobuf::Message& message) {
   return out;
 }
 
+namespace {
+constexpr size_t kBulkBlockBytes = size_t{16} << 20;
+}  // namespace
+
+char* BulkSink::reserve(size_t size) {
+  if (blocks_.empty() || block_used_ + size > block_size_) {
+    block_size_ = std::max(kBulkBlockBytes, size);
+    blocks_.push_back(std::make_unique_for_overwrite<char[]>(block_size_));
+    block_used_ = 0;
+  }
+  char* at = blocks_.back().get() + block_used_;
+  block_used_ += size;
+  return at;
+}
+
 void BulkSink::put(std::string_view key, std::string_view value) {
   Entry e;
   unsigned char head[8] = {};
   if (!key.empty()) std::memcpy(head, key.data(), std::min<size_t>(8, key.size()));
   e.head = 0;
   for (unsigned char b : head) e.head = (e.head << 8) | b;
-  e.offset = arena_.size();
+  char* at = reserve(key.size() + value.size());
+  if (!key.empty()) std::memcpy(at, key.data(), key.size());
+  if (!value.empty()) std::memcpy(at + key.size(), value.data(), value.size());
+  e.data = at;
   e.key_size = static_cast<uint32_t>(key.size());
   e.value_size = static_cast<uint32_t>(value.size());
   e.seq = entries_.size();
-  arena_.append(key).append(value);
+  bytes_ += key.size() + value.size();
   entries_.push_back(e);
 }
 
@@ -47,7 +65,8 @@ void BulkSink::sort() {
 }
 
 void BulkSink::clear() {
-  std::string().swap(arena_);
+  std::vector<std::unique_ptr<char[]>>().swap(blocks_);
+  block_used_ = block_size_ = bytes_ = 0;
   std::vector<Entry>().swap(entries_);
 }
 

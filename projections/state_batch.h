@@ -27,7 +27,7 @@ std::string serialize(const google::protobuf::Message& message);
 class BulkSink {
  public:
   void put(std::string_view key, std::string_view value);
-  size_t bytes() const { return arena_.size(); }
+  size_t bytes() const { return bytes_; }
   size_t size() const { return entries_.size(); }
   // Sorts by key (of equal keys the last write wins), calls emit(key, value)
   // in ascending key order until it returns false, then empties the sink.
@@ -46,19 +46,23 @@ class BulkSink {
 
  private:
   struct Entry {
-    uint64_t head;  // first 8 key bytes, big-endian: most comparisons end here
-    uint64_t offset;
+    uint64_t head;     // first 8 key bytes, big-endian: most comparisons end here
+    const char* data;  // key then value, inside one of blocks_
     uint32_t key_size;
     uint32_t value_size;
     uint64_t seq;
   };
-  std::string_view key(const Entry& e) const { return {arena_.data() + e.offset, e.key_size}; }
-  std::string_view value(const Entry& e) const {
-    return {arena_.data() + e.offset + e.key_size, e.value_size};
-  }
+  std::string_view key(const Entry& e) const { return {e.data, e.key_size}; }
+  std::string_view value(const Entry& e) const { return {e.data + e.key_size, e.value_size}; }
   void sort();
+  char* reserve(size_t size);
 
-  std::string arena_;
+  // Fixed blocks instead of one growing string: a segment is up to a GiB, and
+  // regrowing one buffer copied it again and again (and faulted in its pages twice).
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  size_t block_used_ = 0;
+  size_t block_size_ = 0;
+  size_t bytes_ = 0;
   std::vector<Entry> entries_;
 };
 

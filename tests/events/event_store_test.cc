@@ -318,6 +318,38 @@ TEST(EventStore, ReadStreamForwardAndBackward) {
   EXPECT_TRUE(store->read_stream("s", 6, 10, Direction::kForward)->empty());
 }
 
+// The replay path's batch (one arena) holds the same events as read_all,
+// byte for byte, stops at max_count and at the head, and outlives the store's
+// iterator (the runner folds it on another thread).
+TEST(EventStore, ReadBatchHoldsWhatReadAllReturns) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(store->append("s" + std::to_string(i % 3), ExpectedVersion::any(),
+                              {make_event("e" + std::to_string(i))}));
+  }
+  auto all = store->read_all(2, 100);
+  auto batch = store->read_batch(2, 100);
+  ASSERT_TRUE(all);
+  ASSERT_TRUE(batch);
+  ASSERT_EQ(batch->size(), all->size());
+  ASSERT_EQ(batch->size(), 9u);
+  for (size_t i = 0; i < all->size(); ++i) {
+    EXPECT_EQ(batch->events()[i]->SerializeAsString(), (*all)[i].SerializeAsString()) << i;
+  }
+  EXPECT_EQ(batch->back().position(), 10u);
+  auto three = store->read_batch(4, 3);
+  ASSERT_TRUE(three);
+  ASSERT_EQ(three->size(), 3u);
+  EXPECT_EQ(three->events()[0]->position(), 4u);
+  EXPECT_EQ(three->back().position(), 6u);
+  EXPECT_TRUE(store->read_batch(11, 5)->empty());
+  EXPECT_TRUE(store->read_batch(1, 0)->empty());
+  EventBatch moved = std::move(*three);
+  store.reset();
+  EXPECT_EQ(moved.events()[1]->event_id(), "e4");
+}
+
 TEST(EventStore, ReadAllScanAndReadEvent) {
   TempDir dir;
   auto store = open_store(dir.path());
