@@ -99,8 +99,13 @@ static void check_canary_target(const wharf::v1::EnvironmentSpec& env) {
              "no wharf router sees Dubbo calls: the error rate of a Dubbo canary comes from "
              "canary.analysis.prometheus_query_url (Dubbo's metrics)");
     }
-    auto settings = dubbo::parse_settings(env.settings(), "", false);
+    auto settings = dubbo::parse_settings(env.settings());
     if (!settings) refuse(settings.error().field, settings.error().message);
+    if (env.target_ref().empty()) {
+      refuse("target_ref",
+             "a Dubbo canary names its config center: register the ZooKeeper as a target "
+             "(kind \"zookeeper\", docs/targets.md) and name it with target_ref");
+    }
     return;
   }
   if (env.target() == wharf::v1::TARGET_TYPE_LOCAL) return;

@@ -96,7 +96,8 @@ engine::TargetState existing(Context& ctx, const std::string& name) {
 wharf::v1::TargetSpec spec_of(const JsonBody& body, const std::string& name) {
   wharf::v1::TargetSpec spec;
   spec.set_name(name);
-  const std::string kind = *body.enum_value("kind", {"kubernetes", "portainer", "jenkins"}, true);
+  const std::string kind =
+      *body.enum_value("kind", {"kubernetes", "portainer", "jenkins", "zookeeper"}, true);
   spec.set_kind(engine::target_kind_from_name(kind));
   spec.set_url(body.required_string("url"));
   spec.set_ca_file(body.optional_string("ca_file").value_or(""));

@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "adapters/dubbo/config_center.h"
 #include "adapters/gerrit/ingestor.h"
 #include "adapters/gerrit/project_setup.h"
 #include "adapters/gerrit/service.h"
@@ -54,7 +55,6 @@ struct ServeConfig {
   int port = kDefaultApiPort;
   std::string canary_router_listen = "127.0.0.1";
   int canary_router_base_port = kDefaultRouterBasePort;  // 0 = free ports (docs/canary.md)
-  std::string dubbo_zookeeper;  // Dubbo canaries' config center (docs/canary.md#dubbo)
   int threads = 0;  // 0 = one per core
   int response_cache_entries = 4096;  // 0 = off
   std::string ui_dir = kDefaultUiDir;  // built web UI; empty = none
@@ -573,7 +573,6 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
   runtime_options.jenkins.token.clear();
   runtime_options.targets = &target_registry;
   runtime_options.canary_router.base_port = static_cast<uint16_t>(config.canary_router_base_port);
-  runtime_options.dubbo.default_zookeeper = config.dubbo_zookeeper;
   runtime::Runtime runtime(log, runtime_options, ports);
   // The runtime starts beside the HTTP server: its process manager folds its
   // state (from its snapshot, docs/runtime.md) and recovers outstanding work
@@ -619,7 +618,8 @@ void run_serve(CLI::App& cmd, ServeConfig& config) {
       target_catalog, target_registry,
       {{v1::TARGET_KIND_KUBERNETES, kubernetes::probe_cluster},
        {v1::TARGET_KIND_PORTAINER, swarm::probe_portainer},
-       {v1::TARGET_KIND_JENKINS, jenkins::probe_jenkins}},
+       {v1::TARGET_KIND_JENKINS, jenkins::probe_jenkins},
+       {v1::TARGET_KIND_ZOOKEEPER, dubbo::probe_zookeeper}},
       [&runtime](const std::string& name, const targets::ProbeResult& r) {
         auto ctx = runtime.commands().system_context("target-health/" + name + "/" +
                                                      std::to_string(api::now_us()));
@@ -839,10 +839,6 @@ void register_serve_commands(CLI::App& app) {
       ->envname("WHARF_CANARY_ROUTER_BASE_PORT")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
-  cmd->add_option("--dubbo-zookeeper", config->dubbo_zookeeper,
-                  "ZooKeeper (host:port[,...]) holding the Dubbo config center, for Dubbo "
-                  "canaries whose environment has no settings.dubbo_zookeeper (docs/canary.md#dubbo)")
-      ->envname("WHARF_DUBBO_ZOOKEEPER");
   cmd->add_option("--jenkins-url", config->jenkins.url,
                   "Jenkins root URL for build steps that name none (docs/jenkins.md)")
       ->envname("WHARF_JENKINS_URL");

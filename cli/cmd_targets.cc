@@ -272,10 +272,12 @@ void register_target_commands(CLI::App& app) {
                        "sealed credentials (docs/targets.md)");
   auto args = std::make_shared<TargetArgs>();
   auto spec_options = [args](CLI::App* cmd) {
-    cmd->add_option("--kind", args->kind, "kubernetes, portainer or jenkins")
+    cmd->add_option("--kind", args->kind, "kubernetes, portainer, jenkins or zookeeper")
         ->required()
-        ->check(CLI::IsMember({"kubernetes", "portainer", "jenkins"}));
-    cmd->add_option("--url", args->url, "API root, e.g. https://k8s.example:6443")->required();
+        ->check(CLI::IsMember({"kubernetes", "portainer", "jenkins", "zookeeper"}));
+    cmd->add_option("--url", args->url,
+                    "API root, e.g. https://k8s.example:6443; zookeeper://zk1:2181,zk2:2181")
+        ->required();
     cmd->add_option("--ca-file", args->ca_file, "CA bundle on the server's host");
     cmd->add_flag("--insecure", args->insecure, "skip TLS verification (test clusters)");
     cmd->add_option("--namespace", args->ns, "Kubernetes default namespace");

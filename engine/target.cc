@@ -42,11 +42,18 @@ std::optional<Rejection> check_spec(const TargetState& state, const wharf::v1::T
     return Rejection{Code::kWrongStream, "target " + spec.name() + " is not " + state.name};
   }
   if (spec.kind() == wharf::v1::TARGET_KIND_UNSPECIFIED) {
-    return Rejection{Code::kInvalidArgument,
-                     "target " + spec.name() + " needs a kind (kubernetes, portainer, jenkins)"};
+    return Rejection{
+        Code::kInvalidArgument,
+        "target " + spec.name() + " needs a kind (kubernetes, portainer, jenkins, zookeeper)"};
   }
   const std::string& url = spec.url();
-  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+  if (spec.kind() == wharf::v1::TARGET_KIND_ZOOKEEPER) {
+    if (!zookeeper_connect_string(url)) {
+      return Rejection{Code::kInvalidArgument,
+                       "zookeeper target " + spec.name() +
+                           " needs a url zookeeper://host:port[,host:port...][/chroot]"};
+    }
+  } else if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
     return Rejection{Code::kInvalidArgument,
                      "target " + spec.name() + " needs an http:// or https:// url"};
   }
@@ -185,6 +192,8 @@ const char* target_kind_name(TargetKind kind) {
       return "portainer";
     case wharf::v1::TARGET_KIND_JENKINS:
       return "jenkins";
+    case wharf::v1::TARGET_KIND_ZOOKEEPER:
+      return "zookeeper";
     default:
       return "";
   }
@@ -194,6 +203,7 @@ TargetKind target_kind_from_name(std::string_view name) {
   if (name == "kubernetes") return wharf::v1::TARGET_KIND_KUBERNETES;
   if (name == "portainer" || name == "swarm") return wharf::v1::TARGET_KIND_PORTAINER;
   if (name == "jenkins") return wharf::v1::TARGET_KIND_JENKINS;
+  if (name == "zookeeper") return wharf::v1::TARGET_KIND_ZOOKEEPER;
   return wharf::v1::TARGET_KIND_UNSPECIFIED;
 }
 
@@ -243,9 +253,55 @@ bool credential_fits(TargetKind target, CredentialKind kind) {
     case wharf::v1::TARGET_KIND_JENKINS:
       return kind == wharf::v1::CREDENTIAL_KIND_NONE ||
              kind == wharf::v1::CREDENTIAL_KIND_USER_TOKEN;
+    case wharf::v1::TARGET_KIND_ZOOKEEPER:  // digest auth (username:password) or open
+      return kind == wharf::v1::CREDENTIAL_KIND_NONE ||
+             kind == wharf::v1::CREDENTIAL_KIND_USER_PASSWORD;
     default:
       return false;
   }
+}
+
+std::optional<std::string> zookeeper_connect_string(std::string_view url) {
+  constexpr std::string_view scheme = "zookeeper://";
+  if (url.substr(0, scheme.size()) != scheme) return std::nullopt;
+  const std::string_view rest = url.substr(scheme.size());
+  const size_t slash = rest.find('/');
+  const std::string_view hosts = rest.substr(0, slash);
+  if (slash != std::string_view::npos) {
+    // A chroot: /segment[/segment...], no empty segment, no trailing slash.
+    const std::string_view chroot = rest.substr(slash);
+    if (chroot.size() < 2 || chroot.back() == '/' || chroot.find("//") != std::string_view::npos) {
+      return std::nullopt;
+    }
+    for (char c : chroot) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '/' && c != '.' && c != '-' &&
+          c != '_') {
+        return std::nullopt;
+      }
+    }
+  }
+  // host:port[,host:port...]; a host is a name, an IPv4 address or [IPv6].
+  size_t start = 0;
+  while (true) {
+    const size_t comma = hosts.find(',', start);
+    const std::string_view one = hosts.substr(start, comma - start);
+    const size_t colon = one.rfind(':');
+    if (colon == std::string_view::npos || colon == 0 || colon + 1 == one.size()) {
+      return std::nullopt;
+    }
+    for (char c : one.substr(colon + 1)) {
+      if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
+    }
+    for (char c : one.substr(0, colon)) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_' &&
+          c != '[' && c != ']' && c != ':') {
+        return std::nullopt;
+      }
+    }
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return std::string(rest);
 }
 
 bool credential_named(std::string_view key) {

@@ -5,6 +5,7 @@
 // targets (admins only) is checked by the API before the command is issued.
 #include <google/protobuf/message.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -35,7 +36,7 @@ Decision decide(const TargetState& state, const Command& command, const Context&
 
 // [A-Za-z0-9._-]{1,64} not starting with "." (it names files of the sealed store).
 bool valid_target_name(std::string_view name);
-// "kubernetes", "portainer", "jenkins" <-> TargetKind; UNSPECIFIED otherwise.
+// "kubernetes", "portainer", "jenkins", "zookeeper" <-> TargetKind; UNSPECIFIED otherwise.
 const char* target_kind_name(wharf::v1::TargetKind kind);
 wharf::v1::TargetKind target_kind_from_name(std::string_view name);
 // "none", "bearer_token", "service_account", "client_cert", "api_key",
@@ -44,6 +45,11 @@ const char* credential_kind_name(wharf::v1::CredentialKind kind);
 bool credential_kind_from_name(std::string_view name, wharf::v1::CredentialKind& out);
 // Whether `kind` of credential is one a target of `target` kind can use.
 bool credential_fits(wharf::v1::TargetKind target, wharf::v1::CredentialKind kind);
+
+// A ZooKeeper target's url zookeeper://host:port[,host:port...][/chroot] as
+// the client's connect string ("host:port,...[/chroot]"); nullopt when the
+// url is not of that form.
+std::optional<std::string> zookeeper_connect_string(std::string_view url);
 
 // Whether a settings key names a credential: token, password, api_key,
 // secret, or ends in _token, _password, _key, _secret (case-insensitive).

@@ -34,8 +34,8 @@ DubboCanaryTarget::DubboCanaryTarget(local::LocalDeployTarget* instances, Record
       options_(std::move(options)),
       factory_(std::move(stores)) {
   if (!factory_) {
-    factory_ = [](const DubboSettings& s) -> std::shared_ptr<RuleStore> {
-      return std::make_shared<ZookeeperRuleStore>(ZookeeperOptions{s.zookeeper, s.digest});
+    factory_ = [](const ZookeeperOptions& o) -> std::shared_ptr<RuleStore> {
+      return std::make_shared<ZookeeperRuleStore>(o);
     };
   }
   queue_ = std::make_unique<remote_deploy::CanaryQueue>(
@@ -65,10 +65,10 @@ std::string DubboCanaryTarget::last_error(const std::string& project_id,
   return queue_->last_error(project_id, environment);
 }
 
-std::shared_ptr<RuleStore> DubboCanaryTarget::store_for(const DubboSettings& s) {
+std::shared_ptr<RuleStore> DubboCanaryTarget::store_for(const ConfigCenter& center) {
   std::lock_guard lock(mutex_);
-  auto& store = stores_[s.zookeeper + "#" + s.digest];
-  if (!store) store = factory_(s);
+  auto& store = stores_[center.key];
+  if (!store) store = factory_(center.zookeeper);
   return store;
 }
 
@@ -107,11 +107,16 @@ Expected<void, std::string> DubboCanaryTarget::record(const engine::CanaryTraffi
 }
 
 Expected<void, std::string> DubboCanaryTarget::apply(const engine::CanaryTraffic& t) {
-  auto settings = parse_settings(t.spec.target_settings(), options_.default_zookeeper);
+  auto settings = parse_settings(t.spec.target_settings());
   if (!settings) {
     return unexpected(settings.error().field + ": " + settings.error().message);
   }
-  auto store = store_for(*settings);
+  // The config center is resolved for each change: a rotated credential is
+  // used from the next one on.
+  auto center = config_center(options_.targets ? *options_.targets : targets::no_targets(),
+                              t.spec.target_ref());
+  if (!center) return unexpected(center.error());
+  auto store = store_for(*center);
   switch (t.phase) {
     case Phase::kStep:
       return step(t, *settings, *store);
@@ -189,6 +194,17 @@ Expected<void, std::string> DubboCanaryTarget::step(const engine::CanaryTraffic&
     version = (*current)->version;
     if ((*current)->data != yaml) {
       auto set = store.set(path, yaml, version);
+      if (!set && set.error().code == StoreError::Code::kNotAllowed) {
+        // Written under an earlier credential of the config center (rotated
+        // since): the node's ACL names that identity. Taken over in one
+        // transaction — deleted at the version read and created again under
+        // the current one (deleting needs only the parent's permission).
+        spdlog::info(
+            "dubbo canary {}: {} was written under another ZooKeeper identity; "
+            "taking it over",
+            t.canary_id, path);
+        set = store.replace(path, yaml, version);
+      }
       if (!set) return unexpected(err(set.error()));
       version = *set;
     }

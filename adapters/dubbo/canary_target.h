@@ -27,6 +27,7 @@
 #include <mutex>
 #include <string>
 
+#include "adapters/dubbo/config_center.h"
 #include "adapters/dubbo/rule_store.h"
 #include "adapters/dubbo/settings.h"
 #include "adapters/remote_deploy/canary_queue.h"
@@ -41,7 +42,9 @@ class LocalDeployTarget;
 namespace wharf::dubbo {
 
 struct DubboTargetOptions {
-  std::string default_zookeeper;  // for environments without settings.dubbo_zookeeper
+  // Where the environment's target_ref (its ZooKeeper config center) is
+  // resolved; null: none resolves.
+  const targets::TargetResolver* targets = nullptr;
   std::chrono::milliseconds retry{1000};
   int tries = 5;
   std::chrono::milliseconds max_retry{10'000};
@@ -52,8 +55,8 @@ class DubboCanaryTarget final : public engine::CanaryTarget {
   // Appends the command's event; an error when the log did not take it.
   using Record = std::function<Expected<void, std::string>(const engine::RecordDubboRule&,
                                                            const std::string& command_id)>;
-  // The store for a config center (one per connect string, kept).
-  using StoreFactory = std::function<std::shared_ptr<RuleStore>(const DubboSettings&)>;
+  // The store for a config center (one per target, credential version and url, kept).
+  using StoreFactory = std::function<std::shared_ptr<RuleStore>(const ZookeeperOptions&)>;
 
   DubboCanaryTarget(local::LocalDeployTarget* instances, Record record,
                     DubboTargetOptions options = {}, StoreFactory stores = {});
@@ -72,7 +75,7 @@ class DubboCanaryTarget final : public engine::CanaryTarget {
                                    RuleStore& store);
   Expected<void, std::string> remove_all(const engine::CanaryTraffic& t, const DubboSettings& s,
                                          RuleStore& store);
-  std::shared_ptr<RuleStore> store_for(const DubboSettings& s);
+  std::shared_ptr<RuleStore> store_for(const ConfigCenter& center);
   Expected<void, std::string> record(const engine::CanaryTraffic& t, wharf::v1::Payload rule,
                                      const std::string& command_id);
 
@@ -81,7 +84,7 @@ class DubboCanaryTarget final : public engine::CanaryTarget {
   DubboTargetOptions options_;
   StoreFactory factory_;
   std::mutex mutex_;
-  std::map<std::string, std::shared_ptr<RuleStore>> stores_;  // by connect string
+  std::map<std::string, std::shared_ptr<RuleStore>> stores_;  // by ConfigCenter::key
   // What this process wrote or snapshotted since it started, by environment
   // then path: newer than the log's view a queued change carries.
   std::map<std::string, std::map<std::string, engine::DubboRuleState>> owned_;

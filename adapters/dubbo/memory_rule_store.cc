@@ -48,6 +48,9 @@ StoreResult<int32_t> MemoryRuleStore::set(const std::string& path, const std::st
     return unexpected(StoreError{StoreError::Code::kConflict,
                                  path + " changed since version " + std::to_string(version)});
   }
+  if (guarded_.count(path) != 0) {
+    return unexpected(StoreError{StoreError::Code::kNotAllowed, path + ": not authenticated"});
+  }
   it->second = Rule{data, version + 1};
   ++writes_;
   return version + 1;
@@ -65,6 +68,26 @@ StoreResult<void> MemoryRuleStore::remove(const std::string& path, int32_t versi
   nodes_.erase(it);
   ++writes_;
   return {};
+}
+
+StoreResult<int32_t> MemoryRuleStore::replace(const std::string& path, const std::string& data,
+                                              int32_t version) {
+  std::lock_guard lock(mutex_);
+  if (auto e = down()) return unexpected(*e);
+  auto it = nodes_.find(path);
+  if (it == nodes_.end() || it->second.version != version) {
+    return unexpected(StoreError{StoreError::Code::kConflict,
+                                 path + " changed since version " + std::to_string(version)});
+  }
+  it->second = Rule{data, 0};
+  guarded_.erase(path);
+  writes_ += 2;
+  return 0;
+}
+
+void MemoryRuleStore::guard(const std::string& path) {
+  std::lock_guard lock(mutex_);
+  guarded_.insert(path);
 }
 
 void MemoryRuleStore::set_unavailable(bool down) {

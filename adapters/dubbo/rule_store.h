@@ -15,7 +15,8 @@
 namespace wharf::dubbo {
 
 struct StoreError {
-  enum class Code { kConflict, kUnavailable, kOther };
+  // kNotAllowed: the node's ACL does not let this client change it.
+  enum class Code { kConflict, kUnavailable, kNotAllowed, kOther };
   Code code = Code::kOther;
   std::string message;
 };
@@ -45,6 +46,12 @@ class RuleStore {
   // Deletes the node if its version is still `version`; a node already gone
   // is success. kConflict when it changed.
   virtual StoreResult<void> remove(const std::string& path, int32_t version) = 0;
+  // In one transaction: deletes the node if its version is still `version`
+  // and creates it again holding `data` under this client's access rules;
+  // the new version (0). For a node wharf wrote under an earlier credential
+  // (kNotAllowed on set): deleting needs only the parent's permission.
+  virtual StoreResult<int32_t> replace(const std::string& path, const std::string& data,
+                                       int32_t version) = 0;
 };
 
 }  // namespace wharf::dubbo

@@ -25,8 +25,7 @@ std::string DubboSettings::path() const {
 }
 
 Expected<DubboSettings, SettingError> parse_settings(
-    const google::protobuf::Map<std::string, std::string>& settings,
-    const std::string& default_zookeeper, bool need_zookeeper) {
+    const google::protobuf::Map<std::string, std::string>& settings) {
   DubboSettings d;
   auto get = [&](const char* key) -> const std::string* {
     auto it = settings.find(key);
@@ -35,14 +34,10 @@ Expected<DubboSettings, SettingError> parse_settings(
   auto bad = [](const char* key, std::string why) {
     return unexpected(SettingError{std::string("settings.") + key, std::move(why)});
   };
-  d.zookeeper = get("dubbo_zookeeper") ? *get("dubbo_zookeeper") : default_zookeeper;
-  if (d.zookeeper.empty() && need_zookeeper) {
+  if (get("dubbo_zookeeper")) {
     return bad("dubbo_zookeeper",
-               "a Dubbo canary needs the config center's ZooKeeper (host:port), here or as "
-               "wharf serve --dubbo-zookeeper");
-  }
-  if (!plain(d.zookeeper, ".:,-_[]/")) {
-    return bad("dubbo_zookeeper", "must be host:port[,host:port...]");
+               "the config center is a target: register the ZooKeeper (POST /api/v1/targets, "
+               "kind \"zookeeper\", url zookeeper://host:port) and name it with target_ref");
   }
   for (auto [key, field] :
        {std::pair{"dubbo_namespace", &d.ns}, std::pair{"dubbo_config_group", &d.config_group}}) {

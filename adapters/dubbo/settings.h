@@ -12,10 +12,10 @@
 
 namespace wharf::dubbo {
 
+// The config center itself (ZooKeeper's connect string, its digest
+// credential) is the target the environment's target_ref names
+// (config_center.h), never a setting.
 struct DubboSettings {
-  std::string zookeeper;  // dubbo_zookeeper: "host:port[,...]"
-  // ZooKeeper digest auth ("user:password"): never from settings (credentials
-  // live in targets, docs/targets.md); empty until the config center is a target.
   std::string digest;
   std::string ns = "dubbo";            // dubbo_namespace
   std::string config_group = "dubbo";  // dubbo_config_group
@@ -40,12 +40,9 @@ struct SettingError {
   std::string message;
 };
 
-// Reads the dubbo_* settings; `default_zookeeper` (wharf serve
-// --dubbo-zookeeper) stands in for a missing dubbo_zookeeper. With
-// `need_zookeeper` false (the API, which does not know the server's flag) a
-// missing connect string is not an error.
+// Reads the dubbo_* settings. settings.dubbo_zookeeper (before the config
+// center became a target) is refused, naming the target to register instead.
 Expected<DubboSettings, SettingError> parse_settings(
-    const google::protobuf::Map<std::string, std::string>& settings,
-    const std::string& default_zookeeper, bool need_zookeeper = true);
+    const google::protobuf::Map<std::string, std::string>& settings);
 
 }  // namespace wharf::dubbo

@@ -1,5 +1,6 @@
 #include "adapters/dubbo/zookeeper_rule_store.h"
 
+#include <openssl/evp.h>
 #include <zookeeper/zookeeper.h>
 
 #include <cstdio>
@@ -22,6 +23,16 @@ void quiet_client_log() {
 }
 
 }  // namespace
+
+std::string digest_identity(const std::string& user_password) {
+  unsigned char sha[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(user_password.data(), user_password.size(), sha, &len, EVP_sha1(), nullptr);
+  unsigned char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
+  const int n = EVP_EncodeBlock(b64, sha, static_cast<int>(len));
+  return user_password.substr(0, user_password.find(':')) + ":" +
+         std::string(reinterpret_cast<const char*>(b64), static_cast<size_t>(n));
+}
 
 // One ZooKeeper session; the client's own thread reports state changes here.
 struct ZookeeperRuleStore::Session {
@@ -53,8 +64,27 @@ struct ZookeeperRuleStore::Session {
   }
 };
 
-ZookeeperRuleStore::ZookeeperRuleStore(ZookeeperOptions options) : options_(std::move(options)) {
+// The ACL of the rule nodes a store creates: with a digest credential,
+// anyone reads and the credential's digest identity does everything;
+// without one, open as Dubbo's own nodes.
+struct ZookeeperRuleStore::Access {
+  std::string identity;
+  ACL entries[2];
+  ACL_vector acl{};
+};
+
+ZookeeperRuleStore::ZookeeperRuleStore(ZookeeperOptions options)
+    : options_(std::move(options)), access_(std::make_unique<Access>()) {
   quiet_client_log();
+  if (options_.digest.empty()) {
+    access_->acl = ZOO_OPEN_ACL_UNSAFE;
+  } else {
+    access_->identity = digest_identity(options_.digest);
+    access_->entries[0] = {ZOO_PERM_READ, ZOO_ANYONE_ID_UNSAFE};
+    access_->entries[1] = {
+        ZOO_PERM_ALL, {const_cast<char*>("digest"), const_cast<char*>(access_->identity.c_str())}};
+    access_->acl = {2, access_->entries};
+  }
 }
 
 ZookeeperRuleStore::~ZookeeperRuleStore() = default;
@@ -91,6 +121,9 @@ StoreError ZookeeperRuleStore::failure(int rc, const std::string& what, const st
     case ZNODEEXISTS:
     case ZNONODE:
       e.code = StoreError::Code::kConflict;
+      break;
+    case ZNOAUTH:
+      e.code = StoreError::Code::kNotAllowed;
       break;
     case ZCONNECTIONLOSS:
     case ZOPERATIONTIMEOUT:
@@ -149,7 +182,7 @@ StoreResult<int32_t> ZookeeperRuleStore::create(const std::string& path, const s
     if (rc != ZOK && rc != ZNODEEXISTS) return unexpected(failure(rc, "create", parent));
   }
   int rc = zoo_create((*s)->handle, path.c_str(), data.data(), static_cast<int>(data.size()),
-                      &ZOO_OPEN_ACL_UNSAFE, 0, nullptr, 0);
+                      &access_->acl, 0, nullptr, 0);
   if (rc != ZOK) return unexpected(failure(rc, "create", path));
   return 0;
 }
@@ -173,6 +206,58 @@ StoreResult<void> ZookeeperRuleStore::remove(const std::string& path, int32_t ve
   int rc = zoo_delete((*s)->handle, path.c_str(), version);
   if (rc == ZOK || rc == ZNONODE) return {};
   return unexpected(failure(rc, "delete", path));
+}
+
+}  // namespace wharf::dubbo
+
+namespace wharf::dubbo {
+
+StoreResult<int32_t> ZookeeperRuleStore::replace(const std::string& path, const std::string& data,
+                                                 int32_t version) {
+  std::lock_guard lock(mutex_);
+  auto s = session();
+  if (!s) return unexpected(s.error());
+  zoo_op_t ops[2];
+  zoo_op_result_t results[2];
+  zoo_delete_op_init(&ops[0], path.c_str(), version);
+  zoo_create_op_init(&ops[1], path.c_str(), data.data(), static_cast<int>(data.size()),
+                     &access_->acl, 0, nullptr, 0);
+  int rc = zoo_multi((*s)->handle, 2, ops, results);
+  if (rc != ZOK) return unexpected(failure(rc, "replace", path));
+  return 0;
+}
+
+StoreResult<void> ZookeeperRuleStore::ping() {
+  std::lock_guard lock(mutex_);
+  auto s = session();
+  if (!s) return unexpected(s.error());
+  struct Stat stat {};
+  int rc = zoo_exists((*s)->handle, "/", 0, &stat);
+  if (rc != ZOK) return unexpected(failure(rc, "exists", "/"));
+  return {};
+}
+
+StoreResult<std::vector<std::string>> ZookeeperRuleStore::acl(const std::string& path) {
+  std::lock_guard lock(mutex_);
+  auto s = session();
+  if (!s) return unexpected(s.error());
+  struct ACL_vector acls {};
+  struct Stat stat {};
+  int rc = zoo_get_acl((*s)->handle, path.c_str(), &acls, &stat);
+  if (rc != ZOK) return unexpected(failure(rc, "get ACL of", path));
+  std::vector<std::string> out;
+  for (int i = 0; i < acls.count; ++i) {
+    const ACL& a = acls.data[i];
+    std::string perms;
+    for (auto [bit, c] : {std::pair{ZOO_PERM_READ, 'r'}, std::pair{ZOO_PERM_WRITE, 'w'},
+                          std::pair{ZOO_PERM_CREATE, 'c'}, std::pair{ZOO_PERM_DELETE, 'd'},
+                          std::pair{ZOO_PERM_ADMIN, 'a'}}) {
+      if (a.perms & bit) perms += c;
+    }
+    out.push_back(std::string(a.id.scheme) + ":" + a.id.id + ":" + perms);
+  }
+  deallocate_ACL_vector(&acls);
+  return out;
 }
 
 }  // namespace wharf::dubbo

@@ -42,7 +42,9 @@ Runtime::Runtime(events::EventStore& store, RuntimeOptions options, Ports ports)
     canary_router_ =
         std::make_unique<router::LocalCanaryTarget>(local_deploy_.get(), options_.canary_router);
     // Dubbo canaries record each rule through the bus (made below; the
-    // target's first change comes from the process manager, after it).
+    // target's first change comes from the process manager, after it), and
+    // resolve their config center through the target registry.
+    if (!options_.dubbo.targets) options_.dubbo.targets = targets_;
     dubbo_canary_ = std::make_unique<dubbo::DubboCanaryTarget>(
         local_deploy_.get(),
         [this](const engine::RecordDubboRule& cmd,

@@ -207,7 +207,9 @@ Expected<ResolvedTarget, std::string> resolve_named(const TargetResolver& target
   };
   const Words words = kind == wharf::v1::TARGET_KIND_KUBERNETES  ? Words{"kubernetes", "cluster"}
                       : kind == wharf::v1::TARGET_KIND_PORTAINER ? Words{"swarm", "Portainer"}
-                                                                 : Words{"jenkins", "Jenkins"};
+                      : kind == wharf::v1::TARGET_KIND_ZOOKEEPER
+                          ? Words{"Dubbo canary", "ZooKeeper config center"}
+                          : Words{"jenkins", "Jenkins"};
   if (name.empty()) {
     return unexpected(std::string(words.environment) +
                       " environment names no target: set its target_ref to a registered " +

@@ -17,6 +17,7 @@
 
 #include "adapters/dubbo/canary_target.h"
 #include "tests/dubbo/dubbo_peers.h"
+#include "tests/targets/test_targets.h"
 
 namespace {
 
@@ -98,17 +99,23 @@ int run() {
                  peers.log_tail("consumer").c_str());
     return 1;
   }
+  // The config center as a registered target (open: no credential).
+  targets::testing::TestTargets registry;
+  registry.zookeeper("zk", "zookeeper://" + peers.zookeeper(), {});
+  dubbo::DubboTargetOptions options;
+  options.targets = &registry;
   dubbo::DubboCanaryTarget target(
       nullptr,
       [](const engine::RecordDubboRule&, const std::string&) -> Expected<void, std::string> {
         return {};
-      });
+      },
+      options);
   engine::CanaryTraffic t;
   t.canary_id = "c-bench";
   t.project_id = "bench";
   t.environment = "prod";
   t.strategy.set_mode("dubbo");
-  (*t.spec.mutable_target_settings())["dubbo_zookeeper"] = peers.zookeeper();
+  t.spec.set_target_ref("zk");
   (*t.spec.mutable_target_settings())["dubbo_interface"] = "demo.Greeter";
 
   std::vector<double> latencies;

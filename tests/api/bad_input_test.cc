@@ -85,29 +85,36 @@ TEST_F(BadInputTest, CanaryOnKubernetesAndSwarmRefusesOnlyWhatCannotWork) {
 // A Dubbo canary's settings are checked when the environment is defined
 // (docs/canary.md#dubbo): a bad one is a 400 naming the field.
 TEST_F(BadInputTest, DubboCanarySettingsAreRefusedNamingTheField) {
+  // The config center is the ZooKeeper target `ref` names (docs/targets.md).
   const auto define = [&](const std::string& target, const std::string& settings,
-                          const std::string& extra = "") {
+                          const std::string& extra = "", const std::string& ref = "zk") {
     Client c(h.port());
     return c.request(beast::http::verb::put, "/api/v1/projects/shop/environments/prod",
                      h.token_for("alice"),
-                     R"({"target":")" + target + R"(","settings":{)" + settings +
+                     R"({"target":")" + target + R"(",)" +
+                         (ref.empty() ? "" : R"("target_ref":")" + ref + R"(",)") +
+                         R"("settings":{)" + settings +
                          R"(},"canary":{"mode":"dubbo","steps":[{"weight":25,"pause":"manual"},{"weight":100}])" +
                          extra + "}}");
   };
   const auto refused = [&](const std::string& target, const std::string& settings,
-                           const std::string& extra, const std::string& field) {
-    auto r = define(target, settings, extra);
+                           const std::string& extra, const std::string& field,
+                           const std::string& ref = "zk") {
+    auto r = define(target, settings, extra, ref);
     EXPECT_EQ(r.status, 400u) << settings << extra << ": " << r.body;
     if (r.status != 400u) return;
     EXPECT_EQ(r.error_code(), "invalid_value");
     EXPECT_EQ(r.json().at("error").at("details").at("field").as_string(), field) << r.body;
   };
-  const std::string ok = R"("dubbo_zookeeper":"127.0.0.1:2181","dubbo_interface":"demo.Greeter")";
+  const std::string ok = R"("dubbo_interface":"demo.Greeter")";
   auto accepted = define("local", ok);
   EXPECT_EQ(accepted.status, 202u) << accepted.body;
   auto tagged = define("local", R"("dubbo_route":"tag","dubbo_application":"greeter")");
   EXPECT_EQ(tagged.status, 202u) << tagged.body;
-  refused("local", R"("dubbo_zookeeper":"127.0.0.1:2181")", "", "settings.dubbo_interface");
+  refused("local", R"("dubbo_route":"weight")", "", "settings.dubbo_interface");
+  // The connect string is the target's, never a setting; no target is refused.
+  refused("local", ok + R"(,"dubbo_zookeeper":"127.0.0.1:2181")", "", "settings.dubbo_zookeeper");
+  refused("local", ok, "", "target_ref", "");
   refused("local", ok + R"(,"dubbo_route":"both")", "", "settings.dubbo_route");
   refused("local", R"("dubbo_route":"tag")", "", "settings.dubbo_application");
   refused("local", ok + R"(,"dubbo_canary_label":"canary")", "", "settings.dubbo_canary_label");

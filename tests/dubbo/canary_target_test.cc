@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "adapters/dubbo/memory_rule_store.h"
+#include "tests/targets/test_targets.h"
 
 namespace wharf::dubbo {
 namespace {
@@ -43,6 +44,8 @@ std::string provider(const std::string& address, const std::string& extra) {
 class DubboTarget : public ::testing::Test {
  protected:
   void SetUp() override {
+    targets.zookeeper("zk", "zookeeper://zk1:2181,zk2:2181/wharf",
+                      {{"username", "wharf"}, {"password", "pw-1"}});
     store = std::make_shared<MemoryRuleStore>();
     ASSERT_TRUE(
         store->create("/dubbo/demo.Greeter/providers/" + provider("198.51.100.10:20880", ""), ""));
@@ -53,6 +56,7 @@ class DubboTarget : public ::testing::Test {
   void make_target(int tries = 3) {
     target.reset();
     DubboTargetOptions options;
+    options.targets = &targets;
     options.retry = 10ms;
     options.max_retry = 20ms;
     options.tries = tries;
@@ -66,7 +70,12 @@ class DubboTarget : public ::testing::Test {
           command_ids.push_back(command_id);
           return {};
         },
-        options, [this](const DubboSettings&) -> std::shared_ptr<RuleStore> { return store; });
+        options,
+        [this](const ZookeeperOptions& o) -> std::shared_ptr<RuleStore> {
+          std::lock_guard lock(mutex);
+          sessions.push_back(o);
+          return store;
+        });
   }
   engine::CanaryTraffic traffic(Phase phase, uint32_t weight, const std::string& route = "weight") {
     engine::CanaryTraffic t;
@@ -78,8 +87,8 @@ class DubboTarget : public ::testing::Test {
     t.attempt = 1;
     t.weight = weight;
     t.strategy.set_mode("dubbo");
+    t.spec.set_target_ref("zk");
     auto& s = *t.spec.mutable_target_settings();
-    s["dubbo_zookeeper"] = "zk:2181";
     s["dubbo_interface"] = "demo.Greeter";
     s["dubbo_application"] = "greeter";
     s["dubbo_route"] = route;
@@ -109,7 +118,9 @@ class DubboTarget : public ::testing::Test {
     return r ? *r : std::nullopt;
   }
 
+  targets::testing::TestTargets targets;
   std::shared_ptr<MemoryRuleStore> store;
+  std::vector<ZookeeperOptions> sessions;  // the stores opened, in order
   std::unique_ptr<DubboCanaryTarget> target;
   std::mutex mutex;
   std::vector<wharf::v1::Payload> recorded;
@@ -141,6 +152,44 @@ TEST_F(DubboTarget, EachStepWritesTheWeightRuleByCompareAndSetAndRecordsIt) {
   EXPECT_THAT(node(kWeightPath)->data, HasSubstr("weight: 100\n"));
   ASSERT_THAT(kinds(), ElementsAre("written", "written"));
   EXPECT_EQ(recorded[1].dubbo_rule_written().znode_version(), 1);
+  EXPECT_TRUE(aborts.empty());
+}
+
+TEST_F(DubboTarget, TheConfigCenterIsTheZookeeperTargetTheEnvironmentNames) {
+  apply(traffic(Phase::kStep, 25));
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0].connect, "zk1:2181,zk2:2181/wharf");
+  EXPECT_EQ(sessions[0].digest, "wharf:pw-1");
+  apply(traffic(Phase::kStep, 50));
+  EXPECT_EQ(sessions.size(), 1u);  // the same session for the next step
+}
+
+TEST_F(DubboTarget, AnEnvironmentNamingNoZookeeperTargetFailsTheStepSayingSo) {
+  auto none = traffic(Phase::kStep, 25);
+  none.spec.clear_target_ref();
+  apply(none);
+  ASSERT_EQ(aborts.size(), 1u);
+  EXPECT_THAT(aborts[0], HasSubstr("target_ref"));
+  targets.kubernetes("k8s", "https://k8s:6443", "", "t");
+  auto wrong = traffic(Phase::kStep, 25);
+  wrong.spec.set_target_ref("k8s");
+  apply(wrong);
+  ASSERT_EQ(aborts.size(), 2u);
+  EXPECT_THAT(aborts[1], HasSubstr("not a ZooKeeper config center target"));
+  EXPECT_FALSE(node(kWeightPath));
+}
+
+TEST_F(DubboTarget, AfterARotationTheNextStepTakesOverTheNodeUnderTheNewIdentity) {
+  apply(traffic(Phase::kStep, 25));
+  targets.zookeeper("zk", "zookeeper://zk1:2181,zk2:2181/wharf",
+                    {{"username", "wharf"}, {"password", "pw-2"}});
+  store->guard(kWeightPath);  // its ACL names the identity of pw-1
+  apply(traffic(Phase::kStep, 50));
+  ASSERT_EQ(sessions.size(), 2u);
+  EXPECT_EQ(sessions[1].digest, "wharf:pw-2");
+  EXPECT_THAT(node(kWeightPath)->data, HasSubstr("weight: 100\n"));
+  ASSERT_THAT(kinds(), ElementsAre("written", "written"));
+  EXPECT_EQ(recorded[1].dubbo_rule_written().znode_version(), 0);  // created again
   EXPECT_TRUE(aborts.empty());
 }
 

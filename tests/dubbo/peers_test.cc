@@ -12,6 +12,7 @@
 #include "adapters/dubbo/canary_target.h"
 #include "adapters/dubbo/zookeeper_rule_store.h"
 #include "tests/dubbo/dubbo_peers.h"
+#include "tests/targets/test_targets.h"
 
 namespace wharf::dubbo::testing {
 namespace {
@@ -32,6 +33,8 @@ const std::string kUserRule =
     "  - side: consumer\n"
     "    parameters:\n"
     "      timeout: 3000\n";
+
+const targets::CredentialFields kWharfCredential{{"username", "wharf"}, {"password", "zk-pw-1"}};
 
 DubboPeers* peers = nullptr;
 
@@ -61,7 +64,13 @@ class DubboPeersTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_NE(peers, nullptr);
-    store = std::make_shared<ZookeeperRuleStore>(ZookeeperOptions{peers->zookeeper(), ""});
+    // The config center is a target with a digest credential: wharf's rule
+    // nodes are readable by anyone (the consumer has no credential) and
+    // changeable by wharf's identity only.
+    targets.zookeeper("zk", "zookeeper://" + peers->zookeeper(), kWharfCredential);
+    store = std::make_shared<ZookeeperRuleStore>(
+        ZookeeperOptions{peers->zookeeper(), "wharf:" + kWharfCredential.at("password")});
+    anonymous = std::make_shared<ZookeeperRuleStore>(ZookeeperOptions{peers->zookeeper(), ""});
     make_target();
   }
   void TearDown() override {
@@ -74,6 +83,7 @@ class DubboPeersTest : public ::testing::Test {
   void make_target() {
     target.reset();
     DubboTargetOptions options;
+    options.targets = &targets;
     options.retry = 200ms;
     options.max_retry = 1s;
     options.tries = 30;
@@ -98,8 +108,8 @@ class DubboPeersTest : public ::testing::Test {
     t.step = weight >= 50 ? 1 : 0;
     t.weight = weight;
     t.strategy.set_mode("dubbo");
+    t.spec.set_target_ref("zk");
     auto& s = *t.spec.mutable_target_settings();
-    s["dubbo_zookeeper"] = peers->zookeeper();
     s["dubbo_interface"] = "demo.Greeter";
     s["dubbo_application"] = "greeter";
     s["dubbo_route"] = route;
@@ -134,7 +144,9 @@ class DubboPeersTest : public ::testing::Test {
     return s.errors == 0 && s.canary_share() > 0.4 && s.canary_share() < 0.6;
   }
 
-  std::shared_ptr<ZookeeperRuleStore> store;
+  targets::testing::TestTargets targets;
+  std::shared_ptr<ZookeeperRuleStore> store;      // wharf's identity
+  std::shared_ptr<ZookeeperRuleStore> anonymous;  // no credential, like the consumer
   std::unique_ptr<DubboCanaryTarget> target;
   std::mutex mutex;
   std::vector<wharf::v1::Payload> recorded;
@@ -247,6 +259,60 @@ TEST_F(DubboPeersTest, ANewProcessFinishesTheAbortFromWhatTheLogSaysItOwns) {
   EXPECT_FALSE(node(kWeightPath));
   EXPECT_EQ(count(wharf::v1::Payload::kDubboRuleRemoved), 1u);
   ASSERT_TRUE(peers->until_split([&](const Split& s) { return s.canary_share() > 0.4; }, 20s));
+}
+
+TEST_F(DubboPeersTest, WharfsRulesCarryItsDigestAclAnyoneReadsThemOnlyWharfChangesThem) {
+  apply(traffic(Phase::kStep, 25));
+  auto acl = store->acl(kWeightPath);
+  ASSERT_TRUE(acl) << acl.error().message;
+  EXPECT_THAT(*acl, ::testing::UnorderedElementsAre(
+                        "world:anyone:r", "digest:" + digest_identity("wharf:zk-pw-1") + ":rwcda"));
+  // A client without credential (as the Dubbo consumer is) reads the rule...
+  auto read = anonymous->get(kWeightPath);
+  ASSERT_TRUE(read && *read);
+  EXPECT_THAT((*read)->data, HasSubstr("weight: 33"));
+  // ...and cannot overwrite it.
+  auto overwrite = anonymous->set(kWeightPath, "configVersion: v3.0\n", (*read)->version);
+  ASSERT_FALSE(overwrite);
+  EXPECT_EQ(overwrite.error().code, StoreError::Code::kNotAllowed) << overwrite.error().message;
+  EXPECT_EQ(node(kWeightPath)->data, (*read)->data);
+  // The consumer follows the rule it reads without credential.
+  ASSERT_TRUE(
+      settled([](const Split& s) { return s.canary_share() > 0.18 && s.canary_share() < 0.32; }));
+  apply(traffic(Phase::kAborted, 0));
+  EXPECT_FALSE(node(kWeightPath));
+}
+
+TEST_F(DubboPeersTest,
+       AfterARotationTheNextStepWritesUnderTheNewCredentialAndTheOldOneIsLockedOut) {
+  apply(traffic(Phase::kStep, 25));
+  ASSERT_TRUE(settled([](const Split& s) { return s.canary_share() < 0.36; }));
+  // The target's credential rotates (a new sealed version; the old one is gone).
+  targets.zookeeper("zk", "zookeeper://" + peers->zookeeper(),
+                    {{"username", "wharf"}, {"password", "zk-pw-2"}});
+  apply(traffic(Phase::kStep, 50));
+  EXPECT_TRUE(aborts.empty()) << aborts.front();
+  auto rule = node(kWeightPath);
+  ASSERT_TRUE(rule);
+  EXPECT_THAT(rule->data, HasSubstr("weight: 100\n"));
+  ASSERT_EQ(count(wharf::v1::Payload::kDubboRuleWritten), 2u);
+  EXPECT_EQ(recorded.back().dubbo_rule_written().znode_version(), rule->version);
+  EXPECT_EQ(recorded.back().dubbo_rule_written().yaml(), rule->data);
+  // (ZooKeeper shows an ACL's digest only to a client holding ADMIN on the
+  // node, "wharf:x" to others: read it as the new identity.)
+  ZookeeperRuleStore rotated(ZookeeperOptions{peers->zookeeper(), "wharf:zk-pw-2"});
+  auto acl = rotated.acl(kWeightPath);
+  ASSERT_TRUE(acl);
+  EXPECT_THAT(*acl, ::testing::UnorderedElementsAre(
+                        "world:anyone:r", "digest:" + digest_identity("wharf:zk-pw-2") + ":rwcda"));
+  // The old credential can no longer change it.
+  auto old = store->set(kWeightPath, "configVersion: v3.0\n", rule->version);
+  ASSERT_FALSE(old);
+  EXPECT_EQ(old.error().code, StoreError::Code::kNotAllowed);
+  ASSERT_TRUE(settled([&](const Split& s) { return near_even(s); }));
+  apply(traffic(Phase::kAborted, 0));
+  EXPECT_FALSE(node(kWeightPath));
+  EXPECT_TRUE(aborts.empty());
 }
 
 }  // namespace

@@ -112,31 +112,25 @@ google::protobuf::Map<std::string, std::string> settings(
 }
 
 TEST(DubboSettings, DefaultsAndThePathOfEachRoute) {
-  auto s = parse_settings(settings({{"dubbo_interface", "demo.Greeter"}}), "127.0.0.1:2181");
+  auto s = parse_settings(settings({{"dubbo_interface", "demo.Greeter"}}));
   ASSERT_TRUE(s) << s.error().message;
-  EXPECT_EQ(s->zookeeper, "127.0.0.1:2181");
   EXPECT_EQ(s->path(), "/dubbo/config/dubbo/demo.Greeter::.configurators");
   EXPECT_EQ(s->kind(), "configurators");
   EXPECT_EQ(s->providers_path(), "/dubbo/demo.Greeter/providers");
   EXPECT_TRUE(s->force);
-  auto t = parse_settings(settings({{"dubbo_route", "tag"},
-                                    {"dubbo_application", "greeter"},
-                                    {"dubbo_tag_force", "false"},
-                                    {"dubbo_zookeeper", "zk:2181"}}),
-                          "");
+  auto t = parse_settings(settings(
+      {{"dubbo_route", "tag"}, {"dubbo_application", "greeter"}, {"dubbo_tag_force", "false"}}));
   ASSERT_TRUE(t) << t.error().message;
   EXPECT_EQ(t->path(), "/dubbo/config/dubbo/greeter.tag-router");
   EXPECT_FALSE(t->force);
 }
 
 TEST(DubboSettings, ABadSettingIsRefusedNamingTheField) {
-  auto field = [](std::initializer_list<std::pair<const std::string, std::string>> kv,
-                  const std::string& zk = "zk:2181") {
-    auto s = parse_settings(settings(kv), zk);
+  auto field = [](std::initializer_list<std::pair<const std::string, std::string>> kv) {
+    auto s = parse_settings(settings(kv));
     return s ? std::string("accepted") : s.error().field;
   };
   EXPECT_EQ(field({}), "settings.dubbo_interface");
-  EXPECT_EQ(field({{"dubbo_interface", "demo.Greeter"}}, ""), "settings.dubbo_zookeeper");
   EXPECT_EQ(field({{"dubbo_interface", "demo.Greeter"}, {"dubbo_route", "both"}}),
             "settings.dubbo_route");
   EXPECT_EQ(field({{"dubbo_route", "tag"}}), "settings.dubbo_application");
@@ -149,10 +143,9 @@ TEST(DubboSettings, ABadSettingIsRefusedNamingTheField) {
             "settings.dubbo_tag_force");
   EXPECT_EQ(field({{"dubbo_interface", "a.B"}, {"dubbo_user_rule", "keep"}}),
             "settings.dubbo_user_rule");
-  EXPECT_EQ(field({{"dubbo_interface", "a.B"}, {"dubbo_zookeeper", "zk:1\nx"}}),
+  // The config center is a target (target_ref), never a setting.
+  EXPECT_EQ(field({{"dubbo_interface", "a.B"}, {"dubbo_zookeeper", "zk:2181"}}),
             "settings.dubbo_zookeeper");
-  // The API does not know the server's flag: a missing connect string passes there.
-  EXPECT_TRUE(parse_settings(settings({{"dubbo_interface", "a.B"}}), "", false));
 }
 
 }  // namespace

@@ -84,6 +84,19 @@ class TestTargets final : public TargetResolver {
     add(spec, credential);
   }
 
+  // A ZooKeeper config center at `url` (zookeeper://host:port[/chroot]),
+  // with a digest credential (username, password) or none (empty).
+  void zookeeper(const std::string& name, const std::string& url,
+                 const CredentialFields& credential) {
+    wharf::v1::TargetSpec spec;
+    spec.set_name(name);
+    spec.set_kind(wharf::v1::TARGET_KIND_ZOOKEEPER);
+    spec.set_url(url);
+    spec.set_credential(credential.empty() ? wharf::v1::CREDENTIAL_KIND_NONE
+                                           : wharf::v1::CREDENTIAL_KIND_USER_PASSWORD);
+    add(spec, credential);
+  }
+
   Expected<ResolvedTarget, std::string> resolve(const std::string& name) const override {
     return known_->resolve(name);
   }
