@@ -67,8 +67,11 @@ std::string DubboCanaryTarget::last_error(const std::string& project_id,
 
 std::shared_ptr<RuleStore> DubboCanaryTarget::store_for(const ConfigCenter& center) {
   std::lock_guard lock(mutex_);
-  auto& store = stores_[center.key];
-  if (!store) store = factory_(center.zookeeper);
+  auto& [version, store] = stores_[center.target];
+  if (!store || version != center.version) {
+    version = center.version;
+    store = factory_(center.zookeeper);  // a change still using the old one keeps it alive
+  }
   return store;
 }
 

@@ -55,7 +55,8 @@ class DubboCanaryTarget final : public engine::CanaryTarget {
   // Appends the command's event; an error when the log did not take it.
   using Record = std::function<Expected<void, std::string>(const engine::RecordDubboRule&,
                                                            const std::string& command_id)>;
-  // The store for a config center (one per target, credential version and url, kept).
+  // The store for a config center (one per target, replaced when its
+  // credential version or url changes).
   using StoreFactory = std::function<std::shared_ptr<RuleStore>(const ZookeeperOptions&)>;
 
   DubboCanaryTarget(local::LocalDeployTarget* instances, Record record,
@@ -84,7 +85,8 @@ class DubboCanaryTarget final : public engine::CanaryTarget {
   DubboTargetOptions options_;
   StoreFactory factory_;
   std::mutex mutex_;
-  std::map<std::string, std::shared_ptr<RuleStore>> stores_;  // by ConfigCenter::key
+  // By target name: the version (ConfigCenter::version) and its store.
+  std::map<std::string, std::pair<std::string, std::shared_ptr<RuleStore>>> stores_;
   // What this process wrote or snapshotted since it started, by environment
   // then path: newer than the log's view a queued change carries.
   std::map<std::string, std::map<std::string, engine::DubboRuleState>> owned_;

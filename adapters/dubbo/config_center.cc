@@ -12,7 +12,8 @@ Expected<ConfigCenter, std::string> config_center_of(const targets::ResolvedTarg
                       " is not zookeeper://host:port[,host:port...][/chroot]");
   }
   ConfigCenter c;
-  c.key = spec.name() + "@" + std::to_string(target.credential_version) + " " + spec.url();
+  c.target = spec.name();
+  c.version = std::to_string(target.credential_version) + " " + spec.url();
   c.zookeeper.connect = *connect;
   if (spec.credential() == wharf::v1::CREDENTIAL_KIND_USER_PASSWORD) {
     if (target.user.empty() || target.user.find(':') != std::string::npos) {

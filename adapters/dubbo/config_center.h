@@ -15,9 +15,10 @@
 namespace wharf::dubbo {
 
 struct ConfigCenter {
-  // The target's name, credential version and url: one store (session) each,
-  // so a rotated credential or a changed url opens a new session.
-  std::string key;
+  std::string target;  // the target's name
+  // Its credential version and url: a rotated credential or a changed url
+  // opens a new session (the old one is closed).
+  std::string version;
   ZookeeperOptions zookeeper;
 };
 

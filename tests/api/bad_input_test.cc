@@ -89,13 +89,13 @@ TEST_F(BadInputTest, DubboCanarySettingsAreRefusedNamingTheField) {
   const auto define = [&](const std::string& target, const std::string& settings,
                           const std::string& extra = "", const std::string& ref = "zk") {
     Client c(h.port());
-    return c.request(beast::http::verb::put, "/api/v1/projects/shop/environments/prod",
-                     h.token_for("alice"),
-                     R"({"target":")" + target + R"(",)" +
-                         (ref.empty() ? "" : R"("target_ref":")" + ref + R"(",)") +
-                         R"("settings":{)" + settings +
-                         R"(},"canary":{"mode":"dubbo","steps":[{"weight":25,"pause":"manual"},{"weight":100}])" +
-                         extra + "}}");
+    return c.request(
+        beast::http::verb::put, "/api/v1/projects/shop/environments/prod", h.token_for("alice"),
+        R"({"target":")" + target + R"(",)" +
+            (ref.empty() ? "" : R"("target_ref":")" + ref + R"(",)") + R"("settings":{)" +
+            settings +
+            R"(},"canary":{"mode":"dubbo","steps":[{"weight":25,"pause":"manual"},{"weight":100}])" +
+            extra + "}}");
   };
   const auto refused = [&](const std::string& target, const std::string& settings,
                            const std::string& extra, const std::string& field,

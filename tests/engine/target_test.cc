@@ -65,6 +65,39 @@ TEST(TargetDecider, RegisterRefusesBadSpecsAndSkippedVersions) {
               HasSubstr("endpoint_id"));
 }
 
+TEST(TargetDecider, AZookeeperConfigCenterTakesAConnectStringUrlAndADigestCredential) {
+  Log log;
+  wharf::v1::TargetSpec zk;
+  zk.set_name("zk-eu");
+  zk.set_kind(wharf::v1::TARGET_KIND_ZOOKEEPER);
+  zk.set_url("zookeeper://zk1:2181,zk2.example:2181,[::1]:2181/dubbo-eu");
+  zk.set_credential(wharf::v1::CREDENTIAL_KIND_USER_PASSWORD);
+  auto r = log.when(RegisterTarget{zk, 1, ""}, "ada");
+  ASSERT_TRUE(r) << r.error().reason;
+  EXPECT_EQ(zookeeper_connect_string(zk.url()), "zk1:2181,zk2.example:2181,[::1]:2181/dubbo-eu");
+  EXPECT_EQ(zookeeper_connect_string("zookeeper://127.0.0.1:2181"), "127.0.0.1:2181");
+  for (const char* bad :
+       {"https://zk1:2181", "zookeeper://zk1", "zookeeper://zk1:21x81", "zookeeper://zk1:2181,",
+        "zookeeper://zk1:2181/", "zookeeper://zk1:2181//a", "zookeeper://zk 1:2181",
+        "zookeeper://zk1:2181/a b"}) {
+    auto b = zk;
+    b.set_name("zk-bad");
+    b.set_url(bad);
+    EXPECT_THAT(log.when(RegisterTarget{b, 1, ""}, "ada").error().reason,
+                HasSubstr("zookeeper://host:port"))
+        << bad;
+  }
+  auto token = zk;
+  token.set_name("zk-token");
+  token.set_credential(wharf::v1::CREDENTIAL_KIND_BEARER_TOKEN);
+  EXPECT_THAT(log.when(RegisterTarget{token, 1, ""}, "ada").error().reason,
+              HasSubstr("cannot use a bearer_token credential"));
+  auto open = zk;
+  open.set_name("zk-open");
+  open.set_credential(wharf::v1::CREDENTIAL_KIND_NONE);
+  EXPECT_TRUE(log.when(RegisterTarget{open, 0, ""}, "ada"));
+}
+
 TEST(TargetDecider, RotationNeedsTheNextVersion) {
   Log log;
   ASSERT_TRUE(log.when(RegisterTarget{cluster(), 1, ""}, "ada"));

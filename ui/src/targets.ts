@@ -24,7 +24,7 @@ export interface Target {
   used_by: string[]
 }
 
-export const targetKinds = ['kubernetes', 'portainer', 'jenkins'] as const
+export const targetKinds = ['kubernetes', 'portainer', 'jenkins', 'zookeeper'] as const
 
 // The credential kinds each target kind takes (the API refuses others).
 export function credentialKinds(kind: string): string[] {
@@ -35,6 +35,8 @@ export function credentialKinds(kind: string): string[] {
       return ['api_key', 'user_password']
     case 'jenkins':
       return ['user_token', 'none']
+    case 'zookeeper': // digest auth username:password (a Dubbo config center)
+      return ['user_password', 'none']
     default:
       return []
   }

@@ -6,6 +6,7 @@ describe('targets', () => {
     expect(credentialKinds('kubernetes')).toContain('bearer_token')
     expect(credentialKinds('portainer')).toEqual(['api_key', 'user_password'])
     expect(credentialKinds('jenkins')).toContain('user_token')
+    expect(credentialKinds('zookeeper')).toEqual(['user_password', 'none'])
     expect(credentialKinds('other')).toEqual([])
   })
   it('marks the secret fields', () => {
