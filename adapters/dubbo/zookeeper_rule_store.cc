@@ -208,10 +208,6 @@ StoreResult<void> ZookeeperRuleStore::remove(const std::string& path, int32_t ve
   return unexpected(failure(rc, "delete", path));
 }
 
-}  // namespace wharf::dubbo
-
-namespace wharf::dubbo {
-
 StoreResult<int32_t> ZookeeperRuleStore::replace(const std::string& path, const std::string& data,
                                                  int32_t version) {
   std::lock_guard lock(mutex_);
