@@ -291,7 +291,7 @@ void register_target_commands(CLI::App& app) {
         ->check(CLI::IsMember({"none", "bearer_token", "service_account", "client_cert", "api_key",
                                "user_password", "user_token"}))
         ->capture_default_str();
-    cmd->add_option("--user", args->user, "Jenkins user / Portainer username");
+    cmd->add_option("--user", args->user, "Jenkins user / Portainer or ZooKeeper username");
     cmd->add_flag("--secret-stdin", args->secret_stdin,
                   "read the token, API key or password from stdin");
     cmd->add_option("--secret-env", args->secret_env,
