@@ -237,7 +237,10 @@ Expected<void, std::string> DubboCanaryTarget::step(const engine::CanaryTraffic&
                s.route == "tag"
                    ? "tag " + s.tag
                    : std::to_string(t.weight) + "%, weight " + std::to_string(w->weight()));
-  return record(t, written, "dubbo/written/" + t.canary_id + path + "@" + std::to_string(version));
+  // The step too: a node taken over after a rotation starts at version 0 again.
+  return record(t, written,
+                "dubbo/written/" + t.canary_id + path + "@" + std::to_string(version) + "/" +
+                    std::to_string(t.step));
 }
 
 Expected<void, std::string> DubboCanaryTarget::remove_all(const engine::CanaryTraffic& t,

@@ -86,6 +86,7 @@ class DubboTarget : public ::testing::Test {
     t.deploy_id = "r-2.prod";
     t.attempt = 1;
     t.weight = weight;
+    t.step = weight >= 50 ? 1 : 0;
     t.strategy.set_mode("dubbo");
     t.spec.set_target_ref("zk");
     auto& s = *t.spec.mutable_target_settings();
@@ -190,6 +191,8 @@ TEST_F(DubboTarget, AfterARotationTheNextStepTakesOverTheNodeUnderTheNewIdentity
   EXPECT_THAT(node(kWeightPath)->data, HasSubstr("weight: 100\n"));
   ASSERT_THAT(kinds(), ElementsAre("written", "written"));
   EXPECT_EQ(recorded[1].dubbo_rule_written().znode_version(), 0);  // created again
+  // Recorded under its own command id (the bus keeps one event per id).
+  EXPECT_NE(command_ids[1], command_ids[0]);
   EXPECT_TRUE(aborts.empty());
 }
 
