@@ -1,5 +1,6 @@
 #pragma once
-// Raw RocksDB access to a store directory, for tests that break a store on purpose.
+// Raw RocksDB access to a store directory, for tests that break a store on
+// purpose, and compact_uncompressed for searches of a data directory's files.
 #include <rocksdb/db.h>
 
 #include <memory>
@@ -11,12 +12,14 @@ namespace wharf::events::testing {
 
 class RawStore {
  public:
-  explicit RawStore(const std::string& dir) {
+  // Every column family opened with `family` (the default: RocksDB's).
+  explicit RawStore(const std::string& dir,
+                    const rocksdb::ColumnFamilyOptions& family = rocksdb::ColumnFamilyOptions()) {
     std::vector<std::string> names;
     rocksdb::DBOptions options;
     check(rocksdb::DB::ListColumnFamilies(options, dir, &names));
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-    for (const auto& n : names) descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    for (const auto& n : names) descriptors.emplace_back(n, family);
     rocksdb::DB* raw = nullptr;
     check(rocksdb::DB::Open(options, dir, descriptors, &handles_, &raw));
     db_.reset(raw);
@@ -44,6 +47,14 @@ class RawStore {
   void flush_all() {
     for (auto* h : handles_) check(db_->Flush(rocksdb::FlushOptions(), h));
   }
+  // Compacts every column family into the bottommost level.
+  void compact_all() {
+    for (auto* h : handles_) {
+      rocksdb::CompactRangeOptions options;
+      options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+      check(db_->CompactRange(options, h, nullptr, nullptr));
+    }
+  }
   rocksdb::DB* db() { return db_.get(); }
 
  private:
@@ -53,5 +64,19 @@ class RawStore {
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
 };
+
+// Rewrites the RocksDB database in `dir` (its owner stopped) into compacted
+// tables without compression: everything it holds, from the write-ahead log,
+// level-0 files or compressed tables, is then on disk as stored, so a search
+// of the files finds every string a value carries (a compressed block can
+// hide one behind a back-reference). The secret canaries search a data
+// directory after this (tests/targets/secret_canary_test.cc; scripts through
+// tests/events/compact_store).
+inline void compact_uncompressed(const std::string& dir) {
+  rocksdb::ColumnFamilyOptions plain;
+  plain.compression = rocksdb::kNoCompression;
+  plain.bottommost_compression = rocksdb::kNoCompression;
+  RawStore(dir, plain).compact_all();
+}
 
 }  // namespace wharf::events::testing
