@@ -310,7 +310,7 @@ wharf::v1::ProcessStateSnapshot to_snapshot(const ProcessState& state) {
     put_access(entry->second, a);
     a->set_key(entry->first);
   }
-  put_sorted(state.cancelled_runs_, out.mutable_cancelled_runs());
+  for (const auto& id : state.cancelled_order_) out.add_cancelled_runs(id);  // oldest first
   out.set_drop_next(state.drop_next_);
   out.set_last_position(state.last_position_);
   return out;
@@ -326,7 +326,7 @@ bool from_snapshot(wharf::v1::ProcessStateSnapshot&& in, ProcessState& state) {
   for (auto& e : *in.mutable_environments()) get_environment(e, s.environments_[e.stream()]);
   for (auto& p : *in.mutable_projects()) get_project(p, s.projects_[p.key()]);
   for (const auto& a : in.accesses()) get_access(a, s.accesses_[a.key()]);
-  s.cancelled_runs_.insert(in.cancelled_runs().begin(), in.cancelled_runs().end());
+  for (const auto& id : in.cancelled_runs()) s.remember_cancelled(id);
   s.drop_next_ = in.drop_next();
   s.last_position_ = in.last_position();
   state = std::move(s);

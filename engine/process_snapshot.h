@@ -1,15 +1,18 @@
 #pragma once
 // engine::ProcessState as a wharf.v1.ProcessStateSnapshot and back (pure; the
 // runtime stores it: events/state_snapshot.h). from_snapshot(to_snapshot(s))
-// reacts and recovers exactly like s. Containers are written sorted by key,
-// so equal states give equal messages.
+// reacts and recovers exactly like s. Containers are written sorted by key
+// (cancelled runs in the order they were cancelled), so equal states give
+// equal messages.
 #include "engine/reactor.h"
 #include "wharf/v1/snapshot.pb.h"
 
 namespace wharf::engine {
 
 // Version of the message's meaning; bump when ProcessState changes.
-inline constexpr uint32_t kProcessStateSchema = 1;
+// 2: the state is bounded (engine/reactor.h ProcessState); a schema 1
+// snapshot holds every deploy ever made and is refolded, not read.
+inline constexpr uint32_t kProcessStateSchema = 2;
 
 wharf::v1::ProcessStateSnapshot to_snapshot(const ProcessState& state);
 // Fills `state` from `in` (whose contents it moves out); false when `in`

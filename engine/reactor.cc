@@ -21,7 +21,9 @@ Context system_context(std::string command_id, const Envelope* cause) {
   return ctx;
 }
 
-bool open(StepPhase phase) { return phase != StepPhase::kSucceeded && phase != StepPhase::kFailed; }
+bool open(StepPhase phase) {
+  return phase != StepPhase::kSucceeded && phase != StepPhase::kFailed;
+}
 
 bool step_open(const RunState& run, RunStep step) {
   return run.status == RunStatus::kRunning && run.step == step && open(run.phase);
@@ -154,8 +156,8 @@ void dispatch(const ProcessState& state, const EnvironmentState& env, const Enve
   x.environment = env.environment;
   x.deploy_id = d->deploy_id;
   x.attempt = d->attempt;
-  schedule(out, "deploy/" + d->deploy_id + "/" + std::to_string(d->attempt),
-           env.in_flight_since_us, timeout_s, std::move(x));
+  schedule(out, "deploy/" + d->deploy_id + "/" + std::to_string(d->attempt), env.in_flight_since_us,
+           timeout_s, std::move(x));
 }
 
 // The run waits for the outcome of deploy (deploy_id, attempt)?
@@ -165,8 +167,8 @@ bool awaiting_deploy(const RunState& run, const std::string& deploy_id, uint32_t
 
 void grant_owner(const ProjectState& project, const Envelope* cause, std::vector<Reaction>& out) {
   GrantPermission g{project.project_id, project.owner, wharf::v1::ROLE_OWNER, ""};
-  out.push_back(IssueCommand{std::move(g),
-                             system_context("grant-owner/" + project.project_id, cause)});
+  out.push_back(
+      IssueCommand{std::move(g), system_context("grant-owner/" + project.project_id, cause)});
 }
 
 void react_to_deploy_end(const ProcessState& state, const Envelope& e, const std::string& project,
@@ -233,22 +235,98 @@ void ProcessState::apply(const Envelope& event) {
       if (cancelled_runs_.count(id)) break;
       RunState& run = runs_[id];
       engine::apply(run, event);
-      if (run.status == RunStatus::kCancelled) cancelled_runs_.insert(id);
+      if (run.status == RunStatus::kCancelled) remember_cancelled(id);
       if (run.status == RunStatus::kCancelled || run.status == RunStatus::kSucceeded) {
         drop_next_ = id;
       }
       break;
     }
-    case StreamKind::kEnvironment:
-      engine::apply(environments_[stream], event);
+    case StreamKind::kEnvironment: {
+      EnvironmentState& env = environments_[stream];
+      engine::apply(env, event);
+      bound(env, event);
       break;
+    }
     case StreamKind::kAccess: {
       std::string id = stream.substr(sizeof("access-") - 1);
-      engine::apply(accesses_[id], event);
+      AccessState& access = accesses_[id];
+      engine::apply(access, event);
+      // Requests are decided on the access stream itself; reactions read
+      // only roles and ever_granted.
+      access.pending.clear();
+      access.decided_requests.clear();
       break;
     }
     case StreamKind::kTarget:  // no work follows a target's events
     case StreamKind::kUnknown:
+      break;
+  }
+}
+
+void ProcessState::remember_cancelled(const std::string& run_id) {
+  if (!cancelled_runs_.insert(run_id).second) return;
+  cancelled_order_.push_back(run_id);
+  if (cancelled_order_.size() > kCancelledRunsKept) {
+    cancelled_runs_.erase(cancelled_order_.front());
+    cancelled_order_.pop_front();
+  }
+}
+
+void ProcessState::bound(EnvironmentState& env, const Envelope& event) const {
+  const auto& p = event.payload();
+  switch (p.kind_case()) {
+    case wharf::v1::Payload::kDeploySucceeded:
+    case wharf::v1::Payload::kDeployFailed: {
+      // Reactions read the latest success only (after-deploy test cases);
+      // the command side keeps every one for rollbacks.
+      if (env.succeeded.size() > 1) {
+        env.succeeded.erase(env.succeeded.begin(), env.succeeded.end() - 1);
+      }
+      auto& asked = env.maintenance.after_deploy_requested;
+      if (!env.succeeded.empty() && !asked.empty()) {
+        const std::string& latest = env.succeeded.back().event_id;
+        const bool latest_asked = asked.count(latest) > 0;
+        if (asked.size() > 1 || !latest_asked) {
+          asked.clear();
+          if (latest_asked) asked.insert(latest);
+        }
+      }
+      // A finished attempt is read only by the run that awaits it (to record
+      // its stage result, now or in recover()); a run awaits one deploy
+      // attempt once.
+      for (auto it = env.finished.begin(); it != env.finished.end();) {
+        const RunState* run = it->second.run_id.empty() ? nullptr : this->run(it->second.run_id);
+        const bool awaited = run != nullptr && step_open(*run, RunStep::kDeploy) &&
+                             deploy_key(run->deploy_id, run->attempt) == it->first;
+        it = awaited ? std::next(it) : env.finished.erase(it);
+      }
+      break;
+    }
+    case wharf::v1::Payload::kCanaryPromoted:
+    case wharf::v1::Payload::kCanaryAborted: {
+      // How an ended canary went is read only for the owner of Dubbo rules
+      // left behind (recover_canary); keep the one that just ended too.
+      CanaryState& c = env.canary;
+      for (auto it = c.finished.begin(); it != c.finished.end();) {
+        bool owns = it->first == c.canary_id;
+        for (const auto& [path, rule] : c.dubbo_rules) owns = owns || rule.canary_id == it->first;
+        it = owns ? std::next(it) : c.finished.erase(it);
+      }
+      break;
+    }
+    case wharf::v1::Payload::kRollbackRequested:
+      env.rollbacks.clear();  // decide-only: the idempotence of RequestRollback
+      break;
+    case wharf::v1::Payload::kTestCasesFinished:
+      env.maintenance.finished_test_cases.clear();  // decide-only
+      break;
+    case wharf::v1::Payload::kServiceLogsOpened:
+      env.maintenance.log_sessions.clear();  // decide-only
+      break;
+    case wharf::v1::Payload::kTerminalClosed:
+      env.maintenance.closed_terminals.clear();  // decide-only
+      break;
+    default:
       break;
   }
 }
@@ -262,15 +340,16 @@ std::vector<Reaction> react(const ProcessState& state, const Envelope& e) {
     case wharf::v1::Payload::kProjectCreated: {
       const ProjectState* project = state.project(p.project_created().project_id());
       const AccessState* access = state.access(p.project_created().project_id());
-      if (project != nullptr && (access == nullptr || !access->holds(project->owner,
-                                                                     wharf::v1::ROLE_OWNER))) {
+      if (project != nullptr &&
+          (access == nullptr || !access->holds(project->owner, wharf::v1::ROLE_OWNER))) {
         grant_owner(*project, &e, out);
       }
       break;
     }
     case wharf::v1::Payload::kBuildRequested: {
       const RunState* run = state.run(p.build_requested().run_id());
-      if (run && step_open(*run, RunStep::kBuild) && run->attempt == p.build_requested().attempt()) {
+      if (run && step_open(*run, RunStep::kBuild) &&
+          run->attempt == p.build_requested().attempt()) {
         start_build(*run, out);
       }
       break;
@@ -313,7 +392,8 @@ std::vector<Reaction> react(const ProcessState& state, const Envelope& e) {
     }
     case wharf::v1::Payload::kTestsRequested: {
       const RunState* run = state.run(p.tests_requested().run_id());
-      if (run && step_open(*run, RunStep::kTests) && run->attempt == p.tests_requested().attempt() &&
+      if (run && step_open(*run, RunStep::kTests) &&
+          run->attempt == p.tests_requested().attempt() &&
           run->environment() == p.tests_requested().environment()) {
         start_tests(*run, out);
       }
@@ -332,8 +412,7 @@ std::vector<Reaction> react(const ProcessState& state, const Envelope& e) {
       if (run->step == RunStep::kBuild) {
         cancel_work(out, wharf::v1::STEP_KIND_BUILD, run->run_id, "", run->attempt);
       } else if (run->step == RunStep::kTests) {
-        cancel_work(out, wharf::v1::STEP_KIND_TESTS, run->run_id, run->environment(),
-                    run->attempt);
+        cancel_work(out, wharf::v1::STEP_KIND_TESTS, run->run_id, run->environment(), run->attempt);
       } else if (run->step == RunStep::kDeploy) {
         const EnvironmentState* env = state.environment(run->project_id, run->environment());
         const QueuedDeploy* d = env ? env->find(run->deploy_id, run->attempt) : nullptr;
@@ -357,13 +436,18 @@ std::vector<Reaction> recover(const ProcessState& state) {
     if (!project.exists || project.owner.empty()) continue;
     const AccessState* access = state.access(id);
     std::string key = project.owner + "#" + std::to_string(wharf::v1::ROLE_OWNER);
-    if (access == nullptr || access->ever_granted.count(key) == 0) grant_owner(project, nullptr, out);
+    if (access == nullptr || access->ever_granted.count(key) == 0)
+      grant_owner(project, nullptr, out);
   }
   for (const auto& [id, run] : state.runs()) {
     if (run.status != RunStatus::kRunning || !open(run.phase)) continue;
     switch (run.step) {
-      case RunStep::kBuild: start_build(run, out); break;
-      case RunStep::kTests: start_tests(run, out); break;
+      case RunStep::kBuild:
+        start_build(run, out);
+        break;
+      case RunStep::kTests:
+        start_tests(run, out);
+        break;
       case RunStep::kDeploy: {
         const EnvironmentState* env = state.environment(run.project_id, run.environment());
         const FinishedDeploy* f = env ? env->find_finished(run.deploy_id, run.attempt) : nullptr;
@@ -374,7 +458,8 @@ std::vector<Reaction> recover(const ProcessState& state) {
         }  // else queued or in flight: the environment pass below covers it
         break;
       }
-      default: break;
+      default:
+        break;
     }
   }
   for (const auto& [stream, env] : state.environments()) {

@@ -1,7 +1,9 @@
 #pragma once
 // The process manager, pure half: turns events into the next commands and
 // into work for the ports (engine/ports.h). Its state is a fold of the whole
-// log, so it is rebuilt after a crash by replaying the log.
+// log, so it is rebuilt after a crash by replaying the log. The fold keeps
+// only what react() and recover() read (ProcessState below), so it stays
+// bounded however long the history: ten years of deploys are not in it.
 //
 // Contract for the runtime:
 //   - live: for each event in log order: state.apply(e); for r in react(state, e): do r.
@@ -15,6 +17,7 @@
 // emits a Start* only when the state shows the step outstanding, and recover()
 // emits exactly the outstanding ones, so a replay neither starts finished
 // work again nor forgets unfinished work.
+#include <deque>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -70,7 +73,22 @@ struct SetCanaryTraffic {
 using Reaction = std::variant<IssueCommand, StartBuild, StartDeploy, StartTests, ScheduleTimer,
                               CancelWork, SetCanaryTraffic, StartTestCases>;
 
-// The fold of every stream the process manager cares about.
+// The fold of every stream the process manager cares about, bounded to what
+// react() and recover() read. Its aggregates are NOT the command side's
+// (engine.h StreamState): never decide() on them. Per environment it keeps the
+// queue, the latest successful deploy (`succeeded` holds only that one), the
+// after-deploy request of that deploy, the finished deploy attempts a live run
+// still awaits (`finished`), the canary in progress or last ended and the ended
+// canaries that still own Dubbo rules; the decide-only sets (rollback ids,
+// finished test case runs, log and terminal sessions) are left empty. Per
+// project access: roles and ever-granted pairs, no requests. Runs: those not
+// finished (a failed run stays: RetryStep reopens it). Cancelled run ids: the
+// latest kCancelledRunsKept (a DeployRequested issued before its run was
+// cancelled arrives within a few events, not thousands of cancellations later).
+// The state is a function of the events folded, so a snapshot at P plus the
+// events after P is the state the whole fold gives.
+inline constexpr size_t kCancelledRunsKept = 10'000;
+
 class ProcessState {
  public:
   // Folds one event in; events must come in log order.
@@ -98,13 +116,19 @@ class ProcessState {
   friend wharf::v1::ProcessStateSnapshot to_snapshot(const ProcessState& state);
   friend bool from_snapshot(wharf::v1::ProcessStateSnapshot&& in, ProcessState& state);
 
+  // Drops from `env` what no reaction reads any more after `event`.
+  void bound(EnvironmentState& env, const Envelope& event) const;
+  void remember_cancelled(const std::string& run_id);
+
   std::unordered_map<std::string, RunState> runs_;                  // by run id
   std::unordered_map<std::string, EnvironmentState> environments_;  // by stream id
   std::unordered_map<std::string, ProjectState> projects_;          // by project id
   std::unordered_map<std::string, AccessState> accesses_;           // by project id
   // Runs that succeeded or were cancelled are dropped one event later (react
-  // still sees them on their last event); cancelled ids are remembered.
+  // still sees them on their last event); the latest cancelled ids are
+  // remembered (cancelled_order_: oldest first, the same ids as the set).
   std::unordered_set<std::string> cancelled_runs_;
+  std::deque<std::string> cancelled_order_;
   std::string drop_next_;
   uint64_t last_position_ = 0;
 };
