@@ -11,7 +11,11 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -220,6 +224,9 @@ TEST_F(StateSnapshotTest, ProcessStateFromSnapshotPlusTailReactsAndRecoversLikeT
     for (const auto& env : message.environments()) {
       canaries |= env.canary().finished_size() > 0;
       queued_deploys |= env.queue_size() > 0;
+      // Bounded (engine/reactor.h): the latest success, not every deploy.
+      EXPECT_LE(env.succeeded_size(), 1) << env.stream();
+      EXPECT_LE(env.maintenance().after_deploy_requested_size(), 1) << env.stream();
     }
     // Both fold the tail in lock step and react alike to every event of it.
     for (size_t i = cut; i < log.size(); ++i) {
@@ -346,6 +353,47 @@ TEST_F(StateSnapshotTest, CorruptOldForeignOrMismatchedSnapshotsFallBackToTheWho
   // (and events its recovered commands appended since)
   EXPECT_GE(runtime.process_manager().fold_counters().events_folded.load(), head);
   runtime.stop();
+}
+
+// A snapshot of the build before the state was bounded (schema 1: every
+// deploy ever made) is not misread: one warning says why, the whole log is
+// folded, and the stop writes a snapshot of this build's schema.
+TEST_F(StateSnapshotTest, AProcessSnapshotOfTheOldSchemaIsRefoldedWithALogLine) {
+  engine::ProcessState whole;
+  for (const auto& e : read_everything(*store_)) whole.apply(e);
+  const uint64_t head = store_->head_position();
+  ASSERT_TRUE(events::save_snapshot(*store_, kProcessSnapshotName, 1, head,
+                                    engine::to_snapshot(whole).SerializeAsString()));
+  std::ostringstream lines;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(lines);
+  spdlog::default_logger()->sinks().push_back(sink);
+  ManualClock clock;
+  FakeBuildRunner build;
+  FakeDeployTarget deploy;
+  FakeTestRunner tests;
+  RuntimeOptions options;
+  options.data_dir = dir_->path() / "runtime";
+  options.clock = &clock;
+  {
+    Runtime runtime(*store_, options, Ports{&build, &deploy, &tests});
+    ASSERT_TRUE(runtime.start());
+    EXPECT_EQ(runtime.process_manager().fold_counters().snapshot_position.load(), 0u);
+    EXPECT_GE(runtime.process_manager().fold_counters().events_folded.load(), head);
+    runtime.stop();
+  }
+  auto& sinks = spdlog::default_logger()->sinks();
+  sinks.erase(std::remove(sinks.begin(), sinks.end(), sink), sinks.end());
+  EXPECT_NE(
+      lines.str().find("process-manager: state snapshot not used (schema 1, this build "
+                       "reads " +
+                       std::to_string(engine::kProcessStateSchema) + "); folding the whole log"),
+      std::string::npos)
+      << lines.str();
+  wharf::v1::StateSnapshot written;
+  auto bytes = store_->get_meta(events::snapshot_key(kProcessSnapshotName));
+  ASSERT_TRUE(bytes && written.ParseFromString(*bytes));
+  EXPECT_EQ(written.schema(), engine::kProcessStateSchema);
+  EXPECT_GE(written.position(), head);
 }
 
 // The process manager: a stop writes its snapshot; the next start folds only
