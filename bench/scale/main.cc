@@ -40,11 +40,13 @@
 #include <thread>
 
 #include "adapters/runtime/command_bus.h"
+#include "adapters/runtime/process_manager.h"
 #include "api/server.h"
 #include "api/tokens.h"
 #include "bench/http_load.h"
 #include "bench/scale/history.h"
 #include "events/ids.h"
+#include "events/state_snapshot.h"
 #include "projections/projection_db.h"
 #include "projections/queries.h"
 #include "projections/runner.h"
@@ -186,10 +188,26 @@ uint16_t logged_port(const std::string& log) {
   return 0;
 }
 
+// True once `log` holds a line with `marker`.
+bool logged(const std::string& log, const std::string& marker) {
+  std::ifstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(marker) != std::string::npos) return true;
+  }
+  return false;
+}
+
+struct Startup {
+  double ready_s = -1;    // exec -> /readyz 200
+  double runtime_s = -1;  // exec -> "engine runtime started" (process manager folded, recovered)
+  double stop_s = -1;     // SIGTERM -> exit, after both
+};
+
 // `wharf serve` on `data`: seconds from exec to /readyz answering 200 on the
 // port it logged (--port 0: a port picked in advance could be taken by
-// another process, whose answer would pass for ours).
-double serve_startup(const fs::path& data) {
+// another process, whose answer would pass for ours), to its process manager
+// running (serve starts it beside the API), and from SIGTERM to its exit.
+Startup serve_startup(const fs::path& data) {
   const std::string log = (data / "serve.log").string();
   const pid_t pid = fork();
   if (pid < 0) die("fork");
@@ -202,23 +220,26 @@ double serve_startup(const fs::path& data) {
     _exit(127);
   }
   const auto t0 = Clock::now();
-  double ready = -1;
+  Startup s;
   uint16_t port = 0;
   while (seconds_since(t0) < 3600) {
     int status = 0;
     if (waitpid(pid, &status, WNOHANG) == pid) die("wharf serve exited; see " + log);
     if (port == 0) port = logged_port(log);
-    if (port != 0 && get_status(port, "/readyz") == 200) {
-      ready = seconds_since(t0);
-      break;
+    if (s.ready_s < 0 && port != 0 && get_status(port, "/readyz") == 200) {
+      s.ready_s = seconds_since(t0);
     }
+    if (s.runtime_s < 0 && logged(log, "engine runtime started")) s.runtime_s = seconds_since(t0);
+    if (s.ready_s >= 0 && s.runtime_s >= 0) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  const auto stop0 = Clock::now();
   kill(pid, SIGTERM);
   int status = 0;
   waitpid(pid, &status, 0);
-  if (ready < 0) die("wharf serve not ready in an hour; see " + log);
-  return ready;
+  s.stop_s = seconds_since(stop0);
+  if (s.ready_s < 0 || s.runtime_s < 0) die("wharf serve not ready in an hour; see " + log);
+  return s;
 }
 
 struct Scan {
@@ -378,18 +399,25 @@ int main(int argc, char** argv) {
   // yet (events/state_snapshot.h) and folds the whole log; its clean stop
   // writes them, and the second - the start-up of a server that ran before,
   // as every restart is - folds only what came after them.
-  double startup_s = -1, first_startup_s = -1;  // -1: not measured (--skip-startup)
+  Startup first, second;  // -1: not measured (--skip-startup)
   if (!flag(argc, argv, "--skip-startup")) {
-    first_startup_s = serve_startup(data);
-    std::fprintf(stderr, "wharf serve ready in %.2f s (first start)\n", first_startup_s);
-    startup_s = serve_startup(data);
-    std::fprintf(stderr, "wharf serve ready in %.2f s\n", startup_s);
+    for (Startup* s : {&first, &second}) {
+      *s = serve_startup(data);
+      std::fprintf(stderr,
+                   "wharf serve ready in %.2f s, process manager running in %.2f s, stopped in "
+                   "%.2f s%s\n",
+                   s->ready_s, s->runtime_s, s->stop_s, s == &first ? " (first start)" : "");
+    }
   }
+  const double first_startup_s = first.ready_s, startup_s = second.ready_s;
 
   events::StoreOptions options;
   options.sync = false;
   auto store = events::EventStore::open((data / "events").string(), options);
   if (!store) die(store.error().message);
+  // The process manager's snapshot, as the second start read it.
+  const auto pm_snapshot = (*store)->get_meta(events::snapshot_key(runtime::kProcessSnapshotName));
+  const size_t pm_snapshot_bytes = pm_snapshot ? pm_snapshot->size() : 0;
   const Scan scan = scan_log(**store);
   std::fprintf(stderr, "baseline scan + decode: %.0f events/s, %.1f raw B/event\n",
                scan.events_per_s,
@@ -551,7 +579,8 @@ int main(int argc, char** argv) {
       "{\"bench\":\"bench_scale\",\"events\":%llu,\"projects\":%u,\"raw_bytes_per_event\":%.1f,"
       "\"log_bytes_per_event\":%.1f,\"projection_bytes_per_event\":%.1f,\"bytes_per_event\":%.1f,"
       "\"disk_ratio\":%.3f,\"generate_s\":%.1f,\"first_fold_s\":%.1f,\"first_startup_s\":%.2f,"
-      "\"startup_s\":%.2f,"
+      "\"startup_s\":%.2f,\"first_runtime_s\":%.2f,\"runtime_s\":%.2f,\"first_stop_s\":%.2f,"
+      "\"stop_s\":%.2f,\"process_snapshot_bytes\":%zu,"
       "\"scan_events_per_s\":%.0f,\"rebuild_events_per_s\":%.0f,\"rebuild_events_per_cpu_s\":%."
       "0f,\"rebuild_ratio\":%.3f,\"digests_equal\":%s,\"connections\":%zu,\"query_p50_ms\":%s,"
       "\"query_one_connection_p50_ms\":%s,\"query_p99_ms\":%s,\"query_p99_ms_max\":%.2f,\"query_"
@@ -562,8 +591,9 @@ int main(int argc, char** argv) {
       static_cast<double>(projection_bytes) / n,
       static_cast<double>(log_bytes + projection_bytes) / n,
       static_cast<double>(log_bytes + projection_bytes) / static_cast<double>(scan.raw_bytes),
-      m.generate_s, m.first_fold_s, first_startup_s, startup_s, scan.events_per_s, rebuild_eps,
-      rebuild_cpu, rebuild_eps / scan.events_per_s, digests_equal ? "true" : "false", connections,
+      m.generate_s, m.first_fold_s, first_startup_s, startup_s, first.runtime_s, second.runtime_s,
+      first.stop_s, second.stop_s, pm_snapshot_bytes, scan.events_per_s, rebuild_eps, rebuild_cpu,
+      rebuild_eps / scan.events_per_s, digests_equal ? "true" : "false", connections,
       p50_json.c_str(), alone_json.c_str(), query_json.c_str(), max_p99, errors,
       std::max(p50_p99["insights_one_project"].second, p50_p99["insights_all_projects"].second),
       subscribers, sse_p99);
