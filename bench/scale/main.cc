@@ -45,6 +45,7 @@
 #include "api/tokens.h"
 #include "bench/http_load.h"
 #include "bench/scale/history.h"
+#include "engine/run.h"
 #include "events/ids.h"
 #include "events/state_snapshot.h"
 #include "projections/projection_db.h"
@@ -52,6 +53,7 @@
 #include "projections/runner.h"
 #include "projections/time_format.h"
 #include "tests/test_paths.h"
+#include "wharf/v1/snapshot.pb.h"
 
 namespace {
 
@@ -418,6 +420,30 @@ int main(int argc, char** argv) {
   // The process manager's snapshot, as the second start read it.
   const auto pm_snapshot = (*store)->get_meta(events::snapshot_key(runtime::kProcessSnapshotName));
   const size_t pm_snapshot_bytes = pm_snapshot ? pm_snapshot->size() : 0;
+  if (wharf::v1::StateSnapshot outer; pm_snapshot && outer.ParseFromString(*pm_snapshot)) {
+    // Where its bytes are: what still grows with history shows here.
+    wharf::v1::ProcessStateSnapshot state;
+    if (state.ParseFromString(outer.state())) {
+      size_t runs = 0, failed = 0, failed_bytes = 0, envs = 0, projects = 0, access = 0;
+      for (const auto& r : state.runs()) {
+        runs += r.ByteSizeLong();
+        if (r.status() == static_cast<int32_t>(engine::RunStatus::kFailed)) {
+          ++failed;
+          failed_bytes += r.ByteSizeLong();
+        }
+      }
+      for (const auto& e : state.environments()) envs += e.ByteSizeLong();
+      for (const auto& p : state.projects()) projects += p.ByteSizeLong();
+      for (const auto& a : state.accesses()) access += a.ByteSizeLong();
+      std::fprintf(stderr,
+                   "process manager snapshot (schema %u): %zu bytes: %d runs %zu B (%zu failed, "
+                   "%zu B), %d environments %zu B, projects %zu B, access %zu B, %d cancelled "
+                   "run ids\n",
+                   outer.schema(), pm_snapshot->size(), state.runs_size(), runs, failed,
+                   failed_bytes, state.environments_size(), envs, projects, access,
+                   state.cancelled_runs_size());
+    }
+  }
   const Scan scan = scan_log(**store);
   std::fprintf(stderr, "baseline scan + decode: %.0f events/s, %.1f raw B/event\n",
                scan.events_per_s,
