@@ -211,6 +211,8 @@ struct Startup {
 // running (serve starts it beside the API), and from SIGTERM to its exit.
 Startup serve_startup(const fs::path& data) {
   const std::string log = (data / "serve.log").string();
+  // The previous start's log names its port: gone before the child writes.
+  fs::remove(log);
   const pid_t pid = fork();
   if (pid < 0) die("fork");
   if (pid == 0) {
