@@ -1,7 +1,6 @@
 #include "api/resource_support.h"
 
 #include <algorithm>
-
 #include <boost/json/parse.hpp>
 
 #include "api/api_error.h"
@@ -12,20 +11,30 @@ namespace wharf::api {
 
 namespace json = boost::json;
 
-runtime::CommandBus& command_bus(const Context& ctx) { return *ctx.app.services().commands; }
-const projections::Queries& queries(const Context& ctx) { return *ctx.app.services().queries; }
+runtime::CommandBus& command_bus(const Context& ctx) {
+  return *ctx.app.services().commands;
+}
+const projections::Queries& queries(const Context& ctx) {
+  return *ctx.app.services().queries;
+}
 
 namespace {
 
 http::status rejection_status(engine::Rejection::Code code) {
   using Code = engine::Rejection::Code;
   switch (code) {
-    case Code::kNotFound: return http::status::not_found;
-    case Code::kAlreadyExists: return http::status::conflict;
-    case Code::kInvalidArgument: return http::status::bad_request;
-    case Code::kInvalidTransition: return http::status::conflict;
-    case Code::kStale: return http::status::conflict;
-    case Code::kWrongStream: return http::status::internal_server_error;
+    case Code::kNotFound:
+      return http::status::not_found;
+    case Code::kAlreadyExists:
+      return http::status::conflict;
+    case Code::kInvalidArgument:
+      return http::status::bad_request;
+    case Code::kInvalidTransition:
+      return http::status::conflict;
+    case Code::kStale:
+      return http::status::conflict;
+    case Code::kWrongStream:
+      return http::status::internal_server_error;
   }
   return http::status::internal_server_error;
 }
@@ -116,11 +125,10 @@ runtime::CommandResult execute_command(Context& ctx, const engine::Command& comm
     const auto& error = outcome.error();
     if (error.kind == runtime::CommandError::Kind::kRejected) {
       throw ApiError(rejection_status(error.rejection.code),
-                     error.rejection.code == engine::Rejection::Code::kNotFound
-                         ? "not_found"
-                         : error.rejection.code == engine::Rejection::Code::kInvalidArgument
-                               ? "invalid_command"
-                               : "rejected",
+                     error.rejection.code == engine::Rejection::Code::kNotFound ? "not_found"
+                     : error.rejection.code == engine::Rejection::Code::kInvalidArgument
+                         ? "invalid_command"
+                         : "rejected",
                      error.rejection.reason,
                      json::object{{"command", engine::command_name(command)},
                                   {"rejection", engine::to_string(error.rejection.code)}});
@@ -141,27 +149,35 @@ runtime::CommandResult execute_command(Context& ctx, const engine::Command& comm
 
 Reply run_command(Context& ctx, engine::Command command) {
   const auto result = execute_command(ctx, command);
-  json::object body{{"command", engine::command_name(command)},
-                    {"stream", result.stream},
-                    {"position", result.last_position},
-                    {"first_position", result.first_position},
-                    {"nothing_to_do", result.nothing_to_do},
-                    {"already_present", result.already_present}};
+  json::object body{
+      {"command", engine::command_name(command)}, {"stream", result.stream},
+      {"position", result.last_position},         {"first_position", result.first_position},
+      {"nothing_to_do", result.nothing_to_do},    {"already_present", result.already_present}};
   json::array appended;
   if (result.last_position >= result.first_position && result.first_position > 0) {
     auto events = ctx.app.services().store.read_all(
         result.first_position, result.last_position - result.first_position + 1);
     if (events) {
       for (const auto& e : *events) {
-        appended.push_back(json::object{{"position", e.position()},
-                                        {"type", e.type()},
-                                        {"event_id", e.event_id()}});
+        appended.push_back(json::object{
+            {"position", e.position()}, {"type", e.type()}, {"event_id", e.event_id()}});
         collect_ids(e, body);
       }
     }
   }
   body["events"] = std::move(appended);
   return json_reply(ctx.request, http::status::accepted, body);
+}
+
+size_t page_limit(const Context& ctx, size_t fallback) {
+  const size_t max = ctx.app.config().max_page;
+  const uint64_t limit = ctx.query_uint("limit").value_or(fallback);
+  if (limit == 0 || limit > max) {
+    throw bad_request("invalid_value",
+                      "query parameter \"limit\" must be between 1 and " + std::to_string(max),
+                      boost::json::object{{"field", "limit"}, {"max", max}});
+  }
+  return limit;
 }
 
 projections::QueryOptions query_options(const Context& ctx) {
@@ -190,8 +206,10 @@ projections::QueryOptions query_options(const Context& ctx) {
 void throw_query_error(const projections::Error& error) {
   using Code = projections::ErrorCode;
   switch (error.code) {
-    case Code::kNotFound: throw not_found(error.message);
-    case Code::kInvalidArgument: throw bad_request("invalid_value", error.message);
+    case Code::kNotFound:
+      throw not_found(error.message);
+    case Code::kInvalidArgument:
+      throw bad_request("invalid_value", error.message);
     case Code::kTimeout:
       throw ApiError(http::status::service_unavailable, "position_not_reached", error.message);
     default:

@@ -29,6 +29,9 @@ runtime::CommandResult execute_command(Context& ctx, const engine::Command& comm
 // The request's Idempotency-Key (400 bad_idempotency_key when malformed).
 std::optional<std::string> idempotency_key(const Context& ctx);
 
+// ?limit= of a paged answer: `fallback` when absent; 400 unless 1..max_page.
+size_t page_limit(const Context& ctx, size_t fallback);
+
 // ?at= (position or RFC 3339 time) and ?min_position=.
 projections::QueryOptions query_options(const Context& ctx);
 

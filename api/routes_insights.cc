@@ -82,6 +82,12 @@ Reply insights_report(Context& ctx) {
                       json::object{{"field", "detail"}, {"value", detail}});
   }
   filter.detail = detail == "true";
+  filter.page.limit = page_limit(ctx, ctx.app.config().default_page);
+  if (auto cursor = ctx.query_value("cursor");
+      cursor && !cursor->empty() && !insights::decode_group_cursor(*cursor, &filter.page)) {
+    throw bad_request("invalid_value", "query parameter \"cursor\" is not a cursor of this list",
+                      json::object{{"field", "cursor"}});
+  }
   return view_reply(
       ctx, value_or_throw(
                projections::InsightsQueries(queries(ctx)).insights(filter, query_options(ctx))));

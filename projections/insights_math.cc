@@ -35,14 +35,6 @@ double seconds(int64_t us) {
   return static_cast<double>(us) / static_cast<double>(kSecondUs);
 }
 
-struct Sample {
-  int64_t value_us;
-  uint64_t position;
-  bool operator<(const Sample& o) const {
-    return std::tie(value_us, position) < std::tie(o.value_us, o.position);
-  }
-};
-
 // Median and p90 (nearest rank) of `samples`, with the position each one is.
 // (value, position) is a total order, so nth_element picks exactly the
 // sample a full sort would put at that rank.
@@ -176,33 +168,32 @@ FactRow row_of(const views::DeploymentFact& f) {
   return r;
 }
 
-views::InsightsFigures figures(const std::vector<const FactRow*>& rows, int64_t from_us,
-                               int64_t to_us, bool detail) {
-  views::InsightsFigures out;
-  std::vector<Sample> lead, restore;
-  lead.reserve(rows.size());
-  uint32_t deployments = 0, rollbacks = 0, failed_deployments = 0, unrestored = 0;
-  for (const auto* f : rows) {
-    if (f->rollback) {
-      ++rollbacks;
-      continue;
-    }
-    ++deployments;
-    if (detail) out.add_deployment_positions(f->position);
-    if (f->has_lead_time) lead.push_back({f->lead_time_us, f->position});
-    if (f->failure_position == 0) continue;
-    ++failed_deployments;
-    if (detail) out.add_failed_positions(f->position);
-    if (f->restore_position != 0) {
-      restore.push_back({f->restore_at_us - f->failure_at_us, f->position});
-    } else {
-      ++unrestored;
-    }
+void Tally::add(const FactRow& f, bool detail) {
+  if (f.rollback) {
+    ++rollbacks;
+    return;
   }
-  out.set_deployments(deployments);
-  out.set_rollbacks(rollbacks);
-  out.set_failed_deployments(failed_deployments);
-  out.set_unrestored(unrestored);
+  ++deployments;
+  if (detail) deployment_positions.push_back(f.position);
+  if (f.has_lead_time) lead.push_back({f.lead_time_us, f.position});
+  if (f.failure_position == 0) return;
+  ++failed;
+  if (detail) failed_positions.push_back(f.position);
+  if (f.restore_position != 0) {
+    restore.push_back({f.restore_at_us - f.failure_at_us, f.position});
+  } else {
+    ++unrestored;
+  }
+}
+
+views::InsightsFigures figures(Tally& t, int64_t from_us, int64_t to_us) {
+  views::InsightsFigures out;
+  for (uint64_t p : t.deployment_positions) out.add_deployment_positions(p);
+  for (uint64_t p : t.failed_positions) out.add_failed_positions(p);
+  out.set_deployments(static_cast<uint32_t>(t.deployments));
+  out.set_rollbacks(static_cast<uint32_t>(t.rollbacks));
+  out.set_failed_deployments(static_cast<uint32_t>(t.failed));
+  out.set_unrestored(static_cast<uint32_t>(t.unrestored));
   if (to_us > from_us) {
     out.set_deployments_per_day(static_cast<double>(out.deployments()) /
                                 (static_cast<double>(to_us - from_us) / kDayUs));
@@ -211,18 +202,18 @@ views::InsightsFigures figures(const std::vector<const FactRow*>& rows, int64_t 
     out.set_change_failure_rate(static_cast<double>(out.failed_deployments()) /
                                 static_cast<double>(out.deployments()));
   }
-  out.set_lead_time_samples(static_cast<uint32_t>(lead.size()));
+  out.set_lead_time_samples(static_cast<uint32_t>(t.lead.size()));
   double median = 0, p90 = 0;
   uint64_t median_pos = 0, p90_pos = 0;
-  percentiles(lead, &median, &p90, &median_pos, &p90_pos);
+  percentiles(t.lead, &median, &p90, &median_pos, &p90_pos);
   out.set_lead_time_median_s(median);
   out.set_lead_time_p90_s(p90);
   out.set_lead_time_median_position(median_pos);
   out.set_lead_time_p90_position(p90_pos);
-  out.set_restores(static_cast<uint32_t>(restore.size()));
+  out.set_restores(static_cast<uint32_t>(t.restore.size()));
   median = p90 = 0;
   median_pos = p90_pos = 0;
-  percentiles(restore, &median, &p90, &median_pos, &p90_pos);
+  percentiles(t.restore, &median, &p90, &median_pos, &p90_pos);
   out.set_time_to_restore_median_s(median);
   out.set_time_to_restore_p90_s(p90);
   out.set_time_to_restore_median_position(median_pos);
@@ -230,14 +221,68 @@ views::InsightsFigures figures(const std::vector<const FactRow*>& rows, int64_t 
   return out;
 }
 
-views::InsightsReport report(std::vector<FactRow> rows, uint64_t position, int64_t from_us,
-                             int64_t to_us, Bucket bucket, bool detail) {
-  // Only the lists of `detail` depend on the order of the rows.
-  if (detail) {
-    std::sort(rows.begin(), rows.end(), [](const FactRow& a, const FactRow& b) {
-      return std::tie(a.deployed_at_us, a.position) < std::tie(b.deployed_at_us, b.position);
-    });
+views::InsightsFigures figures(const std::vector<const FactRow*>& rows, int64_t from_us,
+                               int64_t to_us, bool detail) {
+  Tally t;
+  t.lead.reserve(rows.size());
+  for (const auto* f : rows) t.add(*f, detail);
+  return figures(t, from_us, to_us);
+}
+
+bool GroupPage::after_cursor(std::string_view project, std::string_view env) const {
+  if (!has_cursor) return true;
+  const std::string_view p = after_project, e = after_environment;
+  return project != p ? project > p : env > e;
+}
+
+namespace {
+
+void append_hex(std::string& out, std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (unsigned char c : bytes) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
   }
+}
+
+bool parse_hex(std::string_view hex, std::string* out) {
+  if (hex.size() % 2 != 0) return false;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  out->clear();
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    const int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out->push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string encode_group_cursor(std::string_view project, std::string_view env) {
+  std::string out;
+  append_hex(out, project);
+  out.push_back('.');
+  append_hex(out, env);
+  return out;
+}
+
+bool decode_group_cursor(std::string_view cursor, GroupPage* page) {
+  const size_t dot = cursor.find('.');
+  if (dot == std::string_view::npos || !parse_hex(cursor.substr(0, dot), &page->after_project) ||
+      !parse_hex(cursor.substr(dot + 1), &page->after_environment)) {
+    return false;
+  }
+  page->has_cursor = true;
+  return true;
+}
+
+views::InsightsReport report_frame(uint64_t position, int64_t from_us, int64_t to_us, Bucket bucket,
+                                   std::vector<int64_t>* starts) {
   views::InsightsReport out;
   out.set_position(position);
   out.set_from_us(from_us);
@@ -246,14 +291,35 @@ views::InsightsReport report(std::vector<FactRow> rows, uint64_t position, int64
   out.set_to(format_rfc3339(to_us));
   out.set_bucket(bucket_name(bucket));
   out.set_failure_window_s(kFailureWindowUs / kSecondUs);
-
-  std::vector<int64_t> starts;  // of the buckets, ascending
+  starts->clear();
   if (bucket != Bucket::kNone && to_us > from_us) {
     for (int64_t start = bucket_start(from_us, bucket); start < to_us;
          start = bucket_end(start, bucket)) {
-      starts.push_back(start);
+      starts->push_back(start);
+      auto* b = out.add_buckets();
+      b->set_start_us(start);
+      b->set_start(format_rfc3339(start));
+      b->set_end_us(bucket_end(start, bucket));
     }
   }
+  return out;
+}
+
+ptrdiff_t bucket_index(const std::vector<int64_t>& starts, int64_t t_us) {
+  auto it = std::upper_bound(starts.begin(), starts.end(), t_us);
+  return it == starts.begin() ? -1 : (it - starts.begin() - 1);
+}
+
+views::InsightsReport report(std::vector<FactRow> rows, uint64_t position, int64_t from_us,
+                             int64_t to_us, Bucket bucket, bool detail, const GroupPage& page) {
+  // Only the lists of `detail` depend on the order of the rows.
+  if (detail) {
+    std::sort(rows.begin(), rows.end(), [](const FactRow& a, const FactRow& b) {
+      return std::tie(a.deployed_at_us, a.position) < std::tie(b.deployed_at_us, b.position);
+    });
+  }
+  std::vector<int64_t> starts;
+  views::InsightsReport out = report_frame(position, from_us, to_us, bucket, &starts);
   using GroupKey = std::pair<std::string_view, std::string_view>;
   struct GroupHash {
     size_t operator()(const GroupKey& k) const {
@@ -267,30 +333,31 @@ views::InsightsReport report(std::vector<FactRow> rows, uint64_t position, int64
   for (const auto& r : rows) {
     all.push_back(&r);
     groups[{r.project_id, r.environment}].push_back(&r);
-    if (!starts.empty()) {
-      auto it = std::upper_bound(starts.begin(), starts.end(), r.deployed_at_us);
-      if (it != starts.begin()) buckets[static_cast<size_t>(it - starts.begin() - 1)].push_back(&r);
-    }
+    const ptrdiff_t b = bucket_index(starts, r.deployed_at_us);
+    if (b >= 0) buckets[static_cast<size_t>(b)].push_back(&r);
   }
   *out.mutable_total() = figures(all, from_us, to_us, detail);
   std::vector<GroupKey> keys;
   keys.reserve(groups.size());
-  for (const auto& [key, members] : groups) keys.push_back(key);
+  for (const auto& [key, members] : groups) {
+    if (page.after_cursor(key.first, key.second)) keys.push_back(key);
+  }
   std::sort(keys.begin(), keys.end());
   for (const auto& key : keys) {
+    if (page.limit != 0 && static_cast<size_t>(out.groups_size()) == page.limit) {
+      const auto& last = out.groups(out.groups_size() - 1);
+      out.set_next_cursor(encode_group_cursor(last.project_id(), last.environment()));
+      break;
+    }
     auto* g = out.add_groups();
     g->set_project_id(std::string(key.first));
     g->set_environment(std::string(key.second));
     *g->mutable_figures() = figures(groups[key], from_us, to_us, detail);
   }
   for (size_t i = 0; i < starts.size(); ++i) {
-    const int64_t start = starts[i], end = bucket_end(start, bucket);
-    auto* b = out.add_buckets();
-    b->set_start_us(start);
-    b->set_start(format_rfc3339(start));
-    b->set_end_us(end);
+    auto* b = out.mutable_buckets(static_cast<int>(i));
     *b->mutable_figures() =
-        figures(buckets[i], std::max(start, from_us), std::min(end, to_us), detail);
+        figures(buckets[i], std::max(starts[i], from_us), std::min(b->end_us(), to_us), detail);
   }
   if (detail) {
     for (const auto& r : rows) *out.add_deployments() = *r.fact;

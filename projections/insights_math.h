@@ -6,8 +6,10 @@
 // insights` and `wharf insights --file` (an export replayed offline) all
 // compute their figures with report() below, so the three paths agree.
 // Pure: no clock, no I/O.
+#include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -70,18 +72,65 @@ FactRow row_of(const wharf::views::v1::DeploymentFact& fact);
 void as_of(wharf::views::v1::DeploymentFact& fact, uint64_t position);
 void as_of(FactRow& row, uint64_t position);
 
+// A lead time or a time to restore, and the deployment it belongs to.
+// (value, position) is a total order: the percentiles pick exactly one.
+struct Sample {
+  int64_t value_us = 0;
+  uint64_t position = 0;
+  bool operator<(const Sample& o) const {
+    return value_us != o.value_us ? value_us < o.value_us : position < o.position;
+  }
+};
+
+// What the four figures count over a set of deployments, before the
+// arithmetic: filled row by row (add) or from the projection's per-day
+// aggregates (insights_rollup.h), which hold the same counts and samples.
+struct Tally {
+  uint64_t deployments = 0, rollbacks = 0, failed = 0, unrestored = 0;
+  std::vector<Sample> lead, restore;           // any order
+  std::vector<uint64_t> deployment_positions;  // detail only, in the order added
+  std::vector<uint64_t> failed_positions;
+  void add(const FactRow& row, bool detail);
+  bool empty() const { return deployments == 0 && rollbacks == 0; }
+};
+// The figures of `tally` (its sample vectors are reordered), with
+// deployments_per_day over [from, to).
+wharf::views::v1::InsightsFigures figures(Tally& tally, int64_t from_us, int64_t to_us);
+
 // The four figures over `rows` (already as of the answer's position and in
 // the range), with deployments_per_day over [from, to). `detail`: list the
 // positions each figure counts (in the order of `rows`).
 wharf::views::v1::InsightsFigures figures(const std::vector<const FactRow*>& rows, int64_t from_us,
                                           int64_t to_us, bool detail);
 
+// Groups of an answer (per project and environment, sorted) are paged:
+// at most `limit` (0: all) after `after` (a cursor: the last group of the
+// previous page; empty: from the first).
+struct GroupPage {
+  size_t limit = 0;
+  std::string after_project, after_environment;
+  bool has_cursor = false;
+  // True when (project, env) sorts after the cursor.
+  bool after_cursor(std::string_view project, std::string_view env) const;
+};
+// The opaque `next_cursor` of a page ending at (project, env), and back.
+std::string encode_group_cursor(std::string_view project, std::string_view env);
+bool decode_group_cursor(std::string_view cursor, GroupPage* page);
+
+// An answer without figures: position, range, bucket name, failure window
+// and the buckets' bounds (figures zero). `starts`: the buckets' starts.
+wharf::views::v1::InsightsReport report_frame(uint64_t position, int64_t from_us, int64_t to_us,
+                                              Bucket bucket, std::vector<int64_t>* starts);
+// Index of the bucket (into `starts`, ascending) holding t; -1 if none.
+ptrdiff_t bucket_index(const std::vector<int64_t>& starts, int64_t t_us);
+
 // The whole answer: total, one bucket per `bucket` from the one holding
-// `from` to the one holding to-1 (kNone: no buckets), one group per project
-// and environment (sorted), and with `detail` a copy of every fact (each
-// row's `fact` must be set). `rows` in any order; each must be as_of() the
-// position and deployed in [from, to).
+// `from` to the one holding to-1 (kNone: no buckets), the page of groups
+// per project and environment (sorted; `next_cursor` when more follow), and
+// with `detail` a copy of every fact (each row's `fact` must be set). `rows`
+// in any order; each must be as_of() the position and deployed in [from, to).
 wharf::views::v1::InsightsReport report(std::vector<FactRow> rows, uint64_t position,
-                                        int64_t from_us, int64_t to_us, Bucket bucket, bool detail);
+                                        int64_t from_us, int64_t to_us, Bucket bucket, bool detail,
+                                        const GroupPage& page = {});
 
 }  // namespace wharf::projections::insights

@@ -104,6 +104,63 @@ class EnvFold {
     state_.put(pointer, rollup::encode_pointer(chunk, rows + 1));
   }
 
+  // The fact's day in the per-day aggregates of its three scopes (every
+  // environment, its environment, its group): `change` edits the counts, and
+  // `sample` (if any) goes to the open chunk of `tag` ('H' lead times, 'J'
+  // times to restore), numbered by the count of such samples before it.
+  void aggregate(const DeploymentFact& f, void (*change)(insights::rollup::DayCounts&),
+                 char tag = 0, const insights::Sample* sample = nullptr) {
+    namespace rollup = insights::rollup;
+    const uint64_t day = rollup::day_of(f.deployed_at_us());
+    for (const std::string& scope :
+         {rollup::scope_all(), rollup::scope_environment(f.environment()),
+          rollup::scope_group(f.project_id(), f.environment())}) {
+      std::string key(1, 'G');
+      key += scope;
+      keys::append_position(key, day);
+      rollup::DayCounts counts;
+      if (auto bytes = state_.get(key); bytes && !rollup::decode_counts(*bytes, &counts)) {
+        counts = {};
+      }
+      if (sample != nullptr) {
+        const uint64_t n = tag == 'H' ? counts.leads : counts.restores;
+        std::string chunk_key(1, tag);
+        chunk_key += scope;
+        keys::append_position(chunk_key, day);
+        keys::append_position(chunk_key, n / rollup::kSamplesPerChunk);
+        std::string chunk;
+        if (n % rollup::kSamplesPerChunk != 0) chunk = state_.get(chunk_key).value_or("");
+        rollup::append_sample(chunk, *sample);
+        state_.put(chunk_key, std::move(chunk));
+      }
+      change(counts);
+      state_.put(key, rollup::encode_counts(counts));
+    }
+  }
+
+  // A new deployment in the per-day aggregates (and its group in 'N').
+  void aggregate_deployment(const DeploymentFact& f) {
+    using insights::rollup::DayCounts;
+    const std::string group = Key('N').add(f.project_id()).add(f.environment());
+    if (!state_.get(group)) {
+      state_.put(group, insights::rollup::group_value(f.project_id(), f.environment()));
+    }
+    if (f.rollback()) {
+      aggregate(f, [](DayCounts& c) { ++c.rollbacks; });
+    } else if (f.has_lead_time()) {
+      const insights::Sample lead{f.lead_time_us(), f.position()};
+      aggregate(
+          f,
+          [](DayCounts& c) {
+            ++c.deployments;
+            ++c.leads;
+          },
+          'H', &lead);
+    } else {
+      aggregate(f, [](DayCounts& c) { ++c.deployments; });
+    }
+  }
+
   // Marks the deployment at `key` failed by `why` when it has not failed yet
   // and `why` is within the failure window; it then waits for a restore.
   void fail(const std::string& key, const EventRef& why) {
@@ -113,6 +170,7 @@ class EnvFold {
     if (!insights::in_failure_window(f.deployed_at_us(), why.at_us())) return;
     *f.mutable_failure() = why;
     store_fact(f);
+    if (!f.rollback()) aggregate(f, [](insights::rollup::DayCounts& c) { ++c.failed; });
     st_->add_open_failures(key);
   }
 
@@ -123,6 +181,11 @@ class EnvFold {
       if (!get_message(state_, key, &f)) continue;
       *f.mutable_restore() = how;
       store_fact(f);
+      if (!f.rollback()) {
+        const insights::Sample took{how.at_us() - f.failure().at_us(), f.position()};
+        aggregate(
+            f, [](insights::rollup::DayCounts& c) { ++c.restores; }, 'J', &took);
+      }
     }
     st_->clear_open_failures();
   }
@@ -206,6 +269,7 @@ void deploy_succeeded(std::unordered_map<std::string, InsightsEnvState>& memo,
   }
   f.store_fact(fact);
   f.add_to_rollup(fact);
+  f.aggregate_deployment(fact);
   if (!rollback) {
     f.st().set_last_change_key(fact_key(fact));
     f.st().set_last_change_deploy_id(s.deploy_id());

@@ -16,6 +16,10 @@
 //   'B' BE(day) -> chunk, rows                       the day's open chunk
 //   'F' BE(deployed_at_us) BE(pos) -> outcome        a failed deployment's failure
 //        and restore (rewritten with the fact), for the rollup's readers
+//   'G' [scope] BE(day) -> counts, 'H'/'J' [scope] BE(day) BE(chunk) -> samples,
+//   'N' [project] [env] -> group: the per-day aggregates (insights_rollup.h)
+//        per scope (all, one environment, one project's environment), exact
+//        as of the projection's position: answers at the head read these
 //   'S' [project] [env] -> InsightsEnvState          fold state
 //   'r' [run] -> InsightsCommitNote                  first CommitObserved of a run
 //   'v' [project] [version] -> InsightsCommitNote    the version's commit and ordinal
@@ -34,8 +38,9 @@ namespace wharf::projections {
 class InsightsProjection : public Projection {
  public:
   std::string name() const override { return "insights"; }
-  // 2: the rollup ('A', 'B', 'F'); a store folded by 1 is refolded on open.
-  uint32_t schema_version() const override { return 2; }
+  // 2: the rollup ('A', 'B', 'F'); 3: the per-day aggregates ('G', 'H',
+  // 'J', 'N'). A store folded by an older schema is refolded on open.
+  uint32_t schema_version() const override { return 3; }
   void apply(const Envelope& event, StateBatch& state) override;
   void reset() override { memo_.clear(); }
 

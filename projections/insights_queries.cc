@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <deque>
+#include <map>
 #include <set>
 #include <string_view>
 #include <unordered_map>
@@ -43,10 +44,10 @@ std::vector<std::string> environments_seen(StateReader& reader, const std::strin
 // Every project's deployments in [from, to) as of `position`, from the
 // rollup: the day chunks of the range and the outcomes of the failed ones.
 // The rows view `chunks`, which the caller keeps until the report is made.
-std::vector<insights::FactRow> rollup_rows(StateReader& reader, const InsightsFilter& filter,
-                                           uint64_t position, std::deque<std::string>& chunks) {
+void rollup_rows(StateReader& reader, const InsightsFilter& filter, uint64_t position,
+                 std::deque<std::string>& chunks, std::vector<insights::FactRow>& rows) {
   namespace rollup = insights::rollup;
-  std::vector<insights::FactRow> rows;
+  const size_t first_row = rows.size();
   const uint64_t first_day = rollup::day_of(filter.from_us);
   const uint64_t last_day = rollup::day_of(filter.to_us - 1);
   std::unordered_map<std::string_view, bool> visible;  // per project, views into `chunks`
@@ -85,7 +86,8 @@ std::vector<insights::FactRow> rollup_rows(StateReader& reader, const InsightsFi
                         return true;
                       });
   if (!outcomes.empty()) {
-    for (auto& r : rows) {
+    for (size_t i = first_row; i < rows.size(); ++i) {
+      auto& r = rows[i];
       auto it = outcomes.find(r.position);
       if (it == outcomes.end()) continue;
       r.failure_position = it->second.failure_position;
@@ -95,7 +97,144 @@ std::vector<insights::FactRow> rollup_rows(StateReader& reader, const InsightsFi
       insights::as_of(r, position);
     }
   }
-  return rows;
+}
+
+// The answer over every project at the projection's own `position` (the
+// aggregates' state), without detail: the per-day aggregates ('G', 'H',
+// 'J') of the range's full UTC days, the rollup's rows of its partial days.
+// Visible to all: the totals come from the scope of every environment (or
+// the filtered one) and only the page's groups are read; otherwise the
+// totals are summed over the visible groups.
+views::InsightsReport aggregated(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
+                                 const rocksdb::Snapshot* snapshot, const InsightsFilter& filter,
+                                 uint64_t position) {
+  namespace rollup = insights::rollup;
+  using insights::kDayUs;
+  StateReader reader(db, cf, snapshot);
+  const int64_t from = filter.from_us, to = filter.to_us;
+  // Full days [day0, day1); the rest of the range comes from rows.
+  const int64_t day0 = (from + kDayUs - 1) / kDayUs, day1 = to / kDayUs;
+  std::vector<std::pair<int64_t, int64_t>> edges;
+  if (day0 >= day1) {
+    edges.push_back({from, to});
+  } else {
+    if (from < day0 * kDayUs) edges.push_back({from, day0 * kDayUs});
+    if (day1 * kDayUs < to) edges.push_back({day1 * kDayUs, to});
+  }
+  std::vector<int64_t> starts;
+  views::InsightsReport out = insights::report_frame(position, from, to, filter.bucket, &starts);
+  insights::Tally total;
+  std::vector<insights::Tally> buckets(starts.size());
+
+  std::deque<std::string> chunks;
+  std::vector<insights::FactRow> edge_rows;
+  for (const auto& [a, b] : edges) {
+    InsightsFilter part = filter;
+    part.from_us = a;
+    part.to_us = b;
+    rollup_rows(reader, part, position, chunks, edge_rows);
+  }
+  using GroupKey = std::pair<std::string_view, std::string_view>;
+  std::map<GroupKey, std::vector<const insights::FactRow*>> edge_groups;
+  for (const auto& r : edge_rows) {
+    total.add(r, false);
+    if (auto b = insights::bucket_index(starts, r.deployed_at_us); b >= 0) {
+      buckets[static_cast<size_t>(b)].add(r, false);
+    }
+    edge_groups[{r.project_id, r.environment}].push_back(&r);
+  }
+
+  // Adds a scope's full days to `into` (and to `total` and the buckets when
+  // `totals`).
+  std::vector<insights::Sample> samples;
+  auto add_days = [&](const std::string& scope, insights::Tally* into, bool totals) {
+    if (day0 >= day1) return;
+    auto tallies = [&](uint64_t day, auto&& apply) {
+      if (into != nullptr) apply(*into);
+      if (!totals) return;
+      apply(total);
+      if (auto b = insights::bucket_index(starts, static_cast<int64_t>(day) * kDayUs); b >= 0) {
+        apply(buckets[static_cast<size_t>(b)]);
+      }
+    };
+    const auto first = static_cast<uint64_t>(day0), last = static_cast<uint64_t>(day1 - 1);
+    reader.scan_forward("G" + scope, first, last, [&](uint64_t day, const rocksdb::Slice& v) {
+      rollup::DayCounts c;
+      if (!rollup::decode_counts(std::string_view(v.data(), v.size()), &c)) return true;
+      tallies(day, [&](insights::Tally& t) {
+        t.deployments += c.deployments;
+        t.rollbacks += c.rollbacks;
+        t.failed += c.failed;
+        t.unrestored += c.failed - c.restores;
+      });
+      return true;
+    });
+    for (const char tag : {'H', 'J'}) {
+      reader.scan_forward(
+          std::string(1, tag) + scope, first, last, [&](uint64_t day, const rocksdb::Slice& v) {
+            samples.clear();
+            if (!rollup::decode_samples(std::string_view(v.data(), v.size()), samples)) {
+              return true;
+            }
+            tallies(day, [&](insights::Tally& t) {
+              auto& dst = tag == 'H' ? t.lead : t.restore;
+              dst.insert(dst.end(), samples.begin(), samples.end());
+            });
+            return true;
+          });
+    }
+  };
+
+  const bool totals_from_groups = static_cast<bool>(filter.visible);
+  if (!totals_from_groups) {
+    add_days(filter.environment.empty() ? rollup::scope_all()
+                                        : rollup::scope_environment(filter.environment),
+             nullptr, true);
+  }
+  // Groups in key order ('N' [project] [env]: the order of (project, env)).
+  const insights::GroupPage& page = filter.page;
+  const std::string prefix = Key('N');
+  std::string start = prefix;
+  if (page.has_cursor && !totals_from_groups) {
+    start = Key('N').add(page.after_project).add(page.after_environment);
+  }
+  StateReader groups(db, cf, snapshot);
+  bool more = false;
+  groups.each(prefix, start, [&](const rocksdb::Slice&, const rocksdb::Slice& v) {
+    std::string_view p, e;
+    if (!rollup::decode_group(std::string_view(v.data(), v.size()), &p, &e)) return true;
+    if (!filter.environment.empty() && e != filter.environment) return true;
+    const std::string project(p), env(e);
+    if (filter.visible && !filter.visible(project)) return true;
+    const bool in_page = page.after_cursor(project, env);
+    const bool page_full = page.limit != 0 && static_cast<size_t>(out.groups_size()) >= page.limit;
+    insights::Tally g;
+    add_days(rollup::scope_group(project, env), &g, totals_from_groups);
+    if (auto it = edge_groups.find({project, env}); it != edge_groups.end()) {
+      for (const auto* r : it->second) g.add(*r, false);
+    }
+    if (!in_page || g.empty()) return true;
+    if (page_full) {
+      more = true;
+      return totals_from_groups;  // the totals need every visible group
+    }
+    auto* group = out.add_groups();
+    group->set_project_id(project);
+    group->set_environment(env);
+    *group->mutable_figures() = insights::figures(g, from, to);
+    return true;
+  });
+  if (more) {
+    const auto& last = out.groups(out.groups_size() - 1);
+    out.set_next_cursor(insights::encode_group_cursor(last.project_id(), last.environment()));
+  }
+  *out.mutable_total() = insights::figures(total, from, to);
+  for (size_t i = 0; i < starts.size(); ++i) {
+    auto* b = out.mutable_buckets(static_cast<int>(i));
+    *b->mutable_figures() =
+        insights::figures(buckets[i], std::max(starts[i], from), std::min(b->end_us(), to));
+  }
+  return out;
 }
 
 }  // namespace
@@ -170,13 +309,31 @@ Expected<views::InsightsReport, Error> InsightsQueries::insights(const InsightsF
   auto pos = queries_.resolve({"insights"}, o);
   if (!pos) return wharf::unexpected(pos.error());
   auto lock = queries_.runner_.read_lock();
-  StateReader reader(queries_.runner_.db().db(), queries_.runner_.db().cf("insights"));
+  rocksdb::DB* db = queries_.runner_.db().db();
+  rocksdb::ColumnFamilyHandle* cf = queries_.runner_.db().cf("insights");
+  StateReader reader(db, cf);
   const uint64_t from = static_cast<uint64_t>(std::max<int64_t>(filter.from_us, 0));
   const uint64_t last = static_cast<uint64_t>(filter.to_us - 1);
   if (filter.project.empty() && !filter.detail) {
+    // At the projection's own position (the checkpoint in the same
+    // snapshot) the aggregates are exact: without `at` any position at or
+    // after the resolved one will do.
+    rocksdb::ManagedSnapshot snapshot(db);
+    StateReader at(db, cf, snapshot.snapshot());
+    uint64_t checkpoint = 0;
+    if (auto bytes = at.get(std::string(keys::kCheckpoint)); bytes && bytes->size() == 8) {
+      checkpoint = keys::decode_position(*bytes);
+    }
+    const bool travel = o.at_position.has_value() || o.at_time_us.has_value();
+    if (filter.from_us >= insights::kDayUs && checkpoint >= *pos &&
+        (!travel || checkpoint == *pos)) {
+      return aggregated(db, cf, snapshot.snapshot(), filter, checkpoint);
+    }
     std::deque<std::string> chunks;
-    return insights::report(rollup_rows(reader, filter, *pos, chunks), *pos, filter.from_us,
-                            filter.to_us, filter.bucket, false);
+    std::vector<insights::FactRow> rows;
+    rollup_rows(reader, filter, *pos, chunks, rows);
+    return insights::report(std::move(rows), *pos, filter.from_us, filter.to_us, filter.bucket,
+                            false, filter.page);
   }
   // Facts on an arena: a project's year is 10^4 facts, and their strings'
   // mallocs and frees were most of the query's time.
@@ -217,7 +374,7 @@ Expected<views::InsightsReport, Error> InsightsQueries::insights(const InsightsF
     });
   }
   return insights::report(std::move(rows), *pos, filter.from_us, filter.to_us, filter.bucket,
-                          filter.detail);
+                          filter.detail, filter.page);
 }
 
 }  // namespace wharf::projections

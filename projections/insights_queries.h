@@ -28,7 +28,8 @@ struct InsightsFilter {
   int64_t from_us = 0;      // inclusive
   int64_t to_us = 0;        // exclusive
   insights::Bucket bucket = insights::Bucket::kWeek;
-  bool detail = false;  // list every fact and the positions each figure counts
+  bool detail = false;       // list every fact and the positions each figure counts
+  insights::GroupPage page;  // which groups (per project and environment) to answer
 };
 
 class InsightsQueries {
@@ -40,7 +41,10 @@ class InsightsQueries {
   Expected<wharf::views::v1::Landscape, Error> landscape(const LandscapeFilter& filter,
                                                          const QueryOptions& o) const;
   // The four delivery metrics over deployments in [from, to): one range scan
-  // per environment of the project (or one over all projects), no log scan.
+  // per environment of the project; over all projects (no `detail`) at the
+  // projection's position, the per-day aggregates of the full days of the
+  // range and the rollup's rows of its two partial days; as of an earlier
+  // position (`at`), the rollup's rows of the range. Never a log scan.
   Expected<wharf::views::v1::InsightsReport, Error> insights(const InsightsFilter& filter,
                                                              const QueryOptions& o) const;
 

@@ -1,5 +1,7 @@
 #include "projections/insights_rollup.h"
 
+#include "projections/keys.h"
+
 namespace wharf::projections::insights::rollup {
 
 namespace views = wharf::views::v1;
@@ -110,6 +112,71 @@ bool decode_outcome(std::string_view in, Outcome* o) {
   return get_varint(in, &o->position) && get_varint(in, &o->failure_position) &&
          get_signed(in, &o->failure_at_us) && get_varint(in, &o->restore_position) &&
          get_signed(in, &o->restore_at_us);
+}
+
+std::string encode_counts(const DayCounts& c) {
+  std::string out;
+  for (uint64_t v : {c.deployments, c.rollbacks, c.failed, c.restores, c.leads}) put_varint(out, v);
+  return out;
+}
+
+bool decode_counts(std::string_view in, DayCounts* c) {
+  return get_varint(in, &c->deployments) && get_varint(in, &c->rollbacks) &&
+         get_varint(in, &c->failed) && get_varint(in, &c->restores) && get_varint(in, &c->leads);
+}
+
+namespace {
+void put_fixed(std::string& out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+uint64_t get_fixed(const char* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+}  // namespace
+
+void append_sample(std::string& chunk, const Sample& s) {
+  put_fixed(chunk, static_cast<uint64_t>(s.value_us));
+  put_fixed(chunk, s.position);
+}
+
+bool decode_samples(std::string_view in, std::vector<Sample>& out) {
+  if (in.size() % 16 != 0) return false;
+  out.reserve(out.size() + in.size() / 16);
+  for (size_t i = 0; i < in.size(); i += 16) {
+    out.push_back({static_cast<int64_t>(get_fixed(in.data() + i)), get_fixed(in.data() + i + 8)});
+  }
+  return true;
+}
+
+std::string scope_all() {
+  std::string out;
+  keys::append_component(out, "*");
+  return out;
+}
+std::string scope_environment(std::string_view env) {
+  std::string out;
+  keys::append_component(out, "e");
+  keys::append_component(out, env);
+  return out;
+}
+std::string scope_group(std::string_view project, std::string_view env) {
+  std::string out;
+  keys::append_component(out, "g");
+  keys::append_component(out, project);
+  keys::append_component(out, env);
+  return out;
+}
+
+std::string group_value(std::string_view project, std::string_view env) {
+  std::string out;
+  put_string(out, project);
+  put_string(out, env);
+  return out;
+}
+bool decode_group(std::string_view in, std::string_view* project, std::string_view* env) {
+  return get_string(in, project) && get_string(in, env);
 }
 
 }  // namespace wharf::projections::insights::rollup

@@ -41,4 +41,36 @@ struct Outcome {
 };
 bool decode_outcome(std::string_view bytes, Outcome* out);
 
+// ---- Per-day aggregates (schema 3), exact: what insights::Tally counts
+// over one UTC day of deployments of one scope, as of the projection's
+// position. Scopes: every environment, one environment (across projects),
+// one project's environment (a group).
+//   'G' [scope...] BE(day) -> DayCounts
+//   'H' [scope...] BE(day) BE(chunk) -> lead-time samples, kSamplesPerChunk each
+//   'J' [scope...] BE(day) BE(chunk) -> time-to-restore samples
+//   'N' [project] [env] -> project, env        every group with a deployment
+struct DayCounts {
+  uint64_t deployments = 0;  // not rollbacks
+  uint64_t rollbacks = 0;
+  uint64_t failed = 0;
+  uint64_t restores = 0;  // restore samples
+  uint64_t leads = 0;     // lead-time samples
+};
+std::string encode_counts(const DayCounts& c);
+bool decode_counts(std::string_view bytes, DayCounts* out);
+
+inline constexpr uint64_t kSamplesPerChunk = 64;
+// 16 bytes per sample: value and position, little-endian.
+void append_sample(std::string& chunk, const Sample& s);
+// Appends every sample of `chunk` to `out`; false if the bytes are not samples.
+bool decode_samples(std::string_view chunk, std::vector<Sample>& out);
+
+// The scope components of a key (after its tag).
+std::string scope_all();
+std::string scope_environment(std::string_view env);
+std::string scope_group(std::string_view project, std::string_view env);
+
+std::string group_value(std::string_view project, std::string_view env);
+bool decode_group(std::string_view bytes, std::string_view* project, std::string_view* env);
+
 }  // namespace wharf::projections::insights::rollup

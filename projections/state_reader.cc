@@ -4,8 +4,17 @@
 
 namespace wharf::projections {
 
-StateReader::StateReader(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf)
-    : db_(db), cf_(cf), it_(db->NewIterator(rocksdb::ReadOptions(), cf)) {}
+namespace {
+rocksdb::ReadOptions read_options(const rocksdb::Snapshot* snapshot) {
+  rocksdb::ReadOptions o;
+  o.snapshot = snapshot;
+  return o;
+}
+}  // namespace
+
+StateReader::StateReader(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
+                         const rocksdb::Snapshot* snapshot)
+    : read_(read_options(snapshot)), db_(db), cf_(cf), it_(db->NewIterator(read_, cf)) {}
 
 std::optional<std::string> StateReader::get_at(const std::string& entity, uint64_t position) {
   std::string target = entity;
@@ -19,7 +28,7 @@ std::optional<std::string> StateReader::get_at(const std::string& entity, uint64
 
 std::optional<std::string> StateReader::get(const std::string& key) {
   std::string value;
-  if (!db_->Get(rocksdb::ReadOptions(), cf_, key, &value).ok()) return std::nullopt;
+  if (!db_->Get(read_, cf_, key, &value).ok()) return std::nullopt;
   return value;
 }
 
@@ -62,6 +71,13 @@ void StateReader::scan_forward(const std::string& prefix, uint64_t min_position,
     uint64_t pos = keys::decode_position(std::string_view(key.data() + prefix.size(), 8));
     if (pos > max_position) return;
     if (!visit(pos, it_->value())) return;
+  }
+}
+
+void StateReader::each(const std::string& prefix, const std::string& start, const VisitKey& visit) {
+  for (it_->Seek(start); it_->Valid(); it_->Next()) {
+    if (!it_->key().starts_with(prefix)) return;
+    if (!visit(it_->key(), it_->value())) return;
   }
 }
 

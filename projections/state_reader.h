@@ -14,7 +14,10 @@ namespace wharf::projections {
 
 class StateReader {
  public:
-  StateReader(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf);
+  // `snapshot` (optional): read as of it. Readers over one snapshot see the
+  // same state even while the projection writes (several iterators at once).
+  StateReader(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
+              const rocksdb::Snapshot* snapshot = nullptr);
 
   // Value of versioned `entity` as of `position`: the newest version whose
   // position is <= position. One SeekForPrev.
@@ -35,8 +38,13 @@ class StateReader {
                      const Visit& visit);
   void scan_forward(const std::string& prefix, uint64_t min_position, uint64_t max_position,
                     const Visit& visit);
+  // Visits keys under `prefix` from `start` (>= prefix) in key order;
+  // `visit(key, value)` returns false to stop.
+  using VisitKey = std::function<bool(const rocksdb::Slice& key, const rocksdb::Slice& value)>;
+  void each(const std::string& prefix, const std::string& start, const VisitKey& visit);
 
  private:
+  rocksdb::ReadOptions read_;
   rocksdb::DB* db_;
   rocksdb::ColumnFamilyHandle* cf_;
   std::unique_ptr<rocksdb::Iterator> it_;

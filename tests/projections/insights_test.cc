@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <random>
+#include <set>
 
 #include "events/export.h"
 #include "projections/audit_tools.h"
@@ -482,38 +484,342 @@ TEST_F(InsightsTest, RollupAnswersAsTheFactsAtEveryPosition) {
 }
 
 // A data directory folded before the rollup existed (schema 1: no 'A', 'B',
-// 'F' keys) is refolded when opened, so the rollup answers from the start.
-TEST_F(InsightsTest, StoreFoldedBeforeTheRollupIsRefoldedOnOpen) {
-  auto& db = runner_->db();
-  auto* cf = db.cf("insights");
-  for (const char* tag : {"A", "B", "F"}) {
-    std::string end = tag;
-    end[0] = static_cast<char>(end[0] + 1);
-    ASSERT_TRUE(db.db()->DeleteRange(rocksdb::WriteOptions(), cf, tag, end).ok());
-  }
-  ASSERT_TRUE(db.db()
-                  ->Put(rocksdb::WriteOptions(), cf,
-                        rocksdb::Slice(keys::kSchema.data(), keys::kSchema.size()), "1")
-                  .ok());
+// 'F' keys) or before the per-day aggregates (schema 2: no 'G', 'H', 'J',
+// 'N') is refolded when opened, so the answers over all projects are right
+// from the start. Deleting the aggregates shows the head answer reads them.
+TEST_F(InsightsTest, StoreFoldedBeforeTheRollupOrAggregatesIsRefoldedOnOpen) {
   InsightsFilter all;
   all.from_us = shop_.us(0);
   all.to_us = shop_.us(kFourWeeks);
-  {
+  struct Case {
+    std::vector<const char*> tags;
+    const char* schema;
+  };
+  for (const Case& c :
+       {Case{{"G", "H", "J", "N"}, "2"}, Case{{"A", "B", "F", "G", "H", "J", "N"}, "1"}}) {
+    auto& db = runner_->db();
+    auto* cf = db.cf("insights");
+    for (const char* tag : c.tags) {
+      std::string end = tag;
+      end[0] = static_cast<char>(end[0] + 1);
+      ASSERT_TRUE(db.db()->DeleteRange(rocksdb::WriteOptions(), cf, tag, end).ok());
+    }
+    ASSERT_TRUE(db.db()
+                    ->Put(rocksdb::WriteOptions(), cf,
+                          rocksdb::Slice(keys::kSchema.data(), keys::kSchema.size()), c.schema)
+                    .ok());
+    {
+      const Queries queries(*runner_);
+      auto stale = InsightsQueries(queries).insights(all, {});
+      ASSERT_TRUE(stale);
+      // Only the partial first day (from 00:00 + 0 s is a full day: none) and
+      // the rows of the last partial day remain: fewer than the 10.
+      EXPECT_LT(stale->total().deployments(), 10u) << "schema " << c.schema;
+      EXPECT_EQ(stale->groups_size(), 0) << "schema " << c.schema;
+    }
+    runner_.reset();
+    auto reopened = ProjectionRunner::open(shop_.dir.path("proj"), shop_.store.get());
+    ASSERT_TRUE(reopened);
+    runner_ = std::move(*reopened);
+    ASSERT_TRUE(runner_->catch_up());
+    auto& db2 = runner_->db();
+    std::string schema;
+    ASSERT_TRUE(db2.db()
+                    ->Get(rocksdb::ReadOptions(), db2.cf("insights"),
+                          rocksdb::Slice(keys::kSchema.data(), keys::kSchema.size()), &schema)
+                    .ok());
+    EXPECT_EQ(schema, "3");
     const Queries queries(*runner_);
-    EXPECT_EQ(InsightsQueries(queries).insights(all, {})->total().deployments(), 0u);
+    auto answer = InsightsQueries(queries).insights(all, {});
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->total().deployments(), 10u);
+    EXPECT_EQ(answer->groups_size(), 3);
+    InsightsFilter detail = all;
+    detail.detail = true;
+    EXPECT_EQ(serialize(*answer),
+              serialize(without_detail(*InsightsQueries(queries).insights(detail, {}))));
   }
-  runner_.reset();
-  auto reopened = ProjectionRunner::open(shop_.dir.path("proj"), shop_.store.get());
-  ASSERT_TRUE(reopened);
-  runner_ = std::move(*reopened);
-  ASSERT_TRUE(runner_->catch_up());
-  const Queries queries(*runner_);
-  auto answer = InsightsQueries(queries).insights(all, {});
+}
+
+// ---- A generated history: the per-day aggregates against the facts and
+// against a computation straight from the events.
+
+struct Generated {
+  TempDir dir;
+  std::unique_ptr<events::EventStore> store;
+  std::vector<Envelope> events;  // as appended, with positions
+  int64_t t0 = *parse_rfc3339("2026-03-01T00:00:00Z");
+
+  void build(uint32_t seed, int changes) {
+    store = open_store(dir.path("log"));
+    ASSERT_TRUE(store);
+    History h(*store);
+    std::mt19937 rng(seed);
+    auto pick = [&](uint32_t n) { return rng() % n; };
+    int64_t t = t0 + 3600 * kSecondUs;
+    auto at = [&](const std::string& stream, Payload p) {
+      h.set_clock(t);
+      h.add(stream, std::move(p));
+    };
+    const std::vector<std::string> projects = {"p0", "p1", "p2", "p3", "alpha"};
+    for (const auto& p : projects) at("project-" + p, project_created(p, {"staging", "prod"}, "o"));
+    std::map<std::string, std::vector<std::string>> versions;  // per project
+    std::map<std::string, std::string> last_deploy;            // project/env -> deploy id
+    std::map<std::string, std::string> canary_of;              // project/env -> open canary
+    for (int n = 0; n < changes; ++n) {
+      // Mostly minutes apart, sometimes hours, now and then exactly midnight.
+      t += pick(10) == 0 ? 7 * 3600 * kSecondUs : (30 + pick(900)) * kSecondUs;
+      if (pick(40) == 0) t = (t / insights::kDayUs + 1) * insights::kDayUs;
+      const std::string p = projects[pick(static_cast<uint32_t>(projects.size()))];
+      const std::string env = pick(10) == 0 ? "qa" : (pick(2) == 0 ? "staging" : "prod");
+      const std::string key = p + "/" + env, stream = "env-" + p + "-" + env;
+      const std::string id = std::to_string(n);
+      switch (pick(7)) {
+        case 0:
+        case 1: {  // a change: commit, version
+          at("run-" + p + id, commit_observed(p, "r" + id, "sha" + id, "ann"));
+          t += (1 + pick(3000)) * kSecondUs;
+          at("run-" + p + id, version_recorded(p, "r" + id, "v" + id, "sha" + id, "ann"));
+          versions[p].push_back("v" + id);
+          break;
+        }
+        case 2:
+        case 3: {  // a deploy (sometimes a canary)
+          const auto& vs = versions[p];
+          const std::string v =
+              vs.empty() ? "unrecorded" + id : vs[pick(static_cast<uint32_t>(vs.size()))];
+          at(stream, deploy_requested(p, env, "d" + id, "", v, "ci"));
+          t += (1 + pick(120)) * kSecondUs;
+          Payload ok = deploy_succeeded(p, env, "d" + id, "", v);
+          const bool canary = pick(4) == 0;
+          if (canary) ok.mutable_deploy_succeeded()->mutable_spec()->mutable_canary()->add_steps();
+          at(stream, std::move(ok));
+          last_deploy[key] = "d" + id;
+          if (canary) {
+            Payload c;
+            auto* s = c.mutable_canary_started();
+            s->set_canary_id("c" + id);
+            s->set_project_id(p);
+            s->set_environment(env);
+            s->set_deploy_id("d" + id);
+            s->set_version(v);
+            at(stream, std::move(c));
+            canary_of[key] = "c" + id;
+          }
+          break;
+        }
+        case 4: {  // a health verdict on what was deployed last
+          if (last_deploy.count(key) == 0) break;
+          Payload hp;
+          auto* hc = hp.mutable_health_changed();
+          hc->set_project_id(p);
+          hc->set_environment(env);
+          hc->set_deploy_id(last_deploy[key]);
+          hc->set_to(pick(2) == 0 ? wharf::v1::HEALTH_STATE_HEALTHY
+                                  : wharf::v1::HEALTH_STATE_UNHEALTHY);
+          at(stream, std::move(hp));
+          break;
+        }
+        case 5: {  // a rollback (request + rollback deploy)
+          const auto& vs = versions[p];
+          if (vs.empty()) break;
+          at(stream, rollback_requested(p, env, "rb" + id, "", vs.front(), "bad", "bob"));
+          t += (1 + pick(600)) * kSecondUs;
+          at(stream, deploy_requested(p, env, "d" + id, "", vs.front(), "bob", "rb" + id));
+          at(stream, deploy_succeeded(p, env, "d" + id, "", vs.front(), "rb" + id));
+          last_deploy[key] = "d" + id;
+          break;
+        }
+        case 6: {  // the open canary ends
+          if (canary_of.count(key) == 0) break;
+          Payload c;
+          if (pick(2) == 0) {
+            auto* a = c.mutable_canary_aborted();
+            a->set_canary_id(canary_of[key]);
+            a->set_project_id(p);
+            a->set_environment(env);
+            a->set_reason("errors");
+          } else {
+            auto* a = c.mutable_canary_promoted();
+            a->set_canary_id(canary_of[key]);
+            a->set_project_id(p);
+            a->set_environment(env);
+          }
+          at(stream, std::move(c));
+          canary_of.erase(key);
+          break;
+        }
+      }
+    }
+    auto r = store->scan(1, store->head_position(), [&](const Envelope& e) {
+      events.push_back(e);
+      return true;
+    });
+    ASSERT_TRUE(r);
+  }
+};
+
+// Asserts that every answer over all projects without detail (the per-day
+// aggregates at the head) equals the answer computed from the facts, for
+// ranges cut inside days and on midnights, each bucket, per environment, with
+// a visibility filter, and page by page; returns how many were compared.
+size_t expect_aggregates_equal_facts(const ProjectionRunner& runner, int64_t t0) {
+  const Queries queries(runner);
+  const InsightsQueries q(queries);
+  size_t compared = 0;
+  const int64_t day = insights::kDayUs, hour = 3600 * kSecondUs;
+  const std::vector<std::pair<int64_t, int64_t>> ranges = {
+      {t0, t0 + 60 * day},                              // day-aligned
+      {t0 + 5 * hour + 17, t0 + 23 * day + 77},         // partial first and last day
+      {t0 + 2 * day + hour, t0 + 2 * day + 20 * hour},  // inside one day
+      {t0 + day, t0 + 3 * day},                         // two full days
+  };
+  for (const auto& [from, to] : ranges) {
+    for (const char* env : {"", "prod", "qa"}) {
+      for (auto bucket : {insights::Bucket::kWeek, insights::Bucket::kDay, insights::Bucket::kMonth,
+                          insights::Bucket::kNone}) {
+        for (bool restricted : {false, true}) {
+          InsightsFilter f;
+          f.environment = env;
+          f.from_us = from;
+          f.to_us = to;
+          f.bucket = bucket;
+          if (restricted) f.visible = [](const std::string& p) { return p != "p1"; };
+          auto fast = q.insights(f, {});
+          f.detail = true;
+          auto facts = q.insights(f, {});
+          EXPECT_TRUE(fast && facts);
+          if (!fast || !facts) return compared;
+          EXPECT_EQ(fast->DebugString(), without_detail(*facts).DebugString())
+              << "env '" << env << "' from " << from << " to " << to << " bucket "
+              << insights::bucket_name(bucket) << (restricted ? " restricted" : "");
+          ++compared;
+          // Paged: pages of 2 groups add up to the whole list.
+          f.detail = false;
+          f.page.limit = 2;
+          std::vector<std::string> paged;
+          for (int pages = 0; pages < 100; ++pages) {
+            auto page = q.insights(f, {});
+            EXPECT_TRUE(page);
+            if (!page) return compared;
+            EXPECT_LE(page->groups_size(), 2);
+            EXPECT_EQ(serialize(page->total()), serialize(fast->total()));
+            for (const auto& g : page->groups()) paged.push_back(g.DebugString());
+            if (page->next_cursor().empty()) break;
+            EXPECT_TRUE(insights::decode_group_cursor(page->next_cursor(), &f.page));
+          }
+          std::vector<std::string> whole;
+          for (const auto& g : fast->groups()) whole.push_back(g.DebugString());
+          EXPECT_EQ(paged, whole);
+        }
+      }
+    }
+  }
+  return compared;
+}
+
+TEST(InsightsAggregates, EqualTheFactsOnAGeneratedHistory) {
+  Generated g;
+  g.build(11, 1500);
+  auto r = ProjectionRunner::open(g.dir.path("proj"), g.store.get());
+  ASSERT_TRUE(r);
+  ASSERT_TRUE((*r)->catch_up());
+  EXPECT_EQ(expect_aggregates_equal_facts(**r, g.t0), 4u * 3 * 4 * 2);
+  // The history has every kind of figure to compare.
+  const Queries queries(**r);
+  InsightsFilter f;
+  f.from_us = g.t0;
+  f.to_us = g.t0 + 60 * insights::kDayUs;
+  auto all = InsightsQueries(queries).insights(f, {});
+  ASSERT_TRUE(all);
+  EXPECT_GT(all->total().deployments(), 200u);
+  EXPECT_GT(all->total().rollbacks(), 20u);
+  EXPECT_GT(all->total().lead_time_samples(), 100u);
+  EXPECT_GT(all->total().failed_deployments(), 20u);
+  EXPECT_GT(all->total().restores(), 10u);
+  EXPECT_GT(all->total().unrestored(), 0u);
+  EXPECT_GT(all->groups_size(), 10);
+}
+
+// The aggregates are maintained incrementally: folded a slice at a time
+// (the live path, not the bulk rebuild), they answer as the facts after each.
+TEST(InsightsAggregates, EqualTheFactsWhileFoldedEventByEvent) {
+  Generated g;
+  g.build(5, 400);
+  auto r = ProjectionRunner::open(g.dir.path("live"), nullptr);
+  ASSERT_TRUE(r);
+  const size_t slices = 9;
+  for (size_t i = 0; i < slices; ++i) {
+    const size_t a = g.events.size() * i / slices, b = g.events.size() * (i + 1) / slices;
+    for (size_t k = a; k < b; ++k) ASSERT_TRUE((*r)->apply({g.events[k]}));
+    expect_aggregates_equal_facts(**r, g.t0);
+    if (HasFailure()) return;
+  }
+}
+
+// Counted straight from the events, independently of the projection: the
+// deployments, rollbacks and lead-time median and p90 (nearest rank) of
+// every environment over a range, and the groups that deployed.
+TEST(InsightsAggregates, CountsAndLeadTimesAsTheEventsSay) {
+  Generated g;
+  g.build(23, 1500);
+  auto r = ProjectionRunner::open(g.dir.path("proj"), g.store.get());
+  ASSERT_TRUE(r);
+  ASSERT_TRUE((*r)->catch_up());
+  const int64_t from = g.t0 + 7 * 3600 * kSecondUs + 5, to = g.t0 + 20 * insights::kDayUs + 99;
+  std::map<std::string, int64_t> commit_at;        // run -> first commit time
+  std::map<std::string, int64_t> version_at;       // project/version -> that commit's time
+  std::map<std::string, std::string> rollback_of;  // deploy id -> rollback id of its request
+  uint32_t deployments = 0, rollbacks = 0;
+  std::vector<int64_t> leads;
+  std::set<std::string> groups;
+  for (const auto& e : g.events) {
+    const auto& p = e.payload();
+    if (p.has_commit_observed())
+      commit_at.emplace(p.commit_observed().run_id(), e.occurred_at_us());
+    if (p.has_version_recorded()) {
+      const auto& v = p.version_recorded();
+      if (auto c = commit_at.find(v.run_id()); c != commit_at.end()) {
+        version_at.emplace(v.project_id() + "/" + v.version(), c->second);
+      }
+    }
+    if (p.has_deploy_requested()) {
+      rollback_of[p.deploy_requested().deploy_id()] = p.deploy_requested().rollback_id();
+    }
+    if (!p.has_deploy_succeeded()) continue;
+    const auto& s = p.deploy_succeeded();
+    if (!insights::in_range(e.occurred_at_us(), from, to)) continue;
+    groups.insert(s.project_id() + "/" + s.environment());
+    if (!s.rollback_id().empty() || !rollback_of[s.deploy_id()].empty()) {
+      ++rollbacks;
+      continue;
+    }
+    ++deployments;
+    auto v = version_at.find(s.project_id() + "/" + s.spec().version());
+    if (v != version_at.end() && e.occurred_at_us() >= v->second) {
+      leads.push_back(e.occurred_at_us() - v->second);
+    }
+  }
+  ASSERT_GT(deployments, 50u);
+  ASSERT_GT(rollbacks, 5u);
+  std::sort(leads.begin(), leads.end());
+  const Queries queries(**r);
+  InsightsFilter f;
+  f.from_us = from;
+  f.to_us = to;
+  auto answer = InsightsQueries(queries).insights(f, {});
   ASSERT_TRUE(answer);
-  EXPECT_EQ(answer->total().deployments(), 10u);
-  all.detail = true;
-  EXPECT_EQ(serialize(*answer),
-            serialize(without_detail(*InsightsQueries(queries).insights(all, {}))));
+  EXPECT_EQ(answer->total().deployments(), deployments);
+  EXPECT_EQ(answer->total().rollbacks(), rollbacks);
+  ASSERT_EQ(answer->total().lead_time_samples(), leads.size());
+  EXPECT_DOUBLE_EQ(answer->total().lead_time_median_s(),
+                   static_cast<double>(leads[insights::nearest_rank(leads.size(), 50)]) / 1e6);
+  EXPECT_DOUBLE_EQ(answer->total().lead_time_p90_s(),
+                   static_cast<double>(leads[insights::nearest_rank(leads.size(), 90)]) / 1e6);
+  std::set<std::string> answered;
+  for (const auto& grp : answer->groups())
+    answered.insert(grp.project_id() + "/" + grp.environment());
+  EXPECT_EQ(answered, groups);
 }
 
 TEST(InsightsMath, NearestRankAndBuckets) {
