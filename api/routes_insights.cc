@@ -41,6 +41,8 @@ Reply landscape(Context& ctx) {
   filter.visible = visible(ctx);
   filter.project = ctx.query_value("project").value_or("");
   filter.environment = ctx.query_value("environment").value_or("");
+  filter.limit = page_limit(ctx, ctx.app.config().default_page);
+  filter.after = ctx.query_uint("cursor").value_or(0);
   return view_reply(
       ctx, value_or_throw(
                projections::InsightsQueries(queries(ctx)).landscape(filter, query_options(ctx))));

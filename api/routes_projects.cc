@@ -22,19 +22,21 @@ void redact(views::ProjectView& project) {
 }
 
 // Visibility follows the same roles as every other check (AccessIndex: grants,
-// revocations and the creator's ownership), applied to the projection's list.
+// revocations and the creator's ownership), applied to the projection's list
+// page by page (?limit=, default the config's default_page; ?cursor=).
 Reply list_projects(Context& ctx) {
-  auto list = value_or_throw(queries(ctx).list_projects(query_options(ctx)));
   auto& access = ctx.app.access();
   access.refresh();
-  views::ProjectList visible;
-  visible.set_position(list.position());
-  for (auto& p : *list.mutable_projects()) {
-    if (!access.allows(ctx.principal, p.project_id(), wharf::v1::ROLE_VIEWER)) continue;
-    redact(p);
-    *visible.add_projects() = std::move(p);
-  }
-  return view_reply(ctx, visible);
+  const Principal who = ctx.principal;
+  projections::ProjectPage page;
+  page.visible = [&access, who](const std::string& project) {
+    return access.allows(who, project, wharf::v1::ROLE_VIEWER);
+  };
+  page.limit = page_limit(ctx, ctx.app.config().default_page);
+  page.after = ctx.query_uint("cursor").value_or(0);
+  auto list = value_or_throw(queries(ctx).list_projects(query_options(ctx), "", page));
+  for (auto& p : *list.mutable_projects()) redact(p);
+  return view_reply(ctx, list);
 }
 
 Reply get_project(Context& ctx) {
@@ -135,8 +137,8 @@ Reply define_environment(Context& ctx) {
 // Starts a run by hand for a commit (what the Gerrit ingestor and the local
 // git watcher do automatically).
 Reply start_run(Context& ctx) {
-  auto body = JsonBody::parse(ctx.request.body(),
-                              {"commit_sha", "branch", "ref", "subject", "author"});
+  auto body =
+      JsonBody::parse(ctx.request.body(), {"commit_sha", "branch", "ref", "subject", "author"});
   engine::ObserveCommit command;
   command.project_id = ctx.param("project");
   command.commit_sha = body.required_string("commit_sha");
@@ -157,10 +159,9 @@ void add_project_routes(App& app) {
   app.add(http::verb::get, "/api/v1/projects/{project}", Access::kViewer, get_project);
   app.add(http::verb::put, "/api/v1/projects/{project}/repository", Access::kOwner,
           bind_repository);
-  app.add(http::verb::put, "/api/v1/projects/{project}/template", Access::kOwner,
-          update_template);
-  app.add(http::verb::put, "/api/v1/projects/{project}/environments/{environment}",
-          Access::kOwner, define_environment);
+  app.add(http::verb::put, "/api/v1/projects/{project}/template", Access::kOwner, update_template);
+  app.add(http::verb::put, "/api/v1/projects/{project}/environments/{environment}", Access::kOwner,
+          define_environment);
   app.add(http::verb::post, "/api/v1/projects/{project}/runs", Access::kDeployer, start_run);
 }
 

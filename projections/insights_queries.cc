@@ -246,14 +246,16 @@ Expected<views::Landscape, Error> InsightsQueries::landscape(const LandscapeFilt
   auto lock = queries_.runner_.read_lock();
   StateReader projects(queries_.runner_.db().db(), queries_.runner_.db().cf("projects"));
   StateReader cells(queries_.runner_.db().db(), queries_.runner_.db().cf("insights"));
-  std::vector<std::string> ids;
-  projects.scan_forward(Key('c'), 0, *pos, [&](uint64_t, const rocksdb::Slice& v) {
-    ids.push_back(v.ToString());
-    return true;
-  });
+  std::vector<std::pair<uint64_t, std::string>> ids;
+  projects.scan_forward(Key('c'), filter.after + 1, *pos,
+                        [&](uint64_t at, const rocksdb::Slice& v) {
+                          ids.emplace_back(at, v.ToString());
+                          return true;
+                        });
   views::Landscape out;
   out.set_position(*pos);
-  for (const auto& id : ids) {
+  uint64_t last = 0;  // creation position of the last project listed
+  for (const auto& [at, id] : ids) {
     if (filter.visible && !filter.visible(id)) continue;
     views::ProjectView project;
     if (!projects.get_at(Key('p').add(id), *pos, &project)) continue;
@@ -295,7 +297,12 @@ Expected<views::Landscape, Error> InsightsQueries::landscape(const LandscapeFilt
       *row.add_environments() = std::move(cell);
     }
     if (row.environments_size() > 0 || filter.environment.empty()) {
+      if (filter.limit != 0 && static_cast<size_t>(out.projects_size()) == filter.limit) {
+        out.set_next_cursor(std::to_string(last));
+        break;
+      }
       *out.add_projects() = std::move(row);
+      last = at;
     }
   }
   return out;

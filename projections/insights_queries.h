@@ -19,6 +19,8 @@ struct LandscapeFilter {
   std::function<bool(const std::string& project_id)> visible;  // null: every project
   std::string project;      // case-insensitive substring of the project's name or id
   std::string environment;  // exact; empty: every environment
+  uint64_t after = 0;       // the page after this cursor (a project's creation position)
+  size_t limit = 0;         // projects per page; 0: all
 };
 
 struct InsightsFilter {
@@ -37,7 +39,8 @@ class InsightsQueries {
   explicit InsightsQueries(const Queries& queries) : queries_(queries) {}
 
   // Every (visible) project x its environments: what serves, since when, by
-  // whom, canary, health, and how far each is ahead of the next.
+  // whom, canary, health, and how far each is ahead of the next. In the
+  // order projects were created, one page (`next_cursor` when more follow).
   Expected<wharf::views::v1::Landscape, Error> landscape(const LandscapeFilter& filter,
                                                          const QueryOptions& o) const;
   // The four delivery metrics over deployments in [from, to): one range scan

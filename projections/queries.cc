@@ -66,38 +66,50 @@ Expected<uint64_t, Error> Queries::resolve(std::initializer_list<const char*> pr
 }
 
 Expected<views::ProjectList, Error> Queries::list_projects(const QueryOptions& o,
-                                                           const std::string& user) const {
+                                                           const std::string& user,
+                                                           const ProjectPage& page) const {
   auto pos = user.empty() ? resolve({"projects"}, o) : resolve({"projects", "permissions"}, o);
   if (!pos) return wharf::unexpected(pos.error());
   auto lock = runner_.read_lock();
   StateReader projects(runner_.db().db(), runner_.db().cf("projects"));
+  StateReader perms(runner_.db().db(), runner_.db().cf("permissions"));
   views::ProjectList out;
   out.set_position(*pos);
-  auto add = [&](const std::string& id) {
-    views::ProjectView view;
-    if (projects.get_at(Key('p').add(id), *pos, &view)) *out.add_projects() = std::move(view);
-  };
-  if (user.empty()) {
-    std::vector<std::string> ids;
-    projects.scan_forward(Key('c'), 0, *pos, [&](uint64_t, const rocksdb::Slice& v) {
-      ids.push_back(v.ToString());
-      return true;
-    });
-    for (const auto& id : ids) add(id);
-  } else {
-    StateReader perms(runner_.db().db(), runner_.db().cf("permissions"));
-    std::vector<std::string> ids;
-    perms.scan_forward(Key('u').add(user), 0, *pos, [&](uint64_t, const rocksdb::Slice& v) {
-      ids.push_back(v.ToString());
-      return true;
-    });
-    for (const auto& id : ids) {
+  uint64_t last = 0;  // position of the last project listed
+  // Lists the project created (granted) at `at`; false once the page is full
+  // and another one follows.
+  auto add = [&](uint64_t at, const std::string& id) {
+    if (page.visible && !page.visible(id)) return true;
+    if (!user.empty()) {
       views::RoleAssignment a;
-      if (perms.get_at(Key('g').add(id).add(user), *pos, &a) &&
-          a.role() != wharf::v1::ROLE_UNSPECIFIED) {
-        add(id);
+      if (!perms.get_at(Key('g').add(id).add(user), *pos, &a) ||
+          a.role() == wharf::v1::ROLE_UNSPECIFIED) {
+        return true;
       }
     }
+    views::ProjectView view;
+    if (!projects.get_at(Key('p').add(id), *pos, &view)) return true;
+    if (page.limit != 0 && static_cast<size_t>(out.projects_size()) == page.limit) {
+      out.set_next_cursor(std::to_string(last));
+      return false;
+    }
+    *out.add_projects() = std::move(view);
+    last = at;
+    return true;
+  };
+  // The index first (the visits below read other keys with the same readers).
+  std::vector<std::pair<uint64_t, std::string>> ids;
+  auto collect = [&](uint64_t at, const rocksdb::Slice& v) {
+    ids.emplace_back(at, v.ToString());
+    return true;
+  };
+  if (user.empty()) {
+    projects.scan_forward(Key('c'), page.after + 1, *pos, collect);
+  } else {
+    perms.scan_forward(Key('u').add(user), page.after + 1, *pos, collect);
+  }
+  for (const auto& [at, id] : ids) {
+    if (!add(at, id)) break;
   }
   return out;
 }

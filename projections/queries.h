@@ -8,6 +8,7 @@
 // position they are as of. Each lookup is an index seek; nothing is replayed.
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -59,13 +60,26 @@ struct AuditFilter {
   bool oldest_first = false;
 };
 
+// A page of a list in creation order (projects, the landscape): what comes
+// after `after` (the position the previous page's `next_cursor` names; 0:
+// from the first), at most `limit` entries (0: all) that `visible` lets
+// through (null: every one).
+struct ProjectPage {
+  std::function<bool(const std::string& project_id)> visible;
+  uint64_t after = 0;
+  size_t limit = 0;
+};
+
 class Queries {
  public:
   explicit Queries(const ProjectionRunner& runner) : runner_(runner) {}
 
-  // Every project, or (when `user` is set) those where the user holds a role.
+  // Every project, or (when `user` is set) those where the user holds a role,
+  // in the order they were created (granted), one page: `next_cursor` is set
+  // when more follow.
   Expected<views::ProjectList, Error> list_projects(const QueryOptions& o,
-                                                    const std::string& user = "") const;
+                                                    const std::string& user = "",
+                                                    const ProjectPage& page = {}) const;
   Expected<Answer<views::ProjectView>, Error> get_project(const std::string& project_id,
                                                           const QueryOptions& o) const;
 

@@ -67,6 +67,44 @@ TEST_F(ResourcesTest, CreateProjectThenReadIt) {
   EXPECT_EQ(call(verb::get, "/api/v1/projects/shop", bob).status, 403u);
 }
 
+// The projects list and the landscape come a page at a time, in creation
+// order, over the projects the caller may see: ?limit= (default the config's
+// default_page), ?cursor= from the previous page's next_cursor.
+TEST_F(ResourcesTest, ProjectsAndLandscapeArePaged) {
+  const std::string alice = h.token_for("alice"), bob = h.token_for("bob");
+  uint64_t pos = 0;
+  for (const char* id : {"p1", "p2", "b1", "p3", "p4"}) {
+    const bool bobs = id[0] == 'b';
+    pos = command(verb::post, "/api/v1/projects", bobs ? bob : alice,
+                  std::string(R"({"project_id":")") + id + R"("})");
+  }
+  for (const char* route : {"/api/v1/projects", "/api/v1/landscape"}) {
+    std::vector<std::string> seen;
+    std::string cursor;
+    int pages = 0;
+    do {
+      std::string target = std::string(route) + "?limit=2";
+      if (!cursor.empty()) target += "&cursor=" + cursor;
+      auto r = call(verb::get, with_min(target, pos), alice);
+      ASSERT_EQ(r.status, 200u) << r.body;
+      auto body = r.json().as_object();
+      const auto& list = body.at("projects").as_array();
+      EXPECT_LE(list.size(), 2u) << route;
+      for (const auto& p : list) seen.emplace_back(p.at("project_id").as_string());
+      cursor = body.contains("next_cursor") ? std::string(body.at("next_cursor").as_string()) : "";
+      ++pages;
+    } while (!cursor.empty() && pages < 10);
+    EXPECT_EQ(seen, (std::vector<std::string>{"p1", "p2", "p3", "p4"})) << route;
+    EXPECT_EQ(pages, 2) << route;
+    // Without a limit: the default page holds them all; a bad limit is refused.
+    auto all = call(verb::get, with_min(route, pos), alice).json();
+    EXPECT_EQ(all.at("projects").as_array().size(), 4u) << route;
+    EXPECT_EQ(all.at("next_cursor").as_string(), "") << route;
+    EXPECT_EQ(call(verb::get, std::string(route) + "?limit=0", alice).status, 400u) << route;
+    EXPECT_EQ(call(verb::get, std::string(route) + "?limit=100000", alice).status, 400u) << route;
+  }
+}
+
 TEST_F(ResourcesTest, DuplicateProjectIsRejected) {
   create_shop(h.admin_token());
   auto r = call(verb::post, "/api/v1/projects", h.admin_token(),
