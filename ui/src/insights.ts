@@ -20,7 +20,7 @@ export interface LandscapeCell {
   ahead_of_next: string
 }
 export interface LandscapeProject { project_id: string; name: string; environments: LandscapeCell[] }
-export interface Landscape { position: string; projects: LandscapeProject[] }
+export interface Landscape { position: string; projects: LandscapeProject[]; next_cursor?: string }
 
 export interface EventRef { position: string; event_id: string; at_us: string; kind: string; detail: string }
 export interface DeploymentFact {
@@ -67,6 +67,7 @@ export interface InsightsReport {
   buckets: Bucket[]
   groups: Group[]
   deployments: DeploymentFact[]
+  next_cursor?: string
 }
 
 // 5400 -> "1.5 h"; 0 -> "0 s".
