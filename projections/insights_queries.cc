@@ -64,6 +64,7 @@ void rollup_rows(StateReader& reader, const InsightsFilter& filter, uint64_t pos
         continue;
       }
       if (!filter.environment.empty() && r.environment != filter.environment) continue;
+      if (!filter.project.empty() && r.project_id != filter.project) continue;
       if (filter.visible) {
         auto [it, inserted] = visible.try_emplace(r.project_id, false);
         if (inserted) it->second = filter.visible(std::string(r.project_id));
@@ -185,7 +186,9 @@ views::InsightsReport aggregated(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* c
     }
   };
 
-  const bool totals_from_groups = static_cast<bool>(filter.visible);
+  // One project, or not every project visible: the totals are the sum of
+  // the groups read.
+  const bool totals_from_groups = filter.visible || !filter.project.empty();
   if (!totals_from_groups) {
     add_days(filter.environment.empty() ? rollup::scope_all()
                                         : rollup::scope_environment(filter.environment),
@@ -193,7 +196,7 @@ views::InsightsReport aggregated(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* c
   }
   // Groups in key order ('N' [project] [env]: the order of (project, env)).
   const insights::GroupPage& page = filter.page;
-  const std::string prefix = Key('N');
+  const std::string prefix = filter.project.empty() ? Key('N') : Key('N').add(filter.project);
   std::string start = prefix;
   if (page.has_cursor && !totals_from_groups) {
     start = Key('N').add(page.after_project).add(page.after_environment);
@@ -321,7 +324,7 @@ Expected<views::InsightsReport, Error> InsightsQueries::insights(const InsightsF
   StateReader reader(db, cf);
   const uint64_t from = static_cast<uint64_t>(std::max<int64_t>(filter.from_us, 0));
   const uint64_t last = static_cast<uint64_t>(filter.to_us - 1);
-  if (filter.project.empty() && !filter.detail) {
+  if (!filter.detail) {
     // At the projection's own position (the checkpoint in the same
     // snapshot) the aggregates are exact: without `at` any position at or
     // after the resolved one will do.
@@ -336,6 +339,8 @@ Expected<views::InsightsReport, Error> InsightsQueries::insights(const InsightsF
         (!travel || checkpoint == *pos)) {
       return aggregated(db, cf, snapshot.snapshot(), filter, checkpoint);
     }
+  }
+  if (filter.project.empty() && !filter.detail) {
     std::deque<std::string> chunks;
     std::vector<insights::FactRow> rows;
     rollup_rows(reader, filter, *pos, chunks, rows);
