@@ -262,6 +262,7 @@ int main() {
     f.from_us = year_start;
     f.to_us = year_end;
     f.bucket = pj::insights::Bucket::kWeek;
+    f.page.limit = 100;  // the API's default page of groups (api/config.h default_page)
     auto r = queries.insights(f, {});
     if (!r) {
       std::fprintf(stderr, "insights: %s\n", r.error().message.c_str());
