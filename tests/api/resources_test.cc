@@ -103,6 +103,12 @@ TEST_F(ResourcesTest, ProjectsAndLandscapeArePaged) {
     EXPECT_EQ(call(verb::get, std::string(route) + "?limit=0", alice).status, 400u) << route;
     EXPECT_EQ(call(verb::get, std::string(route) + "?limit=100000", alice).status, 400u) << route;
   }
+  // Insights page their groups the same way; a cursor not of that list is refused.
+  auto insights = call(verb::get, with_min("/api/v1/insights?limit=1", pos), alice);
+  ASSERT_EQ(insights.status, 200u) << insights.body;
+  EXPECT_EQ(insights.json().at("next_cursor").as_string(), "");
+  EXPECT_EQ(call(verb::get, "/api/v1/insights?cursor=zz", alice).status, 400u);
+  EXPECT_EQ(call(verb::get, "/api/v1/insights?limit=0", alice).status, 400u);
 }
 
 TEST_F(ResourcesTest, DuplicateProjectIsRejected) {
