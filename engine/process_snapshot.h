@@ -12,7 +12,8 @@ namespace wharf::engine {
 // Version of the message's meaning; bump when ProcessState changes.
 // 2: the state is bounded (engine/reactor.h ProcessState); a schema 1
 // snapshot holds every deploy ever made and is refolded, not read.
-inline constexpr uint32_t kProcessStateSchema = 2;
+// 3: failed runs are dropped too (a schema 2 snapshot holds them all).
+inline constexpr uint32_t kProcessStateSchema = 3;
 
 wharf::v1::ProcessStateSnapshot to_snapshot(const ProcessState& state);
 // Fills `state` from `in` (whose contents it moves out); false when `in`

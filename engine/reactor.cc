@@ -219,11 +219,15 @@ const AccessState* ProcessState::access(const std::string& project_id) const {
 
 void ProcessState::apply(const Envelope& event) {
   last_position_ = event.position() != 0 ? event.position() : last_position_ + 1;
+  const std::string& stream = event.stream_id();
   if (!drop_next_.empty()) {
-    runs_.erase(drop_next_);
+    // Kept when its own stream goes on at once (a failed run retried).
+    if (stream.compare(0, 4, "run-") != 0 ||
+        stream.compare(4, std::string::npos, drop_next_) != 0) {
+      runs_.erase(drop_next_);
+    }
     drop_next_.clear();
   }
-  const std::string& stream = event.stream_id();
   switch (stream_kind(stream)) {
     case StreamKind::kProject: {
       std::string id = stream.substr(sizeof("project-") - 1);
@@ -233,10 +237,16 @@ void ProcessState::apply(const Envelope& event) {
     case StreamKind::kRun: {
       std::string id = stream.substr(sizeof("run-") - 1);
       if (cancelled_runs_.count(id)) break;
-      RunState& run = runs_[id];
+      auto it = runs_.find(id);
+      if (it == runs_.end()) {
+        if (event.stream_version() > 1) break;  // a dropped run not restored: missing_history()
+        it = runs_.emplace(id, RunState{}).first;
+      }
+      RunState& run = it->second;
       engine::apply(run, event);
       if (run.status == RunStatus::kCancelled) remember_cancelled(id);
-      if (run.status == RunStatus::kCancelled || run.status == RunStatus::kSucceeded) {
+      if (run.status == RunStatus::kCancelled || run.status == RunStatus::kSucceeded ||
+          run.status == RunStatus::kFailed) {
         drop_next_ = id;
       }
       break;
@@ -261,6 +271,21 @@ void ProcessState::apply(const Envelope& event) {
     case StreamKind::kUnknown:
       break;
   }
+}
+
+std::string ProcessState::missing_history(const Envelope& event) const {
+  const std::string& stream = event.stream_id();
+  if (event.stream_version() <= 1 || stream_kind(stream) != StreamKind::kRun) return {};
+  const std::string id = stream.substr(sizeof("run-") - 1);
+  if (runs_.count(id) != 0 || cancelled_runs_.count(id) != 0) return {};
+  return stream;
+}
+
+void ProcessState::restore_run(const std::vector<Envelope>& earlier) {
+  if (earlier.empty() || stream_kind(earlier.front().stream_id()) != StreamKind::kRun) return;
+  RunState run;
+  for (const auto& e : earlier) engine::apply(run, e);
+  runs_[earlier.front().stream_id().substr(sizeof("run-") - 1)] = std::move(run);
 }
 
 void ProcessState::remember_cancelled(const std::string& run_id) {

@@ -82,7 +82,8 @@ using Reaction = std::variant<IssueCommand, StartBuild, StartDeploy, StartTests,
 // canaries that still own Dubbo rules; the decide-only sets (rollback ids,
 // finished test case runs, log and terminal sessions) are left empty. Per
 // project access: roles and ever-granted pairs, no requests. Runs: those not
-// finished (a failed run stays: RetryStep reopens it). Cancelled run ids: the
+// finished; a failed one is dropped too (RetryStep or CancelRun reopens it:
+// missing_history() below). Cancelled run ids: the
 // latest kCancelledRunsKept (a DeployRequested issued before its run was
 // cancelled arrives within a few events, not thousands of cancellations later).
 // The state is a function of the events folded, so a snapshot at P plus the
@@ -99,6 +100,15 @@ class ProcessState {
                                       const std::string& environment) const;
   const ProjectState* project(const std::string& project_id) const;
   const AccessState* access(const std::string& project_id) const;
+  // A failed run is dropped like a finished one; RetryStep or CancelRun later
+  // appends to its stream. For such an event missing_history() names the run
+  // stream, whose earlier events the caller folds in with restore_run() before
+  // apply() (the runtime reads them from the store); apply() alone ignores
+  // the event. "" when nothing is missing.
+  std::string missing_history(const Envelope& event) const;
+  // `earlier`: the events of that run stream before the event, in order.
+  void restore_run(const std::vector<Envelope>& earlier);
+
   // True when the run was cancelled (its state is no longer kept).
   bool run_cancelled(const std::string& run_id) const { return cancelled_runs_.count(run_id) > 0; }
   uint64_t last_position() const { return last_position_; }
@@ -124,8 +134,8 @@ class ProcessState {
   std::unordered_map<std::string, EnvironmentState> environments_;  // by stream id
   std::unordered_map<std::string, ProjectState> projects_;          // by project id
   std::unordered_map<std::string, AccessState> accesses_;           // by project id
-  // Runs that succeeded or were cancelled are dropped one event later (react
-  // still sees them on their last event); the latest cancelled ids are
+  // Runs that succeeded, failed or were cancelled are dropped one event later
+  // (react still sees them on their last event); the latest cancelled ids are
   // remembered (cancelled_order_: oldest first, the same ids as the set).
   std::unordered_set<std::string> cancelled_runs_;
   std::deque<std::string> cancelled_order_;

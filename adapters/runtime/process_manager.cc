@@ -12,7 +12,9 @@ ProcessManager::ProcessManager(events::EventStore& store, CommandBus& bus, Ports
                                const Clock& clock, SnapshotPolicy snapshots)
     : store_(store), bus_(bus), ports_(ports), clock_(clock), snapshots_(snapshots) {}
 
-ProcessManager::~ProcessManager() { stop(); }
+ProcessManager::~ProcessManager() {
+  stop();
+}
 
 void ProcessManager::CallbackSink::submit(const engine::Command& command,
                                           const std::string& command_id,
@@ -48,7 +50,7 @@ Expected<void, std::string> ProcessManager::start() {
     const uint64_t target = store_.head_position();
     const bool long_fold = target > from && target - from >= events::kFoldProgressEvery;
     auto scanned = store_.scan(from + 1, target, [&](const events::Envelope& event) {
-      state_.apply(event);
+      fold(event);
       if (long_fold && ++folded % events::kFoldProgressEvery == 0) {
         events::log_fold_progress("process manager", folded, target - from);
       }
@@ -119,16 +121,14 @@ bool ProcessManager::handle(const events::Envelope& event) {
   std::vector<engine::Reaction> reactions;
   {
     std::lock_guard lock(state_mutex_);
-    state_.apply(event);
+    fold(event);
     reactions = engine::react(state_, event);
     ++stats_.events;
     ++counters_.events_folded;
   }
   for (const auto& reaction : reactions) carry_out(reaction);
   last_handled_.store(event.position());
-  {
-    std::lock_guard lock(handled_mutex_);
-  }
+  { std::lock_guard lock(handled_mutex_); }
   handled_.notify_all();
   write_checkpoint(false);
   if (event.position() >= counters_.snapshot_written_position + snapshots_.every_events &&
@@ -136,6 +136,20 @@ bool ProcessManager::handle(const events::Envelope& event) {
     write_snapshot();
   }
   return true;
+}
+
+void ProcessManager::fold(const events::Envelope& event) {
+  if (std::string stream = state_.missing_history(event); !stream.empty()) {
+    auto earlier =
+        store_.read_stream(stream, 1, event.stream_version() - 1, events::Direction::kForward);
+    if (earlier) {
+      state_.restore_run(*earlier);
+    } else {
+      spdlog::error("process manager: cannot read {} to reopen its run: {}", stream,
+                    earlier.error().message);
+    }
+  }
+  state_.apply(event);
 }
 
 void ProcessManager::carry_out(const engine::Reaction& reaction) {

@@ -95,6 +95,9 @@ class ProcessManager {
 
  private:
   bool handle(const events::Envelope& event);
+  // state_.apply(event), first restoring a dropped run the event reopens
+  // (engine::ProcessState::missing_history) from its stream. state_mutex_ held.
+  void fold(const events::Envelope& event);
   void carry_out(const engine::Reaction& reaction);
   void start_build(const engine::BuildJob& job);
   void start_deploy(const engine::DeployJob& job);

@@ -24,7 +24,8 @@ inline std::vector<std::string> types(const std::vector<Envelope>& events) {
 }
 
 inline std::vector<std::string> types(const Result& r) {
-  return r.has_value() ? types(r.value()) : std::vector<std::string>{"rejected: " + r.error().reason};
+  return r.has_value() ? types(r.value())
+                       : std::vector<std::string>{"rejected: " + r.error().reason};
 }
 
 class Log {
@@ -50,7 +51,8 @@ class Log {
   Result execute(const Command& command, const Context& ctx) {
     const std::string stream = stream_of(command);
     Inputs inputs;
-    if (std::string reads = reads_of(command); !reads.empty()) inputs.project_history = streams[reads];
+    if (std::string reads = reads_of(command); !reads.empty())
+      inputs.project_history = streams[reads];
     if (std::string id = target_event_of(command); !id.empty()) {
       if (const Envelope* e = find(id)) inputs.target_event = *e;
     }
@@ -171,6 +173,17 @@ inline RecordBuildResult build_failed(const std::string& run_id, uint32_t attemp
 
 // ---- Process manager harness ----
 
+// Folds `e` into `state` as the runtime does: a dropped run that `e` reopens
+// (ProcessState::missing_history) gets its earlier events from the log first.
+inline void fold_in(ProcessState& state, const Log& log, const Envelope& e) {
+  if (std::string stream = state.missing_history(e); !stream.empty()) {
+    const auto& events = log.streams.at(stream);
+    state.restore_run(
+        {events.begin(), events.begin() + static_cast<std::ptrdiff_t>(e.stream_version() - 1)});
+  }
+  state.apply(e);
+}
+
 // Runs the reactor over a Log as the runtime would: every appended event is
 // folded into ProcessState and reacted to; IssueCommand reactions are decided
 // and appended at once; work reactions are recorded for the test to inspect
@@ -191,7 +204,7 @@ class Harness {
   void pump() {
     while (applied_ < log.all.size()) {
       Envelope e = log.all[applied_++];
-      state.apply(e);
+      fold_in(state, log, e);
       for (auto& r : react(state, e)) perform(std::move(r));
     }
   }

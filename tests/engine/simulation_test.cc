@@ -25,7 +25,8 @@ struct Key {
 };
 
 std::optional<Key> key_of(const Reaction& r) {
-  if (const auto* b = std::get_if<StartBuild>(&r)) return Key{"build", b->job.run_id, "", b->job.attempt};
+  if (const auto* b = std::get_if<StartBuild>(&r))
+    return Key{"build", b->job.run_id, "", b->job.attempt};
   if (const auto* d = std::get_if<StartDeploy>(&r)) {
     return Key{"deploy", d->job.deploy_id, d->job.environment, d->job.attempt};
   }
@@ -41,20 +42,26 @@ bool finished_in_log(const Log& log, const Key& k) {
     const auto& p = e.payload();
     if (k.kind == "build") {
       if (p.has_build_succeeded() && p.build_succeeded().run_id() == k.id &&
-          p.build_succeeded().attempt() == k.attempt) return true;
+          p.build_succeeded().attempt() == k.attempt)
+        return true;
       if (p.has_build_failed() && p.build_failed().run_id() == k.id &&
-          p.build_failed().attempt() == k.attempt) return true;
+          p.build_failed().attempt() == k.attempt)
+        return true;
     } else if (k.kind == "deploy") {
       if (p.has_deploy_succeeded() && p.deploy_succeeded().deploy_id() == k.id &&
-          p.deploy_succeeded().attempt() == k.attempt) return true;
+          p.deploy_succeeded().attempt() == k.attempt)
+        return true;
       if (p.has_deploy_failed() && p.deploy_failed().deploy_id() == k.id &&
-          p.deploy_failed().attempt() == k.attempt) return true;
+          p.deploy_failed().attempt() == k.attempt)
+        return true;
     } else {
       if (p.has_tests_passed() && p.tests_passed().run_id() == k.id &&
-          p.tests_passed().environment() == k.environment && p.tests_passed().attempt() == k.attempt)
+          p.tests_passed().environment() == k.environment &&
+          p.tests_passed().attempt() == k.attempt)
         return true;
       if (p.has_tests_failed() && p.tests_failed().run_id() == k.id &&
-          p.tests_failed().environment() == k.environment && p.tests_failed().attempt() == k.attempt)
+          p.tests_failed().environment() == k.environment &&
+          p.tests_failed().attempt() == k.attempt)
         return true;
     }
   }
@@ -89,8 +96,8 @@ TEST_P(Simulation, WorkIsStartedOnceSerialisedPerEnvironmentAndRecoverable) {
         const char* kind = c->step == wharf::v1::STEP_KIND_BUILD    ? "build"
                            : c->step == wharf::v1::STEP_KIND_DEPLOY ? "deploy"
                                                                     : "tests";
-        cancelled.insert(Key{kind, c->id, c->step == wharf::v1::STEP_KIND_BUILD ? "" : c->environment,
-                             c->attempt});
+        cancelled.insert(Key{
+            kind, c->id, c->step == wharf::v1::STEP_KIND_BUILD ? "" : c->environment, c->attempt});
       }
     }
   };
@@ -112,9 +119,10 @@ TEST_P(Simulation, WorkIsStartedOnceSerialisedPerEnvironmentAndRecoverable) {
           pending.erase(pending.begin() + static_cast<std::ptrdiff_t>(i));
           bool ok = coin(75);
           if (const auto* b = std::get_if<StartBuild>(&r)) {
-            (void)h.command(ok ? build_ok(b->job.run_id, "sha256:" + b->job.commit_sha, b->job.attempt)
-                         : build_failed(b->job.run_id, b->job.attempt),
-                      "system");
+            (void)h.command(
+                ok ? build_ok(b->job.run_id, "sha256:" + b->job.commit_sha, b->job.attempt)
+                   : build_failed(b->job.run_id, b->job.attempt),
+                "system");
           } else if (const auto* d = std::get_if<StartDeploy>(&r)) {
             (void)h.deploy_done(d->job, ok);
           } else if (const auto* t = std::get_if<StartTests>(&r)) {
@@ -160,7 +168,7 @@ TEST_P(Simulation, WorkIsStartedOnceSerialisedPerEnvironmentAndRecoverable) {
     }
 
     ProcessState restarted;
-    for (const auto& e : h.log.all) restarted.apply(e);
+    for (const auto& e : h.log.all) fold_in(restarted, h.log, e);
     std::set<Key> recovered;
     for (const auto& r : recover(restarted)) {
       if (auto k = key_of(r)) {
