@@ -84,11 +84,9 @@ static void check_canary_target(const wharf::v1::EnvironmentSpec& env) {
     throw bad_request("invalid_value", message, json::object{{"field", field}});
   };
   if (c.mode() == "dubbo") {
-    // Rules in the Dubbo config center steer the calls (docs/canary.md#dubbo).
-    if (env.target() != wharf::v1::TARGET_TYPE_LOCAL) {
-      refuse("canary.mode",
-             "canary mode \"dubbo\" runs its canary instance on the local target only for now");
-    }
+    // Rules in the Dubbo config center steer the calls (docs/canary.md#dubbo);
+    // the canary instance runs on the environment's target (local process,
+    // Kubernetes canary Deployment, Swarm canary service).
     if (!c.match().header().empty() || !c.match().cookie().empty()) {
       refuse("canary.match",
              "Dubbo calls carry no HTTP header or cookie wharf sees: flagged calls use "
@@ -99,13 +97,9 @@ static void check_canary_target(const wharf::v1::EnvironmentSpec& env) {
              "no wharf router sees Dubbo calls: the error rate of a Dubbo canary comes from "
              "canary.analysis.prometheus_query_url (Dubbo's metrics)");
     }
+    // The dubbo_* settings, settings.dubbo_config_center (the ZooKeeper target) among them.
     auto settings = dubbo::parse_settings(env.settings());
     if (!settings) refuse(settings.error().field, settings.error().message);
-    if (env.target_ref().empty()) {
-      refuse("target_ref",
-             "a Dubbo canary names its config center: register the ZooKeeper as a target "
-             "(kind \"zookeeper\", docs/targets.md) and name it with target_ref");
-    }
     return;
   }
   if (env.target() == wharf::v1::TARGET_TYPE_LOCAL) return;

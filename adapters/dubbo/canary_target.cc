@@ -117,28 +117,40 @@ Expected<void, std::string> DubboCanaryTarget::apply(const engine::CanaryTraffic
   // The config center is resolved for each change: a rotated credential is
   // used from the next one on.
   auto center = config_center(options_.targets ? *options_.targets : targets::no_targets(),
-                              t.spec.target_ref());
+                              settings->config_center);
   if (!center) return unexpected(center.error());
   auto store = store_for(*center);
   switch (t.phase) {
     case Phase::kStep:
       return step(t, *settings, *store);
-    case Phase::kPromoted:
+    case Phase::kPromoted: {
       // The stable set first (the canary instance becomes current), then the rule.
-      if (instances_ != nullptr) {
-        instances_->finish_canary(t.project_id, t.environment, t.deploy_id, t.attempt, true);
-      }
+      auto finished = finish_instances(t);
+      if (!finished) return finished;
       return remove_all(t, *settings, *store);
+    }
     case Phase::kAborted: {
       auto removed = remove_all(t, *settings, *store);
       if (!removed) return removed;
-      if (instances_ != nullptr) {
-        instances_->finish_canary(t.project_id, t.environment, t.deploy_id, t.attempt, false);
-      }
-      return {};
+      return finish_instances(t);
     }
   }
   return {};
+}
+
+Expected<void, std::string> DubboCanaryTarget::finish_instances(const engine::CanaryTraffic& t) {
+  if (t.spec.target() != wharf::v1::TARGET_TYPE_KUBERNETES &&
+      t.spec.target() != wharf::v1::TARGET_TYPE_SWARM) {
+    if (instances_ != nullptr) {
+      instances_->finish_canary(t.project_id, t.environment, t.deploy_id, t.attempt,
+                                t.phase == Phase::kPromoted);
+    }
+    return {};
+  }
+  if (!options_.remote_instances) {
+    return unexpected(std::string("no Kubernetes or Swarm canary target to finish the canary"));
+  }
+  return options_.remote_instances(t);
 }
 
 Expected<void, std::string> DubboCanaryTarget::step(const engine::CanaryTraffic& t,

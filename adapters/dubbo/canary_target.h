@@ -9,8 +9,11 @@
 //   step (route "tag"): a tag-router rule sending calls that carry
 //     dubbo.tag=<tag> to the canary instances (untagged calls never go there);
 //   abort: wharf's rule deleted, or the person's rule it replaced put back
-//     byte for byte; then the canary instance stops (local target);
+//     byte for byte; then the canary instance stops;
 //   promotion: the canary instance becomes the stable one, then the rule goes.
+// The canary instances are the environment target's: a second local process
+// (LocalDeployTarget), or the canary Deployment or Swarm service of the
+// Kubernetes or Swarm canary target (mode "dubbo"; remote_instances).
 // Every write is compare-and-set on the node's version, and each one is
 // recorded (`record`: a RecordDubboRule command) once the config center took
 // it; a person's rule is recorded (snapshotted) before wharf overwrites it.
@@ -42,9 +45,13 @@ class LocalDeployTarget;
 namespace wharf::dubbo {
 
 struct DubboTargetOptions {
-  // Where the environment's target_ref (its ZooKeeper config center) is
-  // resolved; null: none resolves.
+  // Where settings.dubbo_config_center (the ZooKeeper target) is resolved;
+  // null: none resolves.
   const targets::TargetResolver* targets = nullptr;
+  // The promotion or abort of a Kubernetes or Swarm environment's canary
+  // instances (the kind's canary target, synchronously); unset: such a
+  // canary cannot finish.
+  std::function<Expected<void, std::string>(const engine::CanaryTraffic&)> remote_instances;
   std::chrono::milliseconds retry{1000};
   int tries = 5;
   std::chrono::milliseconds max_retry{10'000};
@@ -72,6 +79,7 @@ class DubboCanaryTarget final : public engine::CanaryTarget {
 
  private:
   Expected<void, std::string> apply(const engine::CanaryTraffic& traffic);
+  Expected<void, std::string> finish_instances(const engine::CanaryTraffic& t);
   Expected<void, std::string> step(const engine::CanaryTraffic& t, const DubboSettings& s,
                                    RuleStore& store);
   Expected<void, std::string> remove_all(const engine::CanaryTraffic& t, const DubboSettings& s,

@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "adapters/targets/references.h"
+
 namespace wharf::dubbo {
 
 namespace {
@@ -37,7 +39,15 @@ Expected<DubboSettings, SettingError> parse_settings(
   if (get("dubbo_zookeeper")) {
     return bad("dubbo_zookeeper",
                "the config center is a target: register the ZooKeeper (POST /api/v1/targets, "
-               "kind \"zookeeper\", url zookeeper://host:port) and name it with target_ref");
+               "kind \"zookeeper\", url zookeeper://host:port) and name it with "
+               "settings.dubbo_config_center");
+  }
+  if (const auto* v = get(targets::kDubboConfigCenterSetting)) {
+    d.config_center = *v;
+  } else {
+    return bad(targets::kDubboConfigCenterSetting,
+               "a Dubbo canary names its config center: register the ZooKeeper as a target "
+               "(kind \"zookeeper\", docs/targets.md) and name it here");
   }
   for (auto [key, field] :
        {std::pair{"dubbo_namespace", &d.ns}, std::pair{"dubbo_config_group", &d.config_group}}) {

@@ -13,10 +13,11 @@
 namespace wharf::dubbo {
 
 // The config center itself (ZooKeeper's connect string, its digest
-// credential) is the target the environment's target_ref names
-// (config_center.h), never a setting.
+// credential) is a registered target (kind zookeeper) that
+// settings.dubbo_config_center names (config_center.h): the environment's
+// target_ref names where its instances run (local, Kubernetes, Swarm).
 struct DubboSettings {
-  std::string digest;
+  std::string config_center;           // dubbo_config_center: the ZooKeeper target's name
   std::string ns = "dubbo";            // dubbo_namespace
   std::string config_group = "dubbo";  // dubbo_config_group
   ServiceKey service;                  // dubbo_interface, dubbo_version, dubbo_group
@@ -41,7 +42,8 @@ struct SettingError {
 };
 
 // Reads the dubbo_* settings. settings.dubbo_zookeeper (before the config
-// center became a target) is refused, naming the target to register instead.
+// center became a target) is refused, naming the target to register instead;
+// settings.dubbo_config_center is required.
 Expected<DubboSettings, SettingError> parse_settings(
     const google::protobuf::Map<std::string, std::string>& settings);
 

@@ -7,6 +7,7 @@
 #include "adapters/kubernetes/deployment_watch.h"
 #include "adapters/kubernetes/rollout.h"
 #include "adapters/local/active_jobs.h"
+#include "engine/dubbo_labels.h"
 
 namespace wharf::kubernetes {
 namespace json = boost::json;
@@ -152,10 +153,11 @@ Expected<CanaryNames, std::string> canary_names_of(const wharf::v1::DeploySpec& 
   using remote_deploy::setting;
   CanaryNames n;
   const std::string& mode = spec.canary().mode();
-  if (!mode.empty() && mode != "replicas" && mode != "ingress-nginx") {
-    return unexpected("unknown canary mode \"" + mode + "\" (replicas or ingress-nginx)");
+  if (!mode.empty() && mode != "replicas" && mode != "ingress-nginx" && mode != "dubbo") {
+    return unexpected("unknown canary mode \"" + mode + "\" (replicas, ingress-nginx or dubbo)");
   }
   n.ingress = mode == "ingress-nginx";
+  n.dubbo = mode == "dubbo";
   n.stable_deployment = setting(spec, "deployment");
   if (n.stable_deployment.empty())
     return unexpected(std::string("kubernetes target needs settings.deployment"));
@@ -345,9 +347,14 @@ void KubernetesCanaryTarget::run(remote_deploy::Deploy& deploy) {
       job.spec.replicas() > 0 ? job.spec.replicas() : static_cast<uint32_t>(replicas_of(*stable));
   const uint32_t first =
       job.spec.canary().steps().empty() ? 0 : job.spec.canary().steps(0).weight();
-  const uint32_t replicas =
-      names->ingress ? total : remote_deploy::replica_split(total, first).canary;
-  const PatchInput input = patch_input(*target, job.spec, key, replicas);
+  // Dubbo: one canary pod carrying the canary label; the config center's
+  // rules, not the replica ratio, decide which calls reach it.
+  const uint32_t replicas = names->ingress ? total
+                            : names->dubbo ? 1
+                                           : remote_deploy::replica_split(total, first).canary;
+  PatchInput input = patch_input(*target, job.spec, key, replicas);
+  if (names->dubbo)
+    input.env["DUBBO_LABELS"] = engine::dubbo_canary_labels(job.spec, job.deploy_id);
   if (*existing && deploy_key_of(**existing) == key) {
     deploy.progress(engine::StepProgress::Kind::kStarted, external_id,
                     "canary already in place; watching the rollout of " + where);
@@ -445,6 +452,7 @@ Expected<void, std::string> KubernetesCanaryTarget::apply(const engine::CanaryTr
     case Phase::kStep: {
       if (!*canary)
         return unexpected("the canary Deployment " + ns + "/" + names->deployment + " is gone");
+      if (names->dubbo) return {};  // the config center's rule moves the calls (adapters/dubbo)
       if (names->ingress) {
         return cluster.patch(
             ingress_path, kMerge,

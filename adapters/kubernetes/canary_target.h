@@ -17,6 +17,12 @@
 //       nginx.ingress.kubernetes.io/canary annotations: canary-weight, and
 //       canary-by-header (+ -value, or -pattern ".*" for any value) /
 //       canary-by-cookie from the strategy's match.
+//   dubbo  the canary Deployment with one pod whose DUBBO_LABELS carries the
+//       canary label (engine::dubbo_canary_labels); the stable Deployment
+//       keeps its replicas. Rules in the Dubbo config center move the calls
+//       (adapters/dubbo, docs/canary.md#dubbo): the traffic of such a canary
+//       goes to the DubboCanaryTarget, which calls apply() here for the
+//       promotion (after it) and the abort (after its rules are gone).
 //
 // Promotion: the stable Deployment gets the canary's image, env and deploy
 // key (and its N replicas back); once its rollout is done (rollout_of, as a
@@ -55,6 +61,7 @@ inline constexpr const char* kNginx = "nginx.ingress.kubernetes.io/";  // annota
 // The names of one environment's canary objects, from its settings and strategy.
 struct CanaryNames {
   bool ingress = false;  // mode ingress-nginx
+  bool dubbo = false;    // mode dubbo
   std::string stable_deployment, deployment, stable_service, service, stable_ingress, ingress_name;
 };
 Expected<CanaryNames, std::string> canary_names_of(const wharf::v1::DeploySpec& spec);
@@ -104,9 +111,12 @@ class KubernetesCanaryTarget final : public engine::DeployTarget, public engine:
     return queue_.last_error(project_id, environment);
   }
 
+  // The traffic change itself, on the caller's thread (the queue's, or a
+  // Dubbo canary's for its canary Deployment).
+  Expected<void, std::string> apply(const engine::CanaryTraffic& traffic);
+
  private:
   void run(remote_deploy::Deploy& deploy);
-  Expected<void, std::string> apply(const engine::CanaryTraffic& traffic);
 
   const targets::TargetResolver& targets_;
   std::chrono::milliseconds poll_;

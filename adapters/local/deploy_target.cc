@@ -4,10 +4,11 @@
 #include <thread>
 
 #include "adapters/local/artifact_store.h"
+#include "adapters/local/file_lock.h"
 #include "adapters/local/http_probe.h"
 #include "adapters/local/process.h"
-#include "adapters/local/file_lock.h"
 #include "adapters/local/state_file.h"
+#include "engine/dubbo_labels.h"
 
 namespace wharf::local {
 namespace fs = std::filesystem;
@@ -25,7 +26,9 @@ printf '%s %s %s %s\n' "$WHARF_SIDE_EFFECT_KIND" "$WHARF_DEPLOY_ID" "$WHARF_ATTE
 exec /bin/sh -c "$WHARF_START_COMMAND"
 )sh";
 
-std::string url_for(int port) { return "http://127.0.0.1:" + std::to_string(port); }
+std::string url_for(int port) {
+  return "http://127.0.0.1:" + std::to_string(port);
+}
 
 std::optional<json::object> object_at(const json::object& o, const char* key) {
   auto it = o.find(key);
@@ -58,8 +61,8 @@ bool same_key(const json::object& instance, const engine::DeployJob& job) {
 
 // One GET; 2xx and 3xx count as healthy.
 bool answers_healthy(int port, const std::string& path) {
-  auto response = http_get("127.0.0.1", port, path.empty() ? "/" : path,
-                           std::chrono::milliseconds(1000));
+  auto response =
+      http_get("127.0.0.1", port, path.empty() ? "/" : path, std::chrono::milliseconds(1000));
   return response && response->status >= 200 && response->status < 400;
 }
 
@@ -68,7 +71,9 @@ bool answers_healthy(int port, const std::string& path) {
 LocalDeployTarget::LocalDeployTarget(fs::path data_dir, DeployTargetOptions options)
     : layout_(std::move(data_dir)), options_(options) {}
 
-LocalDeployTarget::~LocalDeployTarget() { tasks_.stop_and_join(); }
+LocalDeployTarget::~LocalDeployTarget() {
+  tasks_.stop_and_join();
+}
 
 void LocalDeployTarget::start(const engine::DeployJob& job,
                               engine::Callbacks<DeployOutcome> callbacks) {
@@ -203,18 +208,10 @@ void LocalDeployTarget::run(const engine::DeployJob& job, std::shared_ptr<Jobs::
     for (const auto& [k, v] : job.spec.config()) env[k] = v;
     env["WHARF_VERSION"] = job.spec.version();
     env["WHARF_ENVIRONMENT"] = job.environment;
-    if (job.spec.has_canary() && current && job.spec.canary().mode() == "dubbo") {
+    if (current && engine::dubbo_canary(job.spec)) {
       // A Dubbo canary instance registers with the canary label, which the
       // config-center rules select (docs/canary.md#dubbo).
-      auto label = settings.find("dubbo_canary_label");
-      std::string labels = label != settings.end() && !label->second.empty() ? label->second
-                                                                             : "env=canary";
-      if (auto it = env.find("DUBBO_LABELS"); it != env.end() && it->value().is_string()) {
-        labels = std::string(it->value().as_string()) + ";" + labels;
-      }
-      // The deploy's own label tells this canary from an earlier, promoted one
-      // that still carries the canary label.
-      env["DUBBO_LABELS"] = labels + ";wharf_deploy=" + job.deploy_id;
+      env["DUBBO_LABELS"] = engine::dubbo_canary_labels(job.spec, job.deploy_id);
     }
     instance = {{"deploy_id", job.deploy_id},
                 {"attempt", job.attempt},
@@ -228,9 +225,8 @@ void LocalDeployTarget::run(const engine::DeployJob& job, std::shared_ptr<Jobs::
                 {"health_path", job.spec.health_path()},
                 {"log", log.string()},
                 {"pid_file", (state_path.parent_path() /
-                              (safe_name(job.environment) + "." +
-                               safe_name(job.deploy_id) + "-" + std::to_string(job.attempt) +
-                               ".pid"))
+                              (safe_name(job.environment) + "." + safe_name(job.deploy_id) + "-" +
+                               std::to_string(job.attempt) + ".pid"))
                                  .string()},
                 {"env", env}};
   }
@@ -320,8 +316,7 @@ int LocalDeployTarget::restore() {
   return restarted;
 }
 
-void LocalDeployTarget::finish_canary(const std::string& project_id,
-                                      const std::string& environment,
+void LocalDeployTarget::finish_canary(const std::string& project_id, const std::string& environment,
                                       const std::string& deploy_id, uint32_t attempt,
                                       bool promoted) {
   tasks_.run([this, project_id, environment, deploy_id, attempt, promoted] {

@@ -45,6 +45,17 @@ Runtime::Runtime(events::EventStore& store, RuntimeOptions options, Ports ports)
     // target's first change comes from the process manager, after it), and
     // resolve their config center through the target registry.
     if (!options_.dubbo.targets) options_.dubbo.targets = targets_;
+    // A Kubernetes or Swarm environment's Dubbo canary instances are that
+    // kind's canary Deployment or service: promoted or removed by its target.
+    if (!options_.dubbo.remote_instances) {
+      options_.dubbo.remote_instances =
+          [this](const engine::CanaryTraffic& t) -> Expected<void, std::string> {
+        if (t.spec.target() == wharf::v1::TARGET_TYPE_KUBERNETES) {
+          return kubernetes_canary_->apply(t);
+        }
+        return swarm_canary_->apply(t);
+      };
+    }
     dubbo_canary_ = std::make_unique<dubbo::DubboCanaryTarget>(
         local_deploy_.get(),
         [this](const engine::RecordDubboRule& cmd,
@@ -63,7 +74,9 @@ Runtime::Runtime(events::EventStore& store, RuntimeOptions options, Ports ports)
   manager_ = std::make_unique<ProcessManager>(store_, *bus_, ports_, *clock_, options_.snapshots);
 }
 
-Runtime::~Runtime() { stop(); }
+Runtime::~Runtime() {
+  stop();
+}
 
 Expected<void, std::string> Runtime::start() {
   if (started_) return {};
@@ -88,7 +101,7 @@ void Runtime::stop() {
   local_build_.reset();
   jenkins_build_.reset();
   canary_targets_.reset();
-  dubbo_canary_.reset();  // before the bus it records through and the local target
+  dubbo_canary_.reset();   // before the bus it records through and the local target
   canary_router_.reset();  // before the local target it hands finished canaries to
   kubernetes_canary_.reset();
   swarm_canary_.reset();

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "adapters/local/active_jobs.h"
+#include "engine/dubbo_labels.h"
 
 namespace wharf::swarm {
 namespace json = boost::json;
@@ -147,8 +148,11 @@ void SwarmCanaryTarget::run(remote_deploy::Deploy& deploy) {
   const uint64_t total = job.spec.replicas() > 0 ? job.spec.replicas() : replicas_of(*stable);
   const uint32_t first =
       job.spec.canary().steps().empty() ? 0 : job.spec.canary().steps(0).weight();
+  // Dubbo: one canary task carrying the canary label; the config center's
+  // rules, not the task ratio, decide which calls reach it.
+  const bool dubbo = engine::dubbo_canary(job.spec);
   const uint64_t replicas =
-      remote_deploy::replica_split(static_cast<uint32_t>(total), first).canary;
+      dubbo ? 1 : remote_deploy::replica_split(static_cast<uint32_t>(total), first).canary;
   auto canary = find_service(portainer, name);
   if (!canary) return deploy.fail(canary.error());
   if (*canary && deploy_key_of(**canary) == key) {
@@ -165,10 +169,11 @@ void SwarmCanaryTarget::run(remote_deploy::Deploy& deploy) {
       if (!made) return deploy.fail(made.error());
       *canary = std::move(*made);
     }
-    const SpecChange change{target->image,
-                            key,
-                            0,  // the replicas are the step's (set above, or by the last step)
-                            {job.spec.config().begin(), job.spec.config().end()}};
+    SpecChange change{target->image,
+                      key,
+                      0,  // the replicas are the step's (set above, or by the last step)
+                      {job.spec.config().begin(), job.spec.config().end()}};
+    if (dubbo) change.env["DUBBO_LABELS"] = engine::dubbo_canary_labels(job.spec, job.deploy_id);
     auto updated =
         update_service(portainer, name, where, std::move(**canary), [&](const json::object& s) {
           json::object spec = scaled_spec(s, replicas);
@@ -211,6 +216,7 @@ Expected<void, std::string> SwarmCanaryTarget::apply(const engine::CanaryTraffic
   switch (t.phase) {
     case Phase::kStep: {
       if (!*canary) return unexpected("the canary service " + name + " is gone");
+      if (engine::dubbo_canary(t.spec)) return {};  // the config center's rule moves the calls
       if (total == 0) {  // never scale the stable service from an unknown N
         return unexpected("the canary service " + name + " has no " + kCanaryTotalLabel + " label");
       }

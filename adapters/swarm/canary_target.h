@@ -17,6 +17,11 @@
 // reports that update done (verdict_of, as a deploy waits) the canary service
 // is removed. Abort: the stable service back at N, the canary service
 // removed. Traffic changes run on a thread per environment, in order.
+// Mode "dubbo": the canary service runs one task whose DUBBO_LABELS carries
+// the canary label (engine::dubbo_canary_labels) and the stable service keeps
+// its replicas; rules in the Dubbo config center move the calls
+// (adapters/dubbo): the DubboCanaryTarget calls apply() here for the
+// promotion and the abort.
 //
 // Automatic analysis (docs/canary.md#analysis): while the canary is at a
 // step, a CanaryAnalyser queries analysis.prometheus_query_url (required on
@@ -72,9 +77,12 @@ class SwarmCanaryTarget final : public engine::DeployTarget, public engine::Cana
     return queue_.last_error(project_id, environment);
   }
 
+  // The traffic change itself, on the caller's thread (the queue's, or a
+  // Dubbo canary's for its canary service).
+  Expected<void, std::string> apply(const engine::CanaryTraffic& traffic);
+
  private:
   void run(remote_deploy::Deploy& deploy);
-  Expected<void, std::string> apply(const engine::CanaryTraffic& traffic);
 
   const targets::TargetResolver& targets_;
   std::chrono::milliseconds poll_;

@@ -3,8 +3,10 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
+#include <algorithm>
 #include <mutex>
 
+#include "adapters/targets/references.h"
 #include "events/catch_up.h"
 #include "wharf/v1/snapshot.pb.h"
 
@@ -38,7 +40,13 @@ std::string TargetCatalog::encode_state() const {
     out->set_health_error(t.health_error);
     out->set_health_changed_at_us(t.health_changed_at_us);
   }
-  for (const auto& [env, ref] : env_target_) (*state.mutable_env_target())[env] = ref;
+  // TargetCatalogState.env_target holds each environment's names joined by
+  // ' ' (a target name has none): one name, as before, for most.
+  for (const auto& [env, names] : env_targets_) {
+    std::string joined;
+    for (const auto& n : names) joined += (joined.empty() ? "" : " ") + n;
+    (*state.mutable_env_target())[env] = joined;
+  }
   std::string bytes;
   google::protobuf::io::StringOutputStream stream(&bytes);
   google::protobuf::io::CodedOutputStream coded(&stream);
@@ -62,7 +70,14 @@ bool TargetCatalog::decode_state(const std::string& bytes) {
     t.health_error = in.health_error();
     t.health_changed_at_us = in.health_changed_at_us();
   }
-  for (const auto& [env, ref] : state.env_target()) env_target_[env] = ref;
+  for (const auto& [env, joined] : state.env_target()) {
+    auto& names = env_targets_[env];
+    for (size_t start = 0; start < joined.size();) {
+      const size_t end = std::min(joined.find(' ', start), joined.size());
+      if (end > start) names.push_back(joined.substr(start, end - start));
+      start = end + 1;
+    }
+  }
   return true;
 }
 
@@ -73,10 +88,11 @@ uint64_t TargetCatalog::position() const {
 
 void TargetCatalog::use(const std::string& project, const wharf::v1::EnvironmentSpec& env) {
   const std::string key = project + "/" + env.name();
-  if (env.target_ref().empty()) {
-    env_target_.erase(key);
+  auto names = targets_named_by(env);
+  if (names.empty()) {
+    env_targets_.erase(key);
   } else {
-    env_target_[key] = env.target_ref();
+    env_targets_[key] = std::move(names);
   }
 }
 
@@ -131,8 +147,8 @@ uint32_t TargetCatalog::last_credential_version(const std::string& name) const {
 std::vector<std::string> TargetCatalog::used_by(const std::string& name) const {
   std::shared_lock lock(mu_);
   std::vector<std::string> out;
-  for (const auto& [env, ref] : env_target_) {
-    if (ref == name) out.push_back(env);
+  for (const auto& [env, names] : env_targets_) {
+    if (std::find(names.begin(), names.end(), name) != names.end()) out.push_back(env);
   }
   return out;
 }

@@ -1,8 +1,9 @@
 #pragma once
 // The targets read model (docs/targets.md): every target folded from the log
 // with the Target aggregate's own apply (engine/target.h), plus which
-// environments name each one (EnvironmentSpec.target_ref of ProjectCreated
-// and EnvironmentDefined). In memory, like the API's AccessIndex: refresh()
+// environments name each one (targets_named_by: EnvironmentSpec.target_ref
+// and settings.dubbo_config_center, of ProjectCreated and
+// EnvironmentDefined). In memory, like the API's AccessIndex: refresh()
 // folds what the store appended since the last call. Thread-safe. The first
 // refresh starts from the catalog's state snapshot when there is a usable one
 // (events/state_snapshot.h, "target-catalog"); save_snapshot() writes one.
@@ -40,7 +41,8 @@ class TargetCatalog {
   std::optional<engine::TargetState> get(const std::string& name) const;
   // The last credential version `name` ever had (0: none), removed or not.
   uint32_t last_credential_version(const std::string& name) const;
-  // "<project>/<environment>" of every environment whose target_ref is `name`, sorted.
+  // "<project>/<environment>" of every environment that names `name`
+  // (targets_named_by), sorted.
   std::vector<std::string> used_by(const std::string& name) const;
 
  private:
@@ -55,7 +57,8 @@ class TargetCatalog {
   std::once_flag restored_;
   events::FoldCounters counters_;
   std::map<std::string, engine::TargetState> targets_;
-  std::map<std::string, std::string> env_target_;  // "<project>/<env>" -> target_ref
+  // "<project>/<env>" -> the targets it names.
+  std::map<std::string, std::vector<std::string>> env_targets_;
 };
 
 }  // namespace wharf::targets

@@ -115,7 +115,7 @@ int run() {
   t.project_id = "bench";
   t.environment = "prod";
   t.strategy.set_mode("dubbo");
-  t.spec.set_target_ref("zk");
+  (*t.spec.mutable_target_settings())["dubbo_config_center"] = "zk";
   (*t.spec.mutable_target_settings())["dubbo_interface"] = "demo.Greeter";
 
   std::vector<double> latencies;

@@ -85,22 +85,22 @@ TEST_F(BadInputTest, CanaryOnKubernetesAndSwarmRefusesOnlyWhatCannotWork) {
 // A Dubbo canary's settings are checked when the environment is defined
 // (docs/canary.md#dubbo): a bad one is a 400 naming the field.
 TEST_F(BadInputTest, DubboCanarySettingsAreRefusedNamingTheField) {
-  // The config center is the ZooKeeper target `ref` names (docs/targets.md).
+  // The config center is the ZooKeeper target settings.dubbo_config_center
+  // names (`center`; docs/targets.md).
   const auto define = [&](const std::string& target, const std::string& settings,
-                          const std::string& extra = "", const std::string& ref = "zk") {
+                          const std::string& extra = "", const std::string& center = "zk") {
     Client c(h.port());
     return c.request(
         beast::http::verb::put, "/api/v1/projects/shop/environments/prod", h.token_for("alice"),
-        R"({"target":")" + target + R"(",)" +
-            (ref.empty() ? "" : R"("target_ref":")" + ref + R"(",)") + R"("settings":{)" +
-            settings +
+        R"({"target":")" + target + R"(","settings":{)" +
+            (center.empty() ? "" : R"("dubbo_config_center":")" + center + R"(",)") + settings +
             R"(},"canary":{"mode":"dubbo","steps":[{"weight":25,"pause":"manual"},{"weight":100}])" +
             extra + "}}");
   };
   const auto refused = [&](const std::string& target, const std::string& settings,
                            const std::string& extra, const std::string& field,
-                           const std::string& ref = "zk") {
-    auto r = define(target, settings, extra, ref);
+                           const std::string& center = "zk") {
+    auto r = define(target, settings, extra, center);
     EXPECT_EQ(r.status, 400u) << settings << extra << ": " << r.body;
     if (r.status != 400u) return;
     EXPECT_EQ(r.error_code(), "invalid_value");
@@ -114,7 +114,7 @@ TEST_F(BadInputTest, DubboCanarySettingsAreRefusedNamingTheField) {
   refused("local", R"("dubbo_route":"weight")", "", "settings.dubbo_interface");
   // The connect string is the target's, never a setting; no target is refused.
   refused("local", ok + R"(,"dubbo_zookeeper":"127.0.0.1:2181")", "", "settings.dubbo_zookeeper");
-  refused("local", ok, "", "target_ref", "");
+  refused("local", ok, "", "settings.dubbo_config_center", "");
   refused("local", ok + R"(,"dubbo_route":"both")", "", "settings.dubbo_route");
   refused("local", R"("dubbo_route":"tag")", "", "settings.dubbo_application");
   refused("local", ok + R"(,"dubbo_canary_label":"canary")", "", "settings.dubbo_canary_label");
@@ -123,7 +123,13 @@ TEST_F(BadInputTest, DubboCanarySettingsAreRefusedNamingTheField) {
   refused("local", ok, R"(,"match":{"header":"X-Canary"})", "canary.match");
   refused("local", ok, R"(,"analysis":{"max_error_rate":0.1})",
           "canary.analysis.prometheus_query_url");
-  refused("kubernetes", ok, "", "canary.mode");
+  // The canary instance runs on the environment's target: Kubernetes and
+  // Swarm environments take a Dubbo canary too.
+  auto on_kubernetes = define("kubernetes", ok + R"(,"deployment":"greeter")");
+  EXPECT_EQ(on_kubernetes.status, 202u) << on_kubernetes.body;
+  auto on_swarm = define("swarm", ok + R"(,"service":"greeter")");
+  EXPECT_EQ(on_swarm.status, 202u) << on_swarm.body;
+  refused("kubernetes", ok, "", "settings.dubbo_config_center", "");
 }
 
 TEST_F(BadInputTest, BodyThatIsNotAnObject) {

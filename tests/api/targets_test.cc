@@ -164,6 +164,42 @@ TEST_F(TargetsApiTest, RemovalIsRefusedWhileAnEnvironmentUsesIt) {
   EXPECT_TRUE(h.secrets().versions(targets::target_entry("prod-eu")).empty());
 }
 
+// A Dubbo canary's config center is a second target the environment names
+// (settings.dubbo_config_center, docs/canary.md#dubbo): used_by and removal
+// count it beside target_ref.
+TEST_F(TargetsApiTest, TheDubboConfigCenterSettingCountsAsAUse) {
+  ASSERT_EQ(h.post("/api/v1/targets", cluster_body("x"), h.admin_token()).status, 201u);
+  ASSERT_EQ(
+      h.post("/api/v1/targets",
+             R"({"name":"zk-eu","kind":"zookeeper","url":"zookeeper://zk1:2181"})", h.admin_token())
+          .status,
+      201u);
+  auto defined = call(h, verb::put, "/api/v1/projects/shop/environments/prod", owner,
+                      R"({"target":"kubernetes","target_ref":"prod-eu",
+                          "settings":{"deployment":"shop","dubbo_config_center":"zk-eu",
+                                      "dubbo_interface":"demo.Greeter"},
+                          "canary":{"mode":"dubbo","steps":[{"weight":25},{"weight":100}]}})");
+  ASSERT_EQ(defined.status, 202u) << defined.body;
+
+  for (const char* name : {"zk-eu", "prod-eu"}) {
+    SCOPED_TRACE(name);
+    auto refused = call(h, verb::delete_, std::string("/api/v1/targets/") + name, h.admin_token());
+    EXPECT_EQ(refused.status, 409u) << refused.body;
+    EXPECT_EQ(refused.error_code(), "target_in_use");
+    auto health = h.get(std::string("/api/v1/targets/") + name + "/health", viewer).json();
+    EXPECT_EQ(health.at("used_by").at(0).as_string(), "shop/prod");
+  }
+
+  // Redefined with a plain canary: the config center is no longer named.
+  auto plain = call(h, verb::put, "/api/v1/projects/shop/environments/prod", owner,
+                    R"({"target":"kubernetes","target_ref":"prod-eu",
+                        "settings":{"deployment":"shop"}})");
+  ASSERT_EQ(plain.status, 202u) << plain.body;
+  auto removed = call(h, verb::delete_, "/api/v1/targets/zk-eu", h.admin_token());
+  EXPECT_EQ(removed.status, 200u) << removed.body;
+  EXPECT_EQ(call(h, verb::delete_, "/api/v1/targets/prod-eu", h.admin_token()).status, 409u);
+}
+
 TEST_F(TargetsApiTest, BadRegistrationsAreRefusedAndSealNothing) {
   auto missing = h.post("/api/v1/targets",
                         R"({"name":"p","kind":"portainer","url":"https://portainer:9443",

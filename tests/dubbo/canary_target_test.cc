@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "adapters/dubbo/memory_rule_store.h"
+#include "tests/dubbo/provider_url.h"
 #include "tests/targets/test_targets.h"
 
 namespace wharf::dubbo {
@@ -18,28 +19,13 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using Phase = engine::CanaryTraffic::Phase;
 using namespace std::chrono_literals;
+using wharf::dubbo::testing::provider;
 
 const std::string kWeightPath = "/dubbo/config/dubbo/demo.Greeter::.configurators";
 const std::string kTagPath = "/dubbo/config/dubbo/greeter.tag-router";
 const std::string kUserRule =
     "configVersion: v3.0\nscope: service\nkey: demo.Greeter\nenabled: true\n"
     "configs:\n  - side: consumer\n    parameters:\n      timeout: 3000\n";
-
-std::string provider(const std::string& address, const std::string& extra) {
-  std::string url = "tri://" + address + "/demo.Greeter?application=greeter" + extra;
-  std::string out;
-  for (char c : url) {
-    if (c == ':' || c == '/' || c == '?' || c == '=' || c == '&') {
-      static const char* hex = "0123456789ABCDEF";
-      out += '%';
-      out += hex[static_cast<unsigned char>(c) >> 4];
-      out += hex[c & 15];
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
 
 class DubboTarget : public ::testing::Test {
  protected:
@@ -88,8 +74,8 @@ class DubboTarget : public ::testing::Test {
     t.weight = weight;
     t.step = weight >= 50 ? 1 : 0;
     t.strategy.set_mode("dubbo");
-    t.spec.set_target_ref("zk");
     auto& s = *t.spec.mutable_target_settings();
+    s["dubbo_config_center"] = "zk";
     s["dubbo_interface"] = "demo.Greeter";
     s["dubbo_application"] = "greeter";
     s["dubbo_route"] = route;
@@ -167,13 +153,13 @@ TEST_F(DubboTarget, TheConfigCenterIsTheZookeeperTargetTheEnvironmentNames) {
 
 TEST_F(DubboTarget, AnEnvironmentNamingNoZookeeperTargetFailsTheStepSayingSo) {
   auto none = traffic(Phase::kStep, 25);
-  none.spec.clear_target_ref();
+  none.spec.mutable_target_settings()->erase("dubbo_config_center");
   apply(none);
   ASSERT_EQ(aborts.size(), 1u);
-  EXPECT_THAT(aborts[0], HasSubstr("target_ref"));
+  EXPECT_THAT(aborts[0], HasSubstr("settings.dubbo_config_center"));
   targets.kubernetes("k8s", "https://k8s:6443", "", "t");
   auto wrong = traffic(Phase::kStep, 25);
-  wrong.spec.set_target_ref("k8s");
+  (*wrong.spec.mutable_target_settings())["dubbo_config_center"] = "k8s";
   apply(wrong);
   ASSERT_EQ(aborts.size(), 2u);
   EXPECT_THAT(aborts[1], HasSubstr("not a ZooKeeper config center target"));

@@ -108,7 +108,7 @@ class DubboPeersTest : public ::testing::Test {
     t.step = weight >= 50 ? 1 : 0;
     t.weight = weight;
     t.strategy.set_mode("dubbo");
-    t.spec.set_target_ref("zk");
+    (*t.spec.mutable_target_settings())["dubbo_config_center"] = "zk";
     auto& s = *t.spec.mutable_target_settings();
     s["dubbo_interface"] = "demo.Greeter";
     s["dubbo_application"] = "greeter";

@@ -104,9 +104,11 @@ TEST(DubboLabels, ALabelIsKeyEqualsValue) {
   EXPECT_FALSE(parse_label("env=a b"));
 }
 
+// `kv`, naming the config center "zk" unless `kv` does.
 google::protobuf::Map<std::string, std::string> settings(
     std::initializer_list<std::pair<const std::string, std::string>> kv) {
   google::protobuf::Map<std::string, std::string> m;
+  m["dubbo_config_center"] = "zk";
   for (const auto& [k, v] : kv) m[k] = v;
   return m;
 }
@@ -114,6 +116,7 @@ google::protobuf::Map<std::string, std::string> settings(
 TEST(DubboSettings, DefaultsAndThePathOfEachRoute) {
   auto s = parse_settings(settings({{"dubbo_interface", "demo.Greeter"}}));
   ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->config_center, "zk");
   EXPECT_EQ(s->path(), "/dubbo/config/dubbo/demo.Greeter::.configurators");
   EXPECT_EQ(s->kind(), "configurators");
   EXPECT_EQ(s->providers_path(), "/dubbo/demo.Greeter/providers");
@@ -143,7 +146,10 @@ TEST(DubboSettings, ABadSettingIsRefusedNamingTheField) {
             "settings.dubbo_tag_force");
   EXPECT_EQ(field({{"dubbo_interface", "a.B"}, {"dubbo_user_rule", "keep"}}),
             "settings.dubbo_user_rule");
-  // The config center is a target (target_ref), never a setting.
+  // The config center is a target that settings.dubbo_config_center names,
+  // never a connect string.
+  EXPECT_EQ(field({{"dubbo_interface", "a.B"}, {"dubbo_config_center", ""}}),
+            "settings.dubbo_config_center");
   EXPECT_EQ(field({{"dubbo_interface", "a.B"}, {"dubbo_zookeeper", "zk:2181"}}),
             "settings.dubbo_zookeeper");
 }

@@ -87,6 +87,10 @@ void varied_history(events::EventStore& store, uint64_t events) {
   env.mutable_environment_defined()->set_project_id(bench::History::project_name(0));
   env.mutable_environment_defined()->mutable_environment()->set_name("edge");
   env.mutable_environment_defined()->mutable_environment()->set_target_ref("k8s-a");
+  // A second target it names: a Dubbo canary's config center.
+  (*env.mutable_environment_defined()
+        ->mutable_environment()
+        ->mutable_settings())["dubbo_config_center"] = "zk-a";
   append(store, "project-" + bench::History::project_name(0), env);
   Payload revoke;
   revoke.mutable_permission_revoked()->set_project_id(bench::History::project_name(1));
@@ -276,6 +280,7 @@ TEST_F(StateSnapshotTest, AccessIndexAndCatalogFromSnapshotPlusTailEqualTheWhole
   ASSERT_TRUE(whole_catalog.get("k8s-a"));
   ASSERT_FALSE(whole_catalog.get("k8s-b"));
   ASSERT_EQ(whole_catalog.used_by("k8s-a").size(), 1u);
+  ASSERT_EQ(whole_catalog.used_by("zk-a").size(), 1u);
   ASSERT_TRUE(whole.token("tok-x") && whole.token("tok-x")->revoked);
 
   for (uint64_t cut : {uint64_t{1}, head / 3, head * 2 / 3, head - 2, head}) {
@@ -296,6 +301,8 @@ TEST_F(StateSnapshotTest, AccessIndexAndCatalogFromSnapshotPlusTailEqualTheWhole
     targets::TargetCatalog restored_catalog(*store_);
     EXPECT_EQ(access_state(restored, *store_), expected) << "cut at " << cut;
     EXPECT_EQ(catalog_state(restored_catalog, *store_), expected_catalog) << "cut at " << cut;
+    EXPECT_EQ(restored_catalog.used_by("k8s-a"), whole_catalog.used_by("k8s-a"));
+    EXPECT_EQ(restored_catalog.used_by("zk-a"), whole_catalog.used_by("zk-a"));
     // Only the tail was folded: the counters /metrics shows.
     EXPECT_EQ(restored.fold_counters().snapshot_position.load(), cut);
     EXPECT_EQ(restored.fold_counters().events_folded.load(), head - cut);

@@ -2,7 +2,7 @@
 Swarm canaries (docs/canary.md#swarm): POST .../docker[/vX.Y]/services/create
 (a new service from a full Spec; 409 when the name is taken) and DELETE
 .../services/{id-or-name} (404 when missing). Test-only (no key): GET
-/peer/services -> {name: {replicas, image, labels, ports, update_state,
+/peer/services -> {name: {replicas, image, env, labels, ports, update_state,
 held_polls}} of every service; POST /peer/hold {name,hold} holds a service's
 update at "updating" (each inspect while held counts in held_polls).
 
@@ -25,6 +25,7 @@ def summary(services):
         out[spec["Name"]] = {
             "replicas": spec.get("Mode", {}).get("Replicated", {}).get("Replicas", 1),
             "image": spec["TaskTemplate"]["ContainerSpec"]["Image"],
+            "env": spec["TaskTemplate"]["ContainerSpec"].get("Env", []),
             "labels": spec.get("Labels", {}),
             "ports": spec.get("EndpointSpec", {}).get("Ports", []),
             "update_state": (s.get("UpdateStatus") or {}).get("State", ""),
