@@ -10,6 +10,7 @@
 // would, with the labels the canary Deployment's env carries.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <filesystem>
 #include <mutex>
@@ -128,7 +129,9 @@ class DubboRemote : public ::testing::Test {
     s["dubbo_config_center"] = "zk";
     s["dubbo_route"] = route;
     s["dubbo_application"] = name;
-    s["dubbo_interface"] = "demo." + name;
+    std::string iface = "demo." + name;  // a Java name: no '-'
+    std::replace(iface.begin(), iface.end(), '-', '_');
+    s["dubbo_interface"] = iface;
     return j;
   }
 
@@ -238,17 +241,17 @@ TEST_F(DubboRemote, AKubernetesCanaryByWeightIsPromotedWithoutTheCanaryLabel) {
     start = end + 1;
   }
   ZookeeperRuleStore registry(ZookeeperOptions{peers().zk, ""});
-  const std::string providers = "/dubbo/demo.greeter-w/providers/";
+  const std::string providers = "/dubbo/demo.greeter_w/providers/";
   for (const char* address : {"10.244.0.11:20880", "10.244.0.12:20880", "10.244.0.13:20880"}) {
     ASSERT_TRUE(registry.create(
-        providers + testing::provider(address, "&region=eu", "demo.greeter-w"), ""));
+        providers + testing::provider(address, "&region=eu", "demo.greeter_w"), ""));
   }
   ASSERT_TRUE(registry.create(
-      providers + testing::provider("10.244.0.14:20880", params, "demo.greeter-w"), ""));
+      providers + testing::provider("10.244.0.14:20880", params, "demo.greeter_w"), ""));
 
   // 25 % of the calls: the one canary at 100·25·3/75 = 100 beside three at 100.
   ASSERT_EQ(apply(*dubbo, traffic(j, Phase::kStep, 0)), "");
-  const std::string path = kTagRule + "demo.greeter-w::.configurators";
+  const std::string path = kTagRule + "demo.greeter_w::.configurators";
   auto written = rule(path);
   ASSERT_TRUE(written);
   EXPECT_NE(written->data.find("10.244.0.14:20880"), std::string::npos) << written->data;
