@@ -1,25 +1,11 @@
 #include "projections/state_batch.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-
 #include <algorithm>
 #include <cstring>
 
 #include "projections/keys.h"
 
 namespace wharf::projections {
-
-std::string serialize(const google::protobuf::Message& message) {
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream stream(&out);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    message.SerializeToCodedStream(&coded);
-  }
-  return out;
-}
 
 namespace {
 constexpr size_t kBulkBlockBytes = size_t{16} << 20;

@@ -14,11 +14,15 @@
 #include <unordered_map>
 #include <vector>
 
+#include "events/hash_chain.h"
+
 namespace wharf::projections {
 
-// Serializes with deterministic map order: equal states give equal bytes, so
-// digests of two rebuilds are comparable.
-std::string serialize(const google::protobuf::Message& message);
+// Deterministic map order: equal states give equal bytes, so digests of two
+// rebuilds are comparable. The one serializer is the event log's.
+inline std::string serialize(const google::protobuf::Message& message) {
+  return events::serialize_deterministic(message);
+}
 
 // Every write of one projection during a bulk segment (ProjectionRunner's
 // rebuild from position 0), in order, in one arena: sorted once at the end

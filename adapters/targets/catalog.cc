@@ -1,13 +1,11 @@
 #include "adapters/targets/catalog.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-
 #include <algorithm>
 #include <mutex>
 
 #include "adapters/targets/references.h"
 #include "events/catch_up.h"
+#include "events/hash_chain.h"
 #include "wharf/v1/snapshot.pb.h"
 
 namespace wharf::targets {
@@ -47,12 +45,7 @@ std::string TargetCatalog::encode_state() const {
     for (const auto& n : names) joined += (joined.empty() ? "" : " ") + n;
     (*state.mutable_env_target())[env] = joined;
   }
-  std::string bytes;
-  google::protobuf::io::StringOutputStream stream(&bytes);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  state.SerializeToCodedStream(&coded);
-  return bytes;
+  return events::serialize_deterministic(state);
 }
 
 bool TargetCatalog::decode_state(const std::string& bytes) {

@@ -8,8 +8,6 @@
 // be ignored in favour of the whole fold.
 #include "events/state_snapshot.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
@@ -25,6 +23,7 @@
 #include "api/access_index.h"
 #include "bench/scale/history.h"
 #include "engine/process_snapshot.h"
+#include "events/hash_chain.h"
 #include "events/ids.h"
 #include "tests/runtime/fake_ports.h"
 #include "tests/runtime/runtime_fixture.h"
@@ -35,15 +34,6 @@ namespace {
 
 using namespace wharf::runtime::testing;
 using wharf::v1::Payload;
-
-std::string deterministic(const google::protobuf::Message& message) {
-  std::string bytes;
-  google::protobuf::io::StringOutputStream stream(&bytes);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  message.SerializeToCodedStream(&coded);
-  return bytes;
-}
 
 void append(events::EventStore& store, const std::string& stream, const Payload& payload,
             const std::string& actor = "alice") {
@@ -245,8 +235,8 @@ TEST_F(StateSnapshotTest, ProcessStateFromSnapshotPlusTailReactsAndRecoversLikeT
       ASSERT_EQ(describe(engine::react(restored, log[i])), describe(engine::react(whole, log[i])))
           << "cut at " << cut << ", event " << log[i].position() << " " << log[i].type();
     }
-    EXPECT_EQ(deterministic(engine::to_snapshot(restored)),
-              deterministic(engine::to_snapshot(whole)));
+    EXPECT_EQ(events::serialize_deterministic(engine::to_snapshot(restored)),
+              events::serialize_deterministic(engine::to_snapshot(whole)));
     EXPECT_EQ(describe_recovered(restored), describe_recovered(whole));
   }
   EXPECT_TRUE(runs_in_progress);
