@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 
+#include "events/forwarding_store.h"
 #include "tests/api/api_test_support.h"
 
 namespace wharf::api::testing {
@@ -42,10 +43,11 @@ TEST(ServerTest, ReadyzFollowsTheReadinessCheck) {
 }
 
 // A store whose read_all() waits until open() is called: the access index's
-// first fold cannot finish before that.
-class GatedStore : public events::EventStore {
+// first fold cannot finish before that (ForwardingStore leaves scan and
+// read_batch to the base class, which reads through read_all).
+class GatedStore : public events::ForwardingStore {
  public:
-  explicit GatedStore(events::EventStore& inner) : inner_(inner) {}
+  using ForwardingStore::ForwardingStore;
   void open() {
     {
       std::lock_guard lock(mu_);
@@ -53,46 +55,14 @@ class GatedStore : public events::EventStore {
     }
     cv_.notify_all();
   }
-  Expected<events::AppendResult, events::Error> append(const std::string& stream,
-                                                       events::ExpectedVersion expected,
-                                                       std::vector<events::Envelope> e) override {
-    return inner_.append(stream, expected, std::move(e));
-  }
-  Expected<std::vector<events::Envelope>, events::Error> read_stream(
-      const std::string& stream, uint64_t from_version, size_t max_count,
-      events::Direction direction) const override {
-    return inner_.read_stream(stream, from_version, max_count, direction);
-  }
   Expected<std::vector<events::Envelope>, events::Error> read_all(uint64_t from,
                                                                   size_t max_count) const override {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [this] { return open_; });
-    return inner_.read_all(from, max_count);
+    return ForwardingStore::read_all(from, max_count);
   }
-  Expected<events::Envelope, events::Error> read_event(const std::string& id) const override {
-    return inner_.read_event(id);
-  }
-  uint64_t stream_version(const std::string& stream) const override {
-    return inner_.stream_version(stream);
-  }
-  uint64_t head_position() const override { return inner_.head_position(); }
-  std::string head_hash() const override { return inner_.head_hash(); }
-  std::string store_id() const override { return inner_.store_id(); }
-  uint64_t wait_for_head_beyond(uint64_t position,
-                                std::chrono::steady_clock::time_point deadline) const override {
-    return inner_.wait_for_head_beyond(position, deadline);
-  }
-  Expected<void, events::Error> put_meta(const std::string& key,
-                                         const std::string& value) override {
-    return inner_.put_meta(key, value);
-  }
-  Expected<std::string, events::Error> get_meta(const std::string& key) const override {
-    return inner_.get_meta(key);
-  }
-  void close() override { inner_.close(); }
 
  private:
-  events::EventStore& inner_;
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
   bool open_ = false;
