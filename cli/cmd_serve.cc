@@ -78,7 +78,7 @@ struct ServeConfig {
   std::string cluster_node;       // default <hostname>-<port>
   std::string cluster_advertise;  // default http://<listen or hostname>:<port>
   std::string cluster_topic;      // default wharf.<cluster>.events
-  int cluster_session_timeout_ms = 10000;
+  int cluster_session_timeout_ms = 6000;
   bool cluster_forward = true;  // followers forward commands (false: 307 to the leader)
   int cluster_forward_timeout_ms = 15000;
 };

@@ -484,7 +484,7 @@ namespace {
 
 void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                   rd_kafka_topic_partition_list_t* partitions, void* opaque) {
-  auto* notify = static_cast<std::function<void(bool, bool)>*>(opaque);
+  auto* notify = static_cast<std::function<bool(bool, bool)>*>(opaque);
   const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
   const std::string topic = partitions->cnt > 0 ? partitions->elems[0].topic : "";
   const bool zero = has_partition_zero(partitions, topic);
@@ -498,7 +498,11 @@ void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
     rd_kafka_pause_partitions(rk, partitions);  // membership only: never read
     (*notify)(zero, true);
   } else {
-    (*notify)(zero, false);
+    // A node that stops here keeps its assignment until consumer_close:
+    // unassigning now would let librdkafka rejoin the group at once as a new
+    // member that dies with the process, and the next rebalance would wait a
+    // whole session timeout for that ghost before it could move leadership.
+    if ((*notify)(zero, false)) return;
     if (cooperative) {
       KafkaError e(rd_kafka_incremental_unassign(rk, partitions));
       if (e) spdlog::warn("cluster membership: incremental unassign: {}", error_text(e.get()));
@@ -510,10 +514,36 @@ void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
 
 }  // namespace
 
+namespace {
+
+// Leaves without rejoining: unsubscribed first, then what a stopping node kept
+// (on_rebalance leaves it assigned) is given up, then close.
+void leave_group(rd_kafka_t* rk) {
+  if (auto err = rd_kafka_unsubscribe(rk); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    spdlog::warn("cluster membership: unsubscribe: {}", rd_kafka_err2str(err));
+  }
+  rd_kafka_topic_partition_list_t* held = nullptr;
+  if (rd_kafka_assignment(rk, &held) == RD_KAFKA_RESP_ERR_NO_ERROR && held != nullptr) {
+    Partitions owned(held);
+    if (owned->cnt > 0) {
+      if (std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE") {
+        KafkaError e(rd_kafka_incremental_unassign(rk, owned.get()));
+        if (e) spdlog::warn("cluster membership: incremental unassign: {}", error_text(e.get()));
+      } else {
+        rd_kafka_assign(rk, nullptr);
+      }
+    }
+  }
+  rd_kafka_consumer_close(rk);
+}
+
+}  // namespace
+
 void ClusterNode::membership_loop() {
-  // (partition 0 in the list, assigned?) -> leadership wanted or lost.
-  std::function<void(bool, bool)> notify = [this](bool zero, bool assigned) {
-    if (!zero) return;
+  // (partition 0 in the list, assigned?) -> leadership wanted or lost;
+  // true when this node stops because of it.
+  std::function<bool(bool, bool)> notify = [this](bool zero, bool assigned) {
+    if (!zero) return false;
     assigned_.store(assigned);
     spdlog::info("cluster: node {} {} the events partition", options_.node,
                  assigned ? "was assigned" : "lost");
@@ -521,20 +551,26 @@ void ClusterNode::membership_loop() {
     if (!assigned && !stopping_.load() &&
         (role == ClusterRole::kLeader || role == ClusterRole::kElecting)) {
       fatal("the group revoked this node's leadership (session lost or rebalanced)");
+      return true;
     }
     cv_.notify_all();
+    return false;
   };
-  auto conf = make_conf(
-      with_extra({{"bootstrap.servers", options_.brokers},
-                  {"group.id", "wharf." + options_.cluster + ".members"},
-                  {"partition.assignment.strategy", "cooperative-sticky"},
-                  {"session.timeout.ms", std::to_string(options_.session_timeout_ms)},
-                  {"heartbeat.interval.ms", std::to_string(options_.heartbeat_interval_ms)},
-                  {"enable.auto.commit", "false"},
-                  {"auto.offset.reset", "latest"},
-                  {"socket.nagle.disable", "true"}},
-                 options_.extra),
-      "wharf-cluster-member-" + options_.node);
+  // max.poll.interval.ms is also the rebalance timeout: how long a rebalance
+  // waits for a member that does not rejoin (a paused leader). The membership
+  // thread polls every 200 ms, so a live node never comes near it.
+  auto conf =
+      make_conf(with_extra({{"bootstrap.servers", options_.brokers},
+                            {"group.id", "wharf." + options_.cluster + ".members"},
+                            {"partition.assignment.strategy", "cooperative-sticky"},
+                            {"session.timeout.ms", std::to_string(options_.session_timeout_ms)},
+                            {"heartbeat.interval.ms", std::to_string(heartbeat_interval_ms())},
+                            {"max.poll.interval.ms", std::to_string(options_.session_timeout_ms)},
+                            {"enable.auto.commit", "false"},
+                            {"auto.offset.reset", "latest"},
+                            {"socket.nagle.disable", "true"}},
+                           options_.extra),
+                "wharf-cluster-member-" + options_.node);
   if (!conf) return fatal(conf.error());
   rd_kafka_conf_set_rebalance_cb(conf->get(), on_rebalance);
   rd_kafka_conf_set_opaque(conf->get(), &notify);
@@ -560,7 +596,7 @@ void ClusterNode::membership_loop() {
       spdlog::debug("cluster membership: {}", rd_kafka_message_errstr(msg.get()));
     }
   }
-  rd_kafka_consumer_close(rk);
+  leave_group(rk);
 }
 
 // ---------------------------------------------------------------- leadership
@@ -682,6 +718,11 @@ void ClusterNode::leadership_loop() {
       role_.compare_exchange_strong(electing, ClusterRole::kFollower);
     }
   }
+}
+
+int ClusterNode::heartbeat_interval_ms() const {
+  if (options_.heartbeat_interval_ms > 0) return options_.heartbeat_interval_ms;
+  return std::max(500, options_.session_timeout_ms / 10);
 }
 
 int64_t ClusterNode::now_ms() {

@@ -43,8 +43,10 @@ struct ClusterOptions {
   std::string topic;        // empty = "wharf.<cluster>.events"
   std::string node;         // this node's name (in LeaderChanged)
   std::string api_address;  // where other nodes send this node's commands
-  int session_timeout_ms = 10000;
-  int heartbeat_interval_ms = 3000;
+  int session_timeout_ms = 6000;
+  // 0: a tenth of the session timeout (at least 500 ms). The survivors learn
+  // of a rebalance at their next heartbeat, so this bounds part of a failover.
+  int heartbeat_interval_ms = 0;
   int transaction_timeout_ms = 10000;
   // Topic settings wharf creates the topic with and requires of an existing one.
   int replication_factor = 3;
@@ -121,6 +123,7 @@ class ClusterNode final : public events::ReplicationGate {
   // Leading, and the membership thread has not polled for longer than the
   // session timeout (the process was paused): stops the node.
   bool check_paused();
+  int heartbeat_interval_ms() const;
   static int64_t now_ms();
   void note_applied(const std::vector<std::string>& records);
   std::string offset_key() const;

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Jepsen-style chaos run of wharf's cluster mode (docs/cluster.md).
 
-Three Kafka brokers, three `wharf serve --cluster` nodes, one client. The
-client creates projects with fixed ids through random nodes (a follower
+Three Kafka brokers, three `wharf serve --cluster` nodes, one client with a
+few writer threads (--writers) and a reader thread. The client creates projects with fixed ids through random nodes (a follower
 forwards them to the leader), retries a command whose outcome it did not
 learn with the same id and Idempotency-Key, replays
 earlier acknowledged commands (which must be refused and write nothing), and
@@ -27,10 +27,14 @@ At the end every node is stopped and the checker prints one JSON line:
   digests_equal       every node's projection digests equal the topic replay's
   failover_p50_ms / failover_p99_ms   fault to the next acknowledged write
   failover_by_fault_ms  per fault: [samples, p50, max]
+  election_by_fault_ms  per leader fault: fault to the new leader's barrier in
+                      its log, [samples, p50, max] (the failover without the
+                      client's time-outs)
   faults              counts of each fault and of what proves it happened;
                       acked_while_two_down must be 0 as well
 
-Usage: chaos.py [--rounds N] [--workdir DIR] [--keep] [--no-netns]; exit
+Usage: chaos.py [--rounds N] [--faults K1,K2] [--writers N] [--workdir DIR]
+[--keep] [--no-netns]; exit
 status 1 when a safety field is non-zero, digests differ, or a planned fault
 did not happen. Network namespaces need root; --no-netns drops the
 leader_partition fault from the plan.
@@ -39,6 +43,7 @@ import argparse
 import base64
 import json
 import os
+import queue
 import random
 import re
 import shutil
@@ -51,7 +56,6 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Cluster, Kafka3, http, run_wharf  # noqa: E402
 
-SESSION_TIMEOUT_S = 10
 PLAN = ["leader_kill9", "leader_sigstop", "broker_kill9", "two_brokers_down", "leader_partition"]
 
 
@@ -71,6 +75,12 @@ class Client:
         self.stop = threading.Event()
         self.seq = 0
         self.lock = threading.Lock()
+        self.to_read = queue.Queue()
+        self.threads = []
+        # A client gives up on a node that does not answer (paused, cut off)
+        # after this long and tries another, as a load balancer's health
+        # check would; the retry carries the same Idempotency-Key.
+        self.request_timeout = 3
 
     def live_nodes(self):
         return [n for n in self.cluster.nodes if n.alive()]
@@ -88,7 +98,8 @@ class Client:
             # not learned (timeout, 504 from a forwarding follower) and landed
             # is answered already_present with its position, never applied twice.
             status, reply, url = self.cluster.command("POST", "/api/v1/projects", body,
-                                                      node=random.choice(nodes), timeout=5,
+                                                      node=random.choice(nodes),
+                                                      timeout=self.request_timeout,
                                                       headers={"Idempotency-Key": "create-" + pid})
             if status in (200, 201, 202) and reply and reply.get("position"):
                 return reply["position"], url
@@ -109,38 +120,74 @@ class Client:
                                 (node.url, pid, position), token=self.cluster.token, timeout=15)
         if status == 0 or status == 503:
             return  # not reached in time, or the node is down: not a stale answer
-        self.reads += 1
+        with self.lock:
+            self.reads += 1
         if status != 200 or not reply or pid not in json.dumps(reply):
-            self.stale_reads += 1
+            with self.lock:
+                self.stale_reads += 1
             print("stale read: %s at min_position %d on %s -> %s %s" %
                   (pid, position, node.name, status, reply), flush=True)
 
-    def run(self):
-        while not self.stop.is_set():
+    def next_pid(self):
+        with self.lock:
             self.seq += 1
-            pid = "c%05d" % self.seq
+            return "c%05d" % self.seq, self.seq
+
+    def write_loop(self):
+        while not self.stop.is_set():
+            pid, seq = self.next_pid()
             outcome = self.create(pid)
             if outcome is None:
-                self.unknown.add(pid)
+                with self.lock:
+                    self.unknown.add(pid)
                 continue
             position, url = outcome
             if position == "exists":
-                self.unknown.add(pid)  # acknowledged only indirectly
+                with self.lock:
+                    self.unknown.add(pid)  # acknowledged only indirectly
                 continue
             with self.lock:
                 self.acked[pid] = (position, url)
                 self.ack_times.append(time.monotonic())
+            self.to_read.put((pid, position))
+            if seq % 7 == 0:
+                self.replay()
+
+    def replay(self):
+        """Replays an earlier acknowledged command: it must write nothing."""
+        with self.lock:
+            if not self.acked:
+                return
+            old = random.choice(list(self.acked))
+            self.replays += 1
+        status, reply, _ = self.cluster.command(
+            "POST", "/api/v1/projects", {"project_id": old, "name": old},
+            node=random.choice(self.live_nodes() or self.cluster.nodes), timeout=self.request_timeout)
+        if status in (200, 201, 202) and reply and reply.get("position") and \
+                not reply.get("already_present"):
+            with self.lock:
+                self.replay_writes += 1
+
+    def read_loop(self):
+        # Reads wait on their own thread: a read held by a paused node must
+        # not delay the writes whose acknowledgements time the failover.
+        while not self.stop.is_set():
+            try:
+                pid, position = self.to_read.get(timeout=0.2)
+            except queue.Empty:
+                continue
             self.check_read(pid, position)
-            if self.seq % 7 == 0 and self.acked:
-                # Replay an earlier acknowledged command: must write nothing.
-                old = random.choice(list(self.acked))
-                self.replays += 1
-                status, reply, _ = self.cluster.command(
-                    "POST", "/api/v1/projects", {"project_id": old, "name": old},
-                    node=random.choice(self.live_nodes() or self.cluster.nodes))
-                if status in (200, 201, 202) and reply and reply.get("position") and \
-                        not reply.get("already_present"):
-                    self.replay_writes += 1
+
+    def start(self, writers):
+        self.threads = [threading.Thread(target=self.write_loop, daemon=True)
+                        for _ in range(writers)]
+        self.threads.append(threading.Thread(target=self.read_loop, daemon=True))
+        for t in self.threads:
+            t.start()
+
+    def join(self, timeout):
+        for t in self.threads:
+            t.join(timeout)
 
 
 class Supervisor:
@@ -245,6 +292,30 @@ def count_in_logs(cluster, pattern):
     return total
 
 
+def elections(cluster, leader_faults):
+    """Per leader fault: [samples, p50, max] of the time from the fault to
+    the next "leads (epoch" line in any node's log - the election alone,
+    without a client's time-outs and retries."""
+    barriers = []
+    stamp = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)\].*leads \(epoch")
+    for n in cluster.nodes:
+        try:
+            for line in open(n.log, errors="replace"):
+                m = stamp.match(line)
+                if m:
+                    day, frac = m.group(1).split(".")
+                    barriers.append(time.mktime(time.strptime(day, "%Y-%m-%d %H:%M:%S")) +
+                                    float("0." + frac))
+        except OSError:
+            pass
+    by_fault = {}
+    for fault, t0 in leader_faults:
+        later = [b for b in barriers if b > t0]
+        if later:
+            by_fault.setdefault(fault, []).append((min(later) - t0) * 1000)
+    return {f: [len(v), round(percentile(v, 50)), round(max(v))] for f, v in by_fault.items()}
+
+
 def percentile(values, p):
     if not values:
         return None
@@ -253,28 +324,30 @@ def percentile(values, p):
     return values[k]
 
 
-def run(rounds, workdir, netns, state):
+def run(rounds, workdir, netns, state, kinds=PLAN, writers=4, session_timeout_ms=0):
     kafka = Kafka3(workdir)
     state["kafka"] = kafka
     kafka.start()
-    cluster = Cluster(workdir, kafka, netns=netns)
+    serve_args = ["--cluster-session-timeout-ms", str(session_timeout_ms)] \
+        if session_timeout_ms else []
+    cluster = Cluster(workdir, kafka, netns=netns, serve_args=serve_args)
     state["cluster"] = cluster
     cluster.start()
     leader = cluster.wait_leader(timeout=120)
     cluster.token  # written by the first leader
     client = Client(cluster)
-    thread = threading.Thread(target=client.run, daemon=True)
-    thread.start()
+    client.start(writers)
     supervisor = Supervisor(cluster)
     state["supervisor"] = supervisor
     threading.Thread(target=supervisor.run, daemon=True).start()
     zombies = ZombieProbe(cluster)
-    plan = [f for f in PLAN if netns or f != "leader_partition"]
+    plan = [f for f in kinds if netns or f != "leader_partition"]
     faults = {f: 0 for f in plan}
     faults.update({"zombie_exited": 0, "elections": 0, "zombie_commands": 0,
                    "acked_while_two_down": 0, "refused_while_two_down": 0,
                    "partitioned_leader_deposed": 0, "partition_no_election": 0})
     failovers_ms = []
+    leader_faults = []  # (fault, wall time) of faults that must move leadership
     recoveries_ms = []
     time.sleep(3)
     for r in range(rounds):
@@ -283,7 +356,10 @@ def run(rounds, workdir, netns, state):
             raise RuntimeError("no acknowledged write before fault %d" % r)
         leader = cluster.wait_leader(timeout=60)
         t0 = time.monotonic()
-        print("round %d: %s (leader %s)" % (r, fault, leader.name), flush=True)
+        if fault in ("leader_kill9", "leader_sigstop", "leader_partition"):
+            leader_faults.append((fault, time.time()))
+        print("%s round %d: %s (leader %s)" % (time.strftime("%H:%M:%S"), r, fault, leader.name),
+              flush=True)
         if fault == "leader_kill9":
             supervisor.hold(leader)
             leader.kill9()
@@ -379,22 +455,31 @@ def run(rounds, workdir, netns, state):
         time.sleep(3)
     time.sleep(3)
     client.stop.set()
-    thread.join(120)
+    client.join(120)
     zombies.join()
     time.sleep(1)
     supervisor.stop.set()
+    # A deposed node may still be on its way out (its HTTP drained, its
+    # process not yet gone): let it exit before the dead ones are started,
+    # or it would be compared with a log it stopped applying.
+    deadline = time.time() + 30
+    while time.time() < deadline and \
+            any(n.alive() and n.role() in ("down", "stopped") for n in cluster.nodes):
+        time.sleep(0.3)
     for n in cluster.nodes:
         if not n.alive():
             n.start()
     cluster.wait_leader(timeout=60)
-    heads = cluster.wait_caught_up(timeout=90)
+    heads = cluster.wait_caught_up(timeout=90, every_node=True)
     faults["fencing_errors_logged"] = count_in_logs(cluster, r"fenced|FENCED")
     faults["barriers_logged"] = count_in_logs(cluster, r"leads \(epoch")
     faults["node_exits_restarted"] = sum(len(v) for v in supervisor.restarts.values())
     if recoveries_ms:
         faults["two_down_recovery_max_ms"] = round(max(recoveries_ms))
     cluster.stop()
-    return check(cluster, kafka, client, zombies, faults, failovers_ms, heads)
+    result = check(cluster, kafka, client, zombies, faults, failovers_ms, heads)
+    result["election_by_fault_ms"] = elections(cluster, leader_faults)
+    return result
 
 
 def node_log(node):
@@ -523,16 +608,27 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=len(PLAN),
                         help="faults, cycling through " + ", ".join(PLAN))
+    parser.add_argument("--faults", default=",".join(PLAN),
+                        help="comma-separated fault kinds to cycle through (default: all)")
+    parser.add_argument("--writers", type=int, default=4,
+                        help="client threads issuing commands at once (reads have their own)")
+    parser.add_argument("--session-timeout-ms", type=int, default=0,
+                        help="the nodes' --cluster-session-timeout-ms (default: serve's)")
     parser.add_argument("--workdir")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--no-netns", action="store_true",
                         help="no network namespaces (not root): no leader_partition fault")
     args = parser.parse_args()
+    kinds = [f for f in args.faults.split(",") if f]
+    unknown = [f for f in kinds if f not in PLAN]
+    if unknown or not kinds:
+        parser.error("unknown fault kind(s) %s; known: %s" % (unknown, ", ".join(PLAN)))
     workdir = args.workdir or tempfile.mkdtemp(prefix="wharf-chaos-")
     state = {}
     started = time.monotonic()
     try:
-        result = run(args.rounds, workdir, not args.no_netns, state)
+        result = run(args.rounds, workdir, not args.no_netns, state, kinds, args.writers,
+                     args.session_timeout_ms)
     finally:
         if "supervisor" in state:
             state["supervisor"].stop.set()
@@ -548,7 +644,7 @@ def main():
     bad = any(result[k] for k in ("lost", "duplicates", "version_violations", "fenced_writes",
                                   "chain_mismatches", "stale_reads")) or not result["digests_equal"]
     faults = result["faults"]
-    planned = [f for f in PLAN if not args.no_netns or f != "leader_partition"][:args.rounds]
+    planned = [f for f in kinds if not args.no_netns or f != "leader_partition"][:args.rounds]
     missing = [f for f in planned if not faults.get(f)]
     if missing:
         print("faults planned but not injected: %s" % missing, flush=True)

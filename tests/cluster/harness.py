@@ -247,10 +247,13 @@ class Cluster:
         raise RuntimeError("no single leader within %ds: %s" % (
             timeout, {n.name: n.readyz() for n in self.nodes}))
 
-    def wait_caught_up(self, timeout=60):
-        """Every live node has applied the same head."""
+    def wait_caught_up(self, timeout=60, every_node=False):
+        """Every live node (every node, with every_node) has applied the same head."""
         deadline = time.time() + timeout
         while time.time() < deadline:
+            if every_node and not all(n.alive() for n in self.nodes):
+                raise RuntimeError("a node exited while the nodes were catching up: %s" %
+                                   [n.name for n in self.nodes if not n.alive()])
             heads = {n.name: n.readyz().get("applied_position") for n in self.nodes if n.alive()}
             lags = [n.readyz().get("lag", 1) for n in self.nodes if n.alive()]
             if len(set(heads.values())) == 1 and None not in heads.values() and max(lags) == 0:
