@@ -5,12 +5,11 @@
 // Given a long history, when wharf restarts (or a snapshot is restored), then
 // it reacts and recovers exactly as a fold that kept everything would: the
 // cases those dropped sets protected.
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include <algorithm>
 
 #include "engine/process_snapshot.h"
+#include "events/hash_chain.h"
 #include "tests/engine/scenario.h"
 
 namespace wharf::engine::testing {
@@ -23,12 +22,7 @@ const std::string kV1 = "sha256:111111111111111111111111111111111111111111111111
 
 // The state's snapshot bytes (maps in a fixed order).
 std::string bytes_of(const ProcessState& state) {
-  std::string bytes;
-  google::protobuf::io::StringOutputStream stream(&bytes);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  to_snapshot(state).SerializeToCodedStream(&coded);
-  return bytes;
+  return events::serialize_deterministic(to_snapshot(state));
 }
 
 ProcessState replay(const Log& log, size_t count) {
