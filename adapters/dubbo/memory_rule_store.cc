@@ -2,6 +2,16 @@
 
 namespace wharf::dubbo {
 
+namespace {
+
+// What a compare-and-set on a stale version answers, like ZooKeeper's BADVERSION.
+StoreError changed_since(const std::string& path, int32_t version) {
+  return StoreError{StoreError::Code::kConflict,
+                    path + " changed since version " + std::to_string(version)};
+}
+
+}  // namespace
+
 std::optional<StoreError> MemoryRuleStore::down() const {
   if (!down_) return std::nullopt;
   return StoreError{StoreError::Code::kUnavailable, "rule store unavailable"};
@@ -45,8 +55,7 @@ StoreResult<int32_t> MemoryRuleStore::set(const std::string& path, const std::st
   if (auto e = down()) return unexpected(*e);
   auto it = nodes_.find(path);
   if (it == nodes_.end() || it->second.version != version) {
-    return unexpected(StoreError{StoreError::Code::kConflict,
-                                 path + " changed since version " + std::to_string(version)});
+    return unexpected(changed_since(path, version));
   }
   if (guarded_.count(path) != 0) {
     return unexpected(StoreError{StoreError::Code::kNotAllowed, path + ": not authenticated"});
@@ -62,8 +71,7 @@ StoreResult<void> MemoryRuleStore::remove(const std::string& path, int32_t versi
   auto it = nodes_.find(path);
   if (it == nodes_.end()) return {};
   if (it->second.version != version) {
-    return unexpected(StoreError{StoreError::Code::kConflict,
-                                 path + " changed since version " + std::to_string(version)});
+    return unexpected(changed_since(path, version));
   }
   nodes_.erase(it);
   ++writes_;
@@ -76,8 +84,7 @@ StoreResult<int32_t> MemoryRuleStore::replace(const std::string& path, const std
   if (auto e = down()) return unexpected(*e);
   auto it = nodes_.find(path);
   if (it == nodes_.end() || it->second.version != version) {
-    return unexpected(StoreError{StoreError::Code::kConflict,
-                                 path + " changed since version " + std::to_string(version)});
+    return unexpected(changed_since(path, version));
   }
   it->second = Rule{data, 0};
   guarded_.erase(path);

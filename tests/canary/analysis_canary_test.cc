@@ -36,16 +36,7 @@ int64_t replicas(const std::string& name) {
 bool has_deployment(const std::string& name) {
   return kubernetes().find(wharf::testing::KubernetesCluster::deployment_path(name)).has_value();
 }
-std::string image(const std::string& name) {
-  return std::string(kubernetes()
-                         .deployment(name)["spec"]
-                         .at("template")
-                         .at("spec")
-                         .at("containers")
-                         .at(0)
-                         .at("image")
-                         .as_string());
-}
+std::string image(const std::string& name) { return kubernetes().image(name); }
 PortainerPeer& portainer() {
   static PortainerPeer p;
   return p;

@@ -70,16 +70,7 @@ bool has(const std::string& path) {
 int64_t replicas(const std::string& name) {
   return cluster().deployment(name)["spec"].at("replicas").as_int64();
 }
-std::string image(const std::string& name) {
-  return std::string(cluster()
-                         .deployment(name)["spec"]
-                         .at("template")
-                         .at("spec")
-                         .at("containers")
-                         .at(0)
-                         .at("image")
-                         .as_string());
-}
+std::string image(const std::string& name) { return cluster().image(name); }
 json::object annotations(const std::string& ingress) {
   return cluster().get(ingress_path(ingress))["metadata"].at("annotations").as_object();
 }

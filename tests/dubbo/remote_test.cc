@@ -155,15 +155,6 @@ class DubboRemote : public ::testing::Test {
   std::vector<wharf::v1::Payload> recorded;
 };
 
-std::string image_of(const json::object& deployment) {
-  return std::string(deployment.at("spec")
-                         .at("template")
-                         .at("spec")
-                         .at("containers")
-                         .at(0)
-                         .at("image")
-                         .as_string());
-}
 // The container's env value `name` ("" when absent).
 std::string env_of(const json::object& deployment, const std::string& name) {
   const auto& c =
@@ -196,7 +187,7 @@ TEST_F(DubboRemote, AKubernetesCanaryIsALabelledDeploymentAndItsAbortRemovesRule
   // deploy's own; the stable Deployment keeps its replicas and image.
   auto canary = cluster().deployment("greeter-k8s-canary");
   EXPECT_EQ(canary["spec"].at("replicas").as_int64(), 1);
-  EXPECT_EQ(image_of(canary), "registry.example/greeter-k8s:2.0.0");
+  EXPECT_EQ(KubernetesCluster::first_image(canary), "registry.example/greeter-k8s:2.0.0");
   EXPECT_EQ(env_of(canary, "DUBBO_LABELS"), "region=eu;env=canary;wharf_deploy=" + j.deploy_id);
   EXPECT_EQ(
       canary["spec"].at("template").at("metadata").at("labels").at("wharf.dev/track").as_string(),
@@ -222,7 +213,7 @@ TEST_F(DubboRemote, AKubernetesCanaryIsALabelledDeploymentAndItsAbortRemovesRule
   EXPECT_FALSE(cluster().find(KubernetesCluster::deployment_path("greeter-k8s-canary")));
   auto stable = cluster().deployment("greeter-k8s");
   EXPECT_EQ(stable["spec"].at("replicas").as_int64(), 2);
-  EXPECT_EQ(image_of(stable), "registry.example/greeter-k8s:1.0.0");
+  EXPECT_EQ(KubernetesCluster::first_image(stable), "registry.example/greeter-k8s:1.0.0");
   EXPECT_EQ(kinds(), (std::vector{wharf::v1::Payload::kDubboRuleWritten,
                                   wharf::v1::Payload::kDubboRuleRemoved}));
 }
@@ -263,7 +254,7 @@ TEST_F(DubboRemote, AKubernetesCanaryByWeightIsPromotedWithoutTheCanaryLabel) {
   // Deployment and the rule go.
   ASSERT_EQ(apply(*dubbo, traffic(j, Phase::kPromoted)), "");
   auto stable = cluster().deployment("greeter-w");
-  EXPECT_EQ(image_of(stable), "registry.example/greeter-w:2.0.0");
+  EXPECT_EQ(KubernetesCluster::first_image(stable), "registry.example/greeter-w:2.0.0");
   EXPECT_EQ(env_of(stable, "DUBBO_LABELS"), "region=eu");
   EXPECT_EQ(stable["spec"].at("replicas").as_int64(), 3);
   EXPECT_TRUE(cluster().rolled_out("greeter-w", 30s));

@@ -265,31 +265,8 @@ TEST_F(LongHistory, AfterDeployTestCasesAreAskedOncePerDeployAcrossRestarts) {
   expect_snapshot_plus_tail_is_the_whole_fold(cases.log);
 }
 
-wharf::v1::CanaryStrategy dubbo_strategy() {
-  wharf::v1::CanaryStrategy s;
-  s.set_mode("dubbo");
-  auto* a = s.add_steps();
-  a->set_weight(25);
-  a->set_manual(true);
-  s.add_steps()->set_weight(100);
-  return s;
-}
-
-RequestDeploy prod_deploy(const std::string& run_id, const std::string& version, bool canary) {
-  RequestDeploy r;
-  r.project_id = "shop";
-  r.environment = "prod";
-  r.deploy_id = run_id + ".prod";
-  r.run_id = run_id;
-  r.spec.set_version(version);
-  r.spec.set_artifact_digest(version);
-  r.spec.set_start_command("./provider");
-  if (canary) *r.spec.mutable_canary() = dubbo_strategy();
-  return r;
-}
-
 void deployed_to_prod(Log& log, const std::string& run_id, bool canary) {
-  ASSERT_TRUE(log.when(prod_deploy(run_id, "v-" + run_id, canary)));
+  ASSERT_TRUE(log.when(dubbo_prod_deploy(run_id, "v-" + run_id, canary)));
   RecordDeployResult ok = result_of("prod", run_id + ".prod", true);
   ASSERT_TRUE(log.when(ok, "system"));
 }

@@ -15,29 +15,6 @@ using ::testing::HasSubstr;
 const std::string kPath = "/dubbo/config/dubbo/demo.Greeter::.configurators";
 const std::string kUserRule = "configVersion: v3.0\nscope: service\nkey: demo.Greeter\n";
 
-wharf::v1::CanaryStrategy dubbo_strategy() {
-  wharf::v1::CanaryStrategy s;
-  s.set_mode("dubbo");
-  auto* a = s.add_steps();
-  a->set_weight(25);
-  a->set_manual(true);
-  s.add_steps()->set_weight(100);
-  return s;
-}
-
-RequestDeploy deploy(const std::string& run_id, const std::string& version, bool canary) {
-  RequestDeploy r;
-  r.project_id = "shop";
-  r.environment = "prod";
-  r.deploy_id = run_id + ".prod";
-  r.run_id = run_id;
-  r.spec.set_version(version);
-  r.spec.set_artifact_digest(version);
-  r.spec.set_start_command("./provider");
-  if (canary) *r.spec.mutable_canary() = dubbo_strategy();
-  return r;
-}
-
 RecordDeployResult succeeded(const std::string& run_id) {
   RecordDeployResult r;
   r.project_id = "shop";
@@ -101,9 +78,9 @@ class DubboCanary : public ::testing::Test {
  protected:
   // Given: v1 serves prod; v2 goes out as a Dubbo canary and is at 25%.
   void SetUp() override {
-    ASSERT_TRUE(log.when(deploy("r-1", "v1", false)));
+    ASSERT_TRUE(log.when(dubbo_prod_deploy("r-1", "v1", false)));
     ASSERT_TRUE(log.when(succeeded("r-1")));
-    ASSERT_TRUE(log.when(deploy("r-2", "v2", true)));
+    ASSERT_TRUE(log.when(dubbo_prod_deploy("r-2", "v2", true)));
     ASSERT_TRUE(log.when(succeeded("r-2")));
     canary_id = canary_id_of("r-2.prod", 1);
   }

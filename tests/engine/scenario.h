@@ -119,6 +119,32 @@ inline wharf::v1::EnvironmentSpec environment(const std::string& name, bool auto
   return e;
 }
 
+// A Dubbo canary: 25 % (paused for a manual step), then 100 %.
+inline wharf::v1::CanaryStrategy dubbo_strategy() {
+  wharf::v1::CanaryStrategy s;
+  s.set_mode("dubbo");
+  auto* a = s.add_steps();
+  a->set_weight(25);
+  a->set_manual(true);
+  s.add_steps()->set_weight(100);
+  return s;
+}
+
+// A manual deploy of a Dubbo provider to shop's prod, as a canary or not.
+inline RequestDeploy dubbo_prod_deploy(const std::string& run_id, const std::string& version,
+                                       bool canary) {
+  RequestDeploy r;
+  r.project_id = "shop";
+  r.environment = "prod";
+  r.deploy_id = run_id + ".prod";
+  r.run_id = run_id;
+  r.spec.set_version(version);
+  r.spec.set_artifact_digest(version);
+  r.spec.set_start_command("./provider");
+  if (canary) *r.spec.mutable_canary() = dubbo_strategy();
+  return r;
+}
+
 inline CreateProject demo_project(const std::string& id = "shop",
                                   std::vector<wharf::v1::EnvironmentSpec> envs = {}) {
   CreateProject c;

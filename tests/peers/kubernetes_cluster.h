@@ -165,6 +165,17 @@ class KubernetesCluster {
   boost::json::object deployment(const std::string& name) const {
     return get(deployment_path(name));
   }
+  // The first container's image of a Deployment object, and of one by name.
+  static std::string first_image(const boost::json::object& deployment) {
+    return std::string(deployment.at("spec")
+                           .at("template")
+                           .at("spec")
+                           .at("containers")
+                           .at(0)
+                           .at("image")
+                           .as_string());
+  }
+  std::string image(const std::string& name) const { return first_image(deployment(name)); }
   // POST an object into `collection` as admin; throws unless created.
   void create(const std::string& collection, const boost::json::object& object) const {
     auto r = admin("POST", collection, boost::json::serialize(object));

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -166,13 +167,13 @@ std::vector<events::Envelope> read_everything(const events::EventStore& store) {
 class StateSnapshotTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    store_ = open_store(dir_->path() / "events").release();
+    dir_ = std::make_unique<TempDir>();
+    store_ = open_store(dir_->path() / "events");
     varied_history(*store_, 20'000);
   }
   static void TearDownTestSuite() {
-    delete store_;
-    delete dir_;
+    store_.reset();
+    dir_.reset();
   }
   void SetUp() override {
     // Each test starts without snapshots.
@@ -181,6 +182,20 @@ class StateSnapshotTest : public ::testing::Test {
       ASSERT_TRUE(store_->put_meta(events::snapshot_key(name), ""));
     }
   }
+
+  // A runtime's fakes and options over the shared store.
+  struct RuntimeKit {
+    ManualClock clock;
+    FakeBuildRunner build;
+    FakeDeployTarget deploy;
+    FakeTestRunner tests;
+    RuntimeOptions options;
+    RuntimeKit() {
+      options.data_dir = dir_->path() / "runtime";
+      options.clock = &clock;
+    }
+    Ports ports() { return Ports{&build, &deploy, &tests}; }
+  };
 
   // The access index's state as its snapshot encodes it, after a refresh.
   static std::string access_state(api::AccessIndex& index, events::EventStore& store) {
@@ -201,8 +216,8 @@ class StateSnapshotTest : public ::testing::Test {
     return snapshot.state();
   }
 
-  static inline TempDir* dir_ = nullptr;
-  static inline events::EventStore* store_ = nullptr;
+  static inline std::unique_ptr<TempDir> dir_;
+  static inline std::unique_ptr<events::EventStore> store_;
 };
 
 TEST_F(StateSnapshotTest, ProcessStateFromSnapshotPlusTailReactsAndRecoversLikeTheWholeFold) {
@@ -343,14 +358,8 @@ TEST_F(StateSnapshotTest, CorruptOldForeignOrMismatchedSnapshotsFallBackToTheWho
 
   // The process manager's snapshot likewise.
   ASSERT_TRUE(store_->put_meta(events::snapshot_key(kProcessSnapshotName), "\x01garbage"));
-  ManualClock clock;
-  FakeBuildRunner build;
-  FakeDeployTarget deploy;
-  FakeTestRunner tests;
-  RuntimeOptions options;
-  options.data_dir = dir_->path() / "runtime";
-  options.clock = &clock;
-  Runtime runtime(*store_, options, Ports{&build, &deploy, &tests});
+  RuntimeKit kit;
+  Runtime runtime(*store_, kit.options, kit.ports());
   ASSERT_TRUE(runtime.start());
   EXPECT_EQ(runtime.process_manager().fold_counters().snapshot_position.load(), 0u);
   // (and events its recovered commands appended since)
@@ -372,15 +381,9 @@ TEST_F(StateSnapshotTest, AProcessSnapshotOfAnOldSchemaIsRefoldedWithALogLine) {
     std::ostringstream lines;
     auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(lines);
     spdlog::default_logger()->sinks().push_back(sink);
-    ManualClock clock;
-    FakeBuildRunner build;
-    FakeDeployTarget deploy;
-    FakeTestRunner tests;
-    RuntimeOptions options;
-    options.data_dir = dir_->path() / "runtime";
-    options.clock = &clock;
+    RuntimeKit kit;
     {
-      Runtime runtime(*store_, options, Ports{&build, &deploy, &tests});
+      Runtime runtime(*store_, kit.options, kit.ports());
       ASSERT_TRUE(runtime.start());
       EXPECT_EQ(runtime.process_manager().fold_counters().snapshot_position.load(), 0u);
       EXPECT_GE(runtime.process_manager().fold_counters().events_folded.load(), head);
@@ -406,13 +409,7 @@ TEST_F(StateSnapshotTest, AProcessSnapshotOfAnOldSchemaIsRefoldedWithALogLine) {
 // what came after it and recovers the same outstanding work as a start that
 // folds the whole log.
 TEST_F(StateSnapshotTest, ProcessManagerRestartsFromItsSnapshotAndRecoversTheSameWork) {
-  ManualClock clock;
-  FakeBuildRunner build;
-  FakeDeployTarget deploy;
-  FakeTestRunner tests;
-  RuntimeOptions options;
-  options.data_dir = dir_->path() / "runtime";
-  options.clock = &clock;
+  RuntimeKit kit;
   auto start = [&](Runtime& runtime) {
     ASSERT_TRUE(runtime.start());
     // Recovered follow-up commands may append: wait until the log is still.
@@ -425,7 +422,7 @@ TEST_F(StateSnapshotTest, ProcessManagerRestartsFromItsSnapshotAndRecoversTheSam
   };
   uint64_t snapshot = 0;
   {
-    Runtime runtime(*store_, options, Ports{&build, &deploy, &tests});
+    Runtime runtime(*store_, kit.options, kit.ports());
     start(runtime);
     EXPECT_EQ(runtime.process_manager().fold_counters().snapshot_position.load(), 0u);
     EXPECT_GE(runtime.process_manager().fold_counters().events_folded.load(), 20'000u);
@@ -436,7 +433,7 @@ TEST_F(StateSnapshotTest, ProcessManagerRestartsFromItsSnapshotAndRecoversTheSam
   ASSERT_EQ(snapshot, store_->head_position());
   uint64_t recovered_from_snapshot = 0;
   {
-    Runtime runtime(*store_, options, Ports{&build, &deploy, &tests});
+    Runtime runtime(*store_, kit.options, kit.ports());
     start(runtime);
     const auto& counters = runtime.process_manager().fold_counters();
     EXPECT_EQ(counters.snapshot_position.load(), snapshot);
@@ -446,7 +443,7 @@ TEST_F(StateSnapshotTest, ProcessManagerRestartsFromItsSnapshotAndRecoversTheSam
   }
   SetUp();  // no snapshot: the whole log
   {
-    Runtime runtime(*store_, options, Ports{&build, &deploy, &tests});
+    Runtime runtime(*store_, kit.options, kit.ports());
     start(runtime);
     EXPECT_EQ(runtime.process_manager().fold_counters().snapshot_position.load(), 0u);
     EXPECT_EQ(runtime.process_manager().stats().recovered, recovered_from_snapshot);
