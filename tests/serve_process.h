@@ -26,6 +26,7 @@
 #include "adapters/http/http_client.h"
 #include "tests/cli_process.h"
 #include "tests/runtime/runtime_fixture.h"
+#include "tests/test_paths.h"
 
 namespace wharf::testing {
 
@@ -172,5 +173,18 @@ class ServeTargets {
  private:
   const ServeProcess& serve_;
 };
+
+// Creates examples/hello-service (staging with a smoke suite, then prod)
+// through `serve`'s API, its repository at `repo`; serve's answer.
+inline http_client::Response create_hello_project(const ServeProcess& serve,
+                                                  const std::filesystem::path& repo) {
+  std::ifstream definition(std::filesystem::path(WHARF_SOURCE_DIR) /
+                           "examples/hello-service/wharf-project.json");
+  std::stringstream text;
+  text << definition.rdbuf();
+  boost::json::object project = boost::json::parse(text.str()).as_object();
+  project["repository"].as_object()["local_git"].as_object()["path"] = repo.string();
+  return serve.api("POST", "/api/v1/projects", boost::json::serialize(project));
+}
 
 }  // namespace wharf::testing

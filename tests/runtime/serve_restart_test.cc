@@ -77,13 +77,7 @@ TEST(ServeRestart, SigkillWithServicesRunningThenRestartOnTheSamePortsReadoptsTh
   serve.start();
 
   // hello: staging (smoke suite) then prod; commit 1 reaches both.
-  std::ifstream definition(fs::path(WHARF_SOURCE_DIR) /
-                           "examples/hello-service/wharf-project.json");
-  std::stringstream text;
-  text << definition.rdbuf();
-  json::object project = json::parse(text.str()).as_object();
-  project["repository"].as_object()["local_git"].as_object()["path"] = repo.string();
-  auto created = serve.api("POST", "/api/v1/projects", json::serialize(project));
+  auto created = wharf::testing::create_hello_project(serve, repo);
   ASSERT_EQ(created.status, 202) << created.body;
   auto run = [&](const std::string& sha) {
     auto r = serve.api("POST", "/api/v1/projects/hello/runs",

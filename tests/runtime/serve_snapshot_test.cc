@@ -83,13 +83,7 @@ TEST(ServeSnapshot, RestartsFoldOnlyTheEventsAfterTheSnapshotsAndLoseNothing) {
   // A first start folds the whole (short) log.
   EXPECT_EQ(loaded(serve, "process_manager"), 0);
 
-  std::ifstream definition(fs::path(WHARF_SOURCE_DIR) /
-                           "examples/hello-service/wharf-project.json");
-  std::stringstream text;
-  text << definition.rdbuf();
-  json::object project = json::parse(text.str()).as_object();
-  project["repository"].as_object()["local_git"].as_object()["path"] = repo.string();
-  auto created = serve.api("POST", "/api/v1/projects", json::serialize(project));
+  auto created = wharf::testing::create_hello_project(serve, repo);
   ASSERT_EQ(created.status, 202) << created.body;
   const std::string bob = create_token(serve, "bob");
   EXPECT_EQ(status_as(serve, bob, "/api/v1/projects/hello"), 403);
